@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * @modelseal/core: hash, sign, verify and scan machine-learning models in the
+ * OpenSSF Model Signing v1.0 format.
+ */
+export * from './constants.js';
+export {
+  ModelSealError,
+  isModelSealError,
+  errorKind,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorKind,
+  type ModelSealErrorOptions,
+} from './errors.js';
+export * from './manifest/index.js';

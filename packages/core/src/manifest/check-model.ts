@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+import { basename, resolve } from 'node:path';
+import { DEFAULT_GIT_IGNORES } from '../constants.js';
+import { hashFiles } from './build.js';
+import { compareManifests } from './compare.js';
+import { resolveIgnoreEntry } from './hash-model.js';
+import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
+import { parseShardName } from './names.js';
+import { computeRootDigest } from './root-digest.js';
+import { enumerateModel } from './walk.js';
+import type { CompareResult, HashProgress, Manifest, ManifestWarning, Resource } from './types.js';
+
+/** Options of {@link checkModel}. */
+export interface CheckModelOptions {
+  /** More paths out of scope: relative to the model root, or absolute. */
+  ignorePaths?: readonly string[];
+  /** The bundle's path: out of scope when it lies inside the model. */
+  signaturePath?: string;
+  /** Tolerate unsigned files on disk; missing and changed files still fail. */
+  ignoreUnsignedFiles?: boolean;
+  /** `false` refuses symlinks even when the signer allowed them; never enables them. */
+  allowSymlinks?: boolean;
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: HashProgress) => void;
+}
+
+/** Result of {@link checkModel}. */
+export interface CheckModelResult {
+  compare: CompareResult;
+  /** The manifest computed from disk with the signed serialization. */
+  actual: Manifest;
+  warnings: ManifestWarning[];
+}
+
+function filePathOf(resource: Resource, method: 'files' | 'shards'): string {
+  return method === 'shards' ? (parseShardName(resource.name)?.path ?? resource.name) : resource.name;
+}
+
+/**
+ * Hashes the model on disk the way the signed manifest was made and compares
+ * the two (oms-format.md §11 re-applying, §13.1 steps 8–10). Does not throw on
+ * a mismatch: `compare.ok` is false and every missing, extra and changed
+ * resource is listed.
+ *
+ * Ignore rules only decide which unsigned files are tolerated: a path that is
+ * signed is always hashed and compared, even when an ignore rule matches it.
+ *
+ * @throws IO_ERROR, INVALID_PATH, SYMLINK_NOT_ALLOWED, UNSUPPORTED_FILE_TYPE, ABORTED
+ */
+export async function checkModel(
+  modelPath: string,
+  signed: Manifest,
+  options: CheckModelOptions = {},
+): Promise<CheckModelResult> {
+  const s = signed.serialization;
+  const root = resolve(modelPath);
+  const recorded = s.ignorePaths.filter(isUsableRecordedIgnore);
+  // A recorded list is authoritative; pre-1.1 bundles record none and had the git defaults.
+  const entries = new Set<string>(s.ignorePaths.length === 0 ? DEFAULT_GIT_IGNORES : recorded);
+  for (const entry of options.ignorePaths ?? []) {
+    const rel = await resolveIgnoreEntry(entry, root);
+    if (rel !== undefined) entries.add(rel);
+  }
+  if (options.signaturePath !== undefined) {
+    const rel = await resolveIgnoreEntry(resolve(options.signaturePath), root);
+    if (rel !== undefined) entries.add(rel);
+  }
+  const ignore = new IgnoreSet(entries);
+  const signedFiles = new Set(signed.resources.map((r) => filePathOf(r, s.method)));
+  const signedDirs = new Set<string>();
+  for (const file of signedFiles) {
+    for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1)) signedDirs.add(file.slice(0, i));
+  }
+  const walk = await enumerateModel(modelPath, {
+    allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
+    strictSymlinks: false,
+    skip: (rel, isDirectory) =>
+      ignore.matches(rel) && !(isDirectory ? signedDirs.has(rel) : signedFiles.has(rel)),
+    signal: options.signal,
+  });
+  const { resources } = await hashFiles(walk.files, s, {
+    concurrency: options.concurrency,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+  // Single-file models: the reference names the resource `.`, the spec and Go the file's name.
+  if (walk.singleFile && !signedFiles.has('.') && signedFiles.has(basename(root))) {
+    const name = basename(root);
+    for (const r of resources) {
+      r.name = s.method === 'shards' ? `${name}${r.name.slice(1)}` : name;
+    }
+  }
+  const actual: Manifest = {
+    modelName: signed.modelName,
+    serialization: { ...s, ignorePaths: [...entries] },
+    resources,
+    rootDigest: computeRootDigest(resources),
+  };
+  const compareOptions = options.ignoreUnsignedFiles === undefined ? {} : { ignoreUnsignedFiles: options.ignoreUnsignedFiles };
+  return { compare: compareManifests(signed, actual, compareOptions), actual, warnings: walk.warnings };
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+import { algorithmName } from './algorithms.js';
+import { comparePaths } from './order.js';
+import type { ChangedResource, CompareResult, Manifest, Resource } from './types.js';
+
+/** Options of {@link compareManifests}. */
+export interface CompareOptions {
+  /** Tolerate files on disk that are not signed (missing and changed files still fail). */
+  ignoreUnsignedFiles?: boolean;
+}
+
+function canonicalAlgorithm(manifest: Manifest, algorithm: string): string {
+  // Shard manifests may write the plain hash name (spec) or `<hash>-sharded-N` (reference).
+  const s = manifest.serialization;
+  return s.method === 'shards' && algorithm === s.hashType ? algorithmName(s) : algorithm;
+}
+
+const byName = (a: Resource, b: Resource): number => comparePaths(a.name, b.name);
+
+/**
+ * Compares a signed manifest with one computed from disk, as maps from
+ * resource name to (algorithm, digest) (oms-format.md §13.1 step 10). Order,
+ * model name and serialization are not compared. Every difference is listed.
+ */
+export function compareManifests(signed: Manifest, actual: Manifest, options: CompareOptions = {}): CompareResult {
+  const onDisk = new Map(actual.resources.map((r) => [r.name, r]));
+  const missing: Resource[] = [];
+  const changed: ChangedResource[] = [];
+  const signedNames = new Set<string>();
+  for (const expected of signed.resources) {
+    signedNames.add(expected.name);
+    const found = onDisk.get(expected.name);
+    if (found === undefined) {
+      missing.push(expected);
+      continue;
+    }
+    const expectedAlgorithm = canonicalAlgorithm(signed, expected.algorithm);
+    const actualAlgorithm = canonicalAlgorithm(actual, found.algorithm);
+    if (expectedAlgorithm !== actualAlgorithm || expected.digest.toLowerCase() !== found.digest.toLowerCase()) {
+      changed.push({
+        name: expected.name,
+        expected: { algorithm: expected.algorithm, digest: expected.digest },
+        actual: { algorithm: found.algorithm, digest: found.digest },
+      });
+    }
+  }
+  const extra = actual.resources.filter((r) => !signedNames.has(r.name));
+  const extraTolerated = options.ignoreUnsignedFiles === true;
+  missing.sort(byName);
+  extra.sort(byName);
+  changed.sort((a, b) => comparePaths(a.name, b.name));
+  return {
+    ok: missing.length === 0 && changed.length === 0 && (extraTolerated || extra.length === 0),
+    missing,
+    extra,
+    changed,
+    extraTolerated,
+  };
+}

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { DEFAULT_GIT_IGNORES, DEFAULT_SHARD_SIZE } from '../constants.js';
+import { modelSealError } from '../errors.js';
+import { isHashAlgorithm } from './algorithms.js';
+import { hashFiles } from './build.js';
+import { IgnoreSet, normaliseIgnorePath } from './ignore.js';
+import { modelNameOf } from './model-name.js';
+import { comparePaths } from './order.js';
+import { computeRootDigest } from './root-digest.js';
+import { enumerateModel } from './walk.js';
+import type { HashModelOptions, HashModelResult, Serialization } from './types.js';
+
+/** Resolves an ignore entry against the model root, trying the real path too (e.g. `/tmp` links). */
+export async function resolveIgnoreEntry(entry: string, root: string): Promise<string | undefined> {
+  const direct = normaliseIgnorePath(entry, root);
+  if (direct !== undefined || !isAbsolute(entry)) return direct;
+  const rootReal = await realpath(root).catch(() => root);
+  // The entry may not exist (a signature about to be written): resolve its parent.
+  const entryReal = await realpath(entry).catch(async () =>
+    join(await realpath(dirname(entry)).catch(() => dirname(entry)), basename(entry)),
+  );
+  const rel = relative(rootReal, entryReal);
+  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) return undefined;
+  return rel;
+}
+
+/** Checks hashing options; blake3 with shards is refused (the reference silently hashes files instead). */
+export function checkHashOptions(options: HashModelOptions): Pick<Serialization, 'method' | 'hashType' | 'shardSize'> {
+  const hashType = options.hashAlgorithm ?? 'sha256';
+  if (!isHashAlgorithm(hashType)) {
+    throw modelSealError('INVALID_OPTIONS', `unsupported hash algorithm ${JSON.stringify(hashType)} (use sha256, blake2b or blake3)`);
+  }
+  const method = options.method ?? (options.shardSize !== undefined ? 'shards' : 'files');
+  if (method !== 'files' && method !== 'shards') {
+    throw modelSealError('INVALID_OPTIONS', `unsupported serialization method ${JSON.stringify(method)}`);
+  }
+  if (method === 'files') {
+    if (options.shardSize !== undefined) throw modelSealError('INVALID_OPTIONS', 'a shard size needs the shards method');
+    return { method, hashType };
+  }
+  const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
+  if (!Number.isSafeInteger(shardSize) || shardSize <= 0) {
+    throw modelSealError('INVALID_OPTIONS', `shard size must be a positive integer, got ${String(shardSize)}`);
+  }
+  if (hashType === 'blake3') {
+    throw modelSealError('INVALID_OPTIONS', 'blake3 cannot be combined with shards (model_signing would silently hash whole files)');
+  }
+  return { method, hashType, shardSize };
+}
+
+/**
+ * Hashes a model (a directory or one file) into an OMS manifest, streaming
+ * every file on worker threads. The signature file and ignored paths are left
+ * out and recorded in `serialization.ignore_paths`.
+ *
+ * @throws EMPTY_MODEL when no file is left after ignores
+ * @throws INVALID_OPTIONS, IO_ERROR, INVALID_PATH, SYMLINK_NOT_ALLOWED,
+ *   UNSUPPORTED_FILE_TYPE, ABORTED
+ */
+export async function hashModel(modelPath: string, options: HashModelOptions = {}): Promise<HashModelResult> {
+  const config = checkHashOptions(options);
+  const root = resolve(modelPath);
+  const allowSymlinks = options.allowSymlinks ?? false;
+  const entries = new Set<string>(options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES);
+  for (const entry of options.ignorePaths ?? []) {
+    const rel = await resolveIgnoreEntry(entry, root);
+    if (rel !== undefined) entries.add(rel);
+  }
+  if (options.signaturePath !== undefined) {
+    const rel = await resolveIgnoreEntry(resolve(options.signaturePath), root);
+    if (rel !== undefined) entries.add(rel);
+  }
+  const ignore = new IgnoreSet(entries);
+  options.onProgress?.({ phase: 'enumerate', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
+  const walk = await enumerateModel(modelPath, {
+    allowSymlinks,
+    strictSymlinks: options.strictSymlinks ?? false,
+    skip: (rel) => ignore.matches(rel),
+    signal: options.signal,
+  });
+  if (walk.files.length === 0) {
+    throw modelSealError('EMPTY_MODEL', `${modelPath}: no file to sign after ignores`, { details: { path: modelPath } });
+  }
+  const { resources, bytes } = await hashFiles(walk.files, config, {
+    concurrency: options.concurrency,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+  if (resources.length === 0) {
+    // Shards of empty files do not exist: a model of empty files has no resource.
+    throw modelSealError('EMPTY_MODEL', `${modelPath}: only empty files, which shard manifests cannot record`, { details: { path: modelPath } });
+  }
+  const serialization: Serialization = {
+    ...config,
+    allowSymlinks,
+    ignorePaths: walk.singleFile
+      ? [...(options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES)]
+      : [...entries].sort(comparePaths),
+  };
+  return {
+    manifest: {
+      modelName: modelNameOf(modelPath),
+      serialization,
+      resources,
+      rootDigest: computeRootDigest(resources),
+    },
+    warnings: walk.warnings,
+    bytes,
+  };
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Runs hash tasks on worker threads (one per core by default) with a dynamic
+ * queue: the largest ranges first, small files handed out in batches. Each
+ * worker owns two 1 MiB buffers, so peak memory does not grow with the model.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { modelSealError } from '../errors.js';
+import { HashTaskError, RangeHasher, type FromWorker, type HashTask, type ToWorker } from './hash-worker.js';
+
+/** Options of {@link runHashTasks}. */
+export interface HashPoolOptions {
+  /** Worker threads; 0 hashes on the calling thread. Default: available parallelism. */
+  concurrency?: number | undefined;
+  signal?: AbortSignal | undefined;
+  /** Called with the number of bytes hashed since the last call. */
+  onBytes?: ((bytes: number) => void) | undefined;
+  /** Called when a task finishes. */
+  onTaskDone?: ((task: HashTask) => void) | undefined;
+}
+
+/** Below this many bytes in all, starting workers costs more than it saves. */
+const INLINE_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_COUNT = 64;
+
+function workerURL(): URL {
+  // From source (tests) the sibling is a .ts file that Node runs with its type stripping.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  return new URL(`./hash-worker.${ext}`, import.meta.url);
+}
+
+function aborted(): never {
+  throw modelSealError('ABORTED', 'hashing was cancelled');
+}
+
+function toModelSealError(error: { code: HashTaskError['code']; message: string }): Error {
+  return modelSealError(error.code, error.message);
+}
+
+/** The default number of hashing threads: one per available core. */
+export function defaultConcurrency(): number {
+  return availableParallelism();
+}
+
+/**
+ * Hashes every task and returns the hex digests in task order.
+ *
+ * @throws IO_ERROR, UNSUPPORTED_FILE_TYPE, SYMLINK_NOT_ALLOWED for a file that
+ *   cannot be read or changed under us; ABORTED when `signal` fires
+ */
+export async function runHashTasks(tasks: readonly HashTask[], options: HashPoolOptions = {}): Promise<string[]> {
+  if (options.signal?.aborted) aborted();
+  const totalBytes = tasks.reduce((sum, t) => sum + (t.end - t.start), 0);
+  const requested = options.concurrency ?? defaultConcurrency();
+  const workers = Math.min(requested, tasks.length);
+  if (workers <= 0 || totalBytes < INLINE_BYTES) return hashInline(tasks, options);
+  return hashOnWorkers(tasks, workers, options);
+}
+
+async function hashInline(tasks: readonly HashTask[], options: HashPoolOptions): Promise<string[]> {
+  const hasher = new RangeHasher();
+  const digests: string[] = new Array<string>(tasks.length);
+  const onBytes = options.onBytes ?? ((): void => {});
+  for (const [index, task] of tasks.entries()) {
+    if (options.signal?.aborted) aborted();
+    try {
+      digests[index] = await hasher.hash(task, onBytes, false);
+    } catch (error) {
+      if (error instanceof HashTaskError) throw toModelSealError(error);
+      throw error;
+    }
+    options.onTaskDone?.(task);
+  }
+  return digests;
+}
+
+function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashPoolOptions): Promise<string[]> {
+  // Longest ranges first, so that one large file does not finish last alone.
+  const queue = [...tasks].sort((a, b) => b.end - b.start - (a.end - a.start));
+  const byId = new Map(tasks.map((task, index) => [task.id, { task, index }]));
+  const digests: string[] = new Array<string>(tasks.length);
+  let remaining = tasks.length;
+
+  return new Promise<string[]>((resolve, reject) => {
+    const pool: Worker[] = [];
+    let settled = false;
+    const finish = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener('abort', onAbort);
+      for (const worker of pool) void worker.terminate();
+      if (error) reject(error);
+      else resolve(digests);
+    };
+    const onAbort = (): void => finish(modelSealError('ABORTED', 'hashing was cancelled'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const nextBatch = (): HashTask[] => {
+      const batch: HashTask[] = [];
+      let bytes = 0;
+      while (queue.length > 0 && batch.length < BATCH_COUNT && (batch.length === 0 || bytes < BATCH_BYTES)) {
+        // Large ranges go out alone; small ones are batched from the tail (smallest first).
+        const task = batch.length === 0 ? queue.shift()! : queue.pop()!;
+        batch.push(task);
+        bytes += task.end - task.start;
+        if (bytes >= BATCH_BYTES) break;
+      }
+      return batch;
+    };
+
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(workerURL());
+      pool.push(worker);
+      let outstanding = 0;
+      const send = (batch: HashTask[]): void => {
+        if (batch.length === 0) {
+          void worker.terminate();
+          return;
+        }
+        outstanding += batch.length;
+        worker.postMessage({ type: 'tasks', tasks: batch } satisfies ToWorker);
+      };
+      // A worker that dies with work in hand must not leave the caller waiting forever.
+      worker.on('exit', (code) => {
+        if (outstanding > 0) finish(modelSealError('INTERNAL_ERROR', `hash worker exited with code ${code}`));
+      });
+      worker.on('message', (message: FromWorker) => {
+        if (settled) return;
+        switch (message.type) {
+          case 'done': {
+            const entry = byId.get(message.id)!;
+            digests[entry.index] = message.digest;
+            outstanding -= 1;
+            options.onTaskDone?.(entry.task);
+            remaining -= 1;
+            if (remaining === 0) finish();
+            break;
+          }
+          case 'error':
+            finish(toModelSealError(message));
+            break;
+          case 'progress':
+            options.onBytes?.(message.bytes);
+            break;
+          case 'idle':
+            send(nextBatch());
+            break;
+        }
+      });
+      worker.on('error', (error) =>
+        finish(modelSealError('INTERNAL_ERROR', `hash worker failed: ${error.message}`, { cause: error })),
+      );
+      send(nextBatch());
+    }
+  });
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Hashes byte ranges of files, on a worker thread or on the calling thread.
+ *
+ * This module imports only Node built-ins and the BLAKE3 binding so that it can
+ * run as a worker from source (Node strips the types) and from `dist`. It
+ * reads into page-aligned buffers (a `WebAssembly.Memory` view): the kernel
+ * copies into buffers 16 bytes past a page boundary several times more slowly
+ * (docs/performance.md). Reading the next chunk overlaps hashing the current one.
+ */
+import { createHash } from 'node:crypto';
+import { constants, closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { parentPort, isMainThread } from 'node:worker_threads';
+import { Blake3Hasher } from '@napi-rs/blake-hash';
+
+/** One range to hash. `path` is the file's bytes (names need not be UTF-8 on disk). */
+export interface HashTask {
+  id: number;
+  path: Uint8Array;
+  start: number;
+  end: number;
+  /** Size the file had when it was enumerated; a change is an error. */
+  size: number;
+  algorithm: 'sha256' | 'blake2b' | 'blake3';
+  /** Open without following a final symlink. */
+  noFollow: boolean;
+}
+
+/** Failure of one task, mapped to a ModelSealError by the caller. */
+export class HashTaskError extends Error {
+  readonly code: 'IO_ERROR' | 'UNSUPPORTED_FILE_TYPE' | 'SYMLINK_NOT_ALLOWED';
+  constructor(code: HashTaskError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+interface Hasher {
+  update(data: Uint8Array): void;
+  hex(): string;
+}
+
+function createHasher(algorithm: HashTask['algorithm']): Hasher {
+  if (algorithm === 'blake3') {
+    const h = new Blake3Hasher();
+    return {
+      update: (data) => void h.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
+      hex: () => h.digest('hex'),
+    };
+  }
+  const h = createHash(algorithm === 'blake2b' ? 'blake2b512' : 'sha256');
+  return { update: (data) => void h.update(data), hex: () => h.digest('hex') };
+}
+
+// The ES lib has no WebAssembly types; this is the one member we use.
+declare const WebAssembly: {
+  Memory: new (descriptor: { initial: number; maximum?: number }) => { buffer: ArrayBuffer };
+};
+
+/** Chunk size of one read. 1 MiB is where throughput stops growing (docs/performance.md). */
+export const CHUNK_SIZE: number = 1024 * 1024;
+const PAGE = 65536;
+
+function alignedBuffers(count: number, size: number): Buffer[] {
+  const pages = Math.ceil((count * size) / PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * size, size));
+}
+
+function describe(path: Uint8Array): string {
+  return Buffer.from(path).toString('utf8');
+}
+
+function openFlags(task: HashTask): number {
+  // O_NONBLOCK: a FIFO swapped in after enumeration must not hang us; it is
+  // rejected by the fstat check below. No effect on regular files.
+  let flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  if (task.noFollow) flags |= constants.O_NOFOLLOW;
+  return flags;
+}
+
+function ioError(task: HashTask, error: unknown): HashTaskError {
+  const code = (error as { code?: string }).code;
+  const name = describe(task.path);
+  if (code === 'ELOOP') return new HashTaskError('SYMLINK_NOT_ALLOWED', `${name}: became a symlink while hashing`);
+  if (code === 'ENOENT') return new HashTaskError('IO_ERROR', `${name}: file disappeared while hashing`);
+  if (code === 'EACCES' || code === 'EPERM') return new HashTaskError('IO_ERROR', `${name}: permission denied`);
+  const text = error instanceof Error ? error.message : String(error);
+  return new HashTaskError('IO_ERROR', `${name}: cannot read: ${text}`);
+}
+
+function checkStat(task: HashTask, stat: { isFile(): boolean; size: number }): void {
+  if (!stat.isFile()) {
+    throw new HashTaskError('UNSUPPORTED_FILE_TYPE', `${describe(task.path)}: no longer a regular file`);
+  }
+  if (stat.size !== task.size) {
+    throw new HashTaskError('IO_ERROR', `${describe(task.path)}: file changed size while hashing`);
+  }
+}
+
+/** Small ranges are read synchronously: a single read costs less than a round trip through the thread pool. */
+const SYNC_LIMIT = 256 * 1024;
+
+/** A reusable hashing context with its own aligned buffers. */
+export class RangeHasher {
+  private readonly buffers: Buffer[] = alignedBuffers(2, CHUNK_SIZE);
+
+  /**
+   * Hashes `task.path[start, end)`. `onBytes` reports progress; `allowSync`
+   * permits blocking reads (worker threads only).
+   */
+  async hash(task: HashTask, onBytes: (n: number) => void, allowSync: boolean): Promise<string> {
+    const length = task.end - task.start;
+    if (allowSync && length <= SYNC_LIMIT) return this.hashSync(task, onBytes);
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(Buffer.from(task.path), openFlags(task));
+    } catch (error) {
+      throw ioError(task, error);
+    }
+    try {
+      checkStat(task, await handle.stat());
+      const hasher = createHasher(task.algorithm);
+      const [a, b] = this.buffers as [Buffer, Buffer];
+      let position = task.start;
+      let current = a;
+      let next = b;
+      let pending = length > 0 ? handle.read(current, 0, Math.min(CHUNK_SIZE, task.end - position), position) : undefined;
+      while (pending !== undefined) {
+        const { bytesRead } = await pending.catch((error: unknown) => {
+          throw ioError(task, error);
+        });
+        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${describe(task.path)}: file shrank while hashing`);
+        position += bytesRead;
+        const filled = current;
+        pending =
+          position < task.end
+            ? handle.read(next, 0, Math.min(CHUNK_SIZE, task.end - position), position)
+            : undefined;
+        hasher.update(filled.subarray(0, bytesRead));
+        onBytes(bytesRead);
+        current = next;
+        next = filled;
+      }
+      checkStat(task, await handle.stat());
+      return hasher.hex();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private hashSync(task: HashTask, onBytes: (n: number) => void): string {
+    let fd: number;
+    try {
+      fd = openSync(Buffer.from(task.path), openFlags(task));
+    } catch (error) {
+      throw ioError(task, error);
+    }
+    try {
+      checkStat(task, fstatSync(fd));
+      const hasher = createHasher(task.algorithm);
+      const buffer = this.buffers[0]!;
+      let position = task.start;
+      while (position < task.end) {
+        let bytesRead: number;
+        try {
+          bytesRead = readSync(fd, buffer, 0, Math.min(CHUNK_SIZE, task.end - position), position);
+        } catch (error) {
+          throw ioError(task, error);
+        }
+        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${describe(task.path)}: file shrank while hashing`);
+        hasher.update(buffer.subarray(0, bytesRead));
+        position += bytesRead;
+        onBytes(bytesRead);
+      }
+      checkStat(task, fstatSync(fd));
+      return hasher.hex();
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Messages from the pool to a worker. */
+export type ToWorker = { type: 'tasks'; tasks: HashTask[] };
+/** Messages from a worker to the pool. */
+export type FromWorker =
+  | { type: 'done'; id: number; digest: string }
+  | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
+  | { type: 'progress'; bytes: number }
+  | { type: 'idle' };
+
+const PROGRESS_STEP = 32 * 1024 * 1024;
+
+if (!isMainThread && parentPort !== null) {
+  const port = parentPort;
+  const hasher = new RangeHasher();
+  let unreported = 0;
+  const onBytes = (n: number): void => {
+    unreported += n;
+    if (unreported >= PROGRESS_STEP) {
+      port.postMessage({ type: 'progress', bytes: unreported } satisfies FromWorker);
+      unreported = 0;
+    }
+  };
+  port.on('message', (message: ToWorker) => {
+    void (async () => {
+      for (const task of message.tasks) {
+        try {
+          const digest = await hasher.hash(task, onBytes, true);
+          port.postMessage({ type: 'done', id: task.id, digest } satisfies FromWorker);
+        } catch (error) {
+          const e = error instanceof HashTaskError ? error : ioError(task, error);
+          port.postMessage({ type: 'error', id: task.id, code: e.code, message: e.message } satisfies FromWorker);
+        }
+      }
+      if (unreported > 0) {
+        port.postMessage({ type: 'progress', bytes: unreported } satisfies FromWorker);
+        unreported = 0;
+      }
+      port.postMessage({ type: 'idle' } satisfies FromWorker);
+    })();
+  });
+}

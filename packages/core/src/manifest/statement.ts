@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The in-toto statement that carries a manifest (oms-format.md §4, §10, §15):
+ * encoding exactly as we sign it, and decoding with every check of §13.1
+ * steps 6–8. Nothing in a decoded statement is trusted until its signature has
+ * been verified; decoding only validates shape and internal consistency.
+ */
+import {
+  IN_TOTO_STATEMENT_TYPE,
+  LEGACY_MODEL_NAME,
+  OMS_LEGACY_PREDICATE_TYPE,
+  OMS_PREDICATE_TYPE,
+} from '../constants.js';
+import { modelSealError } from '../errors.js';
+import { algorithmName, digestHexLength, isHashAlgorithm } from './algorithms.js';
+import { invalidPathReason, parseShardName } from './names.js';
+import { comparePaths } from './order.js';
+import { computeRootDigest } from './root-digest.js';
+import type { Manifest, Resource, Serialization, SerializationMethod } from './types.js';
+
+/** A statement decoded and checked for internal consistency. */
+export interface DecodedStatement {
+  manifest: Manifest;
+  predicateType: string;
+  /** True for the v0.2 `Digests/v0.1` predicate (no root digest in the statement). */
+  legacy: boolean;
+}
+
+// Escape every character above U+007E as \uXXXX (lowercase hex; astral characters
+// become surrogate pairs), as the reference's protobuf JSON printer does. Cosmetic:
+// any JSON parser reads both forms.
+function asciiJSON(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * Encodes a manifest as the in-toto statement we sign (the DSSE payload).
+ * Deterministic: key order, integer `shard_size`, sorted `ignore_paths`
+ * (omitted when empty), 2-space indentation, no trailing newline.
+ */
+export function encodeStatement(manifest: Manifest): Buffer {
+  const s = manifest.serialization;
+  const serialization: Record<string, unknown> = { method: s.method, hash_type: s.hashType };
+  if (s.method === 'shards') serialization.shard_size = s.shardSize;
+  serialization.allow_symlinks = s.allowSymlinks;
+  if (s.ignorePaths.length > 0) {
+    serialization.ignore_paths = [...new Set(s.ignorePaths)].sort(comparePaths);
+  }
+  const statement = {
+    _type: IN_TOTO_STATEMENT_TYPE,
+    subject: [{ name: manifest.modelName, digest: { sha256: manifest.rootDigest } }],
+    predicateType: OMS_PREDICATE_TYPE,
+    predicate: {
+      serialization,
+      resources: manifest.resources.map((r) => ({
+        name: r.name,
+        algorithm: r.algorithm,
+        digest: r.digest,
+      })),
+    },
+  };
+  return Buffer.from(asciiJSON(statement), 'utf8');
+}
+
+/** Reads the predicate type of a payload without validating anything; never throws. */
+export function peekPredicateType(payload: Uint8Array): string | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(payload).toString('utf8'));
+    if (isObject(value) && typeof value.predicateType === 'string') return value.predicateType;
+  } catch {
+    // not JSON: the caller reports it when it decodes for real
+  }
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function statementError(message: string): never {
+  throw modelSealError('STATEMENT_INVALID', message);
+}
+
+function inconsistent(message: string, details?: Record<string, unknown>): never {
+  throw modelSealError('MANIFEST_INCONSISTENT', message, details ? { details } : {});
+}
+
+const HEX = /^[0-9a-fA-F]+$/;
+
+function checkDigest(digest: unknown, hexLength: number, what: string): string {
+  if (typeof digest !== 'string' || digest.length !== hexLength || !HEX.test(digest)) {
+    inconsistent(`${what}: digest is not ${hexLength} hex characters`);
+  }
+  return digest.toLowerCase();
+}
+
+/**
+ * Decodes and checks a statement payload.
+ *
+ * @throws STATEMENT_INVALID when it is not an OMS statement (bad JSON, wrong
+ *   `_type` or predicate type, not exactly one subject, no predicate)
+ * @throws UNSUPPORTED_ALGORITHM for an unknown method or hash
+ * @throws MANIFEST_INCONSISTENT for bad resources: none, invalid or duplicate
+ *   names, bad digests, algorithms that disagree with the serialization, or a
+ *   root digest that does not match the resources
+ */
+export function decodeStatement(payload: Uint8Array): DecodedStatement {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(payload).toString('utf8'));
+  } catch (cause) {
+    throw modelSealError('STATEMENT_INVALID', 'statement payload is not valid JSON', { cause });
+  }
+  if (!isObject(value)) statementError('statement payload is not a JSON object');
+  if (value._type !== IN_TOTO_STATEMENT_TYPE) {
+    statementError(`statement _type is ${JSON.stringify(value._type)}, expected ${IN_TOTO_STATEMENT_TYPE}`);
+  }
+  const predicateType = value.predicateType;
+  if (predicateType === OMS_LEGACY_PREDICATE_TYPE) return decodeLegacy(value);
+  if (predicateType !== OMS_PREDICATE_TYPE) {
+    statementError(`unsupported predicate type ${JSON.stringify(predicateType)}`);
+  }
+  const subjects = value.subject;
+  if (!Array.isArray(subjects) || subjects.length !== 1) {
+    statementError('statement must have exactly one subject');
+  }
+  const subject: unknown = subjects[0];
+  if (!isObject(subject) || !isObject(subject.digest)) statementError('statement subject has no digest');
+  const rootDigest = subject.digest.sha256;
+  if (typeof rootDigest !== 'string' || !/^[0-9a-fA-F]{64}$/.test(rootDigest)) {
+    statementError('statement subject has no sha256 digest');
+  }
+  const modelName = typeof subject.name === 'string' ? subject.name : '';
+  const predicate = value.predicate;
+  if (!isObject(predicate)) statementError('statement has no predicate');
+  if (!isObject(predicate.serialization)) statementError('predicate has no serialization');
+  if (!Array.isArray(predicate.resources)) statementError('predicate has no resources list');
+
+  const serialization = decodeSerialization(predicate.serialization);
+  const resources = decodeResources(predicate.resources, serialization);
+  const computed = computeRootDigest(resources);
+  if (computed !== rootDigest.toLowerCase()) {
+    inconsistent('root digest does not match the resources', {
+      expected: rootDigest.toLowerCase(),
+      actual: computed,
+    });
+  }
+  return {
+    manifest: { modelName, serialization, resources, rootDigest: computed },
+    predicateType: OMS_PREDICATE_TYPE,
+    legacy: false,
+  };
+}
+
+function decodeSerialization(raw: Record<string, unknown>): Serialization {
+  const method = raw.method;
+  if (method !== 'files' && method !== 'shards') {
+    throw modelSealError('UNSUPPORTED_ALGORITHM', `unsupported serialization method ${JSON.stringify(method)}`);
+  }
+  const hashType = raw.hash_type;
+  if (typeof hashType !== 'string' || !isHashAlgorithm(hashType)) {
+    throw modelSealError('UNSUPPORTED_ALGORITHM', `unsupported hash type ${JSON.stringify(hashType)}`);
+  }
+  const allowSymlinks = raw.allow_symlinks;
+  if (allowSymlinks !== undefined && typeof allowSymlinks !== 'boolean') {
+    inconsistent('serialization.allow_symlinks is not a boolean');
+  }
+  let ignorePaths: string[] = [];
+  if (raw.ignore_paths !== undefined && raw.ignore_paths !== null) {
+    if (!Array.isArray(raw.ignore_paths) || raw.ignore_paths.some((p) => typeof p !== 'string')) {
+      inconsistent('serialization.ignore_paths is not a list of strings');
+    }
+    ignorePaths = raw.ignore_paths as string[];
+  }
+  const serialization: Serialization = {
+    method: method as SerializationMethod,
+    hashType,
+    allowSymlinks: allowSymlinks === true,
+    ignorePaths,
+  };
+  if (method === 'shards') {
+    // The reference writes `8.0`; JSON numbers `8`, `8.0` and `8e0` all parse to 8.
+    const size = raw.shard_size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) {
+      inconsistent(`serialization.shard_size ${JSON.stringify(size)} is not a positive integer`);
+    }
+    serialization.shardSize = size;
+  }
+  return serialization;
+}
+
+function decodeResources(raw: unknown[], serialization: Serialization): Resource[] {
+  if (raw.length === 0) inconsistent('manifest lists no resources');
+  const hexLength = digestHexLength(serialization.hashType);
+  const expectedAlgorithm = algorithmName(serialization);
+  const seen = new Set<string>();
+  const resources: Resource[] = [];
+  for (const [index, item] of raw.entries()) {
+    if (!isObject(item)) inconsistent(`resource ${index} is not an object`);
+    const { name, algorithm } = item;
+    if (typeof name !== 'string') inconsistent(`resource ${index} has no name`);
+    if (typeof algorithm !== 'string') inconsistent(`resource ${JSON.stringify(name)} has no algorithm`);
+    checkResourceName(name, serialization.method);
+    if (seen.has(name)) inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
+    seen.add(name);
+    // Shards: the reference and Go write `sha256-sharded-N`; the spec says the plain hash name.
+    const acceptable =
+      algorithm === expectedAlgorithm ||
+      (serialization.method === 'shards' && algorithm === serialization.hashType);
+    if (!acceptable) {
+      inconsistent(
+        `resource ${JSON.stringify(name)} has algorithm ${JSON.stringify(algorithm)}, expected ${expectedAlgorithm}`,
+      );
+    }
+    const digest = checkDigest(item.digest, hexLength, `resource ${JSON.stringify(name)}`);
+    resources.push({ name, algorithm, digest });
+  }
+  return resources;
+}
+
+function checkResourceName(name: string, method: SerializationMethod): void {
+  let path = name;
+  if (method === 'shards') {
+    const shard = parseShardName(name);
+    if (shard === undefined) inconsistent(`resource name ${JSON.stringify(name)} is not path:start:end`);
+    if (shard.end <= shard.start) inconsistent(`resource ${JSON.stringify(name)} has an empty or reversed range`);
+    path = shard.path;
+  }
+  if (path === '.') return; // single-file model
+  const reason = invalidPathReason(path);
+  if (reason !== undefined) inconsistent(`invalid resource name ${JSON.stringify(name)}: ${reason}`, { name });
+}
+
+function decodeLegacy(value: Record<string, unknown>): DecodedStatement {
+  const subjects = value.subject;
+  if (!Array.isArray(subjects) || subjects.length === 0) statementError('legacy statement has no subjects');
+  const resources: Resource[] = [];
+  const seen = new Set<string>();
+  for (const [index, subject] of (subjects as unknown[]).entries()) {
+    if (!isObject(subject) || typeof subject.name !== 'string' || !isObject(subject.digest)) {
+      statementError(`legacy statement subject ${index} is malformed`);
+    }
+    const name = subject.name;
+    const reason = invalidPathReason(name);
+    if (reason !== undefined) inconsistent(`invalid resource name ${JSON.stringify(name)}: ${reason}`, { name });
+    if (seen.has(name)) inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
+    seen.add(name);
+    const digest = checkDigest(subject.digest.sha256, 64, `resource ${JSON.stringify(name)}`);
+    resources.push({ name, algorithm: 'sha256', digest });
+  }
+  return {
+    manifest: {
+      modelName: LEGACY_MODEL_NAME,
+      serialization: { method: 'files', hashType: 'sha256', allowSymlinks: false, ignorePaths: [] },
+      resources,
+      rootDigest: computeRootDigest(resources),
+    },
+    predicateType: OMS_LEGACY_PREDICATE_TYPE,
+    legacy: true,
+  };
+}
