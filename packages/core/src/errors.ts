@@ -130,13 +130,12 @@ export interface ModelSealErrorOptions {
   details?: Record<string, unknown>;
 }
 
-const BRAND: unique symbol = Symbol.for('modelseal.error') as never;
+const BRAND: symbol = Symbol.for('modelseal.error');
 
 /** The error every modelseal API throws. Check `code`, never the message. */
 export class ModelSealError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
-  readonly [BRAND]: true = true;
 
   constructor(options: ModelSealErrorOptions) {
     super(
@@ -146,6 +145,7 @@ export class ModelSealError extends Error {
     this.name = 'ModelSealError';
     this.code = options.code;
     this.details = options.details;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** `instanceof` that also works across duplicate copies of the package. */

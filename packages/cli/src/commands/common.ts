@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+import { resolve } from 'node:path';
+import type { HashAlgorithm, HashModelOptions } from '@modelseal/core';
+import { flag, list, positiveInteger, str, type Parsed } from '../args.js';
+import { UsageError } from '../exit-codes.js';
+import type { ProgressMode } from '../output/progress.js';
+
+/** Flags shared by the commands that hash a model. */
+export const MODEL_FLAGS = {
+  'ignore-paths': { type: 'string', multiple: true },
+  'ignore-git-paths': { type: 'boolean', default: true },
+  'allow-symlinks': { type: 'boolean' },
+  hash: { type: 'string' },
+  'shard-size': { type: 'string' },
+} as const;
+
+/** Output flags shared by every command. */
+export const OUTPUT_FLAGS = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  progress: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Hashing options from the model flags. Ignore paths are relative to the current directory, as in model_signing's CLI. */
+export function hashOptionsFrom(parsed: Parsed): HashModelOptions {
+  const options: HashModelOptions = {
+    ignorePaths: list(parsed, 'ignore-paths').map((p) => resolve(p)),
+    ignoreGitPaths: parsed.values['ignore-git-paths'] !== false,
+    allowSymlinks: flag(parsed, 'allow-symlinks'),
+  };
+  const hash = str(parsed, 'hash');
+  if (hash !== undefined) {
+    if (hash !== 'sha256' && hash !== 'blake2b' && hash !== 'blake3') {
+      throw new UsageError(`--hash must be sha256, blake2b or blake3, got ${JSON.stringify(hash)}`);
+    }
+    options.hashAlgorithm = hash satisfies HashAlgorithm;
+  }
+  const shardSize = positiveInteger(parsed, 'shard-size');
+  if (shardSize !== undefined) {
+    options.method = 'shards';
+    options.shardSize = shardSize;
+  }
+  return options;
+}
+
+/** The progress mode: none with --json or --quiet, else --progress (auto by default). */
+export function progressModeFrom(parsed: Parsed): ProgressMode {
+  if (flag(parsed, 'json') || flag(parsed, 'quiet')) return 'none';
+  const mode = str(parsed, 'progress') ?? 'auto';
+  if (mode !== 'auto' && mode !== 'plain' && mode !== 'none') {
+    throw new UsageError(`--progress must be auto, plain or none, got ${JSON.stringify(mode)}`);
+  }
+  return mode;
+}

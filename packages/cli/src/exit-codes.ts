@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+import { errorKind, isModelSealError } from '@modelseal/core';
+
+/** Exit codes of every modelseal command (docs/cli.md). */
+export const EXIT: {
+  readonly OK: 0;
+  readonly FAILED: 1;
+  readonly USAGE: 2;
+  readonly OPERATIONAL: 3;
+} = Object.freeze({
+  /** Verified, signed, digested, or scan clean. */
+  OK: 0,
+  /** Verification failed, or findings at or above --fail-on; includes malformed bundles (fail closed). */
+  FAILED: 1,
+  /** Usage error: unknown flag, missing argument, conflicting flags. */
+  USAGE: 2,
+  /** Operational error that prevented a verdict: I/O, trust root, OIDC token, network. */
+  OPERATIONAL: 3,
+} as const);
+
+/** One of the {@link EXIT} values. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The table printed by `--help`. */
+export const EXIT_CODE_HELP: string = [
+  'exit codes:',
+  '  0  verified, signed, digested, or scan clean',
+  '  1  verification failed, or findings at or above --fail-on (malformed bundles included)',
+  '  2  usage error',
+  '  3  operational error that prevented a verdict (I/O, trust root, OIDC token, network)',
+].join('\n');
+
+/** A mistake in the command line. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Maps any error to an exit code. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof UsageError) return EXIT.USAGE;
+  if (isModelSealError(error)) {
+    switch (errorKind(error.code)) {
+      case 'verification':
+        return EXIT.FAILED;
+      case 'usage':
+        return EXIT.USAGE;
+      case 'operational':
+        return EXIT.OPERATIONAL;
+    }
+  }
+  return EXIT.OPERATIONAL;
+}

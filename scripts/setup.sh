@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Sets up a fresh machine for modelseal: Node 24 from the npm registry when the
+# local Node is older than 22, pnpm, the workspace's dependencies, and a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=10.34.8
+# The global prefix npm installs into (e.g. /usr), taken from npm's own location:
+# once node is replaced by the npm package, npm would derive another prefix.
+prefix=$(dirname "$(dirname "$(command -v npm)")")
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 22 ]; then
+  echo "setup: node $(node --version 2>/dev/null || echo none) is older than 22; installing node 24 from the npm registry" >&2
+  # --force: the package replaces the existing node binary in the same prefix.
+  npm install --global --force --prefix "$prefix" --no-audit --no-fund node@24 >&2
+  hash -r
+fi
+echo "setup: node $(node --version)" >&2
+
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
+  npm install --global --prefix "$prefix" --no-audit --no-fund "pnpm@$PNPM_VERSION" >&2
+  hash -r
+fi
+echo "setup: pnpm $(pnpm --version)" >&2
+
+# onnxruntime-node's install script would download CUDA; pnpm does not run it
+# (no dependency scripts are allowed), and its CPU binaries ship in the package.
+export ONNXRUNTIME_NODE_INSTALL=skip
+pnpm install --frozen-lockfile >&2
+pnpm build >&2
+echo "setup: done" >&2
