@@ -50,6 +50,7 @@ export async function hashFiles(
       tasks.push({
         id: tasks.length,
         path: file.path,
+        name: file.name === '.' ? file.path.toString('utf8') : file.name,
         start,
         end,
         size: file.size,

@@ -18,6 +18,8 @@ import { Blake3Hasher } from '@napi-rs/blake-hash';
 export interface HashTask {
   id: number;
   path: Uint8Array;
+  /** Name shown in errors: the resource path relative to the model root. */
+  name: string;
   start: number;
   end: number;
   /** Size the file had when it was enumerated; a change is an error. */
@@ -68,9 +70,6 @@ function alignedBuffers(count: number, size: number): Buffer[] {
   return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * size, size));
 }
 
-function describe(path: Uint8Array): string {
-  return Buffer.from(path).toString('utf8');
-}
 
 function openFlags(task: HashTask): number {
   // O_NONBLOCK: a FIFO swapped in after enumeration must not hang us; it is
@@ -82,7 +81,7 @@ function openFlags(task: HashTask): number {
 
 function ioError(task: HashTask, error: unknown): HashTaskError {
   const code = (error as { code?: string }).code;
-  const name = describe(task.path);
+  const name = task.name;
   if (code === 'ELOOP') return new HashTaskError('SYMLINK_NOT_ALLOWED', `${name}: became a symlink while hashing`);
   if (code === 'ENOENT') return new HashTaskError('IO_ERROR', `${name}: file disappeared while hashing`);
   if (code === 'EACCES' || code === 'EPERM') return new HashTaskError('IO_ERROR', `${name}: permission denied`);
@@ -92,10 +91,10 @@ function ioError(task: HashTask, error: unknown): HashTaskError {
 
 function checkStat(task: HashTask, stat: { isFile(): boolean; size: number }): void {
   if (!stat.isFile()) {
-    throw new HashTaskError('UNSUPPORTED_FILE_TYPE', `${describe(task.path)}: no longer a regular file`);
+    throw new HashTaskError('UNSUPPORTED_FILE_TYPE', `${task.name}: no longer a regular file`);
   }
   if (stat.size !== task.size) {
-    throw new HashTaskError('IO_ERROR', `${describe(task.path)}: file changed size while hashing`);
+    throw new HashTaskError('IO_ERROR', `${task.name}: file changed size while hashing`);
   }
 }
 
@@ -131,7 +130,7 @@ export class RangeHasher {
         const { bytesRead } = await pending.catch((error: unknown) => {
           throw ioError(task, error);
         });
-        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${describe(task.path)}: file shrank while hashing`);
+        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${task.name}: file shrank while hashing`);
         position += bytesRead;
         const filled = current;
         pending =
@@ -169,7 +168,7 @@ export class RangeHasher {
         } catch (error) {
           throw ioError(task, error);
         }
-        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${describe(task.path)}: file shrank while hashing`);
+        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${task.name}: file shrank while hashing`);
         hasher.update(buffer.subarray(0, bytesRead));
         position += bytesRead;
         onBytes(bytesRead);
