@@ -42,7 +42,9 @@ export function parse(argv: readonly string[], options: Options): Parsed {
     return { values: values as Parsed['values'], positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(message.replace(/\. To specify a positional.*$/s, '').replace(/\.$/, ''));
+    // Node's messages run over several lines; keep the first sentence on one line.
+    const first = message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '').replace(/\.$/, '');
+    throw new UsageError(first);
   }
 }
 
