@@ -39,7 +39,7 @@ export function parse(argv: readonly string[], options: Options): Parsed {
       strict: true,
       allowNegative: true,
     });
-    return { values: values as Parsed['values'], positionals };
+    return { values, positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // Node's messages run over several lines; keep the first sentence on one line.

@@ -149,7 +149,7 @@ function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashP
             break;
         }
       });
-      worker.on('error', (error) =>
+      worker.on('error', (error: Error) =>
         finish(modelSealError('INTERNAL_ERROR', `hash worker failed: ${error.message}`, { cause: error })),
       );
       send(nextBatch());

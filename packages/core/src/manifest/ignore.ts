@@ -40,11 +40,10 @@ export class IgnoreSet {
   /** True when `path` (POSIX, relative) equals an entry or lies below one. */
   matches(path: string): boolean {
     if (this.entries.size === 0) return false;
-    let index = path.length;
     let candidate = path;
     for (;;) {
       if (this.entries.has(candidate)) return true;
-      index = candidate.lastIndexOf('/');
+      const index = candidate.lastIndexOf('/');
       if (index <= 0) return false;
       candidate = candidate.slice(0, index);
     }

@@ -168,15 +168,16 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
   if (allowSymlinks !== undefined && typeof allowSymlinks !== 'boolean') {
     inconsistent('serialization.allow_symlinks is not a boolean');
   }
-  let ignorePaths: string[] = [];
+  const ignorePaths: string[] = [];
   if (raw.ignore_paths !== undefined && raw.ignore_paths !== null) {
-    if (!Array.isArray(raw.ignore_paths) || raw.ignore_paths.some((p) => typeof p !== 'string')) {
-      inconsistent('serialization.ignore_paths is not a list of strings');
+    if (!Array.isArray(raw.ignore_paths)) inconsistent('serialization.ignore_paths is not a list');
+    for (const entry of raw.ignore_paths as unknown[]) {
+      if (typeof entry !== 'string') inconsistent('serialization.ignore_paths holds a non-string');
+      ignorePaths.push(entry);
     }
-    ignorePaths = raw.ignore_paths as string[];
   }
   const serialization: Serialization = {
-    method: method as SerializationMethod,
+    method,
     hashType,
     allowSymlinks: allowSymlinks === true,
     ignorePaths,

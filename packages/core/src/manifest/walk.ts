@@ -44,19 +44,12 @@ const LSTAT_PARALLEL = 64;
 
 function fsError(error: unknown, what: string): Error {
   const code = (error as { code?: string }).code;
-  switch (code) {
-    case 'ENOENT':
-      return modelSealError('IO_ERROR', `${what}: disappeared while reading the model`, { cause: error, details: { path: what } });
-    case 'EACCES':
-    case 'EPERM':
-      return modelSealError('IO_ERROR', `${what}: permission denied`, { cause: error, details: { path: what } });
-    case 'ENOTDIR':
-      return modelSealError('IO_ERROR', `${what}: changed from a directory while reading the model`, { cause: error, details: { path: what } });
-    default: {
-      const text = error instanceof Error ? error.message : String(error);
-      return modelSealError('IO_ERROR', `${what}: cannot read: ${text}`, { cause: error, details: { path: what } });
-    }
-  }
+  const extra = { cause: error, details: { path: what } };
+  if (code === 'ENOENT') return modelSealError('IO_ERROR', `${what}: disappeared while reading the model`, extra);
+  if (code === 'EACCES' || code === 'EPERM') return modelSealError('IO_ERROR', `${what}: permission denied`, extra);
+  if (code === 'ENOTDIR') return modelSealError('IO_ERROR', `${what}: changed from a directory while reading the model`, extra);
+  const text = error instanceof Error ? error.message : String(error);
+  return modelSealError('IO_ERROR', `${what}: cannot read: ${text}`, extra);
 }
 
 function typeName(s: Stats): string {

@@ -84,7 +84,7 @@ describe('hostile trees', () => {
       return;
     }
     // As root every file is readable: run the check in a child process as `nobody`.
-    context.annotate('running as root: checked in a child process with uid 65534');
+    await context.annotate('running as root: checked in a child process with uid 65534');
     let dir = root;
     while (dir !== '/') {
       chmodSync(dir, 0o755);
