@@ -5,6 +5,9 @@
  */
 import { createRequire } from 'node:module';
 import { digestCommand, DIGEST_HELP } from './commands/digest.js';
+import { inspectCommand, INSPECT_HELP } from './commands/inspect.js';
+import { signCommand, SIGN_HELP } from './commands/sign.js';
+import { verifyCommand, VERIFY_HELP } from './commands/verify.js';
 import { EXIT, EXIT_CODE_HELP, UsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
 import { errorJSON, errorLine } from './output/errors.js';
@@ -17,6 +20,9 @@ export const VERSION: string = (require('../package.json') as { version: string 
 type Command = (argv: readonly string[], io: Io) => Promise<ExitCode>;
 
 const COMMANDS: Record<string, { run: Command; summary: string; help: string }> = {
+  sign: { run: signCommand, summary: 'sign a model (sigstore, key or certificate)', help: SIGN_HELP },
+  verify: { run: verifyCommand, summary: 'verify a model against its signature', help: VERIFY_HELP },
+  inspect: { run: inspectCommand, summary: 'show what a bundle claims, without verifying', help: INSPECT_HELP },
   digest: { run: digestCommand, summary: 'print a model\'s OMS root digest', help: DIGEST_HELP },
 };
 

@@ -14,3 +14,7 @@ export {
   type ModelSealErrorOptions,
 } from './errors.js';
 export * from './manifest/index.js';
+export * from './bundle/index.js';
+export * from './sign/index.js';
+export * from './verify/index.js';
+export * from './trust/index.js';

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  DEFAULT_SIGNATURE_NAME,
+  isModelSealError,
+  signModel,
+  type SignModelOptions,
+  type SignModelResult,
+} from '@modelseal/core';
+import { flag, list, parse, str, type Parsed } from '../args.js';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import type { Io } from '../io.js';
+import { progressReporter } from '../output/progress.js';
+import { describeSignedBy } from '../output/text.js';
+import { canPrompt, promptPassword } from '../prompt.js';
+import { MODEL_FLAGS, OUTPUT_FLAGS, hashOptionsFrom, progressModeFrom } from './common.js';
+import { methodAndModel, onlyFor, type CliMethod } from './method.js';
+
+export const SIGN_HELP = `usage: modelseal sign [sigstore|key|certificate] MODEL_PATH [options]
+
+Hashes every file of the model and writes a signed OMS bundle (default
+model.sig in the current directory). The method defaults to sigstore.
+
+common options:
+  --signature FILE, --bundle FILE  where to write the bundle (default model.sig)
+  --force                          overwrite an existing bundle
+  --hash sha256|blake2b|blake3     hash of each file or shard (default sha256)
+  --shard-size N                   hash shards of N bytes instead of whole files
+  --ignore-paths PATH              leave PATH out (repeatable; relative to the current directory)
+  --no-ignore-git-paths            sign .git, .gitattributes, .github, .gitignore too
+  --allow-symlinks                 follow symlinks to files
+  --json                           print the result as JSON on stdout
+  --progress auto|plain|none, -q   progress on stderr
+
+key and certificate:
+  --private-key FILE               PEM or DER private key: EC P-256/P-384/P-521, Ed25519 or RSA
+  --password-env VAR               read the key's password from the environment variable VAR
+  --password PASSWORD              the key's password (visible to other users: prefer --password-env)
+                                   (an encrypted key with neither prompts when on a terminal)
+  --rsa-padding pkcs1v15|pss       RSA signature padding (default pkcs1v15)
+certificate:
+  --signing-certificate FILE       the leaf certificate (its key must be --private-key)
+  --certificate-chain FILE         intermediate certificates, leaf to root (repeatable)
+sigstore (keyless):
+  --identity-token TOKEN|FILE      OIDC identity token (else SIGSTORE_ID_TOKEN or CI ambient credentials)
+  --no-use-ambient-credentials     do not look for CI ambient credentials
+  --use-staging                    Sigstore staging instead of public-good
+  --signing-config FILE            a SigningConfig JSON choosing Fulcio, Rekor and TSA (private instance)
+  --trust-config FILE              a ClientTrustConfig JSON (trusted root + signing config)
+  --fulcio-url URL, --rekor-url URL, --tsa-url URL, --no-tsa
+                                   service endpoints (private instances)
+  --rekor-entry-type dsse|intoto   Rekor v1 entry kind (default dsse, as model_signing)`;
+
+const FLAGS = {
+  ...MODEL_FLAGS,
+  ...OUTPUT_FLAGS,
+  signature: { type: 'string' },
+  bundle: { type: 'string' },
+  force: { type: 'boolean' },
+  'private-key': { type: 'string' },
+  password: { type: 'string' },
+  'password-env': { type: 'string' },
+  'rsa-padding': { type: 'string' },
+  'signing-certificate': { type: 'string' },
+  'certificate-chain': { type: 'string', multiple: true },
+  'identity-token': { type: 'string' },
+  'use-ambient-credentials': { type: 'boolean', default: true },
+  'use-staging': { type: 'boolean' },
+  'signing-config': { type: 'string' },
+  'trust-config': { type: 'string' },
+  'fulcio-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
+  'tsa-url': { type: 'string' },
+  tsa: { type: 'boolean', default: true },
+  'rekor-entry-type': { type: 'string' },
+} as const;
+
+const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
+  key: ['private-key', 'password', 'password-env', 'rsa-padding'],
+  certificate: ['private-key', 'password', 'password-env', 'rsa-padding', 'signing-certificate', 'certificate-chain'],
+  sigstore: ['identity-token', 'use-staging', 'signing-config', 'trust-config', 'fulcio-url', 'rekor-url', 'tsa-url', 'rekor-entry-type'],
+};
+
+/** The signature path from --signature / --bundle (cosign's name), default model.sig in the current directory. */
+export function signaturePathFrom(parsed: Parsed): string {
+  const signature = str(parsed, 'signature');
+  const bundle = str(parsed, 'bundle');
+  if (signature !== undefined && bundle !== undefined && signature !== bundle) {
+    throw new UsageError('--signature and --bundle name the same file; give one');
+  }
+  return resolve(signature ?? bundle ?? DEFAULT_SIGNATURE_NAME);
+}
+
+function readJSONFile(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (error) {
+    throw new UsageError(`${what} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function passwordFrom(parsed: Parsed, env: NodeJS.ProcessEnv): string | undefined {
+  const direct = str(parsed, 'password');
+  const variable = str(parsed, 'password-env');
+  if (direct !== undefined && variable !== undefined) throw new UsageError('give --password or --password-env, not both');
+  if (variable === undefined) return direct;
+  const value = env[variable];
+  if (value === undefined) throw new UsageError(`--password-env ${variable}: the environment variable is not set`);
+  return value;
+}
+
+function methodOptions(method: CliMethod, parsed: Parsed, io: Io): Partial<SignModelOptions> & { method: CliMethod } {
+  if (method === 'key' || method === 'certificate') {
+    const privateKey = str(parsed, 'private-key');
+    if (privateKey === undefined) throw new UsageError(`the ${method} method needs --private-key`);
+    const options: Record<string, unknown> = { method, privateKey };
+    const password = passwordFrom(parsed, process.env);
+    if (password !== undefined) options.password = password;
+    const padding = str(parsed, 'rsa-padding');
+    if (padding !== undefined) {
+      if (padding !== 'pkcs1v15' && padding !== 'pss') throw new UsageError('--rsa-padding must be pkcs1v15 or pss');
+      options.rsaPadding = padding;
+    }
+    if (method === 'certificate') {
+      const certificate = str(parsed, 'signing-certificate');
+      if (certificate === undefined) throw new UsageError('the certificate method needs --signing-certificate');
+      options.signingCertificate = certificate;
+      options.certificateChain = list(parsed, 'certificate-chain');
+    }
+    return options as Partial<SignModelOptions> & { method: CliMethod };
+  }
+  const options: Record<string, unknown> = { method };
+  const token = str(parsed, 'identity-token');
+  if (token !== undefined) {
+    // A token or a file holding one (JWTs never contain a slash).
+    options.identityToken = token.includes('/') && existsSync(token) ? readFileSync(token, 'utf8').trim() : token;
+  }
+  options.useAmbientCredentials = parsed.values['use-ambient-credentials'] !== false;
+  if (flag(parsed, 'use-staging')) options.staging = true;
+  const signingConfig = str(parsed, 'signing-config');
+  const trustConfig = str(parsed, 'trust-config');
+  if (signingConfig !== undefined && trustConfig !== undefined) throw new UsageError('give --signing-config or --trust-config, not both');
+  if (signingConfig !== undefined) options.signingConfig = readJSONFile(signingConfig, '--signing-config');
+  if (trustConfig !== undefined) {
+    const config = readJSONFile(trustConfig, '--trust-config') as { signingConfig?: unknown };
+    if (config.signingConfig === undefined) throw new UsageError(`--trust-config ${trustConfig}: no signingConfig in it`);
+    options.signingConfig = config.signingConfig;
+  }
+  for (const [name, key] of [['fulcio-url', 'fulcioURL'], ['rekor-url', 'rekorURL'], ['tsa-url', 'tsaURL']] as const) {
+    const value = str(parsed, name);
+    if (value !== undefined) options[key] = value;
+  }
+  if (parsed.values.tsa === false) {
+    if (options.tsaURL !== undefined) throw new UsageError('give --tsa-url or --no-tsa, not both');
+    options.tsaURL = null;
+  }
+  const entryType = str(parsed, 'rekor-entry-type');
+  if (entryType !== undefined) {
+    if (entryType !== 'dsse' && entryType !== 'intoto') throw new UsageError('--rekor-entry-type must be dsse or intoto');
+    options.rekorEntryType = entryType;
+  }
+  void io;
+  return options as Partial<SignModelOptions> & { method: CliMethod };
+}
+
+/** `modelseal sign [METHOD] MODEL_PATH`. */
+export async function signCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+  const parsed = parse(argv, FLAGS);
+  if (parsed.values.help === true) {
+    io.out(SIGN_HELP);
+    return EXIT.OK;
+  }
+  const { method, path } = methodAndModel(parsed.positionals);
+  onlyFor(method, parsed.values, METHOD_FLAGS);
+  const signaturePath = signaturePathFrom(parsed);
+  const hashing = hashOptionsFrom(parsed);
+  const { method: serialization, ...hashRest } = hashing;
+  const progress = progressReporter(progressModeFrom(parsed));
+  const options = {
+    ...hashRest,
+    ...(serialization === undefined ? {} : { serialization }),
+    ...methodOptions(method, parsed, io),
+    modelPath: path,
+    signaturePath,
+    force: flag(parsed, 'force'),
+    ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+  } as SignModelOptions;
+
+  let result: SignModelResult;
+  try {
+    result = await signModel(options);
+  } catch (error) {
+    progress.done();
+    // An encrypted key and no password: ask, when a person is at a terminal.
+    if (isModelSealError(error) && error.code === 'PASSWORD_REQUIRED' && canPrompt()) {
+      const password = await promptPassword(`password for ${str(parsed, 'private-key') ?? 'the private key'}: `);
+      result = await signModel({ ...options, password } as SignModelOptions);
+    } else {
+      throw error;
+    }
+  }
+  progress.done();
+  for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
+  const { manifest } = result;
+  if (flag(parsed, 'json')) {
+    io.out(
+      JSON.stringify(
+        {
+          schemaVersion: 1,
+          ok: true,
+          signature: result.signaturePath,
+          method: result.method,
+          modelName: manifest.modelName,
+          rootDigest: manifest.rootDigest,
+          resources: manifest.resources.length,
+          bytes: result.bytes,
+          signer: result.signedBy,
+          warnings: result.warnings,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    io.out(`signed ${manifest.modelName}: ${manifest.resources.length} resources, root sha256:${manifest.rootDigest}`);
+    io.out(`  signer: ${describeSignedBy(result.signedBy)}`);
+    io.out(`  bundle: ${result.signaturePath}`);
+  }
+  return EXIT.OK;
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+import { resolve } from 'node:path';
+import {
+  isModelSealError,
+  verifyModelSignature,
+  type VerifyModelSignatureOptions,
+  type VerifyModelSignatureResult,
+} from '@modelseal/core';
+import { flag, list, parse, str, type Parsed } from '../args.js';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import type { Io } from '../io.js';
+import { progressReporter } from '../output/progress.js';
+import { describeMismatch, describeSigner } from '../output/text.js';
+import { OUTPUT_FLAGS, progressModeFrom } from './common.js';
+import { methodAndModel, onlyFor, type CliMethod } from './method.js';
+import { signaturePathFrom } from './sign.js';
+
+export const VERIFY_HELP = `usage: modelseal verify [sigstore|key|certificate] MODEL_PATH [options]
+
+Verifies the bundle's signature and signer, then hashes every file of the model
+with the serialization recorded in the bundle and compares: a missing, changed
+or unsigned file fails, each reported by name. The method defaults to sigstore.
+
+common options:
+  --signature FILE, --bundle FILE  the bundle (default model.sig in the current directory)
+  --ignore-paths PATH              more paths to leave out (repeatable; relative to the current directory)
+  --ignore-unsigned-files          tolerate files that were not signed (missing and changed files still fail)
+  --no-allow-symlinks              refuse symlinks even when the signer allowed them
+  --json                           print the result (or the failure) as JSON on stdout
+  --progress auto|plain|none, -q   progress on stderr
+
+key:
+  --public-key FILE                the signer's public key
+certificate:
+  --certificate-chain FILE         a trusted CA certificate (repeatable; each one is a trust anchor)
+sigstore (keyless):
+  --identity ID                    expected signer identity (certificate SAN), exact
+    alias --certificate-identity
+  --identity-provider URL          expected OIDC issuer, exact
+    alias --certificate-oidc-issuer
+  --identity-regexp RE             expected identity as a JavaScript regular expression (not RE2), anchored
+    alias --certificate-identity-regexp
+  --identity-provider-regexp RE    expected issuer as a JavaScript regular expression, anchored
+    alias --certificate-oidc-issuer-regexp
+  --trusted-root FILE              a TrustedRoot JSON (default: the public-good root shipped with modelseal, offline)
+  --use-staging                    Sigstore staging (needs --trusted-root)
+
+--hash and --shard-size are accepted for model_signing compatibility and
+checked against the bundle: verification always uses the recorded values.`;
+
+const FLAGS = {
+  ...OUTPUT_FLAGS,
+  signature: { type: 'string' },
+  bundle: { type: 'string' },
+  'ignore-paths': { type: 'string', multiple: true },
+  'ignore-unsigned-files': { type: 'boolean' },
+  'allow-symlinks': { type: 'boolean' },
+  'ignore-git-paths': { type: 'boolean' },
+  hash: { type: 'string' },
+  'shard-size': { type: 'string' },
+  'public-key': { type: 'string' },
+  'certificate-chain': { type: 'string', multiple: true },
+  identity: { type: 'string' },
+  'certificate-identity': { type: 'string' },
+  'identity-provider': { type: 'string' },
+  'certificate-oidc-issuer': { type: 'string' },
+  'identity-regexp': { type: 'string' },
+  'certificate-identity-regexp': { type: 'string' },
+  'identity-provider-regexp': { type: 'string' },
+  'certificate-oidc-issuer-regexp': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'use-staging': { type: 'boolean' },
+} as const;
+
+const SIGSTORE_FLAGS = [
+  'identity',
+  'certificate-identity',
+  'identity-provider',
+  'certificate-oidc-issuer',
+  'identity-regexp',
+  'certificate-identity-regexp',
+  'identity-provider-regexp',
+  'certificate-oidc-issuer-regexp',
+  'trusted-root',
+  'use-staging',
+];
+const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
+  key: ['public-key'],
+  certificate: ['certificate-chain'],
+  sigstore: SIGSTORE_FLAGS,
+};
+
+/** A flag given under its model_signing name or its cosign alias. */
+function aliased(parsed: Parsed, name: string, alias: string): string | undefined {
+  const a = str(parsed, name);
+  const b = str(parsed, alias);
+  if (a !== undefined && b !== undefined && a !== b) throw new UsageError(`--${name} and --${alias} are the same flag; give one`);
+  return a ?? b;
+}
+
+function methodOptions(method: CliMethod, parsed: Parsed): Record<string, unknown> {
+  switch (method) {
+    case 'key': {
+      const publicKey = str(parsed, 'public-key');
+      if (publicKey === undefined) throw new UsageError('the key method needs --public-key');
+      return { method, publicKey };
+    }
+    case 'certificate': {
+      const trustAnchors = list(parsed, 'certificate-chain');
+      if (trustAnchors.length === 0) throw new UsageError('the certificate method needs --certificate-chain with the trusted CA certificates');
+      return { method, trustAnchors };
+    }
+    case 'sigstore': {
+      const options: Record<string, unknown> = { method };
+      const identity = aliased(parsed, 'identity', 'certificate-identity');
+      const identityRegExp = aliased(parsed, 'identity-regexp', 'certificate-identity-regexp');
+      const issuer = aliased(parsed, 'identity-provider', 'certificate-oidc-issuer');
+      const issuerRegExp = aliased(parsed, 'identity-provider-regexp', 'certificate-oidc-issuer-regexp');
+      if ((identity === undefined) === (identityRegExp === undefined)) {
+        throw new UsageError('the sigstore method needs exactly one of --identity and --identity-regexp');
+      }
+      if ((issuer === undefined) === (issuerRegExp === undefined)) {
+        throw new UsageError('the sigstore method needs exactly one of --identity-provider and --identity-provider-regexp');
+      }
+      if (identity !== undefined) options.identity = identity;
+      if (identityRegExp !== undefined) options.identityRegExp = identityRegExp;
+      if (issuer !== undefined) options.issuer = issuer;
+      if (issuerRegExp !== undefined) options.issuerRegExp = issuerRegExp;
+      const trustedRoot = str(parsed, 'trusted-root');
+      if (trustedRoot !== undefined) options.trustedRoot = resolve(trustedRoot);
+      if (flag(parsed, 'use-staging')) options.staging = true;
+      return options;
+    }
+  }
+}
+
+function checkRecorded(parsed: Parsed, result: VerifyModelSignatureResult, io: Io): void {
+  const s = result.manifest.serialization;
+  const hash = str(parsed, 'hash');
+  if (hash !== undefined && hash !== s.hashType) {
+    io.err(`modelseal: warning: --hash ${hash} ignored: the bundle records ${s.hashType}, which was used`);
+  }
+  const shardSize = str(parsed, 'shard-size');
+  if (shardSize !== undefined && (s.method !== 'shards' || String(s.shardSize) !== shardSize)) {
+    io.err(`modelseal: warning: --shard-size ${shardSize} ignored: the bundle records ${s.method === 'shards' ? `shards of ${s.shardSize}` : 'files'}, which was used`);
+  }
+}
+
+/** `modelseal verify [METHOD] MODEL_PATH`. */
+export async function verifyCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+  const parsed = parse(argv, FLAGS);
+  if (parsed.values.help === true) {
+    io.out(VERIFY_HELP);
+    return EXIT.OK;
+  }
+  const { method, path } = methodAndModel(parsed.positionals);
+  onlyFor(method, parsed.values, METHOD_FLAGS);
+  const progress = progressReporter(progressModeFrom(parsed));
+  const options = {
+    ...methodOptions(method, parsed),
+    modelPath: path,
+    bundlePath: signaturePathFrom(parsed),
+    ignorePaths: list(parsed, 'ignore-paths').map((p) => resolve(p)),
+    ignoreUnsignedFiles: flag(parsed, 'ignore-unsigned-files'),
+    ...(parsed.values['allow-symlinks'] === false ? { allowSymlinks: false } : {}),
+    ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
+  } as unknown as VerifyModelSignatureOptions;
+
+  let result: VerifyModelSignatureResult;
+  try {
+    result = await verifyModelSignature(options);
+  } catch (error) {
+    progress.done();
+    if (!flag(parsed, 'json') && isModelSealError(error) && error.code === 'MANIFEST_MISMATCH') {
+      for (const line of describeMismatch(error.details)) io.err(line);
+    }
+    throw error;
+  }
+  progress.done();
+  checkRecorded(parsed, result, io);
+  for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
+  const { manifest } = result;
+  if (flag(parsed, 'json')) {
+    io.out(JSON.stringify({ schemaVersion: 1, ...result }, null, 2));
+    return EXIT.OK;
+  }
+  io.out(`verified ${path}: ${manifest.resources.length} resources match root sha256:${manifest.rootDigest}`);
+  io.out(`  signer: ${describeSigner(result.signer)}`);
+  if (result.signingTime !== undefined) {
+    io.out(`  signed: ${result.signingTime.toISOString()} (${result.signingTimeSource})`);
+  } else if (result.validityTime !== undefined) {
+    io.out(`  certificates checked at: ${result.validityTime.toISOString()} (${result.signingTimeSource})`);
+  }
+  if (result.compare.extra.length > 0) {
+    io.out(`  tolerated unsigned files: ${result.compare.extra.map((r) => r.name).join(', ')}`);
+  }
+  return EXIT.OK;
+}
