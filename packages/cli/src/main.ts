@@ -4,6 +4,7 @@
  * decision is made by @modelseal/core.
  */
 import { createRequire } from 'node:module';
+import { diffCommand, DIFF_HELP } from './commands/diff.js';
 import { digestCommand, DIGEST_HELP } from './commands/digest.js';
 import { inspectCommand, INSPECT_HELP } from './commands/inspect.js';
 import { signCommand, SIGN_HELP } from './commands/sign.js';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; help: string }> 
   sign: { run: signCommand, summary: 'sign a model (sigstore, key or certificate)', help: SIGN_HELP },
   verify: { run: verifyCommand, summary: 'verify a model against its signature', help: VERIFY_HELP },
   inspect: { run: inspectCommand, summary: 'show what a bundle claims, without verifying', help: INSPECT_HELP },
+  diff: { run: diffCommand, summary: 'list files added, removed and changed between two versions', help: DIFF_HELP },
   digest: { run: digestCommand, summary: 'print a model\'s OMS root digest', help: DIGEST_HELP },
 };
 

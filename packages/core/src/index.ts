@@ -18,3 +18,4 @@ export * from './bundle/index.js';
 export * from './sign/index.js';
 export * from './verify/index.js';
 export * from './trust/index.js';
+export * from './diff/index.js';
