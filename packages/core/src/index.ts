@@ -19,3 +19,4 @@ export * from './sign/index.js';
 export * from './verify/index.js';
 export * from './trust/index.js';
 export * from './diff/index.js';
+export * from './load/index.js';

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Verify, then load: a verified model hands out file contents only after
+ * re-hashing the very bytes it delivers against the signed digests, so what a
+ * loader receives is exactly what was verified, with no window between the
+ * check and the use.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { modelSealError } from '../errors.js';
+import { invalidPathReason, parseShardName } from '../manifest/names.js';
+import type { HashAlgorithm, Manifest } from '../manifest/types.js';
+import { verifyModelSignature } from '../verify/verify-model.js';
+import type { VerifyModelSignatureOptions, VerifyModelSignatureResult } from '../verify/types.js';
+
+interface Range {
+  start: number;
+  end: number;
+  digest: string;
+}
+
+interface Incremental {
+  update(data: Buffer): void;
+  hex(): string;
+}
+
+function hasher(algorithm: HashAlgorithm): Incremental {
+  if (algorithm === 'blake3') {
+    const h = new Blake3Hasher();
+    return { update: (d) => void h.update(d), hex: () => h.digest('hex') };
+  }
+  const h = createHash(algorithm === 'blake2b' ? 'blake2b512' : 'sha256');
+  return { update: (d) => void h.update(d), hex: () => h.digest('hex') };
+}
+
+const CHUNK = 1024 * 1024;
+
+/** Options of {@link VerifiedModel.createReadStream}. */
+export interface VerifiedReadStreamOptions {
+  /** Bytes per chunk. Default 1 MiB. */
+  highWaterMark?: number;
+}
+
+/**
+ * A model whose signature, signer and files were verified. Read its files
+ * through {@link VerifiedModel.readFile} or {@link VerifiedModel.createReadStream}:
+ * both re-hash what they deliver and fail with `MANIFEST_MISMATCH` if the bytes
+ * differ from the signed digests (a file swapped after verification, a disk
+ * error, a writer racing the reader).
+ */
+export class VerifiedModel {
+  /** What verification proved: signer, signing time, manifest, comparison. */
+  readonly verification: VerifyModelSignatureResult;
+  /** The model path as given (a directory, or a single file). */
+  readonly path: string;
+  private readonly ranges: Map<string, Range[]>;
+  private readonly single: boolean;
+
+  /** @internal Use {@link verifyModel}. */
+  constructor(path: string, verification: VerifyModelSignatureResult, singleFile: boolean) {
+    this.path = path;
+    this.verification = verification;
+    this.ranges = rangesOf(verification.manifest);
+    this.single = singleFile;
+  }
+
+  /** The signed files, POSIX paths relative to the model root (`.` for a single-file model). */
+  files(): string[] {
+    return [...this.ranges.keys()];
+  }
+
+  /** The signed manifest. */
+  get manifest(): Manifest {
+    return this.verification.manifest;
+  }
+
+  private locate(name: string): { ranges: Range[]; absolute: string } {
+    const ranges = this.ranges.get(name);
+    if (ranges === undefined) {
+      const reason = name === '.' ? undefined : invalidPathReason(name);
+      throw modelSealError('INVALID_PATH', `${name}: not a signed file of ${this.path}${reason ? ` (${reason})` : ''}`, {
+        details: { path: name },
+      });
+    }
+    return { ranges, absolute: name === '.' || this.single ? resolve(this.path) : join(resolve(this.path), name) };
+  }
+
+  private async openChecked(name: string, absolute: string, expectedSize: number): Promise<FileHandle> {
+    const s = this.verification.manifest.serialization;
+    let flags = constants.O_RDONLY | constants.O_NONBLOCK;
+    if (!s.allowSymlinks) flags |= constants.O_NOFOLLOW;
+    let handle: FileHandle;
+    try {
+      handle = await open(absolute, flags);
+    } catch (cause) {
+      throw modelSealError('MANIFEST_MISMATCH', `${name}: cannot be opened after verification`, { cause, details: { path: name } });
+    }
+    const st = await handle.stat();
+    if (!st.isFile() || (expectedSize >= 0 && st.size !== expectedSize)) {
+      await handle.close();
+      throw modelSealError('MANIFEST_MISMATCH', `${name}: changed after verification (size ${st.size})`, {
+        details: { path: name, expectedSize, actualSize: st.size },
+      });
+    }
+    return handle;
+  }
+
+  private expectedSize(ranges: Range[]): number {
+    // Shards record the file's extent; whole-file digests do not record a size.
+    return this.verification.manifest.serialization.method === 'shards' ? (ranges.at(-1)?.end ?? 0) : -1;
+  }
+
+  /**
+   * Reads a signed file whole and returns it only after its digest matched.
+   *
+   * @throws INVALID_PATH for a name that is not a signed file
+   * @throws MANIFEST_MISMATCH when the bytes read differ from the signed digest
+   */
+  async readFile(name: string): Promise<Buffer> {
+    const { ranges, absolute } = this.locate(name);
+    const handle = await this.openChecked(name, absolute, this.expectedSize(ranges));
+    try {
+      const data = await handle.readFile();
+      this.check(name, ranges, data);
+      return data;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private check(name: string, ranges: Range[], data: Buffer): void {
+    const s = this.verification.manifest.serialization;
+    if (s.method === 'files') {
+      const h = hasher(s.hashType);
+      h.update(data);
+      this.compare(name, ranges[0]!, h.hex());
+      return;
+    }
+    if ((ranges.at(-1)?.end ?? 0) !== data.length) this.mismatch(name, 'its size changed');
+    for (const range of ranges) {
+      const h = hasher(s.hashType);
+      h.update(data.subarray(range.start, range.end));
+      this.compare(name, range, h.hex());
+    }
+  }
+
+  private compare(name: string, range: Range, actual: string): void {
+    if (actual !== range.digest) this.mismatch(name, `digest ${actual} is not the signed ${range.digest}`);
+  }
+
+  private mismatch(name: string, why: string): never {
+    throw modelSealError('MANIFEST_MISMATCH', `${name}: changed after verification: ${why}`, { details: { path: name } });
+  }
+
+  /**
+   * Streams a signed file, hashing each chunk before it is pushed. The last
+   * chunk of every shard (or of the file) is held back until the digest has
+   * matched, so the stream never ends successfully on altered bytes: it fails
+   * with `MANIFEST_MISMATCH` instead. Consumers that must not see a single
+   * unverified byte use {@link VerifiedModel.readFile}.
+   */
+  createReadStream(name: string, options: VerifiedReadStreamOptions = {}): Readable {
+    const chunkSize = options.highWaterMark ?? CHUNK;
+    const { ranges, absolute } = this.locate(name);
+    const s = this.verification.manifest.serialization;
+    // Files mode: one range covering the whole file, its end learned from fstat.
+    let handle: FileHandle | undefined;
+    let plan: Range[] = ranges;
+    let index = 0;
+    let position = 0;
+    let current: Incremental = hasher(s.hashType);
+    let held: Buffer | undefined;
+    const self = this;
+    return new Readable({
+      highWaterMark: chunkSize,
+      async construct(callback) {
+        try {
+          handle = await self.openChecked(name, absolute, self.expectedSize(ranges));
+          if (s.method === 'files') plan = [{ start: 0, end: (await handle.stat()).size, digest: ranges[0]!.digest }];
+          callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+      },
+      async read() {
+        try {
+          for (;;) {
+            const range = plan[index];
+            if (range === undefined) {
+              // Past the last signed byte: the file must not have grown.
+              const { bytesRead } = await handle!.read(Buffer.alloc(1), 0, 1, position);
+              if (bytesRead > 0) self.mismatch(name, 'it grew');
+              this.push(null);
+              return;
+            }
+            const want = Math.min(chunkSize, range.end - position);
+            const chunk = Buffer.allocUnsafe(want);
+            const { bytesRead } = want === 0 ? { bytesRead: 0 } : await handle!.read(chunk, 0, want, position);
+            if (bytesRead < want) self.mismatch(name, 'it shrank');
+            current.update(chunk);
+            position += want;
+            if (position === range.end) {
+              // The range is verified: release what was held back with it.
+              self.compare(name, range, current.hex());
+              current = hasher(s.hashType);
+              index += 1;
+              const out = held ? Buffer.concat([held, chunk]) : chunk;
+              held = undefined;
+              if (out.length > 0) {
+                this.push(out);
+                return;
+              }
+              continue;
+            }
+            // Hold this chunk back and release the previous one.
+            const previous = held;
+            held = chunk;
+            if (previous) {
+              this.push(previous);
+              return;
+            }
+          }
+        } catch (error) {
+          this.destroy(error as Error);
+        }
+      },
+      async destroy(error, callback) {
+        await handle?.close().catch(() => {});
+        callback(error);
+      },
+    });
+  }
+}
+
+function rangesOf(manifest: Manifest): Map<string, Range[]> {
+  const map = new Map<string, Range[]>();
+  const shards = manifest.serialization.method === 'shards';
+  for (const r of manifest.resources) {
+    if (shards) {
+      const shard = parseShardName(r.name)!;
+      const list = map.get(shard.path) ?? [];
+      list.push({ start: shard.start, end: shard.end, digest: r.digest.toLowerCase() });
+      map.set(shard.path, list);
+    } else {
+      map.set(r.name, [{ start: 0, end: -1, digest: r.digest.toLowerCase() }]);
+    }
+  }
+  for (const list of map.values()) list.sort((a, b) => a.start - b.start);
+  return map;
+}
+
+/** Options of {@link verifyModel}: those of `verifyModelSignature`. */
+export type VerifyModelOptions = VerifyModelSignatureOptions;
+
+/**
+ * Verifies a model (bundle, signer policy, every file) and returns a
+ * {@link VerifiedModel} whose reads are re-verified.
+ *
+ * @throws every code of `verifyModelSignature`
+ */
+export async function verifyModel(options: VerifyModelOptions): Promise<VerifiedModel> {
+  const verification = await verifyModelSignature(options);
+  const singleFile = (await stat(options.modelPath)).isFile();
+  return new VerifiedModel(options.modelPath, verification, singleFile);
+}
