@@ -4,6 +4,7 @@
  * decision is made by @modelseal/core.
  */
 import { createRequire } from 'node:module';
+import { appendAuditEvent, createAuditEvent, isModelSealError, type AuditInput } from '@modelseal/core';
 import { diffCommand, DIFF_HELP } from './commands/diff.js';
 import { digestCommand, DIGEST_HELP } from './commands/digest.js';
 import { inspectCommand, INSPECT_HELP } from './commands/inspect.js';
@@ -50,7 +51,7 @@ function usage(): string {
 }
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
-export async function main(argv: readonly string[], io: Io = processIo()): Promise<ExitCode> {
+export async function main(argv: readonly string[], io: Io = processIo(), env: NodeJS.ProcessEnv = process.env): Promise<ExitCode> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
@@ -63,13 +64,82 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     return EXIT.OK;
   }
   const command = COMMANDS[name];
-  const wantsJSON = rest.includes('--json');
+  let taken: { args: string[]; auditLog: string | undefined };
   try {
-    if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
-    return await command.run(rest, io);
+    taken = takeAuditLog(rest, env);
   } catch (error) {
-    if (wantsJSON) io.out(JSON.stringify(errorJSON(error), null, 2));
     io.err(errorLine(error));
     return exitCodeFor(error);
+  }
+  const { args, auditLog } = taken;
+  const wantsJSON = args.includes('--json');
+  const start = new Date();
+  if (auditLog !== undefined) io.audit = {};
+  let code: ExitCode;
+  let failure: unknown;
+  try {
+    if (command === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    code = await command.run(args, io);
+  } catch (error) {
+    failure = error;
+    if (wantsJSON) io.out(JSON.stringify(errorJSON(error), null, 2));
+    io.err(errorLine(error));
+    code = exitCodeFor(error);
+  }
+  if (auditLog !== undefined && AUDITED.has(name)) {
+    const code2 = await writeAudit(auditLog, name as AuditInput['action'], start, io, code, failure);
+    if (code2 !== undefined) code = code2;
+  }
+  return code;
+}
+
+const AUDITED = new Set(['sign', 'verify', 'scan', 'digest', 'diff']);
+
+/** `--audit-log FILE` (or `-` for stdout) anywhere in the arguments, else MODELSEAL_AUDIT_LOG. */
+function takeAuditLog(argv: readonly string[], env: NodeJS.ProcessEnv): { args: string[]; auditLog: string | undefined } {
+  const args: string[] = [];
+  let auditLog = env.MODELSEAL_AUDIT_LOG === '' ? undefined : env.MODELSEAL_AUDIT_LOG;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--audit-log' || arg === '--audit_log') {
+      auditLog = argv[i + 1];
+      if (auditLog === undefined) throw new UsageError('--audit-log needs a file (or - for stdout)');
+      i += 1;
+    } else if (arg.startsWith('--audit-log=') || arg.startsWith('--audit_log=')) {
+      auditLog = arg.slice(arg.indexOf('=') + 1);
+    } else {
+      args.push(arg);
+    }
+  }
+  return { args, auditLog };
+}
+
+async function writeAudit(
+  target: string,
+  action: AuditInput['action'],
+  start: Date,
+  io: Io,
+  code: ExitCode,
+  failure: unknown,
+): Promise<ExitCode | undefined> {
+  const facts = io.audit ?? {};
+  const input: AuditInput = { ...facts, action, start, end: new Date(), toolVersion: VERSION, outcome: code === EXIT.OK ? 'success' : 'failure' };
+  if (failure !== undefined) {
+    input.reason = failure instanceof Error ? failure.message : String(failure);
+    if (isModelSealError(failure)) input.errorCode = failure.code;
+    else if (failure instanceof UsageError) input.errorCode = 'USAGE';
+  }
+  const event = createAuditEvent(input);
+  if (target === '-') {
+    io.out(JSON.stringify(event));
+    return undefined;
+  }
+  try {
+    await appendAuditEvent(target, event);
+    return undefined;
+  } catch (error) {
+    // An audit trail that cannot be written is an operational failure: never silent.
+    io.err(errorLine(error));
+    return EXIT.OPERATIONAL;
   }
 }

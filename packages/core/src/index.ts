@@ -20,3 +20,4 @@ export * from './verify/index.js';
 export * from './trust/index.js';
 export * from './diff/index.js';
 export * from './load/index.js';
+export * from './audit/index.js';

@@ -29,6 +29,7 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<Exit
     return EXIT.OK;
   }
   const [oldPath, newPath] = positionals(parsed, ['OLD', 'NEW']) as [string, string];
+  if (io.audit) io.audit.modelPath = newPath;
   const progress = progressReporter(progressModeFrom(parsed));
   const options = hashOptionsFrom(parsed);
   if (progress.onProgress) options.onProgress = progress.onProgress;

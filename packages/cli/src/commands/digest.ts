@@ -32,6 +32,7 @@ export async function digestCommand(argv: readonly string[], io: Io): Promise<Ex
     return EXIT.OK;
   }
   const [modelPath] = positionals(parsed, ['MODEL_PATH']) as [string];
+  if (io.audit) io.audit.modelPath = modelPath;
   const progress = progressReporter(progressModeFrom(parsed));
   const options = hashOptionsFrom(parsed);
   options.signaturePath = resolve(str(parsed, 'signature') ?? DEFAULT_SIGNATURE_NAME);
@@ -45,6 +46,7 @@ export async function digestCommand(argv: readonly string[], io: Io): Promise<Ex
   }
   for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
   const { manifest } = result;
+  if (io.audit) Object.assign(io.audit, { modelName: manifest.modelName, rootDigest: manifest.rootDigest, resources: manifest.resources.length, bytes: result.bytes });
   if (parsed.values.json === true) {
     // The values exactly as `sign` would write them into the statement.
     const statement = JSON.parse(encodeStatement(manifest).toString('utf8')) as {

@@ -174,6 +174,7 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
   const { method, path } = methodAndModel(parsed.positionals);
   onlyFor(method, parsed.values, METHOD_FLAGS);
   const signaturePath = signaturePathFrom(parsed);
+  if (io.audit) Object.assign(io.audit, { modelPath: path, method, signaturePath });
   const hashing = hashOptionsFrom(parsed);
   const { method: serialization, ...hashRest } = hashing;
   const progress = progressReporter(progressModeFrom(parsed));
@@ -204,6 +205,15 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
   progress.done();
   for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
   const { manifest } = result;
+  if (io.audit) {
+    Object.assign(io.audit, {
+      modelName: manifest.modelName,
+      rootDigest: manifest.rootDigest,
+      resources: manifest.resources.length,
+      bytes: result.bytes,
+      signer: result.signedBy as unknown as Record<string, unknown>,
+    });
+  }
   if (flag(parsed, 'json')) {
     io.out(
       JSON.stringify(

@@ -155,6 +155,7 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
   }
   const { method, path } = methodAndModel(parsed.positionals);
   onlyFor(method, parsed.values, METHOD_FLAGS);
+  if (io.audit) Object.assign(io.audit, { modelPath: path, method, signaturePath: signaturePathFrom(parsed) });
   const progress = progressReporter(progressModeFrom(parsed));
   const options = {
     ...methodOptions(method, parsed),
@@ -181,6 +182,14 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
   checkRecorded(parsed, result, io);
   for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
   const { manifest } = result;
+  if (io.audit) {
+    Object.assign(io.audit, {
+      modelName: manifest.modelName,
+      rootDigest: manifest.rootDigest,
+      resources: manifest.resources.length,
+      signer: result.signer as unknown as Record<string, unknown>,
+    });
+  }
   if (flag(parsed, 'json')) {
     io.out(JSON.stringify({ schemaVersion: 1, ...result }, null, 2));
     return EXIT.OK;
