@@ -46,6 +46,10 @@ function usage(): string {
     '',
     'Run `modelseal COMMAND --help` for a command\'s options. Flag names accept _ or -.',
     '',
+    'global options:',
+    '  --audit-log FILE   append one audit event (ECS JSON line) per operation; - for stdout',
+    '                     (or set MODELSEAL_AUDIT_LOG)',
+    '',
     EXIT_CODE_HELP,
   ].join('\n');
 }
