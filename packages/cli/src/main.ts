@@ -8,6 +8,7 @@ import { appendAuditEvent, createAuditEvent, isModelSealError, type AuditInput }
 import { diffCommand, DIFF_HELP } from './commands/diff.js';
 import { digestCommand, DIGEST_HELP } from './commands/digest.js';
 import { inspectCommand, INSPECT_HELP } from './commands/inspect.js';
+import { scanCommand, SCAN_HELP } from './commands/scan.js';
 import { signCommand, SIGN_HELP } from './commands/sign.js';
 import { verifyCommand, VERIFY_HELP } from './commands/verify.js';
 import { EXIT, EXIT_CODE_HELP, UsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
@@ -24,6 +25,7 @@ type Command = (argv: readonly string[], io: Io) => Promise<ExitCode>;
 const COMMANDS: Record<string, { run: Command; summary: string; help: string }> = {
   sign: { run: signCommand, summary: 'sign a model (sigstore, key or certificate)', help: SIGN_HELP },
   verify: { run: verifyCommand, summary: 'verify a model against its signature', help: VERIFY_HELP },
+  scan: { run: scanCommand, summary: 'scan model files for embedded code and unsafe constructs', help: SCAN_HELP },
   inspect: { run: inspectCommand, summary: 'show what a bundle claims, without verifying', help: INSPECT_HELP },
   diff: { run: diffCommand, summary: 'list files added, removed and changed between two versions', help: DIFF_HELP },
   digest: { run: digestCommand, summary: 'print a model\'s OMS root digest', help: DIGEST_HELP },

@@ -21,3 +21,5 @@ export * from './trust/index.js';
 export * from './diff/index.js';
 export * from './load/index.js';
 export * from './audit/index.js';
+export * from './scan/index.js';
+export * from './output.js';

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+import { resolve } from 'node:path';
+import {
+  SEVERITIES,
+  findingUri,
+  loadScanPolicy,
+  reportReaches,
+  scanPaths,
+  toSarif,
+  writeFileAtomic,
+  type ScanOptions,
+  type ScanReport,
+  type Severity,
+} from '@modelseal/core';
+import { flag, parse, positiveInteger, str } from '../args.js';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
+import type { Io } from '../io.js';
+import { OUTPUT_FLAGS } from './common.js';
+
+export const SCAN_HELP = `usage: modelseal scan PATH... [options]
+
+Scans model files for embedded code and unsafe constructs: pickle (raw,
+PyTorch zip and legacy, NumPy, joblib), ONNX, SafeTensors, GGUF, Keras,
+TensorFlow SavedModel, TFLite, and the archives that carry them. Formats are
+recognised by content, never by extension; directories are scanned
+recursively; nothing in a file is ever executed.
+
+options:
+  --format text|json|sarif    report format (default text); sarif is SARIF 2.1.0 for GitHub code scanning
+  --output FILE               write the report to FILE (atomically; --force to overwrite) instead of stdout
+  --force                     overwrite --output
+  --fail-on SEVERITY          exit 1 when a finding reaches critical|high|medium|low|info (default high); none never fails
+  --policy FILE               a policy file extending the allow and deny lists (docs/scan-policy.md)
+  --concurrency N             files scanned at once (default 4)
+  --verbose                   list info findings too (text)
+
+exit: 0 nothing reaches --fail-on; 1 a finding does; 2 usage error; 3 a file could not be read`;
+
+const FLAGS = {
+  ...OUTPUT_FLAGS,
+  format: { type: 'string' },
+  output: { type: 'string' },
+  force: { type: 'boolean' },
+  'fail-on': { type: 'string' },
+  policy: { type: 'string' },
+  concurrency: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const;
+
+function failOnFrom(value: string | undefined): Severity | 'none' {
+  const v = value ?? 'high';
+  if (v === 'none' || (SEVERITIES as readonly string[]).includes(v)) return v as Severity | 'none';
+  throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')} or none, got ${JSON.stringify(v)}`);
+}
+
+function textReport(report: ScanReport, verbose: boolean): string {
+  const lines: string[] = [];
+  for (const file of report.files) {
+    if (file.error) lines.push(`ERROR     ${file.file}: ${file.error.message}`);
+    for (const f of file.findings) {
+      if (f.severity === 'info' && !verbose) continue;
+      const where = f.offset === undefined ? findingUri(f) : `${findingUri(f)} @${f.offset}`;
+      lines.push(`${f.severity.toUpperCase().padEnd(9)} ${where}  ${f.ruleId}  ${f.message}`);
+    }
+  }
+  const s = report.summary;
+  const counts = SEVERITIES.map((sev) => `${s.bySeverity[sev]} ${sev}`).join(', ');
+  const formats = new Set(report.files.flatMap((f) => f.formats));
+  lines.push(
+    `scanned ${s.files} file${s.files === 1 ? '' : 's'}${formats.size > 0 ? ` (${[...formats].join(', ')})` : ''}: ${counts}${s.errors > 0 ? `; ${s.errors} unreadable` : ''}`,
+  );
+  return lines.join('\n');
+}
+
+/** `modelseal scan PATH...`. */
+export async function scanCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+  const parsed = parse(argv, FLAGS);
+  if (parsed.values.help === true) {
+    io.out(SCAN_HELP);
+    return EXIT.OK;
+  }
+  if (parsed.positionals.length === 0) throw new UsageError('missing argument PATH');
+  const format = str(parsed, 'format') ?? (flag(parsed, 'json') ? 'json' : 'text');
+  if (format !== 'text' && format !== 'json' && format !== 'sarif') {
+    throw new UsageError(`--format must be text, json or sarif, got ${JSON.stringify(format)}`);
+  }
+  const failOn = failOnFrom(str(parsed, 'fail-on'));
+  const options: ScanOptions = {};
+  const policyFile = str(parsed, 'policy');
+  if (policyFile !== undefined) options.policy = await loadScanPolicy(policyFile);
+  const concurrency = positiveInteger(parsed, 'concurrency');
+  if (concurrency !== undefined) options.concurrency = concurrency;
+  if (io.signal) options.signal = io.signal;
+  const paths = parsed.positionals;
+  if (io.audit) io.audit.modelPath = paths.length === 1 ? paths[0]! : paths.join(' ');
+  // Paths in the report are relative to the single directory scanned, else to the current directory.
+  if (paths.length === 1) options.root = resolve(paths[0]!);
+  const report = await scanPaths(paths, options);
+  if (io.audit) io.audit.findings = { ...report.summary.bySeverity };
+
+  const body =
+    format === 'json'
+      ? JSON.stringify({ ...report, ok: true, failOn }, null, 2)
+      : format === 'sarif'
+        ? JSON.stringify(toSarif(report), null, 2)
+        : textReport(report, flag(parsed, 'verbose'));
+  const output = str(parsed, 'output');
+  if (output !== undefined) {
+    await writeFileAtomic(resolve(output), `${body}\n`, { force: flag(parsed, 'force') });
+    if (format !== 'text') io.err(`modelseal: report written to ${output}`);
+    else io.out(body.split('\n').at(-1)!);
+  } else {
+    io.out(body);
+  }
+  if (failOn !== 'none' && reportReaches(report, failOn)) return EXIT.FAILED;
+  if (report.summary.errors > 0) return EXIT.OPERATIONAL;
+  return EXIT.OK;
+}
