@@ -23,3 +23,4 @@ export * from './load/index.js';
 export * from './audit/index.js';
 export * from './scan/index.js';
 export * from './output.js';
+export * from './attest/index.js';

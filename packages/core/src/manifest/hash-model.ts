@@ -26,6 +26,30 @@ export async function resolveIgnoreEntry(entry: string, root: string): Promise<s
   return rel;
 }
 
+/**
+ * Lists the files `hashModel` would hash with these options (same ignore and
+ * symlink rules), as absolute paths, without reading them. For scanning
+ * exactly what is signed.
+ *
+ * @throws the enumeration errors of {@link hashModel}
+ */
+export async function listModelFiles(modelPath: string, options: HashModelOptions = {}): Promise<{ files: string[]; singleFile: boolean }> {
+  const root = resolve(modelPath);
+  const entries = new Set<string>(options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES);
+  for (const entry of [...(options.ignorePaths ?? []), ...(options.signaturePath === undefined ? [] : [resolve(options.signaturePath)])]) {
+    const rel = await resolveIgnoreEntry(entry, root);
+    if (rel !== undefined) entries.add(rel);
+  }
+  const ignore = new IgnoreSet(entries);
+  const walk = await enumerateModel(modelPath, {
+    allowSymlinks: options.allowSymlinks ?? false,
+    strictSymlinks: options.strictSymlinks ?? false,
+    skip: (rel) => ignore.matches(rel),
+    signal: options.signal,
+  });
+  return { files: walk.files.map((f) => f.path.toString('utf8')), singleFile: walk.singleFile };
+}
+
 /** Checks hashing options; blake3 with shards is refused (the reference silently hashes files instead). */
 export function checkHashOptions(options: HashModelOptions): Pick<Serialization, 'method' | 'hashType' | 'shardSize'> {
   const hashType = options.hashAlgorithm ?? 'sha256';

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-export { hashModel, checkHashOptions } from './hash-model.js';
+export { hashModel, checkHashOptions, listModelFiles } from './hash-model.js';
 export { checkModel, type CheckModelOptions, type CheckModelResult } from './check-model.js';
 export { compareManifests, type CompareOptions } from './compare.js';
 export { computeRootDigest } from './root-digest.js';

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+export { scanModel, type ScanModelOptions } from './scan-model.js';
+export {
+  MAX_ATTESTED_FINDINGS,
+  SCAN_PREDICATE_TYPE,
+  decodeScanStatement,
+  encodeScanStatement,
+  scanVerdict,
+  type ScanPredicate,
+  type ScanStatement,
+  type ScanStatementInput,
+} from './scan-statement.js';
