@@ -40,7 +40,8 @@ export const SIGSTORE_FULCIO_URL = 'https://fulcio.sigstore.dev';
 /** Public-good Rekor v1 (transparency log). */
 export const SIGSTORE_REKOR_URL = 'https://rekor.sigstore.dev';
 /** Public-good RFC 3161 timestamp authority (full endpoint URL). */
-export const SIGSTORE_TSA_URL = 'https://timestamp.sigstore.dev/api/v1/timestamp';
+export const SIGSTORE_TSA_URL =
+  'https://timestamp.sigstore.dev/api/v1/timestamp';
 /** Public-good TUF mirror; the key under which `@sigstore/tuf` embeds its seed. */
 export const SIGSTORE_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
 /** Staging Fulcio. */
@@ -48,15 +49,21 @@ export const SIGSTORE_STAGING_FULCIO_URL = 'https://fulcio.sigstage.dev';
 /** Staging Rekor v1. */
 export const SIGSTORE_STAGING_REKOR_URL = 'https://rekor.sigstage.dev';
 /** Staging timestamp authority (full endpoint URL). */
-export const SIGSTORE_STAGING_TSA_URL = 'https://timestamp.sigstage.dev/api/v1/timestamp';
+export const SIGSTORE_STAGING_TSA_URL =
+  'https://timestamp.sigstage.dev/api/v1/timestamp';
 /** Staging TUF mirror (no embedded seed: staging needs a trusted-root file). */
 export const SIGSTORE_STAGING_TUF_URL = 'https://tuf-repo-cdn.sigstage.dev';
 /** OIDC audience that Fulcio expects in ambient CI tokens. */
 export const SIGSTORE_OIDC_AUDIENCE = 'sigstore';
 /** Media type of a Sigstore TrustedRoot JSON document. */
-export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+export const TRUSTED_ROOT_MEDIA_TYPE =
+  'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 /** Media type prefix of a Sigstore SigningConfig JSON document (v0.1 and v0.2). */
-export const SIGNING_CONFIG_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.signingconfig.v0.';
+export const SIGNING_CONFIG_MEDIA_TYPE_PREFIX =
+  'application/vnd.dev.sigstore.signingconfig.v0.';
+/** Media type of a Sigstore ClientTrustConfig (trusted root + signing config). */
+export const CLIENT_TRUST_CONFIG_MEDIA_TYPE =
+  'application/vnd.dev.sigstore.clienttrustconfig.v0.1+json';
 /** Fulcio certificate extension holding the OIDC issuer (v2, DER UTF8String). */
 export const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 /** Legacy Fulcio issuer extension (v1, raw string). */

@@ -71,6 +71,8 @@ export interface IssueOptions {
   /** extensions (openssl config lines). */
   extensions?: readonly string[];
   days?: number;
+  /** Serial number (hex); default random. */
+  serial?: string;
 }
 
 /** Issue a certificate with openssl (self-signed without `issuer`). */
@@ -84,7 +86,7 @@ export function issue(dir: string, options: IssueOptions): TestCert {
   // authorityKeyIdentifier=keyid on a self-signed certificate points at itself.
   writeFileSync(extPath, `[v3]\n${extensions.join('\n')}\n`);
   const days = String(options.days ?? 30);
-  const serial = `0x${randomBytes(8).toString('hex')}`;
+  const serial = `0x${options.serial ?? randomBytes(8).toString('hex')}`;
   if (selfSigned) {
     openssl(['req', '-x509', '-new', '-key', key.keyPath, '-subj', subject, '-days', days,
       '-set_serial', serial, '-config', extPath, '-extensions', 'v3', '-out', certPath,
@@ -119,4 +121,50 @@ export function createPki(options: { leafKeyType?: TestKeyType; rootKeyType?: Te
     extensions: LEAF_EXTENSIONS,
   });
   return { dir, root, intermediate, leaf, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A timestamp authority certificate (EKU timeStamping, critical), issued by `issuer`. */
+export function issueTsa(dir: string, issuer: TestCert, name = 'tsa'): TestCert {
+  return issue(dir, {
+    name,
+    issuer,
+    extensions: [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=critical,timeStamping',
+      'subjectKeyIdentifier=hash',
+      'authorityKeyIdentifier=keyid',
+    ],
+  });
+}
+
+/** An RFC 3161 TimeStampResp (DER) over `data` (SHA-256 imprint), made by `openssl ts`. */
+export function timestamp(dir: string, tsa: TestCert, data: Uint8Array): Buffer {
+  const id = randomBytes(4).toString('hex');
+  const dataPath = join(dir, `ts-${id}.bin`);
+  const query = join(dir, `ts-${id}.tsq`);
+  const reply = join(dir, `ts-${id}.tsr`);
+  const config = join(dir, `ts-${id}.cnf`);
+  writeFileSync(dataPath, data);
+  writeFileSync(
+    config,
+    [
+      '[tsa]',
+      'default_tsa = tsa1',
+      '[tsa1]',
+      `serial = ${join(dir, `ts-${id}.serial`)}`,
+      `signer_cert = ${tsa.certPath}`,
+      `signer_key = ${tsa.keyPath}`,
+      'signer_digest = sha256',
+      'default_policy = 1.2.3.4.1',
+      'digests = sha256',
+      'accuracy = secs:1',
+      'ess_cert_id_alg = sha256',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, `ts-${id}.serial`), '01\n');
+  openssl(['ts', '-query', '-data', dataPath, '-sha256', '-cert', '-no_nonce', '-out', query]);
+  openssl(['ts', '-reply', '-config', config, '-queryfile', query, '-out', reply]);
+  return readFileSync(reply);
 }

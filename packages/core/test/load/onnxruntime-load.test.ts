@@ -54,7 +54,7 @@ describe('verify, then load into onnxruntime-node', () => {
 
   it('a tampered copy is refused with MANIFEST_MISMATCH before the runtime sees it', async () => {
     const { dir, sig } = await signedCopy((bytes) => {
-      bytes[bytes.length - 100] ^= 0x01;
+      bytes.writeUInt8(bytes.readUInt8(bytes.length - 100) ^ 0x01, bytes.length - 100);
     });
     let created = false;
     const load = async (): Promise<void> => {
@@ -70,7 +70,7 @@ describe('verify, then load into onnxruntime-node', () => {
     const { dir, sig } = await signedCopy();
     const model = await verifyModel({ method: 'key', modelPath: dir, bundlePath: sig, publicKey });
     const bytes = Buffer.from(readPinnedModel(SILERO_VAD));
-    bytes[200] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(200) ^ 0xff, 200);
     writeFileSync(join(dir, 'model.onnx'), bytes);
     await expect(model.readFile('model.onnx')).rejects.toHaveCode('MANIFEST_MISMATCH');
   });

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Where the OIDC identity token for keyless signing comes from
+ * (sigstore-notes.md §3). The only module of `@modelseal/core` that reads
+ * `process.env` (through `CIContextProvider`).
+ */
+import { CIContextProvider, type IdentityProvider } from '@sigstore/sign';
+import { SIGSTORE_OIDC_AUDIENCE } from '../constants.js';
+import { ModelSealError } from '../errors.js';
+
+export type { IdentityProvider } from '@sigstore/sign';
+
+/** Input of {@link resolveIdentityProvider}: the token sources, in precedence order. */
+export interface IdentityOptions {
+  /** An explicit OIDC token (CLI `--identity-token`); wins over everything else. */
+  identityToken?: string;
+  /** Fall back to ambient CI credentials (GitHub Actions OIDC, Buildkite, `SIGSTORE_ID_TOKEN`). */
+  useAmbientCredentials?: boolean;
+}
+
+/** Three base64url segments; the signature may be empty (`alg: none` test tokens). */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * An identity provider that returns a fixed token. Surrounding whitespace
+ * (the newline of a token file) is removed.
+ *
+ * @throws ModelSealError `OIDC_TOKEN_UNAVAILABLE` when the token is empty or is not a JWT
+ *   (three base64url segments). The token is never put in the message.
+ */
+export function staticToken(token: string): IdentityProvider {
+  const trimmed = token.trim();
+  if (trimmed === '') {
+    throw new ModelSealError({
+      code: 'OIDC_TOKEN_UNAVAILABLE',
+      message: 'the identity token is empty',
+    });
+  }
+  if (!JWT_SHAPE.test(trimmed)) {
+    throw new ModelSealError({
+      code: 'OIDC_TOKEN_UNAVAILABLE',
+      message:
+        'the identity token is not a jwt (expected three base64url segments)',
+    });
+  }
+  return { getToken: () => Promise.resolve(trimmed) };
+}
+
+/**
+ * An identity provider for ambient CI credentials, audience `sigstore`:
+ * GitHub Actions (needs `permissions: id-token: write`), Buildkite, or the
+ * `SIGSTORE_ID_TOKEN` environment variable (cosign's convention). The token is
+ * requested when `getToken()` is called, not now.
+ *
+ * `CIContextProvider` rejects with a plain string (gotcha #9); `getToken()`
+ * wraps it.
+ *
+ * `getToken()` rejects with ModelSealError `OIDC_TOKEN_UNAVAILABLE` (the original
+ * rejection as `cause`) when no source yields a token.
+ */
+export function ambientToken(): IdentityProvider {
+  const ci = new CIContextProvider(SIGSTORE_OIDC_AUDIENCE);
+  return {
+    async getToken(): Promise<string> {
+      let token: unknown;
+      try {
+        token = await ci.getToken();
+      } catch (cause) {
+        throw new ModelSealError({
+          code: 'OIDC_TOKEN_UNAVAILABLE',
+          message:
+            'no ambient oidc token: on github actions grant `permissions: id-token: write`; elsewhere set SIGSTORE_ID_TOKEN or pass an identity token',
+          cause,
+        });
+      }
+      if (typeof token !== 'string' || token.trim() === '') {
+        throw new ModelSealError({
+          code: 'OIDC_TOKEN_UNAVAILABLE',
+          message: 'the ambient oidc token is empty',
+        });
+      }
+      return token.trim();
+    },
+  };
+}
+
+/**
+ * Pick the identity provider the options ask for: an explicit token first,
+ * then ambient credentials when enabled, as the reference CLI does. There is
+ * no interactive browser flow.
+ *
+ * @throws ModelSealError `OIDC_TOKEN_UNAVAILABLE` when no source is enabled, or the
+ *   explicit token is empty or malformed.
+ */
+export function resolveIdentityProvider(
+  options: IdentityOptions,
+): IdentityProvider {
+  if (options.identityToken !== undefined)
+    return staticToken(options.identityToken);
+  if (options.useAmbientCredentials === true) return ambientToken();
+  throw new ModelSealError({
+    code: 'OIDC_TOKEN_UNAVAILABLE',
+    message:
+      'no oidc identity token: pass an identity token or enable ambient credentials (no interactive browser flow)',
+  });
+}
+
+/**
+ * The unverified claims of a JWT, for messages and checks before signing
+ * (Fulcio verifies the token; we never trust these claims for anything).
+ *
+ * @throws ModelSealError `OIDC_TOKEN_UNAVAILABLE` when the token cannot be decoded.
+ */
+export function decodeTokenClaims(token: string): Record<string, unknown> {
+  const payload = token.trim().split('.')[1];
+  try {
+    if (payload === undefined) throw new Error('no payload segment');
+    const claims: unknown = JSON.parse(
+      Buffer.from(payload, 'base64url').toString('utf8'),
+    );
+    if (
+      typeof claims !== 'object' ||
+      claims === null ||
+      Array.isArray(claims)
+    ) {
+      throw new Error('payload is not a json object');
+    }
+    return claims as Record<string, unknown>;
+  } catch (cause) {
+    throw new ModelSealError({
+      code: 'OIDC_TOKEN_UNAVAILABLE',
+      message: 'cannot decode the claims of the identity token',
+      cause,
+    });
+  }
+}

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+export { createCertificateSigner, loadCertificates, type PreparedSigner } from './certificate.js';
+export { createKeySigner } from './key.js';
+export { signModel } from './sign-model.js';
+export {
+  resolveSigstoreEndpoints,
+  signWithSigstore,
+  type SigstoreEndpoints,
+  type SigstoreSignOptions,
+} from './sigstore.js';
+export type {
+  CertificateSignerOptions,
+  KeyInput,
+  KeySignerOptions,
+  RsaPadding,
+  SignedBy,
+  SignHashOptions,
+  SignModelCertificateOptions,
+  SignModelKeyOptions,
+  SignModelOptions,
+  SignModelResult,
+  SignModelSignerOptions,
+  SignModelSigstoreOptions,
+  SignWarning,
+  StatementSigner,
+} from './types.js';

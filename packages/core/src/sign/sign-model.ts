@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Signing a model end to end: hash, encode the statement, sign, write the
+ * bundle atomically (oms-format.md §2–§11, §14).
+ */
+import { resolve } from 'node:path';
+import type { SigningMethod } from '../bundle/types.js';
+import { writeBundle } from '../bundle/write.js';
+import { ModelSealError } from '../errors.js';
+import { claimedIdentity } from '../internal/fulcio.js';
+import { assertWritable } from '../internal/atomic-write.js';
+import { decodeBase64Strict } from '../internal/base64.js';
+import { encodeStatement, hashModel } from '../manifest/index.js';
+import type { HashModelOptions } from '../manifest/types.js';
+import { createCertificateSigner } from './certificate.js';
+import { createKeySigner } from './key.js';
+import { signWithSigstore, type SigstoreSignOptions } from './sigstore.js';
+import type {
+  SignedBy,
+  SignModelOptions,
+  SignModelResult,
+  SignWarning,
+  StatementSigner,
+} from './types.js';
+
+function invalidOptions(message: string): ModelSealError {
+  return new ModelSealError({ code: 'INVALID_OPTIONS', message });
+}
+
+/** The sigstore signer: identity is only known once Fulcio has issued the certificate. */
+function sigstoreSigner(options: SigstoreSignOptions): StatementSigner {
+  return {
+    method: 'sigstore',
+    signedBy: { method: 'sigstore', identity: undefined, issuer: undefined },
+    sign: (statement: Buffer) => signWithSigstore(statement, options),
+  };
+}
+
+function sigstoreSignedBy(bundle: Record<string, unknown>): SignedBy {
+  const material = bundle['verificationMaterial'] as Record<string, unknown> | undefined;
+  const cert = material?.['certificate'] as { rawBytes?: unknown } | undefined;
+  const chain = material?.['x509CertificateChain'] as { certificates?: { rawBytes?: unknown }[] } | undefined;
+  const raw = cert?.rawBytes ?? chain?.certificates?.[0]?.rawBytes;
+  const der = typeof raw === 'string' ? decodeBase64Strict(raw) : undefined;
+  const claimed = der === undefined ? { identity: undefined, issuer: undefined } : claimedIdentity(der);
+  return { method: 'sigstore', ...claimed };
+}
+
+function hashOptionsOf(options: SignModelOptions): HashModelOptions {
+  const out: HashModelOptions = { signaturePath: options.signaturePath };
+  const keys = [
+    'hashAlgorithm',
+    'shardSize',
+    'allowSymlinks',
+    'strictSymlinks',
+    'ignorePaths',
+    'ignoreGitPaths',
+    'concurrency',
+    'signal',
+    'onProgress',
+  ] as const;
+  for (const k of keys) {
+    if (options[k] !== undefined) (out as Record<string, unknown>)[k] = options[k];
+  }
+  if (options.serialization !== undefined) out.method = options.serialization;
+  return out;
+}
+
+/**
+ * Sign a model: load and check the key material first (so a wrong password
+ * fails before a large model is hashed), refuse to overwrite an existing
+ * bundle unless `force`, hash the model leaving the signature path out, refuse
+ * an empty model, encode the statement, sign it and write the bundle
+ * atomically.
+ *
+ * `method` picks the signing method; the manifest's serialization is chosen
+ * with `serialization`, `hashAlgorithm` and `shardSize`.
+ *
+ * @throws ModelSealError `EMPTY_MODEL`, `FILE_EXISTS`, `INVALID_OPTIONS`,
+ *   `PASSWORD_REQUIRED`, `KEY_INVALID`, `KEY_MISMATCH`, `UNSUPPORTED_KEY`,
+ *   `CERTIFICATE_INVALID`, `OIDC_TOKEN_UNAVAILABLE`, `SIGSTORE_SERVICE_ERROR`,
+ *   the hashing errors of `hashModel`, `IO_ERROR`, `ABORTED`
+ */
+export async function signModel(options: SignModelOptions): Promise<SignModelResult> {
+  if (typeof options.modelPath !== 'string' || options.modelPath === '') {
+    throw invalidOptions('modelPath is required');
+  }
+  if (typeof options.signaturePath !== 'string' || options.signaturePath === '') {
+    throw invalidOptions('signaturePath is required');
+  }
+  const warnings: SignWarning[] = [];
+  let signer: StatementSigner;
+  switch (options.method) {
+    case 'key':
+      signer = await createKeySigner(options);
+      break;
+    case 'certificate': {
+      const prepared = await createCertificateSigner(options);
+      signer = prepared.signer;
+      warnings.push(...prepared.warnings);
+      break;
+    }
+    case 'sigstore':
+      // Passed whole: signWithSigstore reads its own options and ignores the hashing ones.
+      signer = sigstoreSigner(options);
+      break;
+    case 'signer':
+      signer = options.signer;
+      break;
+    default:
+      throw invalidOptions(`unknown signing method ${JSON.stringify((options as { method?: unknown }).method)}`);
+  }
+  const signaturePath = resolve(options.signaturePath);
+  const force = options.force ?? false;
+  await assertWritable(signaturePath, force);
+
+  const hashed = await hashModel(options.modelPath, hashOptionsOf(options));
+  if (hashed.manifest.resources.length === 0) {
+    throw new ModelSealError({ code: 'EMPTY_MODEL', message: `nothing to sign in ${options.modelPath}` });
+  }
+  warnings.push(...hashed.warnings);
+  const statement = encodeStatement(hashed.manifest);
+  if (options.signal?.aborted === true) {
+    throw new ModelSealError({ code: 'ABORTED', message: 'signing was aborted', cause: options.signal.reason });
+  }
+  const bundle = await signer.sign(statement);
+  await writeBundle(signaturePath, bundle, { force });
+  const method: SigningMethod = signer.method;
+  return {
+    method,
+    signaturePath,
+    bundle,
+    statement,
+    manifest: hashed.manifest,
+    signedBy: method === 'sigstore' ? sigstoreSignedBy(bundle) : signer.signedBy,
+    warnings,
+    bytes: hashed.bytes,
+  };
+}

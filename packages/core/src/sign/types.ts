@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Types of signing (oms-format.md §2, §14).
+ */
+import type { SigningMethod } from '../bundle/types.js';
+import type { KeyInput, RsaPadding } from '../internal/keys.js';
+import type { HashModelOptions, Manifest, ManifestWarning, SerializationMethod } from '../manifest/types.js';
+import type { CertificateInfo } from '../verify/types.js';
+import type { SigstoreSignOptions } from './sigstore.js';
+
+export type { KeyInput, RsaPadding } from '../internal/keys.js';
+
+/** Who a {@link StatementSigner} signs as. */
+export type SignedBy =
+  | { method: 'key'; hint: string; fingerprint: string; keyType: string; scheme: string }
+  | {
+      method: 'certificate';
+      certificate: CertificateInfo;
+      /** Certificates written to the bundle (leaf included). */
+      chainLength: number;
+      keyType: string;
+      scheme: string;
+    }
+  | { method: 'sigstore'; identity: string | undefined; issuer: string | undefined };
+
+/**
+ * Signs an in-toto statement into a complete bundle (JSON value). The same
+ * role as `Signer` in sigstore-js, one level up: key sources such as PKCS#11
+ * or a KMS can plug in here later.
+ */
+export interface StatementSigner {
+  readonly method: SigningMethod;
+  /** What is known about the signer before signing (sigstore: nothing yet). */
+  readonly signedBy: SignedBy;
+  /** Sign the statement bytes (the DSSE payload) and return the bundle JSON. */
+  sign(statement: Buffer): Promise<Record<string, unknown>>;
+}
+
+/** Options of {@link createKeySigner}. */
+export interface KeySignerOptions {
+  /** Private key: file path, PEM/DER bytes, or KeyObject. EC P-256/P-384/P-521, Ed25519 or RSA (≥ 2048 bits). */
+  privateKey: KeyInput;
+  /** Password of an encrypted private key. */
+  password?: string | Uint8Array;
+  /**
+   * RSA padding. Default `pkcs1v15` (PKCS#1 v1.5 with SHA-256, what the Go
+   * port verifies); `pss` for RSASSA-PSS with SHA-256 and a digest-length salt.
+   */
+  rsaPadding?: RsaPadding;
+}
+
+/** Options of {@link createCertificateSigner}. */
+export interface CertificateSignerOptions extends KeySignerOptions {
+  /** Leaf certificate (path or PEM/DER bytes). Further certificates in the same PEM are appended to the chain. */
+  signingCertificate: string | Uint8Array;
+  /** Chain certificates, leaf-to-root order (paths or bytes; a PEM may hold several). */
+  certificateChain?: readonly (string | Uint8Array)[];
+}
+
+/**
+ * Hashing options of {@link signModel}: those of `hashModel`, with the
+ * serialization method renamed `serialization` (`method` names the signing
+ * method) and the signature path given separately.
+ */
+export interface SignHashOptions extends Omit<HashModelOptions, 'signaturePath' | 'method'> {
+  /** `files` (default) or `shards`. */
+  serialization?: SerializationMethod;
+}
+
+interface SignModelCommonOptions extends SignHashOptions {
+  /** The model directory or single file. */
+  modelPath: string;
+  /** Where to write the bundle; left out of the model when it lies inside it. */
+  signaturePath: string;
+  /** Overwrite an existing bundle. Default false (`FILE_EXISTS`). */
+  force?: boolean;
+}
+
+/** {@link signModel} with a private key. */
+export interface SignModelKeyOptions extends SignModelCommonOptions, KeySignerOptions {
+  method: 'key';
+}
+
+/** {@link signModel} with a certificate. */
+export interface SignModelCertificateOptions extends SignModelCommonOptions, CertificateSignerOptions {
+  method: 'certificate';
+}
+
+/** {@link signModel} with Sigstore keyless signing. */
+export interface SignModelSigstoreOptions
+  extends SignModelCommonOptions,
+    Omit<SigstoreSignOptions, 'signal'> {
+  method: 'sigstore';
+}
+
+/** {@link signModel} with a signer of the caller's own. */
+export interface SignModelSignerOptions extends SignModelCommonOptions {
+  method: 'signer';
+  signer: StatementSigner;
+}
+
+/** Options of {@link signModel}, by method. */
+export type SignModelOptions =
+  | SignModelKeyOptions
+  | SignModelCertificateOptions
+  | SignModelSigstoreOptions
+  | SignModelSignerOptions;
+
+/** A non-fatal observation of signing. */
+export interface SignWarning {
+  code: ManifestWarning['code'] | 'CERTIFICATE_NOT_VALID_NOW' | 'CERTIFICATE_CANNOT_SIGN';
+  message: string;
+  path?: string;
+}
+
+/** Result of {@link signModel}. */
+export interface SignModelResult {
+  method: SigningMethod;
+  /** Absolute path of the bundle written. */
+  signaturePath: string;
+  /** The bundle as written (JSON value). */
+  bundle: Record<string, unknown>;
+  /** The signed statement bytes (the DSSE payload). */
+  statement: Buffer;
+  manifest: Manifest;
+  signedBy: SignedBy;
+  warnings: SignWarning[];
+  /** Bytes hashed. */
+  bytes: number;
+}

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Certificate path building by signature (oms-format.md §14.2).
+ *
+ * The test PKI of the reference is built to trap name-based builders: its
+ * leaf has subject = issuer = the intermediate's name. So a path is only ever
+ * extended by a certificate whose key verifies the current certificate's
+ * signature, and "subject equals issuer" never means self-signed here.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { X509Certificate as SigstoreX509 } from '@sigstore/core';
+import { ModelSealError } from '../errors.js';
+
+/** Longest path we build (leaf, intermediates, anchor). */
+export const MAX_PATH_LENGTH = 10;
+/** Most certificates a bundle may offer as intermediates. */
+export const MAX_INTERMEDIATES = 32;
+/** Most issuer checks (signature verifications) one path search may make. */
+const MAX_ISSUER_CHECKS = 2000;
+
+const OID_KEY_USAGE = '2.5.29.15';
+const OID_EXT_KEY_USAGE = '2.5.29.37';
+const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+/** Extensions this verifier processes (or that carry no constraint on the path). */
+const UNDERSTOOD_CRITICAL = new Set([
+  '2.5.29.14', // subjectKeyIdentifier
+  '2.5.29.15', // keyUsage
+  '2.5.29.17', // subjectAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.35', // authorityKeyIdentifier
+  '2.5.29.37', // extKeyUsage
+]);
+
+/** Parsed view of one certificate, with what path building needs. */
+interface CertInfo {
+  node: X509Certificate;
+  der: Buffer;
+  parsed: SigstoreX509;
+}
+
+function invalid(message: string, details?: Record<string, unknown>, cause?: unknown): ModelSealError {
+  return new ModelSealError({
+    code: 'CERTIFICATE_INVALID',
+    message,
+    ...(details === undefined ? {} : { details }),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function info(node: X509Certificate): CertInfo {
+  try {
+    return { node, der: node.raw, parsed: SigstoreX509.parse(node.raw) };
+  } catch (error) {
+    throw invalid(`certificate ${node.subject.replace(/\n/g, ', ')} cannot be parsed`, undefined, error);
+  }
+}
+
+/** `CN=a, O=b` from Node's multi-line distinguished name text. */
+export function distinguishedName(text: string): string {
+  return text.split('\n').filter(Boolean).join(', ');
+}
+
+function describe(cert: CertInfo): string {
+  return `${distinguishedName(cert.node.subject)} (serial ${cert.node.serialNumber})`;
+}
+
+function criticalUnknown(cert: CertInfo): string | undefined {
+  try {
+    for (const ext of cert.parsed.extensions) {
+      const oid = ext.subs[0]?.toOID();
+      const critical = ext.subs.length === 3 && ext.subs[1]?.toBoolean() === true;
+      if (critical && oid !== undefined && !UNDERSTOOD_CRITICAL.has(oid)) return oid;
+    }
+  } catch (error) {
+    throw invalid(`certificate ${describe(cert)} has malformed extensions`, undefined, error);
+  }
+  return undefined;
+}
+
+function checkValidity(cert: CertInfo, time: Date): void {
+  const notBefore = cert.node.validFromDate;
+  const notAfter = cert.node.validToDate;
+  if (time < notBefore || time > notAfter) {
+    throw invalid(
+      `certificate ${describe(cert)} is not valid at ${time.toISOString()} (valid from ${notBefore.toISOString()} to ${notAfter.toISOString()})`,
+      { subject: distinguishedName(cert.node.subject), notBefore, notAfter, time },
+    );
+  }
+  const oid = criticalUnknown(cert);
+  if (oid !== undefined) {
+    throw invalid(`certificate ${describe(cert)} has an unsupported critical extension ${oid}`);
+  }
+}
+
+/** Extended key usage OIDs of a certificate; `undefined` without the extension. */
+function extendedKeyUsages(cert: CertInfo): string[] | undefined {
+  const ext = cert.parsed.extension(OID_EXT_KEY_USAGE);
+  if (ext === undefined) return undefined;
+  try {
+    const seq = ext.valueObj.subs[0];
+    if (seq === undefined) throw new Error("empty extension");
+    return seq.subs.map((s) => s.toOID());
+  } catch (error) {
+    throw invalid(`certificate ${describe(cert)} has a malformed extended key usage`, undefined, error);
+  }
+}
+
+/**
+ * The leaf must be allowed to sign: keyUsage digitalSignature or extended key
+ * usage codeSigning (oms-format.md §14.2).
+ */
+function checkLeafUsage(leaf: CertInfo): void {
+  let digitalSignature: boolean;
+  try {
+    digitalSignature = leaf.parsed.extension(OID_KEY_USAGE) !== undefined && leaf.parsed.extKeyUsage?.digitalSignature === true;
+  } catch (error) {
+    throw invalid(`certificate ${describe(leaf)} has a malformed key usage`, undefined, error);
+  }
+  const codeSigning = extendedKeyUsages(leaf)?.includes(OID_CODE_SIGNING) === true;
+  if (!digitalSignature && !codeSigning) {
+    throw invalid(
+      `certificate ${describe(leaf)} may not sign: it has neither key usage digitalSignature nor extended key usage codeSigning`,
+    );
+  }
+}
+
+/**
+ * Why `cert` may not sign payloads (no keyUsage digitalSignature and no
+ * extKeyUsage codeSigning), or `undefined` when it may.
+ */
+export function leafSigningProblem(cert: X509Certificate): string | undefined {
+  try {
+    checkLeafUsage(info(cert));
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function isCA(cert: CertInfo): boolean {
+  try {
+    return cert.parsed.extBasicConstraints?.isCA === true;
+  } catch {
+    return false;
+  }
+}
+
+function pathLenAllows(cert: CertInfo, belowCount: number): boolean {
+  try {
+    const limit = cert.parsed.extBasicConstraints?.pathLenConstraint;
+    // belowCount = number of non-leaf CA certificates under this one.
+    return limit === undefined || BigInt(belowCount) <= limit;
+  } catch {
+    return false;
+  }
+}
+
+function issues(issuer: CertInfo, subject: CertInfo): boolean {
+  try {
+    // checkIssued: names, key identifiers, issuer keyUsage; verify: the signature.
+    return subject.node.checkIssued(issuer.node) && subject.node.verify(issuer.node.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Result of {@link buildCertificatePath}. */
+export interface CertificatePath {
+  /** Leaf first, trust anchor last (a single certificate when the leaf is an anchor). */
+  path: X509Certificate[];
+  /** The trust anchor the path ends at. */
+  anchor: X509Certificate;
+}
+
+/**
+ * Build and check a path from `leaf` to one of `anchors`, extending it only by
+ * certificates whose key verifies the current certificate's signature.
+ * Every certificate on the path must be valid at `time`; intermediates must
+ * be CA certificates (within their path length); the leaf must be allowed to
+ * sign (keyUsage digitalSignature or extKeyUsage codeSigning). A leaf
+ * byte-identical to an anchor is accepted directly.
+ *
+ * @param intermediates - untrusted candidates (the bundle's `certificates[1:]`)
+ * @param anchors - the caller's trust anchors; each is trusted as is
+ * @throws ModelSealError `CERTIFICATE_INVALID`
+ */
+export function buildCertificatePath(
+  leaf: X509Certificate,
+  intermediates: readonly X509Certificate[],
+  anchors: readonly X509Certificate[],
+  time: Date,
+): CertificatePath {
+  if (anchors.length === 0) {
+    throw new ModelSealError({
+      code: 'INVALID_OPTIONS',
+      message: 'no trust anchors given: certificate verification needs the CA certificates to trust',
+    });
+  }
+  const leafInfo = info(leaf);
+  checkValidity(leafInfo, time);
+  checkLeafUsage(leafInfo);
+  const anchorInfos = anchors.map(info);
+  const isAnchor = (c: CertInfo): boolean => anchorInfos.some((a) => a.der.equals(c.der));
+  if (isAnchor(leafInfo)) return { path: [leaf], anchor: leaf };
+
+  if (intermediates.length > MAX_INTERMEDIATES) {
+    throw invalid(`the bundle carries ${intermediates.length} chain certificates, more than ${MAX_INTERMEDIATES}`);
+  }
+  const candidates: CertInfo[] = [];
+  for (const c of [...anchorInfos, ...intermediates.map(info)]) {
+    if (!candidates.some((x) => x.der.equals(c.der))) candidates.push(c);
+  }
+
+  let lastProblem: string | undefined;
+  let checks = 0;
+  const extend = (path: CertInfo[]): CertInfo[] | undefined => {
+    if (path.length >= MAX_PATH_LENGTH) {
+      lastProblem = `path longer than ${MAX_PATH_LENGTH} certificates`;
+      return undefined;
+    }
+    const current = path[path.length - 1] as CertInfo;
+    for (const next of candidates) {
+      if (path.some((p) => p.der.equals(next.der))) continue;
+      // A crafted web of cross-signed certificates must not make this exponential.
+      if (++checks > MAX_ISSUER_CHECKS) {
+        throw invalid(`certificate path search for ${describe(leafInfo)} gave up after ${MAX_ISSUER_CHECKS} checks`);
+      }
+      if (!issues(next, current)) continue;
+      try {
+        checkValidity(next, time);
+      } catch (error) {
+        lastProblem = (error as Error).message;
+        continue;
+      }
+      if (isAnchor(next)) return [...path, next];
+      if (!isCA(next)) {
+        lastProblem = `certificate ${describe(next)} issued ${describe(current)} but is not a CA`;
+        continue;
+      }
+      if (!pathLenAllows(next, path.length - 1)) {
+        lastProblem = `certificate ${describe(next)} forbids a path this long`;
+        continue;
+      }
+      const found = extend([...path, next]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  const found = extend([leafInfo]);
+  if (found === undefined) {
+    throw invalid(
+      `certificate ${describe(leafInfo)} does not chain to a trusted CA${lastProblem === undefined ? '' : `: ${lastProblem}`}`,
+      { subject: distinguishedName(leaf.subject), issuer: distinguishedName(leaf.issuer) },
+    );
+  }
+  const anchor = found[found.length - 1] as CertInfo;
+  return { path: found.map((c) => c.node), anchor: anchor.node };
+}

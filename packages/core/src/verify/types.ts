@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Types of signature verification (oms-format.md §13, §14).
+ */
+import type { SigningMethod } from '../bundle/types.js';
+import type { KeyInput } from '../internal/keys.js';
+import type { CompareResult, HashProgress, Manifest, ManifestWarning } from '../manifest/types.js';
+
+/** Who signed with a key (oms-format.md §14.1). */
+export interface KeySignerInfo {
+  method: 'key';
+  /** Hex SHA-256 of the verifying key's SPKI PEM text (model_signing's hint). */
+  hint: string;
+  /** Hex SHA-256 of the key's SPKI DER (the usual public key fingerprint). */
+  fingerprint: string;
+  /** `ecdsa-p384`, `ed25519`, `rsa-3072`, … */
+  keyType: string;
+  /** The signature scheme that verified, e.g. `ecdsa-p384-sha384`. */
+  scheme: string;
+}
+
+/** A certificate, described. */
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  /** Hex SHA-256 of the DER certificate. */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** Who signed with a certificate (oms-format.md §14.2). */
+export interface CertificateSignerInfo {
+  method: 'certificate';
+  /** The leaf certificate. */
+  certificate: CertificateInfo;
+  /** The trust anchor the path ended at. */
+  anchor: CertificateInfo;
+  /** Path length (leaf to anchor, both included). */
+  pathLength: number;
+  keyType: string;
+  scheme: string;
+}
+
+/** Who signed with Sigstore (oms-format.md §14.3). */
+export interface SigstoreSignerInfo {
+  method: 'sigstore';
+  /** Certificate SAN (email or URI). */
+  identity: string;
+  /** OIDC issuer from the Fulcio certificate. */
+  issuer: string;
+}
+
+/** The verified signer, by method. */
+export type SignerInfo = KeySignerInfo | CertificateSignerInfo | SigstoreSignerInfo;
+
+/**
+ * Where the time used for certificate validity came from: a verified RFC 3161
+ * timestamp or transparency log entry, the caller's `verificationTime`, or the
+ * current time. `none` for key bundles, which have no certificate.
+ */
+export type TimeSource = 'timestamp' | 'tlog' | 'caller' | 'current-time' | 'none';
+
+/** A non-fatal observation of verification. */
+export interface VerifyWarning {
+  code:
+    | ManifestWarning['code']
+    | 'NO_KEY_HINT'
+    | 'LEGACY_PAE'
+    | 'LEGACY_PREDICATE'
+    | 'TIMESTAMP_NOT_CHECKED'
+    | 'EXTRA_SIGNATURES'
+    | 'UNSIGNED_FILES_TOLERATED';
+  message: string;
+  path?: string;
+}
+
+/** Options every method shares. */
+export interface VerifyCommonOptions {
+  /** The model directory or single file. */
+  modelPath: string;
+  /** The bundle (`model.sig`). Excluded from the model when inside it. */
+  bundlePath: string;
+  /** Extra paths out of scope (relative to the model root, or absolute). */
+  ignorePaths?: readonly string[];
+  /** Tolerate files on disk that were not signed (missing and changed still fail). Default false. */
+  ignoreUnsignedFiles?: boolean;
+  /** Force `false` to refuse symlinks even when the signer recorded `allow_symlinks: true`. Never enables them. */
+  allowSymlinks?: boolean;
+  /** Hashing workers (see `hashModel`). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: HashProgress) => void;
+}
+
+/** Key method options. */
+export interface VerifyKeyOptions extends VerifyCommonOptions {
+  method: 'key';
+  /** The public key: a file path, PEM/DER bytes, or a KeyObject. */
+  publicKey: KeyInput;
+  /** Trusted timestamp authority certificates (paths or PEM/DER bytes): a verified RFC 3161 timestamp becomes `signingTime`. */
+  timestampAuthorities?: readonly (string | Uint8Array)[];
+}
+
+/** Certificate method options. */
+export interface VerifyCertificateOptions extends VerifyCommonOptions {
+  method: 'certificate';
+  /** Trust anchors: file paths or PEM/DER bytes; a file may hold several certificates. Each is trusted. Required. */
+  trustAnchors: readonly (string | Uint8Array)[];
+  /** Check certificate validity at this time instead of now (a trusted timestamp takes precedence). */
+  verificationTime?: Date;
+  /**
+   * Trusted timestamp authority certificates (paths or PEM/DER bytes). When
+   * given and the bundle carries RFC 3161 timestamps, every timestamp must
+   * verify and certificates are checked at the earliest one's time.
+   */
+  timestampAuthorities?: readonly (string | Uint8Array)[];
+}
+
+/** Sigstore (keyless) method options. */
+export interface VerifySigstoreOptions extends VerifyCommonOptions {
+  method: 'sigstore';
+  /** Expected certificate SAN, matched exactly. One of `identity`/`identityRegExp` is required. */
+  identity?: string;
+  /** Expected SAN as a JavaScript regular expression, anchored by us. */
+  identityRegExp?: string;
+  /** Expected OIDC issuer, exact. One of `issuer`/`issuerRegExp` is required. */
+  issuer?: string;
+  /** Expected issuer as a JavaScript regular expression, anchored by us. */
+  issuerRegExp?: string;
+  /** A TrustedRoot JSON file; default: the public-good root embedded in `@sigstore/tuf`. */
+  trustedRoot?: string;
+  /** An already parsed TrustedRoot JSON document (private instances, tests). */
+  trustedRootJSON?: unknown;
+  /** Verify against Sigstore staging (needs `trustedRoot` or `trustedRootJSON`). */
+  staging?: boolean;
+}
+
+/** Options of {@link verifyModelSignature}, by method. */
+export type VerifyModelSignatureOptions =
+  | VerifyKeyOptions
+  | VerifyCertificateOptions
+  | VerifySigstoreOptions;
+
+/** What a successful verification proved. */
+export interface VerifyModelSignatureResult {
+  /** Always true: failures throw. */
+  ok: true;
+  method: SigningMethod;
+  signer: SignerInfo;
+  /** A signing time proven by a timestamp or transparency log, when there is one. */
+  signingTime: Date | undefined;
+  /**
+   * Where the time came from: `timestamp` (a trusted RFC 3161 timestamp),
+   * `tlog` (Rekor integrated time, sigstore), `caller` (`verificationTime`),
+   * `current-time` (certificates checked now) or `none` (key bundle, no
+   * trusted timestamp).
+   */
+  signingTimeSource: TimeSource;
+  /** The time certificates were checked at (undefined for key bundles). */
+  validityTime: Date | undefined;
+  /** The timestamp authority whose RFC 3161 timestamp gave the time, when one did. */
+  timestampAuthority: CertificateInfo | undefined;
+  /** `predicateType` of the statement (the legacy v0.1 one for v0.2 bundles). */
+  predicateType: string;
+  /** The signed manifest. */
+  manifest: Manifest;
+  /** Comparison with the model on disk (ok; `extra` may list tolerated files). */
+  compare: CompareResult;
+  warnings: VerifyWarning[];
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Verifying a signed model end to end (oms-format.md §13.1), for the key,
+ * certificate and Sigstore methods.
+ */
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { readBundle } from '../bundle/read.js';
+import type { ParsedBundle, SigningMethod } from '../bundle/types.js';
+import { IN_TOTO_PAYLOAD_TYPE } from '../constants.js';
+import { ModelSealError } from '../errors.js';
+import { keyLabel, loadPublicKey } from '../internal/keys.js';
+import { checkModel, decodeStatement } from '../manifest/index.js';
+import type { CheckModelOptions } from '../manifest/index.js';
+import { loadCertificates } from '../sign/certificate.js';
+import { verifyCertificateBundleSignature } from './certificate.js';
+import { verifyKeyBundleSignature } from './key.js';
+import { verifySigstoreBundle, type SigstorePolicy, type SigstoreVerifyOptions } from './sigstore.js';
+import { verifyTimestamps } from './timestamp.js';
+import type {
+  CertificateInfo,
+  SignerInfo,
+  TimeSource,
+  VerifyModelSignatureOptions,
+  VerifyModelSignatureResult,
+  VerifySigstoreOptions,
+  VerifyWarning,
+} from './types.js';
+
+function invalidOptions(message: string): ModelSealError {
+  return new ModelSealError({ code: 'INVALID_OPTIONS', message });
+}
+
+/** What the caller's trust material became once loaded. */
+type Trust =
+  | { method: 'key'; key: KeyObject; name: string; tsas: X509Certificate[] }
+  | { method: 'certificate'; anchors: X509Certificate[]; time: Date | undefined; tsas: X509Certificate[] }
+  | { method: 'sigstore'; policy: SigstorePolicy; options: SigstoreVerifyOptions };
+
+async function loadTrust(options: VerifyModelSignatureOptions): Promise<Trust> {
+  switch (options.method) {
+    case 'key':
+      if (options.publicKey === undefined) throw invalidOptions('key verification needs a public key');
+      return {
+        method: 'key',
+        key: await loadPublicKey(options.publicKey),
+        name: keyLabel(options.publicKey, 'the public key'),
+        tsas: await loadCertificates(options.timestampAuthorities ?? [], 'timestamp authority certificate'),
+      };
+    case 'certificate': {
+      if (options.trustAnchors === undefined || options.trustAnchors.length === 0) {
+        // The reference falls back to public web roots here; that makes no sense for model signing.
+        throw invalidOptions('certificate verification needs at least one trusted CA certificate');
+      }
+      const time = options.verificationTime;
+      if (time !== undefined && Number.isNaN(time.getTime())) throw invalidOptions('verificationTime is not a valid date');
+      return {
+        method: 'certificate',
+        anchors: await loadCertificates(options.trustAnchors, 'CA certificate'),
+        time,
+        tsas: await loadCertificates(options.timestampAuthorities ?? [], 'timestamp authority certificate'),
+      };
+    }
+    case 'sigstore':
+      return { method: 'sigstore', policy: sigstorePolicy(options), options: sigstoreOptions(options) };
+    default:
+      throw invalidOptions(
+        `unknown verification method ${JSON.stringify((options as { method?: unknown }).method)}`,
+      );
+  }
+}
+
+function sigstorePolicy(options: VerifySigstoreOptions): SigstorePolicy {
+  const policy: SigstorePolicy = {};
+  if (options.identity !== undefined) policy.identity = options.identity;
+  if (options.identityRegExp !== undefined) policy.identityRegExp = options.identityRegExp;
+  if (options.issuer !== undefined) policy.issuer = options.issuer;
+  if (options.issuerRegExp !== undefined) policy.issuerRegExp = options.issuerRegExp;
+  return policy;
+}
+
+function sigstoreOptions(options: VerifySigstoreOptions): SigstoreVerifyOptions {
+  const out: SigstoreVerifyOptions = {};
+  if (options.trustedRoot !== undefined) out.trustedRoot = options.trustedRoot;
+  if (options.trustedRootJSON !== undefined) out.trustedRootJSON = options.trustedRootJSON;
+  if (options.staging !== undefined) out.staging = options.staging;
+  return out;
+}
+
+/** §13.1 step 3: the material must be the one of the requested method. */
+function checkMethod(bundle: ParsedBundle, method: SigningMethod, file: string): void {
+  const ok =
+    method === 'key'
+      ? bundle.materialKind === 'publicKey'
+      : method === 'certificate'
+        ? bundle.materialKind === 'x509CertificateChain'
+        : bundle.materialKind === 'certificate' || bundle.method === 'sigstore';
+  if (!ok) {
+    throw new ModelSealError({
+      code: 'METHOD_MISMATCH',
+      message: `${file} is a ${bundle.method} bundle, not a ${method} bundle`,
+      details: { expected: method, actual: bundle.method },
+    });
+  }
+}
+
+interface SignatureOutcome {
+  signer: SignerInfo;
+  signingTime: Date | undefined;
+  signingTimeSource: TimeSource;
+  validityTime: Date | undefined;
+  timestampAuthority: CertificateInfo | undefined;
+  warnings: VerifyWarning[];
+}
+
+async function verifySignature(bundle: ParsedBundle, trust: Trust): Promise<SignatureOutcome> {
+  switch (trust.method) {
+    case 'key': {
+      const r = verifyKeyBundleSignature(bundle, trust.key, trust.name);
+      const warnings = [...r.warnings];
+      if (bundle.rfc3161Timestamps.length > 0 && trust.tsas.length > 0) {
+        // After the signature: a timestamp only proves when that signature existed.
+        const ts = verifyTimestamps(bundle.rfc3161Timestamps, bundle.envelope.signature.sig, trust.tsas);
+        return {
+          signer: r.signer,
+          signingTime: ts.time,
+          signingTimeSource: 'timestamp',
+          validityTime: undefined,
+          timestampAuthority: ts.authority,
+          warnings,
+        };
+      }
+      if (bundle.rfc3161Timestamps.length > 0) {
+        warnings.push({
+          code: 'TIMESTAMP_NOT_CHECKED',
+          message: 'the bundle carries RFC 3161 timestamps but no timestamp authority is trusted',
+        });
+      }
+      return {
+        signer: r.signer,
+        signingTime: undefined,
+        signingTimeSource: 'none',
+        validityTime: undefined,
+        timestampAuthority: undefined,
+        warnings,
+      };
+    }
+    case 'certificate': {
+      const r = verifyCertificateBundleSignature(bundle, trust.anchors, {
+        ...(trust.time === undefined ? {} : { verificationTime: trust.time }),
+        timestampAuthorities: trust.tsas,
+      });
+      return {
+        signer: r.signer,
+        signingTime: r.validityTimeSource === 'timestamp' ? r.validityTime : undefined,
+        signingTimeSource: r.validityTimeSource,
+        validityTime: r.validityTime,
+        timestampAuthority: r.timestampAuthority,
+        warnings: r.warnings,
+      };
+    }
+    case 'sigstore': {
+      const r = await verifySigstoreBundle(bundle.json, trust.policy, trust.options);
+      const source: TimeSource = r.signingTimeSource === 'tsa' ? 'timestamp' : 'tlog';
+      return {
+        signer: { method: 'sigstore', identity: r.identity, issuer: r.issuer },
+        signingTime: r.signingTime,
+        signingTimeSource: source,
+        validityTime: r.signingTime,
+        timestampAuthority: undefined,
+        warnings: [],
+      };
+    }
+  }
+}
+
+/**
+ * Verify a signed model (oms-format.md §13.1): read the bundle; check that its
+ * material belongs to the requested method; check the payload type; verify
+ * the signature (key and certificate: our own code with the curve's hash;
+ * sigstore: `@sigstore/verify` with an exact identity policy); decode and
+ * check the statement and manifest; hash the model on disk with the signed
+ * serialization (recorded ignore paths re-applied, the bundle left out) and
+ * compare.
+ *
+ * **Throws on every failure** (fail closed): there is no result with
+ * `ok: false`. A model that differs from its signature throws
+ * `MANIFEST_MISMATCH` whose `details` hold `missing`, `extra`, `changed`
+ * (every difference) and the verified `signer`. With `ignoreUnsignedFiles`,
+ * extra files are tolerated (listed in `compare.extra` and a warning);
+ * missing and changed files still fail.
+ *
+ * Each call is stateless: nothing carries over to the next one.
+ *
+ * @throws ModelSealError `BUNDLE_MALFORMED`, `METHOD_MISMATCH`,
+ *   `STATEMENT_INVALID`, `SIGNATURE_INVALID`, `KEY_MISMATCH`,
+ *   `CERTIFICATE_INVALID`, `IDENTITY_MISMATCH`, `TLOG_INVALID`,
+ *   `MANIFEST_INCONSISTENT`, `MANIFEST_MISMATCH`, `UNSUPPORTED_ALGORITHM`,
+ *   `UNSUPPORTED_KEY`, `SYMLINK_NOT_ALLOWED`, `INVALID_PATH` (verdicts);
+ *   `INVALID_OPTIONS`, `KEY_INVALID` (usage); `IO_ERROR`,
+ *   `TRUST_ROOT_UNAVAILABLE`, `ABORTED` (operational)
+ */
+export async function verifyModelSignature(
+  options: VerifyModelSignatureOptions,
+): Promise<VerifyModelSignatureResult> {
+  if (typeof options.modelPath !== 'string' || options.modelPath === '') {
+    throw invalidOptions('modelPath is required');
+  }
+  if (typeof options.bundlePath !== 'string' || options.bundlePath === '') {
+    throw invalidOptions('bundlePath is required');
+  }
+  const trust = await loadTrust(options);
+  const bundle = await readBundle(options.bundlePath);
+  checkMethod(bundle, options.method, options.bundlePath);
+  if (bundle.envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    throw new ModelSealError({
+      code: 'STATEMENT_INVALID',
+      message: `payload type ${JSON.stringify(bundle.envelope.payloadType)} is not ${IN_TOTO_PAYLOAD_TYPE}`,
+    });
+  }
+  // Nothing in the payload is trusted before this point.
+  const outcome = await verifySignature(bundle, trust);
+  const warnings: VerifyWarning[] = [...outcome.warnings];
+  if (bundle.envelope.signatureCount > 1) {
+    warnings.push({
+      code: 'EXTRA_SIGNATURES',
+      message: `the envelope has ${bundle.envelope.signatureCount} signatures; only the first was verified`,
+    });
+  }
+  const decoded = decodeStatement(bundle.envelope.payload);
+  if (decoded.legacy) {
+    warnings.push({ code: 'LEGACY_PREDICATE', message: 'model_signing v0.2 statement (legacy predicate)' });
+  }
+
+  const checkOptions: CheckModelOptions = { signaturePath: options.bundlePath };
+  if (options.ignorePaths !== undefined) checkOptions.ignorePaths = options.ignorePaths;
+  if (options.ignoreUnsignedFiles !== undefined) checkOptions.ignoreUnsignedFiles = options.ignoreUnsignedFiles;
+  if (options.allowSymlinks !== undefined) checkOptions.allowSymlinks = options.allowSymlinks;
+  if (options.concurrency !== undefined) checkOptions.concurrency = options.concurrency;
+  if (options.signal !== undefined) checkOptions.signal = options.signal;
+  if (options.onProgress !== undefined) checkOptions.onProgress = options.onProgress;
+  const checked = await checkModel(options.modelPath, decoded.manifest, checkOptions);
+  warnings.push(...checked.warnings);
+  const { compare } = checked;
+  if (!compare.ok) {
+    const parts = [
+      compare.missing.length > 0 ? `${compare.missing.length} missing` : '',
+      compare.changed.length > 0 ? `${compare.changed.length} changed` : '',
+      compare.extra.length > 0 && !compare.extraTolerated ? `${compare.extra.length} unsigned` : '',
+    ].filter(Boolean);
+    throw new ModelSealError({
+      code: 'MANIFEST_MISMATCH',
+      message: `model ${options.modelPath} does not match its signature: ${parts.join(', ')}`,
+      details: {
+        missing: compare.missing,
+        extra: compare.extra,
+        changed: compare.changed,
+        extraTolerated: compare.extraTolerated,
+        method: options.method,
+        signer: outcome.signer,
+      },
+    });
+  }
+  if (compare.extra.length > 0) {
+    warnings.push({
+      code: 'UNSIGNED_FILES_TOLERATED',
+      message: `${compare.extra.length} unsigned file(s) tolerated: ${compare.extra.map((r) => r.name).join(', ')}`,
+    });
+  }
+  return {
+    ok: true,
+    method: options.method,
+    signer: outcome.signer,
+    signingTime: outcome.signingTime,
+    signingTimeSource: outcome.signingTimeSource,
+    validityTime: outcome.validityTime,
+    timestampAuthority: outcome.timestampAuthority,
+    predicateType: decoded.predicateType,
+    manifest: decoded.manifest,
+    compare,
+    warnings,
+  };
+}
