@@ -24,3 +24,4 @@ export * from './audit/index.js';
 export * from './scan/index.js';
 export * from './output.js';
 export * from './attest/index.js';
+export { MODELSEAL_VERSION } from './version.js';

@@ -3,7 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   DEFAULT_SIGNATURE_NAME,
+  SEVERITIES,
+  defaultScanAttestationPath,
   isModelSealError,
+  loadScanPolicy,
+  type Severity,
+  type SignScanOptions,
   signModel,
   type SignModelOptions,
   type SignModelResult,
@@ -32,6 +37,13 @@ common options:
   --allow-symlinks                 follow symlinks to files
   --json                           print the result as JSON on stdout
   --progress auto|plain|none, -q   progress on stderr
+
+scan gate (the files are scanned before signing):
+  --fail-on SEVERITY               refuse to sign when a finding reaches critical|high|medium|low|info (default high)
+  --allow-unsafe REASON            sign despite findings; REASON is recorded in the scan attestation and audit log
+  --scan-policy FILE               scanner policy file (docs/scan-policy.md)
+  --attest-scan                    also write a signed scan attestation beside the bundle (model.sig -> model.scan.sig)
+  --scan-attestation FILE          write the signed scan attestation to FILE
 
 key and certificate:
   --private-key FILE               PEM or DER private key: EC P-256/P-384/P-521, Ed25519 or RSA
@@ -74,6 +86,11 @@ const FLAGS = {
   'tsa-url': { type: 'string' },
   tsa: { type: 'boolean', default: true },
   'rekor-entry-type': { type: 'string' },
+  'fail-on': { type: 'string' },
+  'allow-unsafe': { type: 'string' },
+  'scan-policy': { type: 'string' },
+  'attest-scan': { type: 'boolean' },
+  'scan-attestation': { type: 'string' },
 } as const;
 
 const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
@@ -164,6 +181,28 @@ function methodOptions(method: CliMethod, parsed: Parsed, io: Io): Partial<SignM
   return options as Partial<SignModelOptions> & { method: CliMethod };
 }
 
+async function scanOptionsFrom(parsed: Parsed, signaturePath: string): Promise<SignScanOptions> {
+  const scan: SignScanOptions = {};
+  const failOn = str(parsed, 'fail-on');
+  if (failOn !== undefined) {
+    if (!(SEVERITIES as readonly string[]).includes(failOn)) {
+      throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(failOn)}`);
+    }
+    scan.failOn = failOn as Severity;
+  }
+  const reason = str(parsed, 'allow-unsafe');
+  if (reason !== undefined) {
+    if (reason.trim() === '') throw new UsageError('--allow-unsafe needs a reason, which is recorded');
+    scan.overrideReason = reason;
+  }
+  const policy = str(parsed, 'scan-policy');
+  if (policy !== undefined) scan.policy = await loadScanPolicy(policy);
+  const attestation = str(parsed, 'scan-attestation');
+  if (attestation !== undefined) scan.attestationPath = resolve(attestation);
+  else if (flag(parsed, 'attest-scan')) scan.attestationPath = defaultScanAttestationPath(signaturePath);
+  return scan;
+}
+
 /** `modelseal sign [METHOD] MODEL_PATH`. */
 export async function signCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
   const parsed = parse(argv, FLAGS);
@@ -177,8 +216,10 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
   if (io.audit) Object.assign(io.audit, { modelPath: path, method, signaturePath });
   const hashing = hashOptionsFrom(parsed);
   const { method: serialization, ...hashRest } = hashing;
+  const scan = await scanOptionsFrom(parsed, signaturePath);
   const progress = progressReporter(progressModeFrom(parsed));
   const options = {
+    scan,
     ...hashRest,
     ...(serialization === undefined ? {} : { serialization }),
     ...methodOptions(method, parsed, io),
@@ -204,6 +245,9 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
   }
   progress.done();
   for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
+  if (result.scan?.overrideReason !== undefined) {
+    io.err(`modelseal: warning: signed despite scan findings (${result.scan.report.summary.findings}); override recorded: ${result.scan.overrideReason}`);
+  }
   const { manifest } = result;
   if (io.audit) {
     Object.assign(io.audit, {
@@ -213,6 +257,10 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
       bytes: result.bytes,
       signer: result.signedBy as unknown as Record<string, unknown>,
     });
+    if (result.scan !== undefined) {
+      io.audit.findings = { ...result.scan.report.summary.bySeverity };
+      if (result.scan.overrideReason !== undefined) io.audit.reason = `signed despite scan findings: ${result.scan.overrideReason}`;
+    }
   }
   if (flag(parsed, 'json')) {
     io.out(
@@ -228,6 +276,15 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
           bytes: result.bytes,
           signer: result.signedBy,
           warnings: result.warnings,
+          scan:
+            result.scan === undefined
+              ? undefined
+              : {
+                  verdict: result.scan.verdict,
+                  summary: result.scan.report.summary,
+                  overrideReason: result.scan.overrideReason,
+                  attestation: result.scan.attestationPath,
+                },
         },
         null,
         2,
@@ -237,6 +294,11 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
     io.out(`signed ${manifest.modelName}: ${manifest.resources.length} resources, root sha256:${manifest.rootDigest}`);
     io.out(`  signer: ${describeSignedBy(result.signedBy)}`);
     io.out(`  bundle: ${result.signaturePath}`);
+    if (result.scan !== undefined) {
+      const s = result.scan.report.summary;
+      io.out(`  scan: ${result.scan.verdict}${result.scan.overrideReason !== undefined ? ' (overridden)' : ''}, ${s.files} files, ${s.findings} findings${s.highest ? `, highest ${s.highest}` : ''}`);
+    }
+    if (result.scan?.attestationPath !== undefined) io.out(`  scan attestation: ${result.scan.attestationPath}`);
   }
   return EXIT.OK;
 }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
 import {
+  defaultScanAttestationPath,
   isModelSealError,
+  verifyScanAttestation,
+  type ScanAttestationResult,
   verifyModelSignature,
   type VerifyModelSignatureOptions,
   type VerifyModelSignatureResult,
@@ -45,6 +48,11 @@ sigstore (keyless):
   --trusted-root FILE              a TrustedRoot JSON (default: the public-good root shipped with modelseal, offline)
   --use-staging                    Sigstore staging (needs --trusted-root)
 
+scan requirement:
+  --require-scan                   require a clean signed scan attestation (model.sig -> model.scan.sig) for the
+                                   same root digest, verified with the same trust policy
+  --scan-attestation FILE          the scan attestation to require (implies --require-scan)
+
 --hash and --shard-size are accepted for model_signing compatibility and
 checked against the bundle: verification always uses the recorded values.`;
 
@@ -70,6 +78,8 @@ const FLAGS = {
   'certificate-oidc-issuer-regexp': { type: 'string' },
   'trusted-root': { type: 'string' },
   'use-staging': { type: 'boolean' },
+  'require-scan': { type: 'boolean' },
+  'scan-attestation': { type: 'string' },
 } as const;
 
 const SIGSTORE_FLAGS = [
@@ -179,6 +189,12 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
     throw error;
   }
   progress.done();
+  let scan: ScanAttestationResult | undefined;
+  const attestation = str(parsed, 'scan-attestation');
+  if (attestation !== undefined || flag(parsed, 'require-scan')) {
+    const path = attestation === undefined ? defaultScanAttestationPath(options.bundlePath) : resolve(attestation);
+    scan = await verifyScanAttestation(options, path, result.manifest.rootDigest);
+  }
   checkRecorded(parsed, result, io);
   for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
   const { manifest } = result;
@@ -191,7 +207,7 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
     });
   }
   if (flag(parsed, 'json')) {
-    io.out(JSON.stringify({ schemaVersion: 1, ...result }, null, 2));
+    io.out(JSON.stringify({ schemaVersion: 1, ...result, ...(scan === undefined ? {} : { scan }) }, null, 2));
     return EXIT.OK;
   }
   io.out(`verified ${path}: ${manifest.resources.length} resources match root sha256:${manifest.rootDigest}`);
@@ -200,6 +216,9 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
     io.out(`  signed: ${result.signingTime.toISOString()} (${result.signingTimeSource})`);
   } else if (result.validityTime !== undefined) {
     io.out(`  certificates checked at: ${result.validityTime.toISOString()} (${result.signingTimeSource})`);
+  }
+  if (scan !== undefined) {
+    io.out(`  scanned clean: modelseal ${scan.scanner.version}, fail-on ${scan.policy.failOn}, at ${scan.scannedAt} (${scan.attestationPath})`);
   }
   if (result.compare.extra.length > 0) {
     io.out(`  tolerated unsigned files: ${result.compare.extra.map((r) => r.name).join(', ')}`);

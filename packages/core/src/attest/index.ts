@@ -10,3 +10,4 @@ export {
   type ScanStatement,
   type ScanStatementInput,
 } from './scan-statement.js';
+export { defaultScanAttestationPath, verifyScanAttestation, type ScanAttestationResult } from './verify-scan.js';

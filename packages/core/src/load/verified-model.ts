@@ -11,6 +11,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { defaultScanAttestationPath, verifyScanAttestation, type ScanAttestationResult } from '../attest/verify-scan.js';
 import { modelSealError } from '../errors.js';
 import { invalidPathReason, parseShardName } from '../manifest/names.js';
 import type { HashAlgorithm, Manifest } from '../manifest/types.js';
@@ -57,13 +58,16 @@ export class VerifiedModel {
   readonly verification: VerifyModelSignatureResult;
   /** The model path as given (a directory, or a single file). */
   readonly path: string;
+  /** The verified scan attestation, when `requireScan` was given. */
+  readonly scan: ScanAttestationResult | undefined;
   private readonly ranges: Map<string, Range[]>;
   private readonly single: boolean;
 
   /** @internal Use {@link verifyModel}. */
-  constructor(path: string, verification: VerifyModelSignatureResult, singleFile: boolean) {
+  constructor(path: string, verification: VerifyModelSignatureResult, singleFile: boolean, scan?: ScanAttestationResult) {
     this.path = path;
     this.verification = verification;
+    this.scan = scan;
     this.ranges = rangesOf(verification.manifest);
     this.single = singleFile;
   }
@@ -253,8 +257,15 @@ function rangesOf(manifest: Manifest): Map<string, Range[]> {
   return map;
 }
 
-/** Options of {@link verifyModel}: those of `verifyModelSignature`. */
-export type VerifyModelOptions = VerifyModelSignatureOptions;
+/** Options of {@link verifyModel}: those of `verifyModelSignature`, plus the scan requirement. */
+export type VerifyModelOptions = VerifyModelSignatureOptions & {
+  /**
+   * Require a clean signed scan attestation for the same root digest, verified
+   * with the same trust policy. `attestationPath` defaults to the signature's
+   * sibling (`model.sig` → `model.scan.sig`).
+   */
+  requireScan?: boolean | { attestationPath?: string };
+};
 
 /**
  * Verifies a model (bundle, signer policy, every file) and returns a
@@ -264,6 +275,12 @@ export type VerifyModelOptions = VerifyModelSignatureOptions;
  */
 export async function verifyModel(options: VerifyModelOptions): Promise<VerifiedModel> {
   const verification = await verifyModelSignature(options);
+  let scan: ScanAttestationResult | undefined;
+  if (options.requireScan !== undefined && options.requireScan !== false) {
+    const explicit = typeof options.requireScan === 'object' ? options.requireScan.attestationPath : undefined;
+    const attestationPath = explicit ?? defaultScanAttestationPath(options.bundlePath);
+    scan = await verifyScanAttestation(options, attestationPath, verification.manifest.rootDigest);
+  }
   const singleFile = (await stat(options.modelPath)).isFile();
-  return new VerifiedModel(options.modelPath, verification, singleFile);
+  return new VerifiedModel(options.modelPath, verification, singleFile, scan);
 }

@@ -21,6 +21,7 @@ export type {
   SignModelResult,
   SignModelSignerOptions,
   SignModelSigstoreOptions,
+  SignScanOptions,
   SignWarning,
   StatementSigner,
 } from './types.js';

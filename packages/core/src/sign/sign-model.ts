@@ -10,7 +10,12 @@ import { ModelSealError } from '../errors.js';
 import { claimedIdentity } from '../internal/fulcio.js';
 import { assertWritable } from '../internal/atomic-write.js';
 import { decodeBase64Strict } from '../internal/base64.js';
+import { scanModel, type ScanModelOptions } from '../attest/scan-model.js';
+import { encodeScanStatement, scanVerdict } from '../attest/scan-statement.js';
 import { encodeStatement, hashModel } from '../manifest/index.js';
+import type { ScanReport } from '../scan/engine.js';
+import { severityAtLeast, type Severity } from '../scan/types.js';
+import { MODELSEAL_VERSION } from '../version.js';
 import type { HashModelOptions } from '../manifest/types.js';
 import { createCertificateSigner } from './certificate.js';
 import { createKeySigner } from './key.js';
@@ -19,6 +24,7 @@ import type {
   SignedBy,
   SignModelOptions,
   SignModelResult,
+  SignScanOptions,
   SignWarning,
   StatementSigner,
 } from './types.js';
@@ -64,6 +70,57 @@ function hashOptionsOf(options: SignModelOptions): HashModelOptions {
   }
   if (options.serialization !== undefined) out.method = options.serialization;
   return out;
+}
+
+interface GateOutcome {
+  report: ScanReport;
+  verdict: 'clean' | 'findings';
+  failOn: Severity;
+  overrideReason: string | undefined;
+  attestationPath: string | undefined;
+}
+
+/**
+ * Scans exactly the files that will be signed and refuses unsafe content
+ * unless an override reason is given. Adds the attestation path to the
+ * hashing options' ignore paths so that it is never signed as part of the model.
+ */
+async function scanGate(
+  options: SignModelOptions,
+  scan: SignScanOptions,
+  hashOptions: HashModelOptions,
+  force: boolean,
+): Promise<GateOutcome> {
+  const failOn = scan.failOn ?? 'high';
+  const attestationPath = scan.attestationPath === undefined ? undefined : resolve(scan.attestationPath);
+  if (attestationPath !== undefined) {
+    await assertWritable(attestationPath, force);
+    hashOptions.ignorePaths = [...(hashOptions.ignorePaths ?? []), attestationPath];
+  }
+  const scanOptions: ScanModelOptions = {};
+  for (const k of ['ignorePaths', 'ignoreGitPaths', 'signaturePath', 'allowSymlinks', 'signal'] as const) {
+    if (hashOptions[k] !== undefined) (scanOptions as Record<string, unknown>)[k] = hashOptions[k];
+  }
+  if (scan.policy !== undefined) scanOptions.policy = scan.policy;
+  const report = await scanModel(options.modelPath, scanOptions);
+  const verdict = scanVerdict(report, failOn);
+  const overrideReason = scan.overrideReason?.trim() === '' ? undefined : scan.overrideReason;
+  if (verdict !== 'clean' && overrideReason === undefined) {
+    const blocking = report.files
+      .flatMap((f) => f.findings)
+      .filter((f) => severityAtLeast(f.severity, failOn))
+      .slice(0, 20);
+    const what =
+      blocking.length > 0
+        ? `${report.summary.highest ?? ''} finding ${blocking[0]!.ruleId} in ${blocking[0]!.file}${blocking[0]!.member.length > 0 ? `!/${blocking[0]!.member.join('!/')}` : ''}`
+        : `${report.summary.errors} file(s) could not be scanned`;
+    throw new ModelSealError({
+      code: 'UNSAFE_CONTENT',
+      message: `refusing to sign ${options.modelPath}: ${what} (${report.summary.findings} findings; fail-on ${failOn})`,
+      details: { summary: report.summary, findings: blocking },
+    });
+  }
+  return { report, verdict, failOn, overrideReason, attestationPath };
 }
 
 /**
@@ -113,8 +170,10 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
   const signaturePath = resolve(options.signaturePath);
   const force = options.force ?? false;
   await assertWritable(signaturePath, force);
+  const hashOptions = hashOptionsOf(options);
+  const gate = options.scan === undefined ? undefined : await scanGate(options, options.scan, hashOptions, force);
 
-  const hashed = await hashModel(options.modelPath, hashOptionsOf(options));
+  const hashed = await hashModel(options.modelPath, hashOptions);
   if (hashed.manifest.resources.length === 0) {
     throw new ModelSealError({ code: 'EMPTY_MODEL', message: `nothing to sign in ${options.modelPath}` });
   }
@@ -126,7 +185,27 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
   const bundle = await signer.sign(statement);
   await writeBundle(signaturePath, bundle, { force });
   const method: SigningMethod = signer.method;
+  let scan: SignModelResult['scan'];
+  if (gate !== undefined) {
+    scan = { report: gate.report, verdict: gate.verdict };
+    if (gate.overrideReason !== undefined) scan.overrideReason = gate.overrideReason;
+    if (gate.attestationPath !== undefined) {
+      // The same signer signs a second statement about the same root digest.
+      const attestation = encodeScanStatement({
+        modelName: hashed.manifest.modelName,
+        rootDigest: hashed.manifest.rootDigest,
+        report: gate.report,
+        failOn: gate.failOn,
+        toolVersion: MODELSEAL_VERSION,
+        ...(options.scan?.policy === undefined ? {} : { policy: options.scan.policy }),
+        ...(gate.overrideReason === undefined ? {} : { override: { reason: gate.overrideReason } }),
+      });
+      await writeBundle(gate.attestationPath, await signer.sign(attestation), { force });
+      scan.attestationPath = gate.attestationPath;
+    }
+  }
   return {
+    ...(scan === undefined ? {} : { scan }),
     method,
     signaturePath,
     bundle,

@@ -5,6 +5,9 @@
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput, RsaPadding } from '../internal/keys.js';
 import type { HashModelOptions, Manifest, ManifestWarning, SerializationMethod } from '../manifest/types.js';
+import type { ScanReport } from '../scan/engine.js';
+import type { ScanPolicy } from '../scan/policy.js';
+import type { Severity } from '../scan/types.js';
 import type { CertificateInfo } from '../verify/types.js';
 import type { SigstoreSignOptions } from './sigstore.js';
 
@@ -67,7 +70,21 @@ export interface SignHashOptions extends Omit<HashModelOptions, 'signaturePath' 
   serialization?: SerializationMethod;
 }
 
+/** The scan gate of {@link signModel}: scan before signing, optionally attest the result. */
+export interface SignScanOptions {
+  /** Refuse to sign when a finding reaches this severity (or a file cannot be scanned). Default `high`. */
+  failOn?: Severity;
+  /** Scanner policy (allow and deny additions). */
+  policy?: ScanPolicy;
+  /** Sign despite findings. The reason is recorded in the scan attestation and the result. */
+  overrideReason?: string;
+  /** Also write a signed scan attestation here (subject: the model's root digest). Left out of the model. */
+  attestationPath?: string;
+}
+
 interface SignModelCommonOptions extends SignHashOptions {
+  /** Scan the files being signed first, and refuse to sign unsafe content (`UNSAFE_CONTENT`). */
+  scan?: SignScanOptions;
   /** The model directory or single file. */
   modelPath: string;
   /** Where to write the bundle; left out of the model when it lies inside it. */
@@ -127,4 +144,12 @@ export interface SignModelResult {
   warnings: SignWarning[];
   /** Bytes hashed. */
   bytes: number;
+  /** The scan gate's outcome, when `scan` was given. */
+  scan?: {
+    report: ScanReport;
+    verdict: 'clean' | 'findings';
+    /** The override reason, when the model was signed despite findings. */
+    overrideReason?: string;
+    attestationPath?: string;
+  };
 }

@@ -103,7 +103,8 @@ function checkMethod(bundle: ParsedBundle, method: SigningMethod, file: string):
   }
 }
 
-interface SignatureOutcome {
+/** The signer and times a signature check proved. */
+export interface SignatureOutcome {
   signer: SignerInfo;
   signingTime: Date | undefined;
   signingTimeSource: TimeSource;
@@ -173,6 +174,46 @@ async function verifySignature(bundle: ParsedBundle, trust: Trust): Promise<Sign
   }
 }
 
+/** What {@link verifyStatementBundle} proved: the signer, and the payload it signed. */
+export interface StatementBundleVerification {
+  bundle: ParsedBundle;
+  outcome: SignatureOutcome;
+  /** The signed payload (an in-toto statement), now trusted as coming from the signer. */
+  payload: Buffer;
+  warnings: VerifyWarning[];
+}
+
+/**
+ * Verifies a bundle's signature and signer with the caller's trust policy,
+ * whatever statement it carries (oms-format.md §13.1 steps 1–5): the model's
+ * own bundle, or a companion statement such as a scan attestation.
+ *
+ * @throws the bundle and signer codes of {@link verifyModelSignature}
+ */
+export async function verifyStatementBundle(
+  options: VerifyModelSignatureOptions,
+): Promise<StatementBundleVerification> {
+  const trust = await loadTrust(options);
+  const bundle = await readBundle(options.bundlePath);
+  checkMethod(bundle, options.method, options.bundlePath);
+  if (bundle.envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    throw new ModelSealError({
+      code: 'STATEMENT_INVALID',
+      message: `payload type ${JSON.stringify(bundle.envelope.payloadType)} is not ${IN_TOTO_PAYLOAD_TYPE}`,
+    });
+  }
+  // Nothing in the payload is trusted before this point.
+  const outcome = await verifySignature(bundle, trust);
+  const warnings: VerifyWarning[] = [...outcome.warnings];
+  if (bundle.envelope.signatureCount > 1) {
+    warnings.push({
+      code: 'EXTRA_SIGNATURES',
+      message: `the envelope has ${bundle.envelope.signatureCount} signatures; only the first was verified`,
+    });
+  }
+  return { bundle, outcome, payload: bundle.envelope.payload, warnings };
+}
+
 /**
  * Verify a signed model (oms-format.md §13.1): read the bundle; check that its
  * material belongs to the requested method; check the payload type; verify
@@ -208,24 +249,7 @@ export async function verifyModelSignature(
   if (typeof options.bundlePath !== 'string' || options.bundlePath === '') {
     throw invalidOptions('bundlePath is required');
   }
-  const trust = await loadTrust(options);
-  const bundle = await readBundle(options.bundlePath);
-  checkMethod(bundle, options.method, options.bundlePath);
-  if (bundle.envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-    throw new ModelSealError({
-      code: 'STATEMENT_INVALID',
-      message: `payload type ${JSON.stringify(bundle.envelope.payloadType)} is not ${IN_TOTO_PAYLOAD_TYPE}`,
-    });
-  }
-  // Nothing in the payload is trusted before this point.
-  const outcome = await verifySignature(bundle, trust);
-  const warnings: VerifyWarning[] = [...outcome.warnings];
-  if (bundle.envelope.signatureCount > 1) {
-    warnings.push({
-      code: 'EXTRA_SIGNATURES',
-      message: `the envelope has ${bundle.envelope.signatureCount} signatures; only the first was verified`,
-    });
-  }
+  const { bundle, outcome, warnings } = await verifyStatementBundle(options);
   const decoded = decodeStatement(bundle.envelope.payload);
   if (decoded.legacy) {
     warnings.push({ code: 'LEGACY_PREDICATE', message: 'model_signing v0.2 statement (legacy predicate)' });
