@@ -25,3 +25,11 @@ export type {
   SignWarning,
   StatementSigner,
 } from './types.js';
+export {
+  ambientToken,
+  decodeTokenClaims,
+  resolveIdentityProvider,
+  staticToken,
+  type IdentityOptions,
+  type IdentityProvider,
+} from './identity.js';
