@@ -131,7 +131,7 @@ async function writeAudit(
   const facts = io.audit ?? {};
   const input: AuditInput = { ...facts, action, start, end: new Date(), toolVersion: VERSION, outcome: code === EXIT.OK ? 'success' : 'failure' };
   if (failure !== undefined) {
-    input.reason = failure instanceof Error ? failure.message : String(failure);
+    input.reason = failure instanceof Error ? failure.message : JSON.stringify(failure);
     if (isModelSealError(failure)) input.errorCode = failure.code;
     else if (failure instanceof UsageError) input.errorCode = 'USAGE';
   }

@@ -86,7 +86,7 @@ function signOptions(values: Values): SignModelOptions {
   };
   switch (m) {
     case 'key':
-      return { ...common, method: m, privateKey: need(values, 'private-key') } as SignModelOptions;
+      return { ...common, method: m, privateKey: need(values, 'private-key') };
     case 'certificate':
       return {
         ...common,
@@ -94,7 +94,7 @@ function signOptions(values: Values): SignModelOptions {
         privateKey: need(values, 'private-key'),
         signingCertificate: need(values, 'signing-cert'),
         certificateChain: strings(values, 'cert-chain'),
-      } as SignModelOptions;
+      };
     case 'sigstore':
       return {
         ...common,
@@ -103,7 +103,7 @@ function signOptions(values: Values): SignModelOptions {
         // Never ambient credentials: the harness passes the token it wants used.
         useAmbientCredentials: false,
         ...(values['use-staging'] === true ? { staging: true } : {}),
-      } as SignModelOptions;
+      };
   }
 }
 

@@ -255,7 +255,7 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
       rootDigest: manifest.rootDigest,
       resources: manifest.resources.length,
       bytes: result.bytes,
-      signer: result.signedBy as unknown as Record<string, unknown>,
+      signer: result.signedBy,
     });
     if (result.scan !== undefined) {
       io.audit.findings = { ...result.scan.report.summary.bySeverity };

@@ -170,73 +170,39 @@ export class VerifiedModel {
   createReadStream(name: string, options: VerifiedReadStreamOptions = {}): Readable {
     const chunkSize = options.highWaterMark ?? CHUNK;
     const { ranges, absolute } = this.locate(name);
+    return Readable.from(this.verifiedChunks(name, absolute, ranges, chunkSize), { objectMode: false, highWaterMark: chunkSize });
+  }
+
+  private async *verifiedChunks(name: string, absolute: string, ranges: Range[], chunkSize: number): AsyncGenerator<Buffer> {
     const s = this.verification.manifest.serialization;
-    // Files mode: one range covering the whole file, its end learned from fstat.
-    let handle: FileHandle | undefined;
-    let plan: Range[] = ranges;
-    let index = 0;
-    let position = 0;
-    let current: Incremental = hasher(s.hashType);
-    let held: Buffer | undefined;
-    const self = this;
-    return new Readable({
-      highWaterMark: chunkSize,
-      async construct(callback) {
-        try {
-          handle = await self.openChecked(name, absolute, self.expectedSize(ranges));
-          if (s.method === 'files') plan = [{ start: 0, end: (await handle.stat()).size, digest: ranges[0]!.digest }];
-          callback();
-        } catch (error) {
-          callback(error as Error);
+    const handle = await this.openChecked(name, absolute, this.expectedSize(ranges));
+    try {
+      // Files mode: one range covering the whole file, its end taken from the open file.
+      const plan = s.method === 'files' ? [{ start: 0, end: (await handle.stat()).size, digest: ranges[0]!.digest }] : ranges;
+      let position = 0;
+      for (const range of plan) {
+        const hash = hasher(s.hashType);
+        let held: Buffer | undefined;
+        while (position < range.end) {
+          const want = Math.min(chunkSize, range.end - position);
+          const chunk = Buffer.allocUnsafe(want);
+          const { bytesRead } = await handle.read(chunk, 0, want, position);
+          if (bytesRead < want) this.mismatch(name, 'it shrank');
+          hash.update(chunk);
+          position += want;
+          // Hold the newest chunk back: the range's last bytes go out only once its digest matched.
+          if (held) yield held;
+          held = chunk;
         }
-      },
-      async read() {
-        try {
-          for (;;) {
-            const range = plan[index];
-            if (range === undefined) {
-              // Past the last signed byte: the file must not have grown.
-              const { bytesRead } = await handle!.read(Buffer.alloc(1), 0, 1, position);
-              if (bytesRead > 0) self.mismatch(name, 'it grew');
-              this.push(null);
-              return;
-            }
-            const want = Math.min(chunkSize, range.end - position);
-            const chunk = Buffer.allocUnsafe(want);
-            const { bytesRead } = want === 0 ? { bytesRead: 0 } : await handle!.read(chunk, 0, want, position);
-            if (bytesRead < want) self.mismatch(name, 'it shrank');
-            current.update(chunk);
-            position += want;
-            if (position === range.end) {
-              // The range is verified: release what was held back with it.
-              self.compare(name, range, current.hex());
-              current = hasher(s.hashType);
-              index += 1;
-              const out = held ? Buffer.concat([held, chunk]) : chunk;
-              held = undefined;
-              if (out.length > 0) {
-                this.push(out);
-                return;
-              }
-              continue;
-            }
-            // Hold this chunk back and release the previous one.
-            const previous = held;
-            held = chunk;
-            if (previous) {
-              this.push(previous);
-              return;
-            }
-          }
-        } catch (error) {
-          this.destroy(error as Error);
-        }
-      },
-      async destroy(error, callback) {
-        await handle?.close().catch(() => {});
-        callback(error);
-      },
-    });
+        this.compare(name, range, hash.hex());
+        if (held) yield held;
+      }
+      // Past the last signed byte: the file must not have grown.
+      const { bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, position);
+      if (bytesRead > 0) this.mismatch(name, 'it grew');
+    } finally {
+      await handle.close();
+    }
   }
 }
 
