@@ -133,6 +133,17 @@ export interface ScanContext {
   scanNested(source: ByteSource, memberName: string): Promise<void>;
   /** Records the name of a format recognised for the current member. */
   recognise(format: string): void;
+  /**
+   * Counts `bytes` produced by decompression against `limits.maxExpandedBytes`
+   * for the whole top-level file; returns false (and records nothing) once the
+   * budget is spent. Optional: contexts that do not track it accept everything.
+   */
+  reserveExpanded?(bytes: number): boolean;
+  /**
+   * Scanner-specific settings carried through nested scans, keyed by scanner
+   * family (e.g. `pickle.policy`, a compiled pickle policy). Optional.
+   */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }
 
 /** One format's scanner: content detection plus a bounded parse. */

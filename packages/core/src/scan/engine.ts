@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The scan engine: expands directories, dispatches each file to the first
+ * format scanner whose content detection accepts it (never by extension),
+ * recurses into nested members with depth and expansion limits, runs files in
+ * parallel with bounded concurrency, and records per-file I/O errors instead
+ * of throwing.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { modelSealError } from '../errors.js';
+import {
+  compileScanPolicy,
+  type CompiledScanPolicy,
+  type ScanPolicy,
+} from './policy.js';
+import { PICKLE_POLICY_SETTING } from './pickle/scanner.js';
+import { FALLBACK_SCANNERS, SCANNERS } from './registry.js';
+import { ruleInfo } from './rules.js';
+import { openFileSource } from './source.js';
+import {
+  DEFAULT_SCAN_LIMITS,
+  SEVERITIES,
+  severityAtLeast,
+  severityRank,
+  type ByteSource,
+  type FileScanResult,
+  type Finding,
+  type FindingInput,
+  type FormatScanner,
+  type RuleInfo,
+  type ScanContext,
+  type ScanLimits,
+  type Severity,
+} from './types.js';
+
+/** Options of {@link scanPaths} and {@link scanFile}. */
+export interface ScanOptions {
+  /** Directory that file paths in the report are relative to. Default `process.cwd()`. */
+  root?: string;
+  /** User policy (allow/deny additions, profiles); see `docs/scan-policy.md`. Default: built-in lists. */
+  policy?: ScanPolicy;
+  /** Parser limits; defaults in {@link DEFAULT_SCAN_LIMITS}. */
+  limits?: Partial<ScanLimits>;
+  /** Files scanned at the same time. Default 4. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Format scanners to consult. Default {@link SCANNERS} then {@link FALLBACK_SCANNERS}. */
+  scanners?: readonly FormatScanner[];
+  /** Called after each file. */
+  onProgress?: (event: ScanProgressEvent) => void;
+}
+
+/** Progress of a scan. */
+export interface ScanProgressEvent {
+  phase: 'scan';
+  path: string;
+  filesDone: number;
+  filesTotal: number;
+}
+
+/** Counts over a whole report. */
+export interface ScanSummary {
+  /** Files given or found in directories. */
+  files: number;
+  /** Files that could not be read. */
+  errors: number;
+  findings: number;
+  bySeverity: Record<Severity, number>;
+  /** Highest severity among the findings; `null` when there are none. */
+  highest: Severity | null;
+}
+
+/** The result of {@link scanPaths}. */
+export interface ScanReport {
+  schemaVersion: 1;
+  /** Absolute root the file paths are relative to. */
+  root: string;
+  files: FileScanResult[];
+  summary: ScanSummary;
+  /** Metadata of every rule that has a finding in the report. */
+  rules: RuleInfo[];
+}
+
+interface FileState {
+  file: string;
+  absolutePath: string;
+  findings: Finding[];
+  formats: string[];
+  limits: ScanLimits;
+  signal: AbortSignal | undefined;
+  settings: Record<string, unknown>;
+  expanded: number;
+  scanners: readonly FormatScanner[];
+  fallback: readonly FormatScanner[];
+}
+
+const MAX_FINDINGS_PER_FILE = 10_000;
+
+function makeContext(
+  state: FileState,
+  member: readonly string[],
+  depth: number,
+): ScanContext {
+  const ctx: ScanContext = {
+    file: state.file,
+    absolutePath: state.absolutePath,
+    member,
+    depth,
+    limits: state.limits,
+    settings: state.settings,
+    ...(state.signal !== undefined ? { signal: state.signal } : {}),
+    report(f: FindingInput): void {
+      if (state.findings.length >= MAX_FINDINGS_PER_FILE) return;
+      const { member: sub, ...rest } = f;
+      state.findings.push({
+        ...rest,
+        file: state.file,
+        member: [...member, ...(sub ?? [])],
+      });
+    },
+    async scanNested(source: ByteSource, memberName: string): Promise<void> {
+      if (depth + 1 > state.limits.maxNestingDepth) {
+        ctx.report({
+          ruleId: 'SCAN_LIMIT_EXCEEDED',
+          severity: 'medium',
+          message: 'nesting deeper than the depth limit; not scanned',
+          member: [memberName],
+          evidence: { limit: state.limits.maxNestingDepth },
+        });
+        return;
+      }
+      await dispatch(
+        source,
+        makeContext(state, [...member, memberName], depth + 1),
+        state,
+      );
+    },
+    recognise(format: string): void {
+      if (!state.formats.includes(format)) state.formats.push(format);
+    },
+    reserveExpanded(bytes: number): boolean {
+      if (state.expanded + bytes > state.limits.maxExpandedBytes) return false;
+      state.expanded += bytes;
+      return true;
+    },
+  };
+  return ctx;
+}
+
+/** An operating-system I/O error (`EIO`, `ENOENT`, ...): it ends the file's scan as an error. */
+function isIoError(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+async function dispatch(
+  source: ByteSource,
+  ctx: ScanContext,
+  state: FileState,
+): Promise<boolean> {
+  const head = await source.read(0, Math.min(4096, source.size));
+  for (const list of [state.scanners, state.fallback]) {
+    for (const scanner of list) {
+      let accepted: boolean;
+      try {
+        accepted = await scanner.detect(head, source);
+      } catch {
+        accepted = false;
+      }
+      if (!accepted) continue;
+      try {
+        await scanner.scan(source, ctx);
+      } catch (e) {
+        if (isIoError(e)) throw e;
+        // A scanner bug on hostile input is a finding, not a crash of the whole scan.
+        ctx.report({
+          ruleId: 'SCAN_INTERNAL_ERROR',
+          severity: 'medium',
+          message: `scanner ${scanner.id} failed`,
+          evidence: {
+            scanner: scanner.id,
+            error: String((e as Error)?.message ?? e).slice(0, 200),
+          },
+        });
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+function resolveLimits(limits: Partial<ScanLimits> | undefined): ScanLimits {
+  const l: ScanLimits = { ...DEFAULT_SCAN_LIMITS, ...limits };
+  for (const [k, v] of Object.entries(l)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw modelSealError(
+        'INVALID_OPTIONS',
+        `scan limit ${k} must be a non-negative number`,
+        { details: { limit: k, value: v } },
+      );
+    }
+  }
+  return l;
+}
+
+interface Prepared {
+  limits: ScanLimits;
+  policy: CompiledScanPolicy;
+  root: string;
+  scanners: readonly FormatScanner[];
+  fallback: readonly FormatScanner[];
+}
+
+function prepare(options: ScanOptions): Prepared {
+  return {
+    limits: resolveLimits(options.limits),
+    policy: compileScanPolicy(options.policy),
+    root: resolve(options.root ?? process.cwd()),
+    scanners: options.scanners ?? SCANNERS,
+    fallback: options.scanners !== undefined ? [] : FALLBACK_SCANNERS,
+  };
+}
+
+function displayPath(root: string, absolute: string): string {
+  const rel = relative(root, absolute);
+  if (rel === '') return basename(absolute);
+  if (rel.startsWith('..') || isAbsolute(rel))
+    return absolute.split(sep).join('/');
+  return rel.split(sep).join('/');
+}
+
+async function scanSourceWith(
+  source: ByteSource,
+  file: string,
+  absolutePath: string,
+  p: Prepared,
+  signal: AbortSignal | undefined,
+): Promise<FileScanResult> {
+  const state: FileState = {
+    file,
+    absolutePath,
+    findings: [],
+    formats: [],
+    limits: p.limits,
+    signal,
+    settings: { [PICKLE_POLICY_SETTING]: p.policy },
+    expanded: 0,
+    scanners: p.scanners,
+    fallback: p.fallback,
+  };
+  const ctx = makeContext(state, [], 0);
+  try {
+    await dispatch(source, ctx, state);
+  } catch (e) {
+    if (isIoError(e)) {
+      return {
+        file,
+        formats: state.formats,
+        findings: state.findings,
+        bytes: source.size,
+        error: {
+          code: 'IO_ERROR',
+          message: `cannot read ${file}: ${e.code ?? 'error'}`,
+        },
+      };
+    }
+    ctx.report({
+      ruleId: 'SCAN_INTERNAL_ERROR',
+      severity: 'medium',
+      message: 'scan failed',
+      evidence: { error: String((e as Error)?.message ?? e).slice(0, 200) },
+    });
+  }
+  return {
+    file,
+    formats: state.formats,
+    findings: state.findings,
+    bytes: source.size,
+  };
+}
+
+async function scanOne(
+  absolutePath: string,
+  p: Prepared,
+  signal: AbortSignal | undefined,
+): Promise<FileScanResult> {
+  const file = displayPath(p.root, absolutePath);
+  let source;
+  try {
+    source = await openFileSource(absolutePath);
+  } catch (e) {
+    return {
+      file,
+      formats: [],
+      findings: [],
+      bytes: 0,
+      error: {
+        code: 'IO_ERROR',
+        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      },
+    };
+  }
+  try {
+    return await scanSourceWith(source, file, absolutePath, p, signal);
+  } catch (e) {
+    return {
+      file,
+      formats: [],
+      findings: [],
+      bytes: source.size,
+      error: {
+        code: 'IO_ERROR',
+        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      },
+    };
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Scans the bytes of one in-memory or custom source as the file `name`.
+ * Useful for tests, fuzzing and callers that already hold the bytes.
+ * @throws ModelSealError `INVALID_OPTIONS` for invalid limits or policy.
+ */
+export async function scanSource(
+  source: ByteSource,
+  name: string,
+  options: ScanOptions = {},
+): Promise<FileScanResult> {
+  const p = prepare(options);
+  return scanSourceWith(source, name, resolve(p.root, name), p, options.signal);
+}
+
+/**
+ * Scans one file (never reads tensor data it does not need).
+ * I/O failures are recorded in the result's `error`, not thrown.
+ * @throws ModelSealError `INVALID_OPTIONS` for invalid limits or policy.
+ */
+export async function scanFile(
+  path: string,
+  options: ScanOptions = {},
+): Promise<FileScanResult> {
+  const p = prepare(options);
+  return scanOne(resolve(path), p, options.signal);
+}
+
+async function expand(
+  path: string,
+  out: { files: string[]; skipped: FileScanResult[] },
+  root: string,
+): Promise<void> {
+  const abs = resolve(path);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch {
+    out.files.push(abs); // reported as an I/O error by the scan
+    return;
+  }
+  if (!st.isDirectory()) {
+    out.files.push(abs);
+    return;
+  }
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      out.skipped.push({
+        file: displayPath(root, dir),
+        formats: [],
+        findings: [],
+        bytes: 0,
+        error: {
+          code: 'IO_ERROR',
+          message: `cannot read directory ${displayPath(root, dir)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        },
+      });
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        const file = displayPath(root, full);
+        out.skipped.push({
+          file,
+          formats: [],
+          bytes: 0,
+          findings: [
+            {
+              ruleId: 'SCAN_SYMLINK_SKIPPED',
+              severity: 'info',
+              file,
+              member: [],
+              message: 'symbolic link not followed',
+            },
+          ],
+        });
+      } else if (e.isDirectory()) await walk(full);
+      else if (e.isFile()) out.files.push(full);
+    }
+  };
+  await walk(abs);
+}
+
+/** True when the report has a finding at or above `severity` (the CLI's `--fail-on`). */
+export function reportReaches(report: ScanReport, severity: Severity): boolean {
+  return (
+    report.summary.highest !== null &&
+    severityAtLeast(report.summary.highest, severity)
+  );
+}
+
+/** Summary counts over file results. */
+export function summariseResults(
+  files: readonly FileScanResult[],
+): ScanSummary {
+  const bySeverity = Object.fromEntries(
+    SEVERITIES.map((s) => [s, 0]),
+  ) as Record<Severity, number>;
+  let findings = 0;
+  let errors = 0;
+  let highest: Severity | null = null;
+  for (const f of files) {
+    if (f.error !== undefined) errors++;
+    for (const x of f.findings) {
+      findings++;
+      bySeverity[x.severity]++;
+      if (highest === null || severityRank(x.severity) > severityRank(highest))
+        highest = x.severity;
+    }
+  }
+  return { files: files.length, errors, findings, bySeverity, highest };
+}
+
+/**
+ * Scans files and directories (recursively, symbolic links inside directories
+ * not followed), in parallel with bounded concurrency. Per-file I/O failures
+ * are recorded in the results, never thrown.
+ * @throws ModelSealError `INVALID_OPTIONS` for an empty path list, invalid limits, concurrency or policy.
+ */
+export async function scanPaths(
+  paths: readonly string[],
+  options: ScanOptions = {},
+): Promise<ScanReport> {
+  if (paths.length === 0)
+    throw modelSealError('INVALID_OPTIONS', 'no path to scan');
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw modelSealError(
+      'INVALID_OPTIONS',
+      'concurrency must be a positive integer',
+      { details: { concurrency } },
+    );
+  }
+  const p = prepare(options);
+  const found = { files: [] as string[], skipped: [] as FileScanResult[] };
+  for (const path of paths) await expand(path, found, p.root);
+  const unique = [...new Set(found.files)];
+  const results: FileScanResult[] = new Array<FileScanResult>(unique.length);
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < unique.length) {
+      if (options.signal?.aborted)
+        throw modelSealError('ABORTED', 'scan aborted');
+      const i = next++;
+      results[i] = await scanOne(unique[i]!, p, options.signal);
+      done++;
+      options.onProgress?.({
+        phase: 'scan',
+        path: results[i].file,
+        filesDone: done,
+        filesTotal: unique.length,
+      });
+    }
+  };
+  await Promise.all(
+    Array.from(
+      { length: Math.min(concurrency, Math.max(1, unique.length)) },
+      worker,
+    ),
+  );
+  const files = [...results, ...found.skipped];
+  const ruleIds = new Set<string>();
+  for (const f of files) for (const x of f.findings) ruleIds.add(x.ruleId);
+  const rules: RuleInfo[] = [...ruleIds].sort().map(
+    (id) =>
+      ruleInfo(id) ?? {
+        id,
+        severity: 'medium',
+        title: id.toLowerCase().replace(/_/g, ' '),
+        description: '',
+        remediation: '',
+      },
+  );
+  return {
+    schemaVersion: 1,
+    root: p.root,
+    files,
+    summary: summariseResults(files),
+    rules,
+  };
+}

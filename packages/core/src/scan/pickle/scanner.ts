@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The pickle scanner: runs the symbolic VM ({@link analysePickleSource}) and
+ * turns what it saw into findings with the policy (allow list first, then
+ * calls, then the deny list; threats.md §1.4). Also the content detector for
+ * raw pickles and the recursion into nested payloads.
+ */
+import { inflateSync } from 'node:zlib';
+import type {
+  ByteSource,
+  FindingInput,
+  FormatScanner,
+  ScanContext,
+  Severity,
+} from '../types.js';
+import { joblibBuildHook } from '../joblib/array-wrapper.js';
+import {
+  defaultScanPolicy,
+  judgeGlobal,
+  type CompiledScanPolicy,
+  type GlobalVerdict,
+} from '../policy.js';
+import { normaliseGlobal, type NormalisedGlobal } from './names.js';
+import {
+  analysePickleSource,
+  bufferSource,
+  pickleOpcodeName,
+  type PickleAnalysis,
+  type PickleAnalysisOptions,
+  type PickleValue,
+} from './vm.js';
+
+/** Key of `ScanContext.settings` holding a {@link CompiledScanPolicy}. */
+export const PICKLE_POLICY_SETTING = 'pickle.policy';
+
+/** The policy of a context: its `pickle.policy` setting, else the default. */
+export function policyOf(ctx: ScanContext): CompiledScanPolicy {
+  const p = ctx.settings?.[PICKLE_POLICY_SETTING];
+  return (p as CompiledScanPolicy | undefined) ?? defaultScanPolicy();
+}
+
+type GlobalValue = Extract<PickleValue, { k: 'global' }>;
+
+function globalName(g: GlobalValue): NormalisedGlobal {
+  return normaliseGlobal(g.module, g.name);
+}
+
+function tupleItems(v: PickleValue): PickleValue[] {
+  return v.k === 'tuple' || v.k === 'list' ? v.items : [];
+}
+
+/** Aggregates findings by (rule, subject) so that a name used 10,000 times yields one finding. */
+class FindingSink {
+  private readonly byKey = new Map<
+    string,
+    FindingInput & { evidence: Record<string, unknown> }
+  >();
+  constructor(private readonly ctx: ScanContext) {}
+
+  add(
+    key: string,
+    f: FindingInput & { evidence: Record<string, unknown> },
+  ): void {
+    const prev = this.byKey.get(key);
+    if (prev !== undefined) {
+      prev.evidence['occurrences'] =
+        ((prev.evidence['occurrences'] as number | undefined) ?? 1) + 1;
+      return;
+    }
+    this.byKey.set(key, f);
+  }
+
+  flush(): void {
+    for (const f of this.byKey.values()) this.ctx.report(f);
+    this.byKey.clear();
+  }
+}
+
+function describe(v: PickleValue): string {
+  switch (v.k) {
+    case 'global':
+      return `${v.module}.${v.name}`;
+    case 'call':
+      return `${describe(v.fn)}(…)`;
+    case 'pid':
+      return 'persistent object';
+    case 'ext':
+      return `extension code ${v.code}`;
+    case 'none':
+    case 'bool':
+    case 'int':
+    case 'float':
+    case 'str':
+    case 'bytes':
+    case 'tuple':
+    case 'list':
+    case 'dict':
+    case 'set':
+    case 'buffer':
+    case 'unknown':
+      return v.k;
+  }
+}
+
+function isTensorLike(v: PickleValue): boolean {
+  if (v.k === 'pid') return true;
+  if (v.k !== 'call' || v.fn.k !== 'global') return false;
+  const c = globalName(v.fn).canonical;
+  return (
+    /^torch\.(_utils\._rebuild_|_tensor\._rebuild_)/.test(c) ||
+    /^torch\.[A-Za-z0-9]+Storage$/.test(c) ||
+    c === 'torch.Tensor'
+  );
+}
+
+/** Decodes a staging helper applied to a constant (`base64.b64decode(b'…')`), when we can. */
+function stagedConstant(
+  v: PickleValue,
+  used: Set<number>,
+  depth = 0,
+): Buffer | undefined {
+  if (v.k === 'bytes' || v.k === 'str') used.add(v.offset);
+  if (v.k === 'bytes') return v.v;
+  if (v.k === 'str') return Buffer.from(v.v, 'latin1');
+  if (v.k !== 'call' || v.fn.k !== 'global' || depth > 8) return undefined;
+  const c = globalName(v.fn).canonical;
+  const inner = stagedConstant(
+    tupleItems(v.args)[0] ?? { k: 'unknown' },
+    used,
+    depth + 1,
+  );
+  if (inner === undefined) return undefined;
+  try {
+    if (
+      /^base64\.(b64decode|decodebytes|standard_b64decode)$/.test(c) ||
+      c === 'binascii.a2b_base64'
+    )
+      return Buffer.from(inner.toString('latin1'), 'base64');
+    if (c === 'base64.urlsafe_b64decode')
+      return Buffer.from(inner.toString('latin1'), 'base64url');
+    if (c === 'binascii.unhexlify' || c === 'bytes.fromhex')
+      return Buffer.from(inner.toString('latin1'), 'hex');
+    if (c === 'zlib.decompress')
+      return inflateSync(inner, { maxOutputLength: 64 * 1024 * 1024 });
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** True when the bytes look like a complete binary pickle (`PROTO n … STOP`). */
+export function looksLikePickle(b: Buffer): boolean {
+  return (
+    b.length >= 4 &&
+    b[0] === 0x80 &&
+    b[1]! >= 2 &&
+    b[1]! <= 5 &&
+    b[b.length - 1] === 0x2e &&
+    pickleOpcodeName(b[2]!) !== undefined
+  );
+}
+
+/** Finds a pickle hidden in a constant: raw, zlib-compressed, base64 or hex text. */
+export function unwrapNestedPickle(
+  b: Buffer,
+): { data: Buffer; encoding: string } | undefined {
+  if (looksLikePickle(b)) return { data: b, encoding: 'raw' };
+  if (b.length >= 8 && b[0] === 0x78 && ((0x78 << 8) | b[1]!) % 31 === 0) {
+    try {
+      const out = inflateSync(b, { maxOutputLength: 64 * 1024 * 1024 });
+      if (looksLikePickle(out)) return { data: out, encoding: 'zlib' };
+    } catch {
+      // not zlib after all
+    }
+  }
+  const text = b.toString('latin1').trim();
+  if (text.length >= 8 && text.length <= 64 * 1024 * 1024) {
+    if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+      const raw = Buffer.from(text, 'base64');
+      if (looksLikePickle(raw)) return { data: raw, encoding: 'base64' };
+      const inner =
+        raw.length >= 2 && raw[0] === 0x78
+          ? unwrapNestedPickle(raw)
+          : undefined;
+      if (inner !== undefined)
+        return { data: inner.data, encoding: `base64+${inner.encoding}` };
+    }
+    if (/^([0-9a-fA-F]{2})+$/.test(text)) {
+      const raw = Buffer.from(text, 'hex');
+      if (looksLikePickle(raw)) return { data: raw, encoding: 'hex' };
+    }
+  }
+  return undefined;
+}
+
+/** Options of {@link scanPickleSource}. */
+export interface PickleScanOptions {
+  /** Stop after this many stacked streams. */
+  streamLimit?: number;
+  /** Start offset in the source. */
+  start?: number;
+  /** Resynchronise over junk after streams. Default true. */
+  resync?: boolean;
+  /** Extra sub-member path for the findings (e.g. a zip entry name). */
+  member?: string[];
+}
+
+/**
+ * Analyses the pickle streams of `source` and reports findings on `ctx`.
+ * Returns the analysis so that containers can add their own checks (tensor
+ * bounds). Never throws on hostile data.
+ */
+export async function scanPickleSource(
+  source: ByteSource,
+  ctx: ScanContext,
+  options: PickleScanOptions = {},
+): Promise<PickleAnalysis> {
+  const policy = policyOf(ctx);
+  let joblib = false;
+  const vmOptions: PickleAnalysisOptions = {
+    onBuild: joblibBuildHook(() => {
+      joblib = true;
+    }),
+  };
+  if (options.streamLimit !== undefined)
+    vmOptions.streamLimit = options.streamLimit;
+  if (options.start !== undefined) vmOptions.start = options.start;
+  if (options.resync !== undefined) vmOptions.resync = options.resync;
+  if (ctx.signal !== undefined) vmOptions.signal = ctx.signal;
+  const analysis = await analysePickleSource(source, vmOptions);
+  if (joblib) ctx.recognise('joblib');
+  const member = options.member;
+  const withMember = (
+    f: FindingInput & { evidence: Record<string, unknown> },
+  ): FindingInput & { evidence: Record<string, unknown> } =>
+    member === undefined ? f : { ...f, member };
+  const sink = new FindingSink(ctx);
+  const add = (
+    key: string,
+    f: FindingInput & { evidence: Record<string, unknown> },
+  ): void => sink.add(key, withMember(f));
+
+  for (const a of analysis.anomalies) {
+    add(`${a.ruleId}@${a.offset}`, {
+      ruleId: a.ruleId,
+      severity: a.severity,
+      message: a.message,
+      offset: a.offset,
+      evidence: { ...a.evidence },
+    });
+  }
+
+  // 1. How each global value is used: called, instantiated, or only referenced.
+  const usage = new Map<GlobalValue, 'call' | 'instantiate'>();
+  const mark = (
+    g: PickleValue | undefined,
+    how: 'call' | 'instantiate',
+  ): void => {
+    if (g?.k !== 'global') return;
+    if (usage.get(g) !== 'call') usage.set(g, how);
+  };
+  const calledValues = new Set<PickleValue>();
+  for (const { value } of analysis.calls) {
+    calledValues.add(value.fn);
+    mark(
+      value.fn,
+      value.kind === 'NEWOBJ' || value.kind === 'NEWOBJ_EX'
+        ? 'instantiate'
+        : 'call',
+    );
+  }
+
+  // One verdict per distinct (module, name), shared by every pass.
+  const judged = new Map<string, { n: NormalisedGlobal; v: GlobalVerdict }>();
+  const judgeName = (
+    module: string,
+    name: string,
+  ): { n: NormalisedGlobal; v: GlobalVerdict } => {
+    const key = `${module}\n${name}`;
+    let r = judged.get(key);
+    if (r === undefined) {
+      const n = normaliseGlobal(module, name);
+      r = { n, v: judgeGlobal(policy, n) };
+      judged.set(key, r);
+    }
+    return r;
+  };
+  const verdictOf = (
+    g: GlobalValue,
+  ): { n: NormalisedGlobal; v: GlobalVerdict } => judgeName(g.module, g.name);
+
+  // 2. Calls: wrappers, getattr, trampolines, staging, dynamic callees.
+  const nestedDone = new Set<number>();
+  /** getattr and loader globals whose direct calls were judged by their arguments. */
+  const analysedCallees = new Set<GlobalValue>();
+  const nestedJobs: { data: Buffer; name: string }[] = [];
+  for (const { value: call, offset } of analysis.calls) {
+    const fn = call.fn;
+    if (fn.k !== 'global') {
+      if (
+        fn.k === 'call' &&
+        fn.fn.k === 'global' &&
+        verdictOf(fn.fn).n.canonical === 'builtins.getattr'
+      )
+        continue; // judged with getattr below
+      add(`dyn@${offset}`, {
+        ruleId: 'PICKLE_DYNAMIC_CALL',
+        severity:
+          fn.k === 'unknown' ||
+          fn.k === 'none' ||
+          fn.k === 'str' ||
+          fn.k === 'int'
+            ? 'medium'
+            : 'high',
+        message: `pickle calls a computed callable (${describe(fn)})`,
+        offset,
+        evidence: { opcode: call.kind, callee: describe(fn) },
+      });
+      continue;
+    }
+    const { n, v } = verdictOf(fn);
+    const args = tupleItems(call.args);
+    if (v.kind === 'wrapper') {
+      const target = args[0];
+      if (target === undefined || target.k === 'none') continue;
+      if (target.k === 'global') {
+        mark(
+          target,
+          n.canonical === 'copyreg._reconstructor' ? 'instantiate' : 'call',
+        );
+      } else {
+        add(`wrap@${offset}`, {
+          ruleId: 'PICKLE_DYNAMIC_CALL',
+          severity: 'high',
+          message: `${n.canonical} wraps a computed callable`,
+          offset,
+          evidence: { global: n.canonical, callee: describe(target) },
+        });
+      }
+      continue;
+    }
+    if (v.kind === 'denied' && n.canonical === 'builtins.getattr') {
+      analysedCallees.add(fn);
+      const obj = args[0];
+      const attr = args[1];
+      const resultCalled = calledValues.has(call);
+      if (attr?.k !== 'str') {
+        add(`ga@${offset}`, {
+          ruleId: 'PICKLE_GETATTR_CHAIN',
+          severity: 'critical',
+          message: 'getattr with a computed attribute name',
+          offset,
+          evidence: { global: n.raw },
+        });
+      } else if (attr.v.startsWith('__') && attr.v.endsWith('__')) {
+        add(`ga@${offset}`, {
+          ruleId: 'PICKLE_GETATTR_CHAIN',
+          severity: 'critical',
+          message: `getattr reaches dunder attribute ${attr.v}`,
+          offset,
+          evidence: { global: n.raw, attribute: attr.v },
+        });
+      } else if (obj?.k === 'global') {
+        const dotted = normaliseGlobal(obj.module, `${obj.name}.${attr.v}`);
+        const dv = judgeGlobal(policy, dotted);
+        const critical =
+          dv.kind === 'denied' ||
+          dv.kind === 'dunder' ||
+          dv.kind === 'trampoline';
+        if (dv.kind !== 'allowed' || resultCalled) {
+          add(`ga@${offset}`, {
+            ruleId: 'PICKLE_GETATTR_CHAIN',
+            severity: critical ? 'critical' : 'high',
+            message: `getattr resolves ${dotted.canonical}`,
+            offset,
+            evidence: {
+              global: dotted.canonical,
+              via: 'builtins.getattr',
+              called: resultCalled,
+            },
+          });
+        }
+        usage.set(obj, usage.get(obj) ?? 'instantiate');
+      } else if (resultCalled) {
+        add(`ga@${offset}`, {
+          ruleId: 'PICKLE_DYNAMIC_CALL',
+          severity: 'high',
+          message: `pickle calls method ${attr.v} of an object it built`,
+          offset,
+          evidence: {
+            attribute: attr.v,
+            target: obj === undefined ? 'none' : describe(obj),
+          },
+        });
+      }
+      continue;
+    }
+    if (v.kind === 'trampoline') {
+      analysedCallees.add(fn);
+      const payloads: Buffer[] = [];
+      for (const a of args) {
+        const b = stagedConstant(a, nestedDone);
+        if (b !== undefined) payloads.push(b);
+      }
+      const lenient = n.canonical === 'torch.storage._load_from_bytes';
+      add(`tr@${offset}`, {
+        ruleId: 'PICKLE_LOADER_TRAMPOLINE',
+        severity:
+          payloads.length === 0 ? 'critical' : lenient ? 'info' : 'medium',
+        message:
+          payloads.length === 0
+            ? `${n.canonical} loads a payload computed at load time`
+            : `${n.canonical} loads a constant payload (scanned as a nested artifact)`,
+        offset,
+        evidence: { global: n.canonical, payloads: payloads.length },
+      });
+      for (const b of payloads) {
+        if (b.length > 0)
+          nestedJobs.push({ data: b, name: `${n.canonical}@${offset}` });
+      }
+    }
+  }
+
+  // 3. Every import site, judged by the policy and by how it is used.
+  const mutated: { path: string; offset: number }[] = [];
+  for (const b of analysis.builds) {
+    if (b.target.k === 'global') {
+      const n = globalName(b.target);
+      mutated.push({ path: n.canonical, offset: b.offset });
+      add(`mut:${n.canonical}`, {
+        ruleId: 'PICKLE_GLOBAL_MUTATION',
+        severity: 'high',
+        message: `BUILD sets attributes on ${n.canonical}`,
+        offset: b.offset,
+        evidence: { global: n.canonical },
+      });
+    } else if (isTensorLike(b.target)) {
+      add(`tw@${b.offset}`, {
+        ruleId: 'PICKLE_TENSOR_WRITE',
+        severity: 'critical',
+        message: `BUILD writes into ${describe(b.target)}`,
+        offset: b.offset,
+        evidence: { opcode: 'BUILD', target: describe(b.target) },
+      });
+    }
+  }
+  for (const m of analysis.mutations) {
+    if (m.opcode !== 'BUILD' && isTensorLike(m.target)) {
+      add(`tw@${m.offset}`, {
+        ruleId: 'PICKLE_TENSOR_WRITE',
+        severity: 'critical',
+        message: `${m.opcode} writes into ${describe(m.target)}`,
+        offset: m.offset,
+        evidence: { opcode: m.opcode, target: describe(m.target) },
+      });
+    }
+  }
+
+  const seen = new Set<GlobalValue>();
+  const allGlobals: GlobalValue[] = [];
+  const collect = (v: PickleValue): void => {
+    if (v.k === 'global' && !seen.has(v)) {
+      seen.add(v);
+      allGlobals.push(v);
+    }
+  };
+  for (const c of analysis.calls) collect(c.value.fn);
+  for (const c of analysis.calls)
+    for (const a of tupleItems(c.value.args)) collect(a);
+  const byOffset = new Map<number, GlobalValue>();
+  for (const g of allGlobals) byOffset.set(g.offset, g);
+  for (const imp of analysis.imports) {
+    const { n, v } = judgeName(imp.module, imp.name);
+    const g = byOffset.get(imp.offset);
+    const how =
+      g !== undefined && g.module === imp.module && g.name === imp.name
+        ? usage.get(g)
+        : undefined;
+    const ev: Record<string, unknown> = {
+      global: n.canonical,
+      opcode: imp.opcode,
+      stream: imp.stream,
+    };
+    if (n.raw !== n.canonical) ev['raw'] = n.raw;
+    const readBack = mutated.find(
+      (m) => m.offset < imp.offset && n.canonical.startsWith(m.path + '.'),
+    );
+    if (readBack !== undefined) {
+      add(`rb:${n.canonical}`, {
+        ruleId: 'PICKLE_MUTATED_READBACK',
+        severity: 'critical',
+        message: `${n.canonical} is read through ${readBack.path}, mutated earlier`,
+        offset: imp.offset,
+        evidence: { ...ev, mutated: readBack.path },
+      });
+      continue;
+    }
+    let ruleId: string | undefined;
+    let severity: Severity = 'info';
+    let message = '';
+    switch (v.kind) {
+      case 'allowed':
+        break;
+      case 'dunder':
+        ruleId = 'PICKLE_DUNDER_ACCESS';
+        severity = 'critical';
+        message = `${n.raw} reaches dunder attribute ${v.attribute}`;
+        break;
+      case 'denied':
+        // getattr called directly was judged by its arguments above; passed
+        // to a wrapper (`partial(getattr, os, 'system')`) it is critical.
+        if (g !== undefined && analysedCallees.has(g)) break;
+        ruleId = 'PICKLE_DANGEROUS_GLOBAL';
+        severity = 'critical';
+        message = `${how === 'call' ? 'call of' : how === 'instantiate' ? 'instance of' : 'reference to'} dangerous global ${n.canonical}`;
+        ev['denied'] = v.pattern;
+        break;
+      case 'trampoline':
+        if (g !== undefined && analysedCallees.has(g)) break;
+        ruleId = 'PICKLE_DANGEROUS_GLOBAL';
+        severity = 'critical';
+        message = `reference to loader ${n.canonical}`;
+        break;
+      case 'wrapper':
+        break;
+      case 'staging':
+        ruleId =
+          how === 'call' ? 'PICKLE_STAGING_CALL' : 'PICKLE_UNKNOWN_GLOBAL';
+        severity = how === 'call' ? 'medium' : 'info';
+        message = `${how === 'call' ? 'call of' : 'reference to'} decoding helper ${n.canonical}`;
+        break;
+      case 'unknown':
+        if (how === 'call') {
+          ruleId = 'PICKLE_UNSAFE_CALL';
+          severity = 'high';
+          message = `call of ${n.canonical}, which is not on the allow list`;
+        } else if (how === 'instantiate') {
+          ruleId = 'PICKLE_UNKNOWN_CLASS';
+          severity = 'medium';
+          message = `instance of ${n.canonical}, which is not on the allow list`;
+        } else {
+          ruleId = 'PICKLE_UNKNOWN_GLOBAL';
+          severity = 'info';
+          message = `reference to ${n.canonical}, which is not on the allow list`;
+        }
+        break;
+    }
+    if (ruleId !== undefined)
+      add(`${ruleId}:${n.canonical}`, {
+        ruleId,
+        severity,
+        message,
+        offset: imp.offset,
+        evidence: ev,
+      });
+  }
+  sink.flush();
+
+  // 4. Nested payloads: trampoline arguments, then constants that are pickles.
+  for (const c of analysis.constants) {
+    if (nestedDone.has(c.value.offset)) continue;
+    const raw =
+      c.value.k === 'bytes'
+        ? c.value.v
+        : c.value.v.length >= 16
+          ? Buffer.from(c.value.v, 'latin1')
+          : undefined;
+    if (raw === undefined) continue;
+    const found = unwrapNestedPickle(raw);
+    if (found === undefined) continue;
+    ctx.report(
+      withMember({
+        ruleId: 'PICKLE_NESTED_PAYLOAD',
+        severity: 'info',
+        message: `constant at offset ${c.value.offset} is a pickle (${found.encoding})`,
+        offset: c.value.offset,
+        evidence: { encoding: found.encoding, length: found.data.length },
+      }),
+    );
+    nestedJobs.push({ data: found.data, name: `bytes@${c.value.offset}` });
+  }
+  for (const job of nestedJobs) {
+    const name =
+      member === undefined ? job.name : [...member, job.name].join('/');
+    await ctx.scanNested(bufferSource(job.data), name);
+  }
+  return analysis;
+}
+
+/** True when `head` starts like a binary pickle (`PROTO 2..5` then an opcode). */
+export function detectBinaryPickle(head: Buffer): boolean {
+  return (
+    head.length >= 3 &&
+    head[0] === 0x80 &&
+    head[1]! >= 2 &&
+    head[1]! <= 5 &&
+    pickleOpcodeName(head[2]!) !== undefined
+  );
+}
+
+/**
+ * Detects a protocol 0/1 pickle by running the VM over the head: it must
+ * execute several opcodes, including a global or a structure, without error.
+ */
+export async function detectTextPickle(head: Buffer): Promise<boolean> {
+  if (
+    head.length < 2 ||
+    pickleOpcodeName(head[0]!) === undefined ||
+    head[0] === 0x80
+  )
+    return false;
+  const a = await analysePickleSource(bufferSource(head), {
+    streamLimit: 1,
+    resync: false,
+    limits: { maxOpcodes: 4096 },
+  });
+  const broken = a.anomalies.some(
+    (x) =>
+      x.ruleId !== 'PICKLE_TRUNCATED' && x.ruleId !== 'PICKLE_TRAILING_DATA',
+  );
+  if (broken) return false;
+  if (a.results.length > 0) return a.opcodes >= 2;
+  return a.opcodes >= 4 && (a.imports.length > 0 || a.calls.length > 0);
+}
+
+/** Raw pickle files and stacked pickles, detected by `PROTO 2..5`. */
+export const PICKLE_SCANNER: FormatScanner = {
+  id: 'pickle',
+  detect: (head: Buffer): boolean => detectBinaryPickle(head),
+  async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
+    ctx.recognise('pickle');
+    await scanPickleSource(source, ctx);
+  },
+};
+
+/** Protocol 0/1 pickles (no `PROTO` opcode): consulted after every other scanner. */
+export const TEXT_PICKLE_SCANNER: FormatScanner = {
+  id: 'pickle-text',
+  detect: (head: Buffer): Promise<boolean> => detectTextPickle(head),
+  async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
+    ctx.recognise('pickle');
+    await scanPickleSource(source, ctx);
+  },
+};

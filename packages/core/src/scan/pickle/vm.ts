@@ -1,0 +1,1485 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * An exact, symbolic pickle virtual machine. It executes the opcodes of
+ * protocols 0 to 5 on a model of Python's unpickler (stack, metastack of marks,
+ * memo, frames) without executing anything: globals become symbolic
+ * references, calls become symbolic call values. The result is the list of
+ * imports, calls, `BUILD`s, writes into non-container objects, persistent ids
+ * and byte constants, plus the anomalies met on the way.
+ *
+ * Every stacked pickle of a stream is run to the end of the data; junk between
+ * streams is skipped by a bounded resynchronisation. Each opcode reads all of
+ * its operands before it changes any state, which lets the asynchronous driver
+ * ({@link analysePickleSource}) refill its window and retry the opcode, so a
+ * pickle followed by gigabytes of raw data is never read whole.
+ *
+ * See `threats.md` §1.4 and CPython `Lib/pickle.py` (`_Unpickler`), whose
+ * behaviour is matched opcode by opcode.
+ */
+import type { ByteSource, Severity } from '../types.js';
+
+/** A value on the symbolic stack. */
+export type PickleValue =
+  | { k: 'none' }
+  | { k: 'bool'; v: boolean }
+  | { k: 'int'; v: bigint }
+  | { k: 'float'; v: number }
+  | { k: 'str'; v: string; offset: number }
+  | { k: 'bytes'; v: Buffer | undefined; length: number; offset: number }
+  | { k: 'tuple'; items: PickleValue[] }
+  | { k: 'list'; items: PickleValue[] }
+  | { k: 'dict'; entries: [PickleValue, PickleValue][] }
+  | { k: 'set'; items: PickleValue[]; frozen: boolean }
+  | {
+      k: 'global';
+      module: string;
+      name: string;
+      offset: number;
+      opcode: string;
+    }
+  | {
+      k: 'call';
+      fn: PickleValue;
+      args: PickleValue;
+      kwargs?: PickleValue;
+      kind: PickleCallKind;
+      offset: number;
+      /** States applied by `BUILD`, in order. */
+      states: PickleValue[];
+    }
+  | { k: 'pid'; id: PickleValue; offset: number }
+  | { k: 'ext'; code: number; offset: number }
+  | { k: 'buffer'; offset: number }
+  | { k: 'unknown' };
+
+/** The opcode that made a call value. */
+export type PickleCallKind = 'REDUCE' | 'INST' | 'OBJ' | 'NEWOBJ' | 'NEWOBJ_EX';
+
+/** An import site (`GLOBAL`, `INST`, `STACK_GLOBAL`). */
+export interface PickleImport {
+  module: string;
+  name: string;
+  offset: number;
+  opcode: string;
+  stream: number;
+}
+
+/** A call site. `value` is the call value pushed on the stack. */
+export interface PickleCall {
+  value: Extract<PickleValue, { k: 'call' }>;
+  offset: number;
+  stream: number;
+}
+
+/** A `BUILD` (state applied to an object). */
+export interface PickleBuild {
+  target: PickleValue;
+  state: PickleValue;
+  offset: number;
+  stream: number;
+}
+
+/** A `SETITEM(S)`, `APPEND(S)`, `ADDITEMS` or `BUILD` on something that is not a plain container. */
+export interface PickleMutation {
+  opcode: string;
+  target: PickleValue;
+  offset: number;
+  stream: number;
+}
+
+/** A structural anomaly of the stream. */
+export interface PickleAnomaly {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  offset: number;
+  evidence?: Record<string, unknown>;
+}
+
+/** A `bytes` or `str` constant that may be a nested payload. */
+export interface PickleConstant {
+  value: Extract<PickleValue, { k: 'bytes' } | { k: 'str' }>;
+  stream: number;
+}
+
+/** Limits of one analysis; every exceeded limit is an anomaly. */
+export interface PickleVmLimits {
+  /** Opcodes over all streams. Default 1,000,000. */
+  maxOpcodes: number;
+  /** Stack plus marked values. Default 10,000. */
+  maxStack: number;
+  /** Memo entries. Default 100,000. */
+  maxMemo: number;
+  /** Stacked streams. Default 1,000. */
+  maxStreams: number;
+  /** Junk bytes searched for the next stream after a `STOP` or an error. Default 1 MiB. */
+  maxResyncBytes: number;
+  /** Bytes of constants kept for nested scanning. Default 64 MiB. */
+  maxRetainedBytes: number;
+  /** Largest single operand or line. Default 256 MiB. */
+  maxOperandBytes: number;
+}
+
+/** Default {@link PickleVmLimits}. */
+export const DEFAULT_PICKLE_VM_LIMITS: Readonly<PickleVmLimits> = Object.freeze(
+  {
+    maxOpcodes: 1_000_000,
+    maxStack: 10_000,
+    maxMemo: 100_000,
+    maxStreams: 1000,
+    maxResyncBytes: 1024 * 1024,
+    maxRetainedBytes: 64 * 1024 * 1024,
+    maxOperandBytes: 256 * 1024 * 1024,
+  },
+);
+
+/**
+ * Hook called after each `BUILD`: returns a number of raw bytes the loader
+ * reads directly from the file at this point (joblib arrays), or `'pickle'`
+ * when the loader reads a nested pickle inline, or `undefined`.
+ */
+export type PickleBuildHook = (
+  target: PickleValue,
+  state: PickleValue,
+) => { skip: number; paddingByte?: boolean } | { pickle: true } | undefined;
+
+/** Options of {@link analysePickleSource}. */
+export interface PickleAnalysisOptions {
+  limits?: Partial<PickleVmLimits>;
+  /** Stop after this many stacked streams (legacy torch files: 5). */
+  streamLimit?: number;
+  /** Do not resynchronise over junk after the last stream (report it only). */
+  resync?: boolean;
+  /** See {@link PickleBuildHook}. */
+  onBuild?: PickleBuildHook;
+  /** Start offset. Default 0. */
+  start?: number;
+  signal?: AbortSignal;
+}
+
+/** Everything the VM saw. */
+export interface PickleAnalysis {
+  /** Streams that started (including broken ones). */
+  streams: number;
+  /** Highest `PROTO` seen (0 when none). */
+  protocol: number;
+  imports: PickleImport[];
+  calls: PickleCall[];
+  builds: PickleBuild[];
+  mutations: PickleMutation[];
+  persistentIds: {
+    value: Extract<PickleValue, { k: 'pid' }>;
+    stream: number;
+  }[];
+  constants: PickleConstant[];
+  anomalies: PickleAnomaly[];
+  /** Top-level value of each stream that reached `STOP`. */
+  results: PickleValue[];
+  /** Offset just after the last byte the VM consumed. */
+  end: number;
+  /** Opcodes executed. */
+  opcodes: number;
+}
+
+const NAMES: Record<number, string> = {
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
+};
+
+/** Name of a pickle opcode byte, or `undefined` when it is not one. */
+export function pickleOpcodeName(byte: number): string | undefined {
+  return NAMES[byte];
+}
+
+/** Thrown inside a step when the window lacks bytes that the source has. */
+class NeedBytes extends Error {
+  constructor(readonly upTo: number) {
+    super('need bytes');
+  }
+}
+
+/** Thrown inside a step when the stream is malformed: ends the stream. */
+class StreamError extends Error {
+  constructor(
+    readonly ruleId: string,
+    message: string,
+    readonly evidence?: Record<string, unknown>,
+    readonly severity: Severity = 'medium',
+  ) {
+    super(message);
+  }
+}
+
+const NONE: PickleValue = { k: 'none' };
+const UNKNOWN: PickleValue = { k: 'unknown' };
+
+function decodePythonStringLiteral(raw: Buffer): string | undefined {
+  // Protocol 0 STRING: a repr() literal in single or double quotes.
+  if (raw.length < 2) return undefined;
+  const q = raw[0];
+  if ((q !== 0x27 && q !== 0x22) || raw[raw.length - 1] !== q) return undefined;
+  const body = raw.subarray(1, raw.length - 1);
+  const out: number[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== 0x5c) {
+      out.push(c);
+      continue;
+    }
+    const n = body[++i];
+    if (n === undefined) return undefined;
+    const simple: Record<number, number> = {
+      0x6e: 10,
+      0x74: 9,
+      0x72: 13,
+      0x5c: 0x5c,
+      0x27: 0x27,
+      0x22: 0x22,
+      0x61: 7,
+      0x62: 8,
+      0x66: 12,
+      0x76: 11,
+      0x0a: -1,
+    };
+    const s = simple[n];
+    if (s !== undefined) {
+      if (s >= 0) out.push(s);
+      continue;
+    }
+    if (n === 0x78) {
+      const hex = body.subarray(i + 1, i + 3).toString('latin1');
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined;
+      out.push(parseInt(hex, 16));
+      i += 2;
+      continue;
+    }
+    if (n >= 0x30 && n <= 0x37) {
+      let oct = String.fromCharCode(n);
+      while (
+        oct.length < 3 &&
+        body[i + 1] !== undefined &&
+        body[i + 1]! >= 0x30 &&
+        body[i + 1]! <= 0x37
+      ) {
+        oct += String.fromCharCode(body[++i]!);
+      }
+      out.push(parseInt(oct, 8) & 0xff);
+      continue;
+    }
+    out.push(0x5c, n);
+  }
+  return Buffer.from(out).toString('latin1');
+}
+
+function decodeRawUnicodeEscape(raw: Buffer): string {
+  const s = raw.toString('latin1');
+  return s.replace(
+    /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g,
+    (_m, a?: string, b?: string) => {
+      const cp = parseInt((a ?? b)!, 16);
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
+    },
+  );
+}
+
+function bigintFromLE(bytes: Buffer): bigint {
+  if (bytes.length === 0) return 0n;
+  let hex = '';
+  for (let i = bytes.length - 1; i >= 0; i--)
+    hex += bytes[i]!.toString(16).padStart(2, '0');
+  let v = BigInt('0x' + hex);
+  if ((bytes[bytes.length - 1]! & 0x80) !== 0)
+    v -= 1n << BigInt(bytes.length * 8);
+  return v;
+}
+
+/** Window over the source: `buf` holds bytes `[base, base + buf.length)`. */
+interface Window {
+  buf: Buffer;
+  base: number;
+  /** Total bytes available in the source. */
+  total: number;
+}
+
+/** The symbolic machine. One instance analyses one byte source. */
+class PickleMachine {
+  readonly out: PickleAnalysis = {
+    streams: 0,
+    protocol: 0,
+    imports: [],
+    calls: [],
+    builds: [],
+    mutations: [],
+    persistentIds: [],
+    constants: [],
+    anomalies: [],
+    results: [],
+    end: 0,
+    opcodes: 0,
+  };
+  private stack: PickleValue[] = [];
+  private marks: number[] = [];
+  private memo = new Map<number, PickleValue>();
+  private frameEnd: number | undefined;
+  private opsInStream = 0;
+  private inStream = false;
+  private retained = 0;
+  pos: number;
+  /** Start of the opcode being executed (resynchronisation restarts after it). */
+  opStart = 0;
+  private anomalyKeys = new Set<string>();
+  /** Nested inline pickles (joblib object arrays): saved machine states. */
+  private saved: {
+    stack: PickleValue[];
+    marks: number[];
+    memo: Map<number, PickleValue>;
+  }[] = [];
+
+  constructor(
+    private w: Window,
+    readonly limits: PickleVmLimits,
+    private readonly onBuild: PickleBuildHook | undefined,
+    start: number,
+  ) {
+    this.pos = start;
+  }
+
+  setWindow(w: Window): void {
+    this.w = w;
+  }
+
+  anomaly(a: PickleAnomaly, dedupeKey?: string): void {
+    if (dedupeKey !== undefined) {
+      if (this.anomalyKeys.has(dedupeKey)) return;
+      this.anomalyKeys.add(dedupeKey);
+    }
+    if (this.out.anomalies.length < 1000) this.out.anomalies.push(a);
+  }
+
+  // ---- byte access (all throw NeedBytes or StreamError, never mutate state)
+
+  private ensure(from: number, n: number): void {
+    const { buf, base, total } = this.w;
+    if (from + n > total) {
+      throw new StreamError(
+        'PICKLE_TRUNCATED',
+        'pickle stream ends inside an opcode',
+        { needed: from + n - total },
+      );
+    }
+    if (from < base || from + n > base + buf.length)
+      throw new NeedBytes(from + n);
+  }
+
+  private bytesAt(from: number, n: number): Buffer {
+    if (n > this.limits.maxOperandBytes) {
+      throw new StreamError(
+        'PICKLE_LIMIT_EXCEEDED',
+        'pickle operand larger than the operand limit',
+        { length: n },
+        'medium',
+      );
+    }
+    this.ensure(from, n);
+    const o = from - this.w.base;
+    return this.w.buf.subarray(o, o + n);
+  }
+
+  private lineAt(from: number): Buffer {
+    const { buf, base, total } = this.w;
+    const o = from - base;
+    if (o < 0) throw new NeedBytes(from + 1);
+    const nl = buf.indexOf(0x0a, o);
+    if (nl >= 0) return buf.subarray(o, nl);
+    const windowEnd = base + buf.length;
+    if (windowEnd >= total)
+      throw new StreamError(
+        'PICKLE_TRUNCATED',
+        'pickle stream ends inside a text line',
+      );
+    if (windowEnd - from > this.limits.maxOperandBytes) {
+      throw new StreamError(
+        'PICKLE_LIMIT_EXCEEDED',
+        'pickle text line longer than the operand limit',
+      );
+    }
+    throw new NeedBytes(
+      Math.min(total, windowEnd + Math.max(65536, windowEnd - from)),
+    );
+  }
+
+  // ---- stack helpers
+
+  private push(v: PickleValue): void {
+    if (this.stack.length + this.marks.length >= this.limits.maxStack) {
+      throw new StreamError(
+        'PICKLE_LIMIT_EXCEEDED',
+        'pickle stack deeper than the stack limit',
+        { limit: this.limits.maxStack },
+      );
+    }
+    this.stack.push(v);
+  }
+
+  /** Stack length at the innermost mark: Python's unpickler cannot reach below it. */
+  private floor(): number {
+    return this.marks[this.marks.length - 1] ?? 0;
+  }
+
+  private pop(op: string): PickleValue {
+    if (this.stack.length <= this.floor()) {
+      throw new StreamError('PICKLE_MALFORMED', `stack underflow at ${op}`, {
+        opcode: op,
+      });
+    }
+    return this.stack.pop()!;
+  }
+
+  private top(op: string): PickleValue {
+    if (this.stack.length <= this.floor()) {
+      throw new StreamError('PICKLE_MALFORMED', `empty stack at ${op}`, {
+        opcode: op,
+      });
+    }
+    return this.stack[this.stack.length - 1]!;
+  }
+
+  private popMark(op: string): PickleValue[] {
+    const m = this.marks.pop();
+    if (m === undefined)
+      throw new StreamError(
+        'PICKLE_MALFORMED',
+        `no mark on the stack at ${op}`,
+        { opcode: op },
+      );
+    return this.stack.splice(m);
+  }
+
+  private checkMark(op: string): void {
+    if (this.marks.length === 0)
+      throw new StreamError(
+        'PICKLE_MALFORMED',
+        `no mark on the stack at ${op}`,
+        { opcode: op },
+      );
+  }
+
+  private constant(
+    v: Extract<PickleValue, { k: 'bytes' } | { k: 'str' }>,
+  ): PickleValue {
+    const len = v.k === 'str' ? v.v.length : v.length;
+    if (len >= 8 && this.out.constants.length < 10_000) {
+      this.out.constants.push({ value: v, stream: this.out.streams - 1 });
+    }
+    return v;
+  }
+
+  private bytesValue(data: Buffer, offset: number): PickleValue {
+    const keep = this.retained + data.length <= this.limits.maxRetainedBytes;
+    if (keep) this.retained += data.length;
+    return this.constant({
+      k: 'bytes',
+      v: keep ? data : undefined,
+      length: data.length,
+      offset,
+    });
+  }
+
+  private memoGet(idx: number, op: string): PickleValue {
+    const v = this.memo.get(idx);
+    if (v === undefined) {
+      throw new StreamError(
+        'PICKLE_MEMO_MISSING',
+        `memo key ${idx} read before it was written`,
+        { opcode: op, key: idx },
+        'high',
+      );
+    }
+    return v;
+  }
+
+  private memoPut(idx: number, op: string): void {
+    if (idx < 0)
+      throw new StreamError('PICKLE_MALFORMED', 'negative memo key', {
+        opcode: op,
+      });
+    const v = this.top(op);
+    if (!this.memo.has(idx) && this.memo.size >= this.limits.maxMemo) {
+      throw new StreamError(
+        'PICKLE_LIMIT_EXCEEDED',
+        'pickle memo larger than the memo limit',
+        { limit: this.limits.maxMemo },
+      );
+    }
+    this.memo.set(idx, v);
+  }
+
+  private call(
+    fn: PickleValue,
+    args: PickleValue,
+    kind: PickleCallKind,
+    offset: number,
+    kwargs?: PickleValue,
+  ): void {
+    const value: Extract<PickleValue, { k: 'call' }> = {
+      k: 'call',
+      fn,
+      args,
+      kind,
+      offset,
+      states: [],
+    };
+    if (kwargs !== undefined) value.kwargs = kwargs;
+    this.out.calls.push({ value, offset, stream: this.out.streams - 1 });
+    this.push(value);
+  }
+
+  private global(
+    module: string,
+    name: string,
+    offset: number,
+    opcode: string,
+  ): PickleValue {
+    const g: PickleValue = { k: 'global', module, name, offset, opcode };
+    this.out.imports.push({
+      module,
+      name,
+      offset,
+      opcode,
+      stream: this.out.streams - 1,
+    });
+    return g;
+  }
+
+  private mutate(opcode: string, target: PickleValue, offset: number): void {
+    this.out.mutations.push({
+      opcode,
+      target,
+      offset,
+      stream: this.out.streams - 1,
+    });
+  }
+
+  private decodeUtf8(b: Buffer, op: string): string {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(b);
+    } catch {
+      throw new StreamError('PICKLE_MALFORMED', `invalid utf-8 in ${op}`, {
+        opcode: op,
+      });
+    }
+  }
+
+  private lineInt(line: Buffer, op: string): bigint {
+    let s = line.toString('latin1').trim();
+    if (op === 'LONG' && s.endsWith('L')) s = s.slice(0, -1);
+    if (!/^[+-]?\d+$/.test(s))
+      throw new StreamError(
+        'PICKLE_MALFORMED',
+        `invalid integer literal at ${op}`,
+        { opcode: op },
+      );
+    if (s.length > 4300) return 0n; // CPython's own int-digits limit; value irrelevant
+    return BigInt(s);
+  }
+
+  /** Starts a stream at `pos`. */
+  beginStream(): void {
+    this.out.streams++;
+    this.stack = [];
+    this.marks = [];
+    this.memo = new Map();
+    this.frameEnd = undefined;
+    this.opsInStream = 0;
+    this.inStream = true;
+  }
+
+  get streamOpen(): boolean {
+    return this.inStream;
+  }
+
+  /** Ends the current stream after an error. */
+  abortStream(e: StreamError, offset: number): void {
+    if (this.opsInStream <= 1 && this.out.streams > 1) {
+      // Junk after a finished stream (a failed first opcode), not a broken pickle.
+      this.anomaly({
+        ruleId: 'PICKLE_TRAILING_DATA',
+        severity: 'low',
+        message: 'bytes after a pickle stream are not a pickle',
+        offset,
+      });
+      this.inStream = false;
+      return;
+    }
+    this.anomaly({
+      ruleId: e.ruleId,
+      severity: e.severity,
+      message: e.message,
+      offset,
+      evidence: { ...e.evidence, stream: this.out.streams - 1 },
+    });
+    this.inStream = false;
+    this.saved = [];
+  }
+
+  /**
+   * Runs one opcode at `pos`. Returns 'stop' after `STOP` (stream finished),
+   * 'ok' otherwise. Throws NeedBytes (retry after refill) or StreamError.
+   */
+  step(): 'ok' | 'stop' {
+    const start = this.pos;
+    this.opStart = start;
+    const code = this.bytesAt(start, 1)[0]!;
+    const op = NAMES[code];
+    let p = start + 1;
+    if (op === undefined) {
+      throw new StreamError(
+        'PICKLE_MALFORMED',
+        `invalid opcode 0x${code.toString(16).padStart(2, '0')}`,
+        { byte: code },
+      );
+    }
+    const u8 = (): number => {
+      const b = this.bytesAt(p, 1)[0]!;
+      p += 1;
+      return b;
+    };
+    const u16 = (): number => {
+      const b = this.bytesAt(p, 2).readUInt16LE(0);
+      p += 2;
+      return b;
+    };
+    const i32 = (): number => {
+      const b = this.bytesAt(p, 4).readInt32LE(0);
+      p += 4;
+      return b;
+    };
+    const u32 = (): number => {
+      const b = this.bytesAt(p, 4).readUInt32LE(0);
+      p += 4;
+      return b;
+    };
+    const u64 = (): number => {
+      const v = this.bytesAt(p, 8).readBigUInt64LE(0);
+      p += 8;
+      if (v > BigInt(Number.MAX_SAFE_INTEGER))
+        throw new StreamError(
+          'PICKLE_MALFORMED',
+          `${op} length beyond any file`,
+          { opcode: op },
+        );
+      return Number(v);
+    };
+    const take = (n: number): Buffer => {
+      if (n < 0)
+        throw new StreamError('PICKLE_MALFORMED', `negative length at ${op}`, {
+          opcode: op,
+        });
+      const b = this.bytesAt(p, n);
+      p += n;
+      return b;
+    };
+    const line = (): Buffer => {
+      const b = this.lineAt(p);
+      p += b.length + 1;
+      return b;
+    };
+
+    // Decode operands first (no state change before this point).
+    type Operand = {
+      n?: number;
+      big?: bigint;
+      f?: number;
+      b?: Buffer;
+      s?: string;
+      s2?: string;
+    };
+    const a: Operand = {};
+    switch (op) {
+      case 'INT':
+      case 'LONG':
+        a.b = line();
+        break;
+      case 'FLOAT':
+        a.b = line();
+        break;
+      case 'BININT':
+        a.n = i32();
+        break;
+      case 'BININT1':
+      case 'BINGET':
+      case 'BINPUT':
+      case 'PROTO':
+      case 'EXT1':
+        a.n = u8();
+        break;
+      case 'BININT2':
+      case 'EXT2':
+        a.n = u16();
+        break;
+      case 'LONG_BINGET':
+      case 'LONG_BINPUT':
+      case 'EXT4':
+        a.n = u32();
+        break;
+      case 'LONG1':
+        a.b = take(u8());
+        break;
+      case 'LONG4':
+        a.b = take(i32());
+        break;
+      case 'BINFLOAT':
+        a.f = this.bytesAt(p, 8).readDoubleBE(0);
+        p += 8;
+        break;
+      case 'STRING':
+      case 'UNICODE':
+      case 'PERSID':
+      case 'GET':
+      case 'PUT':
+        a.b = line();
+        break;
+      case 'BINSTRING':
+        a.b = take(i32());
+        break;
+      case 'SHORT_BINSTRING':
+      case 'SHORT_BINBYTES':
+      case 'SHORT_BINUNICODE':
+        a.b = take(u8());
+        break;
+      case 'BINUNICODE':
+      case 'BINBYTES':
+        a.b = take(u32());
+        break;
+      case 'BINUNICODE8':
+      case 'BINBYTES8':
+      case 'BYTEARRAY8':
+        a.b = take(u64());
+        break;
+      case 'FRAME':
+        a.n = u64();
+        break;
+      case 'GLOBAL':
+      case 'INST': {
+        a.s = this.decodeUtf8(line(), op);
+        a.s2 = this.decodeUtf8(line(), op);
+        break;
+      }
+      default:
+        break;
+    }
+    const end = p;
+
+    // Frame accounting: an opcode that straddles the end of a frame is read
+    // differently by the C and Python unpicklers (threats.md §8).
+    if (this.frameEnd !== undefined) {
+      if (start >= this.frameEnd) this.frameEnd = undefined;
+      else if (end > this.frameEnd) {
+        this.anomaly({
+          ruleId: 'PICKLE_FRAME_VIOLATION',
+          severity: 'high',
+          message: `opcode ${op} straddles the end of a frame`,
+          offset: start,
+          evidence: { opcode: op, frameEnd: this.frameEnd },
+        });
+        this.frameEnd = undefined;
+      }
+    }
+    this.out.opcodes++;
+    this.opsInStream++;
+    if (this.out.opcodes > this.limits.maxOpcodes) {
+      throw new StreamError(
+        'PICKLE_LIMIT_EXCEEDED',
+        'more opcodes than the opcode limit',
+        { limit: this.limits.maxOpcodes },
+      );
+    }
+    this.pos = end;
+
+    switch (op) {
+      case 'PROTO': {
+        const proto = a.n!;
+        if (proto > 5)
+          throw new StreamError(
+            'PICKLE_MALFORMED',
+            `unsupported pickle protocol ${proto}`,
+            { protocol: proto },
+          );
+        if (this.opsInStream !== 1) {
+          this.anomaly({
+            ruleId: 'PICKLE_PROTO_MISPLACED',
+            severity: 'medium',
+            message: 'PROTO opcode after the start of the stream',
+            offset: start,
+            evidence: { protocol: proto },
+          });
+        }
+        this.out.protocol = Math.max(this.out.protocol, proto);
+        break;
+      }
+      case 'FRAME': {
+        const len = a.n!;
+        if (this.frameEnd !== undefined && start < this.frameEnd) {
+          this.anomaly({
+            ruleId: 'PICKLE_FRAME_VIOLATION',
+            severity: 'high',
+            message: 'new frame before the end of the current frame',
+            offset: start,
+          });
+        }
+        if (end + len > this.w.total) {
+          this.anomaly({
+            ruleId: 'PICKLE_FRAME_VIOLATION',
+            severity: 'medium',
+            message: 'frame length runs past the end of the data',
+            offset: start,
+            evidence: { length: len, available: this.w.total - end },
+          });
+        }
+        this.frameEnd = end + len;
+        break;
+      }
+      case 'STOP': {
+        const v = this.pop(op);
+        if (this.out.results.length < 1000) this.out.results.push(v);
+        this.inStream = false;
+        return 'stop';
+      }
+      case 'MARK':
+        if (this.stack.length + this.marks.length >= this.limits.maxStack) {
+          throw new StreamError(
+            'PICKLE_LIMIT_EXCEEDED',
+            'pickle stack deeper than the stack limit',
+            { limit: this.limits.maxStack },
+          );
+        }
+        this.marks.push(this.stack.length);
+        break;
+      case 'POP':
+        if (
+          this.stack.length > 0 &&
+          (this.marks.length === 0 ||
+            this.marks[this.marks.length - 1]! < this.stack.length)
+        )
+          this.stack.pop();
+        else this.popMark(op);
+        break;
+      case 'POP_MARK':
+        this.popMark(op);
+        break;
+      case 'DUP':
+        this.push(this.top(op));
+        break;
+      case 'NONE':
+        this.push(NONE);
+        break;
+      case 'NEWTRUE':
+        this.push({ k: 'bool', v: true });
+        break;
+      case 'NEWFALSE':
+        this.push({ k: 'bool', v: false });
+        break;
+      case 'INT': {
+        const s = a.b!.toString('latin1');
+        if (s === '01') this.push({ k: 'bool', v: true });
+        else if (s === '00') this.push({ k: 'bool', v: false });
+        else this.push({ k: 'int', v: this.lineInt(a.b!, op) });
+        break;
+      }
+      case 'LONG':
+        this.push({ k: 'int', v: this.lineInt(a.b!, op) });
+        break;
+      case 'BININT':
+      case 'BININT1':
+      case 'BININT2':
+        this.push({ k: 'int', v: BigInt(a.n!) });
+        break;
+      case 'LONG1':
+      case 'LONG4':
+        this.push({
+          k: 'int',
+          v: a.b!.length > 4096 ? 0n : bigintFromLE(a.b!),
+        });
+        break;
+      case 'FLOAT': {
+        const f = Number(a.b!.toString('latin1').trim());
+        this.push({ k: 'float', v: f });
+        break;
+      }
+      case 'BINFLOAT':
+        this.push({ k: 'float', v: a.f! });
+        break;
+      case 'STRING': {
+        const s = decodePythonStringLiteral(a.b!);
+        if (s === undefined)
+          throw new StreamError(
+            'PICKLE_MALFORMED',
+            'invalid string literal at STRING',
+            { opcode: op },
+          );
+        this.push(this.constant({ k: 'str', v: s, offset: start }));
+        break;
+      }
+      case 'BINSTRING':
+      case 'SHORT_BINSTRING':
+        // Python 3 decodes these as str (encoding 'ASCII' by default, 'latin1' for numpy files).
+        this.push(
+          this.constant({
+            k: 'str',
+            v: a.b!.toString('latin1'),
+            offset: start,
+          }),
+        );
+        break;
+      case 'UNICODE':
+        this.push(
+          this.constant({
+            k: 'str',
+            v: decodeRawUnicodeEscape(a.b!),
+            offset: start,
+          }),
+        );
+        break;
+      case 'BINUNICODE':
+      case 'SHORT_BINUNICODE':
+      case 'BINUNICODE8':
+        this.push(
+          this.constant({ k: 'str', v: a.b!.toString('utf8'), offset: start }),
+        );
+        break;
+      case 'BINBYTES':
+      case 'SHORT_BINBYTES':
+      case 'BINBYTES8':
+      case 'BYTEARRAY8':
+        this.push(this.bytesValue(a.b!, start));
+        break;
+      case 'NEXT_BUFFER':
+        this.anomaly(
+          {
+            ruleId: 'PICKLE_OUT_OF_BAND_BUFFER',
+            severity: 'low',
+            message: 'pickle refers to out-of-band buffers',
+            offset: start,
+          },
+          'oob',
+        );
+        this.push({ k: 'buffer', offset: start });
+        break;
+      case 'READONLY_BUFFER':
+        this.top(op);
+        break;
+      case 'EMPTY_TUPLE':
+        this.push({ k: 'tuple', items: [] });
+        break;
+      case 'TUPLE':
+        this.push({ k: 'tuple', items: this.popMark(op) });
+        break;
+      case 'TUPLE1': {
+        const x = this.pop(op);
+        this.push({ k: 'tuple', items: [x] });
+        break;
+      }
+      case 'TUPLE2': {
+        const y = this.pop(op);
+        const x = this.pop(op);
+        this.push({ k: 'tuple', items: [x, y] });
+        break;
+      }
+      case 'TUPLE3': {
+        const z = this.pop(op);
+        const y = this.pop(op);
+        const x = this.pop(op);
+        this.push({ k: 'tuple', items: [x, y, z] });
+        break;
+      }
+      case 'EMPTY_LIST':
+        this.push({ k: 'list', items: [] });
+        break;
+      case 'LIST':
+        this.push({ k: 'list', items: this.popMark(op) });
+        break;
+      case 'EMPTY_DICT':
+        this.push({ k: 'dict', entries: [] });
+        break;
+      case 'DICT': {
+        const items = this.popMark(op);
+        if (items.length % 2 !== 0)
+          throw new StreamError(
+            'PICKLE_MALFORMED',
+            'odd number of items at DICT',
+            { opcode: op },
+          );
+        const entries: [PickleValue, PickleValue][] = [];
+        for (let i = 0; i < items.length; i += 2)
+          entries.push([items[i]!, items[i + 1]!]);
+        this.push({ k: 'dict', entries });
+        break;
+      }
+      case 'EMPTY_SET':
+        this.push({ k: 'set', items: [], frozen: false });
+        break;
+      case 'FROZENSET':
+        this.push({ k: 'set', items: this.popMark(op), frozen: true });
+        break;
+      case 'APPEND': {
+        const v = this.pop(op);
+        const t = this.top(op);
+        if (t.k === 'list') t.items.push(v);
+        else this.mutate(op, t, start);
+        break;
+      }
+      case 'APPENDS': {
+        const items = this.popMark(op);
+        const t = this.top(op);
+        if (t.k === 'list') t.items.push(...items);
+        else this.mutate(op, t, start);
+        break;
+      }
+      case 'SETITEM': {
+        const v = this.pop(op);
+        const key = this.pop(op);
+        const t = this.top(op);
+        if (t.k === 'dict') t.entries.push([key, v]);
+        else this.mutate(op, t, start);
+        break;
+      }
+      case 'SETITEMS': {
+        const items = this.popMark(op);
+        if (items.length % 2 !== 0)
+          throw new StreamError(
+            'PICKLE_MALFORMED',
+            'odd number of items at SETITEMS',
+            { opcode: op },
+          );
+        const t = this.top(op);
+        if (t.k === 'dict')
+          for (let i = 0; i < items.length; i += 2)
+            t.entries.push([items[i]!, items[i + 1]!]);
+        else this.mutate(op, t, start);
+        break;
+      }
+      case 'ADDITEMS': {
+        const items = this.popMark(op);
+        const t = this.top(op);
+        if (t.k === 'set' && !t.frozen) t.items.push(...items);
+        else this.mutate(op, t, start);
+        break;
+      }
+      case 'GET': {
+        const idx = Number(this.lineInt(a.b!, op));
+        this.push(this.memoGet(idx, op));
+        break;
+      }
+      case 'BINGET':
+      case 'LONG_BINGET':
+        this.push(this.memoGet(a.n!, op));
+        break;
+      case 'PUT':
+        this.memoPut(Number(this.lineInt(a.b!, op)), op);
+        break;
+      case 'BINPUT':
+      case 'LONG_BINPUT':
+        this.memoPut(a.n!, op);
+        break;
+      case 'MEMOIZE':
+        this.memoPut(this.memo.size, op);
+        break;
+      case 'GLOBAL':
+        this.push(this.global(a.s!, a.s2!, start, op));
+        break;
+      case 'STACK_GLOBAL': {
+        const name = this.pop(op);
+        const module = this.pop(op);
+        if (name.k !== 'str' || module.k !== 'str') {
+          throw new StreamError(
+            'PICKLE_MALFORMED',
+            'STACK_GLOBAL operands are not strings',
+            { opcode: op, module: module.k, name: name.k },
+            'high',
+          );
+        }
+        this.push(this.global(module.v, name.v, start, op));
+        break;
+      }
+      case 'EXT1':
+      case 'EXT2':
+      case 'EXT4': {
+        this.anomaly({
+          ruleId: 'PICKLE_EXTENSION_CODE',
+          severity: 'high',
+          message: `copyreg extension code ${a.n!} imports a global the scanner cannot see`,
+          offset: start,
+          evidence: { opcode: op, code: a.n! },
+        });
+        this.push({ k: 'ext', code: a.n!, offset: start });
+        break;
+      }
+      case 'PERSID': {
+        const id = this.constant({
+          k: 'str',
+          v: a.b!.toString('latin1'),
+          offset: start,
+        });
+        const v: Extract<PickleValue, { k: 'pid' }> = {
+          k: 'pid',
+          id,
+          offset: start,
+        };
+        this.out.persistentIds.push({ value: v, stream: this.out.streams - 1 });
+        this.push(v);
+        break;
+      }
+      case 'BINPERSID': {
+        const id = this.pop(op);
+        const v: Extract<PickleValue, { k: 'pid' }> = {
+          k: 'pid',
+          id,
+          offset: start,
+        };
+        this.out.persistentIds.push({ value: v, stream: this.out.streams - 1 });
+        this.push(v);
+        break;
+      }
+      case 'REDUCE': {
+        const args = this.pop(op);
+        const fn = this.pop(op);
+        this.call(fn, args, 'REDUCE', start);
+        break;
+      }
+      case 'NEWOBJ': {
+        const args = this.pop(op);
+        const cls = this.pop(op);
+        this.call(cls, args, 'NEWOBJ', start);
+        break;
+      }
+      case 'NEWOBJ_EX': {
+        const kwargs = this.pop(op);
+        const args = this.pop(op);
+        const cls = this.pop(op);
+        this.call(cls, args, 'NEWOBJ_EX', start, kwargs);
+        break;
+      }
+      case 'INST': {
+        const items = this.popMark(op);
+        const g = this.global(a.s!, a.s2!, start, op);
+        this.call(g, { k: 'tuple', items }, 'INST', start);
+        break;
+      }
+      case 'OBJ': {
+        this.checkMark(op);
+        const items = this.popMark(op);
+        const cls = items.shift();
+        if (cls === undefined)
+          throw new StreamError('PICKLE_MALFORMED', 'OBJ without a class', {
+            opcode: op,
+          });
+        this.call(cls, { k: 'tuple', items }, 'OBJ', start);
+        break;
+      }
+      case 'BUILD': {
+        const reachable = this.stack.length - this.floor() >= 2;
+        const peekState = reachable
+          ? this.stack[this.stack.length - 1]
+          : undefined;
+        const peekTarget = reachable
+          ? this.stack[this.stack.length - 2]
+          : undefined;
+        const hook =
+          peekState !== undefined && peekTarget !== undefined
+            ? this.onBuild?.(peekTarget, peekState)
+            : undefined;
+        let padding = 0;
+        if (
+          hook !== undefined &&
+          'skip' in hook &&
+          hook.paddingByte === true &&
+          end < this.w.total
+        ) {
+          // joblib writes one byte holding the alignment padding length; read it
+          // before any state changes so that a window refill can retry the opcode.
+          if (end >= this.w.base + this.w.buf.length) {
+            this.pos = start;
+            this.out.opcodes--;
+            this.opsInStream--;
+            throw new NeedBytes(end + 1);
+          }
+          padding = 1 + this.w.buf[end - this.w.base]!;
+        }
+        const state = this.pop(op);
+        const target = this.top(op);
+        this.out.builds.push({
+          target,
+          state,
+          offset: start,
+          stream: this.out.streams - 1,
+        });
+        if (target.k === 'call') target.states.push(state);
+        else if (target.k !== 'dict' && target.k !== 'list')
+          this.mutate(op, target, start);
+        if (hook !== undefined) {
+          if ('skip' in hook) {
+            // The loader reads raw array bytes from the file right here (joblib).
+            const skip = hook.skip + padding;
+            if (this.pos + skip > this.w.total) {
+              this.anomaly({
+                ruleId: 'PICKLE_TRUNCATED',
+                severity: 'medium',
+                message: 'inline array data runs past the end of the file',
+                offset: this.pos,
+                evidence: {
+                  declared: skip,
+                  available: this.w.total - this.pos,
+                },
+              });
+              this.pos = this.w.total;
+            } else this.pos += skip;
+            this.frameEnd = undefined;
+          } else {
+            // The loader reads a whole nested pickle inline (joblib object arrays).
+            this.saved.push({
+              stack: this.stack,
+              marks: this.marks,
+              memo: this.memo,
+            });
+            this.stack = [];
+            this.marks = [];
+            this.memo = new Map();
+            this.frameEnd = undefined;
+            this.opsInStream = 0;
+          }
+        }
+        break;
+      }
+      default:
+        throw new StreamError('PICKLE_MALFORMED', `unhandled opcode ${op}`);
+    }
+    return 'ok';
+  }
+
+  /** After an inline nested pickle reached STOP: restores the outer state. Returns true when it did. */
+  resumeOuter(): boolean {
+    const s = this.saved.pop();
+    if (s === undefined) return false;
+    const inner = this.out.results.pop() ?? UNKNOWN;
+    this.stack = s.stack;
+    this.marks = s.marks;
+    this.memo = s.memo;
+    this.inStream = true;
+    this.opsInStream = 2;
+    void inner;
+    return true;
+  }
+}
+
+/** True when `b0 b1` looks like the start of a binary pickle (`PROTO 2..5`). */
+function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
+  return b0 === 0x80 && b1 !== undefined && b1 >= 2 && b1 <= 5;
+}
+
+/** Creates a {@link ByteSource} over a buffer. */
+export function bufferSource(buf: Buffer): ByteSource {
+  return {
+    size: buf.length,
+    read(offset: number, length: number): Promise<Buffer> {
+      return Promise.resolve(
+        buf.subarray(
+          Math.max(0, offset),
+          Math.max(0, Math.min(buf.length, offset + length)),
+        ),
+      );
+    },
+  };
+}
+
+const WINDOW = 1024 * 1024;
+
+/**
+ * Runs the VM over every stacked pickle of `source` from `options.start` to
+ * the end (or `options.streamLimit` streams). Never throws on hostile data:
+ * problems are anomalies of the returned analysis. Reads through a moving
+ * window, so raw data skipped by a hook or left after the last stream is not
+ * read.
+ */
+export async function analysePickleSource(
+  source: ByteSource,
+  options: PickleAnalysisOptions = {},
+): Promise<PickleAnalysis> {
+  const limits: PickleVmLimits = {
+    ...DEFAULT_PICKLE_VM_LIMITS,
+    ...options.limits,
+  };
+  const start = options.start ?? 0;
+  const total = source.size;
+  const load = async (from: number, upTo: number): Promise<Window> => {
+    const len = Math.min(total - from, Math.max(WINDOW, upTo - from));
+    const buf = await source.read(from, len);
+    return { buf, base: from, total };
+  };
+  const vm = new PickleMachine(
+    await load(start, start),
+    limits,
+    options.onBuild,
+    start,
+  );
+  const streamLimit = Math.min(
+    options.streamLimit ?? Infinity,
+    limits.maxStreams,
+  );
+  const resync = options.resync ?? true;
+  let refills = 0;
+
+  const peek = (at: number, n: number): Promise<Buffer> => source.read(at, n);
+
+  outer: while (vm.pos < total) {
+    if (options.signal?.aborted) break;
+    if (vm.out.streams >= streamLimit) break;
+    // Starting a stream: binary pickles open with PROTO; protocol 0/1 start with any opcode.
+    vm.beginStream();
+    const streamStart = vm.pos;
+    let ok = true;
+    while (vm.streamOpen) {
+      try {
+        const r = vm.step();
+        if (r === 'stop' && vm.resumeOuter()) continue;
+      } catch (e) {
+        if (e instanceof NeedBytes) {
+          if (++refills > 1_000_000) {
+            vm.abortStream(
+              new StreamError(
+                'PICKLE_LIMIT_EXCEEDED',
+                'too many window refills',
+              ),
+              vm.pos,
+            );
+            ok = false;
+            break;
+          }
+          vm.setWindow(await load(vm.pos, e.upTo));
+          continue;
+        }
+        if (e instanceof StreamError) {
+          // A stream that fails on its very first opcode is junk, not a pickle.
+          vm.abortStream(e, vm.pos);
+          ok = false;
+          break;
+        }
+        throw e;
+      }
+    }
+    vm.out.end = vm.pos;
+    if (vm.pos >= total) break;
+    if (vm.out.streams >= streamLimit) break;
+    // Find the next stream: immediately following, or after bounded junk.
+    const next = await peek(vm.pos, 2);
+    if (
+      ok &&
+      (protoMarker(next[0], next[1]) ||
+        (pickleOpcodeName(next[0] ?? 0x100) !== undefined && next[0] !== 0x2e))
+    ) {
+      if (protoMarker(next[0], next[1])) continue;
+      // A protocol 0/1 opcode byte: accept only when resync is on (junk otherwise).
+      if (!resync) break;
+      continue;
+    }
+    if (!resync) break;
+    const from = ok ? vm.pos : Math.max(vm.opStart + 1, streamStart + 1);
+    const windowLen = Math.min(limits.maxResyncBytes, total - from);
+    const junk = await source.read(from, windowLen);
+    for (let i = 0; i + 1 < junk.length; i++) {
+      if (protoMarker(junk[i], junk[i + 1])) {
+        if (from + i > vm.pos) {
+          vm.anomaly(
+            {
+              ruleId: 'PICKLE_TRAILING_DATA',
+              severity: 'low',
+              message: 'bytes between pickle streams skipped',
+              offset: Math.min(vm.pos, from),
+              evidence: { length: from + i - vm.pos },
+            },
+            `junk@${vm.pos}`,
+          );
+        }
+        vm.pos = from + i;
+        vm.setWindow(await load(vm.pos, vm.pos));
+        continue outer;
+      }
+    }
+    if (ok) {
+      vm.anomaly({
+        ruleId: 'PICKLE_TRAILING_DATA',
+        severity: 'low',
+        message: 'bytes after the last pickle stream',
+        offset: vm.pos,
+        evidence: { length: total - vm.pos },
+      });
+    }
+    break;
+  }
+  return vm.out;
+}

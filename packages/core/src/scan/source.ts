@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * {@link ByteSource} implementations: a file read with positioned reads, a
+ * buffer, and a window onto another source.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { ByteSource } from './types.js';
+export { bufferSource } from './pickle/vm.js';
+
+/** A {@link ByteSource} over an open file; `close()` releases it. */
+export interface FileByteSource extends ByteSource {
+  close(): Promise<void>;
+}
+
+/** Opens `path` for positioned reads. Throws the underlying I/O error. */
+export async function openFileSource(path: string): Promise<FileByteSource> {
+  const fh: FileHandle = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    return {
+      size,
+      async read(offset: number, length: number): Promise<Buffer> {
+        const start = Math.max(0, offset);
+        const n = Math.max(0, Math.min(length, size - start));
+        if (n === 0) return Buffer.alloc(0);
+        const buf = Buffer.allocUnsafe(n);
+        let done = 0;
+        while (done < n) {
+          const { bytesRead } = await fh.read(
+            buf,
+            done,
+            n - done,
+            start + done,
+          );
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        return done === n ? buf : buf.subarray(0, done);
+      },
+      close: () => fh.close(),
+    };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+/** The bytes `[offset, offset + length)` of `source` as a source of their own (clamped to the source). */
+export function sliceSource(
+  source: ByteSource,
+  offset: number,
+  length: number,
+): ByteSource {
+  const start = Math.min(Math.max(0, offset), source.size);
+  const size = Math.max(0, Math.min(length, source.size - start));
+  return {
+    size,
+    read(o: number, n: number): Promise<Buffer> {
+      const s = Math.max(0, o);
+      const m = Math.max(0, Math.min(n, size - s));
+      return m === 0
+        ? Promise.resolve(Buffer.alloc(0))
+        : source.read(start + s, m);
+    },
+  };
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * A zip reader for scanners, reading archives the way PyTorch (miniz) and
+ * Python's `zipfile` read them: from the central directory, never from local
+ * headers; ZIP64 records; data descriptors (sizes come from the central
+ * directory); DEFLATE and stored members; CRCs and local names compared but
+ * not trusted (threats.md §7 and §8).
+ *
+ * The reader works on a {@link ByteSource} with positioned reads: listing an
+ * archive reads its end records and central directory only, and a member is
+ * read only when asked for. Everything odd about the archive is returned as a
+ * {@link ZipAnomaly}, never thrown.
+ */
+import { crc32, inflateRawSync } from 'node:zlib';
+import type { ByteSource, Severity } from '../types.js';
+
+/** One central-directory entry. */
+export interface ZipEntry {
+  /** Index in the central directory. */
+  index: number;
+  /** Name decoded as UTF-8 (flag bit 11) or CP437-compatible latin1. */
+  name: string;
+  /** Compression method: 0 stored, 8 DEFLATE, others unsupported. */
+  method: number;
+  /** General-purpose flag bits. */
+  flags: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  /** Offset of the local file header. */
+  localHeaderOffset: number;
+  /** External attributes (Unix mode in the high 16 bits). */
+  externalAttributes: number;
+  /** Offset of the member data, once the local header was read; `undefined` when it could not be. */
+  dataOffset?: number;
+  /** Name in the local header when it differs from the central one. */
+  localName?: string;
+}
+
+/** Something odd about an archive or a member. */
+export interface ZipAnomaly {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  /** Entry name, when the anomaly is about one member. */
+  entry?: string;
+  offset?: number;
+  evidence?: Record<string, unknown>;
+}
+
+/** A listed archive. */
+export interface ZipDirectory {
+  entries: ZipEntry[];
+  anomalies: ZipAnomaly[];
+  /** Offset of the central directory. */
+  centralDirectoryOffset: number;
+  zip64: boolean;
+}
+
+/** Limits of {@link readZipDirectory}. */
+export interface ZipReadOptions {
+  /** Most entries listed. Default 100,000. */
+  maxEntries?: number;
+}
+
+const EOCD = 0x06054b50;
+const ZIP64_LOCATOR = 0x07064b50;
+const ZIP64_EOCD = 0x06064b50;
+const CENTRAL = 0x02014b50;
+const LOCAL = 0x04034b50;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** True when `head` starts with a local header or an empty archive's end record. */
+export function isZipHead(head: Buffer): boolean {
+  return (
+    head.length >= 4 &&
+    head[0] === 0x50 &&
+    head[1] === 0x4b &&
+    ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))
+  );
+}
+
+function u64(b: Buffer, o: number): number {
+  const v = b.readBigUInt64LE(o);
+  return v > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(v);
+}
+
+/**
+ * Lists an archive from its central directory. Returns `undefined` when no
+ * end-of-central-directory record exists (not a zip). Reads the local header
+ * of every entry to find its data offset and compare names.
+ */
+export async function readZipDirectory(
+  source: ByteSource,
+  options: ZipReadOptions = {},
+): Promise<ZipDirectory | undefined> {
+  const maxEntries = options.maxEntries ?? 100_000;
+  const size = source.size;
+  if (size < 22) return undefined;
+  const tailLen = Math.min(size, 22 + 65535 + 20);
+  const tailStart = size - tailLen;
+  const tail = await source.read(tailStart, tailLen);
+  // miniz and zipfile both search backwards for the last end record whose comment fits.
+  let eocd = -1;
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === EOCD) {
+      const commentLen = tail.readUInt16LE(i + 20);
+      if (i + 22 + commentLen <= tail.length) {
+        eocd = i;
+        break;
+      }
+    }
+  }
+  if (eocd < 0) return undefined;
+  const anomalies: ZipAnomaly[] = [];
+  let count = tail.readUInt16LE(eocd + 10);
+  let cdSize = tail.readUInt32LE(eocd + 12);
+  let cdOffset = tail.readUInt32LE(eocd + 16);
+  let zip64 = false;
+  if (eocd >= 20 && tail.readUInt32LE(eocd - 20) === ZIP64_LOCATOR) {
+    const z64Offset = u64(tail, eocd - 20 + 8);
+    const rec = await source.read(z64Offset, 56);
+    if (rec.length === 56 && rec.readUInt32LE(0) === ZIP64_EOCD) {
+      zip64 = true;
+      count = u64(rec, 32);
+      cdSize = u64(rec, 40);
+      cdOffset = u64(rec, 48);
+    } else {
+      anomalies.push({
+        ruleId: 'ZIP_MALFORMED',
+        severity: 'medium',
+        message: 'zip64 locator points at no zip64 end record',
+        offset: z64Offset,
+      });
+    }
+  }
+  const eocdAbs = tailStart + eocd;
+  if (cdOffset + cdSize > eocdAbs) {
+    // Prepended data (self-extracting stubs) shifts offsets; zipfile corrects by the difference.
+    anomalies.push({
+      ruleId: 'ZIP_MALFORMED',
+      severity: 'medium',
+      message: 'central directory does not end at the end record',
+      evidence: { cdOffset, cdSize, eocd: eocdAbs },
+    });
+    if (cdSize <= eocdAbs) cdOffset = eocdAbs - cdSize;
+  }
+  if (count > maxEntries) {
+    anomalies.push({
+      ruleId: 'SCAN_LIMIT_EXCEEDED',
+      severity: 'medium',
+      message: `zip lists ${count} entries, more than the limit`,
+      evidence: { count, limit: maxEntries },
+    });
+    count = maxEntries;
+  }
+  const cd = await source.read(cdOffset, Math.min(cdSize, size - cdOffset));
+  const entries: ZipEntry[] = [];
+  let p = 0;
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL) {
+      anomalies.push({
+        ruleId: 'ZIP_MALFORMED',
+        severity: 'medium',
+        message: `central directory ends after ${i} of ${count} entries`,
+        offset: cdOffset + p,
+      });
+      break;
+    }
+    const flags = cd.readUInt16LE(p + 8);
+    const method = cd.readUInt16LE(p + 10);
+    const crc = cd.readUInt32LE(p + 16);
+    let csize = cd.readUInt32LE(p + 20);
+    let usize = cd.readUInt32LE(p + 24);
+    const nameLen = cd.readUInt16LE(p + 28);
+    const extraLen = cd.readUInt16LE(p + 30);
+    const commentLen = cd.readUInt16LE(p + 32);
+    const ext = cd.readUInt32LE(p + 38);
+    let lho = cd.readUInt32LE(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > cd.length) {
+      anomalies.push({
+        ruleId: 'ZIP_MALFORMED',
+        severity: 'medium',
+        message: 'central directory entry runs past the directory',
+        offset: cdOffset + p,
+      });
+      break;
+    }
+    const nameBytes = cd.subarray(p + 46, p + 46 + nameLen);
+    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
+    // ZIP64 extended information: only the fields whose 32-bit value is saturated, in order.
+    for (let e = 0; e + 4 <= extra.length;) {
+      const id = extra.readUInt16LE(e);
+      const len = extra.readUInt16LE(e + 2);
+      if (id === 0x0001) {
+        let q = e + 4;
+        const end = Math.min(extra.length, e + 4 + len);
+        if (usize === 0xffffffff && q + 8 <= end) {
+          usize = u64(extra, q);
+          q += 8;
+        }
+        if (csize === 0xffffffff && q + 8 <= end) {
+          csize = u64(extra, q);
+          q += 8;
+        }
+        if (lho === 0xffffffff && q + 8 <= end) lho = u64(extra, q);
+        zip64 = true;
+      }
+      e += 4 + len;
+    }
+    const name =
+      (flags & 0x800) !== 0
+        ? nameBytes.toString('utf8')
+        : nameBytes.toString('latin1');
+    entries.push({
+      index: i,
+      name,
+      method,
+      flags,
+      crc32: crc,
+      compressedSize: csize,
+      uncompressedSize: usize,
+      localHeaderOffset: lho,
+      externalAttributes: ext,
+    });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+
+  // Local headers: data offsets, name agreement, bounds.
+  for (const e of entries) {
+    const lh = await source.read(e.localHeaderOffset, 30);
+    if (lh.length < 30 || lh.readUInt32LE(0) !== LOCAL) {
+      anomalies.push({
+        ruleId: 'ZIP_ENTRY_OUT_OF_BOUNDS',
+        severity: 'medium',
+        message: `no local header for ${e.name}`,
+        entry: e.name,
+        offset: e.localHeaderOffset,
+      });
+      continue;
+    }
+    const nameLen = lh.readUInt16LE(26);
+    const extraLen = lh.readUInt16LE(28);
+    const localNameBytes = await source.read(e.localHeaderOffset + 30, nameLen);
+    const localName =
+      (e.flags & 0x800) !== 0
+        ? localNameBytes.toString('utf8')
+        : localNameBytes.toString('latin1');
+    if (localName !== e.name) {
+      e.localName = localName;
+      anomalies.push({
+        ruleId: 'ZIP_NAME_MISMATCH',
+        severity: 'medium',
+        message: `local header names ${JSON.stringify(localName)}, central directory ${JSON.stringify(e.name)}`,
+        entry: e.name,
+        offset: e.localHeaderOffset,
+        evidence: { local: localName, central: e.name },
+      });
+    }
+    const dataOffset = e.localHeaderOffset + 30 + nameLen + extraLen;
+    if (dataOffset + e.compressedSize > size) {
+      anomalies.push({
+        ruleId: 'ZIP_ENTRY_OUT_OF_BOUNDS',
+        severity: 'medium',
+        message: `data of ${e.name} runs past the end of the file`,
+        entry: e.name,
+        offset: dataOffset,
+        evidence: {
+          compressedSize: e.compressedSize,
+          available: size - dataOffset,
+        },
+      });
+      continue;
+    }
+    e.dataOffset = dataOffset;
+    if ((e.flags & 0x61) !== 0) {
+      anomalies.push({
+        ruleId: 'ZIP_SUSPICIOUS_FLAGS',
+        severity: 'medium',
+        message: `${e.name} has flag bits 0x${(e.flags & 0x61).toString(16)} (encryption or patched data)`,
+        entry: e.name,
+        evidence: { flags: e.flags },
+      });
+    }
+  }
+
+  // Duplicates and overlaps.
+  const byName = new Map<string, number>();
+  for (const e of entries) byName.set(e.name, (byName.get(e.name) ?? 0) + 1);
+  for (const [name, n] of byName) {
+    if (n > 1)
+      anomalies.push({
+        ruleId: 'ZIP_DUPLICATE_ENTRY',
+        severity: 'high',
+        message: `${n} entries named ${JSON.stringify(name)}`,
+        entry: name,
+        evidence: { count: n },
+      });
+  }
+  const spans = entries
+    .filter((e) => e.dataOffset !== undefined)
+    .map((e) => ({
+      name: e.name,
+      start: e.localHeaderOffset,
+      end: e.dataOffset! + e.compressedSize,
+    }))
+    .sort((a, b) => a.start - b.start);
+  let overlaps = 0;
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]!.start < spans[i - 1]!.end) {
+      if (overlaps++ < 10) {
+        anomalies.push({
+          ruleId: 'ZIP_OVERLAPPING_ENTRIES',
+          severity: 'high',
+          message: `${spans[i]!.name} overlaps ${spans[i - 1]!.name}`,
+          entry: spans[i]!.name,
+          offset: spans[i]!.start,
+        });
+      }
+    }
+  }
+  return { entries, anomalies, centralDirectoryOffset: cdOffset, zip64 };
+}
+
+/** Result of {@link readZipEntry}. */
+export type ZipEntryData =
+  | { ok: true; data: Buffer; anomalies: ZipAnomaly[] }
+  | { ok: false; anomaly: ZipAnomaly };
+
+/**
+ * Reads and decompresses one member, bounded by `maxBytes` (output). CRC
+ * mismatches are anomalies, not failures, because torch ignores CRCs.
+ */
+export async function readZipEntry(
+  source: ByteSource,
+  entry: ZipEntry,
+  maxBytes: number,
+): Promise<ZipEntryData> {
+  if (entry.dataOffset === undefined) {
+    return {
+      ok: false,
+      anomaly: {
+        ruleId: 'ZIP_ENTRY_OUT_OF_BOUNDS',
+        severity: 'medium',
+        message: `${entry.name} has no readable data`,
+        entry: entry.name,
+      },
+    };
+  }
+  if (entry.method !== 0 && entry.method !== 8) {
+    return {
+      ok: false,
+      anomaly: {
+        ruleId: 'ZIP_UNSUPPORTED_METHOD',
+        severity: 'medium',
+        message: `${entry.name} uses compression method ${entry.method}`,
+        entry: entry.name,
+        evidence: { method: entry.method },
+      },
+    };
+  }
+  if (
+    entry.uncompressedSize > maxBytes ||
+    (entry.method === 0 && entry.compressedSize > maxBytes)
+  ) {
+    return {
+      ok: false,
+      anomaly: {
+        ruleId: 'SCAN_LIMIT_EXCEEDED',
+        severity: 'medium',
+        message: `${entry.name} is larger than the member limit`,
+        entry: entry.name,
+        evidence: { size: entry.uncompressedSize, limit: maxBytes },
+      },
+    };
+  }
+  const raw = await source.read(entry.dataOffset, entry.compressedSize);
+  const anomalies: ZipAnomaly[] = [];
+  let data: Buffer;
+  if (entry.method === 0) {
+    data = raw;
+    if (entry.compressedSize !== entry.uncompressedSize) {
+      anomalies.push({
+        ruleId: 'ZIP_MALFORMED',
+        severity: 'medium',
+        message: `stored entry ${entry.name} declares different sizes`,
+        entry: entry.name,
+        evidence: {
+          compressedSize: entry.compressedSize,
+          uncompressedSize: entry.uncompressedSize,
+        },
+      });
+    }
+  } else {
+    try {
+      data = inflateRawSync(raw, {
+        maxOutputLength: Math.max(
+          1,
+          Math.min(maxBytes, entry.uncompressedSize + 1),
+        ),
+      });
+    } catch (e) {
+      return {
+        ok: false,
+        anomaly: {
+          ruleId: 'ZIP_INFLATE_ERROR',
+          severity: 'medium',
+          message: `${entry.name} does not inflate`,
+          entry: entry.name,
+          evidence: { reason: String((e as Error).message).slice(0, 120) },
+        },
+      };
+    }
+    if (data.length !== entry.uncompressedSize) {
+      anomalies.push({
+        ruleId: 'ZIP_INFLATE_ERROR',
+        severity: 'medium',
+        message: `${entry.name} inflates to ${data.length} bytes, not the declared ${entry.uncompressedSize}`,
+        entry: entry.name,
+        evidence: { actual: data.length, declared: entry.uncompressedSize },
+      });
+    }
+  }
+  if (crc32(data) >>> 0 !== entry.crc32 >>> 0) {
+    anomalies.push({
+      ruleId: 'ZIP_CRC_MISMATCH',
+      severity: 'low',
+      message: `${entry.name} fails its CRC-32 check`,
+      entry: entry.name,
+    });
+  }
+  return { ok: true, data, anomalies };
+}
