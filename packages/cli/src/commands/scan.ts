@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
 import {
+  MODELSEAL_VERSION,
   SEVERITIES,
   findingUri,
   loadScanPolicy,
@@ -102,7 +103,7 @@ export async function scanCommand(argv: readonly string[], io: Io): Promise<Exit
     format === 'json'
       ? JSON.stringify({ ...report, ok: true, failOn }, null, 2)
       : format === 'sarif'
-        ? JSON.stringify(toSarif(report), null, 2)
+        ? JSON.stringify(toSarif(report, { toolVersion: MODELSEAL_VERSION }), null, 2)
         : textReport(report, flag(parsed, 'verbose'));
   const output = str(parsed, 'output');
   if (output !== undefined) {

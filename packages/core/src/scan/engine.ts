@@ -401,6 +401,24 @@ async function expand(
         });
       } else if (e.isDirectory()) await walk(full);
       else if (e.isFile()) out.files.push(full);
+      else {
+        // A FIFO, socket or device file: never opened (a FIFO would block), always reported.
+        const file = displayPath(root, full);
+        out.skipped.push({
+          file,
+          formats: [],
+          bytes: 0,
+          findings: [
+            {
+              ruleId: 'SCAN_SPECIAL_FILE_SKIPPED',
+              severity: 'low',
+              file,
+              member: [],
+              message: 'not a regular file (FIFO, socket or device): not scanned',
+            },
+          ],
+        });
+      }
     }
   };
   await walk(abs);

@@ -344,6 +344,13 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'Treat the part as unscanned.',
   ),
   rule(
+    'SCAN_SPECIAL_FILE_SKIPPED',
+    'low',
+    'special file not scanned',
+    'A FIFO, socket or device file inside a scanned directory. It is not model data and was not opened.',
+    'Remove it from the model directory; signing refuses such files too.',
+  ),
+  rule(
     'SCAN_SYMLINK_SKIPPED',
     'info',
     'symbolic link not followed',

@@ -3,6 +3,7 @@
  * {@link ByteSource} implementations: a file read with positioned reads, a
  * buffer, and a window onto another source.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from './types.js';
 export { bufferSource } from './pickle/vm.js';
@@ -12,11 +13,19 @@ export interface FileByteSource extends ByteSource {
   close(): Promise<void>;
 }
 
-/** Opens `path` for positioned reads. Throws the underlying I/O error. */
+/**
+ * Opens `path` for positioned reads. Throws the underlying I/O error, and an
+ * error with code `ENOTREG` for anything but a regular file: a FIFO is opened
+ * non-blocking and refused, never waited on.
+ */
 export async function openFileSource(path: string): Promise<FileByteSource> {
-  const fh: FileHandle = await open(path, 'r');
+  const fh: FileHandle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const { size } = await fh.stat();
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw Object.assign(new Error(`${path}: not a regular file`), { code: 'ENOTREG' });
+    }
+    const { size } = st;
     return {
       size,
       async read(offset: number, length: number): Promise<Buffer> {
