@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Entry-name checks shared by the tar and zip scanners (`threats.md` §7),
+ * including a virtual file system of the links seen so far, so that symlink
+ * chains (`d/up → ..`, `d/up/up2 → ..`, `d/up/up2/x`) and writes through
+ * symlinks are judged the way an extractor that follows earlier links sees them.
+ */
+import type { ScanContext } from '../types.js';
+
+/** Longest entry name examined; longer names are findings. */
+export const MAX_ENTRY_NAME = 4096;
+/** Link hops followed while resolving one path (Linux's own limit is 40). */
+const MAX_LINK_HOPS = 40;
+
+/** Splits an entry name into components, treating `\` as a separator as Windows extractors do. */
+export function splitEntryName(name: string): string[] {
+  return name.replace(/\\/g, '/').split('/');
+}
+
+/** Whether a name is absolute on any platform: `/x`, `\x`, `C:x`, `\\server\share`. */
+export function isAbsoluteEntryName(name: string): boolean {
+  const slashed = name.replace(/\\/g, '/');
+  return slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed);
+}
+
+/** Lexical normal form of a relative name, or undefined when `..` climbs above the root. */
+export function normaliseEntryName(name: string): string | undefined {
+  const parts: string[] = [];
+  for (const segment of splitEntryName(name)) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+    } else {
+      parts.push(segment);
+    }
+  }
+  return parts.join('/');
+}
+
+interface LinkTarget {
+  absolute: boolean;
+  parts: string[];
+}
+
+type Resolution =
+  | { ok: true; parts: string[]; viaLink: boolean }
+  | { ok: false; reason: 'escape' | 'loop'; viaLink: boolean };
+
+/** The links of one archive, by resolved path, in the order they were seen. */
+export class LinkTracker {
+  private readonly links = new Map<string, LinkTarget>();
+
+  /** Resolves components from the root through the links seen so far. */
+  resolve(components: readonly string[], followLast: boolean): Resolution {
+    const result: string[] = [];
+    const queue = [...components];
+    let hops = 0;
+    let viaLink = false;
+    while (queue.length > 0) {
+      const segment = queue.shift() as string;
+      if (segment === '' || segment === '.') continue;
+      if (segment === '..') {
+        if (result.length === 0)
+          return { ok: false, reason: 'escape', viaLink };
+        result.pop();
+        continue;
+      }
+      result.push(segment);
+      const link = this.links.get(result.join('/'));
+      if (link !== undefined && (queue.length > 0 || followLast)) {
+        viaLink = true;
+        if (++hops > MAX_LINK_HOPS)
+          return { ok: false, reason: 'loop', viaLink };
+        if (link.absolute) return { ok: false, reason: 'escape', viaLink };
+        result.pop();
+        queue.unshift(...link.parts);
+      }
+    }
+    return { ok: true, parts: result, viaLink };
+  }
+
+  /** Records a symlink; returns how its target resolves from the link's directory. */
+  addSymlink(name: string, target: string): Resolution {
+    const parts = splitEntryName(name).filter((p) => p !== '' && p !== '.');
+    const parent = this.resolve(parts.slice(0, -1), true);
+    const absolute = isAbsoluteEntryName(target);
+    const targetParts = splitEntryName(target);
+    if (!parent.ok) return parent;
+    const key = [...parent.parts, parts[parts.length - 1] ?? ''].join('/');
+    this.links.set(key, { absolute, parts: targetParts });
+    if (absolute) return { ok: false, reason: 'escape', viaLink: false };
+    return this.resolve([...parent.parts, ...targetParts], true);
+  }
+}
+
+/**
+ * Checks one entry name and reports absolute names, `..` traversal, names too
+ * long, and (for a regular entry) writes that pass through an earlier symlink
+ * to a place outside the root. Returns the normalised name, or undefined when
+ * the entry escapes.
+ */
+export function checkEntryName(
+  ctx: ScanContext,
+  name: string,
+  links: LinkTracker,
+  offset: number | undefined,
+): string | undefined {
+  const at = offset === undefined ? {} : { offset };
+  if (name.length > MAX_ENTRY_NAME) {
+    ctx.report({
+      ruleId: 'ARCHIVE_MALFORMED',
+      severity: 'medium',
+      ...at,
+      message: `entry name of ${name.length} characters`,
+      evidence: { name: name.slice(0, 200) },
+    });
+    return undefined;
+  }
+  if (name.includes('\0')) {
+    ctx.report({
+      ruleId: 'ARCHIVE_PATH_TRAVERSAL',
+      severity: 'high',
+      ...at,
+      message: 'entry name contains a nul byte',
+      evidence: { name },
+    });
+    return undefined;
+  }
+  if (isAbsoluteEntryName(name)) {
+    ctx.report({
+      ruleId: 'ARCHIVE_ABSOLUTE_PATH',
+      severity: 'high',
+      ...at,
+      message: `entry ${name} has an absolute path`,
+      evidence: { name },
+    });
+    return undefined;
+  }
+  const normal = normaliseEntryName(name);
+  if (normal === undefined) {
+    ctx.report({
+      ruleId: 'ARCHIVE_PATH_TRAVERSAL',
+      severity: 'high',
+      ...at,
+      message: `entry ${name} escapes the extraction root`,
+      evidence: { name },
+    });
+    return undefined;
+  }
+  const resolved = links.resolve(splitEntryName(name), false);
+  if (!resolved.ok) {
+    ctx.report({
+      ruleId: 'ARCHIVE_SYMLINK_ESCAPE',
+      severity: 'critical',
+      ...at,
+      message: `entry ${name} is written through a symlink ${resolved.reason === 'loop' ? 'loop' : 'outside the extraction root'}`,
+      evidence: { name, reason: resolved.reason },
+    });
+    return undefined;
+  }
+  return normal;
+}
+
+/** Reports a symlink entry: escaping targets (directly or through a chain) are critical, contained ones low. */
+export function checkSymlink(
+  ctx: ScanContext,
+  name: string,
+  target: string,
+  links: LinkTracker,
+  offset: number | undefined,
+): void {
+  const at = offset === undefined ? {} : { offset };
+  const result = links.addSymlink(name, target);
+  if (!result.ok) {
+    ctx.report({
+      ruleId: 'ARCHIVE_SYMLINK_ESCAPE',
+      severity: 'critical',
+      ...at,
+      message: `symlink ${name} points ${result.reason === 'loop' ? 'into a link loop' : `outside the extraction root (${target})`}${result.viaLink ? ' through earlier links' : ''}`,
+      evidence: { name, target, chain: result.viaLink },
+    });
+    return;
+  }
+  ctx.report({
+    ruleId: 'ARCHIVE_LINK',
+    severity: 'low',
+    ...at,
+    message: `symlink ${name} points to ${target} inside the archive`,
+    evidence: { name, target },
+  });
+}
+
+/** Reports a hard link entry (tar): its target is relative to the archive root. */
+export function checkHardlink(
+  ctx: ScanContext,
+  name: string,
+  target: string,
+  links: LinkTracker,
+  offset: number | undefined,
+): void {
+  const at = offset === undefined ? {} : { offset };
+  const resolved = isAbsoluteEntryName(target)
+    ? undefined
+    : links.resolve(splitEntryName(target), true);
+  if (resolved === undefined || !resolved.ok) {
+    ctx.report({
+      ruleId: 'ARCHIVE_HARDLINK_ESCAPE',
+      severity: 'critical',
+      ...at,
+      message: `hard link ${name} points outside the extraction root (${target})`,
+      evidence: { name, target },
+    });
+    return;
+  }
+  ctx.report({
+    ruleId: 'ARCHIVE_LINK',
+    severity: 'low',
+    ...at,
+    message: `hard link ${name} points to ${target} inside the archive`,
+    evidence: { name, target },
+  });
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Zip archives (`threats.md` §7, §8), read with the shared central-directory
+ * reader of `scan/zip/` (its anomalies are reported under their `ZIP_*` ids):
+ * on top of it, entry-name checks with link simulation, an expansion budget
+ * across the whole archive, and every member scanned as its own artifact
+ * through `ctx.scanNested`.
+ */
+import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import {
+  isZipHead,
+  readZipDirectory,
+  readZipEntry,
+  type ZipAnomaly,
+  type ZipEntry,
+} from '../zip/reader.js';
+import { bufferSource } from './byte-source.js';
+import { checkEntryName, checkSymlink, LinkTracker } from './entry-paths.js';
+
+/** Most entries examined per archive. */
+export const MAX_ARCHIVE_ENTRIES = 100_000;
+/** Ratio past which exceeding the expansion limit counts as a bomb rather than a big archive. */
+export const BOMB_RATIO = 100;
+
+/** Hooks for formats built on zip (Keras) to see member bytes. */
+export interface ZipScanHooks {
+  /** Called with each member's bytes (all copies of duplicate names, in directory order). */
+  onMember?(entry: ZipEntry, data: Buffer): void | Promise<void>;
+  /** Whether to pass a member on to `ctx.scanNested` (default true). */
+  scanMember?(entry: ZipEntry): boolean;
+}
+
+function reportAnomalies(
+  ctx: ScanContext,
+  anomalies: readonly ZipAnomaly[],
+): void {
+  for (const a of anomalies) {
+    ctx.report({
+      ruleId: a.ruleId,
+      severity: a.severity,
+      message: a.message,
+      ...(a.offset === undefined ? {} : { offset: a.offset }),
+      ...(a.entry === undefined
+        ? {}
+        : { evidence: { entry: a.entry, ...a.evidence } }),
+    });
+  }
+}
+
+/** True for an entry whose Unix mode says symlink. */
+function isZipSymlink(entry: ZipEntry): boolean {
+  // Mind the parentheses: `===` binds tighter than `&` (threats.md §9).
+  return ((entry.externalAttributes >>> 16) & 0o170000) === 0o120000;
+}
+
+/**
+ * Scans a zip archive: structure checks plus every member through
+ * `ctx.scanNested` (and `hooks.onMember`). Never throws on hostile input.
+ */
+export async function scanZipArchive(
+  source: ByteSource,
+  ctx: ScanContext,
+  hooks: ZipScanHooks = {},
+): Promise<void> {
+  const directory = await readZipDirectory(source, {
+    maxEntries: MAX_ARCHIVE_ENTRIES,
+  });
+  if (directory === undefined) {
+    ctx.report({
+      ruleId: 'ZIP_MALFORMED',
+      severity: 'medium',
+      offset: source.size,
+      message: 'no end of central directory record',
+    });
+    return;
+  }
+  reportAnomalies(ctx, directory.anomalies);
+  const links = new LinkTracker();
+  const scannedOffsets = new Set<number>();
+  let expanded = 0;
+  for (const entry of directory.entries) {
+    checkEntryName(ctx, entry.name, links, entry.localHeaderOffset);
+    if (entry.name.endsWith('/') || entry.dataOffset === undefined) continue;
+    // Encrypted entries (flag bit 0) cannot be read; the reader reports the flag.
+    if ((entry.flags & 1) !== 0) continue;
+    // Overlapping records (one local file behind many names) are inflated once.
+    if (scannedOffsets.has(entry.localHeaderOffset)) continue;
+    scannedOffsets.add(entry.localHeaderOffset);
+    const budget = ctx.limits.maxExpandedBytes - expanded;
+    // The engine may track one budget for the whole top-level file (nested
+    // archives included); the declared size is reserved before inflating, and
+    // inflation never produces more than declared + 1 bytes.
+    if (
+      entry.uncompressedSize > budget ||
+      !(ctx.reserveExpanded?.(entry.uncompressedSize) ?? true)
+    ) {
+      const bomb =
+        entry.uncompressedSize / Math.max(1, entry.compressedSize) > BOMB_RATIO;
+      ctx.report({
+        ruleId: bomb ? 'ARCHIVE_DECOMPRESSION_BOMB' : 'SCAN_LIMIT_EXCEEDED',
+        severity: bomb ? 'high' : 'medium',
+        offset: entry.localHeaderOffset,
+        message: `entry ${entry.name} would expand the archive past ${ctx.limits.maxExpandedBytes} bytes; rest not scanned`,
+        evidence: {
+          entry: entry.name,
+          declared: entry.uncompressedSize,
+          compressed: entry.compressedSize,
+          limit: ctx.limits.maxExpandedBytes,
+        },
+      });
+      break;
+    }
+    const read = await readZipEntry(
+      source,
+      entry,
+      Math.min(ctx.limits.maxMemberBytes, budget),
+    );
+    if (!read.ok) {
+      reportAnomalies(ctx, [read.anomaly]);
+      continue;
+    }
+    reportAnomalies(ctx, read.anomalies);
+    expanded += read.data.length;
+    if (isZipSymlink(entry)) {
+      checkSymlink(
+        ctx,
+        entry.name,
+        read.data.toString('utf8', 0, Math.min(read.data.length, 4096)),
+        links,
+        entry.localHeaderOffset,
+      );
+      continue;
+    }
+    await hooks.onMember?.(entry, read.data);
+    if (hooks.scanMember?.(entry) ?? true)
+      await ctx.scanNested(bufferSource(read.data), entry.name);
+  }
+}
+
+/** Scanner for zip archives (`threats.md` §7); register it after the zip-based formats (PyTorch, NumPy .npz, Keras). */
+export const ZipArchiveScanner: FormatScanner = Object.freeze({
+  id: 'zip',
+  detect: isZipHead,
+  async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
+    ctx.recognise('zip');
+    await scanZipArchive(source, ctx);
+  },
+});

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * GGUF (`threats.md` §4): header, metadata and tensor infos, with every count
+ * and length checked against the bytes left before anything is read or
+ * allocated; chat templates are analysed with {@link analyzeChatTemplate}.
+ */
+import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import { SourceCursor, TruncatedError } from '../archive/cursor.js';
+import { analyzeChatTemplate } from './chat-template.js';
+
+const MAX_KV = 1_000_000;
+const MAX_TENSORS = 10_000_000;
+const MAX_KEY_BYTES = 65_536;
+const MAX_ARRAY_DEPTH = 4;
+const MAX_TEMPLATE_BYTES = 4 * 1024 * 1024;
+const MAX_DIMS = 8;
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** Byte size of fixed-size metadata value types. */
+const VALUE_SIZE: Readonly<Record<number, number>> = {
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  10: 8,
+  11: 8,
+  12: 8,
+};
+const STRING = 8;
+const ARRAY = 9;
+
+/** [block size, bytes per block] by ggml type. */
+const GGML_TYPES: Readonly<Record<number, readonly [number, number]>> = {
+  0: [1, 4],
+  1: [1, 2],
+  2: [32, 18],
+  3: [32, 20],
+  6: [32, 22],
+  7: [32, 24],
+  8: [32, 34],
+  9: [32, 36],
+  10: [256, 84],
+  11: [256, 110],
+  12: [256, 144],
+  13: [256, 176],
+  14: [256, 210],
+  15: [256, 292],
+  16: [256, 66],
+  17: [256, 74],
+  18: [256, 98],
+  19: [256, 50],
+  20: [32, 18],
+  21: [256, 110],
+  22: [256, 82],
+  23: [256, 136],
+  24: [1, 1],
+  25: [1, 2],
+  26: [1, 4],
+  27: [1, 8],
+  28: [1, 8],
+  29: [256, 56],
+  30: [1, 2],
+  34: [256, 54],
+  35: [256, 66],
+  39: [32, 17],
+};
+
+class Malformed extends Error {}
+
+interface TensorInfo {
+  name: string;
+  offset: bigint;
+  bytes: bigint;
+  at: number;
+}
+
+function detectGguf(head: Buffer): boolean {
+  return head.length >= 8 && head.toString('latin1', 0, 4) === 'GGUF';
+}
+
+async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
+  ctx.recognise('gguf');
+  const cur = new SourceCursor(source);
+  const malformed = (
+    message: string,
+    offset: number,
+    evidence?: Record<string, unknown>,
+  ): void => {
+    ctx.report({
+      ruleId: 'GGUF_MALFORMED',
+      severity: 'medium',
+      offset,
+      message,
+      ...(evidence ? { evidence } : {}),
+    });
+  };
+  try {
+    cur.skip(4);
+    const version = await cur.u32();
+    if (version < 1 || version > 3) {
+      malformed(`unsupported gguf version ${version}`, 4, { version });
+      return;
+    }
+    // Version 1 used 32-bit counts and lengths.
+    const count = async (): Promise<bigint> =>
+      version === 1 ? BigInt(await cur.u32()) : cur.u64();
+    const tensorCount = await count();
+    const kvCount = await count();
+    // Smallest KV: key length + empty key + type + one byte; smallest tensor info: 24 bytes.
+    if (kvCount > BigInt(MAX_KV) || kvCount * 13n > BigInt(cur.remaining)) {
+      malformed('metadata count exceeds the limit or the file', 16, {
+        kvCount: kvCount.toString(),
+      });
+      return;
+    }
+    if (
+      tensorCount > BigInt(MAX_TENSORS) ||
+      tensorCount * 24n > BigInt(cur.remaining)
+    ) {
+      malformed('tensor count exceeds the limit or the file', 8, {
+        tensorCount: tensorCount.toString(),
+      });
+      return;
+    }
+    const readString = async (
+      maxKeep: number,
+    ): Promise<{ value: string | undefined; length: bigint }> => {
+      const length = await count();
+      if (length > BigInt(cur.remaining))
+        throw new Malformed(
+          `string length ${length} runs past the end of the file`,
+        );
+      if (length > BigInt(maxKeep)) {
+        cur.skip(length);
+        return { value: undefined, length };
+      }
+      return { value: (await cur.bytes(length)).toString('utf8'), length };
+    };
+    const skipValue = async (type: number, depth: number): Promise<void> => {
+      const fixed = VALUE_SIZE[type];
+      if (fixed !== undefined) return cur.skip(fixed);
+      if (type === STRING) {
+        await readString(0);
+        return;
+      }
+      if (type !== ARRAY)
+        throw new Malformed(`unknown metadata value type ${type}`);
+      if (depth >= MAX_ARRAY_DEPTH)
+        throw new Malformed('arrays nested too deeply');
+      const elementType = await cur.u32();
+      const n = await count();
+      const elementFixed = VALUE_SIZE[elementType];
+      const minimum =
+        elementFixed ??
+        (elementType === STRING
+          ? version === 1
+            ? 4
+            : 8
+          : elementType === ARRAY
+            ? 12
+            : -1);
+      if (minimum < 0)
+        throw new Malformed(`unknown array element type ${elementType}`);
+      if (n * BigInt(minimum) > BigInt(cur.remaining))
+        throw new Malformed(
+          `array of ${n} elements runs past the end of the file`,
+        );
+      if (elementFixed !== undefined) return cur.skip(n * BigInt(elementFixed));
+      for (let i = 0n; i < n; i++) await skipValue(elementType, depth + 1);
+    };
+
+    const seen = new Map<string, number>();
+    let alignment = 32;
+    for (let i = 0n; i < kvCount; i++) {
+      const at = cur.pos;
+      const key = await readString(MAX_KEY_BYTES);
+      if (key.value === undefined)
+        throw new Malformed(`metadata key of ${key.length} bytes`);
+      const type = await cur.u32();
+      const name = key.value;
+      const first = seen.get(name);
+      if (first !== undefined) {
+        ctx.report({
+          ruleId: 'GGUF_DUPLICATE_KEY',
+          severity: 'high',
+          offset: at,
+          message: `metadata key ${name} appears more than once`,
+          evidence: { key: name, firstOffset: first },
+        });
+      } else {
+        seen.set(name, at);
+      }
+      if (name === 'general.alignment' && type === 4) {
+        alignment = await cur.u32();
+        if (alignment === 0 || (alignment & (alignment - 1)) !== 0) {
+          malformed(
+            `general.alignment ${alignment} is not a power of two`,
+            at,
+            { alignment },
+          );
+          return;
+        }
+      } else if (
+        name.startsWith('tokenizer.chat_template') &&
+        type === STRING
+      ) {
+        const valueAt = cur.pos;
+        const template = await readString(MAX_TEMPLATE_BYTES);
+        if (template.value === undefined) {
+          ctx.report({
+            ruleId: 'GGUF_TEMPLATE_SUSPICIOUS',
+            severity: 'high',
+            offset: valueAt,
+            message: `chat template ${name} larger than ${MAX_TEMPLATE_BYTES} bytes, not analysed`,
+            evidence: { key: name, length: template.length.toString() },
+          });
+        } else {
+          reportTemplate(ctx, name, template.value, valueAt);
+        }
+      } else {
+        await skipValue(type, 0);
+      }
+    }
+
+    const tensors: TensorInfo[] = [];
+    const names = new Set<string>();
+    for (let i = 0n; i < tensorCount; i++) {
+      const at = cur.pos;
+      const name = await readString(MAX_KEY_BYTES);
+      if (name.value === undefined)
+        throw new Malformed(`tensor name of ${name.length} bytes`);
+      const nDims = await cur.u32();
+      if (nDims > MAX_DIMS)
+        throw new Malformed(`tensor ${name.value} has ${nDims} dimensions`);
+      const dims: bigint[] = [];
+      for (let d = 0; d < nDims; d++)
+        dims.push(version === 1 ? BigInt(await cur.u32()) : await cur.u64());
+      const type = await cur.u32();
+      const offset = await cur.u64();
+      if (names.has(name.value)) {
+        ctx.report({
+          ruleId: 'GGUF_DUPLICATE_TENSOR',
+          severity: 'medium',
+          offset: at,
+          message: `tensor ${name.value} appears more than once`,
+          evidence: { tensor: name.value },
+        });
+      }
+      names.add(name.value);
+      const layout = GGML_TYPES[type];
+      if (layout === undefined) {
+        malformed(`tensor ${name.value} has unknown ggml type ${type}`, at, {
+          tensor: name.value,
+          type,
+        });
+        continue;
+      }
+      const [block, typeSize] = layout;
+      let elements = 1n;
+      let overflow = false;
+      for (const dim of dims) {
+        elements *= dim;
+        if (elements > INT64_MAX) overflow = true;
+      }
+      const bytes = (elements / BigInt(block)) * BigInt(typeSize);
+      if (
+        overflow ||
+        bytes > INT64_MAX ||
+        (dims[0] ?? 1n) % BigInt(block) !== 0n
+      ) {
+        ctx.report({
+          ruleId: 'GGUF_SIZE_OVERFLOW',
+          severity: 'high',
+          offset: at,
+          message: `tensor ${name.value} size overflows or breaks its block size`,
+          evidence: { tensor: name.value, dims: dims.map(String), type },
+        });
+        continue;
+      }
+      if (offset % BigInt(alignment) !== 0n) {
+        ctx.report({
+          ruleId: 'GGUF_TENSOR_OUT_OF_BOUNDS',
+          severity: 'medium',
+          offset: at,
+          message: `tensor ${name.value} offset is not aligned to ${alignment}`,
+          evidence: {
+            tensor: name.value,
+            offset: offset.toString(),
+            alignment,
+          },
+        });
+      }
+      tensors.push({ name: name.value, offset, bytes, at });
+    }
+
+    const dataStart = BigInt(Math.ceil(cur.pos / alignment) * alignment);
+    const dataSize = BigInt(source.size) - dataStart;
+    for (const tensor of tensors) {
+      if (tensor.offset + tensor.bytes > dataSize) {
+        ctx.report({
+          ruleId: 'GGUF_TENSOR_OUT_OF_BOUNDS',
+          severity: 'medium',
+          offset: tensor.at,
+          message: `tensor ${tensor.name} ends past the end of the file`,
+          evidence: {
+            tensor: tensor.name,
+            offset: tensor.offset.toString(),
+            bytes: tensor.bytes.toString(),
+            dataSize: dataSize.toString(),
+          },
+        });
+      }
+    }
+    const sorted = tensors
+      .filter((t) => t.bytes > 0n)
+      .sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+    let end = 0n;
+    let last: TensorInfo | undefined;
+    for (const tensor of sorted) {
+      if (last !== undefined && tensor.offset < end) {
+        ctx.report({
+          ruleId: 'GGUF_TENSOR_OVERLAP',
+          severity: 'medium',
+          offset: tensor.at,
+          message: `tensor ${tensor.name} overlaps tensor ${last.name}`,
+          evidence: { tensor: tensor.name, other: last.name },
+        });
+      }
+      if (tensor.offset + tensor.bytes > end) {
+        end = tensor.offset + tensor.bytes;
+        last = tensor;
+      }
+    }
+  } catch (error) {
+    if (error instanceof TruncatedError) {
+      malformed('header runs past the end of the file', error.offset, {
+        wanted: String(error.wanted),
+      });
+    } else if (error instanceof Malformed) {
+      malformed(error.message, cur.pos);
+    } else {
+      throw error;
+    }
+  }
+}
+
+function reportTemplate(
+  ctx: ScanContext,
+  key: string,
+  template: string,
+  offset: number,
+): void {
+  const issues = analyzeChatTemplate(template);
+  const injections = issues.filter((i) => i.kind === 'injection');
+  const obfuscations = issues.filter((i) => i.kind === 'obfuscation');
+  if (injections.length > 0) {
+    ctx.report({
+      ruleId: 'GGUF_TEMPLATE_INJECTION',
+      severity: 'critical',
+      offset,
+      message: `chat template ${key} reaches python internals: ${(injections[0] as { detail: string }).detail}`,
+      evidence: { key, issues: injections.slice(0, 10) },
+    });
+  }
+  if (obfuscations.length > 0) {
+    ctx.report({
+      ruleId: 'GGUF_TEMPLATE_SUSPICIOUS',
+      severity: 'high',
+      offset,
+      message: `chat template ${key} builds names indirectly: ${(obfuscations[0] as { detail: string }).detail}`,
+      evidence: { key, issues: obfuscations.slice(0, 10) },
+    });
+  }
+}
+
+/** Scanner for GGUF files (`threats.md` §4). */
+export const GgufScanner: FormatScanner = Object.freeze({
+  id: 'gguf',
+  detect: detectGguf,
+  scan: scanGguf,
+});

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `keras_metadata.pb` of a tf.keras SavedModel (`threats.md` §5, §6): a
+ * SavedMetadata protobuf whose nodes carry each layer's JSON metadata; the JSON
+ * is walked with the Keras config rules (a Lambda layer shows up here).
+ */
+import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import { readRange } from '../archive/byte-source.js';
+import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
+import { parsePythonJson, walkKerasConfig } from './config-walk.js';
+
+const SCHEMA: ProtoSchema = {
+  SavedMetadata: { 1: 'SavedObject' },
+  SavedObject: {},
+};
+const MAX_METADATA_JSON = 64 * 1024 * 1024;
+
+interface SavedObjectState {
+  path: string;
+  json: string | undefined;
+  offset: number;
+}
+
+function detectKerasMetadata(head: Buffer): boolean {
+  // nodes (field 1) first, and the tf.keras object identifiers early on.
+  return (
+    head.length > 16 &&
+    head[0] === 0x0a &&
+    head.includes('_tf_keras_', 0, 'latin1')
+  );
+}
+
+async function scanKerasMetadata(
+  source: ByteSource,
+  ctx: ScanContext,
+): Promise<void> {
+  ctx.recognise('keras-metadata');
+  if (source.size > ctx.limits.maxMemberBytes) {
+    ctx.report({
+      ruleId: 'KERAS_MALFORMED',
+      severity: 'medium',
+      message:
+        'keras_metadata.pb larger than the in-memory scan limit, not scanned',
+      evidence: { size: source.size, limit: ctx.limits.maxMemberBytes },
+    });
+    return;
+  }
+  const bytes = await readRange(source, 0, source.size);
+  const objects: SavedObjectState[] = [];
+  const result = walkProto(
+    bytes,
+    'SavedMetadata',
+    SCHEMA,
+    {
+      enter(frame) {
+        if (frame.type === 'SavedObject')
+          frame.state = {
+            path: '',
+            json: undefined,
+            offset: frame.start,
+          } satisfies SavedObjectState;
+      },
+      field(frame, field, wireType, reader) {
+        if (frame.type !== 'SavedObject' || wireType !== 2) return false;
+        const state = frame.state as SavedObjectState;
+        if (field === 3) state.path = readString(reader, 512);
+        else if (field === 5)
+          state.json = readString(reader, MAX_METADATA_JSON);
+        else return false;
+        return true;
+      },
+      exit(frame) {
+        if (frame.type === 'SavedObject')
+          objects.push(frame.state as SavedObjectState);
+      },
+    },
+    4,
+  );
+  if (result.error !== undefined) {
+    ctx.report({
+      ruleId: 'KERAS_MALFORMED',
+      severity: 'medium',
+      offset: result.error.offset,
+      message: 'keras_metadata.pb is not valid protobuf, rest not scanned',
+      evidence: { reason: result.error.reason },
+    });
+  }
+  for (const object of objects) {
+    if (object.json === undefined || object.json === '') continue;
+    const where = `keras_metadata.pb node ${object.path || '(root)'}`;
+    const parsed = parsePythonJson(object.json);
+    if (!parsed.ok) {
+      ctx.report({
+        ruleId: 'KERAS_MALFORMED',
+        severity: 'medium',
+        offset: object.offset,
+        message: `${where} metadata is not valid json`,
+        evidence: { reason: parsed.reason },
+      });
+      continue;
+    }
+    for (const finding of walkKerasConfig(parsed.value, where))
+      ctx.report({ offset: object.offset, ...finding });
+  }
+}
+
+/** Scanner for `keras_metadata.pb` (tf.keras SavedModel layer metadata). */
+export const KerasMetadataScanner: FormatScanner = Object.freeze({
+  id: 'keras-metadata',
+  detect: detectKerasMetadata,
+  scan: scanKerasMetadata,
+});

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * A bounded, iterative walk over protobuf wire format, shared by the ONNX and
+ * TensorFlow scanners. Only the fields named in a {@link ProtoSchema} are
+ * descended into; everything else (tensor payloads included) is skipped by
+ * length. The walk keeps an explicit stack, so a deeply nested file costs heap,
+ * not call stack, and stops descending at `maxDepth`.
+ *
+ * The generated `onnx-proto` decoders recurse per nesting level and overflow the
+ * stack on crafted files (`threats.md` §9), hence this walker.
+ */
+import protobuf from 'protobufjs/minimal.js';
+
+/** For each message type, the length-delimited fields that are sub-messages, and their type. */
+export type ProtoSchema = Readonly<
+  Record<string, Readonly<Record<number, string>>>
+>;
+
+/** One message being walked. */
+export interface ProtoFrame {
+  /** Schema type name. */
+  readonly type: string;
+  /** Field number in the parent (0 for the root). */
+  readonly field: number;
+  /** Offset of the first byte of the message body. */
+  readonly start: number;
+  /** Offset one past the last byte of the body. */
+  readonly end: number;
+  /** Message nesting depth: 0 for the root. */
+  readonly depth: number;
+  readonly parent: ProtoFrame | undefined;
+  /** Free slot for the visitor's per-message state. */
+  state: unknown;
+}
+
+/** Callbacks of {@link walkProto}. */
+export interface ProtoVisitor {
+  /** A sub-message starts; return false to skip it. */
+  enter?(frame: ProtoFrame): boolean | void;
+  /** A message (root included) ends. */
+  exit?(frame: ProtoFrame): void;
+  /**
+   * A field that is not a schema sub-message. Read it through `reader` and
+   * return true, or return false to have it skipped.
+   */
+  field?(
+    frame: ProtoFrame,
+    field: number,
+    wireType: number,
+    reader: ProtoReader,
+  ): boolean;
+  /** A sub-message would exceed `maxDepth`; it is skipped. */
+  tooDeep?(frame: ProtoFrame, field: number, offset: number): void;
+}
+
+/** Result of {@link walkProto}. */
+export interface ProtoWalkResult {
+  /** Set when the bytes are not valid wire format; the walk stopped there. */
+  error?: { offset: number; reason: string };
+}
+
+/** The protobufjs reader as used here. */
+export type ProtoReader = protobuf.Reader;
+
+function longBits(value: number | { low: number; high: number }): bigint {
+  if (typeof value === 'number') return BigInt.asUintN(64, BigInt(value));
+  return (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0);
+}
+
+/** Reads a varint as a non-negative safe integer, or throws `RangeError`. */
+export function readLength(reader: ProtoReader): number {
+  const n = Number(longBits(reader.uint64()));
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError('length varint out of range');
+  return n;
+}
+
+/** Reads a varint as a signed 64-bit `bigint`. */
+export function readInt64(reader: ProtoReader): bigint {
+  return BigInt.asIntN(64, longBits(reader.int64()));
+}
+
+/** Reads a length-delimited UTF-8 string, at most `max` bytes (longer ones are cut). */
+export function readString(reader: ProtoReader, max = 4096): string {
+  const length = readLength(reader);
+  const start = reader.pos;
+  if (start + length > reader.len)
+    throw new RangeError('string runs past its message');
+  reader.pos = start + length;
+  return Buffer.from(
+    reader.buf.buffer,
+    reader.buf.byteOffset + start,
+    Math.min(length, max),
+  ).toString('utf8');
+}
+
+/** Skips a field of the given wire type without recursing (groups are rejected). */
+export function skipField(reader: ProtoReader, wireType: number): void {
+  switch (wireType) {
+    case 0:
+      reader.skip();
+      return;
+    case 1:
+      reader.skip(8);
+      return;
+    case 2:
+      reader.skip(readLength(reader));
+      return;
+    case 5:
+      reader.skip(4);
+      return;
+    default:
+      // Groups (3, 4) are long deprecated and unused by ONNX and TensorFlow;
+      // skipping them would need recursion, so they end the walk.
+      throw new RangeError(`unsupported wire type ${wireType}`);
+  }
+}
+
+/**
+ * Walks `bytes` as a message of type `root`.
+ * @param maxDepth message nesting depth past which sub-messages are skipped
+ */
+export function walkProto(
+  bytes: Uint8Array,
+  root: string,
+  schema: ProtoSchema,
+  visitor: ProtoVisitor,
+  maxDepth: number,
+): ProtoWalkResult {
+  const reader = protobuf.Reader.create(bytes);
+  const rootFrame: ProtoFrame = {
+    type: root,
+    field: 0,
+    start: 0,
+    end: bytes.length,
+    depth: 0,
+    parent: undefined,
+    state: undefined,
+  };
+  const stack: ProtoFrame[] = [rootFrame];
+  try {
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1] as ProtoFrame;
+      if (reader.pos >= frame.end) {
+        if (reader.pos > frame.end)
+          throw new RangeError('field runs past its message');
+        stack.pop();
+        visitor.exit?.(frame);
+        continue;
+      }
+      // Fields must not cross the end of the enclosing message.
+      reader.len = frame.end;
+      const tagOffset = reader.pos;
+      const tag = reader.uint32();
+      const field = tag >>> 3;
+      const wireType = tag & 7;
+      if (field === 0) throw new RangeError('field number 0');
+      const childType = schema[frame.type]?.[field];
+      if (childType !== undefined && wireType === 2) {
+        const length = readLength(reader);
+        const start = reader.pos;
+        if (start + length > frame.end)
+          throw new RangeError('sub-message runs past its parent');
+        if (frame.depth + 1 > maxDepth) {
+          visitor.tooDeep?.(frame, field, tagOffset);
+          reader.pos = start + length;
+          continue;
+        }
+        const child: ProtoFrame = {
+          type: childType,
+          field,
+          start,
+          end: start + length,
+          depth: frame.depth + 1,
+          parent: frame,
+          state: undefined,
+        };
+        if (visitor.enter?.(child) === false) {
+          reader.pos = child.end;
+          continue;
+        }
+        stack.push(child);
+        continue;
+      }
+      if (!(visitor.field?.(frame, field, wireType, reader) ?? false))
+        skipField(reader, wireType);
+    }
+    return {};
+  } catch (error) {
+    return {
+      error: {
+        offset: reader.pos,
+        reason: error instanceof Error ? error.message : String(error),
+      },
+    };
+  } finally {
+    reader.len = bytes.length;
+  }
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * TensorFlow SavedModel (`threats.md` §6): walks `saved_model.pb`
+ * (SavedModel → meta_graphs → graph_def → node, library.function[].node_def)
+ * with the bounded protobuf walker and reports ops with side effects.
+ */
+import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import { readRange } from '../archive/byte-source.js';
+import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
+
+const SCHEMA: ProtoSchema = {
+  SavedModel: { 2: 'MetaGraph' },
+  MetaGraph: { 2: 'Graph' },
+  Graph: { 1: 'Node', 2: 'Library' },
+  Library: { 1: 'Function' },
+  Function: { 1: 'OpDef', 3: 'Node' },
+  OpDef: {},
+  Node: {},
+};
+const PROTOBUF_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
+
+/** Side-effect ops by rule (`threats.md` §6). */
+const FILE_OPS: ReadonlySet<string> = new Set([
+  'ReadFile',
+  'WriteFile',
+  'MatchingFiles',
+  'ImmutableConst',
+  'LoadAndRemapMatrix',
+  'WholeFileReader',
+  'WholeFileReaderV2',
+  'TextLineReader',
+  'TextLineReaderV2',
+  'FixedLengthRecordReader',
+  'FixedLengthRecordReaderV2',
+  'TFRecordReader',
+  'TFRecordReaderV2',
+  'LMDBReader',
+  'TFRecordDataset',
+  'TFRecordDatasetV2',
+  'TextLineDataset',
+  'FixedLengthRecordDataset',
+  'FixedLengthRecordDatasetV2',
+  'CreateSummaryFileWriter',
+  'CreateSummaryDbWriter',
+  'DebugIdentity',
+  'DebugIdentityV2',
+  'DebugNanCount',
+  'DebugNumericSummary',
+  'DatasetToTFRecord',
+  'SaveDataset',
+  'SaveDatasetV2',
+  'LoadDataset',
+  'SnapshotDataset',
+  'SnapshotDatasetV2',
+  'CSVDataset',
+  'CSVDatasetV2',
+  'ExperimentalCSVDataset',
+]);
+const PYTHON_OPS: ReadonlySet<string> = new Set([
+  'PyFunc',
+  'PyFuncStateless',
+  'EagerPyFunc',
+]);
+const CHECKPOINT_OPS: ReadonlySet<string> = new Set([
+  'SaveV2',
+  'RestoreV2',
+  'Save',
+  'SaveSlices',
+  'Restore',
+  'RestoreSlice',
+  'MergeV2Checkpoints',
+  'ShardedFilename',
+  'ShardedFilespec',
+]);
+const TABLE_OPS: ReadonlySet<string> = new Set([
+  'InitializeTableFromTextFile',
+  'InitializeTableFromTextFileV2',
+]);
+const PRINT_OPS: ReadonlySet<string> = new Set(['Print', 'PrintV2']);
+
+/** Classification of a TensorFlow op name, shared with the TFLite Flex check. */
+export function classifyTensorFlowOp(
+  op: string,
+): 'file' | 'python' | 'checkpoint' | 'table' | 'print' | undefined {
+  if (FILE_OPS.has(op)) return 'file';
+  if (PYTHON_OPS.has(op)) return 'python';
+  if (CHECKPOINT_OPS.has(op)) return 'checkpoint';
+  if (TABLE_OPS.has(op)) return 'table';
+  if (PRINT_OPS.has(op)) return 'print';
+  return undefined;
+}
+
+interface NodeInfo {
+  name: string;
+  op: string;
+  fn: string | undefined;
+  offset: number;
+}
+
+function readVarintAt(
+  head: Buffer,
+  at: number,
+): { value: number; next: number } | undefined {
+  let value = 0;
+  for (let i = 0; i < 5 && at + i < head.length; i++) {
+    const byte = head[at + i] as number;
+    value += (byte & 0x7f) * 2 ** (7 * i);
+    if (byte < 0x80) return { value, next: at + i + 1 };
+  }
+  return undefined;
+}
+
+function detectSavedModel(head: Buffer, source: ByteSource): boolean {
+  // saved_model_schema_version = 1, then meta_graphs (field 2) whose first
+  // field is meta_info_def (1) or graph_def (2).
+  let at = 0;
+  if (head[0] === 0x08 && head[1] === 0x01) at = 2;
+  if (head[at] !== 0x12) return false;
+  const length = readVarintAt(head, at + 1);
+  // Without the version prefix the start is less distinctive: require the
+  // first message to fit in the file.
+  if (
+    length === undefined ||
+    length.value < 2 ||
+    (at === 0 && length.next + length.value > source.size)
+  )
+    return false;
+  const first = head[length.next];
+  return first === 0x0a || first === 0x12;
+}
+
+async function scanSavedModel(
+  source: ByteSource,
+  ctx: ScanContext,
+): Promise<void> {
+  ctx.recognise('tf-savedmodel');
+  const limit = Math.min(ctx.limits.maxMemberBytes, PROTOBUF_LIMIT);
+  if (source.size > limit) {
+    ctx.report({
+      ruleId: 'TF_MALFORMED',
+      severity: 'medium',
+      message:
+        'saved_model.pb larger than the in-memory scan limit, not scanned',
+      evidence: { size: source.size, limit },
+    });
+    return;
+  }
+  const bytes = await readRange(source, 0, source.size);
+  const nodes: NodeInfo[] = [];
+  const result = walkProto(
+    bytes,
+    'SavedModel',
+    SCHEMA,
+    {
+      enter(frame) {
+        if (frame.type === 'Node')
+          frame.state = {
+            name: '',
+            op: '',
+            fn: undefined,
+            offset: frame.start,
+          } satisfies NodeInfo;
+        if (frame.type === 'Function') frame.state = { name: '' };
+        if (frame.type === 'OpDef') frame.state = frame.parent?.state;
+      },
+      field(frame, field, wireType, reader) {
+        if (wireType !== 2) return false;
+        if (frame.type === 'Node' && (field === 1 || field === 2)) {
+          const node = frame.state as NodeInfo;
+          if (field === 1) node.name = readString(reader, 512);
+          else node.op = readString(reader, 256);
+          return true;
+        }
+        if (frame.type === 'OpDef' && field === 1) {
+          (frame.state as { name: string }).name = readString(reader, 512);
+          return true;
+        }
+        return false;
+      },
+      exit(frame) {
+        if (frame.type !== 'Node') return;
+        const node = frame.state as NodeInfo;
+        node.fn =
+          frame.parent?.type === 'Function'
+            ? (frame.parent.state as { name: string }).name
+            : undefined;
+        nodes.push(node);
+      },
+    },
+    16,
+  );
+  if (result.error !== undefined) {
+    ctx.report({
+      ruleId: 'TF_MALFORMED',
+      severity: 'medium',
+      offset: result.error.offset,
+      message: 'invalid protobuf wire format, rest of the model not scanned',
+      evidence: { reason: result.error.reason },
+    });
+  }
+  // One finding per (op, function): a model repeats the same op many times.
+  const grouped = new Map<string, NodeInfo[]>();
+  for (const node of nodes) {
+    const kind = classifyTensorFlowOp(node.op);
+    if (kind === undefined) continue;
+    if (kind === 'checkpoint' && isCheckpointContext(node)) continue;
+    const key = `${node.op}\u0000${node.fn ?? ''}`;
+    grouped.set(key, [...(grouped.get(key) ?? []), node]);
+  }
+  for (const list of grouped.values()) {
+    const node = list[0] as NodeInfo;
+    const kind = classifyTensorFlowOp(node.op);
+    const where = node.fn === undefined ? 'the graph' : `function ${node.fn}`;
+    const evidence = {
+      op: node.op,
+      function: node.fn,
+      nodes: list.slice(0, 10).map((n) => n.name),
+      count: list.length,
+    };
+    switch (kind) {
+      case 'file':
+        ctx.report({
+          ruleId: 'TF_FILE_ACCESS_OP',
+          severity: 'critical',
+          offset: node.offset,
+          message: `${node.op} op in ${where} touches the file system`,
+          evidence,
+        });
+        break;
+      case 'python':
+        ctx.report({
+          ruleId: 'TF_PYTHON_OP',
+          severity: 'critical',
+          offset: node.offset,
+          message: `${node.op} op in ${where} calls host python`,
+          evidence,
+        });
+        break;
+      case 'checkpoint':
+        ctx.report({
+          ruleId: 'TF_CHECKPOINT_OP_OUTSIDE_SAVER',
+          severity: 'low',
+          offset: node.offset,
+          message: `${node.op} op in ${where} outside the checkpoint saver`,
+          evidence,
+        });
+        break;
+      case 'table':
+        ctx.report({
+          ruleId: 'TF_TABLE_FROM_FILE',
+          severity: 'low',
+          offset: node.offset,
+          message: `${node.op} op in ${where} reads a vocabulary file`,
+          evidence,
+        });
+        break;
+      case 'print':
+        ctx.report({
+          ruleId: 'TF_PRINT_OP',
+          severity: 'low',
+          offset: node.offset,
+          message: `${node.op} op in ${where}`,
+          evidence,
+        });
+        break;
+      case undefined:
+        break;
+    }
+  }
+}
+
+/** TF2 puts checkpoint ops in `__inference__traced_save/restore_*`; TF1 in `save/…` (or `save_N/…`) nodes. */
+function isCheckpointContext(node: NodeInfo): boolean {
+  if (node.fn !== undefined)
+    return (
+      /^__inference__traced_(save|restore)_\d+$/.test(node.fn) ||
+      /^__inference_(save|restore)/.test(node.fn)
+    );
+  return /^save(_\d+)?\//.test(node.name);
+}
+
+/** Scanner for TensorFlow `saved_model.pb` (`threats.md` §6). */
+export const SavedModelScanner: FormatScanner = Object.freeze({
+  id: 'tf-savedmodel',
+  detect: detectSavedModel,
+  scan: scanSavedModel,
+});
