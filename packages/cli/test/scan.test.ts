@@ -66,4 +66,19 @@ describe('modelseal scan', () => {
     expect(result.stdout).toMatch(/ERROR +pipe/);
     expect((await runCli(['scan', join(work, 'missing.pkl')])).code).toBe(3);
   });
+
+  it('a mixed directory: every format in one JSON report and one SARIF run', async () => {
+    const dir = join(REPO_ROOT, 'test-vectors');
+    const json = await runCli(['scan', dir, '--format', 'json', '--fail-on', 'none']);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    const formats = new Set(report.files.flatMap((f: { formats: string[] }) => f.formats));
+    for (const format of ['pickle', 'pytorch-zip', 'pytorch-legacy', 'numpy-npy', 'joblib', 'onnx', 'safetensors', 'gguf', 'keras', 'keras-h5', 'tf-savedmodel', 'tflite', 'tar', 'zip']) {
+      expect(formats, format).toContain(format);
+    }
+    const sarif = JSON.parse((await runCli(['scan', dir, '--format', 'sarif', '--fail-on', 'none'])).stdout);
+    expect(sarif.runs).toHaveLength(1);
+    const ruleIds = new Set(sarif.runs[0].results.map((r: { ruleId: string }) => r.ruleId.split('_')[0]));
+    for (const family of ['PICKLE', 'ONNX', 'SAFETENSORS', 'GGUF', 'KERAS', 'TF', 'ARCHIVE']) expect(ruleIds, family).toContain(family);
+  });
 });
