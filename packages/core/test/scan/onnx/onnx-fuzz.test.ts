@@ -3,6 +3,7 @@
 // committed fixtures. Hostile input must give findings, never exceptions.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
+import { fuzzScanner } from '../archive/fuzz-harness.js';
 import { OnnxScanner } from '../../../src/scan/onnx/index.js';
 import {
   assertWellFormed,
@@ -15,40 +16,7 @@ const seeds = (await loadFixtureCases('onnx')).map((c) => c.bytes);
 const prefix = Buffer.from('0808', 'hex');
 
 describe('onnx fuzz', () => {
-  it('never throws on random bytes behind the signature', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), async (tail) => {
-        assertWellFormed(
-          await scanBytes(Buffer.concat([prefix, tail]), {
-            scanner: OnnxScanner,
-            limits: { maxExpandedBytes: 1 << 20, maxMemberBytes: 1 << 20 },
-          }),
-        );
-      }),
-      { numRuns: 150, seed: 5 },
-    );
-  });
-
-  it('never throws on mutated fixtures', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat({ max: seeds.length - 1 }),
-        fc.array(fc.record({ pos: fc.nat(), byte: fc.nat({ max: 255 }) }), {
-          maxLength: 8,
-        }),
-        fc.option(fc.nat(), { nil: undefined }),
-        async (index, edits, truncate) => {
-          assertWellFormed(
-            await scanBytes(mutate(seeds[index]!, edits, truncate), {
-              scanner: OnnxScanner,
-              limits: { maxExpandedBytes: 1 << 20, maxMemberBytes: 1 << 20 },
-            }),
-          );
-        },
-      ),
-      { numRuns: 300, seed: 7 },
-    );
-  });
+  fuzzScanner(OnnxScanner, prefix, seeds);
 
   it('never throws on mutated fixtures rebuilt without weights (size above the limit)', async () => {
     await fc.assert(
