@@ -51,6 +51,7 @@ key and certificate:
   --password PASSWORD              the key's password (visible to other users: prefer --password-env)
                                    (an encrypted key with neither prompts when on a terminal)
   --rsa-padding pkcs1v15|pss       RSA signature padding (default pkcs1v15)
+  --tsa-url URL                    countersign with an RFC 3161 timestamp authority (proves the signing time)
 certificate:
   --signing-certificate FILE       the leaf certificate (its key must be --private-key)
   --certificate-chain FILE         intermediate certificates, leaf to root (repeatable)
@@ -96,7 +97,7 @@ const FLAGS = {
 const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
   key: ['private-key', 'password', 'password-env', 'rsa-padding'],
   certificate: ['private-key', 'password', 'password-env', 'rsa-padding', 'signing-certificate', 'certificate-chain'],
-  sigstore: ['identity-token', 'use-staging', 'signing-config', 'trust-config', 'fulcio-url', 'rekor-url', 'tsa-url', 'rekor-entry-type'],
+  sigstore: ['identity-token', 'use-staging', 'signing-config', 'trust-config', 'fulcio-url', 'rekor-url', 'rekor-entry-type'],
 };
 
 /** The signature path from --signature / --bundle (cosign's name), default model.sig in the current directory. */
@@ -139,6 +140,8 @@ function methodOptions(method: CliMethod, parsed: Parsed, io: Io): Partial<SignM
       if (padding !== 'pkcs1v15' && padding !== 'pss') throw new UsageError('--rsa-padding must be pkcs1v15 or pss');
       options.rsaPadding = padding;
     }
+    const tsaURL = str(parsed, 'tsa-url');
+    if (tsaURL !== undefined) options.tsaURL = tsaURL;
     if (method === 'certificate') {
       const certificate = str(parsed, 'signing-certificate');
       if (certificate === undefined) throw new UsageError('the certificate method needs --signing-certificate');

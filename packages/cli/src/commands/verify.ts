@@ -36,6 +36,9 @@ key:
   --public-key FILE                the signer's public key
 certificate:
   --certificate-chain FILE         a trusted CA certificate (repeatable; each one is a trust anchor)
+key and certificate:
+  --timestamp-certificate FILE     trust this timestamp authority's certificates (repeatable): the bundle's RFC 3161
+                                   timestamp is verified and certificates are checked at its time
 sigstore (keyless):
   --identity ID                    expected signer identity (certificate SAN), exact
     alias --certificate-identity
@@ -67,6 +70,7 @@ const FLAGS = {
   hash: { type: 'string' },
   'shard-size': { type: 'string' },
   'public-key': { type: 'string' },
+  'timestamp-certificate': { type: 'string', multiple: true },
   'certificate-chain': { type: 'string', multiple: true },
   identity: { type: 'string' },
   'certificate-identity': { type: 'string' },
@@ -95,10 +99,15 @@ const SIGSTORE_FLAGS = [
   'use-staging',
 ];
 const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
-  key: ['public-key'],
-  certificate: ['certificate-chain'],
+  key: ['public-key', 'timestamp-certificate'],
+  certificate: ['certificate-chain', 'timestamp-certificate'],
   sigstore: SIGSTORE_FLAGS,
 };
+
+function timestampAuthorities(parsed: Parsed): { timestampAuthorities?: string[] } {
+  const files = list(parsed, 'timestamp-certificate');
+  return files.length === 0 ? {} : { timestampAuthorities: files };
+}
 
 /** A flag given under its model_signing name or its cosign alias. */
 function aliased(parsed: Parsed, name: string, alias: string): string | undefined {
@@ -113,12 +122,12 @@ function methodOptions(method: CliMethod, parsed: Parsed): Record<string, unknow
     case 'key': {
       const publicKey = str(parsed, 'public-key');
       if (publicKey === undefined) throw new UsageError('the key method needs --public-key');
-      return { method, publicKey };
+      return { method, publicKey, ...timestampAuthorities(parsed) };
     }
     case 'certificate': {
       const trustAnchors = list(parsed, 'certificate-chain');
       if (trustAnchors.length === 0) throw new UsageError('the certificate method needs --certificate-chain with the trusted CA certificates');
-      return { method, trustAnchors };
+      return { method, trustAnchors, ...timestampAuthorities(parsed) };
     }
     case 'sigstore': {
       const options: Record<string, unknown> = { method };

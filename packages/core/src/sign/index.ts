@@ -33,3 +33,4 @@ export {
   type IdentityOptions,
   type IdentityProvider,
 } from './identity.js';
+export { addTimestamp, type TimestampOptions } from './timestamp.js';

@@ -19,6 +19,7 @@ import { MODELSEAL_VERSION } from '../version.js';
 import type { HashModelOptions } from '../manifest/types.js';
 import { createCertificateSigner } from './certificate.js';
 import { createKeySigner } from './key.js';
+import { addTimestamp } from './timestamp.js';
 import { signWithSigstore, type SigstoreSignOptions } from './sigstore.js';
 import type {
   SignedBy,
@@ -167,6 +168,10 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
     default:
       throw invalidOptions(`unknown signing method ${JSON.stringify((options as { method?: unknown }).method)}`);
   }
+  // Key and certificate bundles may carry an RFC 3161 timestamp; keyless ones get theirs from signWithSigstore.
+  const tsaURL = options.method === 'key' || options.method === 'certificate' ? options.tsaURL : undefined;
+  const stamp = async (bundle: Record<string, unknown>): Promise<Record<string, unknown>> =>
+    tsaURL === undefined ? bundle : addTimestamp(bundle, { tsaURL });
   const signaturePath = resolve(options.signaturePath);
   const force = options.force ?? false;
   await assertWritable(signaturePath, force);
@@ -182,7 +187,7 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
   if (options.signal?.aborted === true) {
     throw new ModelSealError({ code: 'ABORTED', message: 'signing was aborted', cause: options.signal.reason });
   }
-  const bundle = await signer.sign(statement);
+  const bundle = await stamp(await signer.sign(statement));
   await writeBundle(signaturePath, bundle, { force });
   const method: SigningMethod = signer.method;
   let scan: SignModelResult['scan'];
@@ -200,7 +205,7 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
         ...(options.scan?.policy === undefined ? {} : { policy: options.scan.policy }),
         ...(gate.overrideReason === undefined ? {} : { override: { reason: gate.overrideReason } }),
       });
-      await writeBundle(gate.attestationPath, await signer.sign(attestation), { force });
+      await writeBundle(gate.attestationPath, await stamp(await signer.sign(attestation)), { force });
       scan.attestationPath = gate.attestationPath;
     }
   }

@@ -96,11 +96,15 @@ interface SignModelCommonOptions extends SignHashOptions {
 /** {@link signModel} with a private key. */
 export interface SignModelKeyOptions extends SignModelCommonOptions, KeySignerOptions {
   method: 'key';
+  /** Countersign with this RFC 3161 timestamp authority (base URL or full endpoint). */
+  tsaURL?: string;
 }
 
 /** {@link signModel} with a certificate. */
 export interface SignModelCertificateOptions extends SignModelCommonOptions, CertificateSignerOptions {
   method: 'certificate';
+  /** Countersign with this RFC 3161 timestamp authority: verifiers that trust it check the certificates at that time. */
+  tsaURL?: string;
 }
 
 /** {@link signModel} with Sigstore keyless signing. */
