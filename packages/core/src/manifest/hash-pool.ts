@@ -22,6 +22,8 @@ export interface HashPoolOptions {
 
 /** Below this many bytes in all, starting workers costs more than it saves. */
 const INLINE_BYTES = 16 * 1024 * 1024;
+/** …and at most this many ranges: the calling thread uses async I/O, about 150 µs a file. */
+const INLINE_FILES = 64;
 const BATCH_BYTES = 8 * 1024 * 1024;
 const BATCH_COUNT = 64;
 
@@ -55,7 +57,8 @@ export async function runHashTasks(tasks: readonly HashTask[], options: HashPool
   const totalBytes = tasks.reduce((sum, t) => sum + (t.end - t.start), 0);
   const requested = options.concurrency ?? defaultConcurrency();
   const workers = Math.min(requested, tasks.length);
-  if (workers <= 0 || totalBytes < INLINE_BYTES) return hashInline(tasks, options);
+  // Workers cost a few tens of milliseconds to start; a small model of few files is hashed here.
+  if (workers <= 0 || (totalBytes < INLINE_BYTES && tasks.length <= INLINE_FILES)) return hashInline(tasks, options);
   return hashOnWorkers(tasks, workers, options);
 }
 
@@ -129,23 +132,22 @@ function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashP
       worker.on('message', (message: FromWorker) => {
         if (settled) return;
         switch (message.type) {
-          case 'done': {
-            const entry = byId.get(message.id)!;
-            digests[entry.index] = message.digest;
-            outstanding -= 1;
-            options.onTaskDone?.(entry.task);
-            remaining -= 1;
+          case 'batch':
+            for (const { id, digest } of message.digests) {
+              const entry = byId.get(id)!;
+              digests[entry.index] = digest;
+              outstanding -= 1;
+              remaining -= 1;
+              options.onTaskDone?.(entry.task);
+            }
             if (remaining === 0) finish();
+            else send(nextBatch());
             break;
-          }
           case 'error':
             finish(toModelSealError(message));
             break;
           case 'progress':
             options.onBytes?.(message.bytes);
-            break;
-          case 'idle':
-            send(nextBatch());
             break;
         }
       });
