@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
 const RUN_HASH = join(HERE, 'run-hash.mjs');
-const DIST = join(REPO, 'packages/core/dist/index.js');
+const DIST = join(REPO, 'packages/core/dist/manifest/index.js');
 const GB = 1e9;
 const MiB = 1024 * 1024;
 
@@ -834,7 +834,7 @@ function report(cases, rows, ctx) {
   );
   if (importRss !== undefined) {
     out.push(
-      `modelseal's peak RSS includes Node and the import of packages/core/dist/index.js: ${fmt(importRss / 1024, 1)} MiB before hashing starts.`,
+      `modelseal's peak RSS includes Node and the import of @modelseal/core/manifest: ${fmt(importRss / 1024, 1)} MiB before hashing starts.`,
     );
   }
 

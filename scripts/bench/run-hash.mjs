@@ -32,10 +32,11 @@ if (positionals.length !== 1) {
   process.exit(2);
 }
 
-const dist = new URL('../../packages/core/dist/index.js', import.meta.url);
+// The manifest entry point (`@modelseal/core/manifest`): what hashing needs, without sign/verify/scan.
+const dist = new URL('../../packages/core/dist/manifest/index.js', import.meta.url);
 const tImport = process.hrtime.bigint();
 const { hashModel } = await import(dist.href);
-// What Node and the library cost before any hashing (the import pulls in sign/verify too).
+// What Node and the library cost before any hashing.
 const importRssKiB = Math.round(process.memoryUsage().rss / 1024);
 const options = { method: values.method, hashAlgorithm: values.hash };
 if (values['shard-size'] !== undefined)
