@@ -33,7 +33,10 @@ if (positionals.length !== 1) {
 }
 
 // The manifest entry point (`@modelseal/core/manifest`): what hashing needs, without sign/verify/scan.
-const dist = new URL('../../packages/core/dist/manifest/index.js', import.meta.url);
+const dist = new URL(
+  '../../packages/core/dist/manifest/index.js',
+  import.meta.url,
+);
 const tImport = process.hrtime.bigint();
 const { hashModel } = await import(dist.href);
 // What Node and the library cost before any hashing.
