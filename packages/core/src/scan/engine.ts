@@ -230,6 +230,41 @@ function displayPath(root: string, absolute: string): string {
   return rel.split(sep).join('/');
 }
 
+/** The result of a file whose scan an I/O error ended (or prevented). */
+function ioErrorResult(
+  file: string,
+  bytes: number,
+  e: unknown,
+  formats: string[] = [],
+  findings: Finding[] = [],
+): FileScanResult {
+  return {
+    file,
+    formats,
+    findings,
+    bytes,
+    error: {
+      code: 'IO_ERROR',
+      message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    },
+  };
+}
+
+/** The result of a directory entry that is reported but never opened. */
+function skippedResult(
+  file: string,
+  ruleId: string,
+  severity: Severity,
+  message: string,
+): FileScanResult {
+  return {
+    file,
+    formats: [],
+    bytes: 0,
+    findings: [{ ruleId, severity, file, member: [], message }],
+  };
+}
+
 async function scanSourceWith(
   source: ByteSource,
   file: string,
@@ -253,18 +288,8 @@ async function scanSourceWith(
   try {
     await dispatch(source, ctx, state);
   } catch (e) {
-    if (isIoError(e)) {
-      return {
-        file,
-        formats: state.formats,
-        findings: state.findings,
-        bytes: source.size,
-        error: {
-          code: 'IO_ERROR',
-          message: `cannot read ${file}: ${e.code ?? 'error'}`,
-        },
-      };
-    }
+    if (isIoError(e))
+      return ioErrorResult(file, source.size, e, state.formats, state.findings);
     ctx.report({
       ruleId: 'SCAN_INTERNAL_ERROR',
       severity: 'medium',
@@ -290,30 +315,12 @@ async function scanOne(
   try {
     source = await openFileSource(absolutePath);
   } catch (e) {
-    return {
-      file,
-      formats: [],
-      findings: [],
-      bytes: 0,
-      error: {
-        code: 'IO_ERROR',
-        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-      },
-    };
+    return ioErrorResult(file, 0, e);
   }
   try {
     return await scanSourceWith(source, file, absolutePath, p, signal);
   } catch (e) {
-    return {
-      file,
-      formats: [],
-      findings: [],
-      bytes: source.size,
-      error: {
-        code: 'IO_ERROR',
-        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-      },
-    };
+    return ioErrorResult(file, source.size, e);
   } finally {
     await source.close().catch(() => undefined);
   }
@@ -384,40 +391,26 @@ async function expand(
     for (const e of entries) {
       const full = join(dir, e.name);
       if (e.isSymbolicLink()) {
-        const file = displayPath(root, full);
-        out.skipped.push({
-          file,
-          formats: [],
-          bytes: 0,
-          findings: [
-            {
-              ruleId: 'SCAN_SYMLINK_SKIPPED',
-              severity: 'info',
-              file,
-              member: [],
-              message: 'symbolic link not followed',
-            },
-          ],
-        });
+        out.skipped.push(
+          skippedResult(
+            displayPath(root, full),
+            'SCAN_SYMLINK_SKIPPED',
+            'info',
+            'symbolic link not followed',
+          ),
+        );
       } else if (e.isDirectory()) await walk(full);
       else if (e.isFile()) out.files.push(full);
       else {
         // A FIFO, socket or device file: never opened (a FIFO would block), always reported.
-        const file = displayPath(root, full);
-        out.skipped.push({
-          file,
-          formats: [],
-          bytes: 0,
-          findings: [
-            {
-              ruleId: 'SCAN_SPECIAL_FILE_SKIPPED',
-              severity: 'low',
-              file,
-              member: [],
-              message: 'not a regular file (FIFO, socket or device): not scanned',
-            },
-          ],
-        });
+        out.skipped.push(
+          skippedResult(
+            displayPath(root, full),
+            'SCAN_SPECIAL_FILE_SKIPPED',
+            'low',
+            'not a regular file (FIFO, socket or device): not scanned',
+          ),
+        );
       }
     }
   };

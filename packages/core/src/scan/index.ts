@@ -68,10 +68,36 @@ export {
   type ScanContext,
   type FormatScanner,
 } from './types.js';
-export { OnnxScanner, normaliseExternalLocation, ONNX_RULES } from './onnx/index.js';
+export {
+  OnnxScanner,
+  normaliseExternalLocation,
+  ONNX_RULES,
+} from './onnx/index.js';
 export { SafetensorsScanner, SAFETENSORS_RULES } from './safetensors/index.js';
-export { GgufScanner, analyzeChatTemplate, GGUF_RULES, type TemplateIssue } from './gguf/index.js';
-export { KerasScanner, KerasH5Scanner, KerasMetadataScanner, walkKerasConfig, KERAS_RULES } from './keras/index.js';
-export { SavedModelScanner, classifyTensorFlowOp, TF_RULES } from './savedmodel/index.js';
+export {
+  GgufScanner,
+  analyzeChatTemplate,
+  GGUF_RULES,
+  type TemplateIssue,
+} from './gguf/index.js';
+export {
+  KerasScanner,
+  KerasH5Scanner,
+  KerasMetadataScanner,
+  walkKerasConfig,
+  KERAS_RULES,
+} from './keras/index.js';
+export {
+  SavedModelScanner,
+  classifyTensorFlowOp,
+  TF_RULES,
+} from './savedmodel/index.js';
 export { TfliteScanner, TFLITE_RULES } from './tflite/index.js';
-export { GzipScanner, TarArchiveScanner, ZipArchiveScanner, scanZipArchive, ARCHIVE_RULES, type ZipScanHooks } from './archive/index.js';
+export {
+  GzipScanner,
+  TarArchiveScanner,
+  ZipArchiveScanner,
+  scanZipArchive,
+  ARCHIVE_RULES,
+  type ZipScanHooks,
+} from './archive/index.js';

@@ -547,18 +547,6 @@ export function defaultScanPolicy(): CompiledScanPolicy {
   return defaultPolicy;
 }
 
-/** True when `canonical` is on the active allow list (built-in profiles or user). */
-export function isAllowed(
-  policy: CompiledScanPolicy,
-  canonical: string,
-): boolean {
-  if (coveredBy(canonical, policy.userDeny) !== undefined) return false;
-  return (
-    inAllow(canonical, policy.userAllowExact, policy.userAllowPrefixes) ||
-    inAllow(canonical, policy.allowExact, policy.allowPrefixes)
-  );
-}
-
 /**
  * Judges a normalised global: user allow, then dunder paths, then the
  * built-in allow profiles, then the deny lists (user and built-in, over every

@@ -6,7 +6,6 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from './types.js';
-export { bufferSource } from './pickle/vm.js';
 
 /** A {@link ByteSource} over an open file; `close()` releases it. */
 export interface FileByteSource extends ByteSource {
@@ -19,11 +18,16 @@ export interface FileByteSource extends ByteSource {
  * non-blocking and refused, never waited on.
  */
 export async function openFileSource(path: string): Promise<FileByteSource> {
-  const fh: FileHandle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fh: FileHandle = await open(
+    path,
+    constants.O_RDONLY | constants.O_NONBLOCK,
+  );
   try {
     const st = await fh.stat();
     if (!st.isFile()) {
-      throw Object.assign(new Error(`${path}: not a regular file`), { code: 'ENOTREG' });
+      throw Object.assign(new Error(`${path}: not a regular file`), {
+        code: 'ENOTREG',
+      });
     }
     const { size } = st;
     return {
@@ -52,6 +56,21 @@ export async function openFileSource(path: string): Promise<FileByteSource> {
     await fh.close();
     throw e;
   }
+}
+
+/**
+ * A {@link ByteSource} over bytes already in memory (a decompressed member).
+ * @param bytes the bytes; not copied
+ */
+export function bufferSource(bytes: Buffer): ByteSource {
+  return {
+    size: bytes.length,
+    read(offset: number, length: number): Promise<Buffer> {
+      const start = Math.max(0, Math.min(offset, bytes.length));
+      const end = Math.max(start, Math.min(offset + length, bytes.length));
+      return Promise.resolve(bytes.subarray(start, end));
+    },
+  };
 }
 
 /** The bytes `[offset, offset + length)` of `source` as a source of their own (clamped to the source). */

@@ -24,7 +24,10 @@ export function severityRank(severity: Severity): number {
 }
 
 /** True when `severity` is at least as severe as `threshold`. */
-export function severityAtLeast(severity: Severity, threshold: Severity): boolean {
+export function severityAtLeast(
+  severity: Severity,
+  threshold: Severity,
+): boolean {
   return severityRank(severity) >= severityRank(threshold);
 }
 

@@ -4,11 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   analysePickleSource,
-  bufferSource,
   pickleOpcodeName,
   type PickleAnalysis,
   type PickleValue,
 } from '../../src/scan/pickle/vm.js';
+import { bufferSource } from '../../src/scan/source.js';
 import type { ByteSource } from '../../src/scan/types.js';
 
 const b = (...parts: (string | number[] | Buffer)[]): Buffer =>

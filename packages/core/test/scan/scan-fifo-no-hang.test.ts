@@ -16,13 +16,17 @@ describe('special files', () => {
   it('a FIFO in a directory is reported, not opened', async () => {
     const report = await scanPaths([dir], { root: dir });
     const pipe = report.files.find((f) => f.file === 'pipe');
-    expect(pipe?.findings.map((f) => f.ruleId)).toEqual(['SCAN_SPECIAL_FILE_SKIPPED']);
+    expect(pipe?.findings.map((f) => f.ruleId)).toEqual([
+      'SCAN_SPECIAL_FILE_SKIPPED',
+    ]);
     expect(report.summary.errors).toBe(0);
   });
 
   it('a FIFO named directly is an unreadable file, without blocking', async () => {
     const report = await scanPaths([join(dir, 'pipe')], { root: dir });
     expect(report.summary.errors).toBe(1);
-    expect(report.files[0]!.error?.message).toMatch(/not a regular file|ENOTREG/);
+    expect(report.files[0]!.error?.message).toMatch(
+      /not a regular file|ENOTREG/,
+    );
   });
 });

@@ -2,21 +2,6 @@
 import type { ByteSource } from '../types.js';
 
 /**
- * A {@link ByteSource} over bytes already in memory (a decompressed member).
- * @param bytes the bytes; not copied
- */
-export function bufferSource(bytes: Buffer): ByteSource {
-  return {
-    size: bytes.length,
-    read(offset: number, length: number): Promise<Buffer> {
-      const start = Math.max(0, Math.min(offset, bytes.length));
-      const end = Math.max(start, Math.min(offset + length, bytes.length));
-      return Promise.resolve(bytes.subarray(start, end));
-    },
-  };
-}
-
-/**
  * Reads `length` bytes at `offset`, clamped to the source size, with one
  * positioned read per 16 MiB so that a short read of the underlying source
  * does not silently truncate the result.

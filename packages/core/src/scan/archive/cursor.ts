@@ -53,29 +53,31 @@ export class SourceCursor {
     return i;
   }
 
-  async u8(): Promise<number> {
-    await this.need(1);
-    return this.buf.readUInt8(this.at(1));
+  private async fixed<T>(
+    n: number,
+    read: (buf: Buffer, at: number) => T,
+  ): Promise<T> {
+    await this.need(n);
+    return read(this.buf, this.at(n));
   }
-  async u16(): Promise<number> {
-    await this.need(2);
-    return this.buf.readUInt16LE(this.at(2));
+
+  u8(): Promise<number> {
+    return this.fixed(1, (b, i) => b.readUInt8(i));
   }
-  async u32(): Promise<number> {
-    await this.need(4);
-    return this.buf.readUInt32LE(this.at(4));
+  u16(): Promise<number> {
+    return this.fixed(2, (b, i) => b.readUInt16LE(i));
   }
-  async i32(): Promise<number> {
-    await this.need(4);
-    return this.buf.readInt32LE(this.at(4));
+  u32(): Promise<number> {
+    return this.fixed(4, (b, i) => b.readUInt32LE(i));
   }
-  async u64(): Promise<bigint> {
-    await this.need(8);
-    return this.buf.readBigUInt64LE(this.at(8));
+  i32(): Promise<number> {
+    return this.fixed(4, (b, i) => b.readInt32LE(i));
   }
-  async i64(): Promise<bigint> {
-    await this.need(8);
-    return this.buf.readBigInt64LE(this.at(8));
+  u64(): Promise<bigint> {
+    return this.fixed(8, (b, i) => b.readBigUInt64LE(i));
+  }
+  i64(): Promise<bigint> {
+    return this.fixed(8, (b, i) => b.readBigInt64LE(i));
   }
   /** Reads `n` bytes (checked against what is left before anything is allocated). */
   async bytes(n: number | bigint): Promise<Buffer> {

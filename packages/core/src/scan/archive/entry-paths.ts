@@ -5,7 +5,7 @@
  * chains (`d/up → ..`, `d/up/up2 → ..`, `d/up/up2/x`) and writes through
  * symlinks are judged the way an extractor that follows earlier links sees them.
  */
-import type { ScanContext } from '../types.js';
+import type { ScanContext, Severity } from '../types.js';
 
 /** Longest entry name examined; longer names are findings. */
 export const MAX_ENTRY_NAME = 4096;
@@ -107,59 +107,67 @@ export function checkEntryName(
   offset: number | undefined,
 ): string | undefined {
   const at = offset === undefined ? {} : { offset };
-  if (name.length > MAX_ENTRY_NAME) {
-    ctx.report({
-      ruleId: 'ARCHIVE_MALFORMED',
-      severity: 'medium',
-      ...at,
-      message: `entry name of ${name.length} characters`,
-      evidence: { name: name.slice(0, 200) },
-    });
+  const reject = (
+    ruleId: string,
+    severity: Severity,
+    message: string,
+    evidence: Record<string, unknown> = { name },
+  ): undefined => {
+    ctx.report({ ruleId, severity, ...at, message, evidence });
     return undefined;
-  }
-  if (name.includes('\0')) {
-    ctx.report({
-      ruleId: 'ARCHIVE_PATH_TRAVERSAL',
-      severity: 'high',
-      ...at,
-      message: 'entry name contains a nul byte',
-      evidence: { name },
-    });
-    return undefined;
-  }
-  if (isAbsoluteEntryName(name)) {
-    ctx.report({
-      ruleId: 'ARCHIVE_ABSOLUTE_PATH',
-      severity: 'high',
-      ...at,
-      message: `entry ${name} has an absolute path`,
-      evidence: { name },
-    });
-    return undefined;
-  }
+  };
+  if (name.length > MAX_ENTRY_NAME)
+    return reject(
+      'ARCHIVE_MALFORMED',
+      'medium',
+      `entry name of ${name.length} characters`,
+      { name: name.slice(0, 200) },
+    );
+  if (name.includes('\0'))
+    return reject(
+      'ARCHIVE_PATH_TRAVERSAL',
+      'high',
+      'entry name contains a nul byte',
+    );
+  if (isAbsoluteEntryName(name))
+    return reject(
+      'ARCHIVE_ABSOLUTE_PATH',
+      'high',
+      `entry ${name} has an absolute path`,
+    );
   const normal = normaliseEntryName(name);
-  if (normal === undefined) {
-    ctx.report({
-      ruleId: 'ARCHIVE_PATH_TRAVERSAL',
-      severity: 'high',
-      ...at,
-      message: `entry ${name} escapes the extraction root`,
-      evidence: { name },
-    });
-    return undefined;
-  }
+  if (normal === undefined)
+    return reject(
+      'ARCHIVE_PATH_TRAVERSAL',
+      'high',
+      `entry ${name} escapes the extraction root`,
+    );
   const resolved = links.resolve(splitEntryName(name), false);
-  if (!resolved.ok) {
-    ctx.report({
-      ruleId: 'ARCHIVE_SYMLINK_ESCAPE',
-      severity: 'critical',
-      ...at,
-      message: `entry ${name} is written through a symlink ${resolved.reason === 'loop' ? 'loop' : 'outside the extraction root'}`,
-      evidence: { name, reason: resolved.reason },
-    });
-    return undefined;
-  }
+  if (!resolved.ok)
+    return reject(
+      'ARCHIVE_SYMLINK_ESCAPE',
+      'critical',
+      `entry ${name} is written through a symlink ${resolved.reason === 'loop' ? 'loop' : 'outside the extraction root'}`,
+      { name, reason: resolved.reason },
+    );
   return normal;
+}
+
+/** A link whose target stays inside the extraction root: low, for the record. */
+function reportContainedLink(
+  ctx: ScanContext,
+  kind: 'symlink' | 'hard link',
+  name: string,
+  target: string,
+  at: { offset?: number },
+): void {
+  ctx.report({
+    ruleId: 'ARCHIVE_LINK',
+    severity: 'low',
+    ...at,
+    message: `${kind} ${name} points to ${target} inside the archive`,
+    evidence: { name, target },
+  });
 }
 
 /** Reports a symlink entry: escaping targets (directly or through a chain) are critical, contained ones low. */
@@ -182,13 +190,7 @@ export function checkSymlink(
     });
     return;
   }
-  ctx.report({
-    ruleId: 'ARCHIVE_LINK',
-    severity: 'low',
-    ...at,
-    message: `symlink ${name} points to ${target} inside the archive`,
-    evidence: { name, target },
-  });
+  reportContainedLink(ctx, 'symlink', name, target, at);
 }
 
 /** Reports a hard link entry (tar): its target is relative to the archive root. */
@@ -213,11 +215,5 @@ export function checkHardlink(
     });
     return;
   }
-  ctx.report({
-    ruleId: 'ARCHIVE_LINK',
-    severity: 'low',
-    ...at,
-    message: `hard link ${name} points to ${target} inside the archive`,
-    evidence: { name, target },
-  });
+  reportContainedLink(ctx, 'hard link', name, target, at);
 }

@@ -5,5 +5,5 @@ export {
   scanZipArchive,
   type ZipScanHooks,
 } from './zip-scanner.js';
-export { bufferSource } from './byte-source.js';
+export { bufferSource } from '../source.js';
 export { ARCHIVE_RULES } from './rules.js';

@@ -9,7 +9,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { bufferSource } from './byte-source.js';
+import { bufferSource } from '../source.js';
 import {
   checkEntryName,
   checkHardlink,

@@ -14,7 +14,7 @@ import {
   type ZipAnomaly,
   type ZipEntry,
 } from '../zip/reader.js';
-import { bufferSource } from './byte-source.js';
+import { bufferSource } from '../source.js';
 import { checkEntryName, checkSymlink, LinkTracker } from './entry-paths.js';
 
 /** Most entries examined per archive. */

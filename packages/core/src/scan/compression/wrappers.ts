@@ -9,7 +9,8 @@
  */
 import { constants, gunzipSync, inflateSync } from 'node:zlib';
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { bufferSource } from '../pickle/vm.js';
+import { bufferSource } from '../source.js';
+import { readWholeSource } from '../read-whole-source.js';
 
 /** True for a gzip member header (`1f 8b 08`). */
 export function isGzipHead(head: Buffer): boolean {
@@ -64,16 +65,12 @@ async function decodeAndScan(
   kind: 'gzip' | 'zlib',
 ): Promise<void> {
   ctx.recognise(kind);
-  if (source.size > ctx.limits.maxMemberBytes) {
-    ctx.report({
-      ruleId: 'SCAN_LIMIT_EXCEEDED',
-      severity: 'medium',
-      message: `${kind} stream larger than the member limit; not scanned`,
-      evidence: { size: source.size, limit: ctx.limits.maxMemberBytes },
-    });
-    return;
-  }
-  const input = await source.read(0, source.size);
+  const input = await readWholeSource(source, ctx, {
+    ruleId: 'SCAN_LIMIT_EXCEEDED',
+    limit: ctx.limits.maxMemberBytes,
+    message: `${kind} stream larger than the member limit; not scanned`,
+  });
+  if (input === undefined) return;
   const maxOutputLength = Math.max(1, ctx.limits.maxMemberBytes);
   const decode = (finishFlush?: number): Buffer => {
     const opts =

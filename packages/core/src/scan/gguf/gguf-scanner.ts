@@ -4,9 +4,14 @@
  * and length checked against the bytes left before anything is read or
  * allocated; chat templates are analysed with {@link analyzeChatTemplate}.
  */
-import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import type {
+  ByteSource,
+  FormatScanner,
+  ScanContext,
+  Severity,
+} from '../types.js';
 import { SourceCursor, TruncatedError } from '../archive/cursor.js';
-import { analyzeChatTemplate } from './chat-template.js';
+import { analyzeChatTemplate, type TemplateIssue } from './chat-template.js';
 
 const MAX_KV = 1_000_000;
 const MAX_TENSORS = 10_000_000;
@@ -348,6 +353,27 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
   }
 }
 
+/** The finding for each kind of template issue, in reporting order. */
+const TEMPLATE_FINDINGS: readonly {
+  kind: TemplateIssue['kind'];
+  ruleId: string;
+  severity: Severity;
+  what: string;
+}[] = [
+  {
+    kind: 'injection',
+    ruleId: 'GGUF_TEMPLATE_INJECTION',
+    severity: 'critical',
+    what: 'reaches python internals',
+  },
+  {
+    kind: 'obfuscation',
+    ruleId: 'GGUF_TEMPLATE_SUSPICIOUS',
+    severity: 'high',
+    what: 'builds names indirectly',
+  },
+];
+
 function reportTemplate(
   ctx: ScanContext,
   key: string,
@@ -355,24 +381,15 @@ function reportTemplate(
   offset: number,
 ): void {
   const issues = analyzeChatTemplate(template);
-  const injections = issues.filter((i) => i.kind === 'injection');
-  const obfuscations = issues.filter((i) => i.kind === 'obfuscation');
-  if (injections.length > 0) {
+  for (const { kind, ruleId, severity, what } of TEMPLATE_FINDINGS) {
+    const found = issues.filter((i) => i.kind === kind);
+    if (found.length === 0) continue;
     ctx.report({
-      ruleId: 'GGUF_TEMPLATE_INJECTION',
-      severity: 'critical',
+      ruleId,
+      severity,
       offset,
-      message: `chat template ${key} reaches python internals: ${(injections[0] as { detail: string }).detail}`,
-      evidence: { key, issues: injections.slice(0, 10) },
-    });
-  }
-  if (obfuscations.length > 0) {
-    ctx.report({
-      ruleId: 'GGUF_TEMPLATE_SUSPICIOUS',
-      severity: 'high',
-      offset,
-      message: `chat template ${key} builds names indirectly: ${(obfuscations[0] as { detail: string }).detail}`,
-      evidence: { key, issues: obfuscations.slice(0, 10) },
+      message: `chat template ${key} ${what}: ${found[0]!.detail}`,
+      evidence: { key, issues: found.slice(0, 10) },
     });
   }
 }

@@ -7,6 +7,7 @@
  * that it resumes where joblib's unpickler does (threats.md §1.1).
  */
 import type { PickleBuildHook, PickleValue } from '../pickle/vm.js';
+import { boundedProduct } from '../bounded-product.js';
 
 const WRAPPERS = new Set([
   'joblib.numpy_pickle.NumpyArrayWrapper',
@@ -74,17 +75,18 @@ export function joblibBuildHook(onWrapper?: () => void): PickleBuildHook {
     const shape = dictGet(state, 'shape');
     if (dtype === undefined || shape?.k !== 'tuple') return undefined;
     if (dtype.hasObject) return { pickle: true };
-    let count = 1n;
+    const dims: bigint[] = [];
     for (const d of shape.items) {
       const n = intOf(d);
       if (n === undefined || n < 0n) return undefined;
-      count *= n;
+      dims.push(n);
     }
-    const bytes = count * BigInt(dtype.itemsize);
-    const skip =
-      bytes > BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number.MAX_SAFE_INTEGER
-        : Number(bytes);
+    // Past MAX_SAFE_INTEGER the skip runs to the end of the file anyway.
+    const bytes = boundedProduct(
+      [dtype.itemsize, ...dims],
+      BigInt(Number.MAX_SAFE_INTEGER),
+    );
+    const skip = bytes === undefined ? Number.MAX_SAFE_INTEGER : Number(bytes);
     const aligned = dictGet(state, 'numpy_array_alignment_bytes');
     return { skip, paddingByte: aligned !== undefined && aligned.k !== 'none' };
   };

@@ -5,9 +5,9 @@
  * is walked with the Keras config rules (a Lambda layer shows up here).
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { readRange } from '../archive/byte-source.js';
+import { readWholeSource } from '../read-whole-source.js';
 import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
-import { parsePythonJson, walkKerasConfig } from './config-walk.js';
+import { reportKerasConfig } from './report-keras-config.js';
 
 const SCHEMA: ProtoSchema = {
   SavedMetadata: { 1: 'SavedObject' },
@@ -35,17 +35,13 @@ async function scanKerasMetadata(
   ctx: ScanContext,
 ): Promise<void> {
   ctx.recognise('keras-metadata');
-  if (source.size > ctx.limits.maxMemberBytes) {
-    ctx.report({
-      ruleId: 'KERAS_MALFORMED',
-      severity: 'medium',
-      message:
-        'keras_metadata.pb larger than the in-memory scan limit, not scanned',
-      evidence: { size: source.size, limit: ctx.limits.maxMemberBytes },
-    });
-    return;
-  }
-  const bytes = await readRange(source, 0, source.size);
+  const bytes = await readWholeSource(source, ctx, {
+    ruleId: 'KERAS_MALFORMED',
+    limit: ctx.limits.maxMemberBytes,
+    message:
+      'keras_metadata.pb larger than the in-memory scan limit, not scanned',
+  });
+  if (bytes === undefined) return;
   const objects: SavedObjectState[] = [];
   const result = walkProto(
     bytes,
@@ -88,19 +84,13 @@ async function scanKerasMetadata(
   for (const object of objects) {
     if (object.json === undefined || object.json === '') continue;
     const where = `keras_metadata.pb node ${object.path || '(root)'}`;
-    const parsed = parsePythonJson(object.json);
-    if (!parsed.ok) {
-      ctx.report({
-        ruleId: 'KERAS_MALFORMED',
-        severity: 'medium',
-        offset: object.offset,
-        message: `${where} metadata is not valid json`,
-        evidence: { reason: parsed.reason },
-      });
-      continue;
-    }
-    for (const finding of walkKerasConfig(parsed.value, where))
-      ctx.report({ offset: object.offset, ...finding });
+    reportKerasConfig(
+      ctx,
+      object.json,
+      where,
+      object.offset,
+      `${where} metadata`,
+    );
   }
 }
 

@@ -7,9 +7,9 @@
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
-import { readZipDirectory } from '../zip/reader.js';
-import { MAX_ARCHIVE_ENTRIES, scanZipArchive } from '../archive/zip-scanner.js';
-import { parsePythonJson, walkKerasConfig } from './config-walk.js';
+import { zipDirectoryOf } from '../zip/zip-directory-of.js';
+import { scanZipArchive } from '../archive/zip-scanner.js';
+import { reportKerasConfig } from './report-keras-config.js';
 
 const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 /** How much of an .h5 file is searched for model_config. */
@@ -18,33 +18,10 @@ const HDF5_SIGNATURE = Buffer.from([
   0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a,
 ]);
 
-function reportConfig(
-  ctx: ScanContext,
-  text: string,
-  where: string,
-  offset: number | undefined,
-): void {
-  const at = offset === undefined ? {} : { offset };
-  const parsed = parsePythonJson(text);
-  if (!parsed.ok) {
-    ctx.report({
-      ruleId: 'KERAS_MALFORMED',
-      severity: 'medium',
-      ...at,
-      message: `${where} is not valid json`,
-      evidence: { reason: parsed.reason },
-    });
-    return;
-  }
-  for (const finding of walkKerasConfig(parsed.value, where))
-    ctx.report({ ...at, ...finding });
-}
-
 async function detectKeras(head: Buffer, source: ByteSource): Promise<boolean> {
   if (head.length < 4 || head.readUInt32LE(0) !== 0x04034b50) return false;
-  const directory = await readZipDirectory(source, {
-    maxEntries: MAX_ARCHIVE_ENTRIES,
-  }).catch(() => undefined);
+  // Shared with the other zip detectors; its entry limit (100,000) is MAX_ARCHIVE_ENTRIES.
+  const directory = await zipDirectoryOf(source);
   if (directory === undefined) return false;
   const names = new Set(directory.entries.map((e) => e.name));
   return (
@@ -89,7 +66,12 @@ export const KerasScanner: FormatScanner = Object.freeze({
         configs.length > 1
           ? `config.json (copy ${i + 1} of ${configs.length})`
           : 'config.json';
-      reportConfig(ctx, config.data.toString('utf8'), where, config.offset);
+      reportKerasConfig(
+        ctx,
+        config.data.toString('utf8'),
+        where,
+        config.offset,
+      );
     });
   },
 });
@@ -152,7 +134,7 @@ export const KerasH5Scanner: FormatScanner = Object.freeze({
       }
       found++;
       if (found === 1) ctx.recognise('keras-h5');
-      reportConfig(
+      reportKerasConfig(
         ctx,
         window.toString('utf8', start, end),
         'model_config',

@@ -7,11 +7,13 @@
  * as one. Otherwise `prod(shape) × itemsize` must match the bytes present.
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import { boundedProduct } from '../bounded-product.js';
 import { scanPickleSource } from '../pickle/scanner.js';
-import { bufferSource } from '../pickle/vm.js';
-import { sliceSource } from '../source.js';
-import { reportZipAnomalies, zipDirectoryOf } from '../torch/zip-scanner.js';
-import { isZipHead, readZipEntry } from '../zip/reader.js';
+import { bufferSource, sliceSource } from '../source.js';
+import { readMemberForScan } from '../zip/read-member-for-scan.js';
+import { reportZipAnomalies } from '../zip/report-zip-anomalies.js';
+import { zipDirectoryOf } from '../zip/zip-directory-of.js';
+import { isZipHead } from '../zip/reader.js';
 
 /** A Python literal as the header tokenizer reads it. */
 export type PyLiteral =
@@ -156,6 +158,9 @@ export function describeDtype(
   return size === undefined ? { hasObject } : { hasObject, itemsize: size };
 }
 
+/** Declared array sizes above this are not computed: no file holds such an array. */
+const MAX_DATA_BYTES = 2n ** 128n;
+
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
 /** True when the head starts with the `.npy` magic. */
@@ -228,17 +233,25 @@ export const NPY_SCANNER: FormatScanner = {
       return;
     }
     if (dtype.itemsize === undefined) return;
-    let count = 1n;
-    for (const d of shape) count *= d as bigint;
-    const expected = count * BigInt(dtype.itemsize);
+    const expected = boundedProduct(
+      [dtype.itemsize, ...(shape as bigint[])],
+      MAX_DATA_BYTES,
+    );
     const actual = BigInt(source.size - body);
     if (expected !== actual) {
+      const declared =
+        expected === undefined
+          ? `more than ${MAX_DATA_BYTES}`
+          : expected.toString();
       ctx.report({
         ruleId: 'NUMPY_SIZE_MISMATCH',
         severity: 'medium',
-        message: `header declares ${expected} data bytes, file holds ${actual}`,
+        message: `header declares ${declared} data bytes, file holds ${actual}`,
         offset: body,
-        evidence: { declared: expected.toString(), actual: actual.toString() },
+        evidence: {
+          declared: expected === undefined ? `>${MAX_DATA_BYTES}` : declared,
+          actual: actual.toString(),
+        },
       });
     }
   },
@@ -271,26 +284,11 @@ export const NPZ_SCANNER: FormatScanner = {
         );
         continue;
       }
-      const r = await readZipEntry(source, e, ctx.limits.maxMemberBytes);
-      if (!r.ok) {
-        reportZipAnomalies(ctx, [r.anomaly]);
-        continue;
-      }
-      reportZipAnomalies(ctx, r.anomalies);
-      if (
-        ctx.reserveExpanded !== undefined &&
-        !ctx.reserveExpanded(r.data.length)
-      ) {
-        ctx.report({
-          ruleId: 'SCAN_LIMIT_EXCEEDED',
-          severity: 'medium',
-          message:
-            'expanded bytes exceed the limit; remaining members not scanned',
-          member: [e.name],
-        });
-        return;
-      }
-      await ctx.scanNested(bufferSource(r.data), e.name);
+      // Not stored in place, so inflated (or unreadable: reported).
+      const data = await readMemberForScan(source, e, ctx);
+      if (data === 'skip') continue;
+      if (data === 'stop') return;
+      await ctx.scanNested(bufferSource(data), e.name);
     }
   },
 };

@@ -362,7 +362,8 @@ async function reduceModel(source: ByteSource, limit: number): Promise<Buffer> {
             parts,
             Buffer.concat([encodeVarint(tag), encodeVarint(BigInt(size))]),
           );
-          parts.push(...sub);
+          // Not push(...sub): a graph of 200,000 small nodes overflows the argument stack.
+          for (const part of sub) parts.push(part);
         } else {
           take(
             parts,

@@ -23,12 +23,12 @@ import {
 import { normaliseGlobal, type NormalisedGlobal } from './names.js';
 import {
   analysePickleSource,
-  bufferSource,
   pickleOpcodeName,
   type PickleAnalysis,
   type PickleAnalysisOptions,
   type PickleValue,
 } from './vm.js';
+import { bufferSource } from '../source.js';
 
 /** Key of `ScanContext.settings` holding a {@link CompiledScanPolicy}. */
 export const PICKLE_POLICY_SETTING = 'pickle.policy';
@@ -76,12 +76,19 @@ class FindingSink {
   }
 }
 
-function describe(v: PickleValue): string {
+/** Calls of calls named in a description before the rest is elided. */
+const MAX_DESCRIBED_CALLS = 16;
+
+function describe(v: PickleValue, depth = 0): string {
   switch (v.k) {
     case 'global':
       return `${v.module}.${v.name}`;
     case 'call':
-      return `${describe(v.fn)}(…)`;
+      // Bounded: a hostile pickle chains REDUCE on REDUCE hundreds of thousands
+      // deep, which would overflow the stack and cost quadratic string space.
+      return depth >= MAX_DESCRIBED_CALLS
+        ? '…(…)'
+        : `${describe(v.fn, depth + 1)}(…)`;
     case 'pid':
       return 'persistent object';
     case 'ext':
@@ -150,14 +157,7 @@ function stagedConstant(
 
 /** True when the bytes look like a complete binary pickle (`PROTO n … STOP`). */
 export function looksLikePickle(b: Buffer): boolean {
-  return (
-    b.length >= 4 &&
-    b[0] === 0x80 &&
-    b[1]! >= 2 &&
-    b[1]! <= 5 &&
-    b[b.length - 1] === 0x2e &&
-    pickleOpcodeName(b[2]!) !== undefined
-  );
+  return b.length >= 4 && b[b.length - 1] === 0x2e && detectBinaryPickle(b);
 }
 
 /** Finds a pickle hidden in a constant: raw, zlib-compressed, base64 or hex text. */

@@ -521,6 +521,27 @@ class PickleMachine {
     return this.stack.splice(m);
   }
 
+  /** Pops a key and its value (SETITEM). */
+  private popPair(op: string): [PickleValue, PickleValue] {
+    const value = this.pop(op);
+    return [this.pop(op), value];
+  }
+
+  /** Pops to the mark and pairs the items as dict entries (DICT, SETITEMS). */
+  private popMarkPairs(op: string): [PickleValue, PickleValue][] {
+    const items = this.popMark(op);
+    if (items.length % 2 !== 0)
+      throw new StreamError(
+        'PICKLE_MALFORMED',
+        `odd number of items at ${op}`,
+        { opcode: op },
+      );
+    const entries: [PickleValue, PickleValue][] = [];
+    for (let i = 0; i < items.length; i += 2)
+      entries.push([items[i]!, items[i + 1]!]);
+    return entries;
+  }
+
   private checkMark(op: string): void {
     if (this.marks.length === 0)
       throw new StreamError(
@@ -705,29 +726,17 @@ class PickleMachine {
         { byte: code },
       );
     }
-    const u8 = (): number => {
-      const b = this.bytesAt(p, 1)[0]!;
-      p += 1;
-      return b;
+    const fixed = <T>(width: number, read: (b: Buffer) => T): T => {
+      const v = read(this.bytesAt(p, width));
+      p += width;
+      return v;
     };
-    const u16 = (): number => {
-      const b = this.bytesAt(p, 2).readUInt16LE(0);
-      p += 2;
-      return b;
-    };
-    const i32 = (): number => {
-      const b = this.bytesAt(p, 4).readInt32LE(0);
-      p += 4;
-      return b;
-    };
-    const u32 = (): number => {
-      const b = this.bytesAt(p, 4).readUInt32LE(0);
-      p += 4;
-      return b;
-    };
+    const u8 = (): number => fixed(1, (b) => b[0]!);
+    const u16 = (): number => fixed(2, (b) => b.readUInt16LE(0));
+    const i32 = (): number => fixed(4, (b) => b.readInt32LE(0));
+    const u32 = (): number => fixed(4, (b) => b.readUInt32LE(0));
     const u64 = (): number => {
-      const v = this.bytesAt(p, 8).readBigUInt64LE(0);
-      p += 8;
+      const v = fixed(8, (b) => b.readBigUInt64LE(0));
       if (v > BigInt(Number.MAX_SAFE_INTEGER))
         throw new StreamError(
           'PICKLE_MALFORMED',
@@ -754,7 +763,6 @@ class PickleMachine {
     // Decode operands first (no state change before this point).
     type Operand = {
       n?: number;
-      big?: bigint;
       f?: number;
       b?: Buffer;
       s?: string;
@@ -764,13 +772,13 @@ class PickleMachine {
     switch (op) {
       case 'INT':
       case 'LONG':
-        a.b = line();
-        break;
       case 'FLOAT':
+      case 'STRING':
+      case 'UNICODE':
+      case 'PERSID':
+      case 'GET':
+      case 'PUT':
         a.b = line();
-        break;
-      case 'BININT':
-        a.n = i32();
         break;
       case 'BININT1':
       case 'BINGET':
@@ -783,35 +791,29 @@ class PickleMachine {
       case 'EXT2':
         a.n = u16();
         break;
+      case 'BININT':
+        a.n = i32();
+        break;
       case 'LONG_BINGET':
       case 'LONG_BINPUT':
       case 'EXT4':
         a.n = u32();
         break;
-      case 'LONG1':
-        a.b = take(u8());
-        break;
-      case 'LONG4':
-        a.b = take(i32());
+      case 'FRAME':
+        a.n = u64();
         break;
       case 'BINFLOAT':
-        a.f = this.bytesAt(p, 8).readDoubleBE(0);
-        p += 8;
+        a.f = fixed(8, (b) => b.readDoubleBE(0));
         break;
-      case 'STRING':
-      case 'UNICODE':
-      case 'PERSID':
-      case 'GET':
-      case 'PUT':
-        a.b = line();
-        break;
-      case 'BINSTRING':
-        a.b = take(i32());
-        break;
+      case 'LONG1':
       case 'SHORT_BINSTRING':
       case 'SHORT_BINBYTES':
       case 'SHORT_BINUNICODE':
         a.b = take(u8());
+        break;
+      case 'LONG4':
+      case 'BINSTRING':
+        a.b = take(i32());
         break;
       case 'BINUNICODE':
       case 'BINBYTES':
@@ -822,15 +824,11 @@ class PickleMachine {
       case 'BYTEARRAY8':
         a.b = take(u64());
         break;
-      case 'FRAME':
-        a.n = u64();
-        break;
       case 'GLOBAL':
-      case 'INST': {
+      case 'INST':
         a.s = this.decodeUtf8(line(), op);
         a.s2 = this.decodeUtf8(line(), op);
         break;
-      }
       default:
         break;
     }
@@ -1040,22 +1038,13 @@ class PickleMachine {
       case 'TUPLE':
         this.push({ k: 'tuple', items: this.popMark(op) });
         break;
-      case 'TUPLE1': {
-        const x = this.pop(op);
-        this.push({ k: 'tuple', items: [x] });
-        break;
-      }
-      case 'TUPLE2': {
-        const y = this.pop(op);
-        const x = this.pop(op);
-        this.push({ k: 'tuple', items: [x, y] });
-        break;
-      }
+      case 'TUPLE1':
+      case 'TUPLE2':
       case 'TUPLE3': {
-        const z = this.pop(op);
-        const y = this.pop(op);
-        const x = this.pop(op);
-        this.push({ k: 'tuple', items: [x, y, z] });
+        const items: PickleValue[] = [];
+        for (let i = Number(op.slice(5)); i > 0; i--)
+          items.unshift(this.pop(op));
+        this.push({ k: 'tuple', items });
         break;
       }
       case 'EMPTY_LIST':
@@ -1067,67 +1056,37 @@ class PickleMachine {
       case 'EMPTY_DICT':
         this.push({ k: 'dict', entries: [] });
         break;
-      case 'DICT': {
-        const items = this.popMark(op);
-        if (items.length % 2 !== 0)
-          throw new StreamError(
-            'PICKLE_MALFORMED',
-            'odd number of items at DICT',
-            { opcode: op },
-          );
-        const entries: [PickleValue, PickleValue][] = [];
-        for (let i = 0; i < items.length; i += 2)
-          entries.push([items[i]!, items[i + 1]!]);
-        this.push({ k: 'dict', entries });
+      case 'DICT':
+        this.push({ k: 'dict', entries: this.popMarkPairs(op) });
         break;
-      }
       case 'EMPTY_SET':
         this.push({ k: 'set', items: [], frozen: false });
         break;
       case 'FROZENSET':
         this.push({ k: 'set', items: this.popMark(op), frozen: true });
         break;
-      case 'APPEND': {
-        const v = this.pop(op);
-        const t = this.top(op);
-        if (t.k === 'list') t.items.push(v);
-        else this.mutate(op, t, start);
-        break;
-      }
+      case 'APPEND':
       case 'APPENDS': {
-        const items = this.popMark(op);
+        const items = op === 'APPEND' ? [this.pop(op)] : this.popMark(op);
         const t = this.top(op);
-        if (t.k === 'list') t.items.push(...items);
+        // Loops, not push(...): the stack limit is configurable, spread arguments are not.
+        if (t.k === 'list') for (const x of items) t.items.push(x);
         else this.mutate(op, t, start);
         break;
       }
-      case 'SETITEM': {
-        const v = this.pop(op);
-        const key = this.pop(op);
-        const t = this.top(op);
-        if (t.k === 'dict') t.entries.push([key, v]);
-        else this.mutate(op, t, start);
-        break;
-      }
+      case 'SETITEM':
       case 'SETITEMS': {
-        const items = this.popMark(op);
-        if (items.length % 2 !== 0)
-          throw new StreamError(
-            'PICKLE_MALFORMED',
-            'odd number of items at SETITEMS',
-            { opcode: op },
-          );
+        const entries =
+          op === 'SETITEM' ? [this.popPair(op)] : this.popMarkPairs(op);
         const t = this.top(op);
-        if (t.k === 'dict')
-          for (let i = 0; i < items.length; i += 2)
-            t.entries.push([items[i]!, items[i + 1]!]);
+        if (t.k === 'dict') for (const e of entries) t.entries.push(e);
         else this.mutate(op, t, start);
         break;
       }
       case 'ADDITEMS': {
         const items = this.popMark(op);
         const t = this.top(op);
-        if (t.k === 'set' && !t.frozen) t.items.push(...items);
+        if (t.k === 'set' && !t.frozen) for (const x of items) t.items.push(x);
         else this.mutate(op, t, start);
         break;
       }
@@ -1180,23 +1139,16 @@ class PickleMachine {
         this.push({ k: 'ext', code: a.n!, offset: start });
         break;
       }
-      case 'PERSID': {
-        const id = this.constant({
-          k: 'str',
-          v: a.b!.toString('latin1'),
-          offset: start,
-        });
-        const v: Extract<PickleValue, { k: 'pid' }> = {
-          k: 'pid',
-          id,
-          offset: start,
-        };
-        this.out.persistentIds.push({ value: v, stream: this.out.streams - 1 });
-        this.push(v);
-        break;
-      }
+      case 'PERSID':
       case 'BINPERSID': {
-        const id = this.pop(op);
+        const id =
+          op === 'PERSID'
+            ? this.constant({
+                k: 'str',
+                v: a.b!.toString('latin1'),
+                offset: start,
+              })
+            : this.pop(op);
         const v: Extract<PickleValue, { k: 'pid' }> = {
           k: 'pid',
           id,
@@ -1206,16 +1158,11 @@ class PickleMachine {
         this.push(v);
         break;
       }
-      case 'REDUCE': {
-        const args = this.pop(op);
-        const fn = this.pop(op);
-        this.call(fn, args, 'REDUCE', start);
-        break;
-      }
+      case 'REDUCE':
       case 'NEWOBJ': {
         const args = this.pop(op);
-        const cls = this.pop(op);
-        this.call(cls, args, 'NEWOBJ', start);
+        const fn = this.pop(op);
+        this.call(fn, args, op, start);
         break;
       }
       case 'NEWOBJ_EX': {
@@ -1340,21 +1287,6 @@ class PickleMachine {
 /** True when `b0 b1` looks like the start of a binary pickle (`PROTO 2..5`). */
 function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
   return b0 === 0x80 && b1 !== undefined && b1 >= 2 && b1 <= 5;
-}
-
-/** Creates a {@link ByteSource} over a buffer. */
-export function bufferSource(buf: Buffer): ByteSource {
-  return {
-    size: buf.length,
-    read(offset: number, length: number): Promise<Buffer> {
-      return Promise.resolve(
-        buf.subarray(
-          Math.max(0, offset),
-          Math.max(0, Math.min(buf.length, offset + length)),
-        ),
-      );
-    },
-  };
 }
 
 const WINDOW = 1024 * 1024;

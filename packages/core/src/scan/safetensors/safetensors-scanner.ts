@@ -6,6 +6,7 @@
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
+import { boundedProduct } from '../bounded-product.js';
 
 /** The reference loader's header limit. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -62,40 +63,46 @@ function detectSafetensors(head: Buffer, source: ByteSource): boolean {
   );
 }
 
+/** Products above this many bits are not computed: no file holds such a tensor. */
+const MAX_TENSOR_BITS = 2n ** 128n;
+/** Dimensions of a shape quoted in a finding's evidence. */
+const MAX_SHAPE_EVIDENCE = 64;
+
 async function scanSafetensors(
   source: ByteSource,
   ctx: ScanContext,
 ): Promise<void> {
   ctx.recognise('safetensors');
-  if (source.size < 8) {
+  const malformed = (
+    offset: number,
+    message: string,
+    evidence?: Record<string, unknown>,
+  ): void =>
     ctx.report({
       ruleId: 'SAFETENSORS_MALFORMED',
       severity: 'medium',
-      offset: 0,
-      message: 'file shorter than the 8-byte header length',
+      offset,
+      message,
+      ...(evidence === undefined ? {} : { evidence }),
     });
+  if (source.size < 8) {
+    malformed(0, 'file shorter than the 8-byte header length');
     return;
   }
   const n = (await readRange(source, 0, 8)).readBigUInt64LE(0);
   const cap = Math.min(MAX_HEADER_BYTES, ctx.limits.maxMemberBytes);
   if (n > BigInt(cap)) {
-    ctx.report({
-      ruleId: 'SAFETENSORS_MALFORMED',
-      severity: 'medium',
-      offset: 0,
-      message: 'header length exceeds the safetensors limit',
-      evidence: { headerLength: n.toString(), limit: cap },
+    malformed(0, 'header length exceeds the safetensors limit', {
+      headerLength: n.toString(),
+      limit: cap,
     });
     return;
   }
   const headerLength = Number(n);
   if (8 + headerLength > source.size) {
-    ctx.report({
-      ruleId: 'SAFETENSORS_MALFORMED',
-      severity: 'medium',
-      offset: 0,
-      message: 'header length runs past the end of the file',
-      evidence: { headerLength, fileSize: source.size },
+    malformed(0, 'header length runs past the end of the file', {
+      headerLength,
+      fileSize: source.size,
     });
     return;
   }
@@ -104,24 +111,13 @@ async function scanSafetensors(
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch (error) {
-    ctx.report({
-      ruleId: 'SAFETENSORS_MALFORMED',
-      severity: 'medium',
-      offset: 8,
-      message: 'header is not valid utf-8 json',
-      evidence: {
-        reason: error instanceof Error ? error.message : String(error),
-      },
+    malformed(8, 'header is not valid utf-8 json', {
+      reason: error instanceof Error ? error.message : String(error),
     });
     return;
   }
   if (!isPlainObject(header)) {
-    ctx.report({
-      ruleId: 'SAFETENSORS_MALFORMED',
-      severity: 'medium',
-      offset: 8,
-      message: 'header json is not an object',
-    });
+    malformed(8, 'header json is not an object');
     return;
   }
   const dataStart = 8 + headerLength;
@@ -143,13 +139,7 @@ async function scanSafetensors(
       continue;
     }
     if (!isPlainObject(entry)) {
-      ctx.report({
-        ruleId: 'SAFETENSORS_MALFORMED',
-        severity: 'medium',
-        offset: 8,
-        message: `tensor ${name} is not an object`,
-        evidence: { tensor: name },
-      });
+      malformed(8, `tensor ${name} is not an object`, { tensor: name });
       continue;
     }
     const { dtype, shape, data_offsets: offsets } = entry;
@@ -158,23 +148,14 @@ async function scanSafetensors(
         ? DTYPE_BITS[dtype]
         : undefined;
     if (bits === undefined) {
-      ctx.report({
-        ruleId: 'SAFETENSORS_MALFORMED',
-        severity: 'medium',
-        offset: 8,
-        message: `tensor ${name} has an unknown dtype`,
-        evidence: { tensor: name, dtype },
+      malformed(8, `tensor ${name} has an unknown dtype`, {
+        tensor: name,
+        dtype,
       });
       continue;
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-      ctx.report({
-        ruleId: 'SAFETENSORS_MALFORMED',
-        severity: 'medium',
-        offset: 8,
-        message: `tensor ${name} has an invalid shape`,
-        evidence: { tensor: name },
-      });
+      malformed(8, `tensor ${name} has an invalid shape`, { tensor: name });
       continue;
     }
     if (
@@ -183,32 +164,38 @@ async function scanSafetensors(
       !offsets.every(isNonNegativeInteger) ||
       (offsets[1] as number) < (offsets[0] as number)
     ) {
-      ctx.report({
-        ruleId: 'SAFETENSORS_MALFORMED',
-        severity: 'medium',
-        offset: 8,
-        message: `tensor ${name} has invalid data_offsets`,
-        evidence: { tensor: name },
-      });
+      malformed(8, `tensor ${name} has invalid data_offsets`, { tensor: name });
       continue;
     }
     const start = offsets[0] as number;
     const end = offsets[1] as number;
-    // BigInt: a hostile shape overflows doubles long before it overflows memory.
-    let totalBits = BigInt(bits);
-    for (const dim of shape) totalBits *= BigInt(dim);
-    const expected = totalBits % 8n === 0n ? totalBits / 8n : -1n;
+    const totalBits = boundedProduct([bits, ...shape], MAX_TENSOR_BITS);
+    const expected =
+      totalBits === undefined
+        ? undefined
+        : totalBits % 8n === 0n
+          ? totalBits / 8n
+          : -1n;
     if (expected !== BigInt(end - start)) {
+      const declared =
+        expected === undefined
+          ? `more than ${MAX_TENSOR_BITS / 8n} bytes`
+          : expected < 0n
+            ? 'a partial byte'
+            : `${expected} bytes`;
       ctx.report({
         ruleId: 'SAFETENSORS_SIZE_MISMATCH',
         severity: 'medium',
         offset: dataStart + start,
-        message: `tensor ${name} declares ${expected < 0n ? 'a partial byte' : `${expected} bytes`} but its range holds ${end - start}`,
+        message: `tensor ${name} declares ${declared} but its range holds ${end - start}`,
         evidence: {
           tensor: name,
           dtype,
-          shape,
-          declaredBytes: expected.toString(),
+          shape: shape.slice(0, MAX_SHAPE_EVIDENCE),
+          declaredBytes:
+            expected === undefined
+              ? `>${MAX_TENSOR_BITS / 8n}`
+              : expected.toString(),
           rangeBytes: end - start,
         },
       });

@@ -4,8 +4,13 @@
  * (SavedModel → meta_graphs → graph_def → node, library.function[].node_def)
  * with the bounded protobuf walker and reports ops with side effects.
  */
-import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { readRange } from '../archive/byte-source.js';
+import type {
+  ByteSource,
+  FormatScanner,
+  ScanContext,
+  Severity,
+} from '../types.js';
+import { readWholeSource } from '../read-whole-source.js';
 import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
 
 const SCHEMA: ProtoSchema = {
@@ -90,6 +95,38 @@ export function classifyTensorFlowOp(
   return undefined;
 }
 
+type TensorFlowOpKind = NonNullable<ReturnType<typeof classifyTensorFlowOp>>;
+
+/** The finding for each kind of op; `effect` ends the message. */
+const OP_FINDINGS: Readonly<
+  Record<
+    TensorFlowOpKind,
+    { ruleId: string; severity: Severity; effect: string }
+  >
+> = {
+  file: {
+    ruleId: 'TF_FILE_ACCESS_OP',
+    severity: 'critical',
+    effect: ' touches the file system',
+  },
+  python: {
+    ruleId: 'TF_PYTHON_OP',
+    severity: 'critical',
+    effect: ' calls host python',
+  },
+  checkpoint: {
+    ruleId: 'TF_CHECKPOINT_OP_OUTSIDE_SAVER',
+    severity: 'low',
+    effect: ' outside the checkpoint saver',
+  },
+  table: {
+    ruleId: 'TF_TABLE_FROM_FILE',
+    severity: 'low',
+    effect: ' reads a vocabulary file',
+  },
+  print: { ruleId: 'TF_PRINT_OP', severity: 'low', effect: '' },
+};
+
 interface NodeInfo {
   name: string;
   op: string;
@@ -134,18 +171,12 @@ async function scanSavedModel(
   ctx: ScanContext,
 ): Promise<void> {
   ctx.recognise('tf-savedmodel');
-  const limit = Math.min(ctx.limits.maxMemberBytes, PROTOBUF_LIMIT);
-  if (source.size > limit) {
-    ctx.report({
-      ruleId: 'TF_MALFORMED',
-      severity: 'medium',
-      message:
-        'saved_model.pb larger than the in-memory scan limit, not scanned',
-      evidence: { size: source.size, limit },
-    });
-    return;
-  }
-  const bytes = await readRange(source, 0, source.size);
+  const bytes = await readWholeSource(source, ctx, {
+    ruleId: 'TF_MALFORMED',
+    limit: Math.min(ctx.limits.maxMemberBytes, PROTOBUF_LIMIT),
+    message: 'saved_model.pb larger than the in-memory scan limit, not scanned',
+  });
+  if (bytes === undefined) return;
   const nodes: NodeInfo[] = [];
   const result = walkProto(
     bytes,
@@ -199,73 +230,35 @@ async function scanSavedModel(
     });
   }
   // One finding per (op, function): a model repeats the same op many times.
-  const grouped = new Map<string, NodeInfo[]>();
+  const grouped = new Map<
+    string,
+    { kind: TensorFlowOpKind; nodes: NodeInfo[] }
+  >();
   for (const node of nodes) {
     const kind = classifyTensorFlowOp(node.op);
     if (kind === undefined) continue;
     if (kind === 'checkpoint' && isCheckpointContext(node)) continue;
     const key = `${node.op}\u0000${node.fn ?? ''}`;
-    grouped.set(key, [...(grouped.get(key) ?? []), node]);
+    const group = grouped.get(key);
+    if (group === undefined) grouped.set(key, { kind, nodes: [node] });
+    else group.nodes.push(node);
   }
-  for (const list of grouped.values()) {
+  for (const { kind, nodes: list } of grouped.values()) {
     const node = list[0] as NodeInfo;
-    const kind = classifyTensorFlowOp(node.op);
     const where = node.fn === undefined ? 'the graph' : `function ${node.fn}`;
-    const evidence = {
-      op: node.op,
-      function: node.fn,
-      nodes: list.slice(0, 10).map((n) => n.name),
-      count: list.length,
-    };
-    switch (kind) {
-      case 'file':
-        ctx.report({
-          ruleId: 'TF_FILE_ACCESS_OP',
-          severity: 'critical',
-          offset: node.offset,
-          message: `${node.op} op in ${where} touches the file system`,
-          evidence,
-        });
-        break;
-      case 'python':
-        ctx.report({
-          ruleId: 'TF_PYTHON_OP',
-          severity: 'critical',
-          offset: node.offset,
-          message: `${node.op} op in ${where} calls host python`,
-          evidence,
-        });
-        break;
-      case 'checkpoint':
-        ctx.report({
-          ruleId: 'TF_CHECKPOINT_OP_OUTSIDE_SAVER',
-          severity: 'low',
-          offset: node.offset,
-          message: `${node.op} op in ${where} outside the checkpoint saver`,
-          evidence,
-        });
-        break;
-      case 'table':
-        ctx.report({
-          ruleId: 'TF_TABLE_FROM_FILE',
-          severity: 'low',
-          offset: node.offset,
-          message: `${node.op} op in ${where} reads a vocabulary file`,
-          evidence,
-        });
-        break;
-      case 'print':
-        ctx.report({
-          ruleId: 'TF_PRINT_OP',
-          severity: 'low',
-          offset: node.offset,
-          message: `${node.op} op in ${where}`,
-          evidence,
-        });
-        break;
-      case undefined:
-        break;
-    }
+    const { ruleId, severity, effect } = OP_FINDINGS[kind];
+    ctx.report({
+      ruleId,
+      severity,
+      offset: node.offset,
+      message: `${node.op} op in ${where}${effect}`,
+      evidence: {
+        op: node.op,
+        function: node.fn,
+        nodes: list.slice(0, 10).map((n) => n.name),
+        count: list.length,
+      },
+    });
   }
 }
 

@@ -5,7 +5,7 @@
  * `Flex*` ops are TensorFlow ops and are classified like SavedModel ops).
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { readRange } from '../archive/byte-source.js';
+import { readWholeSource } from '../read-whole-source.js';
 import { classifyTensorFlowOp } from '../savedmodel/savedmodel-scanner.js';
 
 const BUILTIN_CUSTOM = 32;
@@ -54,6 +54,11 @@ class FlatView {
     this.check(pos + 4, length * elementSize);
     return { length, start: pos + 4 };
   }
+  /** The tables of a vector of tables, with their indexes, each dereferenced when reached. */
+  *tables(at: number, max: number): Generator<[number, number]> {
+    const { length, start } = this.vector(at, 4, max);
+    for (let i = 0; i < length; i++) yield [i, this.deref(start + 4 * i)];
+  }
   string(at: number): string {
     const { length, start } = this.vector(at, 1, 1 << 20);
     return this.buf.toString('utf8', start, start + Math.min(length, 512));
@@ -74,16 +79,12 @@ function detectTflite(head: Buffer): boolean {
 
 async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
   ctx.recognise('tflite');
-  if (source.size > ctx.limits.maxMemberBytes) {
-    ctx.report({
-      ruleId: 'TFLITE_MALFORMED',
-      severity: 'medium',
-      message: 'tflite file larger than the in-memory scan limit, not scanned',
-      evidence: { size: source.size, limit: ctx.limits.maxMemberBytes },
-    });
-    return;
-  }
-  const buf = await readRange(source, 0, source.size);
+  const buf = await readWholeSource(source, ctx, {
+    ruleId: 'TFLITE_MALFORMED',
+    limit: ctx.limits.maxMemberBytes,
+    message: 'tflite file larger than the in-memory scan limit, not scanned',
+  });
+  if (buf === undefined) return;
   const view = new FlatView(buf);
   const customs = new Map<string, number>();
   try {
@@ -101,9 +102,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
     }
     const codesAt = view.field(model, 1);
     if (codesAt !== undefined) {
-      const codes = view.vector(codesAt, 4, MAX_OPERATOR_CODES);
-      for (let i = 0; i < codes.length; i++) {
-        const code = view.deref(codes.start + 4 * i);
+      for (const [, code] of view.tables(codesAt, MAX_OPERATOR_CODES)) {
         const builtinAt = view.field(code, 3);
         const deprecatedAt = view.field(code, 0);
         const builtin =
@@ -127,9 +126,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
     }
     const buffersAt = view.field(model, 4);
     if (buffersAt !== undefined) {
-      const buffers = view.vector(buffersAt, 4, MAX_BUFFERS);
-      for (let i = 0; i < buffers.length; i++) {
-        const buffer = view.deref(buffers.start + 4 * i);
+      for (const [i, buffer] of view.tables(buffersAt, MAX_BUFFERS)) {
         const dataAt = view.field(buffer, 0);
         if (dataAt !== undefined) view.vector(dataAt, 1, 0x7fffffff);
         const offsetAt = view.field(buffer, 1);

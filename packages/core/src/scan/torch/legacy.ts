@@ -13,12 +13,8 @@
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { normaliseGlobal } from '../pickle/names.js';
 import { detectBinaryPickle, scanPickleSource } from '../pickle/scanner.js';
-import {
-  analysePickleSource,
-  bufferSource,
-  type PickleValue,
-} from '../pickle/vm.js';
-import { sliceSource } from '../source.js';
+import { analysePickleSource, type PickleValue } from '../pickle/vm.js';
+import { bufferSource, sliceSource } from '../source.js';
 import {
   TORCH_STORAGE_ELEMENT_SIZES,
   checkTorchTensors,

@@ -10,18 +10,12 @@
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { normaliseGlobal } from '../pickle/names.js';
 import { scanPickleSource } from '../pickle/scanner.js';
-import {
-  bufferSource,
-  type PickleAnalysis,
-  type PickleValue,
-} from '../pickle/vm.js';
-import {
-  isZipHead,
-  readZipDirectory,
-  readZipEntry,
-  type ZipAnomaly,
-  type ZipDirectory,
-} from '../zip/reader.js';
+import type { PickleAnalysis, PickleValue } from '../pickle/vm.js';
+import { bufferSource } from '../source.js';
+import { isZipHead, type ZipDirectory } from '../zip/reader.js';
+import { readMemberForScan } from '../zip/read-member-for-scan.js';
+import { zipDirectoryOf } from '../zip/zip-directory-of.js';
+import { reportZipAnomalies } from '../zip/report-zip-anomalies.js';
 
 /** Element sizes of the storage types torch defines. */
 export const TORCH_STORAGE_ELEMENT_SIZES: Readonly<Record<string, number>> = {
@@ -47,23 +41,6 @@ export const TORCH_STORAGE_ELEMENT_SIZES: Readonly<Record<string, number>> = {
   Float8_e5m2Storage: 1,
 };
 
-const directories = new WeakMap<
-  ByteSource,
-  Promise<ZipDirectory | undefined>
->();
-
-/** Lists a zip once per source (detection and scanning share it). */
-export function zipDirectoryOf(
-  source: ByteSource,
-): Promise<ZipDirectory | undefined> {
-  let p = directories.get(source);
-  if (p === undefined) {
-    p = readZipDirectory(source).catch(() => undefined);
-    directories.set(source, p);
-  }
-  return p;
-}
-
 /** The archive prefix as torch derives it: the first entry's first path component. */
 export function torchArchivePrefix(dir: ZipDirectory): string {
   const first = dir.entries[0]?.name ?? '';
@@ -80,34 +57,16 @@ function isTorchLayout(dir: ZipDirectory): boolean {
   );
 }
 
-/** Reports zip anomalies on the context, below the right member. */
-export function reportZipAnomalies(
-  ctx: ScanContext,
-  anomalies: readonly ZipAnomaly[],
-): void {
-  for (const a of anomalies) {
-    const f = {
-      ruleId: a.ruleId,
-      severity: a.severity,
-      message: a.message,
-      evidence: { ...a.evidence },
-    };
-    ctx.report({
-      ...f,
-      ...(a.offset !== undefined ? { offset: a.offset } : {}),
-      ...(a.entry !== undefined ? { member: [a.entry] } : {}),
-    });
-  }
-}
-
 function int(v: PickleValue | undefined): bigint | undefined {
   return v?.k === 'int' ? v.v : undefined;
 }
 
-function ints(v: PickleValue | undefined): bigint[] | undefined {
+function ints(v: PickleValue | undefined, depth = 0): bigint[] | undefined {
   if (v?.k !== 'tuple' && v?.k !== 'list') {
-    // torch.Size(...) as a REDUCE of torch.Size with a tuple argument.
-    if (v?.k === 'call' && v.args.k === 'tuple') return ints(v.args.items[0]);
+    // torch.Size(...) as a REDUCE of torch.Size with a tuple argument; bounded,
+    // because a hostile pickle can nest calls deeper than the stack.
+    if (v?.k === 'call' && v.args.k === 'tuple' && depth < 4)
+      return ints(v.args.items[0], depth + 1);
     return undefined;
   }
   const out: bigint[] = [];
@@ -304,36 +263,19 @@ export const TORCH_ZIP_SCANNER: FormatScanner = {
       )
         continue;
       if (e.name.endsWith('/')) continue;
-      const entry = await readZipEntry(source, e, ctx.limits.maxMemberBytes);
-      if (!entry.ok) {
-        reportZipAnomalies(ctx, [entry.anomaly]);
-        continue;
-      }
-      reportZipAnomalies(ctx, entry.anomalies);
-      if (
-        e.method === 8 &&
-        ctx.reserveExpanded !== undefined &&
-        !ctx.reserveExpanded(entry.data.length)
-      ) {
-        ctx.report({
-          ruleId: 'SCAN_LIMIT_EXCEEDED',
-          severity: 'medium',
-          message:
-            'expanded bytes exceed the limit; remaining members not scanned',
-          member: [e.name],
-        });
-        return;
-      }
+      const data = await readMemberForScan(source, e, ctx);
+      if (data === 'skip') continue;
+      if (data === 'stop') return;
       if (e.name.endsWith('.pkl')) {
         // torch unpickles these whatever their first byte is (protocol 0/1 included, CVE-2025-1889).
         ctx.recognise('pickle');
-        const analysis = await scanPickleSource(bufferSource(entry.data), ctx, {
+        const analysis = await scanPickleSource(bufferSource(data), ctx, {
           member: [e.name],
         });
         if (e.name === `${base}data.pkl`)
           checkTorchTensors(analysis, records, ctx, [e.name]);
       } else {
-        await ctx.scanNested(bufferSource(entry.data), e.name);
+        await ctx.scanNested(bufferSource(data), e.name);
       }
     }
   },

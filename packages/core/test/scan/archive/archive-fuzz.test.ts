@@ -3,7 +3,7 @@
 // committed fixtures. Hostile input must give findings, never exceptions.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { fuzzScanner } from './fuzz-harness.js';
+import { edits, fuzzScanner } from './fuzz-harness.js';
 import { ZipArchiveScanner } from '../../../src/scan/archive/index.js';
 import {
   assertWellFormed,
@@ -27,12 +27,10 @@ describe('archive fuzz', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.nat({ max: archives.length - 1 }),
-        fc.array(fc.record({ pos: fc.nat(), byte: fc.nat({ max: 255 }) }), {
-          maxLength: 8,
-        }),
+        edits,
         fc.option(fc.nat(), { nil: undefined }),
-        async (index, edits, truncate) => {
-          const bytes = mutate(archives[index]!, edits, truncate);
+        async (index, changes, truncate) => {
+          const bytes = mutate(archives[index]!, changes, truncate);
           const scanner = bytes[0] === 0x1f ? GzipScanner : TarArchiveScanner;
           assertWellFormed(
             await scanBytes(bytes, {
@@ -56,12 +54,10 @@ describe('keras zip fuzz', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.nat({ max: kerasZips.length - 1 }),
-        fc.array(fc.record({ pos: fc.nat(), byte: fc.nat({ max: 255 }) }), {
-          maxLength: 8,
-        }),
-        async (index, edits) => {
+        edits,
+        async (index, changes) => {
           assertWellFormed(
-            await scanBytes(mutate(kerasZips[index]!, edits, undefined), {
+            await scanBytes(mutate(kerasZips[index]!, changes, undefined), {
               scanner: KerasScanner,
             }),
           );

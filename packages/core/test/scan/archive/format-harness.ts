@@ -13,7 +13,7 @@ import {
   type ScanContext,
   type ScanLimits,
 } from '../../../src/scan/types.js';
-import { bufferSource } from '../../../src/scan/archive/byte-source.js';
+import { bufferSource } from '../../../src/scan/source.js';
 import { FORMAT_SCANNERS } from './format-scanners.js';
 
 export const REPO_ROOT: string = resolve(import.meta.dirname, '../../../../..');

@@ -1,18 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { loadFixtureCases, scanBytes } from '../archive/format-harness.js';
+import { itReportsFixtureRules } from '../archive/it-reports-fixture-rules.js';
 
 const cases = await loadFixtureCases('gguf');
 
 describe('gguf fixtures (test-vectors/formats/gguf)', () => {
-  it.each(cases.map((c) => [c.path, c] as const))(
-    '%s reports exactly its expected rules',
-    async (_path, c) => {
-      const result = await scanBytes(c.bytes);
-      expect(result.formats).toEqual(['gguf']);
-      expect(result.ruleIds).toEqual(c.rules);
-    },
-  );
+  itReportsFixtureRules(cases, 'gguf');
 
   it('scans every copy of a duplicated key', async () => {
     const c = cases.find((x) =>

@@ -18,6 +18,26 @@ export interface ZipMember {
   declaredSize?: number;
 }
 
+interface HeaderFields {
+  flags: number;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  nameLength: number;
+}
+
+/** Writes the fields local and central headers share, from "version needed" on (at 4 and 6). */
+function writeHeaderFields(h: Buffer, at: number, f: HeaderFields): void {
+  h.writeUInt16LE(20, at);
+  h.writeUInt16LE(f.flags, at + 2);
+  h.writeUInt16LE(f.method, at + 4);
+  h.writeUInt32LE(f.crc >>> 0, at + 10);
+  h.writeUInt32LE(f.compressedSize, at + 14);
+  h.writeUInt32LE(f.size, at + 18);
+  h.writeUInt16LE(f.nameLength, at + 22);
+}
+
 export function buildZip(
   members: ZipMember[],
   options: { prefix?: Buffer; comment?: string; zip64?: boolean } = {},
@@ -26,20 +46,20 @@ export function buildZip(
   const centrals: Buffer[] = [];
   const offsets: number[] = [];
   let offset = options.prefix?.length ?? 0;
-  members.forEach((m, i) => {
+  for (const m of members) {
     const body = m.deflate === true ? deflateRawSync(m.data) : m.data;
-    const crc = m.crc ?? crc32(m.data);
     const name = Buffer.from(m.name);
     const localName = Buffer.from(m.localName ?? m.name);
+    const fields = {
+      flags: m.flags ?? 0,
+      method: m.deflate === true ? 8 : 0,
+      crc: m.crc ?? crc32(m.data),
+      compressedSize: body.length,
+      size: m.declaredSize ?? m.data.length,
+    };
     const lh = Buffer.alloc(30);
     lh.writeUInt32LE(0x04034b50, 0);
-    lh.writeUInt16LE(20, 4);
-    lh.writeUInt16LE(m.flags ?? 0, 6);
-    lh.writeUInt16LE(m.deflate === true ? 8 : 0, 8);
-    lh.writeUInt32LE(crc >>> 0, 14);
-    lh.writeUInt32LE(body.length, 18);
-    lh.writeUInt32LE(m.declaredSize ?? m.data.length, 22);
-    lh.writeUInt16LE(localName.length, 26);
+    writeHeaderFields(lh, 4, { ...fields, nameLength: localName.length });
     const localOffset =
       m.sameLocalAs !== undefined ? offsets[m.sameLocalAs]! : offset;
     offsets.push(localOffset);
@@ -50,20 +70,14 @@ export function buildZip(
     const ch = Buffer.alloc(46);
     ch.writeUInt32LE(0x02014b50, 0);
     ch.writeUInt16LE(20, 4);
-    ch.writeUInt16LE(20, 6);
-    ch.writeUInt16LE(m.flags ?? 0, 8);
-    ch.writeUInt16LE(m.deflate === true ? 8 : 0, 10);
-    ch.writeUInt32LE(crc >>> 0, 16);
-    ch.writeUInt32LE(body.length, 20);
-    ch.writeUInt32LE(m.declaredSize ?? m.data.length, 24);
-    ch.writeUInt16LE(name.length, 28);
+    writeHeaderFields(ch, 6, { ...fields, nameLength: name.length });
     ch.writeUInt32LE(localOffset, 42);
     if (options.zip64 === true) {
       // Saturated 32-bit fields, real values in the ZIP64 extra (usize, csize, offset).
       const extra = Buffer.alloc(28);
       extra.writeUInt16LE(0x0001, 0);
       extra.writeUInt16LE(24, 2);
-      extra.writeBigUInt64LE(BigInt(m.declaredSize ?? m.data.length), 4);
+      extra.writeBigUInt64LE(BigInt(fields.size), 4);
       extra.writeBigUInt64LE(BigInt(body.length), 12);
       extra.writeBigUInt64LE(BigInt(localOffset), 20);
       ch.writeUInt32LE(0xffffffff, 20);
@@ -72,8 +86,7 @@ export function buildZip(
       ch.writeUInt16LE(extra.length, 30);
       centrals.push(ch, name, extra);
     } else centrals.push(ch, name);
-    void i;
-  });
+  }
   const cd = Buffer.concat(centrals);
   const comment = Buffer.from(options.comment ?? '');
   const eocd = Buffer.alloc(22);
@@ -83,6 +96,7 @@ export function buildZip(
   eocd.writeUInt32LE(cd.length, 12);
   eocd.writeUInt32LE(offset, 16);
   eocd.writeUInt16LE(comment.length, 20);
+  const zip64Tail: Buffer[] = [];
   if (options.zip64 === true) {
     const rec = Buffer.alloc(56);
     rec.writeUInt32LE(0x06064b50, 0);
@@ -99,20 +113,13 @@ export function buildZip(
     eocd.writeUInt16LE(0xffff, 10);
     eocd.writeUInt32LE(0xffffffff, 12);
     eocd.writeUInt32LE(0xffffffff, 16);
-    return Buffer.concat([
-      options.prefix ?? Buffer.alloc(0),
-      ...locals,
-      cd,
-      rec,
-      loc,
-      eocd,
-      comment,
-    ]);
+    zip64Tail.push(rec, loc);
   }
   return Buffer.concat([
     options.prefix ?? Buffer.alloc(0),
     ...locals,
     cd,
+    ...zip64Tail,
     eocd,
     comment,
   ]);

@@ -1,23 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { loadFixtureCases, scanBytes } from '../archive/format-harness.js';
+import { itReportsFixtureRules } from '../archive/it-reports-fixture-rules.js';
 
 const cases = await loadFixtureCases('keras');
 
 describe('keras fixtures (test-vectors/formats/keras)', () => {
-  it.each(cases.map((c) => [c.path, c] as const))(
-    '%s reports exactly its expected rules',
-    async (_path, c) => {
-      const result = await scanBytes(c.bytes);
-      expect(result.formats[0]).toBe(
-        c.path.endsWith('.h5')
-          ? 'hdf5'
-          : c.path.endsWith('.pb')
-            ? 'keras-metadata'
-            : 'keras',
-      );
-      expect(result.ruleIds).toEqual(c.rules);
-    },
+  itReportsFixtureRules(cases, (path) =>
+    path.endsWith('.h5')
+      ? 'hdf5'
+      : path.endsWith('.pb')
+        ? 'keras-metadata'
+        : 'keras',
   );
 
   it('finds a lambda nested in wrappers and names its path', async () => {

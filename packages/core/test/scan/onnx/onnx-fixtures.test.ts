@@ -2,18 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { OnnxScanner } from '../../../src/scan/onnx/index.js';
 import { loadFixtureCases, scanBytes } from '../archive/format-harness.js';
+import { itReportsFixtureRules } from '../archive/it-reports-fixture-rules.js';
 
 const cases = await loadFixtureCases('onnx');
 
 describe('onnx fixtures (test-vectors/formats/onnx)', () => {
-  it.each(cases.map((c) => [c.path, c] as const))(
-    '%s reports exactly its expected rules',
-    async (_path, c) => {
-      const result = await scanBytes(c.bytes);
-      expect(result.formats).toEqual(['onnx']);
-      expect(result.ruleIds).toEqual(c.rules);
-    },
-  );
+  itReportsFixtureRules(cases, 'onnx');
 
   it('is detected by content and not confused with empty input', async () => {
     expect(

@@ -61,6 +61,25 @@ describe('onnx models above the in-memory limit', () => {
     ]);
   });
 
+  it('rebuilds a graph of 200,000 small nodes (more parts than spread arguments allow)', async () => {
+    const node = gen.onnxNodeForTests('Relu', '');
+    const big = gen.onnxTensor({
+      name: 'w',
+      dims: [2 * MiB],
+      raw: Buffer.alloc(8 * MiB),
+    });
+    const bytes = gen.onnxModel({
+      graph: gen.onnxGraph({
+        nodes: new Array<Buffer>(200_000).fill(node),
+        initializers: [big],
+      }),
+    });
+    const result = await scanBytes(bytes, {
+      limits: { maxMemberBytes: 8 * MiB },
+    });
+    expect(result.ruleIds).toEqual([]);
+  });
+
   it('reports a model whose non-weight part is still too large', async () => {
     const hugeNames = Array.from({ length: 3 }, () =>
       gen.onnxNodeForTests('X'.repeat(MiB / 2), ''),

@@ -1,16 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-import { describe, expect, it } from 'vitest';
-import { loadFixtureCases, scanBytes } from '../archive/format-harness.js';
+import { describe } from 'vitest';
+import { loadFixtureCases } from '../archive/format-harness.js';
+import { itReportsFixtureRules } from '../archive/it-reports-fixture-rules.js';
 
 const cases = await loadFixtureCases('savedmodel');
 
 describe('savedmodel fixtures (test-vectors/formats/savedmodel)', () => {
-  it.each(cases.map((c) => [c.path, c] as const))(
-    '%s reports exactly its expected rules',
-    async (_path, c) => {
-      const result = await scanBytes(c.bytes);
-      expect(result.formats).toEqual(['tf-savedmodel']);
-      expect(result.ruleIds).toEqual(c.rules);
-    },
-  );
+  itReportsFixtureRules(cases, 'tf-savedmodel');
 });
