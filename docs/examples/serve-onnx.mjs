@@ -9,8 +9,12 @@
 //   import * as ort from 'onnxruntime-node';
 import { createRequire } from 'node:module';
 
-const here = createRequire(new URL('../../packages/core/package.json', import.meta.url));
-const { verifyModel, isModelSealError } = await import(new URL('../../packages/core/dist/index.js', import.meta.url).href);
+const here = createRequire(
+  new URL('../../packages/core/package.json', import.meta.url),
+);
+const { verifyModel, isModelSealError } = await import(
+  new URL('../../packages/core/dist/index.js', import.meta.url).href
+);
 const ort = here('onnxruntime-node');
 
 const [modelDir, bundlePath, publicKey] = process.argv.slice(2);
@@ -21,14 +25,25 @@ if (!publicKey) {
 
 try {
   // 1. Signature, signer and every file of the model, before anything is loaded.
-  const model = await verifyModel({ method: 'key', modelPath: modelDir, bundlePath, publicKey });
-  console.log(`verified ${model.files().length} files, root sha256:${model.manifest.rootDigest}`);
+  const model = await verifyModel({
+    method: 'key',
+    modelPath: modelDir,
+    bundlePath,
+    publicKey,
+  });
+  console.log(
+    `verified ${model.files().length} files, root sha256:${model.manifest.rootDigest}`,
+  );
 
   // 2. Load only verified bytes: readFile re-hashes what it returns.
-  const session = await ort.InferenceSession.create(await model.readFile('model.onnx'));
+  const session = await ort.InferenceSession.create(
+    await model.readFile('model.onnx'),
+  );
 
   // 3. Serve.
-  const samples = new Float32Array(512).map((_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000));
+  const samples = new Float32Array(512).map(
+    (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000),
+  );
   const out = await session.run({
     input: new ort.Tensor('float32', samples, [1, 512]),
     state: new ort.Tensor('float32', new Float32Array(256), [2, 1, 128]),
@@ -38,7 +53,9 @@ try {
 } catch (error) {
   if (isModelSealError(error)) {
     // A specific, stable code: MANIFEST_MISMATCH, SIGNATURE_INVALID, KEY_MISMATCH, …
-    console.error(`refusing to load ${modelDir}: [${error.code}] ${error.message}`);
+    console.error(
+      `refusing to load ${modelDir}: [${error.code}] ${error.message}`,
+    );
     process.exit(1);
   }
   throw error;

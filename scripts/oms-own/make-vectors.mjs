@@ -30,8 +30,12 @@ register(`data:text/javascript,${encodeURIComponent(hooks)}`);
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(repo, 'test-vectors', 'oms-own');
-const { signModel } = await import(join(repo, 'packages/core/src/sign/index.ts'));
-const { createPki, newKey } = await import(join(repo, 'packages/core/test/helpers/pki.ts'));
+const { signModel } = await import(
+  join(repo, 'packages/core/src/sign/index.ts')
+);
+const { createPki, newKey } = await import(
+  join(repo, 'packages/core/test/helpers/pki.ts')
+);
 
 const MODEL = {
   'config.json': '{"layers": 2}\n',
@@ -62,10 +66,28 @@ for (const type of ['P-256', 'P-384', 'P-521', 'ed25519', 'rsa']) {
 }
 const pkiTmp = createPki({ leafKeyType: 'P-384', rootKeyType: 'rsa' });
 // Long-lived test PKI: re-issue with 20-year validity.
-const { issue, CA_EXTENSIONS, LEAF_EXTENSIONS } = await import(join(repo, 'packages/core/test/helpers/pki.ts'));
-const root = issue(pkiTmp.dir, { name: 'root-ca', key: pkiTmp.root, days: 7300, extensions: CA_EXTENSIONS });
-const intermediate = issue(pkiTmp.dir, { name: 'intermediate-ca', key: pkiTmp.intermediate, issuer: root, days: 7300 });
-const leaf = issue(pkiTmp.dir, { name: 'leaf', key: pkiTmp.leaf, issuer: intermediate, days: 7300, extensions: LEAF_EXTENSIONS });
+const { issue, CA_EXTENSIONS, LEAF_EXTENSIONS } = await import(
+  join(repo, 'packages/core/test/helpers/pki.ts')
+);
+const root = issue(pkiTmp.dir, {
+  name: 'root-ca',
+  key: pkiTmp.root,
+  days: 7300,
+  extensions: CA_EXTENSIONS,
+});
+const intermediate = issue(pkiTmp.dir, {
+  name: 'intermediate-ca',
+  key: pkiTmp.intermediate,
+  issuer: root,
+  days: 7300,
+});
+const leaf = issue(pkiTmp.dir, {
+  name: 'leaf',
+  key: pkiTmp.leaf,
+  issuer: intermediate,
+  days: 7300,
+  extensions: LEAF_EXTENSIONS,
+});
 for (const c of [root, intermediate, leaf]) {
   cpSync(c.certPath, join(keysDir, `${c.name}.pem`));
   cpSync(c.keyPath, join(keysDir, `${c.name}.key`));
@@ -75,42 +97,110 @@ pkiTmp.cleanup();
 const rel = (p) => relative(out, p).split('\\').join('/');
 const cases = [
   { id: 'key-p256-files-sha256', method: 'key', key: 'P-256' },
-  { id: 'key-p384-files-blake2b', method: 'key', key: 'P-384', hashAlgorithm: 'blake2b' },
-  { id: 'key-p521-files-blake3', method: 'key', key: 'P-521', hashAlgorithm: 'blake3' },
-  { id: 'key-p256-shards-sha256', method: 'key', key: 'P-256', serialization: 'shards', shardSize: 8 },
-  { id: 'key-p384-shards-blake2b', method: 'key', key: 'P-384', hashAlgorithm: 'blake2b', serialization: 'shards', shardSize: 8 },
+  {
+    id: 'key-p384-files-blake2b',
+    method: 'key',
+    key: 'P-384',
+    hashAlgorithm: 'blake2b',
+  },
+  {
+    id: 'key-p521-files-blake3',
+    method: 'key',
+    key: 'P-521',
+    hashAlgorithm: 'blake3',
+  },
+  {
+    id: 'key-p256-shards-sha256',
+    method: 'key',
+    key: 'P-256',
+    serialization: 'shards',
+    shardSize: 8,
+  },
+  {
+    id: 'key-p384-shards-blake2b',
+    method: 'key',
+    key: 'P-384',
+    hashAlgorithm: 'blake2b',
+    serialization: 'shards',
+    shardSize: 8,
+  },
   { id: 'key-ed25519-files-sha256', method: 'key', key: 'ed25519' },
   { id: 'key-rsa-pkcs1-files-sha256', method: 'key', key: 'rsa' },
-  { id: 'key-rsa-pss-files-sha256', method: 'key', key: 'rsa', rsaPadding: 'pss' },
-  { id: 'key-p256-single-file', method: 'key', key: 'P-256', single: 'weights/layer-0.bin' },
+  {
+    id: 'key-rsa-pss-files-sha256',
+    method: 'key',
+    key: 'rsa',
+    rsaPadding: 'pss',
+  },
+  {
+    id: 'key-p256-single-file',
+    method: 'key',
+    key: 'P-256',
+    single: 'weights/layer-0.bin',
+  },
   { id: 'certificate-p384-files-sha256', method: 'certificate' },
-  { id: 'certificate-p384-shards-sha256', method: 'certificate', serialization: 'shards', shardSize: 8 },
-  { id: 'certificate-p384-files-blake3', method: 'certificate', hashAlgorithm: 'blake3' },
+  {
+    id: 'certificate-p384-shards-sha256',
+    method: 'certificate',
+    serialization: 'shards',
+    shardSize: 8,
+  },
+  {
+    id: 'certificate-p384-files-blake3',
+    method: 'certificate',
+    hashAlgorithm: 'blake3',
+  },
 ];
 
 const vectors = [];
 for (const c of cases) {
   const bundle = join(bundlesDir, `${c.id}.sig`);
-  const modelPath = c.single === undefined ? modelDir : join(modelDir, c.single);
+  const modelPath =
+    c.single === undefined ? modelDir : join(modelDir, c.single);
   const hashing = {
     concurrency: 0,
     ...(c.hashAlgorithm ? { hashAlgorithm: c.hashAlgorithm } : {}),
-    ...(c.serialization ? { serialization: c.serialization, shardSize: c.shardSize } : {}),
+    ...(c.serialization
+      ? { serialization: c.serialization, shardSize: c.shardSize }
+      : {}),
   };
   if (c.method === 'key') {
     await signModel({
-      method: 'key', modelPath, signaturePath: bundle, privateKey: keys[c.key].keyPath,
-      ...(c.rsaPadding ? { rsaPadding: c.rsaPadding } : {}), ...hashing,
+      method: 'key',
+      modelPath,
+      signaturePath: bundle,
+      privateKey: keys[c.key].keyPath,
+      ...(c.rsaPadding ? { rsaPadding: c.rsaPadding } : {}),
+      ...hashing,
     });
-    vectors.push({ id: c.id, method: 'key', bundle: rel(bundle), model: rel(modelPath), ignorePaths: [],
-      expect: 'pass', publicKey: rel(keys[c.key].publicKeyPath) });
+    vectors.push({
+      id: c.id,
+      method: 'key',
+      bundle: rel(bundle),
+      model: rel(modelPath),
+      ignorePaths: [],
+      expect: 'pass',
+      publicKey: rel(keys[c.key].publicKeyPath),
+    });
   } else {
     await signModel({
-      method: 'certificate', modelPath, signaturePath: bundle, privateKey: join(keysDir, 'leaf.key'),
-      signingCertificate: join(keysDir, 'leaf.pem'), certificateChain: [join(keysDir, 'intermediate-ca.pem')], ...hashing,
+      method: 'certificate',
+      modelPath,
+      signaturePath: bundle,
+      privateKey: join(keysDir, 'leaf.key'),
+      signingCertificate: join(keysDir, 'leaf.pem'),
+      certificateChain: [join(keysDir, 'intermediate-ca.pem')],
+      ...hashing,
     });
-    vectors.push({ id: c.id, method: 'certificate', bundle: rel(bundle), model: rel(modelPath), ignorePaths: [],
-      expect: 'pass', caCerts: ['keys/root-ca.pem'] });
+    vectors.push({
+      id: c.id,
+      method: 'certificate',
+      bundle: rel(bundle),
+      model: rel(modelPath),
+      ignorePaths: [],
+      expect: 'pass',
+      caCerts: ['keys/root-ca.pem'],
+    });
   }
 }
 writeFileSync(
@@ -119,7 +209,7 @@ writeFileSync(
 );
 writeFileSync(
   join(out, 'README.md'),
-  '# modelseal\'s own OMS vectors\n\nBundles signed by modelseal over `model/`, for other implementations and later modelseal versions to verify. ' +
+  "# modelseal's own OMS vectors\n\nBundles signed by modelseal over `model/`, for other implementations and later modelseal versions to verify. " +
     'Regenerate with `node scripts/oms-own/make-vectors.mjs` (Node 24). `vectors.json` uses the schema of the shared OMS vectors. ' +
     'The keys in `keys/` are test keys, published on purpose; never trust them for anything else.\n',
 );

@@ -16,4 +16,7 @@ process.once('SIGINT', () => {
   process.exitCode = 130;
 });
 const { processIo } = await import('../dist/io.js');
-process.exitCode = await main(process.argv.slice(2), processIo(controller.signal));
+process.exitCode = await main(
+  process.argv.slice(2),
+  processIo(controller.signal),
+);

@@ -43,7 +43,10 @@ export function parse(argv: readonly string[], options: Options): Parsed {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // Node's messages run over several lines; keep the first sentence on one line.
-    const first = message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '').replace(/\.$/, '');
+    const first = message
+      .split('\n')[0]!
+      .replace(/\. To specify a positional.*$/, '')
+      .replace(/\.$/, '');
     throw new UsageError(first);
   }
 }
@@ -58,7 +61,9 @@ export function str(parsed: Parsed, name: string): string | undefined {
 export function list(parsed: Parsed, name: string): string[] {
   const value = parsed.values[name];
   if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+  return (Array.isArray(value) ? value : [value]).filter(
+    (v): v is string => typeof v === 'string',
+  );
 }
 
 /** A boolean flag. */
@@ -67,22 +72,34 @@ export function flag(parsed: Parsed, name: string): boolean {
 }
 
 /** Parses a positive integer flag. */
-export function positiveInteger(parsed: Parsed, name: string): number | undefined {
+export function positiveInteger(
+  parsed: Parsed,
+  name: string,
+): number | undefined {
   const text = str(parsed, name);
   if (text === undefined) return undefined;
   if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `--${name} must be a positive integer, got ${JSON.stringify(text)}`,
+    );
   }
   return Number(text);
 }
 
 /** Requires exactly `count` positionals. */
-export function positionals(parsed: Parsed, names: readonly string[]): string[] {
+export function positionals(
+  parsed: Parsed,
+  names: readonly string[],
+): string[] {
   if (parsed.positionals.length < names.length) {
-    throw new UsageError(`missing argument ${names[parsed.positionals.length]!}`);
+    throw new UsageError(
+      `missing argument ${names[parsed.positionals.length]!}`,
+    );
   }
   if (parsed.positionals.length > names.length) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[names.length])}`);
+    throw new UsageError(
+      `unexpected argument ${JSON.stringify(parsed.positionals[names.length])}`,
+    );
   }
   return parsed.positionals;
 }

@@ -11,7 +11,9 @@ export interface Io {
 }
 
 /** What a command tells the audit log about what it did. */
-export type AuditFacts = Partial<Omit<AuditInput, 'action' | 'outcome' | 'start' | 'end' | 'toolVersion'>>;
+export type AuditFacts = Partial<
+  Omit<AuditInput, 'action' | 'outcome' | 'start' | 'end' | 'toolVersion'>
+>;
 
 /** The process's streams. */
 export function processIo(signal?: AbortSignal): Io {

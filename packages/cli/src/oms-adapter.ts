@@ -40,18 +40,23 @@ const FLAGS = {
   repeat: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof FLAGS; strict: false }>>['values'];
+type Values = ReturnType<
+  typeof parseArgs<{ options: typeof FLAGS; strict: false }>
+>['values'];
 
 function need(values: Values, name: keyof typeof FLAGS): string {
   const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  if (typeof value !== 'string' || value === '')
+    throw new UsageError(`--${name} is required`);
   return value;
 }
 
 function strings(values: Values, name: keyof typeof FLAGS): string[] {
   const value = values[name];
   if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+  return (Array.isArray(value) ? value : [value]).filter(
+    (v): v is string => typeof v === 'string',
+  );
 }
 
 function hashing(values: Values): Record<string, unknown> {
@@ -70,7 +75,8 @@ function hashing(values: Values): Record<string, unknown> {
 
 function method(values: Values): 'key' | 'certificate' | 'sigstore' {
   const m = need(values, 'method');
-  if (m !== 'key' && m !== 'certificate' && m !== 'sigstore') throw new UsageError(`unknown --method ${m}`);
+  if (m !== 'key' && m !== 'certificate' && m !== 'sigstore')
+    throw new UsageError(`unknown --method ${m}`);
   return m;
 }
 
@@ -119,7 +125,11 @@ function verifyOptions(values: Values): VerifyModelSignatureOptions {
     case 'key':
       return { ...common, method: m, publicKey: need(values, 'public-key') };
     case 'certificate':
-      return { ...common, method: m, trustAnchors: strings(values, 'cert-chain') };
+      return {
+        ...common,
+        method: m,
+        trustAnchors: strings(values, 'cert-chain'),
+      };
     case 'sigstore':
       return {
         ...common,
@@ -134,12 +144,14 @@ function verifyOptions(values: Values): VerifyModelSignatureOptions {
 async function benchmark(values: Values, io: Io): Promise<void> {
   const operation = need(values, 'operation');
   const repeat = Number(values.repeat ?? '1');
-  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new UsageError('--repeat must be a positive integer');
+  if (!Number.isSafeInteger(repeat) || repeat < 1)
+    throw new UsageError('--repeat must be a positive integer');
   const times: number[] = [];
   for (let i = 0; i < repeat; i++) {
     const started = performance.now();
     if (operation === 'sign') await signModel(signOptions(values));
-    else if (operation === 'verify') await verifyModelSignature(verifyOptions(values));
+    else if (operation === 'verify')
+      await verifyModelSignature(verifyOptions(values));
     else throw new UsageError(`unknown --operation ${operation}`);
     times.push(Math.round((performance.now() - started) * 10) / 10);
   }
@@ -147,16 +159,30 @@ async function benchmark(values: Values, io: Io): Promise<void> {
 }
 
 /** Runs the adapter with `argv` (without node and the script). */
-export async function adapterMain(argv: readonly string[], io: Io = processIo()): Promise<ExitCode> {
+export async function adapterMain(
+  argv: readonly string[],
+  io: Io = processIo(),
+): Promise<ExitCode> {
   const [command, ...rest] = argv;
   try {
     // Unknown flags are ignored, as the protocol allows.
-    const { values } = parseArgs({ args: [...rest], options: FLAGS, strict: false, allowPositionals: true });
+    const { values } = parseArgs({
+      args: [...rest],
+      options: FLAGS,
+      strict: false,
+      allowPositionals: true,
+    });
     switch (command) {
       case 'capabilities':
         io.out(
           JSON.stringify({
-            flags: ['--hash-algorithm', '--shard-size', '--max-workers', '--ignore-unsigned-files', '--use-staging'],
+            flags: [
+              '--hash-algorithm',
+              '--shard-size',
+              '--max-workers',
+              '--ignore-unsigned-files',
+              '--use-staging',
+            ],
             hash_algorithms: ['sha256', 'blake2b', 'blake3'],
             benchmark_model: true,
             client_version: `modelseal ${VERSION}`,
@@ -173,7 +199,9 @@ export async function adapterMain(argv: readonly string[], io: Io = processIo())
         await benchmark(values, io);
         return EXIT.OK;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}: use sign-model, verify-model, capabilities or benchmark-model`);
+        throw new UsageError(
+          `unknown command ${JSON.stringify(command ?? '')}: use sign-model, verify-model, capabilities or benchmark-model`,
+        );
     }
   } catch (error) {
     io.err(errorLine(error));

@@ -18,7 +18,9 @@ export async function promptPassword(question: string): Promise<string> {
   });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
   try {
-    const answer = new Promise<string>((resolve) => rl.question(question, resolve));
+    const answer = new Promise<string>((resolve) =>
+      rl.question(question, resolve),
+    );
     muted = true;
     return await answer;
   } finally {

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Audit events: one ECS JSON line per operation, success and failure alike.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,24 +21,79 @@ describe('--audit-log', () => {
   mkdirSync(model);
   writeFileSync(join(model, 'w.bin'), 'weights');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeFileSync(join(work, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(join(work, 'pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(
+    join(work, 'key.pem'),
+    privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  writeFileSync(
+    join(work, 'pub.pem'),
+    publicKey.export({ type: 'spki', format: 'pem' }),
+  );
   const log = join(work, 'audit.jsonl');
   const sig = join(work, 'model.sig');
 
   it('appends one ECS event per sign and verify, with who, what digest and the outcome', async () => {
-    expect((await runCli(['sign', 'key', model, '--private-key', join(work, 'key.pem'), '--signature', sig, '--audit-log', log])).code).toBe(0);
-    expect((await runCli(['verify', 'key', model, '--public-key', join(work, 'pub.pem'), '--signature', sig], { env: { MODELSEAL_AUDIT_LOG: log } })).code).toBe(0);
+    expect(
+      (
+        await runCli([
+          'sign',
+          'key',
+          model,
+          '--private-key',
+          join(work, 'key.pem'),
+          '--signature',
+          sig,
+          '--audit-log',
+          log,
+        ])
+      ).code,
+    ).toBe(0);
+    expect(
+      (
+        await runCli(
+          [
+            'verify',
+            'key',
+            model,
+            '--public-key',
+            join(work, 'pub.pem'),
+            '--signature',
+            sig,
+          ],
+          { env: { MODELSEAL_AUDIT_LOG: log } },
+        )
+      ).code,
+    ).toBe(0);
     writeFileSync(join(model, 'w.bin'), 'tampered');
-    expect((await runCli(['verify', 'key', model, '--public-key', join(work, 'pub.pem'), '--signature', sig, '--audit-log', log])).code).toBe(1);
-    const events = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(
+      (
+        await runCli([
+          'verify',
+          'key',
+          model,
+          '--public-key',
+          join(work, 'pub.pem'),
+          '--signature',
+          sig,
+          '--audit-log',
+          log,
+        ])
+      ).code,
+    ).toBe(1);
+    const events = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(events).toHaveLength(3);
     expect(events.map((e) => [e.event.action, e.event.outcome])).toEqual([
       ['model-sign', 'success'],
       ['model-verify', 'success'],
       ['model-verify', 'failure'],
     ]);
-    expect(events[0]).toMatchObject({ ecs: { version: '8.11.0' }, modelseal: { method: 'key', signer: { method: 'key' } } });
+    expect(events[0]).toMatchObject({
+      ecs: { version: '8.11.0' },
+      modelseal: { method: 'key', signer: { method: 'key' } },
+    });
     expect(events[0].file.hash.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(events[1].file.hash.sha256).toBe(events[0].file.hash.sha256);
     expect(events[2].event).toMatchObject({ code: 'MANIFEST_MISMATCH' });
@@ -41,8 +102,15 @@ describe('--audit-log', () => {
   });
 
   it('an unwritable audit log is an operational error, never silent', async () => {
-    const result = await runCli(['digest', model, '--audit-log', join(work, 'no-such-dir', 'audit.jsonl')]);
+    const result = await runCli([
+      'digest',
+      model,
+      '--audit-log',
+      join(work, 'no-such-dir', 'audit.jsonl'),
+    ]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/\[IO_ERROR\].*cannot append the audit event/);
+    expect(result.stderr).toMatch(
+      /\[IO_ERROR\].*cannot append the audit event/,
+    );
   });
 });

@@ -19,49 +19,104 @@ function tree(name: string, files: Record<string, string | Buffer>): string {
 }
 
 describe('modelseal digest', () => {
-  const demo = tree('demo', { 'a/x.txt': 'abcdefghijklmnopqrstuvw', 'a-b': 'dash\n', '.git/HEAD': 'x' });
+  const demo = tree('demo', {
+    'a/x.txt': 'abcdefghijklmnopqrstuvw',
+    'a-b': 'dash\n',
+    '.git/HEAD': 'x',
+  });
 
   it('prints one line: sha256:<root>', async () => {
     const result = await runCli(['digest', join(demo, 'a/x.txt')]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toBe('sha256:6e60c10a80d211eba88ac040dea590284bd338f34a7c6e7f77ce638bdd17701e\n');
+    expect(result.stdout).toBe(
+      'sha256:6e60c10a80d211eba88ac040dea590284bd338f34a7c6e7f77ce638bdd17701e\n',
+    );
   });
 
   it('--json prints the values as they would be signed', async () => {
-    const result = await runCli(['digest', demo, '--json', '--shard-size', '8']);
+    const result = await runCli([
+      'digest',
+      demo,
+      '--json',
+      '--shard-size',
+      '8',
+    ]);
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout);
     expect(out).toMatchObject({
       schemaVersion: 1,
       ok: true,
       modelName: 'demo',
-      serialization: { method: 'shards', hash_type: 'sha256', shard_size: 8, allow_symlinks: false },
+      serialization: {
+        method: 'shards',
+        hash_type: 'sha256',
+        shard_size: 8,
+        allow_symlinks: false,
+      },
     });
     expect(out.rootDigest).toMatch(/^[0-9a-f]{64}$/);
-    expect(out.resources.map((r: { name: string }) => r.name)).toEqual(['a/x.txt:0:8', 'a/x.txt:8:16', 'a/x.txt:16:23', 'a-b:0:5']);
+    expect(out.resources.map((r: { name: string }) => r.name)).toEqual([
+      'a/x.txt:0:8',
+      'a/x.txt:8:16',
+      'a/x.txt:16:23',
+      'a-b:0:5',
+    ]);
     expect(out.resources[0].algorithm).toBe('sha256-sharded-8');
   });
 
   it('--ignore-paths is relative to the current directory; flag names accept _', async () => {
-    const withIgnore = await runCli(['digest', 'demo', '--ignore_paths', 'demo/a', '--json'], { cwd: work });
-    expect(JSON.parse(withIgnore.stdout).resources.map((r: { name: string }) => r.name)).toEqual(['a-b']);
+    const withIgnore = await runCli(
+      ['digest', 'demo', '--ignore_paths', 'demo/a', '--json'],
+      { cwd: work },
+    );
+    expect(
+      JSON.parse(withIgnore.stdout).resources.map(
+        (r: { name: string }) => r.name,
+      ),
+    ).toEqual(['a-b']);
   });
 
   it('--hash blake3 and blake2b change resource digests, not the root algorithm', async () => {
-    const b3 = JSON.parse((await runCli(['digest', join(demo, 'a/x.txt'), '--hash', 'blake3', '--json'])).stdout);
-    expect(b3.resources[0].digest).toBe('c965c1ccce9cbccbb868316491aa0186ab839cfe86efa4fedff0792c79cf4ef9');
-    const b2 = await runCli(['digest', join(demo, 'a/x.txt'), '--hash', 'blake2b']);
-    expect(b2.stdout).toBe('sha256:86abcbe03cba7f4d0e2c1c62b68074c74fee6d7802bb90c31cc8f3ea7bdd8dde\n');
+    const b3 = JSON.parse(
+      (
+        await runCli([
+          'digest',
+          join(demo, 'a/x.txt'),
+          '--hash',
+          'blake3',
+          '--json',
+        ])
+      ).stdout,
+    );
+    expect(b3.resources[0].digest).toBe(
+      'c965c1ccce9cbccbb868316491aa0186ab839cfe86efa4fedff0792c79cf4ef9',
+    );
+    const b2 = await runCli([
+      'digest',
+      join(demo, 'a/x.txt'),
+      '--hash',
+      'blake2b',
+    ]);
+    expect(b2.stdout).toBe(
+      'sha256:86abcbe03cba7f4d0e2c1c62b68074c74fee6d7802bb90c31cc8f3ea7bdd8dde\n',
+    );
   });
 
   it('the default signature file model.sig in the current directory is left out', async () => {
     const model = tree('with-sig', { w: 'w', 'model.sig': '{}' });
     const inside = await runCli(['digest', '.', '--json'], { cwd: model });
-    expect(JSON.parse(inside.stdout).resources.map((r: { name: string }) => r.name)).toEqual(['w']);
+    expect(
+      JSON.parse(inside.stdout).resources.map((r: { name: string }) => r.name),
+    ).toEqual(['w']);
   });
 
   it('usage errors exit 2 with one line and no stack trace', async () => {
-    for (const args of [['digest'], ['digest', demo, '--hash', 'md5'], ['digest', demo, '--shard-size', '-1'], ['frobnicate']]) {
+    for (const args of [
+      ['digest'],
+      ['digest', demo, '--hash', 'md5'],
+      ['digest', demo, '--shard-size', '-1'],
+      ['frobnicate'],
+    ]) {
       const result = await runCli(args);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
@@ -73,8 +128,13 @@ describe('modelseal digest', () => {
   it('a missing model exits 3 naming the path; --json puts the error on stdout', async () => {
     const result = await runCli(['digest', join(work, 'nope'), '--json']);
     expect(result.code).toBe(3);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'IO_ERROR' } });
-    expect(result.stderr).toMatch(/^modelseal: error \[IO_ERROR\]: .*nope: no such file or directory\n$/);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'IO_ERROR' },
+    });
+    expect(result.stderr).toMatch(
+      /^modelseal: error \[IO_ERROR\]: .*nope: no such file or directory\n$/,
+    );
   });
 
   it('a FIFO exits 1 with UNSUPPORTED_FILE_TYPE; a bad name with INVALID_PATH', async () => {
@@ -84,10 +144,15 @@ describe('modelseal digest', () => {
     expect(a.code).toBe(1);
     expect(a.stderr).toMatch(/\[UNSUPPORTED_FILE_TYPE\]: pipe: is a FIFO/);
     const bad = tree('badname', { w: 'w' });
-    writeFileSync(Buffer.concat([Buffer.from(`${bad}/x`), Buffer.from([0xc3, 0x28])]), '');
+    writeFileSync(
+      Buffer.concat([Buffer.from(`${bad}/x`), Buffer.from([0xc3, 0x28])]),
+      '',
+    );
     const b = await runCli(['digest', bad]);
     expect(b.code).toBe(1);
-    expect(b.stderr).toMatch(/\[INVALID_PATH\]: x\\xc3\(: file name is not valid UTF-8/);
+    expect(b.stderr).toMatch(
+      /\[INVALID_PATH\]: x\\xc3\(: file name is not valid UTF-8/,
+    );
   });
 
   it('a symlink is refused without --allow-symlinks', async () => {
@@ -100,7 +165,9 @@ describe('modelseal digest', () => {
   it('--help lists the exit codes; --version prints the version', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*\n {2}3 /);
+    expect(help.stdout).toMatch(
+      /exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*\n {2}3 /,
+    );
     expect((await runCli(['--version'])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });

@@ -5,7 +5,11 @@
 // pipeline: ambient GitHub Actions credentials (ACTIONS_ID_TOKEN_REQUEST_URL)
 // served by a local token endpoint, and a consumer policy pinning identity and issuer.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,26 +29,62 @@ function model(name: string): string {
 }
 
 const services = (): string[] => [
-  '--fulcio-url', inject('sigstoreURL'),
-  '--rekor-url', inject('sigstoreURL'),
+  '--fulcio-url',
+  inject('sigstoreURL'),
+  '--rekor-url',
+  inject('sigstoreURL'),
   '--no-tsa',
   // The mock Rekor cannot verify `dsse` entries (sigstore-notes.md §8); real ones are covered by the reference vectors.
-  '--rekor-entry-type', 'intoto',
+  '--rekor-entry-type',
+  'intoto',
 ];
 
 describe('keyless signing through the CLI (loopback Sigstore)', () => {
   it('signs with an identity token and verifies with the exact identity and issuer', async () => {
     const root = model('keyless');
     const sig = join(work, 'keyless.sig');
-    const token = mintOIDCToken({ email: 'alice@acme.example', issuer: 'https://accounts.acme.example' });
-    const signed = await runCli(['sign', 'sigstore', root, '--signature', sig, '--identity-token', token, '--no-use-ambient-credentials', ...services()]);
+    const token = mintOIDCToken({
+      email: 'alice@acme.example',
+      issuer: 'https://accounts.acme.example',
+    });
+    const signed = await runCli([
+      'sign',
+      'sigstore',
+      root,
+      '--signature',
+      sig,
+      '--identity-token',
+      token,
+      '--no-use-ambient-credentials',
+      ...services(),
+    ]);
     expect(signed.stderr).toBe('');
     expect(signed.code).toBe(0);
     const verify = (identity: string, issuer: string) =>
-      runCli(['verify', 'sigstore', root, '--signature', sig, '--trusted-root', inject('sigstoreTrustedRootPath'), '--identity', identity, '--identity-provider', issuer, '--json']);
-    const ok = await verify('alice@acme.example', 'https://accounts.acme.example');
+      runCli([
+        'verify',
+        'sigstore',
+        root,
+        '--signature',
+        sig,
+        '--trusted-root',
+        inject('sigstoreTrustedRootPath'),
+        '--identity',
+        identity,
+        '--identity-provider',
+        issuer,
+        '--json',
+      ]);
+    const ok = await verify(
+      'alice@acme.example',
+      'https://accounts.acme.example',
+    );
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout).signer).toEqual({ method: 'sigstore', identity: 'alice@acme.example', issuer: 'https://accounts.acme.example' });
+    expect(JSON.parse(ok.stdout).signer).toEqual({
+      method: 'sigstore',
+      identity: 'alice@acme.example',
+      issuer: 'https://accounts.acme.example',
+    });
     for (const [identity, issuer] of [
       ['mallory@acme.example', 'https://accounts.acme.example'],
       ['alice@acme.example', 'https://accounts.evil.example'],
@@ -56,7 +96,17 @@ describe('keyless signing through the CLI (loopback Sigstore)', () => {
       expect(JSON.parse(r.stdout).error.code).toBe('IDENTITY_MISMATCH');
     }
     // Without --trusted-root the public-good root is used: the mock's CA is not in it.
-    const publicGood = await runCli(['verify', 'sigstore', root, '--signature', sig, '--identity', 'alice@acme.example', '--identity-provider', 'https://accounts.acme.example']);
+    const publicGood = await runCli([
+      'verify',
+      'sigstore',
+      root,
+      '--signature',
+      sig,
+      '--identity',
+      'alice@acme.example',
+      '--identity-provider',
+      'https://accounts.acme.example',
+    ]);
     expect(publicGood.code).toBe(1);
   });
 
@@ -65,11 +115,19 @@ describe('keyless signing through the CLI (loopback Sigstore)', () => {
     // The mock Fulcio issues e-mail SANs only, so the workflow identity is carried as the e-mail claim.
     const identity = 'release-bot@acme.example';
     const seen: string[] = [];
-    const tokenServer = createServer((req: IncomingMessage, res: ServerResponse) => {
-      seen.push(`${req.url ?? ''} ${req.headers.authorization ?? ''}`);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: mintOIDCToken({ email: identity, issuer }) }));
-    });
-    await new Promise<void>((resolve) => tokenServer.listen(0, '127.0.0.1', resolve));
+    const tokenServer = createServer(
+      (req: IncomingMessage, res: ServerResponse) => {
+        seen.push(`${req.url ?? ''} ${req.headers.authorization ?? ''}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            value: mintOIDCToken({ email: identity, issuer }),
+          }),
+        );
+      },
+    );
+    await new Promise<void>((resolve) =>
+      tokenServer.listen(0, '127.0.0.1', resolve),
+    );
     try {
       const port = (tokenServer.address() as AddressInfo).port;
       const root = model('release');
@@ -80,24 +138,69 @@ describe('keyless signing through the CLI (loopback Sigstore)', () => {
         SIGSTORE_ID_TOKEN: '',
         NO_PROXY: '127.0.0.1,localhost',
       };
-      const signed = await runCli(['sign', 'sigstore', root, '--signature', sig, '--attest-scan', ...services()], { env });
+      const signed = await runCli(
+        [
+          'sign',
+          'sigstore',
+          root,
+          '--signature',
+          sig,
+          '--attest-scan',
+          ...services(),
+        ],
+        { env },
+      );
       expect(signed.stderr).toBe('');
       expect(signed.code).toBe(0);
-      expect(seen.some((s) => s.includes('audience=sigstore') && s.endsWith('Bearer runner-request-token'))).toBe(true);
+      expect(
+        seen.some(
+          (s) =>
+            s.includes('audience=sigstore') &&
+            s.endsWith('Bearer runner-request-token'),
+        ),
+      ).toBe(true);
       const consumer = await runCli([
-        'verify', 'sigstore', root, '--signature', sig, '--trusted-root', inject('sigstoreTrustedRootPath'),
-        '--certificate-identity', identity, '--certificate-oidc-issuer', issuer, '--require-scan',
+        'verify',
+        'sigstore',
+        root,
+        '--signature',
+        sig,
+        '--trusted-root',
+        inject('sigstoreTrustedRootPath'),
+        '--certificate-identity',
+        identity,
+        '--certificate-oidc-issuer',
+        issuer,
+        '--require-scan',
       ]);
       expect(consumer.code).toBe(0);
       expect(consumer.stdout).toMatch(/scanned clean/);
       const regexp = await runCli([
-        'verify', 'sigstore', root, '--signature', sig, '--trusted-root', inject('sigstoreTrustedRootPath'),
-        '--certificate-identity-regexp', 'release-bot@acme\\.example', '--certificate-oidc-issuer-regexp', 'https://token\\.actions\\.githubusercontent\\.com',
+        'verify',
+        'sigstore',
+        root,
+        '--signature',
+        sig,
+        '--trusted-root',
+        inject('sigstoreTrustedRootPath'),
+        '--certificate-identity-regexp',
+        'release-bot@acme\\.example',
+        '--certificate-oidc-issuer-regexp',
+        'https://token\\.actions\\.githubusercontent\\.com',
       ]);
       expect(regexp.code).toBe(0);
       const wrongIssuer = await runCli([
-        'verify', 'sigstore', root, '--signature', sig, '--trusted-root', inject('sigstoreTrustedRootPath'),
-        '--certificate-identity', identity, '--certificate-oidc-issuer', 'https://token.actions.githubusercontent.com.evil',
+        'verify',
+        'sigstore',
+        root,
+        '--signature',
+        sig,
+        '--trusted-root',
+        inject('sigstoreTrustedRootPath'),
+        '--certificate-identity',
+        identity,
+        '--certificate-oidc-issuer',
+        'https://token.actions.githubusercontent.com.evil',
       ]);
       expect(wrongIssuer.code).toBe(1);
     } finally {
@@ -107,10 +210,27 @@ describe('keyless signing through the CLI (loopback Sigstore)', () => {
 
   it('without any token, keyless signing fails with OIDC_TOKEN_UNAVAILABLE (exit 3) and says what to do', async () => {
     const root = model('notoken');
-    const result = await runCli(['sign', 'sigstore', root, '--signature', join(work, 'notoken.sig'), ...services()], {
-      env: { ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '', SIGSTORE_ID_TOKEN: '', BUILDKITE: '' },
-    });
+    const result = await runCli(
+      [
+        'sign',
+        'sigstore',
+        root,
+        '--signature',
+        join(work, 'notoken.sig'),
+        ...services(),
+      ],
+      {
+        env: {
+          ACTIONS_ID_TOKEN_REQUEST_URL: '',
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
+          SIGSTORE_ID_TOKEN: '',
+          BUILDKITE: '',
+        },
+      },
+    );
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/\[OIDC_TOKEN_UNAVAILABLE\].*id-token: write/);
+    expect(result.stderr).toMatch(
+      /\[OIDC_TOKEN_UNAVAILABLE\].*id-token: write/,
+    );
   });
 });

@@ -10,7 +10,9 @@ import { runCli } from './helpers/run-cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'modelseal-gate-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const { privateKey, publicKey } = generateKeyPairSync('ec', {
+  namedCurve: 'P-256',
+});
 const key = join(work, 'key.pem');
 const pub = join(work, 'pub.pem');
 writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -21,28 +23,104 @@ describe('sign scan gate and verify --require-scan', () => {
     const model = join(work, 'model');
     mkdirSync(model);
     writeFileSync(join(model, 'config.json'), '{}');
-    writeFileSync(join(model, 'pytorch_model.bin'), Buffer.from("cos\nsystem\n(S'id'\ntR.", 'latin1'));
+    writeFileSync(
+      join(model, 'pytorch_model.bin'),
+      Buffer.from("cos\nsystem\n(S'id'\ntR.", 'latin1'),
+    );
     const sig = join(work, 'model.sig');
-    const refused = await runCli(['sign', 'key', model, '--private-key', key, '--signature', sig]);
+    const refused = await runCli([
+      'sign',
+      'key',
+      model,
+      '--private-key',
+      key,
+      '--signature',
+      sig,
+    ]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/\[UNSAFE_CONTENT\]: refusing to sign .*PICKLE_DANGEROUS_GLOBAL in pytorch_model\.bin/);
+    expect(refused.stderr).toMatch(
+      /\[UNSAFE_CONTENT\]: refusing to sign .*PICKLE_DANGEROUS_GLOBAL in pytorch_model\.bin/,
+    );
 
     const log = join(work, 'audit.jsonl');
-    const overridden = await runCli(['sign', 'key', model, '--private-key', key, '--signature', sig, '--allow-unsafe', 'SEC-42 red-team sample', '--attest-scan', '--audit-log', log, '--json']);
+    const overridden = await runCli([
+      'sign',
+      'key',
+      model,
+      '--private-key',
+      key,
+      '--signature',
+      sig,
+      '--allow-unsafe',
+      'SEC-42 red-team sample',
+      '--attest-scan',
+      '--audit-log',
+      log,
+      '--json',
+    ]);
     expect(overridden.code).toBe(0);
-    expect(JSON.parse(overridden.stdout).scan).toMatchObject({ verdict: 'findings', overrideReason: 'SEC-42 red-team sample' });
+    expect(JSON.parse(overridden.stdout).scan).toMatchObject({
+      verdict: 'findings',
+      overrideReason: 'SEC-42 red-team sample',
+    });
     expect(overridden.stderr).toMatch(/override recorded: SEC-42/);
     const { readFileSync } = await import('node:fs');
-    expect(JSON.parse(readFileSync(log, 'utf8')).event.reason).toMatch(/SEC-42/);
+    expect(JSON.parse(readFileSync(log, 'utf8')).event.reason).toMatch(
+      /SEC-42/,
+    );
 
-    expect((await runCli(['verify', 'key', model, '--public-key', pub, '--signature', sig])).code).toBe(0);
-    const required = await runCli(['verify', 'key', model, '--public-key', pub, '--signature', sig, '--require-scan']);
+    expect(
+      (
+        await runCli([
+          'verify',
+          'key',
+          model,
+          '--public-key',
+          pub,
+          '--signature',
+          sig,
+        ])
+      ).code,
+    ).toBe(0);
+    const required = await runCli([
+      'verify',
+      'key',
+      model,
+      '--public-key',
+      pub,
+      '--signature',
+      sig,
+      '--require-scan',
+    ]);
     expect(required.code).toBe(1);
     expect(required.stderr).toMatch(/\[SCAN_REQUIRED\]/);
 
     rmSync(join(model, 'pytorch_model.bin'));
-    expect((await runCli(['sign', 'key', model, '--private-key', key, '--signature', sig, '--attest-scan', '--force'])).code).toBe(0);
-    const clean = await runCli(['verify', 'key', model, '--public-key', pub, '--signature', sig, '--require-scan']);
+    expect(
+      (
+        await runCli([
+          'sign',
+          'key',
+          model,
+          '--private-key',
+          key,
+          '--signature',
+          sig,
+          '--attest-scan',
+          '--force',
+        ])
+      ).code,
+    ).toBe(0);
+    const clean = await runCli([
+      'verify',
+      'key',
+      model,
+      '--public-key',
+      pub,
+      '--signature',
+      sig,
+      '--require-scan',
+    ]);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(/scanned clean: modelseal/);
   });

@@ -16,7 +16,9 @@ describe('modelseal scan', () => {
   it('malicious samples exit 1 and are listed; benign ones exit 0', async () => {
     const bad = await runCli(['scan', join(pickles, 'malicious')]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/^CRITICAL +\S+( @\d+)? +PICKLE_DANGEROUS_GLOBAL/m);
+    expect(bad.stdout).toMatch(
+      /^CRITICAL +\S+( @\d+)? +PICKLE_DANGEROUS_GLOBAL/m,
+    );
     expect(bad.stdout).toMatch(/scanned \d+ files .*: \d+ critical/);
     const good = await runCli(['scan', join(pickles, 'benign')]);
     expect(good.code).toBe(0);
@@ -24,38 +26,97 @@ describe('modelseal scan', () => {
   });
 
   it('--fail-on moves the threshold; none never fails', async () => {
-    expect((await runCli(['scan', join(pickles, 'malicious'), '--fail-on', 'none'])).code).toBe(0);
-    expect((await runCli(['scan', join(pickles, 'malicious'), '--fail-on', 'critical'])).code).toBe(1);
-    expect((await runCli(['scan', join(pickles, 'benign'), '--fail-on', 'bogus'])).code).toBe(2);
+    expect(
+      (await runCli(['scan', join(pickles, 'malicious'), '--fail-on', 'none']))
+        .code,
+    ).toBe(0);
+    expect(
+      (
+        await runCli([
+          'scan',
+          join(pickles, 'malicious'),
+          '--fail-on',
+          'critical',
+        ])
+      ).code,
+    ).toBe(1);
+    expect(
+      (await runCli(['scan', join(pickles, 'benign'), '--fail-on', 'bogus']))
+        .code,
+    ).toBe(2);
   });
 
   it('SARIF 2.1.0: rules with security-severity, levels, relative URIs with !/ for members, fingerprints', async () => {
-    const result = await runCli(['scan', join(pickles, 'malicious'), '--format', 'sarif']);
+    const result = await runCli([
+      'scan',
+      join(pickles, 'malicious'),
+      '--format',
+      'sarif',
+    ]);
     expect(result.code).toBe(1);
     const sarif = JSON.parse(result.stdout);
     expect(sarif.version).toBe('2.1.0');
     const run = sarif.runs[0];
     expect(run.tool.driver.name).toBe('modelseal');
-    const rule = run.tool.driver.rules.find((r: { id: string }) => r.id === 'PICKLE_DANGEROUS_GLOBAL');
+    const rule = run.tool.driver.rules.find(
+      (r: { id: string }) => r.id === 'PICKLE_DANGEROUS_GLOBAL',
+    );
     expect(rule.properties['security-severity']).toBe('9.5');
-    const results = run.results as { ruleId: string; level: string; locations: { physicalLocation: { artifactLocation: { uri: string } } }[]; partialFingerprints: Record<string, string> }[];
-    const critical = results.find((r) => r.ruleId === 'PICKLE_DANGEROUS_GLOBAL')!;
+    const results = run.results as {
+      ruleId: string;
+      level: string;
+      locations: { physicalLocation: { artifactLocation: { uri: string } } }[];
+      partialFingerprints: Record<string, string>;
+    }[];
+    const critical = results.find(
+      (r) => r.ruleId === 'PICKLE_DANGEROUS_GLOBAL',
+    )!;
     expect(critical.level).toBe('error');
     expect(critical.partialFingerprints.primaryLocationLineHash).toMatch(/\S+/);
-    const uris = results.map((r) => r.locations[0]!.physicalLocation.artifactLocation.uri);
+    const uris = results.map(
+      (r) => r.locations[0]!.physicalLocation.artifactLocation.uri,
+    );
     expect(uris.every((u) => !u.startsWith('/'))).toBe(true);
     expect(uris.some((u) => u.includes('!/archive/data.pkl'))).toBe(true);
   });
 
   it('--output writes atomically and never overwrites without --force', async () => {
     const out = join(work, 'report.json');
-    const first = await runCli(['scan', join(pickles, 'benign'), '--format', 'json', '--output', out]);
+    const first = await runCli([
+      'scan',
+      join(pickles, 'benign'),
+      '--format',
+      'json',
+      '--output',
+      out,
+    ]);
     expect(first.code).toBe(0);
-    expect(JSON.parse(readFileSync(out, 'utf8')).summary.files).toBeGreaterThan(40);
-    const again = await runCli(['scan', join(pickles, 'benign'), '--format', 'json', '--output', out]);
+    expect(JSON.parse(readFileSync(out, 'utf8')).summary.files).toBeGreaterThan(
+      40,
+    );
+    const again = await runCli([
+      'scan',
+      join(pickles, 'benign'),
+      '--format',
+      'json',
+      '--output',
+      out,
+    ]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/\[FILE_EXISTS\]/);
-    expect((await runCli(['scan', join(pickles, 'benign'), '--format', 'json', '--output', out, '--force'])).code).toBe(0);
+    expect(
+      (
+        await runCli([
+          'scan',
+          join(pickles, 'benign'),
+          '--format',
+          'json',
+          '--output',
+          out,
+          '--force',
+        ])
+      ).code,
+    ).toBe(0);
   });
 
   it('a file that cannot be read exits 3; a FIFO never blocks', async () => {
@@ -69,16 +130,56 @@ describe('modelseal scan', () => {
 
   it('a mixed directory: every format in one JSON report and one SARIF run', async () => {
     const dir = join(REPO_ROOT, 'test-vectors');
-    const json = await runCli(['scan', dir, '--format', 'json', '--fail-on', 'none']);
+    const json = await runCli([
+      'scan',
+      dir,
+      '--format',
+      'json',
+      '--fail-on',
+      'none',
+    ]);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout);
-    const formats = new Set(report.files.flatMap((f: { formats: string[] }) => f.formats));
-    for (const format of ['pickle', 'pytorch-zip', 'pytorch-legacy', 'numpy-npy', 'joblib', 'onnx', 'safetensors', 'gguf', 'keras', 'keras-h5', 'tf-savedmodel', 'tflite', 'tar', 'zip']) {
+    const formats = new Set(
+      report.files.flatMap((f: { formats: string[] }) => f.formats),
+    );
+    for (const format of [
+      'pickle',
+      'pytorch-zip',
+      'pytorch-legacy',
+      'numpy-npy',
+      'joblib',
+      'onnx',
+      'safetensors',
+      'gguf',
+      'keras',
+      'keras-h5',
+      'tf-savedmodel',
+      'tflite',
+      'tar',
+      'zip',
+    ]) {
       expect(formats, format).toContain(format);
     }
-    const sarif = JSON.parse((await runCli(['scan', dir, '--format', 'sarif', '--fail-on', 'none'])).stdout);
+    const sarif = JSON.parse(
+      (await runCli(['scan', dir, '--format', 'sarif', '--fail-on', 'none']))
+        .stdout,
+    );
     expect(sarif.runs).toHaveLength(1);
-    const ruleIds = new Set(sarif.runs[0].results.map((r: { ruleId: string }) => r.ruleId.split('_')[0]));
-    for (const family of ['PICKLE', 'ONNX', 'SAFETENSORS', 'GGUF', 'KERAS', 'TF', 'ARCHIVE']) expect(ruleIds, family).toContain(family);
+    const ruleIds = new Set(
+      sarif.runs[0].results.map(
+        (r: { ruleId: string }) => r.ruleId.split('_')[0],
+      ),
+    );
+    for (const family of [
+      'PICKLE',
+      'ONNX',
+      'SAFETENSORS',
+      'GGUF',
+      'KERAS',
+      'TF',
+      'ARCHIVE',
+    ])
+      expect(ruleIds, family).toContain(family);
   });
 });

@@ -3,7 +3,11 @@
 // valid ones exit 0, the spec's invalid ones exit 1 with a specific code.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadVectors, vectorPath, type VectorCase } from '../../core/test/helpers/vectors.js';
+import {
+  loadVectors,
+  vectorPath,
+  type VectorCase,
+} from '../../core/test/helpers/vectors.js';
 import { runCli } from './helpers/run-cli.js';
 
 const EXPECTED_CODE: Record<string, string> = {
@@ -17,13 +21,25 @@ const EXPECTED_CODE: Record<string, string> = {
 };
 
 function argsFor(v: VectorCase): string[] {
-  const args = ['verify', v.method, vectorPath(v.model), '--signature', vectorPath(v.bundle)];
+  const args = [
+    'verify',
+    v.method,
+    vectorPath(v.model),
+    '--signature',
+    vectorPath(v.bundle),
+  ];
   // Ignore paths are relative to the model directory; the CLI takes them relative to the cwd.
-  const modelDir = v.model.endsWith('/signme-1') ? v.model.slice(0, -'/signme-1'.length) : v.model;
-  for (const p of v.ignorePaths ?? []) args.push('--ignore-paths', vectorPath(join(modelDir, p)));
+  const modelDir = v.model.endsWith('/signme-1')
+    ? v.model.slice(0, -'/signme-1'.length)
+    : v.model;
+  for (const p of v.ignorePaths ?? [])
+    args.push('--ignore-paths', vectorPath(join(modelDir, p)));
   if (v.method === 'key') args.push('--public-key', vectorPath(v.publicKey!));
-  if (v.method === 'certificate') for (const ca of v.caCerts ?? []) args.push('--certificate-chain', vectorPath(ca));
-  if (v.method === 'sigstore') args.push('--identity', v.identity!, '--identity-provider', v.issuer!);
+  if (v.method === 'certificate')
+    for (const ca of v.caCerts ?? [])
+      args.push('--certificate-chain', vectorPath(ca));
+  if (v.method === 'sigstore')
+    args.push('--identity', v.identity!, '--identity-provider', v.issuer!);
   return args;
 }
 
@@ -34,14 +50,21 @@ describe('shared vectors through the CLI', () => {
     it(`${v.id}: ${v.expect}`, async () => {
       const result = await runCli([...argsFor(v), '--json']);
       if (v.expect === 'pass') {
-        expect(result.stderr.replace(/^modelseal: warning: .*\n/gm, '')).toBe('');
+        expect(result.stderr.replace(/^modelseal: warning: .*\n/gm, '')).toBe(
+          '',
+        );
         expect(result.code).toBe(0);
-        expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, method: v.method });
+        expect(JSON.parse(result.stdout)).toMatchObject({
+          ok: true,
+          method: v.method,
+        });
       } else {
         expect(result.code).toBe(1);
         const out = JSON.parse(result.stdout);
         expect(out.ok).toBe(false);
-        expect(out.error.code).toMatch(new RegExp(`^(${EXPECTED_CODE[v.id]!})$`));
+        expect(out.error.code).toMatch(
+          new RegExp(`^(${EXPECTED_CODE[v.id]!})$`),
+        );
       }
     });
   }

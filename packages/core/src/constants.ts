@@ -5,7 +5,8 @@
  */
 
 /** Bundle media type we write (Sigstore bundle v0.3). */
-export const BUNDLE_MEDIA_TYPE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export const BUNDLE_MEDIA_TYPE_V03 =
+  'application/vnd.dev.sigstore.bundle.v0.3+json';
 /** DSSE payload type of an in-toto statement (28 bytes). */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 /** in-toto Statement v1 `_type`. */

@@ -32,7 +32,9 @@ export function hashOptionsFrom(parsed: Parsed): HashModelOptions {
   const hash = str(parsed, 'hash');
   if (hash !== undefined) {
     if (hash !== 'sha256' && hash !== 'blake2b' && hash !== 'blake3') {
-      throw new UsageError(`--hash must be sha256, blake2b or blake3, got ${JSON.stringify(hash)}`);
+      throw new UsageError(
+        `--hash must be sha256, blake2b or blake3, got ${JSON.stringify(hash)}`,
+      );
     }
     options.hashAlgorithm = hash satisfies HashAlgorithm;
   }
@@ -49,7 +51,9 @@ export function progressModeFrom(parsed: Parsed): ProgressMode {
   if (flag(parsed, 'json') || flag(parsed, 'quiet')) return 'none';
   const mode = str(parsed, 'progress') ?? 'auto';
   if (mode !== 'auto' && mode !== 'plain' && mode !== 'none') {
-    throw new UsageError(`--progress must be auto, plain or none, got ${JSON.stringify(mode)}`);
+    throw new UsageError(
+      `--progress must be auto, plain or none, got ${JSON.stringify(mode)}`,
+    );
   }
   return mode;
 }

@@ -4,7 +4,12 @@ import { flag, parse, positionals } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { progressReporter } from '../output/progress.js';
-import { MODEL_FLAGS, OUTPUT_FLAGS, hashOptionsFrom, progressModeFrom } from './common.js';
+import {
+  MODEL_FLAGS,
+  OUTPUT_FLAGS,
+  hashOptionsFrom,
+  progressModeFrom,
+} from './common.js';
 
 export const DIFF_HELP = `usage: modelseal diff OLD NEW [options]
 
@@ -22,13 +27,19 @@ options:
   --progress auto|plain|none, -q progress on stderr`;
 
 /** `modelseal diff OLD NEW`. */
-export async function diffCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+export async function diffCommand(
+  argv: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const parsed = parse(argv, { ...MODEL_FLAGS, ...OUTPUT_FLAGS });
   if (parsed.values.help === true) {
     io.out(DIFF_HELP);
     return EXIT.OK;
   }
-  const [oldPath, newPath] = positionals(parsed, ['OLD', 'NEW']) as [string, string];
+  const [oldPath, newPath] = positionals(parsed, ['OLD', 'NEW']) as [
+    string,
+    string,
+  ];
   if (io.audit) io.audit.modelPath = newPath;
   const progress = progressReporter(progressModeFrom(parsed));
   const options = hashOptionsFrom(parsed);
@@ -69,7 +80,10 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<Exit
   for (const path of result.added) io.out(`added:   ${path}`);
   for (const path of result.removed) io.out(`removed: ${path}`);
   for (const change of result.changed) io.out(`changed: ${change.path}`);
-  const bundles = result.old.kind === 'bundle' || result.new.kind === 'bundle' ? ' (bundles read, not verified)' : '';
+  const bundles =
+    result.old.kind === 'bundle' || result.new.kind === 'bundle'
+      ? ' (bundles read, not verified)'
+      : '';
   io.out(
     `${result.added.length} added, ${result.removed.length} removed, ${result.changed.length} changed, ${result.unchanged} unchanged${bundles}`,
   );

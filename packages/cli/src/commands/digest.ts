@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
-import { DEFAULT_SIGNATURE_NAME, encodeStatement, hashModel } from '@modelseal/core';
+import {
+  DEFAULT_SIGNATURE_NAME,
+  encodeStatement,
+  hashModel,
+} from '@modelseal/core';
 import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { progressReporter } from '../output/progress.js';
 import type { Io } from '../io.js';
-import { MODEL_FLAGS, OUTPUT_FLAGS, hashOptionsFrom, progressModeFrom } from './common.js';
+import {
+  MODEL_FLAGS,
+  OUTPUT_FLAGS,
+  hashOptionsFrom,
+  progressModeFrom,
+} from './common.js';
 
 export const DIGEST_HELP = `usage: modelseal digest MODEL_PATH [options]
 
@@ -25,8 +34,15 @@ options:
   -q, --quiet                    no progress`;
 
 /** `modelseal digest MODEL_PATH`. */
-export async function digestCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
-  const parsed = parse(argv, { ...MODEL_FLAGS, ...OUTPUT_FLAGS, signature: { type: 'string' } });
+export async function digestCommand(
+  argv: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
+  const parsed = parse(argv, {
+    ...MODEL_FLAGS,
+    ...OUTPUT_FLAGS,
+    signature: { type: 'string' },
+  });
   if (parsed.values.help === true) {
     io.out(DIGEST_HELP);
     return EXIT.OK;
@@ -35,7 +51,9 @@ export async function digestCommand(argv: readonly string[], io: Io): Promise<Ex
   if (io.audit) io.audit.modelPath = modelPath;
   const progress = progressReporter(progressModeFrom(parsed));
   const options = hashOptionsFrom(parsed);
-  options.signaturePath = resolve(str(parsed, 'signature') ?? DEFAULT_SIGNATURE_NAME);
+  options.signaturePath = resolve(
+    str(parsed, 'signature') ?? DEFAULT_SIGNATURE_NAME,
+  );
   if (progress.onProgress) options.onProgress = progress.onProgress;
   if (io.signal) options.signal = io.signal;
   let result;
@@ -44,12 +62,21 @@ export async function digestCommand(argv: readonly string[], io: Io): Promise<Ex
   } finally {
     progress.done();
   }
-  for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
+  for (const warning of result.warnings)
+    io.err(`modelseal: warning: ${warning.message}`);
   const { manifest } = result;
-  if (io.audit) Object.assign(io.audit, { modelName: manifest.modelName, rootDigest: manifest.rootDigest, resources: manifest.resources.length, bytes: result.bytes });
+  if (io.audit)
+    Object.assign(io.audit, {
+      modelName: manifest.modelName,
+      rootDigest: manifest.rootDigest,
+      resources: manifest.resources.length,
+      bytes: result.bytes,
+    });
   if (parsed.values.json === true) {
     // The values exactly as `sign` would write them into the statement.
-    const statement = JSON.parse(encodeStatement(manifest).toString('utf8')) as {
+    const statement = JSON.parse(
+      encodeStatement(manifest).toString('utf8'),
+    ) as {
       predicate: { serialization: unknown; resources: unknown };
     };
     io.out(

@@ -23,7 +23,10 @@ function signerLine(result: InspectBundleResult): string {
 }
 
 /** `modelseal inspect BUNDLE`. */
-export async function inspectCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+export async function inspectCommand(
+  argv: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const parsed = parse(argv, OUTPUT_FLAGS);
   if (parsed.values.help === true) {
     io.out(INSPECT_HELP);
@@ -35,22 +38,32 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<E
     io.out(JSON.stringify({ schemaVersion: 1, ok: true, ...result }, null, 2));
     return EXIT.OK;
   }
-  io.out('UNVERIFIED: this shows what the bundle claims; nothing has been checked.');
+  io.out(
+    'UNVERIFIED: this shows what the bundle claims; nothing has been checked.',
+  );
   io.out(`bundle:    ${bundle} (${result.mediaType})`);
   io.out(`method:    ${result.method}`);
   io.out(`signer:    ${signerLine(result)} [unverified]`);
-  if (result.claimedLogTime !== undefined) io.out(`logged at: ${result.claimedLogTime.toISOString()} [unverified]`);
-  io.out(`log entries: ${result.tlogEntryCount}, timestamps: ${result.rfc3161TimestampCount}, signatures: ${result.signatureCount}`);
+  if (result.claimedLogTime !== undefined)
+    io.out(`logged at: ${result.claimedLogTime.toISOString()} [unverified]`);
+  io.out(
+    `log entries: ${result.tlogEntryCount}, timestamps: ${result.rfc3161TimestampCount}, signatures: ${result.signatureCount}`,
+  );
   io.out(`predicate: ${result.predicateType ?? '(unreadable)'}`);
   if (result.manifest === undefined) {
-    io.out(`statement: does not decode: ${result.statementProblem?.message ?? 'unknown problem'}`);
+    io.out(
+      `statement: does not decode: ${result.statementProblem?.message ?? 'unknown problem'}`,
+    );
     return EXIT.OK;
   }
   const m = result.manifest;
   const s = m.serialization;
   io.out(`model:     ${m.modelName}, root sha256:${m.rootDigest}`);
-  io.out(`hashing:   ${s.method}, ${s.hashType}${s.method === 'shards' ? `, shards of ${s.shardSize}` : ''}, symlinks ${s.allowSymlinks ? 'allowed' : 'refused'}`);
-  if (s.ignorePaths.length > 0) io.out(`ignored:   ${s.ignorePaths.join(', ')}`);
+  io.out(
+    `hashing:   ${s.method}, ${s.hashType}${s.method === 'shards' ? `, shards of ${s.shardSize}` : ''}, symlinks ${s.allowSymlinks ? 'allowed' : 'refused'}`,
+  );
+  if (s.ignorePaths.length > 0)
+    io.out(`ignored:   ${s.ignorePaths.join(', ')}`);
   io.out(`resources (${m.resources.length}):`);
   for (const r of m.resources) io.out(`  ${r.digest}  ${r.name}`);
   return EXIT.OK;

@@ -50,8 +50,11 @@ const FLAGS = {
 
 function failOnFrom(value: string | undefined): Severity | 'none' {
   const v = value ?? 'high';
-  if (v === 'none' || (SEVERITIES as readonly string[]).includes(v)) return v as Severity | 'none';
-  throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')} or none, got ${JSON.stringify(v)}`);
+  if (v === 'none' || (SEVERITIES as readonly string[]).includes(v))
+    return v as Severity | 'none';
+  throw new UsageError(
+    `--fail-on must be one of ${SEVERITIES.join(', ')} or none, got ${JSON.stringify(v)}`,
+  );
 }
 
 function textReport(report: ScanReport, verbose: boolean): string {
@@ -60,12 +63,19 @@ function textReport(report: ScanReport, verbose: boolean): string {
     if (file.error) lines.push(`ERROR     ${file.file}: ${file.error.message}`);
     for (const f of file.findings) {
       if (f.severity === 'info' && !verbose) continue;
-      const where = f.offset === undefined ? findingUri(f) : `${findingUri(f)} @${f.offset}`;
-      lines.push(`${f.severity.toUpperCase().padEnd(9)} ${where}  ${f.ruleId}  ${f.message}`);
+      const where =
+        f.offset === undefined
+          ? findingUri(f)
+          : `${findingUri(f)} @${f.offset}`;
+      lines.push(
+        `${f.severity.toUpperCase().padEnd(9)} ${where}  ${f.ruleId}  ${f.message}`,
+      );
     }
   }
   const s = report.summary;
-  const counts = SEVERITIES.map((sev) => `${s.bySeverity[sev]} ${sev}`).join(', ');
+  const counts = SEVERITIES.map((sev) => `${s.bySeverity[sev]} ${sev}`).join(
+    ', ',
+  );
   const formats = new Set(report.files.flatMap((f) => f.formats));
   lines.push(
     `scanned ${s.files} file${s.files === 1 ? '' : 's'}${formats.size > 0 ? ` (${[...formats].join(', ')})` : ''}: ${counts}${s.errors > 0 ? `; ${s.errors} unreadable` : ''}`,
@@ -74,26 +84,35 @@ function textReport(report: ScanReport, verbose: boolean): string {
 }
 
 /** `modelseal scan PATH...`. */
-export async function scanCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+export async function scanCommand(
+  argv: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const parsed = parse(argv, FLAGS);
   if (parsed.values.help === true) {
     io.out(SCAN_HELP);
     return EXIT.OK;
   }
-  if (parsed.positionals.length === 0) throw new UsageError('missing argument PATH');
-  const format = str(parsed, 'format') ?? (flag(parsed, 'json') ? 'json' : 'text');
+  if (parsed.positionals.length === 0)
+    throw new UsageError('missing argument PATH');
+  const format =
+    str(parsed, 'format') ?? (flag(parsed, 'json') ? 'json' : 'text');
   if (format !== 'text' && format !== 'json' && format !== 'sarif') {
-    throw new UsageError(`--format must be text, json or sarif, got ${JSON.stringify(format)}`);
+    throw new UsageError(
+      `--format must be text, json or sarif, got ${JSON.stringify(format)}`,
+    );
   }
   const failOn = failOnFrom(str(parsed, 'fail-on'));
   const options: ScanOptions = {};
   const policyFile = str(parsed, 'policy');
-  if (policyFile !== undefined) options.policy = await loadScanPolicy(policyFile);
+  if (policyFile !== undefined)
+    options.policy = await loadScanPolicy(policyFile);
   const concurrency = positiveInteger(parsed, 'concurrency');
   if (concurrency !== undefined) options.concurrency = concurrency;
   if (io.signal) options.signal = io.signal;
   const paths = parsed.positionals;
-  if (io.audit) io.audit.modelPath = paths.length === 1 ? paths[0]! : paths.join(' ');
+  if (io.audit)
+    io.audit.modelPath = paths.length === 1 ? paths[0]! : paths.join(' ');
   // Paths in the report are relative to the single directory scanned, else to the current directory.
   if (paths.length === 1) options.root = resolve(paths[0]!);
   const report = await scanPaths(paths, options);
@@ -103,11 +122,17 @@ export async function scanCommand(argv: readonly string[], io: Io): Promise<Exit
     format === 'json'
       ? JSON.stringify({ ...report, ok: true, failOn }, null, 2)
       : format === 'sarif'
-        ? JSON.stringify(toSarif(report, { toolVersion: MODELSEAL_VERSION }), null, 2)
+        ? JSON.stringify(
+            toSarif(report, { toolVersion: MODELSEAL_VERSION }),
+            null,
+            2,
+          )
         : textReport(report, flag(parsed, 'verbose'));
   const output = str(parsed, 'output');
   if (output !== undefined) {
-    await writeFileAtomic(resolve(output), `${body}\n`, { force: flag(parsed, 'force') });
+    await writeFileAtomic(resolve(output), `${body}\n`, {
+      force: flag(parsed, 'force'),
+    });
     if (format !== 'text') io.err(`modelseal: report written to ${output}`);
     else io.out(body.split('\n').at(-1)!);
   } else {

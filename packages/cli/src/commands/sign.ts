@@ -19,7 +19,12 @@ import type { Io } from '../io.js';
 import { progressReporter } from '../output/progress.js';
 import { describeSignedBy } from '../output/text.js';
 import { canPrompt, promptPassword } from '../prompt.js';
-import { MODEL_FLAGS, OUTPUT_FLAGS, hashOptionsFrom, progressModeFrom } from './common.js';
+import {
+  MODEL_FLAGS,
+  OUTPUT_FLAGS,
+  hashOptionsFrom,
+  progressModeFrom,
+} from './common.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
 
 export const SIGN_HELP = `usage: modelseal sign [sigstore|key|certificate] MODEL_PATH [options]
@@ -96,8 +101,23 @@ const FLAGS = {
 
 const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
   key: ['private-key', 'password', 'password-env', 'rsa-padding'],
-  certificate: ['private-key', 'password', 'password-env', 'rsa-padding', 'signing-certificate', 'certificate-chain'],
-  sigstore: ['identity-token', 'use-staging', 'signing-config', 'trust-config', 'fulcio-url', 'rekor-url', 'rekor-entry-type'],
+  certificate: [
+    'private-key',
+    'password',
+    'password-env',
+    'rsa-padding',
+    'signing-certificate',
+    'certificate-chain',
+  ],
+  sigstore: [
+    'identity-token',
+    'use-staging',
+    'signing-config',
+    'trust-config',
+    'fulcio-url',
+    'rekor-url',
+    'rekor-entry-type',
+  ],
 };
 
 /** The signature path from --signature / --bundle (cosign's name), default model.sig in the current directory. */
@@ -105,7 +125,9 @@ export function signaturePathFrom(parsed: Parsed): string {
   const signature = str(parsed, 'signature');
   const bundle = str(parsed, 'bundle');
   if (signature !== undefined && bundle !== undefined && signature !== bundle) {
-    throw new UsageError('--signature and --bundle name the same file; give one');
+    throw new UsageError(
+      '--signature and --bundle name the same file; give one',
+    );
   }
   return resolve(signature ?? bundle ?? DEFAULT_SIGNATURE_NAME);
 }
@@ -114,37 +136,55 @@ function readJSONFile(path: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as unknown;
   } catch (error) {
-    throw new UsageError(`${what} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(
+      `${what} ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
-function passwordFrom(parsed: Parsed, env: NodeJS.ProcessEnv): string | undefined {
+function passwordFrom(
+  parsed: Parsed,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
   const direct = str(parsed, 'password');
   const variable = str(parsed, 'password-env');
-  if (direct !== undefined && variable !== undefined) throw new UsageError('give --password or --password-env, not both');
+  if (direct !== undefined && variable !== undefined)
+    throw new UsageError('give --password or --password-env, not both');
   if (variable === undefined) return direct;
   const value = env[variable];
-  if (value === undefined) throw new UsageError(`--password-env ${variable}: the environment variable is not set`);
+  if (value === undefined)
+    throw new UsageError(
+      `--password-env ${variable}: the environment variable is not set`,
+    );
   return value;
 }
 
-function methodOptions(method: CliMethod, parsed: Parsed, io: Io): Partial<SignModelOptions> & { method: CliMethod } {
+function methodOptions(
+  method: CliMethod,
+  parsed: Parsed,
+  io: Io,
+): Partial<SignModelOptions> & { method: CliMethod } {
   if (method === 'key' || method === 'certificate') {
     const privateKey = str(parsed, 'private-key');
-    if (privateKey === undefined) throw new UsageError(`the ${method} method needs --private-key`);
+    if (privateKey === undefined)
+      throw new UsageError(`the ${method} method needs --private-key`);
     const options: Record<string, unknown> = { method, privateKey };
     const password = passwordFrom(parsed, process.env);
     if (password !== undefined) options.password = password;
     const padding = str(parsed, 'rsa-padding');
     if (padding !== undefined) {
-      if (padding !== 'pkcs1v15' && padding !== 'pss') throw new UsageError('--rsa-padding must be pkcs1v15 or pss');
+      if (padding !== 'pkcs1v15' && padding !== 'pss')
+        throw new UsageError('--rsa-padding must be pkcs1v15 or pss');
       options.rsaPadding = padding;
     }
     const tsaURL = str(parsed, 'tsa-url');
     if (tsaURL !== undefined) options.tsaURL = tsaURL;
     if (method === 'certificate') {
       const certificate = str(parsed, 'signing-certificate');
-      if (certificate === undefined) throw new UsageError('the certificate method needs --signing-certificate');
+      if (certificate === undefined)
+        throw new UsageError(
+          'the certificate method needs --signing-certificate',
+        );
       options.signingCertificate = certificate;
       options.certificateChain = list(parsed, 'certificate-chain');
     }
@@ -154,60 +194,87 @@ function methodOptions(method: CliMethod, parsed: Parsed, io: Io): Partial<SignM
   const token = str(parsed, 'identity-token');
   if (token !== undefined) {
     // A token or a file holding one (JWTs never contain a slash).
-    options.identityToken = token.includes('/') && existsSync(token) ? readFileSync(token, 'utf8').trim() : token;
+    options.identityToken =
+      token.includes('/') && existsSync(token)
+        ? readFileSync(token, 'utf8').trim()
+        : token;
   }
-  options.useAmbientCredentials = parsed.values['use-ambient-credentials'] !== false;
+  options.useAmbientCredentials =
+    parsed.values['use-ambient-credentials'] !== false;
   if (flag(parsed, 'use-staging')) options.staging = true;
   const signingConfig = str(parsed, 'signing-config');
   const trustConfig = str(parsed, 'trust-config');
-  if (signingConfig !== undefined && trustConfig !== undefined) throw new UsageError('give --signing-config or --trust-config, not both');
-  if (signingConfig !== undefined) options.signingConfig = readJSONFile(signingConfig, '--signing-config');
+  if (signingConfig !== undefined && trustConfig !== undefined)
+    throw new UsageError('give --signing-config or --trust-config, not both');
+  if (signingConfig !== undefined)
+    options.signingConfig = readJSONFile(signingConfig, '--signing-config');
   if (trustConfig !== undefined) {
-    const config = readJSONFile(trustConfig, '--trust-config') as { signingConfig?: unknown };
-    if (config.signingConfig === undefined) throw new UsageError(`--trust-config ${trustConfig}: no signingConfig in it`);
+    const config = readJSONFile(trustConfig, '--trust-config') as {
+      signingConfig?: unknown;
+    };
+    if (config.signingConfig === undefined)
+      throw new UsageError(
+        `--trust-config ${trustConfig}: no signingConfig in it`,
+      );
     options.signingConfig = config.signingConfig;
   }
-  for (const [name, key] of [['fulcio-url', 'fulcioURL'], ['rekor-url', 'rekorURL'], ['tsa-url', 'tsaURL']] as const) {
+  for (const [name, key] of [
+    ['fulcio-url', 'fulcioURL'],
+    ['rekor-url', 'rekorURL'],
+    ['tsa-url', 'tsaURL'],
+  ] as const) {
     const value = str(parsed, name);
     if (value !== undefined) options[key] = value;
   }
   if (parsed.values.tsa === false) {
-    if (options.tsaURL !== undefined) throw new UsageError('give --tsa-url or --no-tsa, not both');
+    if (options.tsaURL !== undefined)
+      throw new UsageError('give --tsa-url or --no-tsa, not both');
     options.tsaURL = null;
   }
   const entryType = str(parsed, 'rekor-entry-type');
   if (entryType !== undefined) {
-    if (entryType !== 'dsse' && entryType !== 'intoto') throw new UsageError('--rekor-entry-type must be dsse or intoto');
+    if (entryType !== 'dsse' && entryType !== 'intoto')
+      throw new UsageError('--rekor-entry-type must be dsse or intoto');
     options.rekorEntryType = entryType;
   }
   void io;
   return options as Partial<SignModelOptions> & { method: CliMethod };
 }
 
-async function scanOptionsFrom(parsed: Parsed, signaturePath: string): Promise<SignScanOptions> {
+async function scanOptionsFrom(
+  parsed: Parsed,
+  signaturePath: string,
+): Promise<SignScanOptions> {
   const scan: SignScanOptions = {};
   const failOn = str(parsed, 'fail-on');
   if (failOn !== undefined) {
     if (!(SEVERITIES as readonly string[]).includes(failOn)) {
-      throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(failOn)}`);
+      throw new UsageError(
+        `--fail-on must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(failOn)}`,
+      );
     }
     scan.failOn = failOn as Severity;
   }
   const reason = str(parsed, 'allow-unsafe');
   if (reason !== undefined) {
-    if (reason.trim() === '') throw new UsageError('--allow-unsafe needs a reason, which is recorded');
+    if (reason.trim() === '')
+      throw new UsageError('--allow-unsafe needs a reason, which is recorded');
     scan.overrideReason = reason;
   }
   const policy = str(parsed, 'scan-policy');
   if (policy !== undefined) scan.policy = await loadScanPolicy(policy);
   const attestation = str(parsed, 'scan-attestation');
   if (attestation !== undefined) scan.attestationPath = resolve(attestation);
-  else if (flag(parsed, 'attest-scan')) scan.attestationPath = defaultScanAttestationPath(signaturePath);
+  else if (flag(parsed, 'attest-scan'))
+    scan.attestationPath = defaultScanAttestationPath(signaturePath);
   return scan;
 }
 
 /** `modelseal sign [METHOD] MODEL_PATH`. */
-export async function signCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+export async function signCommand(
+  argv: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const parsed = parse(argv, FLAGS);
   if (parsed.values.help === true) {
     io.out(SIGN_HELP);
@@ -216,7 +283,8 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
   const { method, path } = methodAndModel(parsed.positionals);
   onlyFor(method, parsed.values, METHOD_FLAGS);
   const signaturePath = signaturePathFrom(parsed);
-  if (io.audit) Object.assign(io.audit, { modelPath: path, method, signaturePath });
+  if (io.audit)
+    Object.assign(io.audit, { modelPath: path, method, signaturePath });
   const hashing = hashOptionsFrom(parsed);
   const { method: serialization, ...hashRest } = hashing;
   const scan = await scanOptionsFrom(parsed, signaturePath);
@@ -239,17 +307,26 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
   } catch (error) {
     progress.done();
     // An encrypted key and no password: ask, when a person is at a terminal.
-    if (isModelSealError(error) && error.code === 'PASSWORD_REQUIRED' && canPrompt()) {
-      const password = await promptPassword(`password for ${str(parsed, 'private-key') ?? 'the private key'}: `);
+    if (
+      isModelSealError(error) &&
+      error.code === 'PASSWORD_REQUIRED' &&
+      canPrompt()
+    ) {
+      const password = await promptPassword(
+        `password for ${str(parsed, 'private-key') ?? 'the private key'}: `,
+      );
       result = await signModel({ ...options, password } as SignModelOptions);
     } else {
       throw error;
     }
   }
   progress.done();
-  for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
+  for (const warning of result.warnings)
+    io.err(`modelseal: warning: ${warning.message}`);
   if (result.scan?.overrideReason !== undefined) {
-    io.err(`modelseal: warning: signed despite scan findings (${result.scan.report.summary.findings}); override recorded: ${result.scan.overrideReason}`);
+    io.err(
+      `modelseal: warning: signed despite scan findings (${result.scan.report.summary.findings}); override recorded: ${result.scan.overrideReason}`,
+    );
   }
   const { manifest } = result;
   if (io.audit) {
@@ -262,7 +339,8 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
     });
     if (result.scan !== undefined) {
       io.audit.findings = { ...result.scan.report.summary.bySeverity };
-      if (result.scan.overrideReason !== undefined) io.audit.reason = `signed despite scan findings: ${result.scan.overrideReason}`;
+      if (result.scan.overrideReason !== undefined)
+        io.audit.reason = `signed despite scan findings: ${result.scan.overrideReason}`;
     }
   }
   if (flag(parsed, 'json')) {
@@ -294,14 +372,19 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<Exit
       ),
     );
   } else {
-    io.out(`signed ${manifest.modelName}: ${manifest.resources.length} resources, root sha256:${manifest.rootDigest}`);
+    io.out(
+      `signed ${manifest.modelName}: ${manifest.resources.length} resources, root sha256:${manifest.rootDigest}`,
+    );
     io.out(`  signer: ${describeSignedBy(result.signedBy)}`);
     io.out(`  bundle: ${result.signaturePath}`);
     if (result.scan !== undefined) {
       const s = result.scan.report.summary;
-      io.out(`  scan: ${result.scan.verdict}${result.scan.overrideReason !== undefined ? ' (overridden)' : ''}, ${s.files} files, ${s.findings} findings${s.highest ? `, highest ${s.highest}` : ''}`);
+      io.out(
+        `  scan: ${result.scan.verdict}${result.scan.overrideReason !== undefined ? ' (overridden)' : ''}, ${s.files} files, ${s.findings} findings${s.highest ? `, highest ${s.highest}` : ''}`,
+      );
     }
-    if (result.scan?.attestationPath !== undefined) io.out(`  scan attestation: ${result.scan.attestationPath}`);
+    if (result.scan?.attestationPath !== undefined)
+      io.out(`  scan attestation: ${result.scan.attestationPath}`);
   }
   return EXIT.OK;
 }

@@ -104,42 +104,74 @@ const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
   sigstore: SIGSTORE_FLAGS,
 };
 
-function timestampAuthorities(parsed: Parsed): { timestampAuthorities?: string[] } {
+function timestampAuthorities(parsed: Parsed): {
+  timestampAuthorities?: string[];
+} {
   const files = list(parsed, 'timestamp-certificate');
   return files.length === 0 ? {} : { timestampAuthorities: files };
 }
 
 /** A flag given under its model_signing name or its cosign alias. */
-function aliased(parsed: Parsed, name: string, alias: string): string | undefined {
+function aliased(
+  parsed: Parsed,
+  name: string,
+  alias: string,
+): string | undefined {
   const a = str(parsed, name);
   const b = str(parsed, alias);
-  if (a !== undefined && b !== undefined && a !== b) throw new UsageError(`--${name} and --${alias} are the same flag; give one`);
+  if (a !== undefined && b !== undefined && a !== b)
+    throw new UsageError(
+      `--${name} and --${alias} are the same flag; give one`,
+    );
   return a ?? b;
 }
 
-function methodOptions(method: CliMethod, parsed: Parsed): Record<string, unknown> {
+function methodOptions(
+  method: CliMethod,
+  parsed: Parsed,
+): Record<string, unknown> {
   switch (method) {
     case 'key': {
       const publicKey = str(parsed, 'public-key');
-      if (publicKey === undefined) throw new UsageError('the key method needs --public-key');
+      if (publicKey === undefined)
+        throw new UsageError('the key method needs --public-key');
       return { method, publicKey, ...timestampAuthorities(parsed) };
     }
     case 'certificate': {
       const trustAnchors = list(parsed, 'certificate-chain');
-      if (trustAnchors.length === 0) throw new UsageError('the certificate method needs --certificate-chain with the trusted CA certificates');
+      if (trustAnchors.length === 0)
+        throw new UsageError(
+          'the certificate method needs --certificate-chain with the trusted CA certificates',
+        );
       return { method, trustAnchors, ...timestampAuthorities(parsed) };
     }
     case 'sigstore': {
       const options: Record<string, unknown> = { method };
       const identity = aliased(parsed, 'identity', 'certificate-identity');
-      const identityRegExp = aliased(parsed, 'identity-regexp', 'certificate-identity-regexp');
-      const issuer = aliased(parsed, 'identity-provider', 'certificate-oidc-issuer');
-      const issuerRegExp = aliased(parsed, 'identity-provider-regexp', 'certificate-oidc-issuer-regexp');
+      const identityRegExp = aliased(
+        parsed,
+        'identity-regexp',
+        'certificate-identity-regexp',
+      );
+      const issuer = aliased(
+        parsed,
+        'identity-provider',
+        'certificate-oidc-issuer',
+      );
+      const issuerRegExp = aliased(
+        parsed,
+        'identity-provider-regexp',
+        'certificate-oidc-issuer-regexp',
+      );
       if ((identity === undefined) === (identityRegExp === undefined)) {
-        throw new UsageError('the sigstore method needs exactly one of --identity and --identity-regexp');
+        throw new UsageError(
+          'the sigstore method needs exactly one of --identity and --identity-regexp',
+        );
       }
       if ((issuer === undefined) === (issuerRegExp === undefined)) {
-        throw new UsageError('the sigstore method needs exactly one of --identity-provider and --identity-provider-regexp');
+        throw new UsageError(
+          'the sigstore method needs exactly one of --identity-provider and --identity-provider-regexp',
+        );
       }
       if (identity !== undefined) options.identity = identity;
       if (identityRegExp !== undefined) options.identityRegExp = identityRegExp;
@@ -153,20 +185,34 @@ function methodOptions(method: CliMethod, parsed: Parsed): Record<string, unknow
   }
 }
 
-function checkRecorded(parsed: Parsed, result: VerifyModelSignatureResult, io: Io): void {
+function checkRecorded(
+  parsed: Parsed,
+  result: VerifyModelSignatureResult,
+  io: Io,
+): void {
   const s = result.manifest.serialization;
   const hash = str(parsed, 'hash');
   if (hash !== undefined && hash !== s.hashType) {
-    io.err(`modelseal: warning: --hash ${hash} ignored: the bundle records ${s.hashType}, which was used`);
+    io.err(
+      `modelseal: warning: --hash ${hash} ignored: the bundle records ${s.hashType}, which was used`,
+    );
   }
   const shardSize = str(parsed, 'shard-size');
-  if (shardSize !== undefined && (s.method !== 'shards' || String(s.shardSize) !== shardSize)) {
-    io.err(`modelseal: warning: --shard-size ${shardSize} ignored: the bundle records ${s.method === 'shards' ? `shards of ${s.shardSize}` : 'files'}, which was used`);
+  if (
+    shardSize !== undefined &&
+    (s.method !== 'shards' || String(s.shardSize) !== shardSize)
+  ) {
+    io.err(
+      `modelseal: warning: --shard-size ${shardSize} ignored: the bundle records ${s.method === 'shards' ? `shards of ${s.shardSize}` : 'files'}, which was used`,
+    );
   }
 }
 
 /** `modelseal verify [METHOD] MODEL_PATH`. */
-export async function verifyCommand(argv: readonly string[], io: Io): Promise<ExitCode> {
+export async function verifyCommand(
+  argv: readonly string[],
+  io: Io,
+): Promise<ExitCode> {
   const parsed = parse(argv, FLAGS);
   if (parsed.values.help === true) {
     io.out(VERIFY_HELP);
@@ -174,7 +220,12 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
   }
   const { method, path } = methodAndModel(parsed.positionals);
   onlyFor(method, parsed.values, METHOD_FLAGS);
-  if (io.audit) Object.assign(io.audit, { modelPath: path, method, signaturePath: signaturePathFrom(parsed) });
+  if (io.audit)
+    Object.assign(io.audit, {
+      modelPath: path,
+      method,
+      signaturePath: signaturePathFrom(parsed),
+    });
   const progress = progressReporter(progressModeFrom(parsed));
   const options = {
     ...methodOptions(method, parsed),
@@ -182,7 +233,9 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
     bundlePath: signaturePathFrom(parsed),
     ignorePaths: list(parsed, 'ignore-paths').map((p) => resolve(p)),
     ignoreUnsignedFiles: flag(parsed, 'ignore-unsigned-files'),
-    ...(parsed.values['allow-symlinks'] === false ? { allowSymlinks: false } : {}),
+    ...(parsed.values['allow-symlinks'] === false
+      ? { allowSymlinks: false }
+      : {}),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   } as unknown as VerifyModelSignatureOptions;
@@ -192,7 +245,11 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
     result = await verifyModelSignature(options);
   } catch (error) {
     progress.done();
-    if (!flag(parsed, 'json') && isModelSealError(error) && error.code === 'MANIFEST_MISMATCH') {
+    if (
+      !flag(parsed, 'json') &&
+      isModelSealError(error) &&
+      error.code === 'MANIFEST_MISMATCH'
+    ) {
       for (const line of describeMismatch(error.details)) io.err(line);
     }
     throw error;
@@ -201,11 +258,19 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
   let scan: ScanAttestationResult | undefined;
   const attestation = str(parsed, 'scan-attestation');
   if (attestation !== undefined || flag(parsed, 'require-scan')) {
-    const path = attestation === undefined ? defaultScanAttestationPath(options.bundlePath) : resolve(attestation);
-    scan = await verifyScanAttestation(options, path, result.manifest.rootDigest);
+    const path =
+      attestation === undefined
+        ? defaultScanAttestationPath(options.bundlePath)
+        : resolve(attestation);
+    scan = await verifyScanAttestation(
+      options,
+      path,
+      result.manifest.rootDigest,
+    );
   }
   checkRecorded(parsed, result, io);
-  for (const warning of result.warnings) io.err(`modelseal: warning: ${warning.message}`);
+  for (const warning of result.warnings)
+    io.err(`modelseal: warning: ${warning.message}`);
   const { manifest } = result;
   if (io.audit) {
     Object.assign(io.audit, {
@@ -216,21 +281,41 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<Ex
     });
   }
   if (flag(parsed, 'json')) {
-    io.out(JSON.stringify({ schemaVersion: 1, ...result, ...(scan === undefined ? {} : { scan }) }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          schemaVersion: 1,
+          ...result,
+          ...(scan === undefined ? {} : { scan }),
+        },
+        null,
+        2,
+      ),
+    );
     return EXIT.OK;
   }
-  io.out(`verified ${path}: ${manifest.resources.length} resources match root sha256:${manifest.rootDigest}`);
+  io.out(
+    `verified ${path}: ${manifest.resources.length} resources match root sha256:${manifest.rootDigest}`,
+  );
   io.out(`  signer: ${describeSigner(result.signer)}`);
   if (result.signingTime !== undefined) {
-    io.out(`  signed: ${result.signingTime.toISOString()} (${result.signingTimeSource})`);
+    io.out(
+      `  signed: ${result.signingTime.toISOString()} (${result.signingTimeSource})`,
+    );
   } else if (result.validityTime !== undefined) {
-    io.out(`  certificates checked at: ${result.validityTime.toISOString()} (${result.signingTimeSource})`);
+    io.out(
+      `  certificates checked at: ${result.validityTime.toISOString()} (${result.signingTimeSource})`,
+    );
   }
   if (scan !== undefined) {
-    io.out(`  scanned clean: modelseal ${scan.scanner.version}, fail-on ${scan.policy.failOn}, at ${scan.scannedAt} (${scan.attestationPath})`);
+    io.out(
+      `  scanned clean: modelseal ${scan.scanner.version}, fail-on ${scan.policy.failOn}, at ${scan.scannedAt} (${scan.attestationPath})`,
+    );
   }
   if (result.compare.extra.length > 0) {
-    io.out(`  tolerated unsigned files: ${result.compare.extra.map((r) => r.name).join(', ')}`);
+    io.out(
+      `  tolerated unsigned files: ${result.compare.extra.map((r) => r.name).join(', ')}`,
+    );
   }
   return EXIT.OK;
 }

@@ -5,17 +5,24 @@ import { UsageError } from '../exit-codes.js';
 /** The JSON object printed on stdout for a failure with `--json`. */
 export function errorJSON(error: unknown): Record<string, unknown> {
   const body: Record<string, unknown> = {
-    code: isModelSealError(error) ? error.code : error instanceof UsageError ? 'USAGE' : 'INTERNAL_ERROR',
+    code: isModelSealError(error)
+      ? error.code
+      : error instanceof UsageError
+        ? 'USAGE'
+        : 'INTERNAL_ERROR',
     message: error instanceof Error ? error.message : String(error),
   };
-  if (isModelSealError(error) && error.details !== undefined) body.details = error.details;
+  if (isModelSealError(error) && error.details !== undefined)
+    body.details = error.details;
   return { schemaVersion: 1, ok: false, error: body };
 }
 
 /** One line for stderr: no stack trace, the code in brackets. */
 export function errorLine(error: unknown): string {
-  if (error instanceof UsageError) return `modelseal: usage error: ${error.message} (see --help)`;
-  if (isModelSealError(error)) return `modelseal: error [${error.code}]: ${error.message}`;
+  if (error instanceof UsageError)
+    return `modelseal: usage error: ${error.message} (see --help)`;
+  if (isModelSealError(error))
+    return `modelseal: error [${error.code}]: ${error.message}`;
   const message = error instanceof Error ? error.message : String(error);
   return `modelseal: internal error: ${message.split('\n')[0] ?? ''}`;
 }

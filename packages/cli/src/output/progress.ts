@@ -23,7 +23,8 @@ export function progressReporter(
   if (mode === 'plain') {
     return {
       onProgress: (event) => {
-        if (event.phase === 'hash' && event.path !== undefined) stream.write(`hashed ${event.path}\n`);
+        if (event.phase === 'hash' && event.path !== undefined)
+          stream.write(`hashed ${event.path}\n`);
       },
       done: () => {},
     };
@@ -38,7 +39,8 @@ export function progressReporter(
       const width = 24;
       const filled = Math.round(fraction * width);
       const seconds = (Date.now() - started) / 1000;
-      const rate = seconds > 0 ? `${formatBytes(event.bytesDone / seconds)}/s` : '';
+      const rate =
+        seconds > 0 ? `${formatBytes(event.bytesDone / seconds)}/s` : '';
       const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
       stream.write(
         `\r\x1b[2Khashing [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(event.bytesDone)} / ${formatBytes(event.bytesTotal)}  ${event.filesDone}/${event.filesTotal} files  ${rate}`,

@@ -27,15 +27,20 @@ export function describeSigner(signer: SignerInfo): string {
 }
 
 function names(list: unknown): string[] {
-  return Array.isArray(list) ? list.map((r) => String((r as Resource).name)) : [];
+  return Array.isArray(list)
+    ? list.map((r) => String((r as Resource).name))
+    : [];
 }
 
 /** Lines listing every missing, extra and changed file of a MANIFEST_MISMATCH. */
-export function describeMismatch(details: Record<string, unknown> | undefined): string[] {
+export function describeMismatch(
+  details: Record<string, unknown> | undefined,
+): string[] {
   if (details === undefined) return [];
   const lines: string[] = [];
   for (const name of names(details.missing)) lines.push(`  missing: ${name}`);
-  if (details.extraTolerated !== true) for (const name of names(details.extra)) lines.push(`  unsigned: ${name}`);
+  if (details.extraTolerated !== true)
+    for (const name of names(details.extra)) lines.push(`  unsigned: ${name}`);
   for (const name of names(details.changed)) lines.push(`  changed: ${name}`);
   return lines;
 }

@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CLI: string = fileURLToPath(new URL('../../bin/modelseal.js', import.meta.url));
+export const CLI: string = fileURLToPath(
+  new URL('../../bin/modelseal.js', import.meta.url),
+);
 const DIST = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export interface CliResult {
@@ -15,15 +17,26 @@ export interface CliResult {
 
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number } = {},
+  options: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    input?: string;
+    uid?: number;
+    gid?: number;
+  } = {},
 ): Promise<CliResult> {
-  if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run \`pnpm build\` before the CLI tests`);
+  if (!existsSync(DIST))
+    throw new Error(
+      `${DIST} is missing: run \`pnpm build\` before the CLI tests`,
+    );
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
       env: { ...process.env, CI: '1', NO_COLOR: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
-      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
+      ...(options.uid === undefined
+        ? {}
+        : { uid: options.uid, gid: options.gid ?? options.uid }),
     });
     let stdout = '';
     let stderr = '';

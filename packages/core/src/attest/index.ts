@@ -10,4 +10,8 @@ export {
   type ScanStatement,
   type ScanStatementInput,
 } from './scan-statement.js';
-export { defaultScanAttestationPath, verifyScanAttestation, type ScanAttestationResult } from './verify-scan.js';
+export {
+  defaultScanAttestationPath,
+  verifyScanAttestation,
+  type ScanAttestationResult,
+} from './verify-scan.js';

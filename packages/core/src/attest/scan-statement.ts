@@ -31,7 +31,13 @@ export interface ScanPredicate {
     unreadable: number;
   };
   /** Findings of low severity and above (capped at {@link MAX_ATTESTED_FINDINGS}). */
-  findings: { ruleId: string; severity: Severity; file: string; member: string[]; message: string }[];
+  findings: {
+    ruleId: string;
+    severity: Severity;
+    file: string;
+    member: string[];
+    message: string;
+  }[];
   /** Present when the model was signed despite findings, with the reason given. */
   override?: { reason: string };
   scannedAt: string;
@@ -57,14 +63,19 @@ export interface ScanStatementInput {
 }
 
 /** The verdict of a report against a threshold. */
-export function scanVerdict(report: ScanReport, failOn: Severity): 'clean' | 'findings' {
+export function scanVerdict(
+  report: ScanReport,
+  failOn: Severity,
+): 'clean' | 'findings' {
   const highest = report.summary.highest;
   const reaches = highest !== null && severityAtLeast(highest, failOn);
   return reaches || report.summary.errors > 0 ? 'findings' : 'clean';
 }
 
 function policyDigest(policy: ScanPolicy | undefined): string {
-  return createHash('sha256').update(JSON.stringify(policy ?? {})).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(policy ?? {}))
+    .digest('hex');
 }
 
 /** Encodes a scan attestation statement (deterministic for the same input). */
@@ -73,7 +84,13 @@ export function encodeScanStatement(input: ScanStatementInput): Buffer {
     .flatMap((f) => f.findings)
     .filter((f) => severityAtLeast(f.severity, 'low'))
     .slice(0, MAX_ATTESTED_FINDINGS)
-    .map((f) => ({ ruleId: f.ruleId, severity: f.severity, file: f.file, member: f.member, message: f.message }));
+    .map((f) => ({
+      ruleId: f.ruleId,
+      severity: f.severity,
+      file: f.file,
+      member: f.member,
+      message: f.message,
+    }));
   const predicate: ScanPredicate = {
     scanner: { name: 'modelseal', version: input.toolVersion },
     policy: { failOn: input.failOn, sha256: policyDigest(input.policy) },
@@ -117,19 +134,40 @@ export function decodeScanStatement(payload: Uint8Array): ScanStatement {
   } catch {
     invalid('payload is not JSON');
   }
-  if (!isObject(value) || value._type !== IN_TOTO_STATEMENT_TYPE) invalid('not an in-toto statement');
-  if (value.predicateType !== SCAN_PREDICATE_TYPE) invalid(`predicate type ${JSON.stringify(value.predicateType)} is not ${SCAN_PREDICATE_TYPE}`);
-  if (!Array.isArray(value.subject) || value.subject.length !== 1) invalid('must have exactly one subject');
+  if (!isObject(value) || value._type !== IN_TOTO_STATEMENT_TYPE)
+    invalid('not an in-toto statement');
+  if (value.predicateType !== SCAN_PREDICATE_TYPE)
+    invalid(
+      `predicate type ${JSON.stringify(value.predicateType)} is not ${SCAN_PREDICATE_TYPE}`,
+    );
+  if (!Array.isArray(value.subject) || value.subject.length !== 1)
+    invalid('must have exactly one subject');
   const subject: unknown = value.subject[0];
-  if (!isObject(subject) || !isObject(subject.digest) || typeof subject.digest.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(subject.digest.sha256)) {
+  if (
+    !isObject(subject) ||
+    !isObject(subject.digest) ||
+    typeof subject.digest.sha256 !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(subject.digest.sha256)
+  ) {
     invalid('subject has no sha256 digest');
   }
   const p = value.predicate;
-  if (!isObject(p) || !isObject(p.result) || !isObject(p.policy) || !isObject(p.scanner)) invalid('predicate is incomplete');
+  if (
+    !isObject(p) ||
+    !isObject(p.result) ||
+    !isObject(p.policy) ||
+    !isObject(p.scanner)
+  )
+    invalid('predicate is incomplete');
   const verdict = p.result.verdict;
-  if (verdict !== 'clean' && verdict !== 'findings') invalid(`unknown verdict ${JSON.stringify(verdict)}`);
+  if (verdict !== 'clean' && verdict !== 'findings')
+    invalid(`unknown verdict ${JSON.stringify(verdict)}`);
   const failOn = p.policy.failOn;
-  if (typeof failOn !== 'string' || !(SEVERITIES as readonly string[]).includes(failOn)) invalid('policy.failOn is not a severity');
+  if (
+    typeof failOn !== 'string' ||
+    !(SEVERITIES as readonly string[]).includes(failOn)
+  )
+    invalid('policy.failOn is not a severity');
   return {
     modelName: typeof subject.name === 'string' ? subject.name : '',
     rootDigest: subject.digest.sha256,

@@ -5,7 +5,10 @@
  * clean.
  */
 import { isModelSealError, modelSealError } from '../errors.js';
-import type { SignerInfo, VerifyModelSignatureOptions } from '../verify/types.js';
+import type {
+  SignerInfo,
+  VerifyModelSignatureOptions,
+} from '../verify/types.js';
 import { verifyStatementBundle } from '../verify/verify-model.js';
 import { decodeScanStatement, type ScanPredicate } from './scan-statement.js';
 
@@ -22,7 +25,9 @@ export interface ScanAttestationResult {
 
 /** The default scan attestation path beside a signature: `model.sig` → `model.scan.sig`. */
 export function defaultScanAttestationPath(signaturePath: string): string {
-  return signaturePath.endsWith('.sig') ? `${signaturePath.slice(0, -4)}.scan.sig` : `${signaturePath}.scan.sig`;
+  return signaturePath.endsWith('.sig')
+    ? `${signaturePath.slice(0, -4)}.scan.sig`
+    : `${signaturePath}.scan.sig`;
 }
 
 /**
@@ -41,25 +46,47 @@ export async function verifyScanAttestation(
 ): Promise<ScanAttestationResult> {
   let verified;
   try {
-    verified = await verifyStatementBundle({ ...options, bundlePath: attestationPath });
+    verified = await verifyStatementBundle({
+      ...options,
+      bundlePath: attestationPath,
+    });
   } catch (error) {
     if (isModelSealError(error) && error.code === 'IO_ERROR') {
-      throw modelSealError('SCAN_REQUIRED', `no readable scan attestation at ${attestationPath}`, { cause: error });
+      throw modelSealError(
+        'SCAN_REQUIRED',
+        `no readable scan attestation at ${attestationPath}`,
+        { cause: error },
+      );
     }
     throw error;
   }
   const statement = decodeScanStatement(verified.payload);
   if (statement.rootDigest !== rootDigest) {
-    throw modelSealError('SCAN_REQUIRED', `the scan attestation ${attestationPath} is about another model (root ${statement.rootDigest}, not ${rootDigest})`, {
-      details: { expected: rootDigest, actual: statement.rootDigest },
-    });
+    throw modelSealError(
+      'SCAN_REQUIRED',
+      `the scan attestation ${attestationPath} is about another model (root ${statement.rootDigest}, not ${rootDigest})`,
+      {
+        details: { expected: rootDigest, actual: statement.rootDigest },
+      },
+    );
   }
   const p = statement.predicate;
   if (p.result.verdict !== 'clean' || p.override !== undefined) {
-    const why = p.override !== undefined ? `signed despite findings (override: ${p.override.reason})` : `highest finding ${p.result.highest ?? 'none'}, ${p.result.unreadable} unreadable`;
-    throw modelSealError('SCAN_REQUIRED', `the model was not scanned clean: ${why}`, {
-      details: { counts: p.result.counts, failOn: p.policy.failOn, override: p.override },
-    });
+    const why =
+      p.override !== undefined
+        ? `signed despite findings (override: ${p.override.reason})`
+        : `highest finding ${p.result.highest ?? 'none'}, ${p.result.unreadable} unreadable`;
+    throw modelSealError(
+      'SCAN_REQUIRED',
+      `the model was not scanned clean: ${why}`,
+      {
+        details: {
+          counts: p.result.counts,
+          failOn: p.policy.failOn,
+          override: p.override,
+        },
+      },
+    );
   }
   return {
     attestationPath,

@@ -10,10 +10,11 @@ import { hostname, userInfo } from 'node:os';
 import { modelSealError } from '../errors.js';
 
 /** The schema the events follow. */
-export const AUDIT_SCHEMA: { readonly name: string; readonly version: string } = Object.freeze({
-  name: 'Elastic Common Schema',
-  version: '8.11.0',
-});
+export const AUDIT_SCHEMA: { readonly name: string; readonly version: string } =
+  Object.freeze({
+    name: 'Elastic Common Schema',
+    version: '8.11.0',
+  });
 
 /** What happened, as the caller knows it. */
 export interface AuditInput {
@@ -72,7 +73,8 @@ export function createAuditEvent(input: AuditInput): AuditEvent {
     outcome: input.outcome,
     start: input.start.toISOString(),
     end: input.end.toISOString(),
-    duration: Math.max(0, input.end.getTime() - input.start.getTime()) * 1_000_000,
+    duration:
+      Math.max(0, input.end.getTime() - input.start.getTime()) * 1_000_000,
   };
   if (input.reason !== undefined) event.reason = input.reason;
   if (input.errorCode !== undefined) event.code = input.errorCode;
@@ -87,7 +89,8 @@ export function createAuditEvent(input: AuditInput): AuditEvent {
   if (user) doc.user = user;
   if (input.modelPath !== undefined) {
     const file: Record<string, unknown> = { path: input.modelPath };
-    if (input.rootDigest !== undefined) file.hash = { sha256: input.rootDigest };
+    if (input.rootDigest !== undefined)
+      file.hash = { sha256: input.rootDigest };
     doc.file = file;
   }
   const modelseal: Record<string, unknown> = { version: input.toolVersion };
@@ -99,7 +102,8 @@ export function createAuditEvent(input: AuditInput): AuditEvent {
   if (Object.keys(model).length > 0) modelseal.model = model;
   if (input.method !== undefined) modelseal.method = input.method;
   if (input.signer !== undefined) modelseal.signer = input.signer;
-  if (input.signaturePath !== undefined) modelseal.signature_path = input.signaturePath;
+  if (input.signaturePath !== undefined)
+    modelseal.signature_path = input.signaturePath;
   if (input.findings !== undefined) modelseal.findings = input.findings;
   doc.modelseal = modelseal;
   return doc;
@@ -111,10 +115,16 @@ export function createAuditEvent(input: AuditInput): AuditEvent {
  *
  * @throws IO_ERROR when the file cannot be written
  */
-export async function appendAuditEvent(file: string, event: AuditEvent): Promise<void> {
+export async function appendAuditEvent(
+  file: string,
+  event: AuditEvent,
+): Promise<void> {
   try {
     await appendFile(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
   } catch (cause) {
-    throw modelSealError('IO_ERROR', `${file}: cannot append the audit event`, { cause, details: { path: file } });
+    throw modelSealError('IO_ERROR', `${file}: cannot append the audit event`, {
+      cause,
+      details: { path: file },
+    });
   }
 }

@@ -1,2 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-export { AUDIT_SCHEMA, appendAuditEvent, createAuditEvent, type AuditEvent, type AuditInput } from './audit-event.js';
+export {
+  AUDIT_SCHEMA,
+  appendAuditEvent,
+  createAuditEvent,
+  type AuditEvent,
+  type AuditInput,
+} from './audit-event.js';

@@ -42,7 +42,8 @@ export function pythonBytesRepr(data: Uint8Array): string {
     else if (b === 0x09) out.push('\\t');
     else if (b === 0x0a) out.push('\\n');
     else if (b === 0x0d) out.push('\\r');
-    else if (b < 0x20 || b >= 0x7f) out.push('\\x', b.toString(16).padStart(2, '0'));
+    else if (b < 0x20 || b >= 0x7f)
+      out.push('\\x', b.toString(16).padStart(2, '0'));
     else out.push(String.fromCharCode(b));
   }
   out.push(quote);

@@ -19,4 +19,8 @@ export {
   type KeyBundleJSON,
 } from './write.js';
 // Atomic, no-clobber file writing, shared with the CLI (bundles, scan reports).
-export { assertWritable, writeFileAtomic, type AtomicWriteOptions } from '../internal/atomic-write.js';
+export {
+  assertWritable,
+  writeFileAtomic,
+  type AtomicWriteOptions,
+} from '../internal/atomic-write.js';

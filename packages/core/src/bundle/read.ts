@@ -27,7 +27,11 @@ export interface ReadBundleOptions {
   name?: string;
 }
 
-function malformed(name: string, what: string, cause?: unknown): ModelSealError {
+function malformed(
+  name: string,
+  what: string,
+  cause?: unknown,
+): ModelSealError {
   return new ModelSealError({
     code: 'BUNDLE_MALFORMED',
     message: `malformed bundle ${name}: ${what}`,
@@ -62,12 +66,18 @@ async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
     const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
     let length = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      const { bytesRead } = await handle.read(
+        buffer,
+        length,
+        buffer.length - length,
+        length,
+      );
       if (bytesRead === 0) break;
       length += bytesRead;
       if (length === buffer.length) break;
     }
-    if (length > maxBytes) throw malformed(file, `larger than ${maxBytes} bytes`);
+    if (length > maxBytes)
+      throw malformed(file, `larger than ${maxBytes} bytes`);
     return buffer.subarray(0, length);
   } catch (error) {
     if (isModelSealError(error)) throw error;
@@ -82,26 +92,37 @@ async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
 }
 
 function decodeField(name: string, field: string, value: unknown): Buffer {
-  if (typeof value !== 'string') throw malformed(name, `${field} is not a string`);
+  if (typeof value !== 'string')
+    throw malformed(name, `${field} is not a string`);
   const bytes = decodeBase64Strict(value);
-  if (bytes === undefined) throw malformed(name, `${field} is not valid base64`);
+  if (bytes === undefined)
+    throw malformed(name, `${field} is not valid base64`);
   return bytes;
 }
 
-function readEnvelope(name: string, json: Record<string, unknown>): DecodedEnvelope {
+function readEnvelope(
+  name: string,
+  json: Record<string, unknown>,
+): DecodedEnvelope {
   const env = json['dsseEnvelope'];
-  if (env === undefined || env === null) throw malformed(name, 'no dsseEnvelope');
+  if (env === undefined || env === null)
+    throw malformed(name, 'no dsseEnvelope');
   if (!isObject(env)) throw malformed(name, 'dsseEnvelope is not an object');
   const payloadType = env['payloadType'];
-  if (typeof payloadType !== 'string') throw malformed(name, 'dsseEnvelope.payloadType is missing');
+  if (typeof payloadType !== 'string')
+    throw malformed(name, 'dsseEnvelope.payloadType is missing');
   const payload = decodeField(name, 'dsseEnvelope.payload', env['payload']);
   const signatures = env['signatures'];
-  if (!Array.isArray(signatures)) throw malformed(name, 'dsseEnvelope.signatures is missing');
-  if (signatures.length === 0) throw malformed(name, 'dsseEnvelope.signatures is empty');
+  if (!Array.isArray(signatures))
+    throw malformed(name, 'dsseEnvelope.signatures is missing');
+  if (signatures.length === 0)
+    throw malformed(name, 'dsseEnvelope.signatures is empty');
   const first: unknown = signatures[0];
-  if (!isObject(first)) throw malformed(name, 'dsseEnvelope.signatures[0] is not an object');
+  if (!isObject(first))
+    throw malformed(name, 'dsseEnvelope.signatures[0] is not an object');
   const sig = decodeField(name, 'dsseEnvelope.signatures[0].sig', first['sig']);
-  if (sig.length === 0) throw malformed(name, 'dsseEnvelope.signatures[0].sig is empty');
+  if (sig.length === 0)
+    throw malformed(name, 'dsseEnvelope.signatures[0].sig is empty');
   const keyid = first['keyid'];
   if (keyid !== undefined && keyid !== null && typeof keyid !== 'string') {
     throw malformed(name, 'dsseEnvelope.signatures[0].keyid is not a string');
@@ -114,17 +135,38 @@ function readEnvelope(name: string, json: Record<string, unknown>): DecodedEnvel
   };
 }
 
-function readCertificates(name: string, material: Record<string, unknown>, kind: MaterialKind): Buffer[] {
+function readCertificates(
+  name: string,
+  material: Record<string, unknown>,
+  kind: MaterialKind,
+): Buffer[] {
   if (kind === 'certificate') {
     const cert = material['certificate'];
-    if (!isObject(cert)) throw malformed(name, 'verificationMaterial.certificate is not an object');
-    return [decodeField(name, 'verificationMaterial.certificate.rawBytes', cert['rawBytes'])];
+    if (!isObject(cert))
+      throw malformed(
+        name,
+        'verificationMaterial.certificate is not an object',
+      );
+    return [
+      decodeField(
+        name,
+        'verificationMaterial.certificate.rawBytes',
+        cert['rawBytes'],
+      ),
+    ];
   }
   const chain = material['x509CertificateChain'];
-  if (!isObject(chain)) throw malformed(name, 'verificationMaterial.x509CertificateChain is not an object');
+  if (!isObject(chain))
+    throw malformed(
+      name,
+      'verificationMaterial.x509CertificateChain is not an object',
+    );
   const certs = chain['certificates'];
   if (!Array.isArray(certs) || certs.length === 0) {
-    throw malformed(name, 'verificationMaterial.x509CertificateChain.certificates is empty');
+    throw malformed(
+      name,
+      'verificationMaterial.x509CertificateChain.certificates is empty',
+    );
   }
   return certs.map((c: unknown, i) => {
     const field = `verificationMaterial.x509CertificateChain.certificates[${i}].rawBytes`;
@@ -135,12 +177,19 @@ function readCertificates(name: string, material: Record<string, unknown>, kind:
   });
 }
 
-function readPublicKey(name: string, material: Record<string, unknown>): PublicKeyMaterial {
+function readPublicKey(
+  name: string,
+  material: Record<string, unknown>,
+): PublicKeyMaterial {
   const pk = material['publicKey'];
-  if (!isObject(pk)) throw malformed(name, 'verificationMaterial.publicKey is not an object');
+  if (!isObject(pk))
+    throw malformed(name, 'verificationMaterial.publicKey is not an object');
   const hint = pk['hint'];
   if (hint !== undefined && hint !== null && typeof hint !== 'string') {
-    throw malformed(name, 'verificationMaterial.publicKey.hint is not a string');
+    throw malformed(
+      name,
+      'verificationMaterial.publicKey.hint is not a string',
+    );
   }
   const raw = pk['rawBytes'];
   const rawBytes =
@@ -155,12 +204,17 @@ function readPublicKey(name: string, material: Record<string, unknown>): PublicK
   };
 }
 
-function methodOf(kind: MaterialKind, tlogEntries: unknown[] | undefined): SigningMethod {
+function methodOf(
+  kind: MaterialKind,
+  tlogEntries: unknown[] | undefined,
+): SigningMethod {
   if (kind === 'publicKey') return 'key';
   if (kind === 'certificate') return 'sigstore';
   // Sigstore bundles v0.1/v0.2 carry the Fulcio chain; model_signing
   // certificate bundles carry a chain and no log entries.
-  return tlogEntries !== undefined && tlogEntries.length > 0 ? 'sigstore' : 'certificate';
+  return tlogEntries !== undefined && tlogEntries.length > 0
+    ? 'sigstore'
+    : 'certificate';
 }
 
 /**
@@ -172,7 +226,10 @@ function methodOf(kind: MaterialKind, tlogEntries: unknown[] | undefined): Signi
 export function parseBundle(source: unknown, name = 'bundle'): ParsedBundle {
   let json: unknown = source;
   if (typeof source === 'string' || source instanceof Uint8Array) {
-    const text = typeof source === 'string' ? source : Buffer.from(source).toString('utf8');
+    const text =
+      typeof source === 'string'
+        ? source
+        : Buffer.from(source).toString('utf8');
     if (text.trim() === '') throw malformed(name, 'the file is empty');
     try {
       json = JSON.parse(text);
@@ -188,16 +245,22 @@ export function parseBundle(source: unknown, name = 'bundle'): ParsedBundle {
     throw malformed(name, `unsupported mediaType ${JSON.stringify(mediaType)}`);
   }
   const material = json['verificationMaterial'];
-  if (material === undefined || material === null) throw malformed(name, 'no verificationMaterial');
-  if (!isObject(material)) throw malformed(name, 'verificationMaterial is not an object');
+  if (material === undefined || material === null)
+    throw malformed(name, 'no verificationMaterial');
+  if (!isObject(material))
+    throw malformed(name, 'verificationMaterial is not an object');
   const envelope = readEnvelope(name, json);
 
-  const present = (['publicKey', 'x509CertificateChain', 'certificate'] as const).filter(
-    (k) => material[k] !== undefined && material[k] !== null,
-  );
-  if (present.length === 0) throw malformed(name, 'verificationMaterial carries no key or certificate');
+  const present = (
+    ['publicKey', 'x509CertificateChain', 'certificate'] as const
+  ).filter((k) => material[k] !== undefined && material[k] !== null);
+  if (present.length === 0)
+    throw malformed(name, 'verificationMaterial carries no key or certificate');
   if (present.length > 1) {
-    throw malformed(name, `verificationMaterial carries several kinds: ${present.join(', ')}`);
+    throw malformed(
+      name,
+      `verificationMaterial carries several kinds: ${present.join(', ')}`,
+    );
   }
   const materialKind = present[0] as MaterialKind;
 
@@ -208,17 +271,30 @@ export function parseBundle(source: unknown, name = 'bundle'): ParsedBundle {
   const tlogEntries = Array.isArray(tlog) ? (tlog as unknown[]) : undefined;
   const tsData = material['timestampVerificationData'];
   const timestamps = isObject(tsData) ? tsData['rfc3161Timestamps'] : undefined;
-  if (timestamps !== undefined && timestamps !== null && !Array.isArray(timestamps)) {
-    throw malformed(name, 'timestampVerificationData.rfc3161Timestamps is not an array');
+  if (
+    timestamps !== undefined &&
+    timestamps !== null &&
+    !Array.isArray(timestamps)
+  ) {
+    throw malformed(
+      name,
+      'timestampVerificationData.rfc3161Timestamps is not an array',
+    );
   }
-  const rfc3161Timestamps = (Array.isArray(timestamps) ? (timestamps as unknown[]) : []).map((t, i) => {
+  const rfc3161Timestamps = (
+    Array.isArray(timestamps) ? (timestamps as unknown[]) : []
+  ).map((t, i) => {
     const field = `timestampVerificationData.rfc3161Timestamps[${i}].signedTimestamp`;
     if (!isObject(t)) throw malformed(name, `${field} is missing`);
     return decodeField(name, field, t['signedTimestamp']);
   });
 
-  const publicKey = materialKind === 'publicKey' ? readPublicKey(name, material) : undefined;
-  const certificates = materialKind === 'publicKey' ? [] : readCertificates(name, material, materialKind);
+  const publicKey =
+    materialKind === 'publicKey' ? readPublicKey(name, material) : undefined;
+  const certificates =
+    materialKind === 'publicKey'
+      ? []
+      : readCertificates(name, material, materialKind);
 
   let typed: Bundle;
   try {
@@ -260,6 +336,7 @@ export async function readBundle(
     return parseBundle(await readCapped(source, maxBytes), source);
   }
   const name = options.name ?? 'bundle';
-  if (source.length > maxBytes) throw malformed(name, `larger than ${maxBytes} bytes`);
+  if (source.length > maxBytes)
+    throw malformed(name, `larger than ${maxBytes} bytes`);
   return parseBundle(source, name);
 }

@@ -5,7 +5,10 @@
  * `@sigstore/sign` (sign/sigstore.ts).
  */
 import { BUNDLE_MEDIA_TYPE_V03, IN_TOTO_PAYLOAD_TYPE } from '../constants.js';
-import { writeFileAtomic, type AtomicWriteOptions } from '../internal/atomic-write.js';
+import {
+  writeFileAtomic,
+  type AtomicWriteOptions,
+} from '../internal/atomic-write.js';
 
 /** JSON of a DSSE envelope as written by modelseal. */
 export interface EnvelopeJSON {
@@ -47,7 +50,11 @@ function envelope(payload: Uint8Array, signature: Uint8Array): EnvelopeJSON {
  * @param signature - signature over `pae(payloadType, payload)`
  * @param hint - hex SHA-256 of the public key's SPKI PEM text
  */
-export function buildKeyBundle(payload: Uint8Array, signature: Uint8Array, hint: string): KeyBundleJSON {
+export function buildKeyBundle(
+  payload: Uint8Array,
+  signature: Uint8Array,
+  hint: string,
+): KeyBundleJSON {
   return {
     mediaType: BUNDLE_MEDIA_TYPE_V03,
     verificationMaterial: { publicKey: { hint }, tlogEntries: [] },
@@ -69,7 +76,9 @@ export function buildCertificateBundle(
     mediaType: BUNDLE_MEDIA_TYPE_V03,
     verificationMaterial: {
       x509CertificateChain: {
-        certificates: certificates.map((der) => ({ rawBytes: Buffer.from(der).toString('base64') })),
+        certificates: certificates.map((der) => ({
+          rawBytes: Buffer.from(der).toString('base64'),
+        })),
       },
       tlogEntries: [],
     },

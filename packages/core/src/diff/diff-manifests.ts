@@ -39,13 +39,22 @@ function filesOf(manifest: Manifest): Map<string, string[]> {
     list.push({ start: shard?.start ?? 0, digest: r.digest.toLowerCase() });
     files.set(path, list);
   }
-  return new Map([...files].map(([path, list]) => [path, list.sort((a, b) => a.start - b.start).map((x) => x.digest)]));
+  return new Map(
+    [...files].map(([path, list]) => [
+      path,
+      list.sort((a, b) => a.start - b.start).map((x) => x.digest),
+    ]),
+  );
 }
 
 function sameHashing(a: Manifest, b: Manifest): boolean {
   const x = a.serialization;
   const y = b.serialization;
-  return x.method === y.method && x.hashType === y.hashType && x.shardSize === y.shardSize;
+  return (
+    x.method === y.method &&
+    x.hashType === y.hashType &&
+    x.shardSize === y.shardSize
+  );
 }
 
 /**
@@ -54,7 +63,10 @@ function sameHashing(a: Manifest, b: Manifest): boolean {
  *
  * @throws INVALID_OPTIONS when the two manifests were hashed differently
  */
-export function diffManifests(oldManifest: Manifest, newManifest: Manifest): ManifestDiff {
+export function diffManifests(
+  oldManifest: Manifest,
+  newManifest: Manifest,
+): ManifestDiff {
   if (!sameHashing(oldManifest, newManifest)) {
     const describe = (m: Manifest): string =>
       `${m.serialization.method}/${m.serialization.hashType}${m.serialization.shardSize ? `/${m.serialization.shardSize}` : ''}`;
@@ -65,14 +77,22 @@ export function diffManifests(oldManifest: Manifest, newManifest: Manifest): Man
   }
   const before = filesOf(oldManifest);
   const after = filesOf(newManifest);
-  const added = [...after.keys()].filter((p) => !before.has(p)).sort(comparePaths);
-  const removed = [...before.keys()].filter((p) => !after.has(p)).sort(comparePaths);
+  const added = [...after.keys()]
+    .filter((p) => !before.has(p))
+    .sort(comparePaths);
+  const removed = [...before.keys()]
+    .filter((p) => !after.has(p))
+    .sort(comparePaths);
   const changed: ChangedFile[] = [];
   let unchanged = 0;
   for (const [path, oldDigests] of before) {
     const newDigests = after.get(path);
     if (newDigests === undefined) continue;
-    if (oldDigests.length === newDigests.length && oldDigests.every((d, i) => d === newDigests[i])) unchanged += 1;
+    if (
+      oldDigests.length === newDigests.length &&
+      oldDigests.every((d, i) => d === newDigests[i])
+    )
+      unchanged += 1;
     else changed.push({ path, old: oldDigests, new: newDigests });
   }
   changed.sort((a, b) => comparePaths(a.path, b.path));
@@ -99,9 +119,13 @@ async function manifestOfBundle(path: string): Promise<Manifest> {
   return decodeStatement(bundle.envelope.payload).manifest;
 }
 
-async function isDirectoryOrModelFile(path: string): Promise<'bundle' | 'directory'> {
+async function isDirectoryOrModelFile(
+  path: string,
+): Promise<'bundle' | 'directory'> {
   const s = await stat(path).catch((cause: unknown) => {
-    throw modelSealError('IO_ERROR', `${path}: no such file or directory`, { cause });
+    throw modelSealError('IO_ERROR', `${path}: no such file or directory`, {
+      cause,
+    });
   });
   return s.isDirectory() ? 'directory' : 'bundle';
 }
@@ -126,13 +150,20 @@ export async function diffModels(
   let oldManifest: Manifest;
   let newManifest: Manifest;
   if (oldKind === 'bundle' && newKind === 'bundle') {
-    [oldManifest, newManifest] = await Promise.all([manifestOfBundle(oldPath), manifestOfBundle(newPath)]);
+    [oldManifest, newManifest] = await Promise.all([
+      manifestOfBundle(oldPath),
+      manifestOfBundle(newPath),
+    ]);
   } else if (oldKind === 'bundle') {
     oldManifest = await manifestOfBundle(oldPath);
-    newManifest = (await checkModel(newPath, oldManifest, pickCheck(hashOptions))).actual;
+    newManifest = (
+      await checkModel(newPath, oldManifest, pickCheck(hashOptions))
+    ).actual;
   } else if (newKind === 'bundle') {
     newManifest = await manifestOfBundle(newPath);
-    oldManifest = (await checkModel(oldPath, newManifest, pickCheck(hashOptions))).actual;
+    oldManifest = (
+      await checkModel(oldPath, newManifest, pickCheck(hashOptions))
+    ).actual;
   } else {
     oldManifest = (await hashModel(oldPath, hashOptions)).manifest;
     newManifest = (await hashModel(newPath, hashOptions)).manifest;
@@ -145,7 +176,9 @@ export async function diffModels(
   };
 }
 
-function pickCheck(options: HashModelOptions): Parameters<typeof checkModel>[2] {
+function pickCheck(
+  options: HashModelOptions,
+): Parameters<typeof checkModel>[2] {
   const out: NonNullable<Parameters<typeof checkModel>[2]> = {};
   if (options.ignorePaths) out.ignorePaths = options.ignorePaths;
   if (options.signal) out.signal = options.signal;

@@ -42,7 +42,10 @@ function exists(file: string, cause?: unknown): ModelSealError {
  *
  * @throws ModelSealError `FILE_EXISTS`, `IO_ERROR`
  */
-export async function assertWritable(file: string, force = false): Promise<void> {
+export async function assertWritable(
+  file: string,
+  force = false,
+): Promise<void> {
   let stat;
   try {
     stat = await lstat(file);
@@ -68,7 +71,10 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const force = options.force ?? false;
   await assertWritable(file, force);
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(
+    dirname(file),
+    `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   try {
     const handle = await open(tmp, 'wx', options.mode ?? 0o644);
     try {
@@ -92,7 +98,12 @@ export async function writeFileAtomic(
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw exists(file, error);
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') {
+      if (
+        code !== 'EPERM' &&
+        code !== 'ENOTSUP' &&
+        code !== 'EOPNOTSUPP' &&
+        code !== 'EXDEV'
+      ) {
         throw error;
       }
       // File systems without hard links: check-then-rename (racy, best effort).

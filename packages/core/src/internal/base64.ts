@@ -16,8 +16,11 @@ export function decodeBase64Strict(text: string): Buffer | undefined {
   if (urlSafe && !URL_SAFE.test(text)) return undefined;
   const unpadded = text.replace(/=+$/, '');
   if (unpadded.length % 4 === 1) return undefined;
-  if (text.length !== unpadded.length && text.length % 4 !== 0) return undefined;
+  if (text.length !== unpadded.length && text.length % 4 !== 0)
+    return undefined;
   const bytes = Buffer.from(unpadded, urlSafe ? 'base64url' : 'base64');
-  const again = bytes.toString(urlSafe ? 'base64url' : 'base64').replace(/=+$/, '');
+  const again = bytes
+    .toString(urlSafe ? 'base64url' : 'base64')
+    .replace(/=+$/, '');
   return again === unpadded ? bytes : undefined;
 }

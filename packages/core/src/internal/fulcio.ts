@@ -20,7 +20,8 @@ export function claimedIdentity(der: Uint8Array): ClaimedIdentity {
   }
   let identity: string | undefined;
   try {
-    identity = cert.extSubjectAltName?.rfc822Name ?? cert.extSubjectAltName?.uri;
+    identity =
+      cert.extSubjectAltName?.rfc822Name ?? cert.extSubjectAltName?.uri;
   } catch {
     identity = undefined;
   }
@@ -32,7 +33,9 @@ export function claimedIdentity(der: Uint8Array): ClaimedIdentity {
       const inner = v2.valueObj.subs[0];
       issuer = inner === undefined ? undefined : inner.value.toString('utf8');
     } else {
-      issuer = cert.extension(OID_FULCIO_ISSUER_V1)?.valueObj.value.toString('utf8');
+      issuer = cert
+        .extension(OID_FULCIO_ISSUER_V1)
+        ?.valueObj.value.toString('utf8');
     }
   } catch {
     issuer = undefined;

@@ -51,7 +51,10 @@ async function readKeyFile(file: string, what: string): Promise<Buffer> {
 
 function looksEncrypted(data: Buffer): boolean {
   const text = data.toString('latin1');
-  return text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || text.includes('Proc-Type: 4,ENCRYPTED');
+  return (
+    text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') ||
+    text.includes('Proc-Type: 4,ENCRYPTED')
+  );
 }
 
 function isPem(data: Buffer): boolean {
@@ -71,12 +74,18 @@ export async function loadPrivateKey(
 ): Promise<KeyObject> {
   if (input instanceof KeyObject) {
     if (input.type !== 'private') {
-      throw new ModelSealError({ code: 'KEY_INVALID', message: 'the signing key is not a private key' });
+      throw new ModelSealError({
+        code: 'KEY_INVALID',
+        message: 'the signing key is not a private key',
+      });
     }
     return input;
   }
   const label = keyLabel(input, 'private key');
-  const data = typeof input === 'string' ? await readKeyFile(input, 'private key') : Buffer.from(input);
+  const data =
+    typeof input === 'string'
+      ? await readKeyFile(input, 'private key')
+      : Buffer.from(input);
   const encrypted = looksEncrypted(data);
   if (encrypted && (password === undefined || password.length === 0)) {
     throw new ModelSealError({
@@ -90,13 +99,19 @@ export async function loadPrivateKey(
     return createPrivateKey(
       isPem(data)
         ? { key: data, format: 'pem', ...(passphrase ? { passphrase } : {}) }
-        : { key: data, format: 'der', type: 'pkcs8', ...(passphrase ? { passphrase } : {}) },
+        : {
+            key: data,
+            format: 'der',
+            type: 'pkcs8',
+            ...(passphrase ? { passphrase } : {}),
+          },
     );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (
       (password === undefined || password.length === 0) &&
-      (code === 'ERR_MISSING_PASSPHRASE' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED')
+      (code === 'ERR_MISSING_PASSPHRASE' ||
+        code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED')
     ) {
       throw new ModelSealError({
         code: 'PASSWORD_REQUIRED',
@@ -127,7 +142,10 @@ export async function loadPublicKey(input: KeyInput): Promise<KeyObject> {
     return input.type === 'public' ? input : createPublicKey(input);
   }
   const label = keyLabel(input, 'public key');
-  const data = typeof input === 'string' ? await readKeyFile(input, 'public key') : Buffer.from(input);
+  const data =
+    typeof input === 'string'
+      ? await readKeyFile(input, 'public key')
+      : Buffer.from(input);
   try {
     return isPem(data)
       ? createPublicKey({ key: data, format: 'pem' })
@@ -180,10 +198,15 @@ export function keyDescription(key: KeyObject): string {
   const details = key.asymmetricKeyDetails ?? {};
   if (type === 'ec') {
     const curve = details.namedCurve ?? 'unknown';
-    const short: Record<string, string> = { prime256v1: 'p256', secp384r1: 'p384', secp521r1: 'p521' };
+    const short: Record<string, string> = {
+      prime256v1: 'p256',
+      secp384r1: 'p384',
+      secp521r1: 'p521',
+    };
     return `ecdsa-${short[curve] ?? curve}`;
   }
-  if (type === 'rsa' || type === 'rsa-pss') return `${type}-${details.modulusLength ?? 0}`;
+  if (type === 'rsa' || type === 'rsa-pss')
+    return `${type}-${details.modulusLength ?? 0}`;
   return type;
 }
 
@@ -196,7 +219,10 @@ export function keyDescription(key: KeyObject): string {
  *   unset to accept both
  * @throws ModelSealError `UNSUPPORTED_KEY`
  */
-export function schemesFor(key: KeyObject, rsaPadding?: RsaPadding): SignatureScheme[] {
+export function schemesFor(
+  key: KeyObject,
+  rsaPadding?: RsaPadding,
+): SignatureScheme[] {
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   if (type === 'ec') {
@@ -241,12 +267,18 @@ export function schemesFor(key: KeyObject, rsaPadding?: RsaPadding): SignatureSc
 }
 
 /** Sign `data` with one scheme. */
-export function signWith(key: KeyObject, scheme: SignatureScheme, data: Uint8Array): Buffer {
+export function signWith(
+  key: KeyObject,
+  scheme: SignatureScheme,
+  data: Uint8Array,
+): Buffer {
   try {
     return cryptoSign(scheme.digest, data, {
       key,
       ...(scheme.padding === undefined ? {} : { padding: scheme.padding }),
-      ...(scheme.saltLength === undefined ? {} : { saltLength: scheme.saltLength }),
+      ...(scheme.saltLength === undefined
+        ? {}
+        : { saltLength: scheme.saltLength }),
     });
   } catch (error) {
     if (isModelSealError(error)) throw error;
@@ -276,7 +308,9 @@ export function verifyWith(
         {
           key,
           ...(scheme.padding === undefined ? {} : { padding: scheme.padding }),
-          ...(scheme.saltLength === undefined ? {} : { saltLength: scheme.saltLength }),
+          ...(scheme.saltLength === undefined
+            ? {}
+            : { saltLength: scheme.saltLength }),
         },
         signature,
       );

@@ -40,13 +40,19 @@ export function toPem(label: string, der: Uint8Array): string {
  * @param name - file name (or description) for messages
  * @throws ModelSealError `CERTIFICATE_INVALID` when there is none or one does not parse
  */
-export function parseCertificates(data: Uint8Array, name: string): X509Certificate[] {
+export function parseCertificates(
+  data: Uint8Array,
+  name: string,
+): X509Certificate[] {
   const buffer = Buffer.from(data);
   const ders =
     buffer[0] === 0x30
       ? [buffer]
       : pemBlocks(buffer.toString('latin1'))
-          .filter((b) => b.label === 'CERTIFICATE' || b.label === 'TRUSTED CERTIFICATE')
+          .filter(
+            (b) =>
+              b.label === 'CERTIFICATE' || b.label === 'TRUSTED CERTIFICATE',
+          )
           .map((b) => b.der);
   if (ders.length === 0) {
     throw new ModelSealError({

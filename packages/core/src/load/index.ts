@@ -1,2 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-export { VerifiedModel, verifyModel, type VerifiedReadStreamOptions, type VerifyModelOptions } from './verified-model.js';
+export {
+  VerifiedModel,
+  verifyModel,
+  type VerifiedReadStreamOptions,
+  type VerifyModelOptions,
+} from './verified-model.js';

@@ -11,12 +11,19 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
-import { defaultScanAttestationPath, verifyScanAttestation, type ScanAttestationResult } from '../attest/verify-scan.js';
+import {
+  defaultScanAttestationPath,
+  verifyScanAttestation,
+  type ScanAttestationResult,
+} from '../attest/verify-scan.js';
 import { modelSealError } from '../errors.js';
 import { invalidPathReason, parseShardName } from '../manifest/names.js';
 import type { HashAlgorithm, Manifest } from '../manifest/types.js';
 import { verifyModelSignature } from '../verify/verify-model.js';
-import type { VerifyModelSignatureOptions, VerifyModelSignatureResult } from '../verify/types.js';
+import type {
+  VerifyModelSignatureOptions,
+  VerifyModelSignatureResult,
+} from '../verify/types.js';
 
 interface Range {
   start: number;
@@ -64,7 +71,12 @@ export class VerifiedModel {
   private readonly single: boolean;
 
   /** @internal Use {@link verifyModel}. */
-  constructor(path: string, verification: VerifyModelSignatureResult, singleFile: boolean, scan?: ScanAttestationResult) {
+  constructor(
+    path: string,
+    verification: VerifyModelSignatureResult,
+    singleFile: boolean,
+    scan?: ScanAttestationResult,
+  ) {
     this.path = path;
     this.verification = verification;
     this.scan = scan;
@@ -86,14 +98,28 @@ export class VerifiedModel {
     const ranges = this.ranges.get(name);
     if (ranges === undefined) {
       const reason = name === '.' ? undefined : invalidPathReason(name);
-      throw modelSealError('INVALID_PATH', `${name}: not a signed file of ${this.path}${reason ? ` (${reason})` : ''}`, {
-        details: { path: name },
-      });
+      throw modelSealError(
+        'INVALID_PATH',
+        `${name}: not a signed file of ${this.path}${reason ? ` (${reason})` : ''}`,
+        {
+          details: { path: name },
+        },
+      );
     }
-    return { ranges, absolute: name === '.' || this.single ? resolve(this.path) : join(resolve(this.path), name) };
+    return {
+      ranges,
+      absolute:
+        name === '.' || this.single
+          ? resolve(this.path)
+          : join(resolve(this.path), name),
+    };
   }
 
-  private async openChecked(name: string, absolute: string, expectedSize: number): Promise<FileHandle> {
+  private async openChecked(
+    name: string,
+    absolute: string,
+    expectedSize: number,
+  ): Promise<FileHandle> {
     const s = this.verification.manifest.serialization;
     let flags = constants.O_RDONLY | constants.O_NONBLOCK;
     if (!s.allowSymlinks) flags |= constants.O_NOFOLLOW;
@@ -101,21 +127,31 @@ export class VerifiedModel {
     try {
       handle = await open(absolute, flags);
     } catch (cause) {
-      throw modelSealError('MANIFEST_MISMATCH', `${name}: cannot be opened after verification`, { cause, details: { path: name } });
+      throw modelSealError(
+        'MANIFEST_MISMATCH',
+        `${name}: cannot be opened after verification`,
+        { cause, details: { path: name } },
+      );
     }
     const st = await handle.stat();
     if (!st.isFile() || (expectedSize >= 0 && st.size !== expectedSize)) {
       await handle.close();
-      throw modelSealError('MANIFEST_MISMATCH', `${name}: changed after verification (size ${st.size})`, {
-        details: { path: name, expectedSize, actualSize: st.size },
-      });
+      throw modelSealError(
+        'MANIFEST_MISMATCH',
+        `${name}: changed after verification (size ${st.size})`,
+        {
+          details: { path: name, expectedSize, actualSize: st.size },
+        },
+      );
     }
     return handle;
   }
 
   private expectedSize(ranges: Range[]): number {
     // Shards record the file's extent; whole-file digests do not record a size.
-    return this.verification.manifest.serialization.method === 'shards' ? (ranges.at(-1)?.end ?? 0) : -1;
+    return this.verification.manifest.serialization.method === 'shards'
+      ? (ranges.at(-1)?.end ?? 0)
+      : -1;
   }
 
   /**
@@ -126,7 +162,11 @@ export class VerifiedModel {
    */
   async readFile(name: string): Promise<Buffer> {
     const { ranges, absolute } = this.locate(name);
-    const handle = await this.openChecked(name, absolute, this.expectedSize(ranges));
+    const handle = await this.openChecked(
+      name,
+      absolute,
+      this.expectedSize(ranges),
+    );
     try {
       const data = await handle.readFile();
       this.check(name, ranges, data);
@@ -144,7 +184,8 @@ export class VerifiedModel {
       this.compare(name, ranges[0]!, h.hex());
       return;
     }
-    if ((ranges.at(-1)?.end ?? 0) !== data.length) this.mismatch(name, 'its size changed');
+    if ((ranges.at(-1)?.end ?? 0) !== data.length)
+      this.mismatch(name, 'its size changed');
     for (const range of ranges) {
       const h = hasher(s.hashType);
       h.update(data.subarray(range.start, range.end));
@@ -153,11 +194,16 @@ export class VerifiedModel {
   }
 
   private compare(name: string, range: Range, actual: string): void {
-    if (actual !== range.digest) this.mismatch(name, `digest ${actual} is not the signed ${range.digest}`);
+    if (actual !== range.digest)
+      this.mismatch(name, `digest ${actual} is not the signed ${range.digest}`);
   }
 
   private mismatch(name: string, why: string): never {
-    throw modelSealError('MANIFEST_MISMATCH', `${name}: changed after verification: ${why}`, { details: { path: name } });
+    throw modelSealError(
+      'MANIFEST_MISMATCH',
+      `${name}: changed after verification: ${why}`,
+      { details: { path: name } },
+    );
   }
 
   /**
@@ -167,18 +213,42 @@ export class VerifiedModel {
    * with `MANIFEST_MISMATCH` instead. Consumers that must not see a single
    * unverified byte use {@link VerifiedModel.readFile}.
    */
-  createReadStream(name: string, options: VerifiedReadStreamOptions = {}): Readable {
+  createReadStream(
+    name: string,
+    options: VerifiedReadStreamOptions = {},
+  ): Readable {
     const chunkSize = options.highWaterMark ?? CHUNK;
     const { ranges, absolute } = this.locate(name);
-    return Readable.from(this.verifiedChunks(name, absolute, ranges, chunkSize), { objectMode: false, highWaterMark: chunkSize });
+    return Readable.from(
+      this.verifiedChunks(name, absolute, ranges, chunkSize),
+      { objectMode: false, highWaterMark: chunkSize },
+    );
   }
 
-  private async *verifiedChunks(name: string, absolute: string, ranges: Range[], chunkSize: number): AsyncGenerator<Buffer> {
+  private async *verifiedChunks(
+    name: string,
+    absolute: string,
+    ranges: Range[],
+    chunkSize: number,
+  ): AsyncGenerator<Buffer> {
     const s = this.verification.manifest.serialization;
-    const handle = await this.openChecked(name, absolute, this.expectedSize(ranges));
+    const handle = await this.openChecked(
+      name,
+      absolute,
+      this.expectedSize(ranges),
+    );
     try {
       // Files mode: one range covering the whole file, its end taken from the open file.
-      const plan = s.method === 'files' ? [{ start: 0, end: (await handle.stat()).size, digest: ranges[0]!.digest }] : ranges;
+      const plan =
+        s.method === 'files'
+          ? [
+              {
+                start: 0,
+                end: (await handle.stat()).size,
+                digest: ranges[0]!.digest,
+              },
+            ]
+          : ranges;
       let position = 0;
       for (const range of plan) {
         const hash = hasher(s.hashType);
@@ -213,7 +283,11 @@ function rangesOf(manifest: Manifest): Map<string, Range[]> {
     if (shards) {
       const shard = parseShardName(r.name)!;
       const list = map.get(shard.path) ?? [];
-      list.push({ start: shard.start, end: shard.end, digest: r.digest.toLowerCase() });
+      list.push({
+        start: shard.start,
+        end: shard.end,
+        digest: r.digest.toLowerCase(),
+      });
       map.set(shard.path, list);
     } else {
       map.set(r.name, [{ start: 0, end: -1, digest: r.digest.toLowerCase() }]);
@@ -239,13 +313,23 @@ export type VerifyModelOptions = VerifyModelSignatureOptions & {
  *
  * @throws every code of `verifyModelSignature`
  */
-export async function verifyModel(options: VerifyModelOptions): Promise<VerifiedModel> {
+export async function verifyModel(
+  options: VerifyModelOptions,
+): Promise<VerifiedModel> {
   const verification = await verifyModelSignature(options);
   let scan: ScanAttestationResult | undefined;
   if (options.requireScan !== undefined && options.requireScan !== false) {
-    const explicit = typeof options.requireScan === 'object' ? options.requireScan.attestationPath : undefined;
-    const attestationPath = explicit ?? defaultScanAttestationPath(options.bundlePath);
-    scan = await verifyScanAttestation(options, attestationPath, verification.manifest.rootDigest);
+    const explicit =
+      typeof options.requireScan === 'object'
+        ? options.requireScan.attestationPath
+        : undefined;
+    const attestationPath =
+      explicit ?? defaultScanAttestationPath(options.bundlePath);
+    scan = await verifyScanAttestation(
+      options,
+      attestationPath,
+      verification.manifest.rootDigest,
+    );
   }
   const singleFile = (await stat(options.modelPath)).isFile();
   return new VerifiedModel(options.modelPath, verification, singleFile, scan);

@@ -13,7 +13,9 @@ export function digestHexLength(algorithm: HashAlgorithm): number {
 }
 
 /** The `algorithm` of each resource: `sha256` for files, `sha256-sharded-N` for shards. */
-export function algorithmName(serialization: Pick<Serialization, 'method' | 'hashType' | 'shardSize'>): string {
+export function algorithmName(
+  serialization: Pick<Serialization, 'method' | 'hashType' | 'shardSize'>,
+): string {
   return serialization.method === 'shards'
     ? `${serialization.hashType}-sharded-${serialization.shardSize}`
     : serialization.hashType;

@@ -32,7 +32,8 @@ export async function hashFiles(
 ): Promise<{ resources: Resource[]; bytes: number }> {
   const algorithm = algorithmName(serialization);
   const tasks: HashTask[] = [];
-  const keys: { parts: string[]; start: number; end: number; name: string }[] = [];
+  const keys: { parts: string[]; start: number; end: number; name: string }[] =
+    [];
   for (const file of files) {
     const parts = file.name.split('/');
     const ranges: [number, number][] = [];
@@ -41,10 +42,14 @@ export async function hashFiles(
     } else {
       const shardSize = serialization.shardSize;
       if (shardSize === undefined || shardSize <= 0) {
-        throw modelSealError('INVALID_OPTIONS', 'shard size must be a positive integer');
+        throw modelSealError(
+          'INVALID_OPTIONS',
+          'shard size must be a positive integer',
+        );
       }
       // Empty files have no shard (oms-format.md §10.2): the format cannot record them.
-      for (let start = 0; start < file.size; start += shardSize) ranges.push([start, Math.min(start + shardSize, file.size)]);
+      for (let start = 0; start < file.size; start += shardSize)
+        ranges.push([start, Math.min(start + shardSize, file.size)]);
     }
     for (const [start, end] of ranges) {
       tasks.push({
@@ -57,8 +62,16 @@ export async function hashFiles(
         algorithm: serialization.hashType,
         noFollow: !file.viaSymlink,
       });
-      const name = serialization.method === 'files' ? file.name : shardName(file.name, start, end);
-      keys.push({ parts, start: serialization.method === 'files' ? 0 : start, end: serialization.method === 'files' ? 0 : end, name });
+      const name =
+        serialization.method === 'files'
+          ? file.name
+          : shardName(file.name, start, end);
+      keys.push({
+        parts,
+        start: serialization.method === 'files' ? 0 : start,
+        end: serialization.method === 'files' ? 0 : end,
+        name,
+      });
     }
   }
 
@@ -69,17 +82,26 @@ export async function hashFiles(
   let lastEmit = 0;
   const doneByFile = new Map<Uint8Array, number>();
   const tasksPerFile = new Map<Uint8Array, number>();
-  for (const task of tasks) tasksPerFile.set(task.path, (tasksPerFile.get(task.path) ?? 0) + 1);
+  for (const task of tasks)
+    tasksPerFile.set(task.path, (tasksPerFile.get(task.path) ?? 0) + 1);
   const emit = (force: boolean, path?: string): void => {
     if (!options.onProgress) return;
     const now = Date.now();
     if (!force && now - lastEmit < PROGRESS_INTERVAL_MS) return;
     lastEmit = now;
-    const event: HashProgress = { phase: 'hash', bytesDone, bytesTotal, filesDone, filesTotal };
+    const event: HashProgress = {
+      phase: 'hash',
+      bytesDone,
+      bytesTotal,
+      filesDone,
+      filesTotal,
+    };
     if (path !== undefined) event.path = path;
     options.onProgress(event);
   };
-  const nameOf = new Map<Uint8Array, string>(files.map((f) => [f.path, f.name]));
+  const nameOf = new Map<Uint8Array, string>(
+    files.map((f) => [f.path, f.name]),
+  );
   emit(true);
   const digests = await runHashTasks(tasks, {
     concurrency: options.concurrency,
@@ -102,7 +124,13 @@ export async function hashFiles(
   filesDone = filesTotal;
   emit(true);
 
-  const order = keys.map((_, index) => index).sort((a, b) => compareResourceKeys(keys[a]!, keys[b]!));
-  const resources = order.map((index) => ({ name: keys[index]!.name, algorithm, digest: digests[index]! }));
+  const order = keys
+    .map((_, index) => index)
+    .sort((a, b) => compareResourceKeys(keys[a]!, keys[b]!));
+  const resources = order.map((index) => ({
+    name: keys[index]!.name,
+    algorithm,
+    digest: digests[index]!,
+  }));
   return { resources, bytes: bytesTotal };
 }

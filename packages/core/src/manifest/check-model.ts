@@ -8,7 +8,13 @@ import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
 import { parseShardName } from './names.js';
 import { computeRootDigest } from './root-digest.js';
 import { enumerateModel } from './walk.js';
-import type { CompareResult, HashProgress, Manifest, ManifestWarning, Resource } from './types.js';
+import type {
+  CompareResult,
+  HashProgress,
+  Manifest,
+  ManifestWarning,
+  Resource,
+} from './types.js';
 
 /** Options of {@link checkModel}. */
 export interface CheckModelOptions {
@@ -34,7 +40,9 @@ export interface CheckModelResult {
 }
 
 function filePathOf(resource: Resource, method: 'files' | 'shards'): string {
-  return method === 'shards' ? (parseShardName(resource.name)?.path ?? resource.name) : resource.name;
+  return method === 'shards'
+    ? (parseShardName(resource.name)?.path ?? resource.name)
+    : resource.name;
 }
 
 /**
@@ -57,7 +65,9 @@ export async function checkModel(
   const root = resolve(modelPath);
   const recorded = s.ignorePaths.filter(isUsableRecordedIgnore);
   // A recorded list is authoritative; pre-1.1 bundles record none and had the git defaults.
-  const entries = new Set<string>(s.ignorePaths.length === 0 ? DEFAULT_GIT_IGNORES : recorded);
+  const entries = new Set<string>(
+    s.ignorePaths.length === 0 ? DEFAULT_GIT_IGNORES : recorded,
+  );
   for (const entry of options.ignorePaths ?? []) {
     const rel = await resolveIgnoreEntry(entry, root);
     if (rel !== undefined) entries.add(rel);
@@ -67,16 +77,20 @@ export async function checkModel(
     if (rel !== undefined) entries.add(rel);
   }
   const ignore = new IgnoreSet(entries);
-  const signedFiles = new Set(signed.resources.map((r) => filePathOf(r, s.method)));
+  const signedFiles = new Set(
+    signed.resources.map((r) => filePathOf(r, s.method)),
+  );
   const signedDirs = new Set<string>();
   for (const file of signedFiles) {
-    for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1)) signedDirs.add(file.slice(0, i));
+    for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1))
+      signedDirs.add(file.slice(0, i));
   }
   const walk = await enumerateModel(modelPath, {
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
     strictSymlinks: false,
     skip: (rel, isDirectory) =>
-      ignore.matches(rel) && !(isDirectory ? signedDirs.has(rel) : signedFiles.has(rel)),
+      ignore.matches(rel) &&
+      !(isDirectory ? signedDirs.has(rel) : signedFiles.has(rel)),
     signal: options.signal,
   });
   const { resources } = await hashFiles(walk.files, s, {
@@ -85,7 +99,11 @@ export async function checkModel(
     onProgress: options.onProgress,
   });
   // Single-file models: the reference names the resource `.`, the spec and Go the file's name.
-  if (walk.singleFile && !signedFiles.has('.') && signedFiles.has(basename(root))) {
+  if (
+    walk.singleFile &&
+    !signedFiles.has('.') &&
+    signedFiles.has(basename(root))
+  ) {
     const name = basename(root);
     for (const r of resources) {
       r.name = s.method === 'shards' ? `${name}${r.name.slice(1)}` : name;
@@ -97,6 +115,13 @@ export async function checkModel(
     resources,
     rootDigest: computeRootDigest(resources),
   };
-  const compareOptions = options.ignoreUnsignedFiles === undefined ? {} : { ignoreUnsignedFiles: options.ignoreUnsignedFiles };
-  return { compare: compareManifests(signed, actual, compareOptions), actual, warnings: walk.warnings };
+  const compareOptions =
+    options.ignoreUnsignedFiles === undefined
+      ? {}
+      : { ignoreUnsignedFiles: options.ignoreUnsignedFiles };
+  return {
+    compare: compareManifests(signed, actual, compareOptions),
+    actual,
+    warnings: walk.warnings,
+  };
 }

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import { algorithmName } from './algorithms.js';
 import { comparePaths } from './order.js';
-import type { ChangedResource, CompareResult, Manifest, Resource } from './types.js';
+import type {
+  ChangedResource,
+  CompareResult,
+  Manifest,
+  Resource,
+} from './types.js';
 
 /** Options of {@link compareManifests}. */
 export interface CompareOptions {
@@ -12,17 +17,24 @@ export interface CompareOptions {
 function canonicalAlgorithm(manifest: Manifest, algorithm: string): string {
   // Shard manifests may write the plain hash name (spec) or `<hash>-sharded-N` (reference).
   const s = manifest.serialization;
-  return s.method === 'shards' && algorithm === s.hashType ? algorithmName(s) : algorithm;
+  return s.method === 'shards' && algorithm === s.hashType
+    ? algorithmName(s)
+    : algorithm;
 }
 
-const byName = (a: Resource, b: Resource): number => comparePaths(a.name, b.name);
+const byName = (a: Resource, b: Resource): number =>
+  comparePaths(a.name, b.name);
 
 /**
  * Compares a signed manifest with one computed from disk, as maps from
  * resource name to (algorithm, digest) (oms-format.md §13.1 step 10). Order,
  * model name and serialization are not compared. Every difference is listed.
  */
-export function compareManifests(signed: Manifest, actual: Manifest, options: CompareOptions = {}): CompareResult {
+export function compareManifests(
+  signed: Manifest,
+  actual: Manifest,
+  options: CompareOptions = {},
+): CompareResult {
   const onDisk = new Map(actual.resources.map((r) => [r.name, r]));
   const missing: Resource[] = [];
   const changed: ChangedResource[] = [];
@@ -36,7 +48,10 @@ export function compareManifests(signed: Manifest, actual: Manifest, options: Co
     }
     const expectedAlgorithm = canonicalAlgorithm(signed, expected.algorithm);
     const actualAlgorithm = canonicalAlgorithm(actual, found.algorithm);
-    if (expectedAlgorithm !== actualAlgorithm || expected.digest.toLowerCase() !== found.digest.toLowerCase()) {
+    if (
+      expectedAlgorithm !== actualAlgorithm ||
+      expected.digest.toLowerCase() !== found.digest.toLowerCase()
+    ) {
       changed.push({
         name: expected.name,
         expected: { algorithm: expected.algorithm, digest: expected.digest },
@@ -50,7 +65,10 @@ export function compareManifests(signed: Manifest, actual: Manifest, options: Co
   extra.sort(byName);
   changed.sort((a, b) => comparePaths(a.name, b.name));
   return {
-    ok: missing.length === 0 && changed.length === 0 && (extraTolerated || extra.length === 0),
+    ok:
+      missing.length === 0 &&
+      changed.length === 0 &&
+      (extraTolerated || extra.length === 0),
     missing,
     extra,
     changed,

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 import { realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  basename,
+  dirname,
+  isAbsolute,
+  join,
+  relative,
+  resolve,
+} from 'node:path';
 import { DEFAULT_GIT_IGNORES, DEFAULT_SHARD_SIZE } from '../constants.js';
 import { modelSealError } from '../errors.js';
 import { isHashAlgorithm } from './algorithms.js';
@@ -10,19 +17,30 @@ import { modelNameOf } from './model-name.js';
 import { comparePaths } from './order.js';
 import { computeRootDigest } from './root-digest.js';
 import { enumerateModel } from './walk.js';
-import type { HashModelOptions, HashModelResult, Serialization } from './types.js';
+import type {
+  HashModelOptions,
+  HashModelResult,
+  Serialization,
+} from './types.js';
 
 /** Resolves an ignore entry against the model root, trying the real path too (e.g. `/tmp` links). */
-export async function resolveIgnoreEntry(entry: string, root: string): Promise<string | undefined> {
+export async function resolveIgnoreEntry(
+  entry: string,
+  root: string,
+): Promise<string | undefined> {
   const direct = normaliseIgnorePath(entry, root);
   if (direct !== undefined || !isAbsolute(entry)) return direct;
   const rootReal = await realpath(root).catch(() => root);
   // The entry may not exist (a signature about to be written): resolve its parent.
   const entryReal = await realpath(entry).catch(async () =>
-    join(await realpath(dirname(entry)).catch(() => dirname(entry)), basename(entry)),
+    join(
+      await realpath(dirname(entry)).catch(() => dirname(entry)),
+      basename(entry),
+    ),
   );
   const rel = relative(rootReal, entryReal);
-  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) return undefined;
+  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel))
+    return undefined;
   return rel;
 }
 
@@ -33,10 +51,20 @@ export async function resolveIgnoreEntry(entry: string, root: string): Promise<s
  *
  * @throws the enumeration errors of {@link hashModel}
  */
-export async function listModelFiles(modelPath: string, options: HashModelOptions = {}): Promise<{ files: string[]; singleFile: boolean }> {
+export async function listModelFiles(
+  modelPath: string,
+  options: HashModelOptions = {},
+): Promise<{ files: string[]; singleFile: boolean }> {
   const root = resolve(modelPath);
-  const entries = new Set<string>(options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES);
-  for (const entry of [...(options.ignorePaths ?? []), ...(options.signaturePath === undefined ? [] : [resolve(options.signaturePath)])]) {
+  const entries = new Set<string>(
+    options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES,
+  );
+  for (const entry of [
+    ...(options.ignorePaths ?? []),
+    ...(options.signaturePath === undefined
+      ? []
+      : [resolve(options.signaturePath)]),
+  ]) {
     const rel = await resolveIgnoreEntry(entry, root);
     if (rel !== undefined) entries.add(rel);
   }
@@ -47,29 +75,51 @@ export async function listModelFiles(modelPath: string, options: HashModelOption
     skip: (rel) => ignore.matches(rel),
     signal: options.signal,
   });
-  return { files: walk.files.map((f) => f.path.toString('utf8')), singleFile: walk.singleFile };
+  return {
+    files: walk.files.map((f) => f.path.toString('utf8')),
+    singleFile: walk.singleFile,
+  };
 }
 
 /** Checks hashing options; blake3 with shards is refused (the reference silently hashes files instead). */
-export function checkHashOptions(options: HashModelOptions): Pick<Serialization, 'method' | 'hashType' | 'shardSize'> {
+export function checkHashOptions(
+  options: HashModelOptions,
+): Pick<Serialization, 'method' | 'hashType' | 'shardSize'> {
   const hashType = options.hashAlgorithm ?? 'sha256';
   if (!isHashAlgorithm(hashType)) {
-    throw modelSealError('INVALID_OPTIONS', `unsupported hash algorithm ${JSON.stringify(hashType)} (use sha256, blake2b or blake3)`);
+    throw modelSealError(
+      'INVALID_OPTIONS',
+      `unsupported hash algorithm ${JSON.stringify(hashType)} (use sha256, blake2b or blake3)`,
+    );
   }
-  const method = options.method ?? (options.shardSize !== undefined ? 'shards' : 'files');
+  const method =
+    options.method ?? (options.shardSize !== undefined ? 'shards' : 'files');
   if (method !== 'files' && method !== 'shards') {
-    throw modelSealError('INVALID_OPTIONS', `unsupported serialization method ${JSON.stringify(method)}`);
+    throw modelSealError(
+      'INVALID_OPTIONS',
+      `unsupported serialization method ${JSON.stringify(method)}`,
+    );
   }
   if (method === 'files') {
-    if (options.shardSize !== undefined) throw modelSealError('INVALID_OPTIONS', 'a shard size needs the shards method');
+    if (options.shardSize !== undefined)
+      throw modelSealError(
+        'INVALID_OPTIONS',
+        'a shard size needs the shards method',
+      );
     return { method, hashType };
   }
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
   if (!Number.isSafeInteger(shardSize) || shardSize <= 0) {
-    throw modelSealError('INVALID_OPTIONS', `shard size must be a positive integer, got ${String(shardSize)}`);
+    throw modelSealError(
+      'INVALID_OPTIONS',
+      `shard size must be a positive integer, got ${String(shardSize)}`,
+    );
   }
   if (hashType === 'blake3') {
-    throw modelSealError('INVALID_OPTIONS', 'blake3 cannot be combined with shards (model_signing would silently hash whole files)');
+    throw modelSealError(
+      'INVALID_OPTIONS',
+      'blake3 cannot be combined with shards (model_signing would silently hash whole files)',
+    );
   }
   return { method, hashType, shardSize };
 }
@@ -83,11 +133,16 @@ export function checkHashOptions(options: HashModelOptions): Pick<Serialization,
  * @throws INVALID_OPTIONS, IO_ERROR, INVALID_PATH, SYMLINK_NOT_ALLOWED,
  *   UNSUPPORTED_FILE_TYPE, ABORTED
  */
-export async function hashModel(modelPath: string, options: HashModelOptions = {}): Promise<HashModelResult> {
+export async function hashModel(
+  modelPath: string,
+  options: HashModelOptions = {},
+): Promise<HashModelResult> {
   const config = checkHashOptions(options);
   const root = resolve(modelPath);
   const allowSymlinks = options.allowSymlinks ?? false;
-  const entries = new Set<string>(options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES);
+  const entries = new Set<string>(
+    options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES,
+  );
   for (const entry of options.ignorePaths ?? []) {
     const rel = await resolveIgnoreEntry(entry, root);
     if (rel !== undefined) entries.add(rel);
@@ -97,7 +152,13 @@ export async function hashModel(modelPath: string, options: HashModelOptions = {
     if (rel !== undefined) entries.add(rel);
   }
   const ignore = new IgnoreSet(entries);
-  options.onProgress?.({ phase: 'enumerate', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
+  options.onProgress?.({
+    phase: 'enumerate',
+    bytesDone: 0,
+    bytesTotal: 0,
+    filesDone: 0,
+    filesTotal: 0,
+  });
   const walk = await enumerateModel(modelPath, {
     allowSymlinks,
     strictSymlinks: options.strictSymlinks ?? false,
@@ -105,7 +166,11 @@ export async function hashModel(modelPath: string, options: HashModelOptions = {
     signal: options.signal,
   });
   if (walk.files.length === 0) {
-    throw modelSealError('EMPTY_MODEL', `${modelPath}: no file to sign after ignores`, { details: { path: modelPath } });
+    throw modelSealError(
+      'EMPTY_MODEL',
+      `${modelPath}: no file to sign after ignores`,
+      { details: { path: modelPath } },
+    );
   }
   const { resources, bytes } = await hashFiles(walk.files, config, {
     concurrency: options.concurrency,
@@ -114,7 +179,11 @@ export async function hashModel(modelPath: string, options: HashModelOptions = {
   });
   if (resources.length === 0) {
     // Shards of empty files do not exist: a model of empty files has no resource.
-    throw modelSealError('EMPTY_MODEL', `${modelPath}: only empty files, which shard manifests cannot record`, { details: { path: modelPath } });
+    throw modelSealError(
+      'EMPTY_MODEL',
+      `${modelPath}: only empty files, which shard manifests cannot record`,
+      { details: { path: modelPath } },
+    );
   }
   const serialization: Serialization = {
     ...config,

@@ -7,7 +7,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { modelSealError } from '../errors.js';
-import { HashTaskError, RangeHasher, type FromWorker, type HashTask, type ToWorker } from './hash-worker.js';
+import {
+  HashTaskError,
+  RangeHasher,
+  type FromWorker,
+  type HashTask,
+  type ToWorker,
+} from './hash-worker.js';
 
 /** Options of {@link runHashTasks}. */
 export interface HashPoolOptions {
@@ -37,7 +43,10 @@ function aborted(): never {
   throw modelSealError('ABORTED', 'hashing was cancelled');
 }
 
-function toModelSealError(error: { code: HashTaskError['code']; message: string }): Error {
+function toModelSealError(error: {
+  code: HashTaskError['code'];
+  message: string;
+}): Error {
   return modelSealError(error.code, error.message);
 }
 
@@ -52,17 +61,27 @@ export function defaultConcurrency(): number {
  * @throws IO_ERROR, UNSUPPORTED_FILE_TYPE, SYMLINK_NOT_ALLOWED for a file that
  *   cannot be read or changed under us; ABORTED when `signal` fires
  */
-export async function runHashTasks(tasks: readonly HashTask[], options: HashPoolOptions = {}): Promise<string[]> {
+export async function runHashTasks(
+  tasks: readonly HashTask[],
+  options: HashPoolOptions = {},
+): Promise<string[]> {
   if (options.signal?.aborted) aborted();
   const totalBytes = tasks.reduce((sum, t) => sum + (t.end - t.start), 0);
   const requested = options.concurrency ?? defaultConcurrency();
   const workers = Math.min(requested, tasks.length);
   // Workers cost a few tens of milliseconds to start; a small model of few files is hashed here.
-  if (workers <= 0 || (totalBytes < INLINE_BYTES && tasks.length <= INLINE_FILES)) return hashInline(tasks, options);
+  if (
+    workers <= 0 ||
+    (totalBytes < INLINE_BYTES && tasks.length <= INLINE_FILES)
+  )
+    return hashInline(tasks, options);
   return hashOnWorkers(tasks, workers, options);
 }
 
-async function hashInline(tasks: readonly HashTask[], options: HashPoolOptions): Promise<string[]> {
+async function hashInline(
+  tasks: readonly HashTask[],
+  options: HashPoolOptions,
+): Promise<string[]> {
   const hasher = new RangeHasher();
   const digests: string[] = new Array<string>(tasks.length);
   const onBytes = options.onBytes ?? ((): void => {});
@@ -79,7 +98,11 @@ async function hashInline(tasks: readonly HashTask[], options: HashPoolOptions):
   return digests;
 }
 
-function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashPoolOptions): Promise<string[]> {
+function hashOnWorkers(
+  tasks: readonly HashTask[],
+  count: number,
+  options: HashPoolOptions,
+): Promise<string[]> {
   // Longest ranges first, so that one large file does not finish last alone.
   const queue = [...tasks].sort((a, b) => b.end - b.start - (a.end - a.start));
   const byId = new Map(tasks.map((task, index) => [task.id, { task, index }]));
@@ -97,13 +120,18 @@ function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashP
       if (error) reject(error);
       else resolve(digests);
     };
-    const onAbort = (): void => finish(modelSealError('ABORTED', 'hashing was cancelled'));
+    const onAbort = (): void =>
+      finish(modelSealError('ABORTED', 'hashing was cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
     const nextBatch = (): HashTask[] => {
       const batch: HashTask[] = [];
       let bytes = 0;
-      while (queue.length > 0 && batch.length < BATCH_COUNT && (batch.length === 0 || bytes < BATCH_BYTES)) {
+      while (
+        queue.length > 0 &&
+        batch.length < BATCH_COUNT &&
+        (batch.length === 0 || bytes < BATCH_BYTES)
+      ) {
         // Large ranges go out alone; small ones are batched from the tail (smallest first).
         const task = batch.length === 0 ? queue.shift()! : queue.pop()!;
         batch.push(task);
@@ -127,7 +155,13 @@ function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashP
       };
       // A worker that dies with work in hand must not leave the caller waiting forever.
       worker.on('exit', (code) => {
-        if (outstanding > 0) finish(modelSealError('INTERNAL_ERROR', `hash worker exited with code ${code}`));
+        if (outstanding > 0)
+          finish(
+            modelSealError(
+              'INTERNAL_ERROR',
+              `hash worker exited with code ${code}`,
+            ),
+          );
       });
       worker.on('message', (message: FromWorker) => {
         if (settled) return;
@@ -152,7 +186,13 @@ function hashOnWorkers(tasks: readonly HashTask[], count: number, options: HashP
         }
       });
       worker.on('error', (error: Error) =>
-        finish(modelSealError('INTERNAL_ERROR', `hash worker failed: ${error.message}`, { cause: error })),
+        finish(
+          modelSealError(
+            'INTERNAL_ERROR',
+            `hash worker failed: ${error.message}`,
+            { cause: error },
+          ),
+        ),
       );
       send(nextBatch());
     }

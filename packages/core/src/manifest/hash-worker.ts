@@ -9,7 +9,14 @@
  * (docs/performance.md). Reading the next chunk overlaps hashing the current one.
  */
 import { createHash } from 'node:crypto';
-import { constants, closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import {
+  constants,
+  closeSync,
+  fstatSync,
+  openSync,
+  read,
+  readSync,
+} from 'node:fs';
 import { promisify } from 'node:util';
 import { open } from 'node:fs/promises';
 import { parentPort, isMainThread } from 'node:worker_threads';
@@ -48,7 +55,10 @@ function createHasher(algorithm: HashTask['algorithm']): Hasher {
   if (algorithm === 'blake3') {
     const h = new Blake3Hasher();
     return {
-      update: (data) => void h.update(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
+      update: (data) =>
+        void h.update(
+          Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        ),
       hex: () => h.digest('hex'),
     };
   }
@@ -58,7 +68,9 @@ function createHasher(algorithm: HashTask['algorithm']): Hasher {
 
 // The ES lib has no WebAssembly types; this is the one member we use.
 declare const WebAssembly: {
-  Memory: new (descriptor: { initial: number; maximum?: number }) => { buffer: ArrayBuffer };
+  Memory: new (descriptor: { initial: number; maximum?: number }) => {
+    buffer: ArrayBuffer;
+  };
 };
 
 /** Chunk size of one read. 1 MiB is where throughput stops growing (docs/performance.md). */
@@ -68,9 +80,10 @@ const PAGE = 65536;
 function alignedBuffers(count: number, size: number): Buffer[] {
   const pages = Math.ceil((count * size) / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * size, size));
+  return Array.from({ length: count }, (_, i) =>
+    Buffer.from(memory.buffer, i * size, size),
+  );
 }
-
 
 function openFlags(task: HashTask): number {
   // O_NONBLOCK: a FIFO swapped in after enumeration must not hang us; it is
@@ -83,19 +96,37 @@ function openFlags(task: HashTask): number {
 function ioError(task: HashTask, error: unknown): HashTaskError {
   const code = (error as { code?: string }).code;
   const name = task.name;
-  if (code === 'ELOOP') return new HashTaskError('SYMLINK_NOT_ALLOWED', `${name}: became a symlink while hashing`);
-  if (code === 'ENOENT') return new HashTaskError('IO_ERROR', `${name}: file disappeared while hashing`);
-  if (code === 'EACCES' || code === 'EPERM') return new HashTaskError('IO_ERROR', `${name}: permission denied`);
+  if (code === 'ELOOP')
+    return new HashTaskError(
+      'SYMLINK_NOT_ALLOWED',
+      `${name}: became a symlink while hashing`,
+    );
+  if (code === 'ENOENT')
+    return new HashTaskError(
+      'IO_ERROR',
+      `${name}: file disappeared while hashing`,
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return new HashTaskError('IO_ERROR', `${name}: permission denied`);
   const text = error instanceof Error ? error.message : String(error);
   return new HashTaskError('IO_ERROR', `${name}: cannot read: ${text}`);
 }
 
-function checkStat(task: HashTask, stat: { isFile(): boolean; size: number }): void {
+function checkStat(
+  task: HashTask,
+  stat: { isFile(): boolean; size: number },
+): void {
   if (!stat.isFile()) {
-    throw new HashTaskError('UNSUPPORTED_FILE_TYPE', `${task.name}: no longer a regular file`);
+    throw new HashTaskError(
+      'UNSUPPORTED_FILE_TYPE',
+      `${task.name}: no longer a regular file`,
+    );
   }
   if (stat.size !== task.size) {
-    throw new HashTaskError('IO_ERROR', `${task.name}: file changed size while hashing`);
+    throw new HashTaskError(
+      'IO_ERROR',
+      `${task.name}: file changed size while hashing`,
+    );
   }
 }
 
@@ -117,7 +148,11 @@ export class RangeHasher {
    * Hashes `task.path[start, end)`. `onBytes` reports progress; `allowSync`
    * permits blocking reads (worker threads only).
    */
-  async hash(task: HashTask, onBytes: (n: number) => void, allowSync: boolean): Promise<string> {
+  async hash(
+    task: HashTask,
+    onBytes: (n: number) => void,
+    allowSync: boolean,
+  ): Promise<string> {
     if (allowSync) return this.hashOnWorker(task, onBytes);
     let handle: Awaited<ReturnType<typeof open>>;
     try {
@@ -132,17 +167,34 @@ export class RangeHasher {
       let position = task.start;
       let current = a;
       let next = b;
-      let pending = task.end > task.start ? handle.read(current, 0, Math.min(CHUNK_SIZE, task.end - position), position) : undefined;
+      let pending =
+        task.end > task.start
+          ? handle.read(
+              current,
+              0,
+              Math.min(CHUNK_SIZE, task.end - position),
+              position,
+            )
+          : undefined;
       while (pending !== undefined) {
         const { bytesRead } = await pending.catch((error: unknown) => {
           throw ioError(task, error);
         });
-        if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${task.name}: file shrank while hashing`);
+        if (bytesRead === 0)
+          throw new HashTaskError(
+            'IO_ERROR',
+            `${task.name}: file shrank while hashing`,
+          );
         position += bytesRead;
         const filled = current;
         pending =
           position < task.end
-            ? handle.read(next, 0, Math.min(CHUNK_SIZE, task.end - position), position)
+            ? handle.read(
+                next,
+                0,
+                Math.min(CHUNK_SIZE, task.end - position),
+                position,
+              )
             : undefined;
         hasher.update(filled.subarray(0, bytesRead));
         onBytes(bytesRead);
@@ -161,7 +213,10 @@ export class RangeHasher {
    * round trips per file); small ranges are read synchronously, large ones
    * with a double buffer so that reading overlaps hashing.
    */
-  private async hashOnWorker(task: HashTask, onBytes: (n: number) => void): Promise<string> {
+  private async hashOnWorker(
+    task: HashTask,
+    onBytes: (n: number) => void,
+  ): Promise<string> {
     let fd: number;
     try {
       fd = openSync(Buffer.from(task.path), openFlags(task));
@@ -177,11 +232,21 @@ export class RangeHasher {
         while (position < task.end) {
           let bytesRead: number;
           try {
-            bytesRead = readSync(fd, buffer, 0, Math.min(CHUNK_SIZE, task.end - position), position);
+            bytesRead = readSync(
+              fd,
+              buffer,
+              0,
+              Math.min(CHUNK_SIZE, task.end - position),
+              position,
+            );
           } catch (error) {
             throw ioError(task, error);
           }
-          if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${task.name}: file shrank while hashing`);
+          if (bytesRead === 0)
+            throw new HashTaskError(
+              'IO_ERROR',
+              `${task.name}: file shrank while hashing`,
+            );
           hasher.update(buffer.subarray(0, bytesRead));
           position += bytesRead;
           onBytes(bytesRead);
@@ -191,15 +256,34 @@ export class RangeHasher {
         let position = task.start;
         let current = a;
         let next = b;
-        let pending: Promise<{ bytesRead: number }> | undefined = readAt(fd, current, 0, Math.min(CHUNK_SIZE, task.end - position), position);
+        let pending: Promise<{ bytesRead: number }> | undefined = readAt(
+          fd,
+          current,
+          0,
+          Math.min(CHUNK_SIZE, task.end - position),
+          position,
+        );
         while (pending !== undefined) {
           const { bytesRead } = await pending.catch((error: unknown) => {
             throw ioError(task, error);
           });
-          if (bytesRead === 0) throw new HashTaskError('IO_ERROR', `${task.name}: file shrank while hashing`);
+          if (bytesRead === 0)
+            throw new HashTaskError(
+              'IO_ERROR',
+              `${task.name}: file shrank while hashing`,
+            );
           position += bytesRead;
           const filled = current;
-          pending = position < task.end ? readAt(fd, next, 0, Math.min(CHUNK_SIZE, task.end - position), position) : undefined;
+          pending =
+            position < task.end
+              ? readAt(
+                  fd,
+                  next,
+                  0,
+                  Math.min(CHUNK_SIZE, task.end - position),
+                  position,
+                )
+              : undefined;
           hasher.update(filled.subarray(0, bytesRead));
           onBytes(bytesRead);
           current = next;
@@ -232,7 +316,10 @@ if (!isMainThread && parentPort !== null) {
   const onBytes = (n: number): void => {
     unreported += n;
     if (unreported >= PROGRESS_STEP) {
-      port.postMessage({ type: 'progress', bytes: unreported } satisfies FromWorker);
+      port.postMessage({
+        type: 'progress',
+        bytes: unreported,
+      } satisfies FromWorker);
       unreported = 0;
     }
   };
@@ -241,15 +328,27 @@ if (!isMainThread && parentPort !== null) {
       const digests: { id: number; digest: string }[] = [];
       for (const task of message.tasks) {
         try {
-          digests.push({ id: task.id, digest: await hasher.hash(task, onBytes, true) });
+          digests.push({
+            id: task.id,
+            digest: await hasher.hash(task, onBytes, true),
+          });
         } catch (error) {
-          const e = error instanceof HashTaskError ? error : ioError(task, error);
-          port.postMessage({ type: 'error', id: task.id, code: e.code, message: e.message } satisfies FromWorker);
+          const e =
+            error instanceof HashTaskError ? error : ioError(task, error);
+          port.postMessage({
+            type: 'error',
+            id: task.id,
+            code: e.code,
+            message: e.message,
+          } satisfies FromWorker);
           return;
         }
       }
       if (unreported > 0) {
-        port.postMessage({ type: 'progress', bytes: unreported } satisfies FromWorker);
+        port.postMessage({
+          type: 'progress',
+          bytes: unreported,
+        } satisfies FromWorker);
         unreported = 0;
       }
       port.postMessage({ type: 'batch', digests } satisfies FromWorker);

@@ -7,7 +7,10 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 
 /** Normalises an ignore entry to a POSIX path relative to the model root, or `undefined` when it lies outside. */
-export function normaliseIgnorePath(entry: string, modelRoot: string): string | undefined {
+export function normaliseIgnorePath(
+  entry: string,
+  modelRoot: string,
+): string | undefined {
   if (entry === '') return undefined;
   let rel: string;
   if (isAbsolute(entry)) {
@@ -17,7 +20,8 @@ export function normaliseIgnorePath(entry: string, modelRoot: string): string | 
     rel = relative(resolve('/', 'm'), resolve('/', 'm', entry));
   }
   if (sep !== '/') rel = rel.split(sep).join('/');
-  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) return undefined;
+  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel))
+    return undefined;
   return rel;
 }
 
@@ -33,7 +37,9 @@ export class IgnoreSet {
 
   constructor(entries: Iterable<string>) {
     this.entries = new Set(
-      [...entries].map((e) => e.replace(/\/+$/, '')).filter((e) => e !== '' && e !== '.'),
+      [...entries]
+        .map((e) => e.replace(/\/+$/, ''))
+        .filter((e) => e !== '' && e !== '.'),
     );
   }
 

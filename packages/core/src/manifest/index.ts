@@ -1,11 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 export { hashModel, checkHashOptions, listModelFiles } from './hash-model.js';
-export { checkModel, type CheckModelOptions, type CheckModelResult } from './check-model.js';
+export {
+  checkModel,
+  type CheckModelOptions,
+  type CheckModelResult,
+} from './check-model.js';
 export { compareManifests, type CompareOptions } from './compare.js';
 export { computeRootDigest } from './root-digest.js';
-export { encodeStatement, decodeStatement, peekPredicateType, type DecodedStatement } from './statement.js';
-export { compareResourceKeys, comparePaths, type ResourceKey } from './order.js';
-export { algorithmName, digestHexLength, isHashAlgorithm } from './algorithms.js';
+export {
+  encodeStatement,
+  decodeStatement,
+  peekPredicateType,
+  type DecodedStatement,
+} from './statement.js';
+export {
+  compareResourceKeys,
+  comparePaths,
+  type ResourceKey,
+} from './order.js';
+export {
+  algorithmName,
+  digestHexLength,
+  isHashAlgorithm,
+} from './algorithms.js';
 export { invalidPathReason, parseShardName, type ShardName } from './names.js';
 export { modelNameOf } from './model-name.js';
 export { defaultConcurrency } from './hash-pool.js';

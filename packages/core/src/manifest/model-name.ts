@@ -11,9 +11,13 @@ import { modelSealError } from '../errors.js';
  */
 export function modelNameOf(modelPath: string): string {
   let name = basename(normalize(modelPath).replace(/\/+$/, ''));
-  if (name === '' || name === '.' || name === '..') name = basename(resolve(modelPath));
+  if (name === '' || name === '.' || name === '..')
+    name = basename(resolve(modelPath));
   if (name === '') {
-    throw modelSealError('INVALID_PATH', `${modelPath}: cannot derive a model name from this path`);
+    throw modelSealError(
+      'INVALID_PATH',
+      `${modelPath}: cannot derive a model name from this path`,
+    );
   }
   return name;
 }

@@ -81,7 +81,8 @@ export function parseShardName(name: string): ShardName | undefined {
   if (!DECIMAL.test(startText) || !DECIMAL.test(endText)) return undefined;
   const start = Number(startText);
   const end = Number(endText);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return undefined;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end))
+    return undefined;
   return { path: name.slice(0, middle), start, end };
 }
 

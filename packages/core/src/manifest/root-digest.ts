@@ -10,6 +10,7 @@ import type { Resource } from './types.js';
  */
 export function computeRootDigest(resources: readonly Resource[]): string {
   const hash = createHash('sha256');
-  for (const resource of resources) hash.update(Buffer.from(resource.digest, 'hex'));
+  for (const resource of resources)
+    hash.update(Buffer.from(resource.digest, 'hex'));
   return hash.digest('hex');
 }

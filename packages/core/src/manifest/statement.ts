@@ -12,11 +12,20 @@ import {
   OMS_PREDICATE_TYPE,
 } from '../constants.js';
 import { modelSealError } from '../errors.js';
-import { algorithmName, digestHexLength, isHashAlgorithm } from './algorithms.js';
+import {
+  algorithmName,
+  digestHexLength,
+  isHashAlgorithm,
+} from './algorithms.js';
 import { invalidPathReason, parseShardName } from './names.js';
 import { comparePaths } from './order.js';
 import { computeRootDigest } from './root-digest.js';
-import type { Manifest, Resource, Serialization, SerializationMethod } from './types.js';
+import type {
+  Manifest,
+  Resource,
+  Serialization,
+  SerializationMethod,
+} from './types.js';
 
 /** A statement decoded and checked for internal consistency. */
 export interface DecodedStatement {
@@ -43,7 +52,10 @@ function asciiJSON(value: unknown): string {
  */
 export function encodeStatement(manifest: Manifest): Buffer {
   const s = manifest.serialization;
-  const serialization: Record<string, unknown> = { method: s.method, hash_type: s.hashType };
+  const serialization: Record<string, unknown> = {
+    method: s.method,
+    hash_type: s.hashType,
+  };
   if (s.method === 'shards') serialization.shard_size = s.shardSize;
   serialization.allow_symlinks = s.allowSymlinks;
   if (s.ignorePaths.length > 0) {
@@ -51,7 +63,9 @@ export function encodeStatement(manifest: Manifest): Buffer {
   }
   const statement = {
     _type: IN_TOTO_STATEMENT_TYPE,
-    subject: [{ name: manifest.modelName, digest: { sha256: manifest.rootDigest } }],
+    subject: [
+      { name: manifest.modelName, digest: { sha256: manifest.rootDigest } },
+    ],
     predicateType: OMS_PREDICATE_TYPE,
     predicate: {
       serialization,
@@ -69,7 +83,8 @@ export function encodeStatement(manifest: Manifest): Buffer {
 export function peekPredicateType(payload: Uint8Array): string | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(payload).toString('utf8'));
-    if (isObject(value) && typeof value.predicateType === 'string') return value.predicateType;
+    if (isObject(value) && typeof value.predicateType === 'string')
+      return value.predicateType;
   } catch {
     // not JSON: the caller reports it when it decodes for real
   }
@@ -84,14 +99,25 @@ function statementError(message: string): never {
   throw modelSealError('STATEMENT_INVALID', message);
 }
 
-function inconsistent(message: string, details?: Record<string, unknown>): never {
-  throw modelSealError('MANIFEST_INCONSISTENT', message, details ? { details } : {});
+function inconsistent(
+  message: string,
+  details?: Record<string, unknown>,
+): never {
+  throw modelSealError(
+    'MANIFEST_INCONSISTENT',
+    message,
+    details ? { details } : {},
+  );
 }
 
 const HEX = /^[0-9a-fA-F]+$/;
 
 function checkDigest(digest: unknown, hexLength: number, what: string): string {
-  if (typeof digest !== 'string' || digest.length !== hexLength || !HEX.test(digest)) {
+  if (
+    typeof digest !== 'string' ||
+    digest.length !== hexLength ||
+    !HEX.test(digest)
+  ) {
     inconsistent(`${what}: digest is not ${hexLength} hex characters`);
   }
   return digest.toLowerCase();
@@ -112,23 +138,33 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
   try {
     value = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch (cause) {
-    throw modelSealError('STATEMENT_INVALID', 'statement payload is not valid JSON', { cause });
+    throw modelSealError(
+      'STATEMENT_INVALID',
+      'statement payload is not valid JSON',
+      { cause },
+    );
   }
-  if (!isObject(value)) statementError('statement payload is not a JSON object');
+  if (!isObject(value))
+    statementError('statement payload is not a JSON object');
   if (value._type !== IN_TOTO_STATEMENT_TYPE) {
-    statementError(`statement _type is ${JSON.stringify(value._type)}, expected ${IN_TOTO_STATEMENT_TYPE}`);
+    statementError(
+      `statement _type is ${JSON.stringify(value._type)}, expected ${IN_TOTO_STATEMENT_TYPE}`,
+    );
   }
   const predicateType = value.predicateType;
   if (predicateType === OMS_LEGACY_PREDICATE_TYPE) return decodeLegacy(value);
   if (predicateType !== OMS_PREDICATE_TYPE) {
-    statementError(`unsupported predicate type ${JSON.stringify(predicateType)}`);
+    statementError(
+      `unsupported predicate type ${JSON.stringify(predicateType)}`,
+    );
   }
   const subjects = value.subject;
   if (!Array.isArray(subjects) || subjects.length !== 1) {
     statementError('statement must have exactly one subject');
   }
   const subject: unknown = subjects[0];
-  if (!isObject(subject) || !isObject(subject.digest)) statementError('statement subject has no digest');
+  if (!isObject(subject) || !isObject(subject.digest))
+    statementError('statement subject has no digest');
   const rootDigest = subject.digest.sha256;
   if (typeof rootDigest !== 'string' || !/^[0-9a-fA-F]{64}$/.test(rootDigest)) {
     statementError('statement subject has no sha256 digest');
@@ -136,8 +172,10 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
   const modelName = typeof subject.name === 'string' ? subject.name : '';
   const predicate = value.predicate;
   if (!isObject(predicate)) statementError('statement has no predicate');
-  if (!isObject(predicate.serialization)) statementError('predicate has no serialization');
-  if (!Array.isArray(predicate.resources)) statementError('predicate has no resources list');
+  if (!isObject(predicate.serialization))
+    statementError('predicate has no serialization');
+  if (!Array.isArray(predicate.resources))
+    statementError('predicate has no resources list');
 
   const serialization = decodeSerialization(predicate.serialization);
   const resources = decodeResources(predicate.resources, serialization);
@@ -158,11 +196,17 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
 function decodeSerialization(raw: Record<string, unknown>): Serialization {
   const method = raw.method;
   if (method !== 'files' && method !== 'shards') {
-    throw modelSealError('UNSUPPORTED_ALGORITHM', `unsupported serialization method ${JSON.stringify(method)}`);
+    throw modelSealError(
+      'UNSUPPORTED_ALGORITHM',
+      `unsupported serialization method ${JSON.stringify(method)}`,
+    );
   }
   const hashType = raw.hash_type;
   if (typeof hashType !== 'string' || !isHashAlgorithm(hashType)) {
-    throw modelSealError('UNSUPPORTED_ALGORITHM', `unsupported hash type ${JSON.stringify(hashType)}`);
+    throw modelSealError(
+      'UNSUPPORTED_ALGORITHM',
+      `unsupported hash type ${JSON.stringify(hashType)}`,
+    );
   }
   const allowSymlinks = raw.allow_symlinks;
   if (allowSymlinks !== undefined && typeof allowSymlinks !== 'boolean') {
@@ -170,9 +214,11 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
   }
   const ignorePaths: string[] = [];
   if (raw.ignore_paths !== undefined && raw.ignore_paths !== null) {
-    if (!Array.isArray(raw.ignore_paths)) inconsistent('serialization.ignore_paths is not a list');
+    if (!Array.isArray(raw.ignore_paths))
+      inconsistent('serialization.ignore_paths is not a list');
     for (const entry of raw.ignore_paths as unknown[]) {
-      if (typeof entry !== 'string') inconsistent('serialization.ignore_paths holds a non-string');
+      if (typeof entry !== 'string')
+        inconsistent('serialization.ignore_paths holds a non-string');
       ignorePaths.push(entry);
     }
   }
@@ -186,14 +232,19 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
     // The reference writes `8.0`; JSON numbers `8`, `8.0` and `8e0` all parse to 8.
     const size = raw.shard_size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) {
-      inconsistent(`serialization.shard_size ${JSON.stringify(size)} is not a positive integer`);
+      inconsistent(
+        `serialization.shard_size ${JSON.stringify(size)} is not a positive integer`,
+      );
     }
     serialization.shardSize = size;
   }
   return serialization;
 }
 
-function decodeResources(raw: unknown[], serialization: Serialization): Resource[] {
+function decodeResources(
+  raw: unknown[],
+  serialization: Serialization,
+): Resource[] {
   if (raw.length === 0) inconsistent('manifest lists no resources');
   const hexLength = digestHexLength(serialization.hashType);
   const expectedAlgorithm = algorithmName(serialization);
@@ -203,20 +254,27 @@ function decodeResources(raw: unknown[], serialization: Serialization): Resource
     if (!isObject(item)) inconsistent(`resource ${index} is not an object`);
     const { name, algorithm } = item;
     if (typeof name !== 'string') inconsistent(`resource ${index} has no name`);
-    if (typeof algorithm !== 'string') inconsistent(`resource ${JSON.stringify(name)} has no algorithm`);
+    if (typeof algorithm !== 'string')
+      inconsistent(`resource ${JSON.stringify(name)} has no algorithm`);
     checkResourceName(name, serialization.method);
-    if (seen.has(name)) inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
+    if (seen.has(name))
+      inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
     seen.add(name);
     // Shards: the reference and Go write `sha256-sharded-N`; the spec says the plain hash name.
     const acceptable =
       algorithm === expectedAlgorithm ||
-      (serialization.method === 'shards' && algorithm === serialization.hashType);
+      (serialization.method === 'shards' &&
+        algorithm === serialization.hashType);
     if (!acceptable) {
       inconsistent(
         `resource ${JSON.stringify(name)} has algorithm ${JSON.stringify(algorithm)}, expected ${expectedAlgorithm}`,
       );
     }
-    const digest = checkDigest(item.digest, hexLength, `resource ${JSON.stringify(name)}`);
+    const digest = checkDigest(
+      item.digest,
+      hexLength,
+      `resource ${JSON.stringify(name)}`,
+    );
     resources.push({ name, algorithm, digest });
   }
   return resources;
@@ -226,36 +284,63 @@ function checkResourceName(name: string, method: SerializationMethod): void {
   let path = name;
   if (method === 'shards') {
     const shard = parseShardName(name);
-    if (shard === undefined) inconsistent(`resource name ${JSON.stringify(name)} is not path:start:end`);
-    if (shard.end <= shard.start) inconsistent(`resource ${JSON.stringify(name)} has an empty or reversed range`);
+    if (shard === undefined)
+      inconsistent(
+        `resource name ${JSON.stringify(name)} is not path:start:end`,
+      );
+    if (shard.end <= shard.start)
+      inconsistent(
+        `resource ${JSON.stringify(name)} has an empty or reversed range`,
+      );
     path = shard.path;
   }
   if (path === '.') return; // single-file model
   const reason = invalidPathReason(path);
-  if (reason !== undefined) inconsistent(`invalid resource name ${JSON.stringify(name)}: ${reason}`, { name });
+  if (reason !== undefined)
+    inconsistent(`invalid resource name ${JSON.stringify(name)}: ${reason}`, {
+      name,
+    });
 }
 
 function decodeLegacy(value: Record<string, unknown>): DecodedStatement {
   const subjects = value.subject;
-  if (!Array.isArray(subjects) || subjects.length === 0) statementError('legacy statement has no subjects');
+  if (!Array.isArray(subjects) || subjects.length === 0)
+    statementError('legacy statement has no subjects');
   const resources: Resource[] = [];
   const seen = new Set<string>();
   for (const [index, subject] of (subjects as unknown[]).entries()) {
-    if (!isObject(subject) || typeof subject.name !== 'string' || !isObject(subject.digest)) {
+    if (
+      !isObject(subject) ||
+      typeof subject.name !== 'string' ||
+      !isObject(subject.digest)
+    ) {
       statementError(`legacy statement subject ${index} is malformed`);
     }
     const name = subject.name;
     const reason = invalidPathReason(name);
-    if (reason !== undefined) inconsistent(`invalid resource name ${JSON.stringify(name)}: ${reason}`, { name });
-    if (seen.has(name)) inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
+    if (reason !== undefined)
+      inconsistent(`invalid resource name ${JSON.stringify(name)}: ${reason}`, {
+        name,
+      });
+    if (seen.has(name))
+      inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
     seen.add(name);
-    const digest = checkDigest(subject.digest.sha256, 64, `resource ${JSON.stringify(name)}`);
+    const digest = checkDigest(
+      subject.digest.sha256,
+      64,
+      `resource ${JSON.stringify(name)}`,
+    );
     resources.push({ name, algorithm: 'sha256', digest });
   }
   return {
     manifest: {
       modelName: LEGACY_MODEL_NAME,
-      serialization: { method: 'files', hashType: 'sha256', allowSymlinks: false, ignorePaths: [] },
+      serialization: {
+        method: 'files',
+        hashType: 'sha256',
+        allowSymlinks: false,
+        ignorePaths: [],
+      },
       resources,
       rootDigest: computeRootDigest(resources),
     },

@@ -45,9 +45,20 @@ const LSTAT_PARALLEL = 64;
 function fsError(error: unknown, what: string): Error {
   const code = (error as { code?: string }).code;
   const extra = { cause: error, details: { path: what } };
-  if (code === 'ENOENT') return modelSealError('IO_ERROR', `${what}: disappeared while reading the model`, extra);
-  if (code === 'EACCES' || code === 'EPERM') return modelSealError('IO_ERROR', `${what}: permission denied`, extra);
-  if (code === 'ENOTDIR') return modelSealError('IO_ERROR', `${what}: changed from a directory while reading the model`, extra);
+  if (code === 'ENOENT')
+    return modelSealError(
+      'IO_ERROR',
+      `${what}: disappeared while reading the model`,
+      extra,
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return modelSealError('IO_ERROR', `${what}: permission denied`, extra);
+  if (code === 'ENOTDIR')
+    return modelSealError(
+      'IO_ERROR',
+      `${what}: changed from a directory while reading the model`,
+      extra,
+    );
   const text = error instanceof Error ? error.message : String(error);
   return modelSealError('IO_ERROR', `${what}: cannot read: ${text}`, extra);
 }
@@ -61,7 +72,9 @@ function typeName(s: Stats): string {
 }
 
 function isInside(root: string, target: string): boolean {
-  return target === root || target.startsWith(root.endsWith('/') ? root : `${root}/`);
+  return (
+    target === root || target.startsWith(root.endsWith('/') ? root : `${root}/`)
+  );
 }
 
 /**
@@ -74,44 +87,72 @@ function isInside(root: string, target: string): boolean {
  * @throws UNSUPPORTED_FILE_TYPE for a FIFO, socket or device file
  * @throws ABORTED when the signal fires
  */
-export async function enumerateModel(modelPath: string, options: WalkOptions): Promise<WalkResult> {
+export async function enumerateModel(
+  modelPath: string,
+  options: WalkOptions,
+): Promise<WalkResult> {
   const root = resolve(modelPath);
   let rootStat: Stats;
   try {
     rootStat = await lstat(root);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') {
-      throw modelSealError('IO_ERROR', `${modelPath}: no such file or directory`, { cause: error, details: { path: modelPath } });
+      throw modelSealError(
+        'IO_ERROR',
+        `${modelPath}: no such file or directory`,
+        { cause: error, details: { path: modelPath } },
+      );
     }
     throw fsError(error, modelPath);
   }
   if (rootStat.isSymbolicLink()) {
     if (!options.allowSymlinks) {
-      throw modelSealError('SYMLINK_NOT_ALLOWED', `${modelPath}: model path is a symlink (allow symlinks to follow it)`, { details: { path: modelPath } });
+      throw modelSealError(
+        'SYMLINK_NOT_ALLOWED',
+        `${modelPath}: model path is a symlink (allow symlinks to follow it)`,
+        { details: { path: modelPath } },
+      );
     }
     try {
       rootStat = await stat(root);
     } catch (error) {
-      throw modelSealError('IO_ERROR', `${modelPath}: broken symlink`, { cause: error, details: { path: modelPath } });
+      throw modelSealError('IO_ERROR', `${modelPath}: broken symlink`, {
+        cause: error,
+        details: { path: modelPath },
+      });
     }
   }
   if (rootStat.isFile()) {
     return {
-      files: [{ name: '.', path: Buffer.from(root), size: rootStat.size, viaSymlink: false }],
+      files: [
+        {
+          name: '.',
+          path: Buffer.from(root),
+          size: rootStat.size,
+          viaSymlink: false,
+        },
+      ],
       warnings: [],
       singleFile: true,
     };
   }
   if (!rootStat.isDirectory()) {
-    throw modelSealError('UNSUPPORTED_FILE_TYPE', `${modelPath}: is ${typeName(rootStat)}`, { details: { path: modelPath } });
+    throw modelSealError(
+      'UNSUPPORTED_FILE_TYPE',
+      `${modelPath}: is ${typeName(rootStat)}`,
+      { details: { path: modelPath } },
+    );
   }
 
   const files: ModelFile[] = [];
   const warnings: ManifestWarning[] = [];
   let rootReal: string | undefined;
-  const stack: { abs: Buffer; rel: string }[] = [{ abs: Buffer.from(root), rel: '' }];
+  const stack: { abs: Buffer; rel: string }[] = [
+    { abs: Buffer.from(root), rel: '' },
+  ];
   while (stack.length > 0) {
-    if (options.signal?.aborted) throw modelSealError('ABORTED', 'enumeration was cancelled');
+    if (options.signal?.aborted)
+      throw modelSealError('ABORTED', 'enumeration was cancelled');
     const dir = stack.pop()!;
     let names: Buffer[];
     try {
@@ -121,9 +162,14 @@ export async function enumerateModel(modelPath: string, options: WalkOptions): P
     }
     const entries = names.map((raw) => {
       const name = decodeName(raw);
-      const shown = dir.rel === '' ? displayName(raw) : `${dir.rel}/${displayName(raw)}`;
+      const shown =
+        dir.rel === '' ? displayName(raw) : `${dir.rel}/${displayName(raw)}`;
       if (name === undefined) {
-        throw modelSealError('INVALID_PATH', `${shown}: file name is not valid UTF-8`, { details: { path: shown } });
+        throw modelSealError(
+          'INVALID_PATH',
+          `${shown}: file name is not valid UTF-8`,
+          { details: { path: shown } },
+        );
       }
       return {
         rel: dir.rel === '' ? name : `${dir.rel}/${name}`,
@@ -147,25 +193,45 @@ export async function enumerateModel(modelPath: string, options: WalkOptions): P
         }
         if (options.skip(entry.rel, false)) continue;
         if (s.isFile()) {
-          files.push({ name: entry.rel, path: entry.abs, size: s.size, viaSymlink: false });
+          files.push({
+            name: entry.rel,
+            path: entry.abs,
+            size: s.size,
+            viaSymlink: false,
+          });
           continue;
         }
         if (!s.isSymbolicLink()) {
-          throw modelSealError('UNSUPPORTED_FILE_TYPE', `${entry.rel}: is ${typeName(s)}, not a regular file`, { details: { path: entry.rel } });
+          throw modelSealError(
+            'UNSUPPORTED_FILE_TYPE',
+            `${entry.rel}: is ${typeName(s)}, not a regular file`,
+            { details: { path: entry.rel } },
+          );
         }
         if (!options.allowSymlinks) {
-          throw modelSealError('SYMLINK_NOT_ALLOWED', `${entry.rel}: is a symlink (allow symlinks to follow links to files)`, { details: { path: entry.rel } });
+          throw modelSealError(
+            'SYMLINK_NOT_ALLOWED',
+            `${entry.rel}: is a symlink (allow symlinks to follow links to files)`,
+            { details: { path: entry.rel } },
+          );
         }
         let target: Stats;
         try {
           target = await stat(entry.abs);
         } catch (error) {
-          throw modelSealError('IO_ERROR', `${entry.rel}: broken symlink`, { cause: error, details: { path: entry.rel } });
+          throw modelSealError('IO_ERROR', `${entry.rel}: broken symlink`, {
+            cause: error,
+            details: { path: entry.rel },
+          });
         }
         // A link to a directory is neither traversed nor listed: no cycles.
         if (target.isDirectory()) continue;
         if (!target.isFile()) {
-          throw modelSealError('UNSUPPORTED_FILE_TYPE', `${entry.rel}: symlink to ${typeName(target)}`, { details: { path: entry.rel } });
+          throw modelSealError(
+            'UNSUPPORTED_FILE_TYPE',
+            `${entry.rel}: symlink to ${typeName(target)}`,
+            { details: { path: entry.rel } },
+          );
         }
         rootReal ??= await realpath(root);
         const targetReal = await realpath(entry.abs).catch((error: unknown) => {
@@ -173,10 +239,22 @@ export async function enumerateModel(modelPath: string, options: WalkOptions): P
         });
         if (!isInside(rootReal, targetReal.toString())) {
           const message = `${entry.rel}: symlink points outside the model (${targetReal.toString()})`;
-          if (options.strictSymlinks) throw modelSealError('SYMLINK_NOT_ALLOWED', message, { details: { path: entry.rel } });
-          warnings.push({ code: 'SYMLINK_OUTSIDE_ROOT', path: entry.rel, message });
+          if (options.strictSymlinks)
+            throw modelSealError('SYMLINK_NOT_ALLOWED', message, {
+              details: { path: entry.rel },
+            });
+          warnings.push({
+            code: 'SYMLINK_OUTSIDE_ROOT',
+            path: entry.rel,
+            message,
+          });
         }
-        files.push({ name: entry.rel, path: entry.abs, size: target.size, viaSymlink: true });
+        files.push({
+          name: entry.rel,
+          path: entry.abs,
+          size: target.size,
+          viaSymlink: true,
+        });
       }
     }
   }

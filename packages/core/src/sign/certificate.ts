@@ -11,7 +11,12 @@ import { parseCertificates } from '../internal/pem.js';
 import { distinguishedName, leafSigningProblem } from '../verify/chain.js';
 import { certificateInfo } from '../verify/certificate.js';
 import { signingScheme, signStatement } from './key.js';
-import type { CertificateSignerOptions, SignedBy, SignWarning, StatementSigner } from './types.js';
+import type {
+  CertificateSignerOptions,
+  SignedBy,
+  SignWarning,
+  StatementSigner,
+} from './types.js';
 
 /**
  * Read certificates from files or bytes (PEM with one or more certificates,
@@ -61,17 +66,34 @@ export interface PreparedSigner {
  * @throws ModelSealError `KEY_MISMATCH`, `CERTIFICATE_INVALID`,
  *   `PASSWORD_REQUIRED`, `KEY_INVALID`, `UNSUPPORTED_KEY`, `IO_ERROR`
  */
-export async function createCertificateSigner(options: CertificateSignerOptions): Promise<PreparedSigner> {
+export async function createCertificateSigner(
+  options: CertificateSignerOptions,
+): Promise<PreparedSigner> {
   const key = await loadPrivateKey(options.privateKey, options.password);
   const scheme = signingScheme(key, options.rsaPadding);
-  const [leaf, ...bundled] = await loadCertificates([options.signingCertificate], 'signing certificate');
+  const [leaf, ...bundled] = await loadCertificates(
+    [options.signingCertificate],
+    'signing certificate',
+  );
   if (leaf === undefined) {
     /* v8 ignore next 2 -- parseCertificates returns at least one certificate or throws */
-    throw new ModelSealError({ code: 'CERTIFICATE_INVALID', message: 'no signing certificate' });
+    throw new ModelSealError({
+      code: 'CERTIFICATE_INVALID',
+      message: 'no signing certificate',
+    });
   }
-  const chain = [...bundled, ...(await loadCertificates(options.certificateChain ?? [], 'chain certificate'))];
+  const chain = [
+    ...bundled,
+    ...(await loadCertificates(
+      options.certificateChain ?? [],
+      'chain certificate',
+    )),
+  ];
   if (!spkiDer(leaf.publicKey).equals(spkiDer(key))) {
-    const name = typeof options.signingCertificate === 'string' ? options.signingCertificate : 'the signing certificate';
+    const name =
+      typeof options.signingCertificate === 'string'
+        ? options.signingCertificate
+        : 'the signing certificate';
     throw new ModelSealError({
       code: 'KEY_MISMATCH',
       message: `${name} (${distinguishedName(leaf.subject)}) does not certify the private key`,
@@ -86,7 +108,8 @@ export async function createCertificateSigner(options: CertificateSignerOptions)
     });
   }
   const usage = leafSigningProblem(leaf);
-  if (usage !== undefined) warnings.push({ code: 'CERTIFICATE_CANNOT_SIGN', message: usage });
+  if (usage !== undefined)
+    warnings.push({ code: 'CERTIFICATE_CANNOT_SIGN', message: usage });
   const certificates = [leaf, ...chain].map((c) => c.raw);
   const signedBy: SignedBy = {
     method: 'certificate',
@@ -101,10 +124,11 @@ export async function createCertificateSigner(options: CertificateSignerOptions)
       signedBy,
       sign: (statement: Buffer): Promise<Record<string, unknown>> =>
         Promise.resolve(
-          buildCertificateBundle(statement, signStatement(key, scheme, statement), certificates) as unknown as Record<
-            string,
-            unknown
-          >,
+          buildCertificateBundle(
+            statement,
+            signStatement(key, scheme, statement),
+            certificates,
+          ) as unknown as Record<string, unknown>,
         ),
     },
     warnings,

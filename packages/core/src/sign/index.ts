@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-export { createCertificateSigner, loadCertificates, type PreparedSigner } from './certificate.js';
+export {
+  createCertificateSigner,
+  loadCertificates,
+  type PreparedSigner,
+} from './certificate.js';
 export { createKeySigner } from './key.js';
 export { signModel } from './sign-model.js';
 export {

@@ -22,11 +22,17 @@ import {
 import type { KeySignerOptions, SignedBy, StatementSigner } from './types.js';
 
 /** The scheme a private key signs with (curve hash, RSA padding). */
-export function signingScheme(key: KeyObject, rsaPadding: RsaPadding = 'pkcs1v15'): SignatureScheme {
+export function signingScheme(
+  key: KeyObject,
+  rsaPadding: RsaPadding = 'pkcs1v15',
+): SignatureScheme {
   const [scheme] = schemesFor(key, rsaPadding);
   /* v8 ignore next 3 -- schemesFor returns at least one scheme or throws */
   if (scheme === undefined) {
-    throw new ModelSealError({ code: 'INTERNAL_ERROR', message: 'no signature scheme' });
+    throw new ModelSealError({
+      code: 'INTERNAL_ERROR',
+      message: 'no signature scheme',
+    });
   }
   return scheme;
 }
@@ -37,7 +43,11 @@ export function signingScheme(key: KeyObject, rsaPadding: RsaPadding = 'pkcs1v15
  *
  * @throws ModelSealError `KEY_INVALID`, `UNSUPPORTED_KEY`
  */
-export function signStatement(key: KeyObject, scheme: SignatureScheme, statement: Buffer): Buffer {
+export function signStatement(
+  key: KeyObject,
+  scheme: SignatureScheme,
+  statement: Buffer,
+): Buffer {
   const data = pae(IN_TOTO_PAYLOAD_TYPE, statement);
   const signature = signWith(key, scheme, data);
   if (verifyWith(publicOf(key), [scheme], data, signature) === undefined) {
@@ -57,7 +67,9 @@ export function signStatement(key: KeyObject, scheme: SignatureScheme, statement
  *
  * @throws ModelSealError `PASSWORD_REQUIRED`, `KEY_INVALID`, `UNSUPPORTED_KEY`, `IO_ERROR`
  */
-export async function createKeySigner(options: KeySignerOptions): Promise<StatementSigner> {
+export async function createKeySigner(
+  options: KeySignerOptions,
+): Promise<StatementSigner> {
   const key = await loadPrivateKey(options.privateKey, options.password);
   const scheme = signingScheme(key, options.rsaPadding);
   const hint = keyHint(key);
@@ -73,7 +85,11 @@ export async function createKeySigner(options: KeySignerOptions): Promise<Statem
     signedBy,
     sign: (statement: Buffer): Promise<Record<string, unknown>> =>
       Promise.resolve(
-        buildKeyBundle(statement, signStatement(key, scheme, statement), hint) as unknown as Record<string, unknown>,
+        buildKeyBundle(
+          statement,
+          signStatement(key, scheme, statement),
+          hint,
+        ) as unknown as Record<string, unknown>,
       ),
   };
 }

@@ -44,12 +44,17 @@ function sigstoreSigner(options: SigstoreSignOptions): StatementSigner {
 }
 
 function sigstoreSignedBy(bundle: Record<string, unknown>): SignedBy {
-  const material = bundle['verificationMaterial'] as Record<string, unknown> | undefined;
+  const material = bundle['verificationMaterial'] as
+    Record<string, unknown> | undefined;
   const cert = material?.['certificate'] as { rawBytes?: unknown } | undefined;
-  const chain = material?.['x509CertificateChain'] as { certificates?: { rawBytes?: unknown }[] } | undefined;
+  const chain = material?.['x509CertificateChain'] as
+    { certificates?: { rawBytes?: unknown }[] } | undefined;
   const raw = cert?.rawBytes ?? chain?.certificates?.[0]?.rawBytes;
   const der = typeof raw === 'string' ? decodeBase64Strict(raw) : undefined;
-  const claimed = der === undefined ? { identity: undefined, issuer: undefined } : claimedIdentity(der);
+  const claimed =
+    der === undefined
+      ? { identity: undefined, issuer: undefined }
+      : claimedIdentity(der);
   return { method: 'sigstore', ...claimed };
 }
 
@@ -67,7 +72,8 @@ function hashOptionsOf(options: SignModelOptions): HashModelOptions {
     'onProgress',
   ] as const;
   for (const k of keys) {
-    if (options[k] !== undefined) (out as Record<string, unknown>)[k] = options[k];
+    if (options[k] !== undefined)
+      (out as Record<string, unknown>)[k] = options[k];
   }
   if (options.serialization !== undefined) out.method = options.serialization;
   return out;
@@ -93,19 +99,33 @@ async function scanGate(
   force: boolean,
 ): Promise<GateOutcome> {
   const failOn = scan.failOn ?? 'high';
-  const attestationPath = scan.attestationPath === undefined ? undefined : resolve(scan.attestationPath);
+  const attestationPath =
+    scan.attestationPath === undefined
+      ? undefined
+      : resolve(scan.attestationPath);
   if (attestationPath !== undefined) {
     await assertWritable(attestationPath, force);
-    hashOptions.ignorePaths = [...(hashOptions.ignorePaths ?? []), attestationPath];
+    hashOptions.ignorePaths = [
+      ...(hashOptions.ignorePaths ?? []),
+      attestationPath,
+    ];
   }
   const scanOptions: ScanModelOptions = {};
-  for (const k of ['ignorePaths', 'ignoreGitPaths', 'signaturePath', 'allowSymlinks', 'signal'] as const) {
-    if (hashOptions[k] !== undefined) (scanOptions as Record<string, unknown>)[k] = hashOptions[k];
+  for (const k of [
+    'ignorePaths',
+    'ignoreGitPaths',
+    'signaturePath',
+    'allowSymlinks',
+    'signal',
+  ] as const) {
+    if (hashOptions[k] !== undefined)
+      (scanOptions as Record<string, unknown>)[k] = hashOptions[k];
   }
   if (scan.policy !== undefined) scanOptions.policy = scan.policy;
   const report = await scanModel(options.modelPath, scanOptions);
   const verdict = scanVerdict(report, failOn);
-  const overrideReason = scan.overrideReason?.trim() === '' ? undefined : scan.overrideReason;
+  const overrideReason =
+    scan.overrideReason?.trim() === '' ? undefined : scan.overrideReason;
   if (verdict !== 'clean' && overrideReason === undefined) {
     const blocking = report.files
       .flatMap((f) => f.findings)
@@ -139,11 +159,16 @@ async function scanGate(
  *   `CERTIFICATE_INVALID`, `OIDC_TOKEN_UNAVAILABLE`, `SIGSTORE_SERVICE_ERROR`,
  *   the hashing errors of `hashModel`, `IO_ERROR`, `ABORTED`
  */
-export async function signModel(options: SignModelOptions): Promise<SignModelResult> {
+export async function signModel(
+  options: SignModelOptions,
+): Promise<SignModelResult> {
   if (typeof options.modelPath !== 'string' || options.modelPath === '') {
     throw invalidOptions('modelPath is required');
   }
-  if (typeof options.signaturePath !== 'string' || options.signaturePath === '') {
+  if (
+    typeof options.signaturePath !== 'string' ||
+    options.signaturePath === ''
+  ) {
     throw invalidOptions('signaturePath is required');
   }
   const warnings: SignWarning[] = [];
@@ -166,26 +191,43 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
       signer = options.signer;
       break;
     default:
-      throw invalidOptions(`unknown signing method ${JSON.stringify((options as { method?: unknown }).method)}`);
+      throw invalidOptions(
+        `unknown signing method ${JSON.stringify((options as { method?: unknown }).method)}`,
+      );
   }
   // Key and certificate bundles may carry an RFC 3161 timestamp; keyless ones get theirs from signWithSigstore.
-  const tsaURL = options.method === 'key' || options.method === 'certificate' ? options.tsaURL : undefined;
-  const stamp = async (bundle: Record<string, unknown>): Promise<Record<string, unknown>> =>
+  const tsaURL =
+    options.method === 'key' || options.method === 'certificate'
+      ? options.tsaURL
+      : undefined;
+  const stamp = async (
+    bundle: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> =>
     tsaURL === undefined ? bundle : addTimestamp(bundle, { tsaURL });
   const signaturePath = resolve(options.signaturePath);
   const force = options.force ?? false;
   await assertWritable(signaturePath, force);
   const hashOptions = hashOptionsOf(options);
-  const gate = options.scan === undefined ? undefined : await scanGate(options, options.scan, hashOptions, force);
+  const gate =
+    options.scan === undefined
+      ? undefined
+      : await scanGate(options, options.scan, hashOptions, force);
 
   const hashed = await hashModel(options.modelPath, hashOptions);
   if (hashed.manifest.resources.length === 0) {
-    throw new ModelSealError({ code: 'EMPTY_MODEL', message: `nothing to sign in ${options.modelPath}` });
+    throw new ModelSealError({
+      code: 'EMPTY_MODEL',
+      message: `nothing to sign in ${options.modelPath}`,
+    });
   }
   warnings.push(...hashed.warnings);
   const statement = encodeStatement(hashed.manifest);
   if (options.signal?.aborted === true) {
-    throw new ModelSealError({ code: 'ABORTED', message: 'signing was aborted', cause: options.signal.reason });
+    throw new ModelSealError({
+      code: 'ABORTED',
+      message: 'signing was aborted',
+      cause: options.signal.reason,
+    });
   }
   const bundle = await stamp(await signer.sign(statement));
   await writeBundle(signaturePath, bundle, { force });
@@ -193,7 +235,8 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
   let scan: SignModelResult['scan'];
   if (gate !== undefined) {
     scan = { report: gate.report, verdict: gate.verdict };
-    if (gate.overrideReason !== undefined) scan.overrideReason = gate.overrideReason;
+    if (gate.overrideReason !== undefined)
+      scan.overrideReason = gate.overrideReason;
     if (gate.attestationPath !== undefined) {
       // The same signer signs a second statement about the same root digest.
       const attestation = encodeScanStatement({
@@ -202,10 +245,18 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
         report: gate.report,
         failOn: gate.failOn,
         toolVersion: MODELSEAL_VERSION,
-        ...(options.scan?.policy === undefined ? {} : { policy: options.scan.policy }),
-        ...(gate.overrideReason === undefined ? {} : { override: { reason: gate.overrideReason } }),
+        ...(options.scan?.policy === undefined
+          ? {}
+          : { policy: options.scan.policy }),
+        ...(gate.overrideReason === undefined
+          ? {}
+          : { override: { reason: gate.overrideReason } }),
       });
-      await writeBundle(gate.attestationPath, await stamp(await signer.sign(attestation)), { force });
+      await writeBundle(
+        gate.attestationPath,
+        await stamp(await signer.sign(attestation)),
+        { force },
+      );
       scan.attestationPath = gate.attestationPath;
     }
   }
@@ -216,7 +267,8 @@ export async function signModel(options: SignModelOptions): Promise<SignModelRes
     bundle,
     statement,
     manifest: hashed.manifest,
-    signedBy: method === 'sigstore' ? sigstoreSignedBy(bundle) : signer.signedBy,
+    signedBy:
+      method === 'sigstore' ? sigstoreSignedBy(bundle) : signer.signedBy,
     warnings,
     bytes: hashed.bytes,
   };

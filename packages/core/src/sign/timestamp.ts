@@ -29,13 +29,24 @@ export async function addTimestamp(
   try {
     new URL(options.tsaURL);
   } catch (cause) {
-    throw new ModelSealError({ code: 'INVALID_OPTIONS', message: `not a URL: ${options.tsaURL}`, cause });
+    throw new ModelSealError({
+      code: 'INVALID_OPTIONS',
+      message: `not a URL: ${options.tsaURL}`,
+      cause,
+    });
   }
-  const envelope = bundle.dsseEnvelope as { payload: string; payloadType: string; signatures: { sig: string; keyid: string }[] };
+  const envelope = bundle.dsseEnvelope as {
+    payload: string;
+    payloadType: string;
+    signatures: { sig: string; keyid: string }[];
+  };
   const sig = decodeBase64Strict(envelope.signatures[0]?.sig ?? '');
   const payload = decodeBase64Strict(envelope.payload);
   if (sig === undefined || payload === undefined) {
-    throw new ModelSealError({ code: 'INTERNAL_ERROR', message: 'cannot timestamp a bundle without a signature' });
+    throw new ModelSealError({
+      code: 'INTERNAL_ERROR',
+      message: 'cannot timestamp a bundle without a signature',
+    });
   }
   const witness = new TSAWitness({
     tsaBaseURL: options.tsaURL,
@@ -44,16 +55,14 @@ export async function addTimestamp(
   });
   let material;
   try {
-    material = await witness.testify(
-      {
-        $case: 'dsseEnvelope',
-        dsseEnvelope: {
-          payload,
-          payloadType: envelope.payloadType,
-          signatures: [{ sig, keyid: '' }],
-        },
+    material = await witness.testify({
+      $case: 'dsseEnvelope',
+      dsseEnvelope: {
+        payload,
+        payloadType: envelope.payloadType,
+        signatures: [{ sig, keyid: '' }],
       },
-    );
+    });
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
     throw new ModelSealError({
@@ -68,6 +77,9 @@ export async function addTimestamp(
   const vm = bundle.verificationMaterial as Record<string, unknown>;
   return {
     ...bundle,
-    verificationMaterial: { ...vm, timestampVerificationData: { rfc3161Timestamps: timestamps } },
+    verificationMaterial: {
+      ...vm,
+      timestampVerificationData: { rfc3161Timestamps: timestamps },
+    },
   };
 }

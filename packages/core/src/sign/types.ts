@@ -4,7 +4,12 @@
  */
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput, RsaPadding } from '../internal/keys.js';
-import type { HashModelOptions, Manifest, ManifestWarning, SerializationMethod } from '../manifest/types.js';
+import type {
+  HashModelOptions,
+  Manifest,
+  ManifestWarning,
+  SerializationMethod,
+} from '../manifest/types.js';
 import type { ScanReport } from '../scan/engine.js';
 import type { ScanPolicy } from '../scan/policy.js';
 import type { Severity } from '../scan/types.js';
@@ -15,7 +20,13 @@ export type { KeyInput, RsaPadding } from '../internal/keys.js';
 
 /** Who a {@link StatementSigner} signs as. */
 export type SignedBy =
-  | { method: 'key'; hint: string; fingerprint: string; keyType: string; scheme: string }
+  | {
+      method: 'key';
+      hint: string;
+      fingerprint: string;
+      keyType: string;
+      scheme: string;
+    }
   | {
       method: 'certificate';
       certificate: CertificateInfo;
@@ -24,7 +35,11 @@ export type SignedBy =
       keyType: string;
       scheme: string;
     }
-  | { method: 'sigstore'; identity: string | undefined; issuer: string | undefined };
+  | {
+      method: 'sigstore';
+      identity: string | undefined;
+      issuer: string | undefined;
+    };
 
 /**
  * Signs an in-toto statement into a complete bundle (JSON value). The same
@@ -65,7 +80,10 @@ export interface CertificateSignerOptions extends KeySignerOptions {
  * serialization method renamed `serialization` (`method` names the signing
  * method) and the signature path given separately.
  */
-export interface SignHashOptions extends Omit<HashModelOptions, 'signaturePath' | 'method'> {
+export interface SignHashOptions extends Omit<
+  HashModelOptions,
+  'signaturePath' | 'method'
+> {
   /** `files` (default) or `shards`. */
   serialization?: SerializationMethod;
 }
@@ -94,14 +112,16 @@ interface SignModelCommonOptions extends SignHashOptions {
 }
 
 /** {@link signModel} with a private key. */
-export interface SignModelKeyOptions extends SignModelCommonOptions, KeySignerOptions {
+export interface SignModelKeyOptions
+  extends SignModelCommonOptions, KeySignerOptions {
   method: 'key';
   /** Countersign with this RFC 3161 timestamp authority (base URL or full endpoint). */
   tsaURL?: string;
 }
 
 /** {@link signModel} with a certificate. */
-export interface SignModelCertificateOptions extends SignModelCommonOptions, CertificateSignerOptions {
+export interface SignModelCertificateOptions
+  extends SignModelCommonOptions, CertificateSignerOptions {
   method: 'certificate';
   /** Countersign with this RFC 3161 timestamp authority: verifiers that trust it check the certificates at that time. */
   tsaURL?: string;
@@ -109,8 +129,7 @@ export interface SignModelCertificateOptions extends SignModelCommonOptions, Cer
 
 /** {@link signModel} with Sigstore keyless signing. */
 export interface SignModelSigstoreOptions
-  extends SignModelCommonOptions,
-    Omit<SigstoreSignOptions, 'signal'> {
+  extends SignModelCommonOptions, Omit<SigstoreSignOptions, 'signal'> {
   method: 'sigstore';
 }
 
@@ -129,7 +148,10 @@ export type SignModelOptions =
 
 /** A non-fatal observation of signing. */
 export interface SignWarning {
-  code: ManifestWarning['code'] | 'CERTIFICATE_NOT_VALID_NOW' | 'CERTIFICATE_CANNOT_SIGN';
+  code:
+    | ManifestWarning['code']
+    | 'CERTIFICATE_NOT_VALID_NOW'
+    | 'CERTIFICATE_CANNOT_SIGN';
   message: string;
   path?: string;
 }

@@ -10,7 +10,12 @@ import { certificateInfo } from './certificate-info.js';
 import { buildCertificatePath, distinguishedName } from './chain.js';
 import { verifyEnvelope } from './envelope.js';
 import { verifyTimestamps } from './timestamp.js';
-import type { CertificateInfo, CertificateSignerInfo, TimeSource, VerifyWarning } from './types.js';
+import type {
+  CertificateInfo,
+  CertificateSignerInfo,
+  TimeSource,
+  VerifyWarning,
+} from './types.js';
 
 export { certificateInfo } from './certificate-info.js';
 
@@ -76,15 +81,26 @@ export function verifyCertificateBundleSignature(
   });
   const [leaf, ...rest] = certs;
   if (leaf === undefined) {
-    throw new ModelSealError({ code: 'BUNDLE_MALFORMED', message: 'malformed bundle: no certificate' });
+    throw new ModelSealError({
+      code: 'BUNDLE_MALFORMED',
+      message: 'malformed bundle: no certificate',
+    });
   }
   const warnings: VerifyWarning[] = [];
   let validityTime = options.verificationTime ?? new Date();
-  let validityTimeSource: TimeSource = options.verificationTime === undefined ? 'current-time' : 'caller';
+  let validityTimeSource: TimeSource =
+    options.verificationTime === undefined ? 'current-time' : 'caller';
   let timestampAuthority: CertificateInfo | undefined;
   if (bundle.rfc3161Timestamps.length > 0) {
-    if (options.timestampAuthorities !== undefined && options.timestampAuthorities.length > 0) {
-      const ts = verifyTimestamps(bundle.rfc3161Timestamps, bundle.envelope.signature.sig, options.timestampAuthorities);
+    if (
+      options.timestampAuthorities !== undefined &&
+      options.timestampAuthorities.length > 0
+    ) {
+      const ts = verifyTimestamps(
+        bundle.rfc3161Timestamps,
+        bundle.envelope.signature.sig,
+        options.timestampAuthorities,
+      );
       validityTime = ts.time;
       validityTimeSource = 'timestamp';
       timestampAuthority = ts.authority;
@@ -95,7 +111,12 @@ export function verifyCertificateBundleSignature(
       });
     }
   }
-  const { path, anchor } = buildCertificatePath(leaf, rest, anchors, validityTime);
+  const { path, anchor } = buildCertificatePath(
+    leaf,
+    rest,
+    anchors,
+    validityTime,
+  );
   const key = leaf.publicKey;
   const verified = verifyEnvelope(bundle, key, 'certificate');
   if (verified === undefined) {
@@ -105,7 +126,10 @@ export function verifyCertificateBundleSignature(
     });
   }
   if (verified.legacyPae) {
-    warnings.push({ code: 'LEGACY_PAE', message: 'signature over the model_signing v0.2 compatibility encoding' });
+    warnings.push({
+      code: 'LEGACY_PAE',
+      message: 'signature over the model_signing v0.2 compatibility encoding',
+    });
   }
   return {
     signer: {

@@ -38,7 +38,11 @@ interface CertInfo {
   parsed: SigstoreX509;
 }
 
-function invalid(message: string, details?: Record<string, unknown>, cause?: unknown): ModelSealError {
+function invalid(
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+): ModelSealError {
   return new ModelSealError({
     code: 'CERTIFICATE_INVALID',
     message,
@@ -51,7 +55,11 @@ function info(node: X509Certificate): CertInfo {
   try {
     return { node, der: node.raw, parsed: SigstoreX509.parse(node.raw) };
   } catch (error) {
-    throw invalid(`certificate ${node.subject.replace(/\n/g, ', ')} cannot be parsed`, undefined, error);
+    throw invalid(
+      `certificate ${node.subject.replace(/\n/g, ', ')} cannot be parsed`,
+      undefined,
+      error,
+    );
   }
 }
 
@@ -68,11 +76,17 @@ function criticalUnknown(cert: CertInfo): string | undefined {
   try {
     for (const ext of cert.parsed.extensions) {
       const oid = ext.subs[0]?.toOID();
-      const critical = ext.subs.length === 3 && ext.subs[1]?.toBoolean() === true;
-      if (critical && oid !== undefined && !UNDERSTOOD_CRITICAL.has(oid)) return oid;
+      const critical =
+        ext.subs.length === 3 && ext.subs[1]?.toBoolean() === true;
+      if (critical && oid !== undefined && !UNDERSTOOD_CRITICAL.has(oid))
+        return oid;
     }
   } catch (error) {
-    throw invalid(`certificate ${describe(cert)} has malformed extensions`, undefined, error);
+    throw invalid(
+      `certificate ${describe(cert)} has malformed extensions`,
+      undefined,
+      error,
+    );
   }
   return undefined;
 }
@@ -83,12 +97,19 @@ function checkValidity(cert: CertInfo, time: Date): void {
   if (time < notBefore || time > notAfter) {
     throw invalid(
       `certificate ${describe(cert)} is not valid at ${time.toISOString()} (valid from ${notBefore.toISOString()} to ${notAfter.toISOString()})`,
-      { subject: distinguishedName(cert.node.subject), notBefore, notAfter, time },
+      {
+        subject: distinguishedName(cert.node.subject),
+        notBefore,
+        notAfter,
+        time,
+      },
     );
   }
   const oid = criticalUnknown(cert);
   if (oid !== undefined) {
-    throw invalid(`certificate ${describe(cert)} has an unsupported critical extension ${oid}`);
+    throw invalid(
+      `certificate ${describe(cert)} has an unsupported critical extension ${oid}`,
+    );
   }
 }
 
@@ -98,10 +119,14 @@ function extendedKeyUsages(cert: CertInfo): string[] | undefined {
   if (ext === undefined) return undefined;
   try {
     const seq = ext.valueObj.subs[0];
-    if (seq === undefined) throw new Error("empty extension");
+    if (seq === undefined) throw new Error('empty extension');
     return seq.subs.map((s) => s.toOID());
   } catch (error) {
-    throw invalid(`certificate ${describe(cert)} has a malformed extended key usage`, undefined, error);
+    throw invalid(
+      `certificate ${describe(cert)} has a malformed extended key usage`,
+      undefined,
+      error,
+    );
   }
 }
 
@@ -112,11 +137,18 @@ function extendedKeyUsages(cert: CertInfo): string[] | undefined {
 function checkLeafUsage(leaf: CertInfo): void {
   let digitalSignature: boolean;
   try {
-    digitalSignature = leaf.parsed.extension(OID_KEY_USAGE) !== undefined && leaf.parsed.extKeyUsage?.digitalSignature === true;
+    digitalSignature =
+      leaf.parsed.extension(OID_KEY_USAGE) !== undefined &&
+      leaf.parsed.extKeyUsage?.digitalSignature === true;
   } catch (error) {
-    throw invalid(`certificate ${describe(leaf)} has a malformed key usage`, undefined, error);
+    throw invalid(
+      `certificate ${describe(leaf)} has a malformed key usage`,
+      undefined,
+      error,
+    );
   }
-  const codeSigning = extendedKeyUsages(leaf)?.includes(OID_CODE_SIGNING) === true;
+  const codeSigning =
+    extendedKeyUsages(leaf)?.includes(OID_CODE_SIGNING) === true;
   if (!digitalSignature && !codeSigning) {
     throw invalid(
       `certificate ${describe(leaf)} may not sign: it has neither key usage digitalSignature nor extended key usage codeSigning`,
@@ -158,7 +190,10 @@ function pathLenAllows(cert: CertInfo, belowCount: number): boolean {
 function issues(issuer: CertInfo, subject: CertInfo): boolean {
   try {
     // checkIssued: names, key identifiers, issuer keyUsage; verify: the signature.
-    return subject.node.checkIssued(issuer.node) && subject.node.verify(issuer.node.publicKey);
+    return (
+      subject.node.checkIssued(issuer.node) &&
+      subject.node.verify(issuer.node.publicKey)
+    );
   } catch {
     return false;
   }
@@ -193,18 +228,22 @@ export function buildCertificatePath(
   if (anchors.length === 0) {
     throw new ModelSealError({
       code: 'INVALID_OPTIONS',
-      message: 'no trust anchors given: certificate verification needs the CA certificates to trust',
+      message:
+        'no trust anchors given: certificate verification needs the CA certificates to trust',
     });
   }
   const leafInfo = info(leaf);
   checkValidity(leafInfo, time);
   checkLeafUsage(leafInfo);
   const anchorInfos = anchors.map(info);
-  const isAnchor = (c: CertInfo): boolean => anchorInfos.some((a) => a.der.equals(c.der));
+  const isAnchor = (c: CertInfo): boolean =>
+    anchorInfos.some((a) => a.der.equals(c.der));
   if (isAnchor(leafInfo)) return { path: [leaf], anchor: leaf };
 
   if (intermediates.length > MAX_INTERMEDIATES) {
-    throw invalid(`the bundle carries ${intermediates.length} chain certificates, more than ${MAX_INTERMEDIATES}`);
+    throw invalid(
+      `the bundle carries ${intermediates.length} chain certificates, more than ${MAX_INTERMEDIATES}`,
+    );
   }
   const candidates: CertInfo[] = [];
   for (const c of [...anchorInfos, ...intermediates.map(info)]) {
@@ -223,7 +262,9 @@ export function buildCertificatePath(
       if (path.some((p) => p.der.equals(next.der))) continue;
       // A crafted web of cross-signed certificates must not make this exponential.
       if (++checks > MAX_ISSUER_CHECKS) {
-        throw invalid(`certificate path search for ${describe(leafInfo)} gave up after ${MAX_ISSUER_CHECKS} checks`);
+        throw invalid(
+          `certificate path search for ${describe(leafInfo)} gave up after ${MAX_ISSUER_CHECKS} checks`,
+        );
       }
       if (!issues(next, current)) continue;
       try {
@@ -250,7 +291,10 @@ export function buildCertificatePath(
   if (found === undefined) {
     throw invalid(
       `certificate ${describe(leafInfo)} does not chain to a trusted CA${lastProblem === undefined ? '' : `: ${lastProblem}`}`,
-      { subject: distinguishedName(leaf.subject), issuer: distinguishedName(leaf.issuer) },
+      {
+        subject: distinguishedName(leaf.subject),
+        issuer: distinguishedName(leaf.issuer),
+      },
     );
   }
   const anchor = found[found.length - 1] as CertInfo;

@@ -5,7 +5,11 @@ import type { KeyObject } from 'node:crypto';
 import { compatPae, pae } from '../bundle/dsse.js';
 import type { ParsedBundle } from '../bundle/types.js';
 import { OMS_LEGACY_PREDICATE_TYPE } from '../constants.js';
-import { schemesFor, verifyWith, type SignatureScheme } from '../internal/keys.js';
+import {
+  schemesFor,
+  verifyWith,
+  type SignatureScheme,
+} from '../internal/keys.js';
 
 /** The `predicateType` of a payload, or undefined; never throws. */
 export function payloadPredicateType(payload: Buffer): string | undefined {
@@ -42,13 +46,24 @@ export function verifyEnvelope(
 ): EnvelopeVerification | undefined {
   const { payload, payloadType, signature } = bundle.envelope;
   const schemes = schemesFor(key);
-  const standard = verifyWith(key, schemes, pae(payloadType, payload), signature.sig);
+  const standard = verifyWith(
+    key,
+    schemes,
+    pae(payloadType, payload),
+    signature.sig,
+  );
   if (standard !== undefined) return { scheme: standard, legacyPae: false };
-  if (payloadPredicateType(payload) !== OMS_LEGACY_PREDICATE_TYPE) return undefined;
+  if (payloadPredicateType(payload) !== OMS_LEGACY_PREDICATE_TYPE)
+    return undefined;
   const legacySchemes: SignatureScheme[] =
     kind === 'certificate' && key.asymmetricKeyType === 'ec'
       ? [{ name: 'ecdsa-sha256-legacy', digest: 'sha256' }]
       : schemes;
-  const legacy = verifyWith(key, legacySchemes, compatPae(payloadType, payload), signature.sig);
+  const legacy = verifyWith(
+    key,
+    legacySchemes,
+    compatPae(payloadType, payload),
+    signature.sig,
+  );
   return legacy === undefined ? undefined : { scheme: legacy, legacyPae: true };
 }

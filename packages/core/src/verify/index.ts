@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-export { buildCertificatePath, MAX_INTERMEDIATES, MAX_PATH_LENGTH, type CertificatePath } from './chain.js';
+export {
+  buildCertificatePath,
+  MAX_INTERMEDIATES,
+  MAX_PATH_LENGTH,
+  type CertificatePath,
+} from './chain.js';
 export {
   certificateInfo,
   verifyCertificateBundleSignature,
   type CertificateBundleVerification,
   type CertificateBundleVerificationOptions,
 } from './certificate.js';
-export { inspectBundle, type ClaimedSigner, type InspectBundleResult } from './inspect.js';
+export {
+  inspectBundle,
+  type ClaimedSigner,
+  type InspectBundleResult,
+} from './inspect.js';
 export { verifyKeyBundleSignature, type KeyBundleVerification } from './key.js';
 export {
   verifySigstoreBundle,

@@ -69,8 +69,11 @@ function integratedTime(entries: unknown[] | undefined): Date | undefined {
   const first = entries?.[0];
   if (typeof first !== 'object' || first === null) return undefined;
   const raw = (first as Record<string, unknown>)['integratedTime'];
-  const seconds = typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : NaN;
-  return Number.isSafeInteger(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
+  const seconds =
+    typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : NaN;
+  return Number.isSafeInteger(seconds) && seconds > 0
+    ? new Date(seconds * 1000)
+    : undefined;
 }
 
 /**
@@ -94,19 +97,26 @@ export async function inspectBundle(
         method: 'key',
         hint: pk?.hint,
         rawBytesHint:
-          pk?.rawBytes === undefined ? undefined : createHash('sha256').update(pk.rawBytes).digest('hex'),
+          pk?.rawBytes === undefined
+            ? undefined
+            : createHash('sha256').update(pk.rawBytes).digest('hex'),
         keyDetails: pk?.keyDetails,
       };
       break;
     }
     case 'certificate':
-      signer = { method: 'certificate', certificates: bundle.certificates.map(certOrUndefined) };
+      signer = {
+        method: 'certificate',
+        certificates: bundle.certificates.map(certOrUndefined),
+      };
       break;
     case 'sigstore': {
       const leaf = bundle.certificates[0];
       signer = {
         method: 'sigstore',
-        ...(leaf === undefined ? { identity: undefined, issuer: undefined } : claimedIdentity(leaf)),
+        ...(leaf === undefined
+          ? { identity: undefined, issuer: undefined }
+          : claimedIdentity(leaf)),
         certificate: leaf === undefined ? undefined : certOrUndefined(leaf),
       };
       break;

@@ -63,7 +63,9 @@ export function verifyKeyBundleSignature(
     // Parsers of the generic bundle format drop rawBytes: read from the raw JSON.
     const rawKey = parseRawKey(bundle.publicKey.rawBytes);
     if (rawKey !== undefined && !spkiDer(rawKey).equals(spkiDer(publicKey))) {
-      const actual = createHash('sha256').update(bundle.publicKey.rawBytes).digest('hex');
+      const actual = createHash('sha256')
+        .update(bundle.publicKey.rawBytes)
+        .digest('hex');
       throw new ModelSealError({
         code: 'KEY_MISMATCH',
         message: `the bundle records another key (hint ${actual}) than ${keyName} (hint ${hint})`,
@@ -71,7 +73,11 @@ export function verifyKeyBundleSignature(
       });
     }
   } else {
-    warnings.push({ code: 'NO_KEY_HINT', message: 'the bundle names no key; only the signature identifies the signer' });
+    warnings.push({
+      code: 'NO_KEY_HINT',
+      message:
+        'the bundle names no key; only the signature identifies the signer',
+    });
   }
   const verified = verifyEnvelope(bundle, publicKey, 'key');
   if (verified === undefined) {
@@ -82,13 +88,18 @@ export function verifyKeyBundleSignature(
     });
   }
   if (verified.legacyPae) {
-    warnings.push({ code: 'LEGACY_PAE', message: 'signature over the model_signing v0.2 compatibility encoding' });
+    warnings.push({
+      code: 'LEGACY_PAE',
+      message: 'signature over the model_signing v0.2 compatibility encoding',
+    });
   }
   return {
     signer: {
       method: 'key',
       hint,
-      fingerprint: createHash('sha256').update(spkiDer(publicKey)).digest('hex'),
+      fingerprint: createHash('sha256')
+        .update(spkiDer(publicKey))
+        .digest('hex'),
       keyType: keyDescription(publicKey),
       scheme: verified.scheme.name,
     },

@@ -5,7 +5,10 @@
  * authority (oms-format.md §14.2, §17 "Certificate validity time").
  */
 import type { X509Certificate } from 'node:crypto';
-import { RFC3161Timestamp, X509Certificate as SigstoreX509 } from '@sigstore/core';
+import {
+  RFC3161Timestamp,
+  X509Certificate as SigstoreX509,
+} from '@sigstore/core';
 import { ModelSealError } from '../errors.js';
 import { certificateInfo } from './certificate-info.js';
 import type { CertificateInfo } from './types.js';
@@ -39,7 +42,9 @@ function canTimestamp(cert: SigstoreX509): boolean {
   try {
     const ext = cert.extension(OID_EXT_KEY_USAGE);
     const seq = ext?.valueObj.subs[0];
-    return seq !== undefined && seq.subs.some((s) => s.toOID() === OID_TIME_STAMPING);
+    return (
+      seq !== undefined && seq.subs.some((s) => s.toOID() === OID_TIME_STAMPING)
+    );
   } catch {
     return false;
   }
@@ -64,7 +69,10 @@ export function verifyTimestamps(
   signature: Buffer,
   authorities: readonly X509Certificate[],
 ): VerifiedTimestamp {
-  const tsas = authorities.map((node) => ({ node, parsed: SigstoreX509.parse(node.raw) }));
+  const tsas = authorities.map((node) => ({
+    node,
+    parsed: SigstoreX509.parse(node.raw),
+  }));
   let best: VerifiedTimestamp | undefined;
   for (const [i, der] of tokens.entries()) {
     let ts: RFC3161Timestamp;
@@ -74,38 +82,51 @@ export function verifyTimestamps(
       time = ts.signingTime;
       if (ts.status > 1n) throw new Error(`timestamp status ${ts.status}`);
     } catch (error) {
-      throw invalid(`timestamp ${i + 1} cannot be read: ${(error as Error).message}`, error);
+      throw invalid(
+        `timestamp ${i + 1} cannot be read: ${(error as Error).message}`,
+        error,
+      );
     }
     const candidates = tsas.filter((t) => {
       try {
         return (
           t.parsed.issuer.equals(ts.signerIssuer) &&
-          stripZeros(t.parsed.serialNumber).equals(stripZeros(ts.signerSerialNumber))
+          stripZeros(t.parsed.serialNumber).equals(
+            stripZeros(ts.signerSerialNumber),
+          )
         );
       } catch {
         return false;
       }
     });
-    let problem = candidates.length === 0 ? 'no trusted timestamp authority issued it' : 'it does not verify';
+    let problem =
+      candidates.length === 0
+        ? 'no trusted timestamp authority issued it'
+        : 'it does not verify';
     const signer = candidates.find((t) => {
       if (time < t.node.validFromDate || time > t.node.validToDate) {
-        problem = 'the timestamp authority certificate was not valid at its time';
+        problem =
+          'the timestamp authority certificate was not valid at its time';
         return false;
       }
       if (!canTimestamp(t.parsed)) {
-        problem = 'the timestamp authority certificate lacks extended key usage timeStamping';
+        problem =
+          'the timestamp authority certificate lacks extended key usage timeStamping';
         return false;
       }
       try {
         ts.verify(signature, t.node.publicKey);
         return true;
       } catch {
-        problem = 'it does not cover this signature or its signature is invalid';
+        problem =
+          'it does not cover this signature or its signature is invalid';
         return false;
       }
     });
-    if (signer === undefined) throw invalid(`timestamp ${i + 1} is not trusted: ${problem}`);
-    if (best === undefined || time < best.time) best = { time, authority: certificateInfo(signer.node) };
+    if (signer === undefined)
+      throw invalid(`timestamp ${i + 1} is not trusted: ${problem}`);
+    if (best === undefined || time < best.time)
+      best = { time, authority: certificateInfo(signer.node) };
   }
   if (best === undefined) throw invalid('the bundle carries no timestamp');
   return best;

@@ -4,7 +4,12 @@
  */
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput } from '../internal/keys.js';
-import type { CompareResult, HashProgress, Manifest, ManifestWarning } from '../manifest/types.js';
+import type {
+  CompareResult,
+  HashProgress,
+  Manifest,
+  ManifestWarning,
+} from '../manifest/types.js';
 
 /** Who signed with a key (oms-format.md §14.1). */
 export interface KeySignerInfo {
@@ -53,14 +58,16 @@ export interface SigstoreSignerInfo {
 }
 
 /** The verified signer, by method. */
-export type SignerInfo = KeySignerInfo | CertificateSignerInfo | SigstoreSignerInfo;
+export type SignerInfo =
+  KeySignerInfo | CertificateSignerInfo | SigstoreSignerInfo;
 
 /**
  * Where the time used for certificate validity came from: a verified RFC 3161
  * timestamp or transparency log entry, the caller's `verificationTime`, or the
  * current time. `none` for key bundles, which have no certificate.
  */
-export type TimeSource = 'timestamp' | 'tlog' | 'caller' | 'current-time' | 'none';
+export type TimeSource =
+  'timestamp' | 'tlog' | 'caller' | 'current-time' | 'none';
 
 /** A non-fatal observation of verification. */
 export interface VerifyWarning {
@@ -139,9 +146,7 @@ export interface VerifySigstoreOptions extends VerifyCommonOptions {
 
 /** Options of {@link verifyModelSignature}, by method. */
 export type VerifyModelSignatureOptions =
-  | VerifyKeyOptions
-  | VerifyCertificateOptions
-  | VerifySigstoreOptions;
+  VerifyKeyOptions | VerifyCertificateOptions | VerifySigstoreOptions;
 
 /** What a successful verification proved. */
 export interface VerifyModelSignatureResult {

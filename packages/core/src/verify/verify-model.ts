@@ -14,7 +14,11 @@ import type { CheckModelOptions } from '../manifest/index.js';
 import { loadCertificates } from '../sign/certificate.js';
 import { verifyCertificateBundleSignature } from './certificate.js';
 import { verifyKeyBundleSignature } from './key.js';
-import { verifySigstoreBundle, type SigstorePolicy, type SigstoreVerifyOptions } from './sigstore.js';
+import {
+  verifySigstoreBundle,
+  type SigstorePolicy,
+  type SigstoreVerifyOptions,
+} from './sigstore.js';
 import { verifyTimestamps } from './timestamp.js';
 import type {
   CertificateInfo,
@@ -33,35 +37,61 @@ function invalidOptions(message: string): ModelSealError {
 /** What the caller's trust material became once loaded. */
 type Trust =
   | { method: 'key'; key: KeyObject; name: string; tsas: X509Certificate[] }
-  | { method: 'certificate'; anchors: X509Certificate[]; time: Date | undefined; tsas: X509Certificate[] }
-  | { method: 'sigstore'; policy: SigstorePolicy; options: SigstoreVerifyOptions };
+  | {
+      method: 'certificate';
+      anchors: X509Certificate[];
+      time: Date | undefined;
+      tsas: X509Certificate[];
+    }
+  | {
+      method: 'sigstore';
+      policy: SigstorePolicy;
+      options: SigstoreVerifyOptions;
+    };
 
 async function loadTrust(options: VerifyModelSignatureOptions): Promise<Trust> {
   switch (options.method) {
     case 'key':
-      if (options.publicKey === undefined) throw invalidOptions('key verification needs a public key');
+      if (options.publicKey === undefined)
+        throw invalidOptions('key verification needs a public key');
       return {
         method: 'key',
         key: await loadPublicKey(options.publicKey),
         name: keyLabel(options.publicKey, 'the public key'),
-        tsas: await loadCertificates(options.timestampAuthorities ?? [], 'timestamp authority certificate'),
+        tsas: await loadCertificates(
+          options.timestampAuthorities ?? [],
+          'timestamp authority certificate',
+        ),
       };
     case 'certificate': {
-      if (options.trustAnchors === undefined || options.trustAnchors.length === 0) {
+      if (
+        options.trustAnchors === undefined ||
+        options.trustAnchors.length === 0
+      ) {
         // The reference falls back to public web roots here; that makes no sense for model signing.
-        throw invalidOptions('certificate verification needs at least one trusted CA certificate');
+        throw invalidOptions(
+          'certificate verification needs at least one trusted CA certificate',
+        );
       }
       const time = options.verificationTime;
-      if (time !== undefined && Number.isNaN(time.getTime())) throw invalidOptions('verificationTime is not a valid date');
+      if (time !== undefined && Number.isNaN(time.getTime()))
+        throw invalidOptions('verificationTime is not a valid date');
       return {
         method: 'certificate',
         anchors: await loadCertificates(options.trustAnchors, 'CA certificate'),
         time,
-        tsas: await loadCertificates(options.timestampAuthorities ?? [], 'timestamp authority certificate'),
+        tsas: await loadCertificates(
+          options.timestampAuthorities ?? [],
+          'timestamp authority certificate',
+        ),
       };
     }
     case 'sigstore':
-      return { method: 'sigstore', policy: sigstorePolicy(options), options: sigstoreOptions(options) };
+      return {
+        method: 'sigstore',
+        policy: sigstorePolicy(options),
+        options: sigstoreOptions(options),
+      };
     default:
       throw invalidOptions(
         `unknown verification method ${JSON.stringify((options as { method?: unknown }).method)}`,
@@ -72,22 +102,31 @@ async function loadTrust(options: VerifyModelSignatureOptions): Promise<Trust> {
 function sigstorePolicy(options: VerifySigstoreOptions): SigstorePolicy {
   const policy: SigstorePolicy = {};
   if (options.identity !== undefined) policy.identity = options.identity;
-  if (options.identityRegExp !== undefined) policy.identityRegExp = options.identityRegExp;
+  if (options.identityRegExp !== undefined)
+    policy.identityRegExp = options.identityRegExp;
   if (options.issuer !== undefined) policy.issuer = options.issuer;
-  if (options.issuerRegExp !== undefined) policy.issuerRegExp = options.issuerRegExp;
+  if (options.issuerRegExp !== undefined)
+    policy.issuerRegExp = options.issuerRegExp;
   return policy;
 }
 
-function sigstoreOptions(options: VerifySigstoreOptions): SigstoreVerifyOptions {
+function sigstoreOptions(
+  options: VerifySigstoreOptions,
+): SigstoreVerifyOptions {
   const out: SigstoreVerifyOptions = {};
   if (options.trustedRoot !== undefined) out.trustedRoot = options.trustedRoot;
-  if (options.trustedRootJSON !== undefined) out.trustedRootJSON = options.trustedRootJSON;
+  if (options.trustedRootJSON !== undefined)
+    out.trustedRootJSON = options.trustedRootJSON;
   if (options.staging !== undefined) out.staging = options.staging;
   return out;
 }
 
 /** §13.1 step 3: the material must be the one of the requested method. */
-function checkMethod(bundle: ParsedBundle, method: SigningMethod, file: string): void {
+function checkMethod(
+  bundle: ParsedBundle,
+  method: SigningMethod,
+  file: string,
+): void {
   const ok =
     method === 'key'
       ? bundle.materialKind === 'publicKey'
@@ -113,14 +152,21 @@ export interface SignatureOutcome {
   warnings: VerifyWarning[];
 }
 
-async function verifySignature(bundle: ParsedBundle, trust: Trust): Promise<SignatureOutcome> {
+async function verifySignature(
+  bundle: ParsedBundle,
+  trust: Trust,
+): Promise<SignatureOutcome> {
   switch (trust.method) {
     case 'key': {
       const r = verifyKeyBundleSignature(bundle, trust.key, trust.name);
       const warnings = [...r.warnings];
       if (bundle.rfc3161Timestamps.length > 0 && trust.tsas.length > 0) {
         // After the signature: a timestamp only proves when that signature existed.
-        const ts = verifyTimestamps(bundle.rfc3161Timestamps, bundle.envelope.signature.sig, trust.tsas);
+        const ts = verifyTimestamps(
+          bundle.rfc3161Timestamps,
+          bundle.envelope.signature.sig,
+          trust.tsas,
+        );
         return {
           signer: r.signer,
           signingTime: ts.time,
@@ -133,7 +179,8 @@ async function verifySignature(bundle: ParsedBundle, trust: Trust): Promise<Sign
       if (bundle.rfc3161Timestamps.length > 0) {
         warnings.push({
           code: 'TIMESTAMP_NOT_CHECKED',
-          message: 'the bundle carries RFC 3161 timestamps but no timestamp authority is trusted',
+          message:
+            'the bundle carries RFC 3161 timestamps but no timestamp authority is trusted',
         });
       }
       return {
@@ -152,7 +199,8 @@ async function verifySignature(bundle: ParsedBundle, trust: Trust): Promise<Sign
       });
       return {
         signer: r.signer,
-        signingTime: r.validityTimeSource === 'timestamp' ? r.validityTime : undefined,
+        signingTime:
+          r.validityTimeSource === 'timestamp' ? r.validityTime : undefined,
         signingTimeSource: r.validityTimeSource,
         validityTime: r.validityTime,
         timestampAuthority: r.timestampAuthority,
@@ -160,8 +208,13 @@ async function verifySignature(bundle: ParsedBundle, trust: Trust): Promise<Sign
       };
     }
     case 'sigstore': {
-      const r = await verifySigstoreBundle(bundle.json, trust.policy, trust.options);
-      const source: TimeSource = r.signingTimeSource === 'tsa' ? 'timestamp' : 'tlog';
+      const r = await verifySigstoreBundle(
+        bundle.json,
+        trust.policy,
+        trust.options,
+      );
+      const source: TimeSource =
+        r.signingTimeSource === 'tsa' ? 'timestamp' : 'tlog';
       return {
         signer: { method: 'sigstore', identity: r.identity, issuer: r.issuer },
         signingTime: r.signingTime,
@@ -252,24 +305,38 @@ export async function verifyModelSignature(
   const { bundle, outcome, warnings } = await verifyStatementBundle(options);
   const decoded = decodeStatement(bundle.envelope.payload);
   if (decoded.legacy) {
-    warnings.push({ code: 'LEGACY_PREDICATE', message: 'model_signing v0.2 statement (legacy predicate)' });
+    warnings.push({
+      code: 'LEGACY_PREDICATE',
+      message: 'model_signing v0.2 statement (legacy predicate)',
+    });
   }
 
   const checkOptions: CheckModelOptions = { signaturePath: options.bundlePath };
-  if (options.ignorePaths !== undefined) checkOptions.ignorePaths = options.ignorePaths;
-  if (options.ignoreUnsignedFiles !== undefined) checkOptions.ignoreUnsignedFiles = options.ignoreUnsignedFiles;
-  if (options.allowSymlinks !== undefined) checkOptions.allowSymlinks = options.allowSymlinks;
-  if (options.concurrency !== undefined) checkOptions.concurrency = options.concurrency;
+  if (options.ignorePaths !== undefined)
+    checkOptions.ignorePaths = options.ignorePaths;
+  if (options.ignoreUnsignedFiles !== undefined)
+    checkOptions.ignoreUnsignedFiles = options.ignoreUnsignedFiles;
+  if (options.allowSymlinks !== undefined)
+    checkOptions.allowSymlinks = options.allowSymlinks;
+  if (options.concurrency !== undefined)
+    checkOptions.concurrency = options.concurrency;
   if (options.signal !== undefined) checkOptions.signal = options.signal;
-  if (options.onProgress !== undefined) checkOptions.onProgress = options.onProgress;
-  const checked = await checkModel(options.modelPath, decoded.manifest, checkOptions);
+  if (options.onProgress !== undefined)
+    checkOptions.onProgress = options.onProgress;
+  const checked = await checkModel(
+    options.modelPath,
+    decoded.manifest,
+    checkOptions,
+  );
   warnings.push(...checked.warnings);
   const { compare } = checked;
   if (!compare.ok) {
     const parts = [
       compare.missing.length > 0 ? `${compare.missing.length} missing` : '',
       compare.changed.length > 0 ? `${compare.changed.length} changed` : '',
-      compare.extra.length > 0 && !compare.extraTolerated ? `${compare.extra.length} unsigned` : '',
+      compare.extra.length > 0 && !compare.extraTolerated
+        ? `${compare.extra.length} unsigned`
+        : '',
     ].filter(Boolean);
     throw new ModelSealError({
       code: 'MANIFEST_MISMATCH',

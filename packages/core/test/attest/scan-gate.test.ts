@@ -6,12 +6,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeScanStatement, signModel, verifyModel } from '../../src/index.js';
+import {
+  decodeScanStatement,
+  signModel,
+  verifyModel,
+} from '../../src/index.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
 // os.system('id') in protocol 0: what loading this "checkpoint" would run.
 const MALICIOUS_PICKLE = Buffer.from("cos\nsystem\n(S'id'\ntR.", 'latin1');
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const { privateKey, publicKey } = generateKeyPairSync('ec', {
+  namedCurve: 'P-256',
+});
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 function paths(): { sig: string; att: string } {
@@ -21,21 +27,50 @@ function paths(): { sig: string; att: string } {
 
 describe('scan gate', () => {
   it('refuses to sign a model containing a malicious pickle', async () => {
-    const root = makeTree({ 'config.json': '{}', 'pytorch_model.bin': MALICIOUS_PICKLE });
+    const root = makeTree({
+      'config.json': '{}',
+      'pytorch_model.bin': MALICIOUS_PICKLE,
+    });
     const { sig } = paths();
-    const error = await signModel({ method: 'key', modelPath: root, signaturePath: sig, privateKey, scan: {} }).catch((e: unknown) => e);
+    const error = await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: sig,
+      privateKey,
+      scan: {},
+    }).catch((e: unknown) => e);
     expect(error).toHaveCode('UNSAFE_CONTENT');
-    expect(String(error)).toMatch(/PICKLE_DANGEROUS_GLOBAL in pytorch_model\.bin/);
+    expect(String(error)).toMatch(
+      /PICKLE_DANGEROUS_GLOBAL in pytorch_model\.bin/,
+    );
     expect(() => readFileSync(sig)).toThrow();
   });
 
   it('signs a clean model and attests the scan; verify requireScan passes', async () => {
     const root = makeTree({ 'config.json': '{}', 'w.txt': 'weights' });
     const { sig, att } = paths();
-    const signed = await signModel({ method: 'key', modelPath: root, signaturePath: sig, privateKey, scan: { attestationPath: att } });
-    expect(signed.scan).toMatchObject({ verdict: 'clean', attestationPath: att });
-    const model = await verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey, requireScan: true });
-    expect(model.scan).toMatchObject({ verdict: 'clean', policy: { failOn: 'high' } });
+    const signed = await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: sig,
+      privateKey,
+      scan: { attestationPath: att },
+    });
+    expect(signed.scan).toMatchObject({
+      verdict: 'clean',
+      attestationPath: att,
+    });
+    const model = await verifyModel({
+      method: 'key',
+      modelPath: root,
+      bundlePath: sig,
+      publicKey,
+      requireScan: true,
+    });
+    expect(model.scan).toMatchObject({
+      verdict: 'clean',
+      policy: { failOn: 'high' },
+    });
     expect(model.scan!.scanner.name).toBe('modelseal');
   });
 
@@ -49,48 +84,128 @@ describe('scan gate', () => {
       privateKey,
       scan: { attestationPath: att, overrideReason: 'red-team fixture SEC-1' },
     });
-    expect(signed.scan).toMatchObject({ verdict: 'findings', overrideReason: 'red-team fixture SEC-1' });
+    expect(signed.scan).toMatchObject({
+      verdict: 'findings',
+      overrideReason: 'red-team fixture SEC-1',
+    });
     const bundle = JSON.parse(readFileSync(att, 'utf8'));
-    const statement = decodeScanStatement(Buffer.from(bundle.dsseEnvelope.payload, 'base64'));
-    expect(statement.predicate.override).toEqual({ reason: 'red-team fixture SEC-1' });
+    const statement = decodeScanStatement(
+      Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
+    );
+    expect(statement.predicate.override).toEqual({
+      reason: 'red-team fixture SEC-1',
+    });
     expect(statement.rootDigest).toBe(signed.manifest.rootDigest);
     // The model itself verifies (it is what was signed) …
-    await verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey });
+    await verifyModel({
+      method: 'key',
+      modelPath: root,
+      bundlePath: sig,
+      publicKey,
+    });
     // … but not as "signed and scanned clean".
-    await expect(verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey, requireScan: true })).rejects.toHaveCode('SCAN_REQUIRED');
+    await expect(
+      verifyModel({
+        method: 'key',
+        modelPath: root,
+        bundlePath: sig,
+        publicKey,
+        requireScan: true,
+      }),
+    ).rejects.toHaveCode('SCAN_REQUIRED');
   });
 
   it('requireScan fails without an attestation, for another model, or from another signer', async () => {
     const root = makeTree({ w: 'w' });
     const { sig, att } = paths();
-    await signModel({ method: 'key', modelPath: root, signaturePath: sig, privateKey, scan: {} });
-    await expect(verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey, requireScan: true })).rejects.toHaveCode('SCAN_REQUIRED');
+    await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: sig,
+      privateKey,
+      scan: {},
+    });
+    await expect(
+      verifyModel({
+        method: 'key',
+        modelPath: root,
+        bundlePath: sig,
+        publicKey,
+        requireScan: true,
+      }),
+    ).rejects.toHaveCode('SCAN_REQUIRED');
 
     // A clean attestation of another model does not vouch for this one.
     const otherModel = makeTree({ x: 'x' });
     const otherPaths = paths();
-    await signModel({ method: 'key', modelPath: otherModel, signaturePath: otherPaths.sig, privateKey, scan: { attestationPath: otherPaths.att } });
+    await signModel({
+      method: 'key',
+      modelPath: otherModel,
+      signaturePath: otherPaths.sig,
+      privateKey,
+      scan: { attestationPath: otherPaths.att },
+    });
     await expect(
-      verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey, requireScan: { attestationPath: otherPaths.att } }),
+      verifyModel({
+        method: 'key',
+        modelPath: root,
+        bundlePath: sig,
+        publicKey,
+        requireScan: { attestationPath: otherPaths.att },
+      }),
     ).rejects.toHaveCode('SCAN_REQUIRED');
 
     // An attestation for this model signed by someone else is not trusted.
     rmSync(sig);
-    await signModel({ method: 'key', modelPath: root, signaturePath: sig, privateKey, scan: {} });
+    await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: sig,
+      privateKey,
+      scan: {},
+    });
     const forged = paths();
-    await signModel({ method: 'key', modelPath: root, signaturePath: forged.sig, privateKey: other.privateKey, scan: { attestationPath: att } });
-    const error = await verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey, requireScan: { attestationPath: att } }).catch((e: unknown) => e);
-    expect(['KEY_MISMATCH', 'SIGNATURE_INVALID']).toContain((error as { code: string }).code);
+    await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: forged.sig,
+      privateKey: other.privateKey,
+      scan: { attestationPath: att },
+    });
+    const error = await verifyModel({
+      method: 'key',
+      modelPath: root,
+      bundlePath: sig,
+      publicKey,
+      requireScan: { attestationPath: att },
+    }).catch((e: unknown) => e);
+    expect(['KEY_MISMATCH', 'SIGNATURE_INVALID']).toContain(
+      (error as { code: string }).code,
+    );
   });
 
   it('the attestation file inside the model is left out of the signed files', async () => {
     const root = makeTree({ w: 'w' });
     const sig = join(root, 'model.sig');
     const att = join(root, 'model.scan.sig');
-    const signed = await signModel({ method: 'key', modelPath: root, signaturePath: sig, privateKey, scan: { attestationPath: att } });
+    const signed = await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: sig,
+      privateKey,
+      scan: { attestationPath: att },
+    });
     expect(signed.manifest.resources.map((r) => r.name)).toEqual(['w']);
-    expect(signed.manifest.serialization.ignorePaths).toEqual(expect.arrayContaining(['model.sig', 'model.scan.sig']));
+    expect(signed.manifest.serialization.ignorePaths).toEqual(
+      expect.arrayContaining(['model.sig', 'model.scan.sig']),
+    );
     writeFileSync(join(root, 'w'), 'w');
-    await verifyModel({ method: 'key', modelPath: root, bundlePath: sig, publicKey, requireScan: true });
+    await verifyModel({
+      method: 'key',
+      modelPath: root,
+      bundlePath: sig,
+      publicKey,
+      requireScan: true,
+    });
   });
 });

@@ -6,7 +6,9 @@ import { IN_TOTO_PAYLOAD_TYPE } from '../../src/constants.js';
 import { vectorPath } from '../helpers/vectors.js';
 
 function payloadOf(bundle: string): Buffer {
-  const json = JSON.parse(readFileSync(vectorPath(bundle), 'utf8')) as { dsseEnvelope: { payload: string } };
+  const json = JSON.parse(readFileSync(vectorPath(bundle), 'utf8')) as {
+    dsseEnvelope: { payload: string };
+  };
   return Buffer.from(json.dsseEnvelope.payload, 'base64');
 }
 
@@ -36,7 +38,11 @@ describe('compatPae (model_signing v0.2)', () => {
     const payload = payloadOf('oms-reference/v0.2.0-certificate/model.sig');
     expect(payload.length).toBe(664);
     const text = compatPae(IN_TOTO_PAYLOAD_TYPE, payload).toString('utf8');
-    expect(text.startsWith('DSSEV1 28 application/vnd.in-toto+json 664 b\'{\\n  "_type": ')).toBe(true);
+    expect(
+      text.startsWith(
+        'DSSEV1 28 application/vnd.in-toto+json 664 b\'{\\n  "_type": ',
+      ),
+    ).toBe(true);
     expect(text.endsWith("'")).toBe(true);
   });
 });
@@ -55,7 +61,10 @@ describe('pythonBytesRepr', () => {
   ];
   for (const [input, expected] of cases) {
     it(`repr(${JSON.stringify(input)}) = ${expected}`, () => {
-      const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : Buffer.from(input);
+      const bytes =
+        typeof input === 'string'
+          ? Buffer.from(input, 'latin1')
+          : Buffer.from(input);
       expect(pythonBytesRepr(bytes)).toBe(expected);
     });
   }

@@ -12,7 +12,9 @@ import { vectorPath } from '../helpers/vectors.js';
 const PAYLOAD = Buffer.from('{"a":1}').toString('base64');
 const SIG = Buffer.from('sig').toString('base64');
 
-function keyBundle(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+function keyBundle(
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
     verificationMaterial: { publicKey: { hint: 'ab' }, tlogEntries: [] },
@@ -25,7 +27,9 @@ function keyBundle(overrides: Record<string, unknown> = {}): Record<string, unkn
   };
 }
 
-function envelopeWith(changes: Record<string, unknown>): Record<string, unknown> {
+function envelopeWith(
+  changes: Record<string, unknown>,
+): Record<string, unknown> {
   const b = keyBundle();
   return { ...b, dsseEnvelope: { ...(b.dsseEnvelope as object), ...changes } };
 }
@@ -56,7 +60,10 @@ describe('readBundle accepts', () => {
 
   it('absent tlogEntries and unknown keys anywhere', () => {
     const b = keyBundle({
-      verificationMaterial: { publicKey: { hint: 'ab', extra: 1 }, unknown: true },
+      verificationMaterial: {
+        publicKey: { hint: 'ab', extra: 1 },
+        unknown: true,
+      },
       somethingNew: { x: 1 },
     });
     const parsed = parseBundle(b);
@@ -65,19 +72,33 @@ describe('readBundle accepts', () => {
   });
 
   it('keeps publicKey.rawBytes and keyDetails that generic parsers drop', async () => {
-    const parsed = await readBundle(vectorPath('oms-reference/v1.0.1-elliptic-key/model.sig'));
+    const parsed = await readBundle(
+      vectorPath('oms-reference/v1.0.1-elliptic-key/model.sig'),
+    );
     expect(parsed.publicKey?.hint).toBeUndefined();
-    expect(parsed.publicKey?.rawBytes?.toString('utf8')).toContain('-----BEGIN PUBLIC KEY-----');
+    expect(parsed.publicKey?.rawBytes?.toString('utf8')).toContain(
+      '-----BEGIN PUBLIC KEY-----',
+    );
     expect(parsed.publicKey?.keyDetails).toBe('PKIX_ECDSA_P384_SHA_384');
     expect(parsed.envelope.signature.keyid).toBeNull();
   });
 
   it('reads every method of the reference vectors', async () => {
-    expect((await readBundle(vectorPath('oms-reference/v1.1.0-elliptic-key/model.sig'))).method).toBe('key');
-    const cert = await readBundle(vectorPath('oms-reference/v1.1.0-certificate/model.sig'));
+    expect(
+      (
+        await readBundle(
+          vectorPath('oms-reference/v1.1.0-elliptic-key/model.sig'),
+        )
+      ).method,
+    ).toBe('key');
+    const cert = await readBundle(
+      vectorPath('oms-reference/v1.1.0-certificate/model.sig'),
+    );
     expect(cert.method).toBe('certificate');
     expect(cert.certificates).toHaveLength(2);
-    const sig = await readBundle(vectorPath('oms-reference/v1.1.0-sigstore/model.sig'));
+    const sig = await readBundle(
+      vectorPath('oms-reference/v1.1.0-sigstore/model.sig'),
+    );
     expect(sig.method).toBe('sigstore');
     expect(sig.tlogEntries).toHaveLength(1);
     expect(sig.rfc3161TimestampCount).toBe(1);
@@ -91,7 +112,9 @@ describe('readBundle accepts', () => {
 
   it('URL-safe base64 without padding', () => {
     const payload = Buffer.from([0xfb, 0xff, 0xfe]);
-    const parsed = parseBundle(envelopeWith({ payload: payload.toString('base64url') }));
+    const parsed = parseBundle(
+      envelopeWith({ payload: payload.toString('base64url') }),
+    );
     expect(parsed.envelope.payload.equals(payload)).toBe(true);
   });
 });
@@ -105,14 +128,36 @@ describe('readBundle rejects with BUNDLE_MALFORMED', () => {
     ['a JSON array', '[]'],
     ['JSON null', 'null'],
     ['no mediaType', keyBundle({ mediaType: undefined })],
-    ['media type application/json', keyBundle({ mediaType: 'application/json' })],
-    ['media type v0.4', keyBundle({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.4+json' })],
-    ['media type with a suffix', keyBundle({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json;x' })],
+    [
+      'media type application/json',
+      keyBundle({ mediaType: 'application/json' }),
+    ],
+    [
+      'media type v0.4',
+      keyBundle({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.4+json' }),
+    ],
+    [
+      'media type with a suffix',
+      keyBundle({
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json;x',
+      }),
+    ],
     ['a missing dsseEnvelope', keyBundle({ dsseEnvelope: undefined })],
-    ['a messageSignature bundle', keyBundle({ dsseEnvelope: undefined, messageSignature: {} })],
-    ['a missing verificationMaterial', keyBundle({ verificationMaterial: undefined })],
+    [
+      'a messageSignature bundle',
+      keyBundle({ dsseEnvelope: undefined, messageSignature: {} }),
+    ],
+    [
+      'a missing verificationMaterial',
+      keyBundle({ verificationMaterial: undefined }),
+    ],
     ['empty verificationMaterial', keyBundle({ verificationMaterial: {} })],
-    ['two kinds of material', keyBundle({ verificationMaterial: { publicKey: {}, certificate: { rawBytes: SIG } } })],
+    [
+      'two kinds of material',
+      keyBundle({
+        verificationMaterial: { publicKey: {}, certificate: { rawBytes: SIG } },
+      }),
+    ],
     ['an empty signatures array', envelopeWith({ signatures: [] })],
     ['no signatures', envelopeWith({ signatures: undefined })],
     ['a signature that is not an object', envelopeWith({ signatures: ['x'] })],
@@ -120,41 +165,79 @@ describe('readBundle rejects with BUNDLE_MALFORMED', () => {
     ['a numeric keyid', envelopeWith({ signatures: [{ sig: SIG, keyid: 3 }] })],
     ['no payloadType', envelopeWith({ payloadType: undefined })],
     ['a payload that is not base64', envelopeWith({ payload: 'not base64!' })],
-    ['a payload with non-canonical base64 bits', envelopeWith({ payload: 'YR==' })],
-    ['a payload with data after padding', envelopeWith({ payload: 'YQ==YQ==' })],
+    [
+      'a payload with non-canonical base64 bits',
+      envelopeWith({ payload: 'YR==' }),
+    ],
+    [
+      'a payload with data after padding',
+      envelopeWith({ payload: 'YQ==YQ==' }),
+    ],
     ['a non-string payload', envelopeWith({ payload: 5 })],
-    ['tlogEntries that is not an array', keyBundle({ verificationMaterial: { publicKey: {}, tlogEntries: {} } })],
-    ['an empty certificate chain', keyBundle({ verificationMaterial: { x509CertificateChain: { certificates: [] } } })],
-    ['a chain entry without rawBytes', keyBundle({ verificationMaterial: { x509CertificateChain: { certificates: [{}] } } })],
-    ['a certificate that is not base64', keyBundle({ verificationMaterial: { certificate: { rawBytes: '%%' } } })],
+    [
+      'tlogEntries that is not an array',
+      keyBundle({ verificationMaterial: { publicKey: {}, tlogEntries: {} } }),
+    ],
+    [
+      'an empty certificate chain',
+      keyBundle({
+        verificationMaterial: { x509CertificateChain: { certificates: [] } },
+      }),
+    ],
+    [
+      'a chain entry without rawBytes',
+      keyBundle({
+        verificationMaterial: { x509CertificateChain: { certificates: [{}] } },
+      }),
+    ],
+    [
+      'a certificate that is not base64',
+      keyBundle({ verificationMaterial: { certificate: { rawBytes: '%%' } } }),
+    ],
   ];
   for (const [what, value] of cases) {
     it(what, async () => {
-      const bytes = Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+      const bytes = Buffer.from(
+        typeof value === 'string' ? value : JSON.stringify(value),
+      );
       await expect(readBundle(bytes)).rejects.toHaveCode('BUNDLE_MALFORMED');
     });
   }
 
   it('the spec vectors empty / missing-envelope / missing-verification-material', async () => {
-    for (const name of ['empty', 'missing-envelope', 'missing-verification-material']) {
+    for (const name of [
+      'empty',
+      'missing-envelope',
+      'missing-verification-material',
+    ]) {
       await expect(
-        readBundle(vectorPath(`oms-spec/test-vectors/v1.0/invalid/${name}.bundle.json`)),
+        readBundle(
+          vectorPath(`oms-spec/test-vectors/v1.0/invalid/${name}.bundle.json`),
+        ),
       ).rejects.toHaveCode('BUNDLE_MALFORMED');
     }
   });
 
   it('a bundle over the size cap (bytes and file)', async () => {
     const text = JSON.stringify(keyBundle());
-    await expect(readBundle(Buffer.from(text), { maxBytes: 10 })).rejects.toHaveCode('BUNDLE_MALFORMED');
+    await expect(
+      readBundle(Buffer.from(text), { maxBytes: 10 }),
+    ).rejects.toHaveCode('BUNDLE_MALFORMED');
     const file = join(tempDir(), 'big.sig');
     writeFileSync(file, text);
-    await expect(readBundle(file, { maxBytes: 10 })).rejects.toHaveCode('BUNDLE_MALFORMED');
-    await expect(readBundle(file, { maxBytes: text.length })).resolves.toBeDefined();
+    await expect(readBundle(file, { maxBytes: 10 })).rejects.toHaveCode(
+      'BUNDLE_MALFORMED',
+    );
+    await expect(
+      readBundle(file, { maxBytes: text.length }),
+    ).resolves.toBeDefined();
   });
 
   it('never lets a foreign error escape on random bytes', async () => {
     for (let i = 0; i < 200; i++) {
-      const junk = Buffer.from(Array.from({ length: 1 + (i % 50) }, (_, j) => (i * 31 + j * 7) % 256));
+      const junk = Buffer.from(
+        Array.from({ length: 1 + (i % 50) }, (_, j) => (i * 31 + j * 7) % 256),
+      );
       try {
         await readBundle(junk);
       } catch (error) {
@@ -166,7 +249,9 @@ describe('readBundle rejects with BUNDLE_MALFORMED', () => {
 
 describe('readBundle I/O', () => {
   it('a missing file is IO_ERROR', async () => {
-    await expect(readBundle(join(tempDir(), 'nope.sig'))).rejects.toHaveCode('IO_ERROR');
+    await expect(readBundle(join(tempDir(), 'nope.sig'))).rejects.toHaveCode(
+      'IO_ERROR',
+    );
   });
   it('a directory is IO_ERROR', async () => {
     await expect(readBundle(tempDir())).rejects.toHaveCode('IO_ERROR');
@@ -185,7 +270,10 @@ describe('hostile JSON', () => {
   });
 
   it('__proto__ keys do not pollute anything', async () => {
-    const text = JSON.stringify(keyBundle()).replace('{"mediaType"', '{"__proto__":{"polluted":1},"mediaType"');
+    const text = JSON.stringify(keyBundle()).replace(
+      '{"mediaType"',
+      '{"__proto__":{"polluted":1},"mediaType"',
+    );
     const parsed = await readBundle(Buffer.from(text));
     expect(parsed.method).toBe('key');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();

@@ -17,24 +17,41 @@ beforeAll(() => {
 });
 afterAll(() => pki.cleanup());
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64 =
+  /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function checkEnvelopeAndStatement(json: Record<string, any>, model: string, method: 'files' | 'shards'): void {
-  expect(Object.keys(json)).toEqual(['mediaType', 'verificationMaterial', 'dsseEnvelope']);
+function checkEnvelopeAndStatement(
+  json: Record<string, any>,
+  model: string,
+  method: 'files' | 'shards',
+): void {
+  expect(Object.keys(json)).toEqual([
+    'mediaType',
+    'verificationMaterial',
+    'dsseEnvelope',
+  ]);
   expect(json.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
   const env = json.dsseEnvelope;
   expect(Object.keys(env)).toEqual(['payload', 'payloadType', 'signatures']);
   expect(env.payloadType).toBe('application/vnd.in-toto+json');
   expect(env.payload).toMatch(BASE64);
   expect(env.signatures).toHaveLength(1);
-  expect(env.signatures[0]).toEqual({ sig: expect.stringMatching(BASE64), keyid: '' });
+  expect(env.signatures[0]).toEqual({
+    sig: expect.stringMatching(BASE64),
+    keyid: '',
+  });
   expect(json.verificationMaterial.tlogEntries).toEqual([]);
 
   const text = Buffer.from(env.payload, 'base64').toString('utf8');
   expect(text.endsWith('\n')).toBe(false);
   expect(text).not.toMatch(/[^\n -~]/); // non-ASCII (and DEL) escaped
   const st = JSON.parse(text);
-  expect(Object.keys(st)).toEqual(['_type', 'subject', 'predicateType', 'predicate']);
+  expect(Object.keys(st)).toEqual([
+    '_type',
+    'subject',
+    'predicateType',
+    'predicate',
+  ]);
   expect(st._type).toBe('https://in-toto.io/Statement/v1');
   expect(st.predicateType).toBe('https://model_signing/signature/v1.0');
   expect(st.subject).toHaveLength(1);
@@ -47,7 +64,11 @@ function checkEnvelopeAndStatement(json: Record<string, any>, model: string, met
   if (method === 'files') expect(s).not.toHaveProperty('shard_size');
   else expect(Number.isInteger(s.shard_size)).toBe(true);
   expect(s.ignore_paths).toEqual([...s.ignore_paths].sort());
-  const resources = st.predicate.resources as { name: string; algorithm: string; digest: string }[];
+  const resources = st.predicate.resources as {
+    name: string;
+    algorithm: string;
+    digest: string;
+  }[];
   expect(resources.length).toBeGreaterThan(0);
   for (const r of resources) {
     expect(Object.keys(r)).toEqual(['name', 'algorithm', 'digest']);
@@ -64,20 +85,33 @@ describe('bundles written by signModel', () => {
   it('key bundle: hint = sha256 of the SPKI PEM text, no rawBytes', async () => {
     const model = makeTree({ 'a.bin': 'a', 'b/c.bin': 'c' }, 'my-model');
     const sig = join(model, 'model.sig');
-    await signModel({ method: 'key', modelPath: model, signaturePath: sig, privateKey: pki.leaf.keyPath, concurrency: 0 });
+    await signModel({
+      method: 'key',
+      modelPath: model,
+      signaturePath: sig,
+      privateKey: pki.leaf.keyPath,
+      concurrency: 0,
+    });
     const text = readFileSync(sig, 'utf8');
     const json = JSON.parse(text);
     checkEnvelopeAndStatement(json, 'my-model', 'files');
-    const pem = pki.leaf.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const pem = pki.leaf.publicKey
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     expect(pem.endsWith('-----END PUBLIC KEY-----\n')).toBe(true);
     expect(json.verificationMaterial).toEqual({
       publicKey: { hint: createHash('sha256').update(pem).digest('hex') },
       tlogEntries: [],
     });
-    expect(Object.keys(json.verificationMaterial)).toEqual(['publicKey', 'tlogEntries']);
+    expect(Object.keys(json.verificationMaterial)).toEqual([
+      'publicKey',
+      'tlogEntries',
+    ]);
     expect(text).toBe(JSON.stringify(json));
-    expect(JSON.parse(Buffer.from(json.dsseEnvelope.payload, 'base64').toString()).predicate.serialization.ignore_paths)
-      .toEqual(['.git', '.gitattributes', '.github', '.gitignore', 'model.sig']);
+    expect(
+      JSON.parse(Buffer.from(json.dsseEnvelope.payload, 'base64').toString())
+        .predicate.serialization.ignore_paths,
+    ).toEqual(['.git', '.gitattributes', '.github', '.gitignore', 'model.sig']);
   });
 
   it('certificate bundle: leaf then chain, DER, in the order given', async () => {
@@ -97,7 +131,10 @@ describe('bundles written by signModel', () => {
     const json = JSON.parse(readFileSync(sig, 'utf8'));
     checkEnvelopeAndStatement(json, 'demo', 'shards');
     const der = (p: string): string =>
-      Buffer.from(readFileSync(p, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('base64');
+      Buffer.from(
+        readFileSync(p, 'utf8').replace(/-----[^-]+-----|\s/g, ''),
+        'base64',
+      ).toString('base64');
     expect(json.verificationMaterial).toEqual({
       x509CertificateChain: {
         certificates: [

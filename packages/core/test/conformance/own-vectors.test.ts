@@ -12,13 +12,24 @@ import type { VectorCase } from '../helpers/vectors.js';
 import { REPO_ROOT } from '../helpers/vectors.js';
 
 const OWN = join(REPO_ROOT, 'test-vectors', 'oms-own');
-const { vectors } = JSON.parse(readFileSync(join(OWN, 'vectors.json'), 'utf8')) as { vectors: VectorCase[] };
+const { vectors } = JSON.parse(
+  readFileSync(join(OWN, 'vectors.json'), 'utf8'),
+) as { vectors: VectorCase[] };
 
 function optionsOf(v: VectorCase): VerifyModelSignatureOptions {
-  const common = { modelPath: join(OWN, v.model), bundlePath: join(OWN, v.bundle), ignorePaths: v.ignorePaths ?? [], concurrency: 0 };
+  const common = {
+    modelPath: join(OWN, v.model),
+    bundlePath: join(OWN, v.bundle),
+    ignorePaths: v.ignorePaths ?? [],
+    concurrency: 0,
+  };
   return v.method === 'key'
     ? { ...common, method: 'key', publicKey: join(OWN, v.publicKey!) }
-    : { ...common, method: 'certificate', trustAnchors: v.caCerts!.map((c) => join(OWN, c)) };
+    : {
+        ...common,
+        method: 'certificate',
+        trustAnchors: v.caCerts!.map((c) => join(OWN, c)),
+      };
 }
 
 describe('test-vectors/oms-own', () => {
@@ -37,7 +48,11 @@ describe('test-vectors/oms-own', () => {
     const v = vectors.find((x) => x.id === 'key-p256-files-sha256')!;
     const options = optionsOf(v);
     await expect(
-      verifyModelSignature({ ...options, method: 'key', publicKey: join(OWN, 'keys/key-p-384.pub') }),
+      verifyModelSignature({
+        ...options,
+        method: 'key',
+        publicKey: join(OWN, 'keys/key-p-384.pub'),
+      }),
     ).rejects.toHaveCode('KEY_MISMATCH');
   });
 });

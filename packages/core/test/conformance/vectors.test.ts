@@ -4,7 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { verifyModelSignature } from '../../src/verify/verify-model.js';
 import type { VerifyModelSignatureOptions } from '../../src/verify/types.js';
-import { loadVectors, vectorPath, type VectorCase } from '../helpers/vectors.js';
+import {
+  loadVectors,
+  vectorPath,
+  type VectorCase,
+} from '../helpers/vectors.js';
 
 const vectors = loadVectors();
 
@@ -19,9 +23,18 @@ function optionsOf(v: VectorCase): VerifyModelSignatureOptions {
     case 'key':
       return { ...common, method: 'key', publicKey: vectorPath(v.publicKey!) };
     case 'certificate':
-      return { ...common, method: 'certificate', trustAnchors: v.caCerts!.map(vectorPath) };
+      return {
+        ...common,
+        method: 'certificate',
+        trustAnchors: v.caCerts!.map(vectorPath),
+      };
     case 'sigstore':
-      return { ...common, method: 'sigstore', identity: v.identity!, issuer: v.issuer! };
+      return {
+        ...common,
+        method: 'sigstore',
+        identity: v.identity!,
+        issuer: v.issuer!,
+      };
   }
 }
 
@@ -39,9 +52,12 @@ const EXPECTED_FAILURE: Record<string, string> = {
 describe('shared OMS vectors through verifyModelSignature', () => {
   it('lists the 21 cases this suite expects', () => {
     expect(vectors).toHaveLength(21);
-    expect(vectors.filter((v) => v.expect === 'fail').map((v) => v.id).sort()).toEqual(
-      Object.keys(EXPECTED_FAILURE).sort(),
-    );
+    expect(
+      vectors
+        .filter((v) => v.expect === 'fail')
+        .map((v) => v.id)
+        .sort(),
+    ).toEqual(Object.keys(EXPECTED_FAILURE).sort());
   });
 
   for (const v of vectors.filter((x) => x.expect === 'pass')) {
@@ -55,7 +71,9 @@ describe('shared OMS vectors through verifyModelSignature', () => {
       expect(result.manifest.resources.length).toBeGreaterThan(0);
       switch (result.signer.method) {
         case 'key':
-          expect(result.signer.hint).toBe('e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e');
+          expect(result.signer.hint).toBe(
+            'e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e',
+          );
           break;
         case 'certificate':
           expect(result.signer.certificate.subject).toBe('CN=intermediate-ca');
@@ -77,7 +95,9 @@ describe('shared OMS vectors through verifyModelSignature', () => {
 
   for (const v of vectors.filter((x) => x.expect === 'fail')) {
     it(`${v.id} (${v.method}) is rejected with ${EXPECTED_FAILURE[v.id]}`, async () => {
-      await expect(verifyModelSignature(optionsOf(v))).rejects.toHaveCode(EXPECTED_FAILURE[v.id]!);
+      await expect(verifyModelSignature(optionsOf(v))).rejects.toHaveCode(
+        EXPECTED_FAILURE[v.id]!,
+      );
     });
   }
 });

@@ -2,7 +2,12 @@
 import { writeFileSync, rmSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { diffManifests, diffModels, encodeStatement, hashModel } from '../../src/index.js';
+import {
+  diffManifests,
+  diffModels,
+  encodeStatement,
+  hashModel,
+} from '../../src/index.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
 describe('diffManifests / diffModels', () => {
@@ -16,10 +21,16 @@ describe('diffManifests / diffModels', () => {
     const a = (await hashModel(v1, { shardSize: 8 })).manifest;
     const b = (await hashModel(v2, { shardSize: 8 })).manifest;
     const diff = diffManifests(a, b);
-    expect(diff).toMatchObject({ added: ['new'], removed: ['gone'], unchanged: 1 });
+    expect(diff).toMatchObject({
+      added: ['new'],
+      removed: ['gone'],
+      unchanged: 1,
+    });
     expect(diff.changed.map((c) => c.path)).toEqual(['big']);
     expect(diff.changed[0]!.old).toHaveLength(3);
-    expect(diff.changed[0]!.old.slice(0, 2)).toEqual(diff.changed[0]!.new.slice(0, 2));
+    expect(diff.changed[0]!.old.slice(0, 2)).toEqual(
+      diff.changed[0]!.new.slice(0, 2),
+    );
   });
 
   it('refuses to compare manifests hashed differently', async () => {
@@ -42,13 +53,23 @@ describe('diffManifests / diffModels', () => {
         dsseEnvelope: {
           payload: encodeStatement(manifest).toString('base64'),
           payloadType: 'application/vnd.in-toto+json',
-          signatures: [{ sig: Buffer.from('not a signature').toString('base64'), keyid: '' }],
+          signatures: [
+            {
+              sig: Buffer.from('not a signature').toString('base64'),
+              keyid: '',
+            },
+          ],
         },
       }),
     );
     writeFileSync(join(v1, 'b'), 'B');
     const result = await diffModels(bundle, v1);
-    expect(result).toMatchObject({ added: [], removed: [], unchanged: 1, verified: false });
+    expect(result).toMatchObject({
+      added: [],
+      removed: [],
+      unchanged: 1,
+      verified: false,
+    });
     expect(result.changed.map((c) => c.path)).toEqual(['b']);
     expect(result.new.manifest.serialization.hashType).toBe('blake2b');
   });

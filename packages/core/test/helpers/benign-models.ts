@@ -13,12 +13,18 @@ export const SILERO_VAD = {
 };
 
 /** Reads a fetched model and checks its pinned digest. */
-export function readPinnedModel(model: { path: string; sha256: string }): Buffer {
+export function readPinnedModel(model: {
+  path: string;
+  sha256: string;
+}): Buffer {
   if (!existsSync(model.path)) {
-    throw new Error(`${model.path} is missing: run \`node scripts/fetch-benign-models.mjs\` first (CI does)`);
+    throw new Error(
+      `${model.path} is missing: run \`node scripts/fetch-benign-models.mjs\` first (CI does)`,
+    );
   }
   const bytes = readFileSync(model.path);
   const digest = createHash('sha256').update(bytes).digest('hex');
-  if (digest !== model.sha256) throw new Error(`${model.path}: sha256 ${digest}, pinned ${model.sha256}`);
+  if (digest !== model.sha256)
+    throw new Error(`${model.path}: sha256 ${digest}, pinned ${model.sha256}`);
   return bytes;
 }

@@ -17,16 +17,29 @@ export function signPayload(
   payload: Buffer,
   payloadType: string = IN_TOTO_PAYLOAD_TYPE,
 ): Record<string, unknown> {
-  const signature = signWith(privateKey, signingScheme(privateKey), pae(payloadType, payload));
-  const bundle = buildKeyBundle(payload, signature, keyHint(privateKey)) as unknown as Record<string, unknown>;
-  (bundle['dsseEnvelope'] as Record<string, unknown>)['payloadType'] = payloadType;
+  const signature = signWith(
+    privateKey,
+    signingScheme(privateKey),
+    pae(payloadType, payload),
+  );
+  const bundle = buildKeyBundle(
+    payload,
+    signature,
+    keyHint(privateKey),
+  ) as unknown as Record<string, unknown>;
+  (bundle['dsseEnvelope'] as Record<string, unknown>)['payloadType'] =
+    payloadType;
   return bundle;
 }
 
 /** The statement JSON inside a bundle file. */
 export function readStatement(bundlePath: string): Record<string, unknown> {
-  const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as { dsseEnvelope: { payload: string } };
-  return JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as Record<string, unknown>;
+  const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as {
+    dsseEnvelope: { payload: string };
+  };
+  return JSON.parse(
+    Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8'),
+  ) as Record<string, unknown>;
 }
 
 /** Rewrite a bundle file with `edit` applied to its statement, re-signed with `privateKey`. */
@@ -37,5 +50,10 @@ export function resignStatement(
 ): void {
   const statement = readStatement(bundlePath);
   edit(statement);
-  writeFileSync(bundlePath, JSON.stringify(signPayload(privateKey, Buffer.from(JSON.stringify(statement, null, 2)))));
+  writeFileSync(
+    bundlePath,
+    JSON.stringify(
+      signPayload(privateKey, Buffer.from(JSON.stringify(statement, null, 2))),
+    ),
+  );
 }

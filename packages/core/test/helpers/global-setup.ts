@@ -36,10 +36,14 @@ declare module 'vitest' {
  * cached. If it fails (no registry), the tests that need them fail and say so.
  */
 function fetchBenignModels(): void {
-  const script = fileURLToPath(new URL('../../../../scripts/fetch-benign-models.mjs', import.meta.url));
+  const script = fileURLToPath(
+    new URL('../../../../scripts/fetch-benign-models.mjs', import.meta.url),
+  );
   const result = spawnSync(process.execPath, [script], { encoding: 'utf8' });
   if (result.status !== 0) {
-    process.stderr.write(`global-setup: fetching the benign models failed; the tests that need them will fail:\n${result.stderr}`);
+    process.stderr.write(
+      `global-setup: fetching the benign models failed; the tests that need them will fail:\n${result.stderr}`,
+    );
   }
 }
 

@@ -25,7 +25,11 @@ export interface TestCert extends TestKey {
   name: string;
 }
 
-export function newKey(dir: string, name: string, type: TestKeyType = 'P-256'): TestKey {
+export function newKey(
+  dir: string,
+  name: string,
+  type: TestKeyType = 'P-256',
+): TestKey {
   const pair =
     type === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -34,8 +38,14 @@ export function newKey(dir: string, name: string, type: TestKeyType = 'P-256'): 
         : generateKeyPairSync('ec', { namedCurve: type });
   const keyPath = join(dir, `${name}.key`);
   const publicKeyPath = join(dir, `${name}.pub`);
-  writeFileSync(keyPath, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(publicKeyPath, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(
+    keyPath,
+    pair.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  writeFileSync(
+    publicKeyPath,
+    pair.publicKey.export({ type: 'spki', format: 'pem' }),
+  );
   return { ...pair, keyPath, publicKeyPath };
 }
 
@@ -77,7 +87,8 @@ export interface IssueOptions {
 
 /** Issue a certificate with openssl (self-signed without `issuer`). */
 export function issue(dir: string, options: IssueOptions): TestCert {
-  const key = options.key ?? newKey(dir, options.name, options.keyType ?? 'P-256');
+  const key =
+    options.key ?? newKey(dir, options.name, options.keyType ?? 'P-256');
   const subject = options.subject ?? `/CN=${options.name}`;
   const certPath = join(dir, `${options.name}.pem`);
   const extPath = join(dir, `${options.name}.ext`);
@@ -88,17 +99,70 @@ export function issue(dir: string, options: IssueOptions): TestCert {
   const days = String(options.days ?? 30);
   const serial = `0x${options.serial ?? randomBytes(8).toString('hex')}`;
   if (selfSigned) {
-    openssl(['req', '-x509', '-new', '-key', key.keyPath, '-subj', subject, '-days', days,
-      '-set_serial', serial, '-config', extPath, '-extensions', 'v3', '-out', certPath,
-      ...(options.keyType === 'ed25519' ? [] : ['-sha256'])]);
+    openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      key.keyPath,
+      '-subj',
+      subject,
+      '-days',
+      days,
+      '-set_serial',
+      serial,
+      '-config',
+      extPath,
+      '-extensions',
+      'v3',
+      '-out',
+      certPath,
+      ...(options.keyType === 'ed25519' ? [] : ['-sha256']),
+    ]);
   } else {
     const csr = join(dir, `${options.name}.csr`);
-    openssl(['req', '-new', '-key', key.keyPath, '-subj', subject, '-config', extPath, '-out', csr]);
-    openssl(['x509', '-req', '-in', csr, '-CA', options.issuer!.certPath, '-CAkey', options.issuer!.keyPath,
-      '-set_serial', serial, '-days', days, '-extfile', extPath, '-extensions', 'v3', '-out', certPath,
-      ...(options.issuer!.privateKey.asymmetricKeyType === 'ed25519' ? [] : ['-sha256'])]);
+    openssl([
+      'req',
+      '-new',
+      '-key',
+      key.keyPath,
+      '-subj',
+      subject,
+      '-config',
+      extPath,
+      '-out',
+      csr,
+    ]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      options.issuer!.certPath,
+      '-CAkey',
+      options.issuer!.keyPath,
+      '-set_serial',
+      serial,
+      '-days',
+      days,
+      '-extfile',
+      extPath,
+      '-extensions',
+      'v3',
+      '-out',
+      certPath,
+      ...(options.issuer!.privateKey.asymmetricKeyType === 'ed25519'
+        ? []
+        : ['-sha256']),
+    ]);
   }
-  return { ...key, certPath, certPem: readFileSync(certPath, 'utf8'), name: options.name };
+  return {
+    ...key,
+    certPath,
+    certPem: readFileSync(certPath, 'utf8'),
+    name: options.name,
+  };
 }
 
 export interface TestPki {
@@ -110,21 +174,41 @@ export interface TestPki {
 }
 
 /** root CA → intermediate CA → code-signing leaf, in a fresh temporary directory. */
-export function createPki(options: { leafKeyType?: TestKeyType; rootKeyType?: TestKeyType } = {}): TestPki {
+export function createPki(
+  options: { leafKeyType?: TestKeyType; rootKeyType?: TestKeyType } = {},
+): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'modelseal-pki-'));
-  const root = issue(dir, { name: 'root-ca', keyType: options.rootKeyType ?? 'P-256', days: 3650 });
-  const intermediate = issue(dir, { name: 'intermediate-ca', issuer: root, days: 3650 });
+  const root = issue(dir, {
+    name: 'root-ca',
+    keyType: options.rootKeyType ?? 'P-256',
+    days: 3650,
+  });
+  const intermediate = issue(dir, {
+    name: 'intermediate-ca',
+    issuer: root,
+    days: 3650,
+  });
   const leaf = issue(dir, {
     name: 'leaf',
     keyType: options.leafKeyType ?? 'P-256',
     issuer: intermediate,
     extensions: LEAF_EXTENSIONS,
   });
-  return { dir, root, intermediate, leaf, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    root,
+    intermediate,
+    leaf,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** A timestamp authority certificate (EKU timeStamping, critical), issued by `issuer`. */
-export function issueTsa(dir: string, issuer: TestCert, name = 'tsa'): TestCert {
+export function issueTsa(
+  dir: string,
+  issuer: TestCert,
+  name = 'tsa',
+): TestCert {
   return issue(dir, {
     name,
     issuer,
@@ -139,7 +223,11 @@ export function issueTsa(dir: string, issuer: TestCert, name = 'tsa'): TestCert 
 }
 
 /** An RFC 3161 TimeStampResp (DER) over `data` (SHA-256 imprint), made by `openssl ts`. */
-export function timestamp(dir: string, tsa: TestCert, data: Uint8Array): Buffer {
+export function timestamp(
+  dir: string,
+  tsa: TestCert,
+  data: Uint8Array,
+): Buffer {
   const id = randomBytes(4).toString('hex');
   const dataPath = join(dir, `ts-${id}.bin`);
   const query = join(dir, `ts-${id}.tsq`);
@@ -164,7 +252,26 @@ export function timestamp(dir: string, tsa: TestCert, data: Uint8Array): Buffer 
     ].join('\n'),
   );
   writeFileSync(join(dir, `ts-${id}.serial`), '01\n');
-  openssl(['ts', '-query', '-data', dataPath, '-sha256', '-cert', '-no_nonce', '-out', query]);
-  openssl(['ts', '-reply', '-config', config, '-queryfile', query, '-out', reply]);
+  openssl([
+    'ts',
+    '-query',
+    '-data',
+    dataPath,
+    '-sha256',
+    '-cert',
+    '-no_nonce',
+    '-out',
+    query,
+  ]);
+  openssl([
+    'ts',
+    '-reply',
+    '-config',
+    config,
+    '-queryfile',
+    query,
+    '-out',
+    reply,
+  ]);
   return readFileSync(reply);
 }

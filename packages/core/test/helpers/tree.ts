@@ -18,7 +18,10 @@ export function tempDir(prefix = 'modelseal-'): string {
 }
 
 /** Writes `files` (relative path → content) under a new directory named `name`. */
-export function makeTree(files: Record<string, string | Buffer>, name = 'model'): string {
+export function makeTree(
+  files: Record<string, string | Buffer>,
+  name = 'model',
+): string {
   const root = join(tempDir(), name);
   mkdirSync(root, { recursive: true });
   for (const [path, content] of Object.entries(files)) {

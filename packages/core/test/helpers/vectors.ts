@@ -5,13 +5,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-
-export const VECTORS_DIR: string = resolve(
-  process.env.MODELSEAL_VECTORS ?? join(REPO_ROOT, '..', 'shared', 'test-vectors'),
+export const REPO_ROOT: string = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../..',
 );
 
-export const VECTORS_AVAILABLE: boolean = existsSync(join(VECTORS_DIR, 'vectors.json'));
+export const VECTORS_DIR: string = resolve(
+  process.env.MODELSEAL_VECTORS ??
+    join(REPO_ROOT, '..', 'shared', 'test-vectors'),
+);
+
+export const VECTORS_AVAILABLE: boolean = existsSync(
+  join(VECTORS_DIR, 'vectors.json'),
+);
 
 export interface VectorCase {
   id: string;
@@ -34,7 +40,9 @@ export function loadVectors(): VectorCase[] {
       `OMS test vectors not found at ${VECTORS_DIR}: set MODELSEAL_VECTORS to the shared test-vectors folder`,
     );
   }
-  const json = JSON.parse(readFileSync(join(VECTORS_DIR, 'vectors.json'), 'utf8')) as {
+  const json = JSON.parse(
+    readFileSync(join(VECTORS_DIR, 'vectors.json'), 'utf8'),
+  ) as {
     vectors: VectorCase[];
   };
   return json.vectors;

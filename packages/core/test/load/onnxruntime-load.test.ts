@@ -12,16 +12,28 @@ import { signModel, verifyModel } from '../../src/index.js';
 import { readPinnedModel, SILERO_VAD } from '../helpers/benign-models.js';
 import { tempDir } from '../helpers/tree.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const { privateKey, publicKey } = generateKeyPairSync('ec', {
+  namedCurve: 'P-256',
+});
 
-async function signedCopy(mutate?: (bytes: Buffer) => void): Promise<{ dir: string; sig: string }> {
+async function signedCopy(
+  mutate?: (bytes: Buffer) => void,
+): Promise<{ dir: string; sig: string }> {
   const bytes = Buffer.from(readPinnedModel(SILERO_VAD));
   const dir = join(tempDir(), 'silero-vad');
   mkdirSync(dir);
   writeFileSync(join(dir, 'model.onnx'), bytes);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ sampleRate: 16000, windowSamples: 512 }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ sampleRate: 16000, windowSamples: 512 }),
+  );
   const sig = join(tempDir(), 'model.sig');
-  await signModel({ method: 'key', modelPath: dir, signaturePath: sig, privateKey });
+  await signModel({
+    method: 'key',
+    modelPath: dir,
+    signaturePath: sig,
+    privateKey,
+  });
   if (mutate) {
     mutate(bytes);
     writeFileSync(join(dir, 'model.onnx'), bytes);
@@ -30,7 +42,9 @@ async function signedCopy(mutate?: (bytes: Buffer) => void): Promise<{ dir: stri
 }
 
 async function runVad(session: ort.InferenceSession): Promise<number> {
-  const samples = new Float32Array(512).map((_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000));
+  const samples = new Float32Array(512).map(
+    (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000),
+  );
   const out = await session.run({
     input: new ort.Tensor('float32', samples, [1, 512]),
     state: new ort.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]),
@@ -43,8 +57,15 @@ async function runVad(session: ort.InferenceSession): Promise<number> {
 describe('verify, then load into onnxruntime-node', () => {
   it('loads the verified bytes and runs one inference', async () => {
     const { dir, sig } = await signedCopy();
-    const model = await verifyModel({ method: 'key', modelPath: dir, bundlePath: sig, publicKey });
-    const session = await ort.InferenceSession.create(await model.readFile('model.onnx'));
+    const model = await verifyModel({
+      method: 'key',
+      modelPath: dir,
+      bundlePath: sig,
+      publicKey,
+    });
+    const session = await ort.InferenceSession.create(
+      await model.readFile('model.onnx'),
+    );
     expect(session.inputNames).toEqual(['input', 'state', 'sr']);
     const p = await runVad(session);
     expect(p).toBeGreaterThanOrEqual(0);
@@ -54,11 +75,19 @@ describe('verify, then load into onnxruntime-node', () => {
 
   it('a tampered copy is refused with MANIFEST_MISMATCH before the runtime sees it', async () => {
     const { dir, sig } = await signedCopy((bytes) => {
-      bytes.writeUInt8(bytes.readUInt8(bytes.length - 100) ^ 0x01, bytes.length - 100);
+      bytes.writeUInt8(
+        bytes.readUInt8(bytes.length - 100) ^ 0x01,
+        bytes.length - 100,
+      );
     });
     let created = false;
     const load = async (): Promise<void> => {
-      const model = await verifyModel({ method: 'key', modelPath: dir, bundlePath: sig, publicKey });
+      const model = await verifyModel({
+        method: 'key',
+        modelPath: dir,
+        bundlePath: sig,
+        publicKey,
+      });
       created = true;
       await ort.InferenceSession.create(await model.readFile('model.onnx'));
     };
@@ -68,10 +97,17 @@ describe('verify, then load into onnxruntime-node', () => {
 
   it('a copy swapped after verification is refused at the read', async () => {
     const { dir, sig } = await signedCopy();
-    const model = await verifyModel({ method: 'key', modelPath: dir, bundlePath: sig, publicKey });
+    const model = await verifyModel({
+      method: 'key',
+      modelPath: dir,
+      bundlePath: sig,
+      publicKey,
+    });
     const bytes = Buffer.from(readPinnedModel(SILERO_VAD));
     bytes.writeUInt8(bytes.readUInt8(200) ^ 0xff, 200);
     writeFileSync(join(dir, 'model.onnx'), bytes);
-    await expect(model.readFile('model.onnx')).rejects.toHaveCode('MANIFEST_MISMATCH');
+    await expect(model.readFile('model.onnx')).rejects.toHaveCode(
+      'MANIFEST_MISMATCH',
+    );
   });
 });

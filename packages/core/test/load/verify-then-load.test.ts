@@ -9,12 +9,23 @@ import { describe, expect, it } from 'vitest';
 import { signModel, verifyModel } from '../../src/index.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const { privateKey, publicKey } = generateKeyPairSync('ec', {
+  namedCurve: 'P-256',
+});
 
-async function signed(files: Record<string, string>, extra: Record<string, unknown> = {}): Promise<{ root: string; sig: string }> {
+async function signed(
+  files: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): Promise<{ root: string; sig: string }> {
   const root = makeTree(files);
   const sig = join(tempDir(), 'model.sig');
-  await signModel({ method: 'key', modelPath: root, signaturePath: sig, privateKey, ...extra } as never);
+  await signModel({
+    method: 'key',
+    modelPath: root,
+    signaturePath: sig,
+    privateKey,
+    ...extra,
+  } as never);
   return { root, sig };
 }
 
@@ -23,7 +34,10 @@ const verify = (modelPath: string, bundlePath: string) =>
 
 describe('verifyModel + readFile', () => {
   it('returns the verified bytes of each signed file', async () => {
-    const { root, sig } = await signed({ 'model.onnx': 'graph', 'cfg/config.json': '{}' });
+    const { root, sig } = await signed({
+      'model.onnx': 'graph',
+      'cfg/config.json': '{}',
+    });
     const model = await verify(root, sig);
     expect(model.files().sort()).toEqual(['cfg/config.json', 'model.onnx']);
     expect((await model.readFile('model.onnx')).toString()).toBe('graph');
@@ -35,7 +49,9 @@ describe('verifyModel + readFile', () => {
     const model = await verify(root, sig);
     writeFileSync(join(root, 'evil'), 'malicious graph');
     renameSync(join(root, 'evil'), join(root, 'model.onnx'));
-    await expect(model.readFile('model.onnx')).rejects.toHaveCode('MANIFEST_MISMATCH');
+    await expect(model.readFile('model.onnx')).rejects.toHaveCode(
+      'MANIFEST_MISMATCH',
+    );
   });
 
   it('names that are not signed files are refused, including escapes', async () => {
@@ -55,7 +71,12 @@ describe('verifyModel + readFile', () => {
     const dir = makeTree({ 'w.bin': 'weights' });
     const file = join(dir, 'w.bin');
     const sig = join(tempDir(), 'model.sig');
-    await signModel({ method: 'key', modelPath: file, signaturePath: sig, privateKey });
+    await signModel({
+      method: 'key',
+      modelPath: file,
+      signaturePath: sig,
+      privateKey,
+    });
     const model = await verify(file, sig);
     expect((await model.readFile('.')).toString()).toBe('weights');
   });
@@ -67,7 +88,9 @@ describe('verifyModel + createReadStream', () => {
     for (const extra of [{}, { serialization: 'shards', shardSize: 64 }]) {
       const { root, sig } = await signed({ big: content }, extra);
       const model = await verify(root, sig);
-      expect(await text(model.createReadStream('big', { highWaterMark: 10 }))).toBe(content);
+      expect(
+        await text(model.createReadStream('big', { highWaterMark: 10 })),
+      ).toBe(content);
     }
   });
 
@@ -77,16 +100,23 @@ describe('verifyModel + createReadStream', () => {
       const { root, sig } = await signed({ big: content }, extra);
       const model = await verify(root, sig);
       writeFileSync(join(root, 'big'), `${'x'.repeat(999)}y`);
-      const error = await text(model.createReadStream('big', { highWaterMark: 100 })).catch((e: unknown) => e);
+      const error = await text(
+        model.createReadStream('big', { highWaterMark: 100 }),
+      ).catch((e: unknown) => e);
       expect(error).toHaveCode('MANIFEST_MISMATCH');
     }
   });
 
   it('a stream over a file that grew fails', async () => {
-    const { root, sig } = await signed({ f: 'abc' }, { serialization: 'shards', shardSize: 2 });
+    const { root, sig } = await signed(
+      { f: 'abc' },
+      { serialization: 'shards', shardSize: 2 },
+    );
     const model = await verify(root, sig);
     writeFileSync(join(root, 'f'), 'abcd');
-    await expect(text(model.createReadStream('f'))).rejects.toHaveCode('MANIFEST_MISMATCH');
+    await expect(text(model.createReadStream('f'))).rejects.toHaveCode(
+      'MANIFEST_MISMATCH',
+    );
   });
 
   it('an empty signed file streams as empty', async () => {

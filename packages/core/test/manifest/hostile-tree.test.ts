@@ -15,7 +15,14 @@ import { makeTree } from '../helpers/tree.js';
 describe('hostile trees', () => {
   it('a name that is not valid UTF-8 is rejected with the bytes shown', async () => {
     const root = makeTree({ ok: 'ok' });
-    writeFileSync(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.bin')]), 'x');
+    writeFileSync(
+      Buffer.concat([
+        Buffer.from(`${root}/bad-`),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('.bin'),
+      ]),
+      'x',
+    );
     const error = await hashModel(root).catch((e: unknown) => e);
     expect(error).toHaveCode('INVALID_PATH');
     expect(String(error)).toContain('bad-\\xff\\xfe.bin');
@@ -32,7 +39,9 @@ describe('hostile trees', () => {
   it('a socket in the tree is rejected', async () => {
     const root = makeTree({ ok: 'ok' });
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(join(root, 'sock'), resolve));
+    await new Promise<void>((resolve) =>
+      server.listen(join(root, 'sock'), resolve),
+    );
     try {
       await expect(hashModel(root)).rejects.toHaveCode('UNSUPPORTED_FILE_TYPE');
     } finally {
@@ -47,7 +56,8 @@ describe('hostile trees', () => {
       strictSymlinks: false,
       // Seen by the walk, then removed before it is read: the race, made deterministic.
       skip: (rel, isDirectory) => {
-        if (isDirectory && rel === 'vanish') rmSync(join(root, 'vanish'), { recursive: true });
+        if (isDirectory && rel === 'vanish')
+          rmSync(join(root, 'vanish'), { recursive: true });
         return false;
       },
     });
@@ -58,20 +68,35 @@ describe('hostile trees', () => {
 
   it('a file that disappears before it is hashed is an I/O error naming it', async () => {
     const root = makeTree({ a: 'a', gone: 'soon gone' });
-    const { files } = await enumerateModel(root, { allowSymlinks: false, strictSymlinks: false, skip: () => false });
+    const { files } = await enumerateModel(root, {
+      allowSymlinks: false,
+      strictSymlinks: false,
+      skip: () => false,
+    });
     rmSync(join(root, 'gone'));
-    const error = await hashFiles(files, { method: 'files', hashType: 'sha256' }).catch((e: unknown) => e);
+    const error = await hashFiles(files, {
+      method: 'files',
+      hashType: 'sha256',
+    }).catch((e: unknown) => e);
     expect(error).toHaveCode('IO_ERROR');
     expect(String(error)).toMatch(/gone: file disappeared/);
   });
 
   it('a file that changes size between listing and hashing fails closed', async () => {
     const root = makeTree({ grows: 'abc' });
-    const { files } = await enumerateModel(root, { allowSymlinks: false, strictSymlinks: false, skip: () => false });
+    const { files } = await enumerateModel(root, {
+      allowSymlinks: false,
+      strictSymlinks: false,
+      skip: () => false,
+    });
     writeFileSync(join(root, 'grows'), 'abcdef');
-    await expect(hashFiles(files, { method: 'files', hashType: 'sha256' })).rejects.toHaveCode('IO_ERROR');
+    await expect(
+      hashFiles(files, { method: 'files', hashType: 'sha256' }),
+    ).rejects.toHaveCode('IO_ERROR');
     truncateSync(join(root, 'grows'), 1);
-    await expect(hashFiles(files, { method: 'shards', hashType: 'sha256', shardSize: 2 })).rejects.toHaveCode('IO_ERROR');
+    await expect(
+      hashFiles(files, { method: 'shards', hashType: 'sha256', shardSize: 2 }),
+    ).rejects.toHaveCode('IO_ERROR');
   });
 
   it('an unreadable file is an I/O error naming it (run as an unprivileged user)', async (context) => {
@@ -84,7 +109,9 @@ describe('hostile trees', () => {
       return;
     }
     // As root every file is readable: run the check in a child process as `nobody`.
-    await context.annotate('running as root: checked in a child process with uid 65534');
+    await context.annotate(
+      'running as root: checked in a child process with uid 65534',
+    );
     let dir = root;
     while (dir !== '/') {
       chmodSync(dir, 0o755);
@@ -94,7 +121,11 @@ describe('hostile trees', () => {
     const core = new URL('../../dist/index.js', import.meta.url).href;
     const script = `import(${JSON.stringify(core)}).then(({ hashModel }) =>
         hashModel(${JSON.stringify(root)}).then(() => console.log('NO ERROR'), (e) => console.log(e.code + ' ' + e.message)));`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { uid: 65534, gid: 65534, encoding: 'utf8' },
+    );
     expect(out.trim()).toBe('IO_ERROR secret: permission denied');
   });
 });
@@ -103,11 +134,18 @@ describe('parallel hashing', () => {
   it('worker threads and the calling thread give the same manifest', async () => {
     const data = randomBytes(1024 * 1024);
     const files: Record<string, Buffer> = {};
-    for (let i = 0; i < 24; i++) files[`part-${i}.bin`] = data.subarray(i * 100);
+    for (let i = 0; i < 24; i++)
+      files[`part-${i}.bin`] = data.subarray(i * 100);
     files['small.txt'] = Buffer.from('s');
     const root = makeTree(files);
-    const onWorkers = await hashModel(root, { concurrency: 2, shardSize: 3 * 1024 * 1024 + 7 });
-    const inline = await hashModel(root, { concurrency: 0, shardSize: 3 * 1024 * 1024 + 7 });
+    const onWorkers = await hashModel(root, {
+      concurrency: 2,
+      shardSize: 3 * 1024 * 1024 + 7,
+    });
+    const inline = await hashModel(root, {
+      concurrency: 0,
+      shardSize: 3 * 1024 * 1024 + 7,
+    });
     expect(onWorkers.manifest).toEqual(inline.manifest);
     const filesMode = await hashModel(root, { concurrency: 2 });
     expect(filesMode.manifest.resources).toHaveLength(25);
@@ -117,19 +155,33 @@ describe('parallel hashing', () => {
   it('reports progress events up to the total', async () => {
     const root = makeTree({ a: randomBytes(20 * 1024 * 1024), b: 'b' });
     const events: HashProgress[] = [];
-    await hashModel(root, { concurrency: 2, onProgress: (e) => events.push(e) });
+    await hashModel(root, {
+      concurrency: 2,
+      onProgress: (e) => events.push(e),
+    });
     const last = events.at(-1)!;
     expect(events[0]!.phase).toBe('enumerate');
-    expect(last).toMatchObject({ phase: 'hash', bytesDone: 20 * 1024 * 1024 + 1, bytesTotal: 20 * 1024 * 1024 + 1, filesDone: 2, filesTotal: 2 });
+    expect(last).toMatchObject({
+      phase: 'hash',
+      bytesDone: 20 * 1024 * 1024 + 1,
+      bytesTotal: 20 * 1024 * 1024 + 1,
+      filesDone: 2,
+      filesTotal: 2,
+    });
   });
 
   it('cancels through an AbortSignal', async () => {
     const root = makeTree({ a: randomBytes(64 * 1024 * 1024) });
     const controller = new AbortController();
-    const pending = hashModel(root, { concurrency: 2, signal: controller.signal });
+    const pending = hashModel(root, {
+      concurrency: 2,
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(), 5);
     await expect(pending).rejects.toHaveCode('ABORTED');
     const already = AbortSignal.abort();
-    await expect(hashModel(root, { signal: already })).rejects.toHaveCode('ABORTED');
+    await expect(hashModel(root, { signal: already })).rejects.toHaveCode(
+      'ABORTED',
+    );
   });
 });

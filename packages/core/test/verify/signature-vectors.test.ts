@@ -18,14 +18,18 @@ describe('signature layer on the shared vectors', () => {
       const bundle = await readBundle(vectorPath(v.bundle));
       const key = await loadPublicKey(vectorPath(v.publicKey!));
       const r = verifyKeyBundleSignature(bundle, key);
-      expect(r.signer.hint).toBe('e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e');
+      expect(r.signer.hint).toBe(
+        'e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e',
+      );
       expect(r.signer.scheme).toBe('ecdsa-p384-sha384');
     });
   }
   for (const v of passing.filter((x) => x.method === 'certificate')) {
     it(`certificate ${v.id}`, async () => {
       const bundle = await readBundle(vectorPath(v.bundle));
-      const anchors = v.caCerts!.flatMap((f) => parseCertificates(readFileSync(vectorPath(f)), f));
+      const anchors = v.caCerts!.flatMap((f) =>
+        parseCertificates(readFileSync(vectorPath(f)), f),
+      );
       const r = verifyCertificateBundleSignature(bundle, anchors);
       expect(r.signer.certificate.subject).toBe('CN=intermediate-ca');
       expect(r.signer.anchor.subject).toBe('CN=root-ca');

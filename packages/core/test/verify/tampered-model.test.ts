@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Threat: the model on disk was changed after signing (a byte, a file added,
 // removed, renamed, replaced). Every difference is reported, with its code.
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isModelSealError } from '../../src/errors.js';
@@ -27,12 +33,18 @@ async function signed(
     signaturePath: sig,
     privateKey: key.keyPath,
     concurrency: 0,
-    ...(options.serialization === 'shards' ? { serialization: 'shards', shardSize: 4 } : {}),
+    ...(options.serialization === 'shards'
+      ? { serialization: 'shards', shardSize: 4 }
+      : {}),
   });
   return { model, sig };
 }
 
-function verify(model: string, sig: string, extra: { ignoreUnsignedFiles?: boolean } = {}) {
+function verify(
+  model: string,
+  sig: string,
+  extra: { ignoreUnsignedFiles?: boolean } = {},
+) {
   return verifyModelSignature({
     method: 'key',
     modelPath: model,
@@ -43,7 +55,11 @@ function verify(model: string, sig: string, extra: { ignoreUnsignedFiles?: boole
   });
 }
 
-async function mismatch(model: string, sig: string, extra: { ignoreUnsignedFiles?: boolean } = {}) {
+async function mismatch(
+  model: string,
+  sig: string,
+  extra: { ignoreUnsignedFiles?: boolean } = {},
+) {
   const error = await verify(model, sig, extra).then(
     () => undefined,
     (e: unknown) => e,
@@ -53,7 +69,11 @@ async function mismatch(model: string, sig: string, extra: { ignoreUnsignedFiles
   return error.details as {
     missing: { name: string }[];
     extra: { name: string }[];
-    changed: { name: string; expected: { digest: string }; actual: { digest: string } }[];
+    changed: {
+      name: string;
+      expected: { digest: string };
+      actual: { digest: string };
+    }[];
     signer: { method: string };
   };
 }
@@ -90,8 +110,14 @@ describe('tampered model (files)', () => {
   it('a removed file: missing, even with ignoreUnsignedFiles', async () => {
     const { model, sig } = await signed(FILES);
     rmSync(join(model, 'c.txt'));
-    expect((await mismatch(model, sig)).missing.map((r) => r.name)).toEqual(['c.txt']);
-    expect((await mismatch(model, sig, { ignoreUnsignedFiles: true })).missing.map((r) => r.name)).toEqual(['c.txt']);
+    expect((await mismatch(model, sig)).missing.map((r) => r.name)).toEqual([
+      'c.txt',
+    ]);
+    expect(
+      (await mismatch(model, sig, { ignoreUnsignedFiles: true })).missing.map(
+        (r) => r.name,
+      ),
+    ).toEqual(['c.txt']);
   });
 
   it('a renamed file: missing and extra', async () => {
@@ -108,7 +134,9 @@ describe('tampered model (files)', () => {
     rmSync(join(model, 'c.txt'));
     writeFileSync(join(model, 'new.bin'), 'n');
     const d = await mismatch(model, sig);
-    expect([d.changed.length, d.missing.length, d.extra.length]).toEqual([1, 1, 1]);
+    expect([d.changed.length, d.missing.length, d.extra.length]).toEqual([
+      1, 1, 1,
+    ]);
   });
 
   it('a file replaced by a directory: missing', async () => {
@@ -132,14 +160,22 @@ describe('tampered model (files)', () => {
 
 describe('tampered model (shards)', () => {
   it('a changed byte in the second shard', async () => {
-    const { model, sig } = await signed({ 'w.bin': 'aaaabbbbcc' }, { serialization: 'shards' });
+    const { model, sig } = await signed(
+      { 'w.bin': 'aaaabbbbcc' },
+      { serialization: 'shards' },
+    );
     await expect(verify(model, sig)).resolves.toMatchObject({ ok: true });
     writeFileSync(join(model, 'w.bin'), 'aaaabbBbcc');
-    expect((await mismatch(model, sig)).changed.map((c) => c.name)).toEqual(['w.bin:4:8']);
+    expect((await mismatch(model, sig)).changed.map((c) => c.name)).toEqual([
+      'w.bin:4:8',
+    ]);
   });
 
   it('a truncated file: the shards past the cut are missing, a shorter one is extra', async () => {
-    const { model, sig } = await signed({ 'w.bin': 'aaaabbbbcc' }, { serialization: 'shards' });
+    const { model, sig } = await signed(
+      { 'w.bin': 'aaaabbbbcc' },
+      { serialization: 'shards' },
+    );
     writeFileSync(join(model, 'w.bin'), 'aaaabbb');
     const d = await mismatch(model, sig);
     expect(d.missing.map((r) => r.name)).toEqual(['w.bin:4:8', 'w.bin:8:10']);
@@ -147,14 +183,22 @@ describe('tampered model (shards)', () => {
   });
 
   it('extra files are tolerated in shard bundles with ignoreUnsignedFiles (the reference cannot)', async () => {
-    const { model, sig } = await signed({ 'w.bin': 'aaaabbbbcc' }, { serialization: 'shards' });
+    const { model, sig } = await signed(
+      { 'w.bin': 'aaaabbbbcc' },
+      { serialization: 'shards' },
+    );
     writeFileSync(join(model, 'x.bin'), 'xx');
     await mismatch(model, sig);
-    await expect(verify(model, sig, { ignoreUnsignedFiles: true })).resolves.toMatchObject({ ok: true });
+    await expect(
+      verify(model, sig, { ignoreUnsignedFiles: true }),
+    ).resolves.toMatchObject({ ok: true });
   });
 
   it('documented limitation: an added empty file is invisible to a shard signature', async () => {
-    const { model, sig } = await signed({ 'w.bin': 'aaaabbbbcc' }, { serialization: 'shards' });
+    const { model, sig } = await signed(
+      { 'w.bin': 'aaaabbbbcc' },
+      { serialization: 'shards' },
+    );
     writeFileSync(join(model, 'empty'), '');
     await expect(verify(model, sig)).resolves.toMatchObject({ ok: true });
   });

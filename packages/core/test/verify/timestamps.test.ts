@@ -11,10 +11,18 @@ import { createCertificateSigner } from '../../src/sign/certificate.js';
 import { signModel } from '../../src/sign/sign-model.js';
 import { verifyCertificateBundleSignature } from '../../src/verify/certificate.js';
 import { verifyModelSignature } from '../../src/verify/verify-model.js';
-import { createPki, issue, issueTsa, timestamp, type TestCert, type TestPki } from '../helpers/pki.js';
+import {
+  createPki,
+  issue,
+  issueTsa,
+  timestamp,
+  type TestCert,
+  type TestPki,
+} from '../helpers/pki.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
-const x509 = (c: TestCert): X509Certificate => new X509Certificate(readFileSync(c.certPath));
+const x509 = (c: TestCert): X509Certificate =>
+  new X509Certificate(readFileSync(c.certPath));
 let pki: TestPki;
 let tsa: TestCert;
 let otherTsa: TestCert;
@@ -25,7 +33,10 @@ beforeAll(() => {
 });
 afterAll(() => pki.cleanup());
 
-async function stampedBundle(stampWith: TestCert = tsa, over?: Buffer): Promise<Record<string, any>> {
+async function stampedBundle(
+  stampWith: TestCert = tsa,
+  over?: Buffer,
+): Promise<Record<string, any>> {
   const { signer } = await createCertificateSigner({
     privateKey: pki.leaf.keyPath,
     signingCertificate: pki.leaf.certPath,
@@ -34,16 +45,22 @@ async function stampedBundle(stampWith: TestCert = tsa, over?: Buffer): Promise<
   const json = (await signer.sign(Buffer.from('{}'))) as any;
   const sig = Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64');
   const token = timestamp(pki.dir, stampWith, over ?? sig);
-  json.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: token.toString('base64') }] };
+  json.verificationMaterial.timestampVerificationData = {
+    rfc3161Timestamps: [{ signedTimestamp: token.toString('base64') }],
+  };
   return json as Record<string, any>;
 }
 
 describe('certificate bundles with RFC 3161 timestamps', () => {
   it('a trusted timestamp sets the validity time', async () => {
     const before = Date.now() - 5_000;
-    const r = verifyCertificateBundleSignature(parseBundle(await stampedBundle()), [x509(pki.root)], {
-      timestampAuthorities: [x509(tsa)],
-    });
+    const r = verifyCertificateBundleSignature(
+      parseBundle(await stampedBundle()),
+      [x509(pki.root)],
+      {
+        timestampAuthorities: [x509(tsa)],
+      },
+    );
     expect(r.validityTimeSource).toBe('timestamp');
     expect(r.validityTime.getTime()).toBeGreaterThan(before);
     expect(r.timestampAuthority?.subject).toBe('CN=tsa');
@@ -51,15 +68,22 @@ describe('certificate bundles with RFC 3161 timestamps', () => {
   });
 
   it('the timestamp time takes precedence over a caller time at which the leaf is expired', async () => {
-    const r = verifyCertificateBundleSignature(parseBundle(await stampedBundle()), [x509(pki.root)], {
-      timestampAuthorities: [x509(tsa)],
-      verificationTime: new Date(Date.now() + 365 * 86_400_000),
-    });
+    const r = verifyCertificateBundleSignature(
+      parseBundle(await stampedBundle()),
+      [x509(pki.root)],
+      {
+        timestampAuthorities: [x509(tsa)],
+        verificationTime: new Date(Date.now() + 365 * 86_400_000),
+      },
+    );
     expect(r.validityTimeSource).toBe('timestamp');
   });
 
   it('without trusted TSAs the timestamp is ignored, with a warning', async () => {
-    const r = verifyCertificateBundleSignature(parseBundle(await stampedBundle()), [x509(pki.root)]);
+    const r = verifyCertificateBundleSignature(
+      parseBundle(await stampedBundle()),
+      [x509(pki.root)],
+    );
     expect(r.validityTimeSource).toBe('current-time');
     expect(r.warnings.map((w) => w.code)).toEqual(['TIMESTAMP_NOT_CHECKED']);
   });
@@ -67,14 +91,20 @@ describe('certificate bundles with RFC 3161 timestamps', () => {
   it('a timestamp from an untrusted TSA: TLOG_INVALID', async () => {
     const bundle = parseBundle(await stampedBundle(otherTsa));
     expect(() =>
-      verifyCertificateBundleSignature(bundle, [x509(pki.root)], { timestampAuthorities: [x509(tsa)] }),
+      verifyCertificateBundleSignature(bundle, [x509(pki.root)], {
+        timestampAuthorities: [x509(tsa)],
+      }),
     ).toThrowWithCode('TLOG_INVALID');
   });
 
   it('a timestamp over other data (replayed from another signature): TLOG_INVALID', async () => {
-    const bundle = parseBundle(await stampedBundle(tsa, Buffer.from('some other signature')));
+    const bundle = parseBundle(
+      await stampedBundle(tsa, Buffer.from('some other signature')),
+    );
     expect(() =>
-      verifyCertificateBundleSignature(bundle, [x509(pki.root)], { timestampAuthorities: [x509(tsa)] }),
+      verifyCertificateBundleSignature(bundle, [x509(pki.root)], {
+        timestampAuthorities: [x509(tsa)],
+      }),
     ).toThrowWithCode('TLOG_INVALID');
   });
 
@@ -86,25 +116,35 @@ describe('certificate bundles with RFC 3161 timestamps', () => {
       key: tsa,
       issuer: pki.root,
       serial,
-      extensions: ['keyUsage=critical,digitalSignature', 'extendedKeyUsage=codeSigning'],
+      extensions: [
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=codeSigning',
+      ],
     });
     const bundle = parseBundle(await stampedBundle());
     expect(() =>
-      verifyCertificateBundleSignature(bundle, [x509(pki.root)], { timestampAuthorities: [x509(twin)] }),
+      verifyCertificateBundleSignature(bundle, [x509(pki.root)], {
+        timestampAuthorities: [x509(twin)],
+      }),
     ).toThrowWithCode('TLOG_INVALID');
     expect(
-      verifyCertificateBundleSignature(bundle, [x509(pki.root)], { timestampAuthorities: [x509(twin), x509(tsa)] })
-        .validityTimeSource,
+      verifyCertificateBundleSignature(bundle, [x509(pki.root)], {
+        timestampAuthorities: [x509(twin), x509(tsa)],
+      }).validityTimeSource,
     ).toBe('timestamp');
   });
 
   it('garbage timestamp bytes: TLOG_INVALID; non-base64: BUNDLE_MALFORMED', async () => {
     const json = await stampedBundle();
-    json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp = Buffer.from('junk').toString('base64');
+    json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp =
+      Buffer.from('junk').toString('base64');
     expect(() =>
-      verifyCertificateBundleSignature(parseBundle(json), [x509(pki.root)], { timestampAuthorities: [x509(tsa)] }),
+      verifyCertificateBundleSignature(parseBundle(json), [x509(pki.root)], {
+        timestampAuthorities: [x509(tsa)],
+      }),
     ).toThrowWithCode('TLOG_INVALID');
-    json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp = '%%';
+    json.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp =
+      '%%';
     expect(() => parseBundle(json)).toThrowWithCode('BUNDLE_MALFORMED');
   });
 });
@@ -113,20 +153,48 @@ describe('verifyModelSignature with timestamp authorities', () => {
   it('key bundle: a trusted timestamp becomes the signing time', async () => {
     const model = makeTree({ 'w.bin': 'w' });
     const sig = join(tempDir(), 'model.sig');
-    await signModel({ method: 'key', modelPath: model, signaturePath: sig, privateKey: pki.leaf.keyPath, concurrency: 0 });
+    await signModel({
+      method: 'key',
+      modelPath: model,
+      signaturePath: sig,
+      privateKey: pki.leaf.keyPath,
+      concurrency: 0,
+    });
     const json = JSON.parse(readFileSync(sig, 'utf8'));
-    const token = timestamp(pki.dir, tsa, Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64'));
-    json.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: token.toString('base64') }] };
+    const token = timestamp(
+      pki.dir,
+      tsa,
+      Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64'),
+    );
+    json.verificationMaterial.timestampVerificationData = {
+      rfc3161Timestamps: [{ signedTimestamp: token.toString('base64') }],
+    };
     writeFileSync(sig, JSON.stringify(json));
-    const base = { method: 'key' as const, modelPath: model, bundlePath: sig, publicKey: pki.leaf.publicKeyPath, concurrency: 0 };
+    const base = {
+      method: 'key' as const,
+      modelPath: model,
+      bundlePath: sig,
+      publicKey: pki.leaf.publicKeyPath,
+      concurrency: 0,
+    };
     const untimed = await verifyModelSignature(base);
     expect(untimed.signingTimeSource).toBe('none');
-    expect(untimed.warnings.map((w) => w.code)).toContain('TIMESTAMP_NOT_CHECKED');
-    const timed = await verifyModelSignature({ ...base, timestampAuthorities: [tsa.certPath] });
+    expect(untimed.warnings.map((w) => w.code)).toContain(
+      'TIMESTAMP_NOT_CHECKED',
+    );
+    const timed = await verifyModelSignature({
+      ...base,
+      timestampAuthorities: [tsa.certPath],
+    });
     expect(timed.signingTimeSource).toBe('timestamp');
     expect(timed.signingTime).toBeInstanceOf(Date);
     expect(timed.timestampAuthority?.subject).toBe('CN=tsa');
-    await expect(verifyModelSignature({ ...base, timestampAuthorities: [otherTsa.certPath] })).rejects.toHaveCode('TLOG_INVALID');
+    await expect(
+      verifyModelSignature({
+        ...base,
+        timestampAuthorities: [otherTsa.certPath],
+      }),
+    ).rejects.toHaveCode('TLOG_INVALID');
   });
 
   it('certificate bundle: the result names the timestamp as the time source', async () => {
@@ -142,8 +210,14 @@ describe('verifyModelSignature with timestamp authorities', () => {
       concurrency: 0,
     });
     const json = JSON.parse(readFileSync(sig, 'utf8'));
-    const token = timestamp(pki.dir, tsa, Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64'));
-    json.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: token.toString('base64') }] };
+    const token = timestamp(
+      pki.dir,
+      tsa,
+      Buffer.from(json.dsseEnvelope.signatures[0].sig, 'base64'),
+    );
+    json.verificationMaterial.timestampVerificationData = {
+      rfc3161Timestamps: [{ signedTimestamp: token.toString('base64') }],
+    };
     writeFileSync(sig, JSON.stringify(json));
     const r = await verifyModelSignature({
       method: 'certificate',
