@@ -163,48 +163,61 @@ export class RangeHasher {
     try {
       checkStat(task, await handle.stat());
       const hasher = createHasher(task.algorithm);
-      const [a, b] = this.buffers as [Buffer, Buffer];
-      let position = task.start;
-      let current = a;
-      let next = b;
-      let pending =
-        task.end > task.start
-          ? handle.read(
-              current,
-              0,
-              Math.min(CHUNK_SIZE, task.end - position),
-              position,
-            )
-          : undefined;
-      while (pending !== undefined) {
-        const { bytesRead } = await pending.catch((error: unknown) => {
-          throw ioError(task, error);
-        });
-        if (bytesRead === 0)
-          throw new HashTaskError(
-            'IO_ERROR',
-            `${task.name}: file shrank while hashing`,
-          );
-        position += bytesRead;
-        const filled = current;
-        pending =
-          position < task.end
-            ? handle.read(
-                next,
-                0,
-                Math.min(CHUNK_SIZE, task.end - position),
-                position,
-              )
-            : undefined;
-        hasher.update(filled.subarray(0, bytesRead));
-        onBytes(bytesRead);
-        current = next;
-        next = filled;
-      }
+      await this.doubleBuffered(
+        task,
+        hasher,
+        onBytes,
+        (buffer, length, position) => handle.read(buffer, 0, length, position),
+      );
       checkStat(task, await handle.stat());
       return hasher.hex();
     } finally {
       await handle.close();
+    }
+  }
+
+  /**
+   * Reads `task.path[start, end)` through `readAt` into two alternating
+   * buffers, so that reading the next chunk overlaps hashing the current one.
+   */
+  private async doubleBuffered(
+    task: HashTask,
+    hasher: Hasher,
+    onBytes: (n: number) => void,
+    readAt: (
+      buffer: Buffer,
+      length: number,
+      position: number,
+    ) => Promise<{ bytesRead: number }>,
+  ): Promise<void> {
+    const [a, b] = this.buffers as [Buffer, Buffer];
+    const next = (
+      buffer: Buffer,
+      position: number,
+    ): Promise<{ bytesRead: number }> | undefined =>
+      position < task.end
+        ? readAt(buffer, Math.min(CHUNK_SIZE, task.end - position), position)
+        : undefined;
+    let position = task.start;
+    let current = a;
+    let spare = b;
+    let pending = next(current, position);
+    while (pending !== undefined) {
+      const { bytesRead } = await pending.catch((error: unknown) => {
+        throw ioError(task, error);
+      });
+      if (bytesRead === 0)
+        throw new HashTaskError(
+          'IO_ERROR',
+          `${task.name}: file shrank while hashing`,
+        );
+      position += bytesRead;
+      const filled = current;
+      pending = next(spare, position);
+      hasher.update(filled.subarray(0, bytesRead));
+      onBytes(bytesRead);
+      current = spare;
+      spare = filled;
     }
   }
 
@@ -252,43 +265,12 @@ export class RangeHasher {
           onBytes(bytesRead);
         }
       } else {
-        const [a, b] = this.buffers as [Buffer, Buffer];
-        let position = task.start;
-        let current = a;
-        let next = b;
-        let pending: Promise<{ bytesRead: number }> | undefined = readAt(
-          fd,
-          current,
-          0,
-          Math.min(CHUNK_SIZE, task.end - position),
-          position,
+        await this.doubleBuffered(
+          task,
+          hasher,
+          onBytes,
+          (buffer, length, position) => readAt(fd, buffer, 0, length, position),
         );
-        while (pending !== undefined) {
-          const { bytesRead } = await pending.catch((error: unknown) => {
-            throw ioError(task, error);
-          });
-          if (bytesRead === 0)
-            throw new HashTaskError(
-              'IO_ERROR',
-              `${task.name}: file shrank while hashing`,
-            );
-          position += bytesRead;
-          const filled = current;
-          pending =
-            position < task.end
-              ? readAt(
-                  fd,
-                  next,
-                  0,
-                  Math.min(CHUNK_SIZE, task.end - position),
-                  position,
-                )
-              : undefined;
-          hasher.update(filled.subarray(0, bytesRead));
-          onBytes(bytesRead);
-          current = next;
-          next = filled;
-        }
       }
       checkStat(task, fstatSync(fd));
       return hasher.hex();
