@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hashModel, type HashProgress } from '../../src/index.js';
 import { hashFiles } from '../../src/manifest/build.js';
@@ -112,11 +113,11 @@ describe('hostile trees', () => {
     await context.annotate(
       'running as root: checked in a child process with uid 65534',
     );
-    let dir = root;
-    while (dir !== '/') {
+    // Open up only the directories this test made (mkdtemp makes them 0700),
+    // never the shared ones above them such as /tmp.
+    const base = tmpdir();
+    for (let dir = root; dir.startsWith(`${base}/`); dir = dirname(dir))
       chmodSync(dir, 0o755);
-      dir = join(dir, '..');
-    }
     // The built library (`pnpm build` runs before the tests), since the child is plain Node.
     const core = new URL('../../dist/index.js', import.meta.url).href;
     const script = `import(${JSON.stringify(core)}).then(({ hashModel }) =>
