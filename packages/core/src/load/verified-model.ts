@@ -5,18 +5,17 @@
  * loader receives is exactly what was verified, with no window between the
  * check and the use.
  */
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { Blake3Hasher } from '@napi-rs/blake-hash';
 import {
   defaultScanAttestationPath,
   verifyScanAttestation,
   type ScanAttestationResult,
 } from '../attest/verify-scan.js';
 import { modelSealError } from '../errors.js';
+import { createHasher, type Hasher } from '../manifest/hash-worker.js';
 import { invalidPathReason, parseShardName } from '../manifest/names.js';
 import type { HashAlgorithm, Manifest } from '../manifest/types.js';
 import { verifyModelSignature } from '../verify/verify-model.js';
@@ -29,20 +28,6 @@ interface Range {
   start: number;
   end: number;
   digest: string;
-}
-
-interface Incremental {
-  update(data: Buffer): void;
-  hex(): string;
-}
-
-function hasher(algorithm: HashAlgorithm): Incremental {
-  if (algorithm === 'blake3') {
-    const h = new Blake3Hasher();
-    return { update: (d) => void h.update(d), hex: () => h.digest('hex') };
-  }
-  const h = createHash(algorithm === 'blake2b' ? 'blake2b512' : 'sha256');
-  return { update: (d) => void h.update(d), hex: () => h.digest('hex') };
 }
 
 const CHUNK = 1024 * 1024;
@@ -179,7 +164,7 @@ export class VerifiedModel {
   private check(name: string, ranges: Range[], data: Buffer): void {
     const s = this.verification.manifest.serialization;
     if (s.method === 'files') {
-      const h = hasher(s.hashType);
+      const h = createHasher(s.hashType);
       h.update(data);
       this.compare(name, ranges[0]!, h.hex());
       return;
@@ -187,7 +172,7 @@ export class VerifiedModel {
     if ((ranges.at(-1)?.end ?? 0) !== data.length)
       this.mismatch(name, 'its size changed');
     for (const range of ranges) {
-      const h = hasher(s.hashType);
+      const h = createHasher(s.hashType);
       h.update(data.subarray(range.start, range.end));
       this.compare(name, range, h.hex());
     }
@@ -251,7 +236,7 @@ export class VerifiedModel {
           : ranges;
       let position = 0;
       for (const range of plan) {
-        const hash = hasher(s.hashType);
+        const hash = createHasher(s.hashType);
         let held: Buffer | undefined;
         while (position < range.end) {
           const want = Math.min(chunkSize, range.end - position);

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { modelSealError } from '../errors.js';
 import {
+  HASH_WORKER_MARK,
   HashTaskError,
   RangeHasher,
   type FromWorker,
@@ -142,7 +143,7 @@ function hashOnWorkers(
     };
 
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(workerURL());
+      const worker = new Worker(workerURL(), { workerData: HASH_WORKER_MARK });
       pool.push(worker);
       let outstanding = 0;
       const send = (batch: HashTask[]): void => {

@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { open } from 'node:fs/promises';
-import { parentPort, isMainThread } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 
 /** One range to hash. `path` is the file's bytes (names need not be UTF-8 on disk). */
@@ -46,12 +46,14 @@ export class HashTaskError extends Error {
   }
 }
 
-interface Hasher {
+/** An incremental hash with a hex result. */
+export interface Hasher {
   update(data: Uint8Array): void;
   hex(): string;
 }
 
-function createHasher(algorithm: HashTask['algorithm']): Hasher {
+/** An incremental hasher for a manifest hash algorithm (BLAKE2b is BLAKE2b-512). */
+export function createHasher(algorithm: HashTask['algorithm']): Hasher {
   if (algorithm === 'blake3') {
     const h = new Blake3Hasher();
     return {
@@ -291,7 +293,12 @@ export type FromWorker =
 
 const PROGRESS_STEP = 32 * 1024 * 1024;
 
-if (!isMainThread && parentPort !== null) {
+/** Marks the worker threads the pool starts: only those answer hash requests. */
+export const HASH_WORKER_MARK = 'modelseal-hash-worker';
+
+// Only in a worker started by the pool: an application that imports the
+// library inside its own worker thread must not get a listener on its port.
+if (parentPort !== null && workerData === HASH_WORKER_MARK) {
   const port = parentPort;
   const hasher = new RangeHasher();
   let unreported = 0;
