@@ -15,9 +15,9 @@ import {
   type ScanAttestationResult,
 } from '../attest/verify-scan.js';
 import { modelSealError } from '../errors.js';
-import { createHasher, type Hasher } from '../manifest/hash-worker.js';
+import { createHasher } from '../manifest/hash-worker.js';
 import { invalidPathReason, parseShardName } from '../manifest/names.js';
-import type { HashAlgorithm, Manifest } from '../manifest/types.js';
+import type { Manifest } from '../manifest/types.js';
 import { verifyModelSignature } from '../verify/verify-model.js';
 import type {
   VerifyModelSignatureOptions,
