@@ -3,7 +3,7 @@ import { basename, resolve } from 'node:path';
 import { DEFAULT_GIT_IGNORES } from '../constants.js';
 import { hashFiles } from './build.js';
 import { compareManifests } from './compare.js';
-import { resolveIgnoreEntry } from './hash-model.js';
+import { ignoreEntries } from './hash-model.js';
 import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
 import { parseShardName } from './names.js';
 import { computeRootDigest } from './root-digest.js';
@@ -65,17 +65,12 @@ export async function checkModel(
   const root = resolve(modelPath);
   const recorded = s.ignorePaths.filter(isUsableRecordedIgnore);
   // A recorded list is authoritative; pre-1.1 bundles record none and had the git defaults.
-  const entries = new Set<string>(
+  const entries = await ignoreEntries(
+    root,
     s.ignorePaths.length === 0 ? DEFAULT_GIT_IGNORES : recorded,
+    options.ignorePaths,
+    options.signaturePath,
   );
-  for (const entry of options.ignorePaths ?? []) {
-    const rel = await resolveIgnoreEntry(entry, root);
-    if (rel !== undefined) entries.add(rel);
-  }
-  if (options.signaturePath !== undefined) {
-    const rel = await resolveIgnoreEntry(resolve(options.signaturePath), root);
-    if (rel !== undefined) entries.add(rel);
-  }
   const ignore = new IgnoreSet(entries);
   const signedFiles = new Set(
     signed.resources.map((r) => filePathOf(r, s.method)),

@@ -56,19 +56,14 @@ export async function listModelFiles(
   options: HashModelOptions = {},
 ): Promise<{ files: string[]; singleFile: boolean }> {
   const root = resolve(modelPath);
-  const entries = new Set<string>(
-    options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES,
+  const ignore = new IgnoreSet(
+    await ignoreEntries(
+      root,
+      gitDefaults(options),
+      options.ignorePaths,
+      options.signaturePath,
+    ),
   );
-  for (const entry of [
-    ...(options.ignorePaths ?? []),
-    ...(options.signaturePath === undefined
-      ? []
-      : [resolve(options.signaturePath)]),
-  ]) {
-    const rel = await resolveIgnoreEntry(entry, root);
-    if (rel !== undefined) entries.add(rel);
-  }
-  const ignore = new IgnoreSet(entries);
   const walk = await enumerateModel(modelPath, {
     allowSymlinks: options.allowSymlinks ?? false,
     strictSymlinks: options.strictSymlinks ?? false,
@@ -80,6 +75,32 @@ export async function listModelFiles(
     singleFile: walk.singleFile,
   };
 }
+
+/**
+ * The ignore entries of one operation, relative to the model root: `base`
+ * (git defaults, or a bundle's recorded list), the caller's paths, and the
+ * signature file when it lies inside the model (oms-format.md §11).
+ */
+export async function ignoreEntries(
+  root: string,
+  base: Iterable<string>,
+  ignorePaths: readonly string[] | undefined,
+  signaturePath: string | undefined,
+): Promise<Set<string>> {
+  const entries = new Set<string>(base);
+  const given = [
+    ...(ignorePaths ?? []),
+    ...(signaturePath === undefined ? [] : [resolve(signaturePath)]),
+  ];
+  for (const entry of given) {
+    const rel = await resolveIgnoreEntry(entry, root);
+    if (rel !== undefined) entries.add(rel);
+  }
+  return entries;
+}
+
+const gitDefaults = (options: HashModelOptions): readonly string[] =>
+  options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES;
 
 /** Checks hashing options; blake3 with shards is refused (the reference silently hashes files instead). */
 export function checkHashOptions(
@@ -140,17 +161,12 @@ export async function hashModel(
   const config = checkHashOptions(options);
   const root = resolve(modelPath);
   const allowSymlinks = options.allowSymlinks ?? false;
-  const entries = new Set<string>(
-    options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES,
+  const entries = await ignoreEntries(
+    root,
+    gitDefaults(options),
+    options.ignorePaths,
+    options.signaturePath,
   );
-  for (const entry of options.ignorePaths ?? []) {
-    const rel = await resolveIgnoreEntry(entry, root);
-    if (rel !== undefined) entries.add(rel);
-  }
-  if (options.signaturePath !== undefined) {
-    const rel = await resolveIgnoreEntry(resolve(options.signaturePath), root);
-    if (rel !== undefined) entries.add(rel);
-  }
   const ignore = new IgnoreSet(entries);
   options.onProgress?.({
     phase: 'enumerate',
@@ -189,7 +205,7 @@ export async function hashModel(
     ...config,
     allowSymlinks,
     ignorePaths: walk.singleFile
-      ? [...(options.ignoreGitPaths === false ? [] : DEFAULT_GIT_IGNORES)]
+      ? [...gitDefaults(options)]
       : [...entries].sort(comparePaths),
   };
   return {
