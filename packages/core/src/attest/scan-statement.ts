@@ -11,6 +11,7 @@ import { modelSealError } from '../errors.js';
 import type { ScanPolicy } from '../scan/policy.js';
 import type { ScanReport } from '../scan/engine.js';
 import { SEVERITIES, severityAtLeast, type Severity } from '../scan/types.js';
+import { isObject } from '../internal/json.js';
 
 /** Predicate type of modelseal scan attestations. */
 export const SCAN_PREDICATE_TYPE = 'https://modelseal.dev/scan/v1';
@@ -116,10 +117,6 @@ export function encodeScanStatement(input: ScanStatementInput): Buffer {
 
 function invalid(message: string): never {
   throw modelSealError('STATEMENT_INVALID', `scan attestation: ${message}`);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
   PublicKeyMaterial,
   SigningMethod,
 } from './types.js';
+import { isObject } from '../internal/json.js';
 
 /** Media types we accept: Sigstore bundle v0.1–v0.3 in both spellings. */
 const MEDIA_TYPE =
@@ -37,10 +38,6 @@ function malformed(
     message: `malformed bundle ${name}: ${what}`,
     ...(cause === undefined ? {} : { cause }),
   });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 async function readCapped(file: string, maxBytes: number): Promise<Buffer> {

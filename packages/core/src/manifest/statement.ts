@@ -26,6 +26,7 @@ import type {
   Serialization,
   SerializationMethod,
 } from './types.js';
+import { isObject } from '../internal/json.js';
 
 /** A statement decoded and checked for internal consistency. */
 export interface DecodedStatement {
@@ -89,10 +90,6 @@ export function peekPredicateType(payload: Uint8Array): string | undefined {
     // not JSON: the caller reports it when it decodes for real
   }
   return undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function statementError(message: string): never {

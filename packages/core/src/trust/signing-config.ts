@@ -16,6 +16,7 @@ import {
 } from '../constants.js';
 import { ModelSealError } from '../errors.js';
 import { parseTrustedRoot } from './trusted-root-file.js';
+import { isObject } from '../internal/json.js';
 
 /** Largest configuration file we read. */
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -42,10 +43,6 @@ function invalid(message: string, cause?: unknown): ModelSealError {
     message,
     ...(cause === undefined ? {} : { cause }),
   });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Services usable now and within `maxVersion`, newest start first (the spec's selection rule). */

@@ -29,6 +29,7 @@ import {
   loadTrustedRoot,
   parseTrustedRoot,
 } from '../trust/trusted-root-file.js';
+import { isObject } from '../internal/json.js';
 
 /**
  * Who must have signed. Exactly one of `identity`/`identityRegExp` and exactly
@@ -191,10 +192,6 @@ function malformed(message: string, cause?: unknown): ModelSealError {
     message,
     ...(cause === undefined ? {} : { cause }),
   });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Parse and check the parts the keyless path needs; oms-format.md §2 and §13.1 steps 1–3. */

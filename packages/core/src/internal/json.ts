@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/** True for a JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
