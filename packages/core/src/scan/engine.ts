@@ -17,6 +17,7 @@ import {
 import { PICKLE_POLICY_SETTING } from './pickle/scanner.js';
 import { FALLBACK_SCANNERS, SCANNERS } from './registry.js';
 import { ruleInfo } from './rules.js';
+import { INCOMPLETE_RULE_IDS, reportIncomplete } from './incomplete.js';
 import { openFileSource } from './source.js';
 import {
   DEFAULT_SCAN_LIMITS,
@@ -65,6 +66,8 @@ export interface ScanSummary {
   files: number;
   /** Files that could not be read. */
   errors: number;
+  /** Files not analysed to their end (limits, deadlines, unreadable wrappers, I/O errors). */
+  incomplete: number;
   findings: number;
   bySeverity: Record<Severity, number>;
   /** Highest severity among the findings; `null` when there are none. */
@@ -93,6 +96,8 @@ interface FileState {
   expanded: number;
   scanners: readonly FormatScanner[];
   fallback: readonly FormatScanner[];
+  /** Set once the file's result is taken: late reports of a timed-out scanner are dropped. */
+  closed?: boolean;
 }
 
 const MAX_FINDINGS_PER_FILE = 10_000;
@@ -111,6 +116,7 @@ function makeContext(
     settings: state.settings,
     ...(state.signal !== undefined ? { signal: state.signal } : {}),
     report(f: FindingInput): void {
+      if (state.closed === true) return;
       if (state.findings.length >= MAX_FINDINGS_PER_FILE) return;
       const { member: sub, ...rest } = f;
       state.findings.push({
@@ -121,12 +127,11 @@ function makeContext(
     },
     async scanNested(source: ByteSource, memberName: string): Promise<void> {
       if (depth + 1 > state.limits.maxNestingDepth) {
-        ctx.report({
-          ruleId: 'SCAN_LIMIT_EXCEEDED',
-          severity: 'medium',
-          message: 'nesting deeper than the depth limit; not scanned',
+        reportIncomplete(ctx, {
+          limit: 'maxNestingDepth',
+          value: state.limits.maxNestingDepth,
+          message: 'nested deeper than the nesting limit',
           member: [memberName],
-          evidence: { limit: state.limits.maxNestingDepth },
         });
         return;
       }
@@ -174,10 +179,11 @@ async function dispatch(
       } catch (e) {
         if (isIoError(e)) throw e;
         // A scanner bug on hostile input is a finding, not a crash of the whole scan.
+        if (state.signal?.aborted === true) throw e;
         ctx.report({
           ruleId: 'SCAN_INTERNAL_ERROR',
-          severity: 'medium',
-          message: `scanner ${scanner.id} failed`,
+          severity: 'high',
+          message: `scanner ${scanner.id} failed; not fully scanned`,
           evidence: {
             scanner: scanner.id,
             error: String((e as Error)?.message ?? e).slice(0, 200),
@@ -243,6 +249,7 @@ function ioErrorResult(
     formats,
     findings,
     bytes,
+    complete: false,
     error: {
       code: 'IO_ERROR',
       message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
@@ -261,8 +268,22 @@ function skippedResult(
     file,
     formats: [],
     bytes: 0,
+    complete: true,
     findings: [{ ruleId, severity, file, member: [], message }],
   };
+}
+
+/** True when the findings say that some bytes were not analysed to their end. */
+export function findingsComplete(findings: readonly Finding[]): boolean {
+  return !findings.some((f) => INCOMPLETE_RULE_IDS.has(f.ruleId));
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function abortedError(): Error {
+  return modelSealError('ABORTED', 'scan aborted');
 }
 
 async function scanSourceWith(
@@ -272,36 +293,91 @@ async function scanSourceWith(
   p: Prepared,
   signal: AbortSignal | undefined,
 ): Promise<FileScanResult> {
+  if (isAborted(signal)) throw abortedError();
+  // The file's own deadline, joined with the caller's signal: scanners that
+  // honour `ctx.signal` stop early, and the race below settles the file even
+  // when one does not (a parser stuck on hostile input).
+  const deadline = new AbortController();
+  const fileSignal =
+    signal !== undefined
+      ? AbortSignal.any([signal, deadline.signal])
+      : deadline.signal;
   const state: FileState = {
     file,
     absolutePath,
     findings: [],
     formats: [],
     limits: p.limits,
-    signal,
+    signal: fileSignal,
     settings: { [PICKLE_POLICY_SETTING]: p.policy },
     expanded: 0,
     scanners: p.scanners,
     fallback: p.fallback,
   };
   const ctx = makeContext(state, [], 0);
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<'stopped'>((res) => {
+    onAbort = (): void => res('stopped');
+    fileSignal.addEventListener('abort', onAbort, { once: true });
+    if (Number.isFinite(p.limits.maxFileMs)) {
+      timer = setTimeout(() => deadline.abort(), p.limits.maxFileMs);
+      timer.unref?.();
+    }
+  });
+  let ioError: unknown;
   try {
-    await dispatch(source, ctx, state);
+    const outcome = await Promise.race([
+      dispatch(source, ctx, state).then(() => 'done' as const),
+      stopped,
+    ]);
+    if (outcome === 'stopped' && !isAborted(signal)) {
+      // Deadline: whatever the scanner still reports is dropped.
+      reportIncomplete(ctx, {
+        limit: 'maxFileMs',
+        value: p.limits.maxFileMs,
+        message: `scan of the file took longer than ${p.limits.maxFileMs} ms`,
+      });
+      state.closed = true;
+    }
   } catch (e) {
-    if (isIoError(e))
-      return ioErrorResult(file, source.size, e, state.formats, state.findings);
-    ctx.report({
-      ruleId: 'SCAN_INTERNAL_ERROR',
-      severity: 'medium',
-      message: 'scan failed',
-      evidence: { error: String((e as Error)?.message ?? e).slice(0, 200) },
-    });
+    if (isIoError(e)) ioError = e;
+    else if (!isAborted(signal)) {
+      if (deadline.signal.aborted) {
+        reportIncomplete(ctx, {
+          limit: 'maxFileMs',
+          value: p.limits.maxFileMs,
+          message: `scan of the file took longer than ${p.limits.maxFileMs} ms`,
+        });
+      } else {
+        ctx.report({
+          ruleId: 'SCAN_INTERNAL_ERROR',
+          severity: 'high',
+          message: 'scan failed; not fully scanned',
+          evidence: {
+            error: String((e as Error)?.message ?? e).slice(0, 200),
+          },
+        });
+      }
+      state.closed = true;
+    }
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (onAbort !== undefined) fileSignal.removeEventListener('abort', onAbort);
   }
+  if (isAborted(signal)) throw abortedError();
+  state.closed = true;
+  if (ioError !== undefined)
+    return ioErrorResult(file, source.size, ioError, state.formats, [
+      ...state.findings,
+    ]);
+  const findings = [...state.findings];
   return {
     file,
-    formats: state.formats,
-    findings: state.findings,
+    formats: [...state.formats],
+    findings,
     bytes: source.size,
+    complete: findingsComplete(findings),
   };
 }
 
@@ -320,6 +396,7 @@ async function scanOne(
   try {
     return await scanSourceWith(source, file, absolutePath, p, signal);
   } catch (e) {
+    if (isAborted(signal)) throw abortedError();
     return ioErrorResult(file, source.size, e);
   } finally {
     await source.close().catch(() => undefined);
@@ -380,6 +457,7 @@ async function expand(
         formats: [],
         findings: [],
         bytes: 0,
+        complete: false,
         error: {
           code: 'IO_ERROR',
           message: `cannot read directory ${displayPath(root, dir)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
@@ -434,9 +512,11 @@ export function summariseResults(
   ) as Record<Severity, number>;
   let findings = 0;
   let errors = 0;
+  let incomplete = 0;
   let highest: Severity | null = null;
   for (const f of files) {
     if (f.error !== undefined) errors++;
+    if (!f.complete) incomplete++;
     for (const x of f.findings) {
       findings++;
       bySeverity[x.severity]++;
@@ -444,7 +524,14 @@ export function summariseResults(
         highest = x.severity;
     }
   }
-  return { files: files.length, errors, findings, bySeverity, highest };
+  return {
+    files: files.length,
+    errors,
+    incomplete,
+    findings,
+    bySeverity,
+    highest,
+  };
 }
 
 /**

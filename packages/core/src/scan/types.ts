@@ -76,21 +76,44 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Buffer>;
 }
 
-/** Limits applied to every parser; each exceeded limit is itself a finding. */
+/**
+ * Limits applied to every parser. A limit that stops the analysis before the
+ * end of what a loader would read is a high `SCAN_INCOMPLETE` finding naming
+ * the limit (docs/scanner-rules.md, "Limits"); raise it with the option of the
+ * same name (`--limit NAME=VALUE` on the CLI).
+ */
 export interface ScanLimits {
   /** Nesting depth of containers and nested payloads. Default 8. */
   maxNestingDepth: number;
-  /** Total bytes a single artifact may expand to when decompressing. Default 1 GiB. */
+  /** Total bytes a single artifact may expand to when decompressing. Default 4 GiB. */
   maxExpandedBytes: number;
-  /** Largest member read into memory for parsing. Default 256 MiB. */
+  /** Largest member read into memory for parsing (formats parsed in one piece). Default 256 MiB. */
   maxMemberBytes: number;
+  /** Wall-clock time for one top-level file, in milliseconds. Default 120,000. */
+  maxFileMs: number;
+  /** Pickle opcodes over all streams of one pickle. Default 20,000,000. */
+  maxPickleOpcodes: number;
+  /** Pickle stack plus marked values. Default 1,000,000. */
+  maxPickleStack: number;
+  /** Pickle memo entries. Default 1,000,000. */
+  maxPickleMemo: number;
+  /** Tokens of one JSON document from an artifact (Keras config, SafeTensors header, ...). Default 10,000,000. */
+  maxJsonTokens: number;
+  /** Nesting depth of one JSON document from an artifact. Default 512. */
+  maxJsonDepth: number;
 }
 
 /** Default {@link ScanLimits}. */
 export const DEFAULT_SCAN_LIMITS: Readonly<ScanLimits> = Object.freeze({
   maxNestingDepth: 8,
-  maxExpandedBytes: 1024 * 1024 * 1024,
+  maxExpandedBytes: 4 * 1024 * 1024 * 1024,
   maxMemberBytes: 256 * 1024 * 1024,
+  maxFileMs: 120_000,
+  maxPickleOpcodes: 20_000_000,
+  maxPickleStack: 1_000_000,
+  maxPickleMemo: 1_000_000,
+  maxJsonTokens: 10_000_000,
+  maxJsonDepth: 512,
 });
 
 /** The result for one file given to the scanner. */
@@ -103,6 +126,13 @@ export interface FileScanResult {
   /** Set when the file could not be read at all (I/O), with a one-line reason. */
   error?: { code: string; message: string };
   bytes: number;
+  /**
+   * False when some bytes were not analysed to their end (a limit, a deadline,
+   * an unsupported wrapper, a parser failure, an I/O error): a high
+   * `SCAN_INCOMPLETE` (or `SCAN_INTERNAL_ERROR`, `COMPRESSION_UNSUPPORTED`)
+   * finding says where. Set by the engine.
+   */
+  complete: boolean;
 }
 
 /** A finding as a scanner reports it: file and container path are filled in by the context. */

@@ -115,8 +115,13 @@ describe('scan engine', () => {
     const r = await scanSource(bufferSource(data), 'deep.gz', {
       limits: { maxNestingDepth: 4 },
     });
-    expect(r.findings.map((f) => f.ruleId)).toEqual(['SCAN_LIMIT_EXCEEDED']);
+    expect(r.findings.map((f) => f.ruleId)).toEqual(['SCAN_INCOMPLETE']);
+    expect(r.findings[0]).toMatchObject({
+      severity: 'high',
+      evidence: { limit: 'maxNestingDepth', value: 4 },
+    });
     expect(r.findings[0]?.member).toHaveLength(5);
+    expect(r.complete).toBe(false);
     const shallow = await scanSource(
       bufferSource(gzipSync(gzipSync(evil))),
       'two.gz',
