@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where the shared OMS test vectors live: $MODELSEAL_VECTORS, else ../shared/test-vectors
-// beside the checkout. They are read in place, never copied into the repository.
+// The OMS reference vectors: kept in the repository (test-vectors/oms-reference,
+// test-vectors/oms-spec, listed in test-vectors/oms-vectors.json; origin and
+// licence in test-vectors/README-oms.md), so a fresh clone tests with no sibling
+// folder. $MODELSEAL_VECTORS names another folder laid out like the shared one
+// (its vectors.json beside oms-reference/ and oms-spec/) as an override.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,14 +13,18 @@ export const REPO_ROOT: string = resolve(
   '../../../..',
 );
 
+const OVERRIDE = process.env.MODELSEAL_VECTORS;
+
 export const VECTORS_DIR: string = resolve(
-  process.env.MODELSEAL_VECTORS ??
-    join(REPO_ROOT, '..', 'shared', 'test-vectors'),
+  OVERRIDE ?? join(REPO_ROOT, 'test-vectors'),
 );
 
-export const VECTORS_AVAILABLE: boolean = existsSync(
-  join(VECTORS_DIR, 'vectors.json'),
+const VECTORS_JSON: string = join(
+  VECTORS_DIR,
+  OVERRIDE !== undefined ? 'vectors.json' : 'oms-vectors.json',
 );
+
+export const VECTORS_AVAILABLE: boolean = existsSync(VECTORS_JSON);
 
 export interface VectorCase {
   id: string;
@@ -36,13 +43,9 @@ export interface VectorCase {
 /** The cases of vectors.json; throws (failing the test loudly) when the vectors are missing. */
 export function loadVectors(): VectorCase[] {
   if (!VECTORS_AVAILABLE) {
-    throw new Error(
-      `OMS test vectors not found at ${VECTORS_DIR}: set MODELSEAL_VECTORS to the shared test-vectors folder`,
-    );
+    throw new Error(`OMS test vectors not found at ${VECTORS_JSON}`);
   }
-  const json = JSON.parse(
-    readFileSync(join(VECTORS_DIR, 'vectors.json'), 'utf8'),
-  ) as {
+  const json = JSON.parse(readFileSync(VECTORS_JSON, 'utf8')) as {
     vectors: VectorCase[];
   };
   return json.vectors;
