@@ -5,4 +5,8 @@ export {
   type AtomicWriteOptions,
 } from './internal/atomic-write.js';
 /** Making text from artifacts and bundles safe for a terminal or a log line. */
-export { isSafeText, safeText } from './internal/safe-text.js';
+export {
+  isSafeText,
+  safeJSONStringify,
+  safeText,
+} from './internal/safe-text.js';

@@ -81,3 +81,37 @@ export function safeText(text: unknown): string {
 export function isSafeText(text: string): boolean {
   return !UNSAFE.test(text);
 }
+
+/**
+ * What {@link safeJSONStringify} escapes: {@link UNSAFE} less C0 controls
+ * (`JSON.stringify` escapes them inside strings; outside, a raw newline is
+ * the indentation's) and lone surrogates (escaped by `JSON.stringify`).
+ */
+const JSON_UNSAFE = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0]/u;
+const JSON_UNSAFE_ALL = new RegExp(JSON_UNSAFE.source, 'gu');
+
+function jsonEscape(ch: string): string {
+  let out = '';
+  for (let i = 0; i < ch.length; i++) out += `\\u${hex(ch.charCodeAt(i), 4)}`;
+  return out;
+}
+
+/**
+ * `JSON.stringify(value, null, space)` whose text holds no code point that
+ * {@link safeText} would escape: those inside strings are written as JSON
+ * `\uXXXX` escapes (astral ones as a surrogate pair). The text parses to
+ * exactly the same value; only its spelling differs, so a report or an error
+ * printed as JSON on a terminal cannot move the cursor or reorder text
+ * either. (`JSON.stringify` already escapes C0 controls and lone surrogates,
+ * not DEL, C1 controls, bidi or zero-width characters.)
+ */
+export function safeJSONStringify(
+  value: unknown,
+  space?: string | number,
+): string {
+  const text = JSON.stringify(value, null, space);
+  // JSON.stringify returns undefined for undefined and functions.
+  if (typeof text !== 'string') return text;
+  if (!JSON_UNSAFE.test(text)) return text;
+  return text.replace(JSON_UNSAFE_ALL, jsonEscape);
+}

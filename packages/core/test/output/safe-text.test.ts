@@ -3,7 +3,7 @@
 // terminal without moving the cursor, erasing, recolouring or reordering text.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSafeText, safeText } from '../../src/index.js';
+import { isSafeText, safeJSONStringify, safeText } from '../../src/index.js';
 
 /** Code points a terminal or a bidi-aware viewer acts on instead of drawing. */
 function isDangerous(cp: number): boolean {
@@ -137,5 +137,38 @@ describe('safeText', () => {
     expect(performance.now() - start).toBeLessThan(5_000);
     expect(out.startsWith('\\x1b[2K\\r\\u202e')).toBe(true);
     for (const ch of ['\x1b', '\r', '\u202e']) expect(out).not.toContain(ch);
+  });
+});
+
+describe('safeJSONStringify', () => {
+  it('parses back to exactly the same value, with no raw unsafe code point in the text', () => {
+    const value = {
+      name: 'evil\u202Egp.bin\x1b[2K\r\u0085\u009b\u200b\u2028\u{E0041}\x7f',
+      lone: 'a\uD800b',
+      list: ['ok', '\u2066x\u2069'],
+    };
+    const text = safeJSONStringify(value, 2);
+    expect(JSON.parse(text)).toEqual(value);
+    expect(isSafeText(text.replaceAll('\n', ' '))).toBe(true);
+    expect(text).toContain('\\u202e');
+    expect(text).toContain('\\u009b');
+    expect(text).toContain('\\udb40\\udc41');
+  });
+
+  it('is JSON.stringify when there is nothing to escape', () => {
+    const value = { a: [1, 'b', { c: 'données' }], d: null };
+    expect(safeJSONStringify(value, 2)).toBe(JSON.stringify(value, null, 2));
+    expect(safeJSONStringify(value)).toBe(JSON.stringify(value));
+  });
+
+  it('keeps values exact for any string (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (s) => {
+        const text = safeJSONStringify({ s });
+        expect(JSON.parse(text)).toEqual({ s });
+        expect(isSafeText(text)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
