@@ -12,6 +12,7 @@ import { DEFAULT_GIT_IGNORES, DEFAULT_SHARD_SIZE } from '../constants.js';
 import { modelSealError } from '../errors.js';
 import { isHashAlgorithm } from './algorithms.js';
 import { hashFiles } from './build.js';
+import { blake3Unavailable } from './hash-worker.js';
 import { IgnoreSet, normaliseIgnorePath } from './ignore.js';
 import { modelNameOf } from './model-name.js';
 import { comparePaths } from './order.js';
@@ -112,6 +113,11 @@ export function checkHashOptions(
       'INVALID_OPTIONS',
       `unsupported hash algorithm ${JSON.stringify(hashType)} (use sha256, blake2b or blake3)`,
     );
+  }
+  if (hashType === 'blake3') {
+    const problem = blake3Unavailable();
+    if (problem !== undefined)
+      throw modelSealError('UNSUPPORTED_ALGORITHM', problem);
   }
   const method =
     options.method ?? (options.shardSize !== undefined ? 'shards' : 'files');

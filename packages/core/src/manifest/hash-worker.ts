@@ -19,8 +19,43 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Blake3Hasher } from '@napi-rs/blake-hash';
+
+/** The BLAKE3 binding's hasher class (the optional native package, loaded on first use). */
+interface Blake3HasherLike {
+  update(data: Buffer): unknown;
+  digest(encoding: 'hex'): string;
+}
+type Blake3HasherClass = new () => Blake3HasherLike;
+
+/** npm package of the BLAKE3 binding (an optional native dependency). */
+export const BLAKE3_PACKAGE = '@napi-rs/blake-hash';
+
+let blake3Class: Blake3HasherClass | undefined;
+let blake3Problem: string | undefined;
+
+/**
+ * Loads the BLAKE3 binding on first use, so that sha256 and blake2b never need
+ * it (an install with `--omit=optional` has no binding). Returns a one-line
+ * reason when it cannot be loaded.
+ */
+export function blake3Unavailable(): string | undefined {
+  if (blake3Class !== undefined) return undefined;
+  if (blake3Problem !== undefined) return blake3Problem;
+  try {
+    const mod = createRequire(import.meta.url)(BLAKE3_PACKAGE) as {
+      Blake3Hasher?: Blake3HasherClass;
+    };
+    if (typeof mod.Blake3Hasher !== 'function')
+      throw new Error('no Blake3Hasher export');
+    blake3Class = mod.Blake3Hasher;
+    return undefined;
+  } catch {
+    blake3Problem = `blake3 needs the optional native package ${BLAKE3_PACKAGE} for this platform (${process.platform}-${process.arch}); install it (npm install ${BLAKE3_PACKAGE}) or use sha256`;
+    return blake3Problem;
+  }
+}
 
 /** One range to hash. `path` is the file's bytes (names need not be UTF-8 on disk). */
 export interface HashTask {
@@ -39,7 +74,11 @@ export interface HashTask {
 
 /** Failure of one task, mapped to a ModelSealError by the caller. */
 export class HashTaskError extends Error {
-  readonly code: 'IO_ERROR' | 'UNSUPPORTED_FILE_TYPE' | 'SYMLINK_NOT_ALLOWED';
+  readonly code:
+    | 'IO_ERROR'
+    | 'UNSUPPORTED_FILE_TYPE'
+    | 'SYMLINK_NOT_ALLOWED'
+    | 'UNSUPPORTED_ALGORITHM';
   constructor(code: HashTaskError['code'], message: string) {
     super(message);
     this.code = code;
@@ -55,7 +94,14 @@ export interface Hasher {
 /** An incremental hasher for a manifest hash algorithm (BLAKE2b is BLAKE2b-512). */
 export function createHasher(algorithm: HashTask['algorithm']): Hasher {
   if (algorithm === 'blake3') {
-    const h = new Blake3Hasher();
+    const problem = blake3Unavailable();
+    if (problem !== undefined || blake3Class === undefined) {
+      throw new HashTaskError(
+        'UNSUPPORTED_ALGORITHM',
+        problem ?? 'blake3 is unavailable',
+      );
+    }
+    const h = new blake3Class();
     return {
       update: (data) =>
         void h.update(
