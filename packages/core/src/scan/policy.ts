@@ -11,6 +11,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { modelSealError } from '../errors.js';
+import { jsonBudget, parseBoundedJson } from './bounded-json.js';
+import { DEFAULT_SCAN_LIMITS } from './types.js';
 import { normaliseGlobal, type NormalisedGlobal } from './pickle/names.js';
 
 /** Names of the built-in allow profiles. */
@@ -658,24 +660,32 @@ export function parseScanPolicy(doc: unknown, file = '<policy>'): ScanPolicy {
  * @throws ModelSealError `IO_ERROR` when it cannot be read, `INVALID_OPTIONS` when it is malformed.
  */
 export async function loadScanPolicy(file: string): Promise<ScanPolicy> {
-  let text: string;
+  let text: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(file);
   } catch (cause) {
     throw modelSealError('IO_ERROR', `cannot read policy file ${file}`, {
       cause,
       details: { path: file },
     });
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (cause) {
+  // Budgeted like JSON from an artifact: a policy file may come from anywhere.
+  const parsed = parseBoundedJson(text, jsonBudget(DEFAULT_SCAN_LIMITS));
+  if (!parsed.ok) {
     throw modelSealError(
       'INVALID_OPTIONS',
-      `policy file ${file} is not valid JSON`,
-      { cause, details: { path: file } },
+      parsed.kind === 'limit'
+        ? `policy file ${file} is over the JSON limit ${parsed.limit} (${parsed.value})`
+        : `policy file ${file} is not valid JSON`,
+      {
+        details: {
+          path: file,
+          ...(parsed.kind === 'limit'
+            ? { limit: parsed.limit, value: parsed.value }
+            : { reason: parsed.reason }),
+        },
+      },
     );
   }
-  return parseScanPolicy(doc, file);
+  return parseScanPolicy(parsed.value, file);
 }

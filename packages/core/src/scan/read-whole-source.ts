@@ -1,34 +1,42 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readRange } from './archive/byte-source.js';
+import { reportIncomplete } from './incomplete.js';
 import type { ByteSource, ScanContext } from './types.js';
 
 /** What {@link readWholeSource} reports when a source is over its limit. */
 export interface WholeSourceLimit {
-  /** Rule id of the finding (the format's `*_MALFORMED`, or `SCAN_LIMIT_EXCEEDED`). */
-  ruleId: string;
   /** Most bytes held in memory. */
   limit: number;
-  /** Finding message, naming the file kind. */
+  /** The option that sets `limit` (`maxMemberBytes`), named in the finding. */
+  limitName: string;
+  /** What was not scanned, naming the file kind (lower case, no trailing period). */
   message: string;
+  /**
+   * True only when nothing in the source can execute (tensor bytes of a
+   * code-free format): the finding is then medium instead of high.
+   */
+  inert?: boolean;
 }
 
 /**
  * Reads a whole source into memory for formats that can only be parsed in one
  * piece (protobuf, FlatBuffers, compressed streams). A source larger than
- * `limit` is reported as a medium finding with its size and is not read.
+ * `limit` is not read: it is reported as `SCAN_INCOMPLETE` naming the limit,
+ * high unless the caller knows the bytes are inert.
  * @returns the bytes, or undefined when the source was over the limit
  */
 export async function readWholeSource(
   source: ByteSource,
   ctx: ScanContext,
-  { ruleId, limit, message }: WholeSourceLimit,
+  { limit, limitName, message, inert = false }: WholeSourceLimit,
 ): Promise<Buffer | undefined> {
   if (source.size > limit) {
-    ctx.report({
-      ruleId,
-      severity: 'medium',
+    reportIncomplete(ctx, {
+      limit: limitName,
+      value: limit,
       message,
-      evidence: { size: source.size, limit },
+      severity: inert ? 'medium' : 'high',
+      evidence: { size: source.size },
     });
     return undefined;
   }

@@ -66,9 +66,9 @@ async function decodeAndScan(
 ): Promise<void> {
   ctx.recognise(kind);
   const input = await readWholeSource(source, ctx, {
-    ruleId: 'SCAN_LIMIT_EXCEEDED',
     limit: ctx.limits.maxMemberBytes,
-    message: `${kind} stream larger than the member limit; not scanned`,
+    limitName: 'maxMemberBytes',
+    message: `${kind} stream larger than the member limit`,
   });
   if (input === undefined) return;
   const maxOutputLength = Math.max(1, ctx.limits.maxMemberBytes);

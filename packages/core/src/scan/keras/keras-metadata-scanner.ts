@@ -6,18 +6,22 @@
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readWholeSource } from '../read-whole-source.js';
-import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
+import {
+  readBytes,
+  readString,
+  walkProto,
+  type ProtoSchema,
+} from '../onnx/proto-walk.js';
 import { reportKerasConfig } from './report-keras-config.js';
 
 const SCHEMA: ProtoSchema = {
   SavedMetadata: { 1: 'SavedObject' },
   SavedObject: {},
 };
-const MAX_METADATA_JSON = 64 * 1024 * 1024;
 
 interface SavedObjectState {
   path: string;
-  json: string | undefined;
+  json: Buffer | undefined;
   offset: number;
 }
 
@@ -36,10 +40,9 @@ async function scanKerasMetadata(
 ): Promise<void> {
   ctx.recognise('keras-metadata');
   const bytes = await readWholeSource(source, ctx, {
-    ruleId: 'KERAS_MALFORMED',
     limit: ctx.limits.maxMemberBytes,
-    message:
-      'keras_metadata.pb larger than the in-memory scan limit, not scanned',
+    limitName: 'maxMemberBytes',
+    message: 'keras_metadata.pb larger than the in-memory scan limit',
   });
   if (bytes === undefined) return;
   const objects: SavedObjectState[] = [];
@@ -60,8 +63,7 @@ async function scanKerasMetadata(
         if (frame.type !== 'SavedObject' || wireType !== 2) return false;
         const state = frame.state as SavedObjectState;
         if (field === 3) state.path = readString(reader, 512);
-        else if (field === 5)
-          state.json = readString(reader, MAX_METADATA_JSON);
+        else if (field === 5) state.json = readBytes(reader);
         else return false;
         return true;
       },
@@ -75,14 +77,14 @@ async function scanKerasMetadata(
   if (result.error !== undefined) {
     ctx.report({
       ruleId: 'KERAS_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       offset: result.error.offset,
       message: 'keras_metadata.pb is not valid protobuf, rest not scanned',
       evidence: { reason: result.error.reason },
     });
   }
   for (const object of objects) {
-    if (object.json === undefined || object.json === '') continue;
+    if (object.json === undefined || object.json.length === 0) continue;
     const where = `keras_metadata.pb node ${object.path || '(root)'}`;
     reportKerasConfig(
       ctx,

@@ -9,9 +9,9 @@ import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
 import { zipDirectoryOf } from '../zip/zip-directory-of.js';
 import { scanZipArchive } from '../archive/zip-scanner.js';
+import { reportIncomplete } from '../incomplete.js';
 import { reportKerasConfig } from './report-keras-config.js';
 
-const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 /** How much of an .h5 file is searched for model_config. */
 const H5_SEARCH_BYTES = 16 * 1024 * 1024;
 const HDF5_SIGNATURE = Buffer.from([
@@ -51,27 +51,14 @@ export const KerasScanner: FormatScanner = Object.freeze({
         evidence: { copies: configs.length },
       });
     }
+    // Each copy was read within maxMemberBytes; its JSON is parsed within
+    // maxJsonTokens / maxJsonDepth (reportKerasConfig).
     configs.forEach((config, i) => {
-      if (config.data.length > MAX_CONFIG_BYTES) {
-        ctx.report({
-          ruleId: 'KERAS_MALFORMED',
-          severity: 'medium',
-          offset: config.offset,
-          message: 'config.json larger than the scan limit, not scanned',
-          evidence: { bytes: config.data.length },
-        });
-        return;
-      }
       const where =
         configs.length > 1
           ? `config.json (copy ${i + 1} of ${configs.length})`
           : 'config.json';
-      reportKerasConfig(
-        ctx,
-        config.data.toString('utf8'),
-        where,
-        config.offset,
-      );
+      reportKerasConfig(ctx, config.data, where, config.offset);
     });
   },
 });
@@ -123,12 +110,22 @@ export const KerasH5Scanner: FormatScanner = Object.freeze({
       const start = text.indexOf('{"class_name"', from);
       if (start < 0 || found >= 16) break;
       const end = objectEnd(text, start);
-      if (end < 0) {
+      if (end < 0 && source.size <= H5_SEARCH_BYTES) {
         ctx.report({
           ruleId: 'KERAS_MALFORMED',
-          severity: 'medium',
+          severity: 'high',
           offset: start,
-          message: 'model_config json is not closed within the searched window',
+          message: 'model_config json is not closed before the end of the file',
+        });
+        break;
+      }
+      if (end < 0) {
+        // The rest of the object lies past the searched window: not read.
+        reportIncomplete(ctx, {
+          limit: 'h5-search-window',
+          value: H5_SEARCH_BYTES,
+          offset: start,
+          message: `model_config json is not closed within the first ${H5_SEARCH_BYTES} bytes`,
         });
         break;
       }
@@ -136,7 +133,7 @@ export const KerasH5Scanner: FormatScanner = Object.freeze({
       if (found === 1) ctx.recognise('keras-h5');
       reportKerasConfig(
         ctx,
-        window.toString('utf8', start, end),
+        window.subarray(start, end),
         'model_config',
         start,
       );

@@ -94,6 +94,16 @@ export function readString(reader: ProtoReader, max = 4096): string {
   ).toString('utf8');
 }
 
+/** A length-delimited field's bytes, as a view of the walked buffer (no copy). */
+export function readBytes(reader: ProtoReader): Buffer {
+  const length = readLength(reader);
+  const start = reader.pos;
+  if (start + length > reader.len)
+    throw new RangeError('field runs past its message');
+  reader.pos = start + length;
+  return Buffer.from(reader.buf.buffer, reader.buf.byteOffset + start, length);
+}
+
 /** Skips a field of the given wire type without recursing (groups are rejected). */
 export function skipField(reader: ProtoReader, wireType: number): void {
   switch (wireType) {

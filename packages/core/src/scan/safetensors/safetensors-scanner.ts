@@ -3,10 +3,18 @@
  * SafeTensors: `u64le N`, `N` bytes of UTF-8 JSON, then the data section. The
  * checks follow the reference loader (huggingface/safetensors `tensor.rs`); see
  * `threats.md` §3. Only the header is read; tensor data is never touched.
+ * Everything the reference loader refuses is high: it is either corruption or
+ * a file shaped for a loader other than the reference one.
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
 import { boundedProduct } from '../bounded-product.js';
+import { cappedReporter } from '../capped-report.js';
+import {
+  jsonBudget,
+  parseBoundedJson,
+  reportJsonLimit,
+} from '../bounded-json.js';
 
 /** The reference loader's header limit. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -73,14 +81,28 @@ async function scanSafetensors(
   ctx: ScanContext,
 ): Promise<void> {
   ctx.recognise('safetensors');
+  // A header may list millions of bad tensors: list 100 per rule, count the rest.
+  const out = cappedReporter(ctx);
+  try {
+    await scanHeader(source, ctx, out.report);
+  } finally {
+    out.flush();
+  }
+}
+
+async function scanHeader(
+  source: ByteSource,
+  ctx: ScanContext,
+  report: ScanContext['report'],
+): Promise<void> {
   const malformed = (
     offset: number,
     message: string,
     evidence?: Record<string, unknown>,
   ): void =>
-    ctx.report({
+    report({
       ruleId: 'SAFETENSORS_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       offset,
       message,
       ...(evidence === undefined ? {} : { evidence }),
@@ -107,15 +129,19 @@ async function scanSafetensors(
     return;
   }
   const raw = await readRange(source, 8, headerLength);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-  } catch (error) {
-    malformed(8, 'header is not valid utf-8 json', {
-      reason: error instanceof Error ? error.message : String(error),
-    });
+  const parsed = parseBoundedJson(raw, jsonBudget(ctx.limits), {
+    strictUtf8: true,
+  });
+  if (!parsed.ok) {
+    if (parsed.kind === 'limit')
+      reportJsonLimit(ctx, parsed, 'safetensors header', 8);
+    else
+      malformed(8, 'header is not valid utf-8 json', {
+        reason: parsed.reason,
+      });
     return;
   }
+  const header = parsed.value;
   if (!isPlainObject(header)) {
     malformed(8, 'header json is not an object');
     return;
@@ -129,9 +155,9 @@ async function scanSafetensors(
         isPlainObject(entry) &&
         Object.values(entry).every((v) => typeof v === 'string');
       if (!ok) {
-        ctx.report({
+        report({
           ruleId: 'SAFETENSORS_METADATA_INVALID',
-          severity: 'low',
+          severity: 'high',
           offset: 8,
           message: '__metadata__ is not a map of strings',
         });
@@ -183,9 +209,9 @@ async function scanSafetensors(
           : expected < 0n
             ? 'a partial byte'
             : `${expected} bytes`;
-      ctx.report({
+      report({
         ruleId: 'SAFETENSORS_SIZE_MISMATCH',
-        severity: 'medium',
+        severity: 'high',
         offset: dataStart + start,
         message: `tensor ${name} declares ${declared} but its range holds ${end - start}`,
         evidence: {
@@ -201,9 +227,9 @@ async function scanSafetensors(
       });
     }
     if (end > dataSize) {
-      ctx.report({
+      report({
         ruleId: 'SAFETENSORS_OFFSET_OUT_OF_BOUNDS',
-        severity: 'medium',
+        severity: 'high',
         offset: dataStart + start,
         message: `tensor ${name} ends past the end of the file`,
         evidence: { tensor: name, end, dataSize },
@@ -216,9 +242,9 @@ async function scanSafetensors(
   let previousName: string | undefined;
   for (const range of ranges) {
     if (range.start < previousEnd) {
-      ctx.report({
+      report({
         ruleId: 'SAFETENSORS_OVERLAP',
-        severity: 'medium',
+        severity: 'high',
         offset: dataStart + range.start,
         message: `tensor ${range.name} overlaps tensor ${previousName ?? ''}`,
         evidence: {
@@ -229,9 +255,9 @@ async function scanSafetensors(
         },
       });
     } else if (range.start > previousEnd) {
-      ctx.report({
+      report({
         ruleId: 'SAFETENSORS_GAP',
-        severity: 'medium',
+        severity: 'high',
         offset: dataStart + previousEnd,
         message: `${range.start - previousEnd} bytes before tensor ${range.name} belong to no tensor`,
         evidence: {
@@ -247,9 +273,9 @@ async function scanSafetensors(
     }
   }
   if (previousEnd < dataSize) {
-    ctx.report({
+    report({
       ruleId: 'SAFETENSORS_TRAILING_DATA',
-      severity: 'medium',
+      severity: 'high',
       offset: dataStart + previousEnd,
       message: `${dataSize - previousEnd} bytes after the last tensor`,
       evidence: {

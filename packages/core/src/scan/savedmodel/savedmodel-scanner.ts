@@ -172,9 +172,9 @@ async function scanSavedModel(
 ): Promise<void> {
   ctx.recognise('tf-savedmodel');
   const bytes = await readWholeSource(source, ctx, {
-    ruleId: 'TF_MALFORMED',
     limit: Math.min(ctx.limits.maxMemberBytes, PROTOBUF_LIMIT),
-    message: 'saved_model.pb larger than the in-memory scan limit, not scanned',
+    limitName: 'maxMemberBytes',
+    message: 'saved_model.pb larger than the in-memory scan limit',
   });
   if (bytes === undefined) return;
   const nodes: NodeInfo[] = [];
@@ -223,7 +223,7 @@ async function scanSavedModel(
   if (result.error !== undefined) {
     ctx.report({
       ruleId: 'TF_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       offset: result.error.offset,
       message: 'invalid protobuf wire format, rest of the model not scanned',
       evidence: { reason: result.error.reason },

@@ -80,9 +80,9 @@ function detectTflite(head: Buffer): boolean {
 async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
   ctx.recognise('tflite');
   const buf = await readWholeSource(source, ctx, {
-    ruleId: 'TFLITE_MALFORMED',
     limit: ctx.limits.maxMemberBytes,
-    message: 'tflite file larger than the in-memory scan limit, not scanned',
+    limitName: 'maxMemberBytes',
+    message: 'tflite file larger than the in-memory scan limit',
   });
   if (buf === undefined) return;
   const view = new FlatView(buf);
@@ -94,7 +94,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
     if (version !== 3) {
       ctx.report({
         ruleId: 'TFLITE_MALFORMED',
-        severity: 'medium',
+        severity: 'high',
         offset: versionAt ?? 0,
         message: `schema version ${version}, expected 3`,
         evidence: { version },
@@ -137,7 +137,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
           if (offset > 1n && offset + size > BigInt(buf.length)) {
             ctx.report({
               ruleId: 'TFLITE_MALFORMED',
-              severity: 'medium',
+              severity: 'high',
               offset: buffer,
               message: `buffer ${i} lies outside the file`,
               evidence: {
@@ -154,7 +154,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
     if (!(error instanceof Bad)) throw error;
     ctx.report({
       ruleId: 'TFLITE_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       message: `invalid flatbuffer: ${error.message}`,
     });
   }
