@@ -38,6 +38,7 @@ export type ErrorCode =
   // scanning
   | 'UNSAFE_CONTENT'
   | 'SCAN_REQUIRED'
+  | 'SCAN_INCOMPLETE'
   // operations
   | 'INVALID_OPTIONS'
   | 'FILE_EXISTS'
@@ -70,6 +71,7 @@ export const ERROR_CODES: readonly ErrorCode[] = Object.freeze([
   'SIGSTORE_SERVICE_ERROR',
   'UNSAFE_CONTENT',
   'SCAN_REQUIRED',
+  'SCAN_INCOMPLETE',
   'INVALID_OPTIONS',
   'FILE_EXISTS',
   'IO_ERROR',
@@ -102,6 +104,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   UNSUPPORTED_FILE_TYPE: 'verification',
   UNSAFE_CONTENT: 'verification',
   SCAN_REQUIRED: 'verification',
+  SCAN_INCOMPLETE: 'verification',
   UNSUPPORTED_KEY: 'usage',
   KEY_INVALID: 'usage',
   PASSWORD_REQUIRED: 'usage',

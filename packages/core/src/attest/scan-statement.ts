@@ -19,17 +19,31 @@ export const SCAN_PREDICATE_TYPE = 'https://modelseal.dev/scan/v1';
 /** Most findings copied into an attestation (the counts are always complete). */
 export const MAX_ATTESTED_FINDINGS = 1000;
 
+/** Most names of files not fully scanned copied into an attestation (the count is always complete). */
+export const MAX_ATTESTED_INCOMPLETE_FILES = 1000;
+
 /** The predicate of a scan attestation. */
 export interface ScanPredicate {
   scanner: { name: 'modelseal'; version: string };
   policy: { failOn: Severity; sha256: string };
   result: {
-    /** `clean`: nothing reached `failOn` and every file was read. */
+    /** `clean`: nothing reached `failOn`, every file was read and every file was scanned to its end. */
     verdict: 'clean' | 'findings';
     highest: Severity | null;
     counts: Record<Severity, number>;
     files: number;
     unreadable: number;
+    /**
+     * True when every file was analysed to its end: no limit, deadline,
+     * unreadable wrapper or I/O error stopped the scan of any of them.
+     * Always written; absent only in attestations written before this field
+     * existed, which a consumer treats as incomplete (fail closed).
+     */
+    complete?: boolean;
+    /** Files not analysed to their end (a file that could not be read counts). Always written, like `complete`. */
+    incomplete?: number;
+    /** Those files, as in the report (capped at {@link MAX_ATTESTED_INCOMPLETE_FILES}). Always written, like `complete`. */
+    incompleteFiles?: string[];
   };
   /** Findings of low severity and above (capped at {@link MAX_ATTESTED_FINDINGS}). */
   findings: {
@@ -63,14 +77,28 @@ export interface ScanStatementInput {
   scannedAt?: Date;
 }
 
-/** The verdict of a report against a threshold. */
+/** Files of a report that were not analysed to their end. */
+export function incompleteFiles(report: ScanReport): string[] {
+  return report.files.filter((f) => f.complete !== true).map((f) => f.file);
+}
+
+/**
+ * The verdict of a report against a threshold: `clean` only when no finding
+ * reaches `failOn`, every file could be read, and every file was scanned to
+ * its end. A scan that a limit stopped is never clean, whatever the severity
+ * of its `SCAN_INCOMPLETE` finding and whatever the threshold.
+ */
 export function scanVerdict(
   report: ScanReport,
   failOn: Severity,
 ): 'clean' | 'findings' {
   const highest = report.summary.highest;
   const reaches = highest !== null && severityAtLeast(highest, failOn);
-  return reaches || report.summary.errors > 0 ? 'findings' : 'clean';
+  const incomplete =
+    report.summary.incomplete > 0 || incompleteFiles(report).length > 0;
+  return reaches || report.summary.errors > 0 || incomplete
+    ? 'findings'
+    : 'clean';
 }
 
 function policyDigest(policy: ScanPolicy | undefined): string {
@@ -92,6 +120,11 @@ export function encodeScanStatement(input: ScanStatementInput): Buffer {
       member: f.member,
       message: f.message,
     }));
+  const notComplete = incompleteFiles(input.report);
+  const incomplete = Math.max(
+    input.report.summary.incomplete,
+    notComplete.length,
+  );
   const predicate: ScanPredicate = {
     scanner: { name: 'modelseal', version: input.toolVersion },
     policy: { failOn: input.failOn, sha256: policyDigest(input.policy) },
@@ -101,6 +134,9 @@ export function encodeScanStatement(input: ScanStatementInput): Buffer {
       counts: input.report.summary.bySeverity,
       files: input.report.summary.files,
       unreadable: input.report.summary.errors,
+      complete: incomplete === 0,
+      incomplete,
+      incompleteFiles: notComplete.slice(0, MAX_ATTESTED_INCOMPLETE_FILES),
     },
     findings,
     scannedAt: (input.scannedAt ?? new Date()).toISOString(),
@@ -165,6 +201,24 @@ export function decodeScanStatement(payload: Uint8Array): ScanStatement {
     !(SEVERITIES as readonly string[]).includes(failOn)
   )
     invalid('policy.failOn is not a severity');
+  // Completeness is optional when decoding (older attestations lack it; the
+  // gate refuses them), but when present it must be well formed.
+  const r = p.result;
+  if (r.complete !== undefined && typeof r.complete !== 'boolean')
+    invalid('result.complete is not a boolean');
+  if (
+    r.incomplete !== undefined &&
+    (typeof r.incomplete !== 'number' ||
+      !Number.isSafeInteger(r.incomplete) ||
+      r.incomplete < 0)
+  )
+    invalid('result.incomplete is not a count');
+  if (
+    r.incompleteFiles !== undefined &&
+    (!Array.isArray(r.incompleteFiles) ||
+      !r.incompleteFiles.every((f) => typeof f === 'string'))
+  )
+    invalid('result.incompleteFiles is not a list of file names');
   return {
     modelName: typeof subject.name === 'string' ? subject.name : '',
     rootDigest: subject.digest.sha256,

@@ -17,10 +17,38 @@ export interface ScanAttestationResult {
   attestationPath: string;
   signer: SignerInfo;
   verdict: 'clean';
+  /** Every file was scanned to its end (always true: an incomplete scan is refused). */
+  complete: true;
   scanner: ScanPredicate['scanner'];
   policy: ScanPredicate['policy'];
   counts: ScanPredicate['result']['counts'];
   scannedAt: string;
+}
+
+/**
+ * Fails closed on completeness: the attestation must say, in so many words,
+ * that every file was scanned to its end (`complete: true`, no incomplete
+ * file). One that says otherwise, or says nothing (it predates the field),
+ * is refused with SCAN_INCOMPLETE.
+ */
+function checkComplete(p: ScanPredicate, attestationPath: string): void {
+  const r = p.result;
+  const files = r.incompleteFiles ?? [];
+  const count = r.incomplete ?? files.length;
+  if (r.complete === true && count === 0 && files.length === 0) return;
+  const recorded = r.complete !== undefined;
+  const shown = files.slice(0, 3).join(', ');
+  const message = recorded
+    ? `the scan attestation ${attestationPath} records an incomplete scan: ${count} file(s) not fully scanned${shown === '' ? '' : ` (${shown}${files.length > 3 ? ', ...' : ''})`}`
+    : `the scan attestation ${attestationPath} records no completeness (written before modelseal recorded it): re-sign with --attest-scan`;
+  throw modelSealError('SCAN_INCOMPLETE', message, {
+    details: {
+      reason: recorded ? 'incomplete' : 'not-recorded',
+      incomplete: count,
+      incompleteFiles: files,
+      failOn: p.policy.failOn,
+    },
+  });
 }
 
 /** The default scan attestation path beside a signature: `model.sig` → `model.scan.sig`. */
@@ -36,8 +64,11 @@ export function defaultScanAttestationPath(signaturePath: string): string {
  * `rootDigest` with a clean verdict.
  *
  * @throws SCAN_REQUIRED when the attestation is missing, about another model,
- *   or not clean (findings, an override, unreadable files); the signer codes
- *   of `verifyModelSignature` when its signature or signer does not verify
+ *   or not clean (findings, an override, unreadable files); SCAN_INCOMPLETE
+ *   when it records a scan that did not read every file to its end, or records
+ *   no completeness at all (written before completeness was recorded); the
+ *   signer codes of `verifyModelSignature` when its signature or signer does
+ *   not verify
  */
 export async function verifyScanAttestation(
   options: VerifyModelSignatureOptions,
@@ -71,6 +102,7 @@ export async function verifyScanAttestation(
     );
   }
   const p = statement.predicate;
+  checkComplete(p, attestationPath);
   if (p.result.verdict !== 'clean' || p.override !== undefined) {
     const why =
       p.override !== undefined
@@ -92,6 +124,7 @@ export async function verifyScanAttestation(
     attestationPath,
     signer: verified.outcome.signer,
     verdict: 'clean',
+    complete: true,
     scanner: p.scanner,
     policy: p.policy,
     counts: p.result.counts,

@@ -122,6 +122,7 @@ async function scanGate(
       (scanOptions as Record<string, unknown>)[k] = hashOptions[k];
   }
   if (scan.policy !== undefined) scanOptions.policy = scan.policy;
+  if (scan.limits !== undefined) scanOptions.limits = scan.limits;
   const report = await scanModel(options.modelPath, scanOptions);
   const verdict = scanVerdict(report, failOn);
   const overrideReason =
@@ -131,14 +132,23 @@ async function scanGate(
       .flatMap((f) => f.findings)
       .filter((f) => severityAtLeast(f.severity, failOn))
       .slice(0, 20);
+    const incompleteFiles = report.files
+      .filter((f) => !f.complete)
+      .map((f) => f.file);
     const what =
       blocking.length > 0
         ? `${report.summary.highest ?? ''} finding ${blocking[0]!.ruleId} in ${blocking[0]!.file}${blocking[0]!.member.length > 0 ? `!/${blocking[0]!.member.join('!/')}` : ''}`
-        : `${report.summary.errors} file(s) could not be scanned`;
+        : incompleteFiles.length > 0
+          ? `${incompleteFiles.length} file(s) not fully scanned, first ${incompleteFiles[0]!}`
+          : `${report.summary.errors} file(s) could not be scanned`;
     throw new ModelSealError({
       code: 'UNSAFE_CONTENT',
       message: `refusing to sign ${options.modelPath}: ${what} (${report.summary.findings} findings; fail-on ${failOn})`,
-      details: { summary: report.summary, findings: blocking },
+      details: {
+        summary: report.summary,
+        findings: blocking,
+        incompleteFiles: incompleteFiles.slice(0, 20),
+      },
     });
   }
   return { report, verdict, failOn, overrideReason, attestationPath };

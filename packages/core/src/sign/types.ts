@@ -12,7 +12,7 @@ import type {
 } from '../manifest/types.js';
 import type { ScanReport } from '../scan/engine.js';
 import type { ScanPolicy } from '../scan/policy.js';
-import type { Severity } from '../scan/types.js';
+import type { ScanLimits, Severity } from '../scan/types.js';
 import type { CertificateInfo } from '../verify/types.js';
 import type { SigstoreSignOptions } from './sigstore.js';
 
@@ -94,6 +94,8 @@ export interface SignScanOptions {
   failOn?: Severity;
   /** Scanner policy (allow and deny additions). */
   policy?: ScanPolicy;
+  /** Scanner limits; defaults in `DEFAULT_SCAN_LIMITS`. A limit that stops the scan makes it incomplete, which refuses by default. */
+  limits?: Partial<ScanLimits>;
   /** Sign despite findings. The reason is recorded in the scan attestation and the result. */
   overrideReason?: string;
   /** Also write a signed scan attestation here (subject: the model's root digest). Left out of the model. */
