@@ -260,18 +260,26 @@ describe('pickle VM', () => {
     ]);
   });
 
-  it('enforces the opcode, stack and memo limits', async () => {
+  it('enforces the opcode, stack and memo limits as high SCAN_INCOMPLETE naming the limit', async () => {
+    const limitOf = (a: PickleAnalysis): unknown[] =>
+      a.anomalies
+        .filter((x) => x.ruleId === 'SCAN_INCOMPLETE')
+        .map((x) => [x.severity, x.evidence?.['limit'], x.evidence?.['value']]);
     const many = b([0x80, 2], 'N0'.repeat(1000), 'N.');
-    expect(rules(await run(many, { limits: { maxOpcodes: 100 } }))).toContain(
-      'PICKLE_LIMIT_EXCEEDED',
-    );
+    expect(limitOf(await run(many, { limits: { maxOpcodes: 100 } }))).toEqual([
+      ['high', 'maxPickleOpcodes', 100],
+    ]);
     const deep = b([0x80, 2], '('.repeat(200), 'N.');
-    expect(rules(await run(deep, { limits: { maxStack: 50 } }))).toContain(
-      'PICKLE_LIMIT_EXCEEDED',
-    );
+    expect(limitOf(await run(deep, { limits: { maxStack: 50 } }))).toEqual([
+      ['high', 'maxPickleStack', 50],
+    ]);
     const memo = b([0x80, 4], 'N', '\x94'.repeat(100), '.');
-    expect(rules(await run(memo, { limits: { maxMemo: 10 } }))).toContain(
-      'PICKLE_LIMIT_EXCEEDED',
+    expect(limitOf(await run(memo, { limits: { maxMemo: 10 } }))).toEqual([
+      ['high', 'maxPickleMemo', 10],
+    ]);
+    // Exactly at the limits: complete, no anomaly.
+    expect(limitOf(await run(many, { limits: { maxOpcodes: 2003 } }))).toEqual(
+      [],
     );
   });
 

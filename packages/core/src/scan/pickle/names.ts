@@ -103,7 +103,7 @@ const EXTRA_ALIASES: Readonly<Record<string, string>> = {
 
 /** A global after normalisation. */
 export interface NormalisedGlobal {
-  /** As written in the pickle: `module.name`. */
+  /** As written in the pickle: `module.name` (cut to {@link MAX_GLOBAL_CHARS} when overlong). */
   raw: string;
   /** Canonical dotted path after every alias was applied, e.g. `os.system`. */
   canonical: string;
@@ -111,7 +111,20 @@ export interface NormalisedGlobal {
   spellings: string[];
   /** The first dunder attribute in the path after the module, e.g. `__globals__`. */
   dunder?: string;
+  /**
+   * Set when the dotted path is longer than {@link MAX_GLOBAL_CHARS} characters
+   * or {@link MAX_GLOBAL_PARTS} components: it was not normalised (no real
+   * module path is that long, and a cyclic attribute path such as
+   * `os.path.os.path….system` still resolves in Python), so the policy
+   * treats it as denied. Holds the full length in characters.
+   */
+  overlong?: number;
 }
+
+/** Longest dotted path normalised, in characters. */
+export const MAX_GLOBAL_CHARS = 1024;
+/** Most components of a dotted path normalised. */
+export const MAX_GLOBAL_PARTS = 64;
 
 const EQUIVALENT = new Map(Object.entries(EQUIVALENT_MODULES));
 const ALIASES = new Map([
@@ -121,23 +134,35 @@ const ALIASES = new Map([
 const PY2_MODULE_MAP = new Map(Object.entries(PY2_MODULES));
 const PY2_NAME_MAP = new Map(Object.entries(PY2_NAMES));
 
-/** End indexes of the dotted prefixes of `path`, longest first. */
-function prefixEnds(path: string): number[] {
-  const ends = [path.length];
-  for (let i = path.length - 1; i > 0; i--) {
-    if (path.charCodeAt(i) === 0x2e) ends.push(i);
-  }
-  return ends;
+function longestKey(table: ReadonlyMap<string, string>): number {
+  let n = 0;
+  for (const k of table.keys()) n = Math.max(n, k.length);
+  return n;
 }
+const EQUIVALENT_KEY_MAX = longestKey(EQUIVALENT);
+const ALIASES_KEY_MAX = longestKey(ALIASES);
 
 function replacePrefix(
   path: string,
   table: ReadonlyMap<string, string>,
+  keyMax: number,
   minParts: number,
 ): string | undefined {
+  // Only prefixes no longer than the table's longest key can match, so the
+  // work is bounded by that length, never by the length of the path.
+  const ends: number[] = [];
+  const limit = Math.min(path.length - 1, keyMax);
+  let parts = 1;
+  for (let i = 1; i <= limit; i++) {
+    if (path.charCodeAt(i) === 0x2e) {
+      if (parts >= minParts) ends.push(i);
+      parts++;
+    }
+  }
+  // When the whole path fits, the loop above saw every dot.
+  if (path.length <= keyMax && parts >= minParts) ends.push(path.length);
   // Longest prefix with an entry wins (`posixpath.join` → `os.path.join`).
-  const ends = prefixEnds(path);
-  for (let k = 0; k <= ends.length - minParts; k++) {
+  for (let k = ends.length - 1; k >= 0; k--) {
     const prefix = path.slice(0, ends[k]);
     const target = table.get(prefix);
     if (target !== undefined && target !== prefix) {
@@ -148,11 +173,17 @@ function replacePrefix(
 }
 
 function equate(path: string): string {
-  return replacePrefix(path, EQUIVALENT, 1) ?? path;
+  return replacePrefix(path, EQUIVALENT, EQUIVALENT_KEY_MAX, 1) ?? path;
 }
 
 function aliasStep(path: string): string | undefined {
-  return replacePrefix(path, ALIASES, 2);
+  return replacePrefix(path, ALIASES, ALIASES_KEY_MAX, 2);
+}
+
+function firstDunder(parts: readonly string[]): string | undefined {
+  return parts.find(
+    (p) => p.length > 4 && p.startsWith('__') && p.endsWith('__'),
+  );
 }
 
 /**
@@ -166,6 +197,25 @@ export function normaliseGlobal(
   name: string,
 ): NormalisedGlobal {
   const raw = `${module}.${name}`;
+  let dots = 0;
+  for (let i = 0; i < raw.length && dots < MAX_GLOBAL_PARTS; i++)
+    if (raw.charCodeAt(i) === 0x2e) dots++;
+  if (raw.length > MAX_GLOBAL_CHARS || dots >= MAX_GLOBAL_PARTS) {
+    // Not normalised: linear work only, and the policy denies it.
+    const cut =
+      raw.length > MAX_GLOBAL_CHARS
+        ? `${raw.slice(0, MAX_GLOBAL_CHARS)}…`
+        : raw;
+    const over: NormalisedGlobal = {
+      raw: cut,
+      canonical: cut,
+      spellings: [cut],
+      overlong: raw.length,
+    };
+    const d = firstDunder([...module.split('.').slice(1), ...name.split('.')]);
+    if (d !== undefined) over.dunder = d.slice(0, 64);
+    return over;
+  }
   const spellings = [raw];
   let path = raw;
   const nameMapped = PY2_NAME_MAP.get(raw);
@@ -190,9 +240,7 @@ export function normaliseGlobal(
   const result: NormalisedGlobal = { raw, canonical: path, spellings };
   // Any attribute path through a dunder reaches interpreter internals.
   const attrs = [...module.split('.').slice(1), ...name.split('.')];
-  const dunder = attrs.find(
-    (p) => p.length > 4 && p.startsWith('__') && p.endsWith('__'),
-  );
+  const dunder = firstDunder(attrs);
   if (dunder !== undefined) result.dunder = dunder;
   return result;
 }

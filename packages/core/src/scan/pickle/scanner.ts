@@ -23,12 +23,14 @@ import {
 import { normaliseGlobal, type NormalisedGlobal } from './names.js';
 import {
   analysePickleSource,
+  PICKLE_INCOMPLETE_RULE,
   pickleOpcodeName,
   type PickleAnalysis,
   type PickleAnalysisOptions,
   type PickleValue,
 } from './vm.js';
-import { bufferSource } from '../source.js';
+import { bufferSource, sliceSource } from '../source.js';
+import { incompleteFinding } from '../incomplete.js';
 
 /** Key of `ScanContext.settings` holding a {@link CompiledScanPolicy}. */
 export const PICKLE_POLICY_SETTING = 'pickle.policy';
@@ -155,6 +157,15 @@ function stagedConstant(
   return undefined;
 }
 
+/** True when `v` is, or stages (`b64decode(…)`), a constant the VM did not keep. */
+function unkeptConstant(v: PickleValue, depth = 0): boolean {
+  if (v.k === 'bytes') return v.v === undefined;
+  if (v.k === 'unknown') return true;
+  if (v.k !== 'call' || depth > 8) return false;
+  const first = tupleItems(v.args)[0];
+  return first !== undefined && unkeptConstant(first, depth + 1);
+}
+
 /** True when the bytes look like a complete binary pickle (`PROTO n … STOP`). */
 export function looksLikePickle(b: Buffer): boolean {
   return b.length >= 4 && b[b.length - 1] === 0x2e && detectBinaryPickle(b);
@@ -221,6 +232,11 @@ export async function scanPickleSource(
     onBuild: joblibBuildHook(() => {
       joblib = true;
     }),
+    limits: {
+      maxOpcodes: ctx.limits.maxPickleOpcodes,
+      maxStack: ctx.limits.maxPickleStack,
+      maxMemo: ctx.limits.maxPickleMemo,
+    },
   };
   if (options.streamLimit !== undefined)
     vmOptions.streamLimit = options.streamLimit;
@@ -241,6 +257,19 @@ export async function scanPickleSource(
   ): void => sink.add(key, withMember(f));
 
   for (const a of analysis.anomalies) {
+    if (a.ruleId === PICKLE_INCOMPLETE_RULE) {
+      // A limit stopped the VM: "not fully scanned", naming the limit.
+      const { limit, value, ...rest } = a.evidence ?? {};
+      const f = incompleteFinding({
+        limit: String(limit),
+        ...(typeof value === 'number' ? { value } : {}),
+        message: a.message,
+        offset: a.offset,
+        evidence: rest,
+      });
+      add(`inc:${String(limit)}`, { ...f, evidence: f.evidence ?? {} });
+      continue;
+    }
     add(`${a.ruleId}@${a.offset}`, {
       ruleId: a.ruleId,
       severity: a.severity,
@@ -294,6 +323,8 @@ export async function scanPickleSource(
   /** getattr and loader globals whose direct calls were judged by their arguments. */
   const analysedCallees = new Set<GlobalValue>();
   const nestedJobs: { data: Buffer; name: string }[] = [];
+  /** Nested payloads too large to keep: scanned as slices of the source. */
+  const sliceJobs: { offset: number; length: number; name: string }[] = [];
   for (const { value: call, offset } of analysis.calls) {
     const fn = call.fn;
     if (fn.k !== 'global') {
@@ -398,21 +429,49 @@ export async function scanPickleSource(
     if (v.kind === 'trampoline') {
       analysedCallees.add(fn);
       const payloads: Buffer[] = [];
+      let sliced = 0;
       for (const a of args) {
+        if (
+          a.k === 'bytes' &&
+          a.v === undefined &&
+          a.dataOffset !== undefined
+        ) {
+          // Too large to keep: the raw payload is a slice of the source.
+          nestedDone.add(a.offset);
+          if (a.length > 0)
+            sliceJobs.push({
+              offset: a.dataOffset,
+              length: a.length,
+              name: `${n.canonical}@${offset}`,
+            });
+          sliced++;
+          continue;
+        }
         const b = stagedConstant(a, nestedDone);
         if (b !== undefined) payloads.push(b);
+        else if (unkeptConstant(a)) {
+          // An encoded payload too large to keep: it was not decoded nor scanned.
+          const f = incompleteFinding({
+            limit: 'pickleRetainedBytes',
+            message: `payload of ${n.canonical} at offset ${offset} too large to decode and scan`,
+            offset,
+            evidence: { global: n.canonical },
+          });
+          add(`inc:retained@${offset}`, { ...f, evidence: f.evidence ?? {} });
+        }
       }
       const lenient = n.canonical === 'torch.storage._load_from_bytes';
+      const constantPayloads = payloads.length + sliced;
       add(`tr@${offset}`, {
         ruleId: 'PICKLE_LOADER_TRAMPOLINE',
         severity:
-          payloads.length === 0 ? 'critical' : lenient ? 'info' : 'medium',
+          constantPayloads === 0 ? 'critical' : lenient ? 'info' : 'medium',
         message:
-          payloads.length === 0
+          constantPayloads === 0
             ? `${n.canonical} loads a payload computed at load time`
             : `${n.canonical} loads a constant payload (scanned as a nested artifact)`,
         offset,
-        evidence: { global: n.canonical, payloads: payloads.length },
+        evidence: { global: n.canonical, payloads: constantPayloads },
       });
       for (const b of payloads) {
         if (b.length > 0)
@@ -559,6 +618,29 @@ export async function scanPickleSource(
   // 4. Nested payloads: trampoline arguments, then constants that are pickles.
   for (const c of analysis.constants) {
     if (nestedDone.has(c.value.offset)) continue;
+    if (c.value.k === 'bytes' && c.value.v === undefined) {
+      // Not kept: a raw pickle is recognised from its first and last bytes.
+      const at = c.value.dataOffset;
+      if (at === undefined || c.value.length < 4) continue;
+      const head = await source.read(at, 3);
+      const tail = await source.read(at + c.value.length - 1, 1);
+      if (!detectBinaryPickle(head) || tail[0] !== 0x2e) continue;
+      ctx.report(
+        withMember({
+          ruleId: 'PICKLE_NESTED_PAYLOAD',
+          severity: 'info',
+          message: `constant at offset ${c.value.offset} is a pickle (raw)`,
+          offset: c.value.offset,
+          evidence: { encoding: 'raw', length: c.value.length },
+        }),
+      );
+      sliceJobs.push({
+        offset: at,
+        length: c.value.length,
+        name: `bytes@${c.value.offset}`,
+      });
+      continue;
+    }
     const raw =
       c.value.k === 'bytes'
         ? c.value.v
@@ -583,6 +665,11 @@ export async function scanPickleSource(
     const name =
       member === undefined ? job.name : [...member, job.name].join('/');
     await ctx.scanNested(bufferSource(job.data), name);
+  }
+  for (const job of sliceJobs) {
+    const name =
+      member === undefined ? job.name : [...member, job.name].join('/');
+    await ctx.scanNested(sliceSource(source, job.offset, job.length), name);
   }
   return analysis;
 }
@@ -618,7 +705,9 @@ export async function detectTextPickle(head: Buffer): Promise<boolean> {
     (x) =>
       x.ruleId !== 'PICKLE_TRUNCATED' && x.ruleId !== 'PICKLE_TRAILING_DATA',
   );
-  if (broken) return false;
+  // A text pickle that imports and calls before it breaks has already run
+  // the call when the loader fails (nullifAI): it is a pickle all the same.
+  if (broken) return a.imports.length > 0 && a.calls.length > 0;
   if (a.results.length > 0) return a.opcodes >= 2;
   return a.opcodes >= 4 && (a.imports.length > 0 || a.calls.length > 0);
 }

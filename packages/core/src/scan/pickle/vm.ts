@@ -25,7 +25,16 @@ export type PickleValue =
   | { k: 'int'; v: bigint }
   | { k: 'float'; v: number }
   | { k: 'str'; v: string; offset: number }
-  | { k: 'bytes'; v: Buffer | undefined; length: number; offset: number }
+  | {
+      k: 'bytes';
+      /** The bytes, when kept (see {@link PickleVmLimits.maxKeptOperandBytes}, `maxRetainedBytes`). */
+      v: Buffer | undefined;
+      length: number;
+      /** Offset of the opcode. */
+      offset: number;
+      /** Offset of the first data byte in the source (the bytes are contiguous there). */
+      dataOffset?: number;
+    }
   | { k: 'tuple'; items: PickleValue[] }
   | { k: 'list'; items: PickleValue[] }
   | { k: 'dict'; entries: [PickleValue, PickleValue][] }
@@ -102,36 +111,52 @@ export interface PickleConstant {
   stream: number;
 }
 
-/** Limits of one analysis; every exceeded limit is an anomaly. */
+/**
+ * Limits of one analysis. A limit that stops the analysis before the end of
+ * the data is an anomaly with rule `SCAN_INCOMPLETE` (high) whose evidence
+ * names it: `maxPickleOpcodes`, `maxPickleStack`, `maxPickleMemo` (the
+ * `ScanLimits` options) or `pickleStreams`, `pickleResyncBytes`,
+ * `pickleLineBytes`, `pickleWindowRefills` (internal).
+ */
 export interface PickleVmLimits {
-  /** Opcodes over all streams. Default 1,000,000. */
+  /** Opcodes over all streams (`maxPickleOpcodes`). Default 20,000,000. */
   maxOpcodes: number;
-  /** Stack plus marked values. Default 10,000. */
+  /** Stack plus marks (`maxPickleStack`). Default 1,000,000. */
   maxStack: number;
-  /** Memo entries. Default 100,000. */
+  /** Memo entries (`maxPickleMemo`). Default 1,000,000. */
   maxMemo: number;
   /** Stacked streams. Default 1,000. */
   maxStreams: number;
-  /** Junk bytes searched for the next stream after a `STOP` or an error. Default 1 MiB. */
+  /** Junk bytes searched for the next stream after a `STOP` or an error. Default 64 MiB. */
   maxResyncBytes: number;
-  /** Bytes of constants kept for nested scanning. Default 64 MiB. */
+  /** Bytes of `bytes` constants kept for nested scanning. Default 64 MiB. */
   maxRetainedBytes: number;
-  /** Largest single operand or line. Default 256 MiB. */
-  maxOperandBytes: number;
+  /**
+   * Largest `bytes`/`str` operand read into memory; longer ones are skipped by
+   * their length, never materialised (a `bytes` value keeps its offset, a
+   * `str` becomes an unknown value). Default 16 MiB.
+   */
+  maxKeptOperandBytes: number;
+  /** Longest protocol 0 text line (`GLOBAL`, `UNICODE`, `STRING`, ...). Default 16 MiB. */
+  maxLineBytes: number;
 }
 
-/** Default {@link PickleVmLimits}. */
+/** Default {@link PickleVmLimits}; the first three are `DEFAULT_SCAN_LIMITS`' pickle limits. */
 export const DEFAULT_PICKLE_VM_LIMITS: Readonly<PickleVmLimits> = Object.freeze(
   {
-    maxOpcodes: 1_000_000,
-    maxStack: 10_000,
-    maxMemo: 100_000,
+    maxOpcodes: 20_000_000,
+    maxStack: 1_000_000,
+    maxMemo: 1_000_000,
     maxStreams: 1000,
-    maxResyncBytes: 1024 * 1024,
+    maxResyncBytes: 64 * 1024 * 1024,
     maxRetainedBytes: 64 * 1024 * 1024,
-    maxOperandBytes: 256 * 1024 * 1024,
+    maxKeptOperandBytes: 16 * 1024 * 1024,
+    maxLineBytes: 16 * 1024 * 1024,
   },
 );
+
+/** Rule id of the anomaly for a limit hit (the shared "not fully scanned" rule). */
+export const PICKLE_INCOMPLETE_RULE = 'SCAN_INCOMPLETE';
 
 /**
  * Hook called after each `BUILD`: returns a number of raw bytes the loader
@@ -179,6 +204,8 @@ export interface PickleAnalysis {
   end: number;
   /** Opcodes executed. */
   opcodes: number;
+  /** True when `options.signal` stopped the analysis before the end. */
+  aborted: boolean;
 }
 
 const NAMES: Record<number, string> = {
@@ -274,6 +301,20 @@ class StreamError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A limit stopped the analysis: high `SCAN_INCOMPLETE` naming it. */
+function limitError(
+  limit: string,
+  value: number,
+  message: string,
+): StreamError {
+  return new StreamError(
+    PICKLE_INCOMPLETE_RULE,
+    message,
+    { limit, value },
+    'high',
+  );
 }
 
 const NONE: PickleValue = { k: 'none' };
@@ -382,6 +423,7 @@ class PickleMachine {
     results: [],
     end: 0,
     opcodes: 0,
+    aborted: false,
   };
   private stack: PickleValue[] = [];
   private marks: number[] = [];
@@ -438,14 +480,6 @@ class PickleMachine {
   }
 
   private bytesAt(from: number, n: number): Buffer {
-    if (n > this.limits.maxOperandBytes) {
-      throw new StreamError(
-        'PICKLE_LIMIT_EXCEEDED',
-        'pickle operand larger than the operand limit',
-        { length: n },
-        'medium',
-      );
-    }
     this.ensure(from, n);
     const o = from - this.w.base;
     return this.w.buf.subarray(o, o + n);
@@ -455,20 +489,25 @@ class PickleMachine {
     const { buf, base, total } = this.w;
     const o = from - base;
     if (o < 0) throw new NeedBytes(from + 1);
+    const max = this.limits.maxLineBytes;
+    const tooLong = (): StreamError =>
+      limitError(
+        'pickleLineBytes',
+        max,
+        `pickle text line longer than ${max} bytes`,
+      );
     const nl = buf.indexOf(0x0a, o);
-    if (nl >= 0) return buf.subarray(o, nl);
+    if (nl >= 0) {
+      if (nl - o > max) throw tooLong();
+      return buf.subarray(o, nl);
+    }
     const windowEnd = base + buf.length;
     if (windowEnd >= total)
       throw new StreamError(
         'PICKLE_TRUNCATED',
         'pickle stream ends inside a text line',
       );
-    if (windowEnd - from > this.limits.maxOperandBytes) {
-      throw new StreamError(
-        'PICKLE_LIMIT_EXCEEDED',
-        'pickle text line longer than the operand limit',
-      );
-    }
+    if (windowEnd - from > max) throw tooLong();
     throw new NeedBytes(
       Math.min(total, windowEnd + Math.max(65536, windowEnd - from)),
     );
@@ -477,14 +516,36 @@ class PickleMachine {
   // ---- stack helpers
 
   private push(v: PickleValue): void {
-    if (this.stack.length + this.marks.length >= this.limits.maxStack) {
-      throw new StreamError(
-        'PICKLE_LIMIT_EXCEEDED',
-        'pickle stack deeper than the stack limit',
-        { limit: this.limits.maxStack },
-      );
-    }
+    if (this.stack.length + this.marks.length >= this.limits.maxStack)
+      throw this.stackLimit();
     this.stack.push(v);
+  }
+
+  private stackLimit(): StreamError {
+    return limitError(
+      'maxPickleStack',
+      this.limits.maxStack,
+      `pickle stack and marks deeper than ${this.limits.maxStack}`,
+    );
+  }
+
+  /** Records a limit that stops the analysis (high `SCAN_INCOMPLETE`). */
+  incomplete(
+    limit: string,
+    value: number,
+    message: string,
+    offset: number,
+  ): void {
+    this.anomaly(
+      {
+        ruleId: PICKLE_INCOMPLETE_RULE,
+        severity: 'high',
+        message,
+        offset,
+        evidence: { limit, value },
+      },
+      `limit:${limit}`,
+    );
   }
 
   /** Stack length at the innermost mark: Python's unpickler cannot reach below it. */
@@ -561,14 +622,23 @@ class PickleMachine {
     return v;
   }
 
-  private bytesValue(data: Buffer, offset: number): PickleValue {
-    const keep = this.retained + data.length <= this.limits.maxRetainedBytes;
-    if (keep) this.retained += data.length;
+  private bytesValue(
+    data: Buffer | undefined,
+    length: number,
+    offset: number,
+    dataOffset: number,
+  ): PickleValue {
+    const keep =
+      data !== undefined &&
+      this.retained + length <= this.limits.maxRetainedBytes;
+    if (keep) this.retained += length;
     return this.constant({
       k: 'bytes',
-      v: keep ? data : undefined,
-      length: data.length,
+      // A copy: a view would keep the whole read window alive.
+      v: keep ? Buffer.from(data) : undefined,
+      length,
       offset,
+      dataOffset,
     });
   }
 
@@ -592,10 +662,10 @@ class PickleMachine {
       });
     const v = this.top(op);
     if (!this.memo.has(idx) && this.memo.size >= this.limits.maxMemo) {
-      throw new StreamError(
-        'PICKLE_LIMIT_EXCEEDED',
-        'pickle memo larger than the memo limit',
-        { limit: this.limits.maxMemo },
+      throw limitError(
+        'maxPickleMemo',
+        this.limits.maxMemo,
+        `pickle memo larger than ${this.limits.maxMemo} entries`,
       );
     }
     this.memo.set(idx, v);
@@ -687,7 +757,11 @@ class PickleMachine {
 
   /** Ends the current stream after an error. */
   abortStream(e: StreamError, offset: number): void {
-    if (this.opsInStream <= 1 && this.out.streams > 1) {
+    if (
+      this.opsInStream <= 1 &&
+      this.out.streams > 1 &&
+      e.ruleId !== PICKLE_INCOMPLETE_RULE
+    ) {
       // Junk after a finished stream (a failed first opcode), not a broken pickle.
       this.anomaly({
         ruleId: 'PICKLE_TRAILING_DATA',
@@ -754,6 +828,31 @@ class PickleMachine {
       p += n;
       return b;
     };
+    /**
+     * A length-prefixed operand: read when it is at most `keep` bytes, else
+     * skipped by its length (the window never holds it). Sets `a.b` or `a.skip`.
+     */
+    const takeOrSkip = (n: number, keep: number): void => {
+      if (n < 0)
+        throw new StreamError('PICKLE_MALFORMED', `negative length at ${op}`, {
+          opcode: op,
+        });
+      a.at = p;
+      a.len = n;
+      if (n <= keep) {
+        a.b = take(n);
+        return;
+      }
+      if (p + n > this.w.total) {
+        throw new StreamError(
+          'PICKLE_TRUNCATED',
+          'pickle stream ends inside an opcode',
+          { needed: p + n - this.w.total },
+        );
+      }
+      a.skip = true;
+      p += n;
+    };
     const line = (): Buffer => {
       const b = this.lineAt(p);
       p += b.length + 1;
@@ -767,8 +866,14 @@ class PickleMachine {
       b?: Buffer;
       s?: string;
       s2?: string;
+      /** Set when a length-prefixed operand was skipped, not read. */
+      skip?: boolean;
+      /** Offset and length of a length-prefixed operand's data. */
+      at?: number;
+      len?: number;
     };
     const a: Operand = {};
+    const keep = this.limits.maxKeptOperandBytes;
     switch (op) {
       case 'INT':
       case 'LONG':
@@ -809,20 +914,23 @@ class PickleMachine {
       case 'SHORT_BINSTRING':
       case 'SHORT_BINBYTES':
       case 'SHORT_BINUNICODE':
-        a.b = take(u8());
+        takeOrSkip(u8(), 255);
         break;
       case 'LONG4':
+        // Python builds the int; its value never matters past 4096 bytes.
+        takeOrSkip(i32(), Math.min(keep, 4096));
+        break;
       case 'BINSTRING':
-        a.b = take(i32());
+        takeOrSkip(i32(), keep);
         break;
       case 'BINUNICODE':
       case 'BINBYTES':
-        a.b = take(u32());
+        takeOrSkip(u32(), keep);
         break;
       case 'BINUNICODE8':
       case 'BINBYTES8':
       case 'BYTEARRAY8':
-        a.b = take(u64());
+        takeOrSkip(u64(), keep);
         break;
       case 'GLOBAL':
       case 'INST':
@@ -849,15 +957,15 @@ class PickleMachine {
         this.frameEnd = undefined;
       }
     }
-    this.out.opcodes++;
-    this.opsInStream++;
-    if (this.out.opcodes > this.limits.maxOpcodes) {
-      throw new StreamError(
-        'PICKLE_LIMIT_EXCEEDED',
-        'more opcodes than the opcode limit',
-        { limit: this.limits.maxOpcodes },
+    if (this.out.opcodes >= this.limits.maxOpcodes) {
+      throw limitError(
+        'maxPickleOpcodes',
+        this.limits.maxOpcodes,
+        `pickle data after ${this.limits.maxOpcodes} opcodes`,
       );
     }
+    this.out.opcodes++;
+    this.opsInStream++;
     this.pos = end;
 
     switch (op) {
@@ -910,13 +1018,8 @@ class PickleMachine {
         return 'stop';
       }
       case 'MARK':
-        if (this.stack.length + this.marks.length >= this.limits.maxStack) {
-          throw new StreamError(
-            'PICKLE_LIMIT_EXCEEDED',
-            'pickle stack deeper than the stack limit',
-            { limit: this.limits.maxStack },
-          );
-        }
+        if (this.stack.length + this.marks.length >= this.limits.maxStack)
+          throw this.stackLimit();
         this.marks.push(this.stack.length);
         break;
       case 'POP':
@@ -962,7 +1065,7 @@ class PickleMachine {
       case 'LONG4':
         this.push({
           k: 'int',
-          v: a.b!.length > 4096 ? 0n : bigintFromLE(a.b!),
+          v: a.b === undefined || a.b.length > 4096 ? 0n : bigintFromLE(a.b),
         });
         break;
       case 'FLOAT': {
@@ -987,12 +1090,15 @@ class PickleMachine {
       case 'BINSTRING':
       case 'SHORT_BINSTRING':
         // Python 3 decodes these as str (encoding 'ASCII' by default, 'latin1' for numpy files).
+        // A skipped (huge) string is a str of unknown content.
         this.push(
-          this.constant({
-            k: 'str',
-            v: a.b!.toString('latin1'),
-            offset: start,
-          }),
+          a.skip === true
+            ? UNKNOWN
+            : this.constant({
+                k: 'str',
+                v: a.b!.toString('latin1'),
+                offset: start,
+              }),
         );
         break;
       case 'UNICODE':
@@ -1008,14 +1114,20 @@ class PickleMachine {
       case 'SHORT_BINUNICODE':
       case 'BINUNICODE8':
         this.push(
-          this.constant({ k: 'str', v: a.b!.toString('utf8'), offset: start }),
+          a.skip === true
+            ? UNKNOWN
+            : this.constant({
+                k: 'str',
+                v: a.b!.toString('utf8'),
+                offset: start,
+              }),
         );
         break;
       case 'BINBYTES':
       case 'SHORT_BINBYTES':
       case 'BINBYTES8':
       case 'BYTEARRAY8':
-        this.push(this.bytesValue(a.b!, start));
+        this.push(this.bytesValue(a.b, a.len!, start, a.at!));
         break;
       case 'NEXT_BUFFER':
         this.anomaly(
@@ -1290,13 +1402,22 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
 }
 
 const WINDOW = 1024 * 1024;
+/** Steps between two looks at the clock and the signal. */
+const CHECK_EVERY = 0x3fff;
+/** Longest run without giving the event loop a turn, in ms (timers, the engine's deadline). */
+const YIELD_MS = 20;
+/** Window refills of one analysis (each moves at least a window or an operand forward). */
+const MAX_REFILLS = 1_000_000;
 
 /**
  * Runs the VM over every stacked pickle of `source` from `options.start` to
  * the end (or `options.streamLimit` streams). Never throws on hostile data:
- * problems are anomalies of the returned analysis. Reads through a moving
- * window, so raw data skipped by a hook or left after the last stream is not
- * read.
+ * problems are anomalies of the returned analysis; a limit that stops the
+ * analysis is a high `SCAN_INCOMPLETE` anomaly naming it. Reads through a
+ * moving window of bounded size: operands longer than `maxKeptOperandBytes`,
+ * raw data skipped by a hook and data after the last stream are not read.
+ * Gives the event loop a turn every few milliseconds and stops when
+ * `options.signal` is aborted (`aborted` is then set).
  */
 export async function analysePickleSource(
   source: ByteSource,
@@ -1319,38 +1440,66 @@ export async function analysePickleSource(
     options.onBuild,
     start,
   );
-  const streamLimit = Math.min(
-    options.streamLimit ?? Infinity,
-    limits.maxStreams,
-  );
+  const callerStreams = options.streamLimit ?? Infinity;
+  const streamLimit = Math.min(callerStreams, limits.maxStreams);
   const resync = options.resync ?? true;
+  const signal = options.signal;
   let refills = 0;
+  let steps = 0;
+  let lastYield = Date.now();
+  /** True when the analysis must stop now (signal); yields to the event loop first when due. */
+  const stopRequested = async (): Promise<boolean> => {
+    if (Date.now() - lastYield >= YIELD_MS) {
+      await new Promise<void>((r) => setImmediate(r));
+      lastYield = Date.now();
+    }
+    return signal?.aborted === true;
+  };
 
   const peek = (at: number, n: number): Promise<Buffer> => source.read(at, n);
 
   outer: while (vm.pos < total) {
-    if (options.signal?.aborted) break;
-    if (vm.out.streams >= streamLimit) break;
+    if (signal?.aborted === true) {
+      vm.out.aborted = true;
+      break;
+    }
+    if (vm.out.streams >= streamLimit) {
+      // The caller's own stream count is a format rule, not a limit.
+      if (streamLimit < callerStreams)
+        vm.incomplete(
+          'pickleStreams',
+          limits.maxStreams,
+          `pickle data after ${limits.maxStreams} streams`,
+          vm.pos,
+        );
+      break;
+    }
     // Starting a stream: binary pickles open with PROTO; protocol 0/1 start with any opcode.
     vm.beginStream();
     const streamStart = vm.pos;
     let ok = true;
     while (vm.streamOpen) {
+      if ((++steps & CHECK_EVERY) === 0 && (await stopRequested())) {
+        vm.out.aborted = true;
+        vm.out.end = vm.pos;
+        break outer;
+      }
       try {
         const r = vm.step();
         if (r === 'stop' && vm.resumeOuter()) continue;
       } catch (e) {
         if (e instanceof NeedBytes) {
-          if (++refills > 1_000_000) {
+          if (++refills > MAX_REFILLS) {
             vm.abortStream(
-              new StreamError(
-                'PICKLE_LIMIT_EXCEEDED',
-                'too many window refills',
+              limitError(
+                'pickleWindowRefills',
+                MAX_REFILLS,
+                `pickle data after ${MAX_REFILLS} window refills`,
               ),
               vm.pos,
             );
-            ok = false;
-            break;
+            vm.out.end = vm.pos;
+            break outer;
           }
           vm.setWindow(await load(vm.pos, e.upTo));
           continue;
@@ -1358,6 +1507,11 @@ export async function analysePickleSource(
         if (e instanceof StreamError) {
           // A stream that fails on its very first opcode is junk, not a pickle.
           vm.abortStream(e, vm.pos);
+          if (e.ruleId === PICKLE_INCOMPLETE_RULE) {
+            // A limit: nothing after this point was analysed.
+            vm.out.end = vm.pos;
+            break outer;
+          }
           ok = false;
           break;
         }
@@ -1366,7 +1520,7 @@ export async function analysePickleSource(
     }
     vm.out.end = vm.pos;
     if (vm.pos >= total) break;
-    if (vm.out.streams >= streamLimit) break;
+    if (vm.out.streams >= streamLimit) continue;
     // Find the next stream: immediately following, or after bounded junk.
     const next = await peek(vm.pos, 2);
     if (
@@ -1381,28 +1535,51 @@ export async function analysePickleSource(
     }
     if (!resync) break;
     const from = ok ? vm.pos : Math.max(vm.opStart + 1, streamStart + 1);
-    const windowLen = Math.min(limits.maxResyncBytes, total - from);
-    const junk = await source.read(from, windowLen);
-    for (let i = 0; i + 1 < junk.length; i++) {
-      if (protoMarker(junk[i], junk[i + 1])) {
-        if (from + i > vm.pos) {
-          vm.anomaly(
-            {
-              ruleId: 'PICKLE_TRAILING_DATA',
-              severity: 'low',
-              message: 'bytes between pickle streams skipped',
-              offset: Math.min(vm.pos, from),
-              evidence: { length: from + i - vm.pos },
-            },
-            `junk@${vm.pos}`,
-          );
+    // Search the junk window by chunks (bounded memory) for the next `PROTO 2..5`.
+    const searchEnd = Math.min(total, from + limits.maxResyncBytes);
+    let found = -1;
+    for (let at = from; found < 0 && at + 1 < searchEnd; at += WINDOW) {
+      const chunk = await source.read(at, Math.min(WINDOW + 1, searchEnd - at));
+      for (
+        let i = chunk.indexOf(0x80);
+        i >= 0 && i + 1 < chunk.length;
+        i = chunk.indexOf(0x80, i + 1)
+      ) {
+        if (protoMarker(chunk[i], chunk[i + 1])) {
+          found = at + i;
+          break;
         }
-        vm.pos = from + i;
-        vm.setWindow(await load(vm.pos, vm.pos));
-        continue outer;
+      }
+      if (await stopRequested()) {
+        vm.out.aborted = true;
+        break outer;
       }
     }
-    if (ok) {
+    if (found >= 0) {
+      if (found > vm.pos) {
+        vm.anomaly(
+          {
+            ruleId: 'PICKLE_TRAILING_DATA',
+            severity: 'low',
+            message: 'bytes between pickle streams skipped',
+            offset: Math.min(vm.pos, from),
+            evidence: { length: found - vm.pos },
+          },
+          `junk@${vm.pos}`,
+        );
+      }
+      vm.pos = found;
+      vm.setWindow(await load(vm.pos, vm.pos));
+      continue outer;
+    }
+    if (searchEnd < total) {
+      vm.incomplete(
+        'pickleResyncBytes',
+        limits.maxResyncBytes,
+        `${total - searchEnd} bytes after ${limits.maxResyncBytes} bytes of non-pickle data not searched for pickle streams`,
+        searchEnd,
+      );
+    } else if (ok) {
       vm.anomaly({
         ruleId: 'PICKLE_TRAILING_DATA',
         severity: 'low',

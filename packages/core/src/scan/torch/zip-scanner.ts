@@ -11,9 +11,8 @@ import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { normaliseGlobal } from '../pickle/names.js';
 import { scanPickleSource } from '../pickle/scanner.js';
 import type { PickleAnalysis, PickleValue } from '../pickle/vm.js';
-import { bufferSource } from '../source.js';
 import { isZipHead, type ZipDirectory } from '../zip/reader.js';
-import { readMemberForScan } from '../zip/read-member-for-scan.js';
+import { openMemberForScan } from '../zip/read-member-for-scan.js';
 import { zipDirectoryOf } from '../zip/zip-directory-of.js';
 import { reportZipAnomalies } from '../zip/report-zip-anomalies.js';
 
@@ -263,19 +262,24 @@ export const TORCH_ZIP_SCANNER: FormatScanner = {
       )
         continue;
       if (e.name.endsWith('/')) continue;
-      const data = await readMemberForScan(source, e, ctx);
-      if (data === 'skip') continue;
-      if (data === 'stop') return;
-      if (e.name.endsWith('.pkl')) {
-        // torch unpickles these whatever their first byte is (protocol 0/1 included, CVE-2025-1889).
-        ctx.recognise('pickle');
-        const analysis = await scanPickleSource(bufferSource(data), ctx, {
-          member: [e.name],
-        });
-        if (e.name === `${base}data.pkl`)
-          checkTorchTensors(analysis, records, ctx, [e.name]);
-      } else {
-        await ctx.scanNested(bufferSource(data), e.name);
+      // Any size: a member over maxMemberBytes is streamed (slice or bounded inflate).
+      const member = await openMemberForScan(source, e, ctx);
+      if (member === 'skip') continue;
+      if (member === 'stop') return;
+      try {
+        if (e.name.endsWith('.pkl')) {
+          // torch unpickles these whatever their first byte is (protocol 0/1 included, CVE-2025-1889).
+          ctx.recognise('pickle');
+          const analysis = await scanPickleSource(member.source, ctx, {
+            member: [e.name],
+          });
+          if (e.name === `${base}data.pkl`)
+            checkTorchTensors(analysis, records, ctx, [e.name]);
+        } else {
+          await ctx.scanNested(member.source, e.name);
+        }
+      } finally {
+        await member.close();
       }
     }
   },
