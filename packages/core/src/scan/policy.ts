@@ -560,6 +560,9 @@ export function judgeGlobal(
 ): GlobalVerdict {
   const c = g.canonical;
   if (g.dunder !== undefined) return { kind: 'dunder', attribute: g.dunder };
+  // Too long to normalise (pickle/names.ts): a cyclic attribute path still resolves.
+  if (g.overlong !== undefined)
+    return { kind: 'denied', pattern: 'overlong dotted path', via: g.raw };
   for (const s of g.spellings) {
     const d = coveredBy(s, policy.userDeny);
     if (d !== undefined) return { kind: 'denied', pattern: d, via: s };
