@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issue 9: the pickle VM streams. A 300 MiB operand before the payload is
+// skipped by its length (never materialised) and the payload is found; a
+// PyTorch zip whose 300 MiB data.pkl exceeds maxMemberBytes is scanned to its
+// end, stored (a slice of the file) and deflated (a bounded inflating
+// stream). Fixtures are built at run time in os.tmpdir() (sparse writes).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32, createDeflateRaw } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { scanFile, scanSource } from '../../src/scan/engine.js';
+import { bufferSource, openFileSource } from '../../src/scan/source.js';
+import type {
+  ByteSource,
+  FileScanResult,
+  Finding,
+} from '../../src/scan/types.js';
+
+const MiB = 1024 * 1024;
+const BIG = 300 * MiB;
+const dir = mkdtempSync(join(tmpdir(), 'modelseal-pickle-stream-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `os.system('id')` called, protocol 0 opcodes. */
+const PAYLOAD = Buffer.from("cos\nsystem\n(S'id'\ntR.", 'latin1');
+
+/** PROTO 4, BINBYTES8 of `n` bytes: the zeros follow, then {@link PAYLOAD}. */
+function bigBytesHead(n: number): Buffer {
+  const h = Buffer.alloc(11);
+  h[0] = 0x80;
+  h[1] = 0x04;
+  h[2] = 0x8e;
+  h.writeBigUInt64LE(BigInt(n), 3);
+  return h;
+}
+
+const payloadFound = (fs: Finding[]): boolean =>
+  fs.some(
+    (f) =>
+      f.ruleId === 'PICKLE_DANGEROUS_GLOBAL' &&
+      f.severity === 'critical' &&
+      f.evidence?.['global'] === 'os.system',
+  );
+const atLeastHigh = (r: FileScanResult): string[] =>
+  r.findings
+    .filter((f) => f.severity === 'high' || f.severity === 'critical')
+    .map((f) => f.ruleId);
+
+/** Peak RSS growth (bytes) while `run` runs, sampled every few ms. */
+async function peakRssGrowth<T>(
+  run: () => Promise<T>,
+): Promise<{ value: T; growth: number }> {
+  const base = process.memoryUsage.rss();
+  let peak = base;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 5);
+  try {
+    const value = await run();
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { value, growth: peak - base };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function counting(src: ByteSource): ByteSource & { bytesRead: number } {
+  const c = {
+    size: src.size,
+    bytesRead: 0,
+    read: async (o: number, n: number): Promise<Buffer> => {
+      const b = await src.read(o, n);
+      c.bytesRead += b.length;
+      return b;
+    },
+  };
+  return c;
+}
+
+/** CRC-32 of `n` zero bytes continuing `crc`. */
+function crcZeros(crc: number, n: number): number {
+  const zeros = Buffer.alloc(MiB);
+  for (let left = n; left > 0; left -= MiB)
+    crc = crc32(left >= MiB ? zeros : zeros.subarray(0, left), crc);
+  return crc;
+}
+
+/** Raw DEFLATE of head + `n` zeros + tail, streamed. */
+async function deflateBig(
+  head: Buffer,
+  n: number,
+  tail: Buffer,
+): Promise<Buffer> {
+  const z = createDeflateRaw({ level: 1 });
+  const out: Buffer[] = [];
+  z.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise<void>((resolve, reject) => {
+    z.on('end', resolve);
+    z.on('error', reject);
+  });
+  const zeros = Buffer.alloc(4 * MiB);
+  z.write(head);
+  for (let left = n; left > 0; left -= zeros.length) {
+    const piece = left >= zeros.length ? zeros : zeros.subarray(0, left);
+    if (!z.write(piece))
+      await new Promise<void>((r) => z.once('drain', () => r()));
+  }
+  z.end(tail);
+  await done;
+  return Buffer.concat(out);
+}
+
+interface BigMember {
+  name: string;
+  /** Bytes before the zero run. */
+  head: Buffer;
+  zeros: number;
+  tail: Buffer;
+  deflate: boolean;
+}
+
+/** Writes a zip of one big member (zeros left as a sparse hole when stored) and `archive/version`. */
+async function writeBigZip(path: string, m: BigMember): Promise<void> {
+  const size = m.head.length + m.zeros + m.tail.length;
+  const crc = crc32(m.tail, crcZeros(crc32(m.head), m.zeros));
+  const compressed = m.deflate
+    ? await deflateBig(m.head, m.zeros, m.tail)
+    : undefined;
+  const fh = await open(path, 'w');
+  const central: Buffer[] = [];
+  let pos = 0;
+  const local = async (
+    name: string,
+    method: number,
+    c: number,
+    csize: number,
+    usize: number,
+  ): Promise<number> => {
+    const n = Buffer.from(name);
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0);
+    lh.writeUInt16LE(20, 4);
+    lh.writeUInt16LE(method, 8);
+    lh.writeUInt32LE(c >>> 0, 14);
+    lh.writeUInt32LE(csize, 18);
+    lh.writeUInt32LE(usize, 22);
+    lh.writeUInt16LE(n.length, 26);
+    await fh.write(Buffer.concat([lh, n]), 0, 30 + n.length, pos);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0);
+    ch.writeUInt16LE(20, 4);
+    ch.writeUInt16LE(20, 6);
+    ch.writeUInt16LE(method, 10);
+    ch.writeUInt32LE(c >>> 0, 16);
+    ch.writeUInt32LE(csize, 20);
+    ch.writeUInt32LE(usize, 24);
+    ch.writeUInt16LE(n.length, 28);
+    ch.writeUInt32LE(pos, 42);
+    central.push(ch, n);
+    pos += 30 + n.length;
+    return pos;
+  };
+  try {
+    if (compressed !== undefined) {
+      const at = await local(m.name, 8, crc, compressed.length, size);
+      await fh.write(compressed, 0, compressed.length, at);
+      pos = at + compressed.length;
+    } else {
+      const at = await local(m.name, 0, crc, size, size);
+      await fh.write(m.head, 0, m.head.length, at);
+      // The zeros stay a hole in a sparse file.
+      await fh.write(m.tail, 0, m.tail.length, at + m.head.length + m.zeros);
+      pos = at + size;
+    }
+    const version = Buffer.from('3\n');
+    const vat = await local('archive/version', 0, crc32(version), 2, 2);
+    await fh.write(version, 0, 2, vat);
+    pos = vat + 2;
+    const cd = Buffer.concat(central);
+    const eocd = Buffer.alloc(22);
+    eocd.writeUInt32LE(0x06054b50, 0);
+    eocd.writeUInt16LE(2, 8);
+    eocd.writeUInt16LE(2, 10);
+    eocd.writeUInt32LE(cd.length, 12);
+    eocd.writeUInt32LE(pos, 16);
+    const end = Buffer.concat([cd, eocd]);
+    await fh.write(end, 0, end.length, pos);
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('pickle VM streams large operands', () => {
+  it('a 300 MiB BINBYTES8 first operand, then the payload: found, operand never read', async () => {
+    const path = join(dir, 'big-operand.pkl');
+    const fh = await open(path, 'w');
+    const head = bigBytesHead(BIG);
+    await fh.write(head, 0, head.length, 0);
+    await fh.write(PAYLOAD, 0, PAYLOAD.length, head.length + BIG);
+    await fh.close();
+
+    const file = await openFileSource(path);
+    const src = counting(file);
+    try {
+      const { value: r, growth } = await peakRssGrowth(() =>
+        scanSource(src, 'big-operand.pkl'),
+      );
+      expect(payloadFound(r.findings)).toBe(true);
+      expect(r.findings.some((f) => f.ruleId === 'SCAN_INCOMPLETE')).toBe(
+        false,
+      );
+      expect(r.complete).toBe(true);
+      // The 300 MiB operand is skipped by length: a few windows are read.
+      expect(src.bytesRead).toBeLessThan(4 * MiB);
+      expect(growth).toBeLessThan(100 * MiB);
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('a huge raw pickle passed to pickle.loads is scanned in place as a nested payload', async () => {
+    // pickle.loads(<20 MiB bytes: PROTO 4, BINBYTES8 of zeros, then os.system>)
+    const inner = Buffer.concat([
+      bigBytesHead(20 * MiB),
+      Buffer.alloc(20 * MiB),
+      PAYLOAD,
+    ]);
+    const outer = Buffer.concat([
+      Buffer.from('\x80\x04cpickle\nloads\n', 'latin1'),
+      Buffer.from([0x8e]),
+      (() => {
+        const b = Buffer.alloc(8);
+        b.writeBigUInt64LE(BigInt(inner.length));
+        return b;
+      })(),
+      inner,
+      Buffer.from('\x85R.', 'latin1'),
+    ]);
+    const r = await scanSource(bufferSource(outer), 'loads.pkl');
+    const nested = r.findings.find(
+      (f) =>
+        f.ruleId === 'PICKLE_DANGEROUS_GLOBAL' &&
+        f.evidence?.['global'] === 'os.system',
+    );
+    expect(nested?.severity).toBe('critical');
+    expect(nested?.member).toEqual([
+      expect.stringMatching(/^pickle\.loads@\d+$/),
+    ]);
+    expect(r.findings.some((f) => f.ruleId === 'SCAN_INCOMPLETE')).toBe(false);
+  });
+
+  it('a huge encoded payload that cannot be kept is a high SCAN_INCOMPLETE (pickleRetainedBytes)', async () => {
+    // pickle.loads(base64.b64decode(<20 MiB str>)): too large to keep and decode.
+    const text = Buffer.alloc(20 * MiB, 0x41);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    const data = Buffer.concat([
+      Buffer.from('\x80\x04cpickle\nloads\ncbase64\nb64decode\n', 'latin1'),
+      Buffer.from([0x8d]),
+      len,
+      text,
+      Buffer.from('\x85R\x85R.', 'latin1'),
+    ]);
+    const r = await scanSource(bufferSource(data), 'b64.pkl');
+    expect(
+      r.findings
+        .filter((f) => f.ruleId === 'SCAN_INCOMPLETE')
+        .map((f) => [f.severity, f.evidence?.['limit']]),
+    ).toEqual([['high', 'pickleRetainedBytes']]);
+    expect(r.complete).toBe(false);
+  });
+});
+
+describe('PyTorch zip with a data.pkl over maxMemberBytes', () => {
+  for (const deflate of [false, true]) {
+    it(`a 300 MiB ${deflate ? 'deflated' : 'stored'} data.pkl is scanned to its end`, async () => {
+      const path = join(dir, `big-${deflate ? 'deflated' : 'stored'}.pt`);
+      await writeBigZip(path, {
+        name: 'archive/data.pkl',
+        head: bigBytesHead(BIG),
+        zeros: BIG,
+        tail: PAYLOAD,
+        deflate,
+      });
+      const { value: r, growth } = await peakRssGrowth(() =>
+        scanFile(path, { root: dir }),
+      );
+      expect(r.formats).toContain('pytorch-zip');
+      expect(payloadFound(r.findings)).toBe(true);
+      const payload = r.findings.find(
+        (f) => f.ruleId === 'PICKLE_DANGEROUS_GLOBAL',
+      );
+      expect(payload?.member).toEqual(['archive/data.pkl']);
+      expect(atLeastHigh(r)).toEqual(['PICKLE_DANGEROUS_GLOBAL']);
+      expect(r.complete).toBe(true);
+      expect(growth).toBeLessThan(100 * MiB);
+    }, 20_000);
+  }
+
+  it('past maxExpandedBytes the deflated member is a high SCAN_INCOMPLETE', async () => {
+    const path = join(dir, 'big-deflated.pt');
+    const r = await scanFile(path, {
+      root: dir,
+      limits: { maxExpandedBytes: 64 * MiB },
+    });
+    expect(
+      r.findings
+        .filter((f) => f.ruleId === 'SCAN_INCOMPLETE')
+        .map((f) => [f.severity, f.evidence?.['limit'], f.member]),
+    ).toEqual([['high', 'maxExpandedBytes', ['archive/data.pkl']]]);
+  });
+});
