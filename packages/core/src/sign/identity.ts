@@ -4,11 +4,18 @@
  * (sigstore-notes.md §3). The only module of `@modelseal/core` that reads
  * `process.env` (through `CIContextProvider`).
  */
-import { CIContextProvider, type IdentityProvider } from '@sigstore/sign';
+import { sigstoreSign } from '../internal/lazy.js';
 import { SIGSTORE_OIDC_AUDIENCE } from '../constants.js';
 import { ModelSealError } from '../errors.js';
 
-export type { IdentityProvider } from '@sigstore/sign';
+/**
+ * A source of OIDC identity tokens for keyless signing. Structurally the same
+ * as `@sigstore/sign`'s, declared here so that our declarations do not pull in
+ * that package's types (which need `make-fetch-happen` typings to compile).
+ */
+export interface IdentityProvider {
+  getToken(): Promise<string>;
+}
 
 /** Input of {@link resolveIdentityProvider}: the token sources, in precedence order. */
 export interface IdentityOptions {
@@ -59,7 +66,7 @@ export function staticToken(token: string): IdentityProvider {
  * rejection as `cause`) when no source yields a token.
  */
 export function ambientToken(): IdentityProvider {
-  const ci = new CIContextProvider(SIGSTORE_OIDC_AUDIENCE);
+  const ci = new (sigstoreSign().CIContextProvider)(SIGSTORE_OIDC_AUDIENCE);
   return {
     async getToken(): Promise<string> {
       let token: unknown;

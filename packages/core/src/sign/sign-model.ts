@@ -7,20 +7,20 @@ import { resolve } from 'node:path';
 import type { SigningMethod } from '../bundle/types.js';
 import { writeBundle } from '../bundle/write.js';
 import { ModelSealError } from '../errors.js';
-import { claimedIdentity } from '../internal/fulcio.js';
 import { assertWritable } from '../internal/atomic-write.js';
 import { decodeBase64Strict } from '../internal/base64.js';
-import { scanModel, type ScanModelOptions } from '../attest/scan-model.js';
+// The scanners load only when signing scans (options.scan).
+import type { ScanModelOptions } from '../attest/scan-model.js';
 import { encodeScanStatement, scanVerdict } from '../attest/scan-statement.js';
 import { encodeStatement, hashModel } from '../manifest/index.js';
 import type { ScanReport } from '../scan/engine.js';
 import { severityAtLeast, type Severity } from '../scan/types.js';
 import { MODELSEAL_VERSION } from '../version.js';
 import type { HashModelOptions } from '../manifest/types.js';
-import { createCertificateSigner } from './certificate.js';
 import { createKeySigner } from './key.js';
-import { addTimestamp } from './timestamp.js';
-import { signWithSigstore, type SigstoreSignOptions } from './sigstore.js';
+// Certificates, RFC 3161 timestamps and Sigstore load on first use: key
+// signing never loads X.509 path building or the Sigstore/TUF/HTTP stack.
+import type { SigstoreSignOptions } from './sigstore.js';
 import type {
   SignedBy,
   SignModelOptions,
@@ -39,11 +39,16 @@ function sigstoreSigner(options: SigstoreSignOptions): StatementSigner {
   return {
     method: 'sigstore',
     signedBy: { method: 'sigstore', identity: undefined, issuer: undefined },
-    sign: (statement: Buffer) => signWithSigstore(statement, options),
+    sign: async (statement: Buffer) => {
+      const { signWithSigstore } = await import('./sigstore.js');
+      return signWithSigstore(statement, options);
+    },
   };
 }
 
-function sigstoreSignedBy(bundle: Record<string, unknown>): SignedBy {
+async function sigstoreSignedBy(
+  bundle: Record<string, unknown>,
+): Promise<SignedBy> {
   const material = bundle['verificationMaterial'] as
     Record<string, unknown> | undefined;
   const cert = material?.['certificate'] as { rawBytes?: unknown } | undefined;
@@ -54,7 +59,7 @@ function sigstoreSignedBy(bundle: Record<string, unknown>): SignedBy {
   const claimed =
     der === undefined
       ? { identity: undefined, issuer: undefined }
-      : claimedIdentity(der);
+      : (await import('../internal/fulcio.js')).claimedIdentity(der);
   return { method: 'sigstore', ...claimed };
 }
 
@@ -123,6 +128,7 @@ async function scanGate(
   }
   if (scan.policy !== undefined) scanOptions.policy = scan.policy;
   if (scan.limits !== undefined) scanOptions.limits = scan.limits;
+  const { scanModel } = await import('../attest/scan-model.js');
   const report = await scanModel(options.modelPath, scanOptions);
   const verdict = scanVerdict(report, failOn);
   const overrideReason =
@@ -188,6 +194,7 @@ export async function signModel(
       signer = await createKeySigner(options);
       break;
     case 'certificate': {
+      const { createCertificateSigner } = await import('./certificate.js');
       const prepared = await createCertificateSigner(options);
       signer = prepared.signer;
       warnings.push(...prepared.warnings);
@@ -213,7 +220,9 @@ export async function signModel(
   const stamp = async (
     bundle: Record<string, unknown>,
   ): Promise<Record<string, unknown>> =>
-    tsaURL === undefined ? bundle : addTimestamp(bundle, { tsaURL });
+    tsaURL === undefined
+      ? bundle
+      : (await import('./timestamp.js')).addTimestamp(bundle, { tsaURL });
   const signaturePath = resolve(options.signaturePath);
   const force = options.force ?? false;
   await assertWritable(signaturePath, force);
@@ -278,7 +287,7 @@ export async function signModel(
     statement,
     manifest: hashed.manifest,
     signedBy:
-      method === 'sigstore' ? sigstoreSignedBy(bundle) : signer.signedBy,
+      method === 'sigstore' ? await sigstoreSignedBy(bundle) : signer.signedBy,
     warnings,
     bytes: hashed.bytes,
   };

@@ -5,15 +5,8 @@
  * oms-format.md §14.3.
  */
 import { bundleToJSON } from '@sigstore/bundle';
-import {
-  DSSEBundleBuilder,
-  FulcioSigner,
-  InternalError,
-  RekorWitness,
-  TSAWitness,
-  type IdentityProvider,
-  type Witness,
-} from '@sigstore/sign';
+import type { Witness } from '@sigstore/sign';
+import { sigstoreSign } from '../internal/lazy.js';
 import {
   IN_TOTO_PAYLOAD_TYPE,
   SIGSTORE_DEFAULT_RETRIES,
@@ -30,7 +23,7 @@ import {
   selectSigningEndpoints,
   type SigningConfigEndpoints,
 } from '../trust/signing-config.js';
-import { resolveIdentityProvider } from './identity.js';
+import { resolveIdentityProvider, type IdentityProvider } from './identity.js';
 
 /** Options of {@link signWithSigstore}. */
 export interface SigstoreSignOptions {
@@ -185,7 +178,7 @@ const OIDC_CODES = new Set([
 /** Map a failure of `@sigstore/sign` to our codes (sigstore-notes.md §9). */
 function signFailure(error: unknown): ModelSealError {
   if (isModelSealError(error)) return error;
-  if (error instanceof InternalError) {
+  if (error instanceof sigstoreSign().InternalError) {
     // Our identity providers throw ModelSealError; FulcioSigner wraps it.
     if (isModelSealError(error.cause)) return error.cause;
     if (OIDC_CODES.has(error.code)) {
@@ -245,6 +238,8 @@ export async function signWithSigstore(
   statement: Buffer,
   options: SigstoreSignOptions,
 ): Promise<Record<string, unknown>> {
+  const { DSSEBundleBuilder, FulcioSigner, RekorWitness, TSAWitness } =
+    sigstoreSign();
   const { signal } = options;
   if (signal?.aborted === true) throw aborted(signal);
   const timeout = options.timeoutMs ?? SIGSTORE_DEFAULT_TIMEOUT_MS;

@@ -4,7 +4,7 @@
  * countersigns the DSSE signature, proving when it existed. A verifier that
  * trusts the TSA can then check certificates at that time instead of now.
  */
-import { TSAWitness } from '@sigstore/sign';
+import { sigstoreSign } from '../internal/lazy.js';
 import { ModelSealError } from '../errors.js';
 import { decodeBase64Strict } from '../internal/base64.js';
 
@@ -48,7 +48,7 @@ export async function addTimestamp(
       message: 'cannot timestamp a bundle without a signature',
     });
   }
-  const witness = new TSAWitness({
+  const witness = new (sigstoreSign().TSAWitness)({
     tsaBaseURL: options.tsaURL,
     timeout: options.timeoutMs ?? 10_000,
     retry: { retries: options.retries ?? 2 },

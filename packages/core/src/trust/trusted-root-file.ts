@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toTrustMaterial } from '@sigstore/verify';
+import { sigstoreVerify } from '../internal/lazy.js';
 import { ModelSealError } from '../errors.js';
 
 /** Largest trusted-root file we read (the public-good one is about 10 KiB). */
@@ -61,7 +61,7 @@ export function parseTrustedRoot(
     throw unavailable(`${source} lists no transparency log`);
   }
   try {
-    toTrustMaterial(root);
+    sigstoreVerify().toTrustMaterial(root);
   } catch (cause) {
     throw unavailable(
       `${source} holds a key or certificate that cannot be loaded`,

@@ -5,7 +5,7 @@
  * explicit online refresh). Needed for staging, whose root is not embedded.
  */
 import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { getTrustedRoot } from '@sigstore/tuf';
+import { sigstoreTuf } from '../internal/lazy.js';
 import {
   SIGSTORE_DEFAULT_RETRIES,
   SIGSTORE_DEFAULT_TIMEOUT_MS,
@@ -58,7 +58,7 @@ export async function fetchTrustedRoot(
     (options.staging === true ? SIGSTORE_STAGING_TUF_URL : SIGSTORE_TUF_URL);
   let root: TrustedRoot;
   try {
-    root = await getTrustedRoot({
+    root = await sigstoreTuf().getTrustedRoot({
       mirrorURL,
       ...(options.rootPath === undefined ? {} : { rootPath: options.rootPath }),
       ...(options.cachePath === undefined

@@ -14,15 +14,8 @@ import {
 } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
-import {
-  PolicyError,
-  VerificationError,
-  Verifier,
-  toSignedEntity,
-  toTrustMaterial,
-  type SignedEntity,
-  type Signer,
-} from '@sigstore/verify';
+import type { SignedEntity, Signer, VerificationError } from '@sigstore/verify';
+import { sigstoreVerify } from '../internal/lazy.js';
 import { ModelSealError, type ErrorCode } from '../errors.js';
 import { embeddedTrustedRoot } from '../trust/embedded-root.js';
 import {
@@ -258,6 +251,7 @@ const VERIFICATION_CODES: Record<VerificationError['code'], ErrorCode> = {
 
 /** Map a failure of `@sigstore/verify` to our codes (sigstore-notes.md §9). */
 function verifyFailure(error: unknown, policy: CompiledPolicy): ModelSealError {
+  const { PolicyError, VerificationError } = sigstoreVerify();
   if (error instanceof PolicyError) {
     return new ModelSealError({
       code: 'IDENTITY_MISMATCH',
@@ -365,7 +359,7 @@ export async function verifySigstoreBundle(
 
   let entity: SignedEntity;
   try {
-    entity = toSignedEntity(bundle);
+    entity = sigstoreVerify().toSignedEntity(bundle);
   } catch (cause) {
     throw malformed(
       'sigstore bundle holds an unreadable certificate or timestamp',
@@ -375,6 +369,7 @@ export async function verifySigstoreBundle(
 
   let signer: Signer;
   try {
+    const { Verifier, toTrustMaterial } = sigstoreVerify();
     const verifier = new Verifier(toTrustMaterial(root));
     signer = verifier.verify(entity, {
       subjectAlternativeName: compiled.san,

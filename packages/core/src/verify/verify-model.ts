@@ -11,15 +11,11 @@ import { ModelSealError } from '../errors.js';
 import { keyLabel, loadPublicKey } from '../internal/keys.js';
 import { checkModel, decodeStatement } from '../manifest/index.js';
 import type { CheckModelOptions } from '../manifest/index.js';
-import { loadCertificates } from '../sign/certificate.js';
-import { verifyCertificateBundleSignature } from './certificate.js';
 import { verifyKeyBundleSignature } from './key.js';
-import {
-  verifySigstoreBundle,
-  type SigstorePolicy,
-  type SigstoreVerifyOptions,
-} from './sigstore.js';
-import { verifyTimestamps } from './timestamp.js';
+// Certificate, timestamp and Sigstore verification load on first use: a key
+// verification never loads X.509 path building, RFC 3161 parsing or the
+// Sigstore stack (docs/api.md, "What each entry point loads").
+import type { SigstorePolicy, SigstoreVerifyOptions } from './sigstore.js';
 import type {
   CertificateInfo,
   SignerInfo,
@@ -48,6 +44,16 @@ type Trust =
       policy: SigstorePolicy;
       options: SigstoreVerifyOptions;
     };
+
+/** Loads PEM certificates, loading the X.509 code only when there are some. */
+async function loadCertificates(
+  inputs: readonly (string | Uint8Array)[],
+  what: string,
+): Promise<X509Certificate[]> {
+  if (inputs.length === 0) return [];
+  const m = await import('../sign/certificate.js');
+  return m.loadCertificates(inputs, what);
+}
 
 async function loadTrust(options: VerifyModelSignatureOptions): Promise<Trust> {
   switch (options.method) {
@@ -162,6 +168,7 @@ async function verifySignature(
       const warnings = [...r.warnings];
       if (bundle.rfc3161Timestamps.length > 0 && trust.tsas.length > 0) {
         // After the signature: a timestamp only proves when that signature existed.
+        const { verifyTimestamps } = await import('./timestamp.js');
         const ts = verifyTimestamps(
           bundle.rfc3161Timestamps,
           bundle.envelope.signature.sig,
@@ -193,6 +200,8 @@ async function verifySignature(
       };
     }
     case 'certificate': {
+      const { verifyCertificateBundleSignature } =
+        await import('./certificate.js');
       const r = verifyCertificateBundleSignature(bundle, trust.anchors, {
         ...(trust.time === undefined ? {} : { verificationTime: trust.time }),
         timestampAuthorities: trust.tsas,
@@ -208,6 +217,7 @@ async function verifySignature(
       };
     }
     case 'sigstore': {
+      const { verifySigstoreBundle } = await import('./sigstore.js');
       const r = await verifySigstoreBundle(
         bundle.json,
         trust.policy,

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// Preloaded with --import: records every module file the process loads and
+// prints the npm packages among them as one JSON line on exit.
+import { registerHooks } from 'node:module';
+
+const urls = new Set();
+registerHooks({
+  load(url, context, next) {
+    urls.add(url);
+    return next(url, context);
+  },
+});
+process.on('exit', () => {
+  const packages = new Set();
+  for (const u of urls) {
+    const m =
+      /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(
+        u,
+      );
+    if (m) packages.add(m[1]);
+  }
+  process.stdout.write(
+    `\nLOADED ${JSON.stringify({ modules: urls.size, packages: [...packages].sort() })}\n`,
+  );
+});
