@@ -8,6 +8,7 @@ import {
   appendAuditEvent,
   createAuditEvent,
   isModelSealError,
+  safeJSONStringify,
   type AuditInput,
 } from '@modelseal/core';
 import { diffCommand, DIFF_HELP } from './commands/diff.js';
@@ -145,7 +146,7 @@ export async function main(
     code = await command.run(args, io);
   } catch (error) {
     failure = error;
-    if (wantsJSON) io.out(JSON.stringify(errorJSON(error), null, 2));
+    if (wantsJSON) io.out(safeJSONStringify(errorJSON(error), 2));
     io.err(errorLine(error));
     code = exitCodeFor(error);
   }
@@ -217,7 +218,7 @@ async function writeAudit(
   }
   const event = createAuditEvent(input);
   if (target === '-') {
-    io.out(JSON.stringify(event));
+    io.out(safeJSONStringify(event));
     return undefined;
   }
   try {

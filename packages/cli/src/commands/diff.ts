@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { diffModels } from '@modelseal/core';
+import { diffModels, safeJSONStringify, safeText } from '@modelseal/core';
 import { flag, parse, positionals } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -59,7 +59,7 @@ export async function diffCommand(
       rootDigest: s.manifest.rootDigest,
     });
     io.out(
-      JSON.stringify(
+      safeJSONStringify(
         {
           schemaVersion: 1,
           ok: true,
@@ -71,15 +71,15 @@ export async function diffCommand(
           new: side(result.new),
           verified: false,
         },
-        null,
         2,
       ),
     );
     return EXIT.OK;
   }
-  for (const path of result.added) io.out(`added:   ${path}`);
-  for (const path of result.removed) io.out(`removed: ${path}`);
-  for (const change of result.changed) io.out(`changed: ${change.path}`);
+  for (const path of result.added) io.out(`added:   ${safeText(path)}`);
+  for (const path of result.removed) io.out(`removed: ${safeText(path)}`);
+  for (const change of result.changed)
+    io.out(`changed: ${safeText(change.path)}`);
   const bundles =
     result.old.kind === 'bundle' || result.new.kind === 'bundle'
       ? ' (bundles read, not verified)'

@@ -4,6 +4,8 @@ import {
   DEFAULT_SIGNATURE_NAME,
   encodeStatement,
   hashModel,
+  safeJSONStringify,
+  safeText,
 } from '@modelseal/core';
 import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -63,7 +65,7 @@ export async function digestCommand(
     progress.done();
   }
   for (const warning of result.warnings)
-    io.err(`modelseal: warning: ${warning.message}`);
+    io.err(`modelseal: warning: ${safeText(warning.message)}`);
   const { manifest } = result;
   if (io.audit)
     Object.assign(io.audit, {
@@ -80,7 +82,7 @@ export async function digestCommand(
       predicate: { serialization: unknown; resources: unknown };
     };
     io.out(
-      JSON.stringify(
+      safeJSONStringify(
         {
           schemaVersion: 1,
           ok: true,
@@ -89,7 +91,6 @@ export async function digestCommand(
           serialization: statement.predicate.serialization,
           resources: statement.predicate.resources,
         },
-        null,
         2,
       ),
     );

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-import { inspectBundle, type InspectBundleResult } from '@modelseal/core';
+import {
+  inspectBundle,
+  safeJSONStringify,
+  safeText,
+  type InspectBundleResult,
+} from '@modelseal/core';
 import { flag, parse, positionals } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -14,11 +19,11 @@ function signerLine(result: InspectBundleResult): string {
   const s = result.signer;
   switch (s.method) {
     case 'key':
-      return `key, hint ${s.hint ?? s.rawBytesHint ?? '(none recorded)'}${s.keyDetails ? ` (${s.keyDetails})` : ''}`;
+      return `key, hint ${safeText(s.hint ?? s.rawBytesHint ?? '(none recorded)')}${s.keyDetails ? ` (${safeText(s.keyDetails)})` : ''}`;
     case 'certificate':
-      return `certificate ${s.certificates[0]?.subject ?? '(unreadable)'} issued by ${s.certificates[0]?.issuer ?? '?'} (${s.certificates.length} in chain)`;
+      return `certificate ${safeText(s.certificates[0]?.subject ?? '(unreadable)')} issued by ${safeText(s.certificates[0]?.issuer ?? '?')} (${s.certificates.length} in chain)`;
     case 'sigstore':
-      return `sigstore ${s.identity ?? '(no identity)'} via ${s.issuer ?? '(no issuer)'}`;
+      return `sigstore ${safeText(s.identity ?? '(no identity)')} via ${safeText(s.issuer ?? '(no issuer)')}`;
   }
 }
 
@@ -35,36 +40,39 @@ export async function inspectCommand(
   const [bundle] = positionals(parsed, ['BUNDLE']) as [string];
   const result = await inspectBundle(bundle);
   if (flag(parsed, 'json')) {
-    io.out(JSON.stringify({ schemaVersion: 1, ok: true, ...result }, null, 2));
+    io.out(safeJSONStringify({ schemaVersion: 1, ok: true, ...result }, 2));
     return EXIT.OK;
   }
   io.out(
     'UNVERIFIED: this shows what the bundle claims; nothing has been checked.',
   );
-  io.out(`bundle:    ${bundle} (${result.mediaType})`);
-  io.out(`method:    ${result.method}`);
+  io.out(`bundle:    ${safeText(bundle)} (${safeText(result.mediaType)})`);
+  io.out(`method:    ${safeText(result.method)}`);
   io.out(`signer:    ${signerLine(result)} [unverified]`);
   if (result.claimedLogTime !== undefined)
     io.out(`logged at: ${result.claimedLogTime.toISOString()} [unverified]`);
   io.out(
     `log entries: ${result.tlogEntryCount}, timestamps: ${result.rfc3161TimestampCount}, signatures: ${result.signatureCount}`,
   );
-  io.out(`predicate: ${result.predicateType ?? '(unreadable)'}`);
+  io.out(`predicate: ${safeText(result.predicateType ?? '(unreadable)')}`);
   if (result.manifest === undefined) {
     io.out(
-      `statement: does not decode: ${result.statementProblem?.message ?? 'unknown problem'}`,
+      `statement: does not decode: ${safeText(result.statementProblem?.message ?? 'unknown problem')}`,
     );
     return EXIT.OK;
   }
   const m = result.manifest;
   const s = m.serialization;
-  io.out(`model:     ${m.modelName}, root sha256:${m.rootDigest}`);
   io.out(
-    `hashing:   ${s.method}, ${s.hashType}${s.method === 'shards' ? `, shards of ${s.shardSize}` : ''}, symlinks ${s.allowSymlinks ? 'allowed' : 'refused'}`,
+    `model:     ${safeText(m.modelName)}, root sha256:${safeText(m.rootDigest)}`,
+  );
+  io.out(
+    `hashing:   ${safeText(s.method)}, ${safeText(s.hashType)}${s.method === 'shards' ? `, shards of ${safeText(s.shardSize)}` : ''}, symlinks ${s.allowSymlinks ? 'allowed' : 'refused'}`,
   );
   if (s.ignorePaths.length > 0)
-    io.out(`ignored:   ${s.ignorePaths.join(', ')}`);
+    io.out(`ignored:   ${s.ignorePaths.map((p) => safeText(p)).join(', ')}`);
   io.out(`resources (${m.resources.length}):`);
-  for (const r of m.resources) io.out(`  ${r.digest}  ${r.name}`);
+  for (const r of m.resources)
+    io.out(`  ${safeText(r.digest)}  ${safeText(r.name)}`);
   return EXIT.OK;
 }

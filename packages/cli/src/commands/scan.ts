@@ -6,9 +6,12 @@ import {
   findingUri,
   loadScanPolicy,
   reportReaches,
+  safeJSONStringify,
+  safeText,
   scanPaths,
   toSarif,
   writeFileAtomic,
+  type FileScanResult,
   type ScanOptions,
   type ScanReport,
   type Severity,
@@ -17,8 +20,9 @@ import { flag, parse, positiveInteger, str } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { OUTPUT_FLAGS } from './common.js';
+import { limitHelp, limitsFrom } from './limits.js';
 
-export const SCAN_HELP = `usage: modelseal scan PATH... [options]
+export const SCAN_HELP: string = `usage: modelseal scan PATH... [options]
 
 Scans model files for embedded code and unsafe constructs: pickle (raw,
 PyTorch zip and legacy, NumPy, joblib), ONNX, SafeTensors, GGUF, Keras,
@@ -33,7 +37,12 @@ options:
   --fail-on SEVERITY          exit 1 when a finding reaches critical|high|medium|low|info (default high); none never fails
   --policy FILE               a policy file extending the allow and deny lists (docs/scan-policy.md)
   --concurrency N             files scanned at once (default 4)
+${limitHelp(30)}
   --verbose                   list info findings too (text)
+
+A file whose analysis stopped before its end (a limit, a deadline, a wrapper
+that cannot be read) is listed as NOT FULLY SCANNED and counted in the summary;
+its SCAN_INCOMPLETE finding is high, so the default --fail-on fails.
 
 exit: 0 nothing reaches --fail-on; 1 a finding does; 2 usage error; 3 a file could not be read`;
 
@@ -45,6 +54,7 @@ const FLAGS = {
   'fail-on': { type: 'string' },
   policy: { type: 'string' },
   concurrency: { type: 'string' },
+  limit: { type: 'string', multiple: true },
   verbose: { type: 'boolean', short: 'v' },
 } as const;
 
@@ -57,10 +67,37 @@ function failOnFrom(value: string | undefined): Severity | 'none' {
   );
 }
 
-function textReport(report: ScanReport, verbose: boolean): string {
+/** Why a file was not fully scanned: the limits and reasons its findings name. */
+function incompleteReasons(file: FileScanResult): string[] {
+  const reasons = new Set<string>();
+  if (file.error !== undefined) reasons.add('unreadable');
+  for (const f of file.findings) {
+    if (f.ruleId === 'SCAN_INCOMPLETE') {
+      const limit = f.evidence?.['limit'];
+      reasons.add(typeof limit === 'string' ? limit : 'SCAN_INCOMPLETE');
+    } else if (
+      f.ruleId === 'COMPRESSION_UNSUPPORTED' ||
+      f.ruleId === 'SCAN_INTERNAL_ERROR'
+    ) {
+      reasons.add(f.ruleId);
+    }
+  }
+  return [...reasons];
+}
+
+/**
+ * The text report: one line per finding, the files not fully scanned, and a
+ * summary. Every string from a file (names, members, messages, evidence) goes
+ * through safeText: a control character or an escape sequence in a pickle
+ * global name cannot erase or disguise a line.
+ */
+export function textReport(report: ScanReport, verbose: boolean): string {
   const lines: string[] = [];
   for (const file of report.files) {
-    if (file.error) lines.push(`ERROR     ${file.file}: ${file.error.message}`);
+    if (file.error)
+      lines.push(
+        `ERROR     ${safeText(file.file)}: ${safeText(file.error.message)}`,
+      );
     for (const f of file.findings) {
       if (f.severity === 'info' && !verbose) continue;
       const where =
@@ -68,7 +105,19 @@ function textReport(report: ScanReport, verbose: boolean): string {
           ? findingUri(f)
           : `${findingUri(f)} @${f.offset}`;
       lines.push(
-        `${f.severity.toUpperCase().padEnd(9)} ${where}  ${f.ruleId}  ${f.message}`,
+        `${f.severity.toUpperCase().padEnd(9)} ${safeText(where)}  ${safeText(f.ruleId)}  ${safeText(f.message)}`,
+      );
+    }
+  }
+  const incomplete = report.files.filter((f) => !f.complete);
+  if (incomplete.length > 0) {
+    lines.push(
+      `NOT FULLY SCANNED: ${incomplete.length} file${incomplete.length === 1 ? '' : 's'} (a limit or an unreadable part stopped the analysis; raise a limit with --limit NAME=VALUE)`,
+    );
+    for (const file of incomplete) {
+      const reasons = incompleteReasons(file);
+      lines.push(
+        `  ${safeText(file.file)}${reasons.length > 0 ? ` (${reasons.map(safeText).join(', ')})` : ''}`,
       );
     }
   }
@@ -77,8 +126,9 @@ function textReport(report: ScanReport, verbose: boolean): string {
     ', ',
   );
   const formats = new Set(report.files.flatMap((f) => f.formats));
+  const notScanned = s.incomplete;
   lines.push(
-    `scanned ${s.files} file${s.files === 1 ? '' : 's'}${formats.size > 0 ? ` (${[...formats].join(', ')})` : ''}: ${counts}${s.errors > 0 ? `; ${s.errors} unreadable` : ''}`,
+    `scanned ${s.files} file${s.files === 1 ? '' : 's'}${formats.size > 0 ? ` (${[...formats].map(safeText).join(', ')})` : ''}: ${counts}${notScanned > 0 ? `; ${notScanned} not fully scanned` : ''}${s.errors > 0 ? `; ${s.errors} unreadable` : ''}`,
   );
   return lines.join('\n');
 }
@@ -109,6 +159,8 @@ export async function scanCommand(
     options.policy = await loadScanPolicy(policyFile);
   const concurrency = positiveInteger(parsed, 'concurrency');
   if (concurrency !== undefined) options.concurrency = concurrency;
+  const limits = limitsFrom(parsed);
+  if (limits !== undefined) options.limits = limits;
   if (io.signal) options.signal = io.signal;
   const paths = parsed.positionals;
   if (io.audit)
@@ -120,11 +172,10 @@ export async function scanCommand(
 
   const body =
     format === 'json'
-      ? JSON.stringify({ ...report, ok: true, failOn }, null, 2)
+      ? safeJSONStringify({ ...report, ok: true, failOn }, 2)
       : format === 'sarif'
-        ? JSON.stringify(
+        ? safeJSONStringify(
             toSarif(report, { toolVersion: MODELSEAL_VERSION }),
-            null,
             2,
           )
         : textReport(report, flag(parsed, 'verbose'));
@@ -133,7 +184,8 @@ export async function scanCommand(
     await writeFileAtomic(resolve(output), `${body}\n`, {
       force: flag(parsed, 'force'),
     });
-    if (format !== 'text') io.err(`modelseal: report written to ${output}`);
+    if (format !== 'text')
+      io.err(`modelseal: report written to ${safeText(output)}`);
     else io.out(body.split('\n').at(-1)!);
   } else {
     io.out(body);

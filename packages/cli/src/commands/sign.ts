@@ -7,6 +7,8 @@ import {
   defaultScanAttestationPath,
   isModelSealError,
   loadScanPolicy,
+  safeJSONStringify,
+  safeText,
   type Severity,
   type SignScanOptions,
   signModel,
@@ -17,7 +19,7 @@ import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { progressReporter } from '../output/progress.js';
-import { describeSignedBy } from '../output/text.js';
+import { describeBlocking, describeSignedBy } from '../output/text.js';
 import { canPrompt, promptPassword } from '../prompt.js';
 import {
   MODEL_FLAGS,
@@ -25,9 +27,10 @@ import {
   hashOptionsFrom,
   progressModeFrom,
 } from './common.js';
+import { limitHelp, limitsFrom } from './limits.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
 
-export const SIGN_HELP = `usage: modelseal sign [sigstore|key|certificate] MODEL_PATH [options]
+export const SIGN_HELP: string = `usage: modelseal sign [sigstore|key|certificate] MODEL_PATH [options]
 
 Hashes every file of the model and writes a signed OMS bundle (default
 model.sig in the current directory). The method defaults to sigstore.
@@ -47,6 +50,8 @@ scan gate (the files are scanned before signing):
   --fail-on SEVERITY               refuse to sign when a finding reaches critical|high|medium|low|info (default high)
   --allow-unsafe REASON            sign despite findings; REASON is recorded in the scan attestation and audit log
   --scan-policy FILE               scanner policy file (docs/scan-policy.md)
+${limitHelp(35)}
+                                   A file not fully scanned refuses like a high finding.
   --attest-scan                    also write a signed scan attestation beside the bundle (model.sig -> model.scan.sig)
   --scan-attestation FILE          write the signed scan attestation to FILE
 
@@ -95,6 +100,7 @@ const FLAGS = {
   'fail-on': { type: 'string' },
   'allow-unsafe': { type: 'string' },
   'scan-policy': { type: 'string' },
+  limit: { type: 'string', multiple: true },
   'attest-scan': { type: 'boolean' },
   'scan-attestation': { type: 'string' },
 } as const;
@@ -263,6 +269,8 @@ async function scanOptionsFrom(
   }
   const policy = str(parsed, 'scan-policy');
   if (policy !== undefined) scan.policy = await loadScanPolicy(policy);
+  const limits = limitsFrom(parsed);
+  if (limits !== undefined) scan.limits = limits;
   const attestation = str(parsed, 'scan-attestation');
   if (attestation !== undefined) scan.attestationPath = resolve(attestation);
   else if (flag(parsed, 'attest-scan'))
@@ -313,19 +321,25 @@ export async function signCommand(
       canPrompt()
     ) {
       const password = await promptPassword(
-        `password for ${str(parsed, 'private-key') ?? 'the private key'}: `,
+        `password for ${safeText(str(parsed, 'private-key') ?? 'the private key')}: `,
       );
       result = await signModel({ ...options, password } as SignModelOptions);
     } else {
+      if (
+        !flag(parsed, 'json') &&
+        isModelSealError(error) &&
+        error.code === 'UNSAFE_CONTENT'
+      )
+        for (const line of describeBlocking(error.details)) io.err(line);
       throw error;
     }
   }
   progress.done();
   for (const warning of result.warnings)
-    io.err(`modelseal: warning: ${warning.message}`);
+    io.err(`modelseal: warning: ${safeText(warning.message)}`);
   if (result.scan?.overrideReason !== undefined) {
     io.err(
-      `modelseal: warning: signed despite scan findings (${result.scan.report.summary.findings}); override recorded: ${result.scan.overrideReason}`,
+      `modelseal: warning: signed despite scan findings (${result.scan.report.summary.findings}); override recorded: ${safeText(result.scan.overrideReason)}`,
     );
   }
   const { manifest } = result;
@@ -345,7 +359,7 @@ export async function signCommand(
   }
   if (flag(parsed, 'json')) {
     io.out(
-      JSON.stringify(
+      safeJSONStringify(
         {
           schemaVersion: 1,
           ok: true,
@@ -367,24 +381,23 @@ export async function signCommand(
                   attestation: result.scan.attestationPath,
                 },
         },
-        null,
         2,
       ),
     );
   } else {
     io.out(
-      `signed ${manifest.modelName}: ${manifest.resources.length} resources, root sha256:${manifest.rootDigest}`,
+      `signed ${safeText(manifest.modelName)}: ${manifest.resources.length} resources, root sha256:${manifest.rootDigest}`,
     );
     io.out(`  signer: ${describeSignedBy(result.signedBy)}`);
-    io.out(`  bundle: ${result.signaturePath}`);
+    io.out(`  bundle: ${safeText(result.signaturePath)}`);
     if (result.scan !== undefined) {
       const s = result.scan.report.summary;
       io.out(
-        `  scan: ${result.scan.verdict}${result.scan.overrideReason !== undefined ? ' (overridden)' : ''}, ${s.files} files, ${s.findings} findings${s.highest ? `, highest ${s.highest}` : ''}`,
+        `  scan: ${result.scan.verdict}${result.scan.overrideReason !== undefined ? ' (overridden)' : ''}, ${s.files} files, ${s.findings} findings${s.highest ? `, highest ${s.highest}` : ''}${s.incomplete > 0 ? `, ${s.incomplete} not fully scanned` : ''}`,
       );
     }
     if (result.scan?.attestationPath !== undefined)
-      io.out(`  scan attestation: ${result.scan.attestationPath}`);
+      io.out(`  scan attestation: ${safeText(result.scan.attestationPath)}`);
   }
   return EXIT.OK;
 }

@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import {
   defaultScanAttestationPath,
   isModelSealError,
+  safeJSONStringify,
+  safeText,
   verifyScanAttestation,
   type ScanAttestationResult,
   verifyModelSignature,
@@ -194,7 +196,7 @@ function checkRecorded(
   const hash = str(parsed, 'hash');
   if (hash !== undefined && hash !== s.hashType) {
     io.err(
-      `modelseal: warning: --hash ${hash} ignored: the bundle records ${s.hashType}, which was used`,
+      `modelseal: warning: --hash ${safeText(hash)} ignored: the bundle records ${safeText(s.hashType)}, which was used`,
     );
   }
   const shardSize = str(parsed, 'shard-size');
@@ -203,7 +205,7 @@ function checkRecorded(
     (s.method !== 'shards' || String(s.shardSize) !== shardSize)
   ) {
     io.err(
-      `modelseal: warning: --shard-size ${shardSize} ignored: the bundle records ${s.method === 'shards' ? `shards of ${s.shardSize}` : 'files'}, which was used`,
+      `modelseal: warning: --shard-size ${safeText(shardSize)} ignored: the bundle records ${s.method === 'shards' ? `shards of ${safeText(s.shardSize)}` : 'files'}, which was used`,
     );
   }
 }
@@ -270,7 +272,7 @@ export async function verifyCommand(
   }
   checkRecorded(parsed, result, io);
   for (const warning of result.warnings)
-    io.err(`modelseal: warning: ${warning.message}`);
+    io.err(`modelseal: warning: ${safeText(warning.message)}`);
   const { manifest } = result;
   if (io.audit) {
     Object.assign(io.audit, {
@@ -282,39 +284,38 @@ export async function verifyCommand(
   }
   if (flag(parsed, 'json')) {
     io.out(
-      JSON.stringify(
+      safeJSONStringify(
         {
           schemaVersion: 1,
           ...result,
           ...(scan === undefined ? {} : { scan }),
         },
-        null,
         2,
       ),
     );
     return EXIT.OK;
   }
   io.out(
-    `verified ${path}: ${manifest.resources.length} resources match root sha256:${manifest.rootDigest}`,
+    `verified ${safeText(path)}: ${manifest.resources.length} resources match root sha256:${safeText(manifest.rootDigest)}`,
   );
   io.out(`  signer: ${describeSigner(result.signer)}`);
   if (result.signingTime !== undefined) {
     io.out(
-      `  signed: ${result.signingTime.toISOString()} (${result.signingTimeSource})`,
+      `  signed: ${result.signingTime.toISOString()} (${safeText(result.signingTimeSource)})`,
     );
   } else if (result.validityTime !== undefined) {
     io.out(
-      `  certificates checked at: ${result.validityTime.toISOString()} (${result.signingTimeSource})`,
+      `  certificates checked at: ${result.validityTime.toISOString()} (${safeText(result.signingTimeSource)})`,
     );
   }
   if (scan !== undefined) {
     io.out(
-      `  scanned clean: modelseal ${scan.scanner.version}, fail-on ${scan.policy.failOn}, at ${scan.scannedAt} (${scan.attestationPath})`,
+      `  scanned clean: modelseal ${safeText(scan.scanner.version)}, fail-on ${safeText(scan.policy.failOn)}, every file to its end, at ${safeText(scan.scannedAt)} (${safeText(scan.attestationPath)})`,
     );
   }
   if (result.compare.extra.length > 0) {
     io.out(
-      `  tolerated unsigned files: ${result.compare.extra.map((r) => r.name).join(', ')}`,
+      `  tolerated unsigned files: ${result.compare.extra.map((r) => safeText(r.name)).join(', ')}`,
     );
   }
   return EXIT.OK;

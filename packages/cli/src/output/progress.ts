@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import type { HashProgress } from '@modelseal/core';
+import { safeText, type HashProgress } from '@modelseal/core';
 
 /** How progress is shown: a bar on a terminal, a line per file, or nothing. */
 export type ProgressMode = 'auto' | 'plain' | 'none';
@@ -24,7 +24,7 @@ export function progressReporter(
     return {
       onProgress: (event) => {
         if (event.phase === 'hash' && event.path !== undefined)
-          stream.write(`hashed ${event.path}\n`);
+          stream.write(`hashed ${safeText(event.path)}\n`);
       },
       done: () => {},
     };

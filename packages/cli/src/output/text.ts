@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 // Human-readable descriptions of signers and differences. Presentation only.
-import type { Resource, SignedBy, SignerInfo } from '@modelseal/core';
+// Every string that comes from a bundle, a certificate or a file name goes
+// through safeText: a carriage return or an escape sequence in a resource
+// name, key hint or subject cannot draw a line of its own.
+import {
+  findingUri,
+  safeText,
+  type Finding,
+  type Resource,
+  type SignedBy,
+  type SignerInfo,
+} from '@modelseal/core';
 
 /** One line naming who signs, before signing. */
 export function describeSignedBy(signedBy: SignedBy): string {
   switch (signedBy.method) {
     case 'key':
-      return `key ${signedBy.keyType} (${signedBy.scheme}), hint ${signedBy.hint}`;
+      return `key ${safeText(signedBy.keyType)} (${safeText(signedBy.scheme)}), hint ${safeText(signedBy.hint)}`;
     case 'certificate':
-      return `certificate ${signedBy.certificate.subject} issued by ${signedBy.certificate.issuer} (${signedBy.keyType})`;
+      return `certificate ${safeText(signedBy.certificate.subject)} issued by ${safeText(signedBy.certificate.issuer)} (${safeText(signedBy.keyType)})`;
     case 'sigstore':
-      return `sigstore ${signedBy.identity ?? '(identity from the token)'} via ${signedBy.issuer ?? '(issuer from the token)'}`;
+      return `sigstore ${safeText(signedBy.identity ?? '(identity from the token)')} via ${safeText(signedBy.issuer ?? '(issuer from the token)')}`;
   }
 }
 
@@ -18,17 +28,17 @@ export function describeSignedBy(signedBy: SignedBy): string {
 export function describeSigner(signer: SignerInfo): string {
   switch (signer.method) {
     case 'key':
-      return `key ${signer.keyType}, fingerprint sha256:${signer.fingerprint} (${signer.scheme})`;
+      return `key ${safeText(signer.keyType)}, fingerprint sha256:${safeText(signer.fingerprint)} (${safeText(signer.scheme)})`;
     case 'certificate':
-      return `certificate ${signer.certificate.subject} (issuer ${signer.certificate.issuer}), chain to ${signer.anchor.subject}`;
+      return `certificate ${safeText(signer.certificate.subject)} (issuer ${safeText(signer.certificate.issuer)}), chain to ${safeText(signer.anchor.subject)}`;
     case 'sigstore':
-      return `${signer.identity} (issuer ${signer.issuer})`;
+      return `${safeText(signer.identity)} (issuer ${safeText(signer.issuer)})`;
   }
 }
 
 function names(list: unknown): string[] {
   return Array.isArray(list)
-    ? list.map((r) => String((r as Resource).name))
+    ? list.map((r) => safeText(String((r as Resource).name)))
     : [];
 }
 
@@ -42,5 +52,28 @@ export function describeMismatch(
   if (details.extraTolerated !== true)
     for (const name of names(details.extra)) lines.push(`  unsigned: ${name}`);
   for (const name of names(details.changed)) lines.push(`  changed: ${name}`);
+  return lines;
+}
+
+/** Lines listing the findings that made `sign` refuse (UNSAFE_CONTENT), and the files not fully scanned. */
+export function describeBlocking(
+  details: Record<string, unknown> | undefined,
+): string[] {
+  if (details === undefined) return [];
+  const lines: string[] = [];
+  const findings = Array.isArray(details.findings)
+    ? (details.findings as Finding[])
+    : [];
+  for (const f of findings) {
+    if (typeof f.file !== 'string' || !Array.isArray(f.member)) continue;
+    lines.push(
+      `  ${safeText(String(f.severity).toUpperCase().padEnd(9))} ${safeText(findingUri(f))}  ${safeText(f.ruleId)}  ${safeText(f.message)}`,
+    );
+  }
+  const incomplete = Array.isArray(details.incompleteFiles)
+    ? (details.incompleteFiles as unknown[])
+    : [];
+  for (const file of incomplete)
+    lines.push(`  not fully scanned: ${safeText(String(file))}`);
   return lines;
 }

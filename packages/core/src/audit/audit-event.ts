@@ -8,6 +8,7 @@
 import { appendFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { modelSealError } from '../errors.js';
+import { safeJSONStringify } from '../internal/safe-text.js';
 
 /** The schema the events follow. */
 export const AUDIT_SCHEMA: { readonly name: string; readonly version: string } =
@@ -120,7 +121,8 @@ export async function appendAuditEvent(
   event: AuditEvent,
 ): Promise<void> {
   try {
-    await appendFile(file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    // Exact values; no raw bidi, C1 or line-separator code point in the line.
+    await appendFile(file, `${safeJSONStringify(event)}\n`, { mode: 0o600 });
   } catch (cause) {
     throw modelSealError('IO_ERROR', `${file}: cannot append the audit event`, {
       cause,

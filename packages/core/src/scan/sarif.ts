@@ -10,6 +10,7 @@
  * have no source lines for GitHub's fallback hash).
  */
 import { createHash } from 'node:crypto';
+import { safeText } from '../internal/safe-text.js';
 import type { ScanReport } from './engine.js';
 import { ruleInfo } from './rules.js';
 import type { Finding, RuleInfo, Severity } from './types.js';
@@ -117,7 +118,9 @@ export function toSarif(
     if (file.error !== undefined) {
       notifications.push({
         level: 'error',
-        message: { text: file.error.message },
+        // Message text is shown to people (code scanning UI, CLI viewers):
+        // escaped. The exact values stay in `properties.evidence`.
+        message: { text: safeText(file.error.message) },
         locations: [
           {
             physicalLocation: {
@@ -139,7 +142,7 @@ export function toSarif(
         ruleId: f.ruleId,
         ruleIndex: index.get(f.ruleId),
         level: sarifLevel(f.severity),
-        message: { text: f.message },
+        message: { text: safeText(f.message) },
         locations: [
           {
             physicalLocation: {
