@@ -4,7 +4,7 @@ import type { RuleInfo } from '../types.js';
 /**
  * Rules reported by the archive scanners (tar, gzip, zip; `docs/scanner-rules.md`,
  * "Other formats"). Zip structure anomalies use the shared `ZIP_*` rules of the
- * zip reader, and limits the shared `SCAN_LIMIT_EXCEEDED`.
+ * zip reader, and limits the shared `SCAN_INCOMPLETE`.
  */
 export const ARCHIVE_RULES: readonly RuleInfo[] = Object.freeze([
   {
@@ -76,10 +76,26 @@ export const ARCHIVE_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'ARCHIVE_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'malformed archive',
     description:
-      'A tar or gzip stream is invalid or truncated (a header, a declared size that runs past the data, a bad deflate stream), or an entry name is too long; scanning stopped there.',
+      'A tar or gzip stream that the reference reader refuses: a truncated header, a member whose declared size runs past the end of the data, an extended header cut short, a bad deflate stream. What is present is scanned; a loader that tolerates the damage can see bytes that were not. (Unreadable tar headers in the middle of an archive are SCAN_INCOMPLETE, and the walk resumes at the next valid header.)',
     remediation: 'Obtain the archive again; do not extract it.',
+  },
+  {
+    id: 'ARCHIVE_TAR_DIFFERENTIAL',
+    severity: 'high',
+    title: 'tar readers disagree on the members',
+    description:
+      'Some tar readers see a member that others do not: a member header after the end-of-archive marker (read by `tar --ignore-zeros` and readers that skip zero blocks, not by tarfile or GNU tar), or a valid header where readers that skip the data a directory, link or device entry declares (tar-stream, node-tar), or that ignore a pax size, look for the next member. The hidden member is scanned, but an archive shaped this way is built to show a scanner one thing and a loader another.',
+    remediation: 'Do not extract the archive; rebuild it with one tar tool.',
+  },
+  {
+    id: 'ARCHIVE_TAR_QUIRK',
+    severity: 'low',
+    title: 'unusual tar header',
+    description:
+      "A tar header that the common readers handle alike but that model archives do not need: an unknown type flag (extracted, and scanned, as a regular file; low), or a directory, link or device entry that declares a data size that tarfile and GNU tar ignore (info; CPython's own testtar.tar has one).",
+    remediation: 'None needed when the archive comes from a trusted tool.',
   },
 ]);

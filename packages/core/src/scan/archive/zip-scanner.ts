@@ -15,6 +15,7 @@ import {
   type ZipEntry,
 } from '../zip/reader.js';
 import { bufferSource } from '../source.js';
+import { reportIncomplete } from '../incomplete.js';
 import { checkEntryName, checkSymlink, LinkTracker } from './entry-paths.js';
 
 /** Most entries examined per archive. */
@@ -96,17 +97,25 @@ export async function scanZipArchive(
     ) {
       const bomb =
         entry.uncompressedSize / Math.max(1, entry.compressedSize) > BOMB_RATIO;
-      ctx.report({
-        ruleId: bomb ? 'ARCHIVE_DECOMPRESSION_BOMB' : 'SCAN_LIMIT_EXCEEDED',
-        severity: bomb ? 'high' : 'medium',
+      const evidence = {
+        entry: entry.name,
+        declared: entry.uncompressedSize,
+        compressed: entry.compressedSize,
+      };
+      if (bomb)
+        ctx.report({
+          ruleId: 'ARCHIVE_DECOMPRESSION_BOMB',
+          severity: 'high',
+          offset: entry.localHeaderOffset,
+          message: `entry ${entry.name} declares ${entry.uncompressedSize} bytes from ${entry.compressedSize} compressed`,
+          evidence: { ...evidence, limit: ctx.limits.maxExpandedBytes },
+        });
+      reportIncomplete(ctx, {
+        limit: 'maxExpandedBytes',
+        value: ctx.limits.maxExpandedBytes,
         offset: entry.localHeaderOffset,
-        message: `entry ${entry.name} would expand the archive past ${ctx.limits.maxExpandedBytes} bytes; rest not scanned`,
-        evidence: {
-          entry: entry.name,
-          declared: entry.uncompressedSize,
-          compressed: entry.compressedSize,
-          limit: ctx.limits.maxExpandedBytes,
-        },
+        message: `zip entry ${entry.name} and the entries after it (the archive would expand past ${ctx.limits.maxExpandedBytes} bytes)`,
+        evidence,
       });
       break;
     }

@@ -35,10 +35,11 @@ describe('content detection', () => {
     'claims every %s fixture with exactly one scanner',
     async (format) => {
       for (const c of await loadFixtureCases(format)) {
-        expect([c.path, await claimants(c.bytes)]).toEqual([
-          c.path,
-          expected[format],
-        ]);
+        // A format's fixture wrapped in a zip (`<format>/zip-*.zip`) is the zip's.
+        const want = /\/zip-[^/]*\.zip$/.test(c.path)
+          ? ['zip']
+          : expected[format];
+        expect([c.path, await claimants(c.bytes)]).toEqual([c.path, want]);
       }
     },
   );
