@@ -240,14 +240,14 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
   ),
   rule(
     'NUMPY_HEADER_MALFORMED',
-    'medium',
+    'high',
     'malformed NumPy header',
     'The `.npy` header is not a valid dict literal with `descr`, `fortran_order` and `shape`.',
     'Re-create the file.',
   ),
   rule(
     'NUMPY_SIZE_MISMATCH',
-    'medium',
+    'high',
     'NumPy data size mismatch',
     '`prod(shape) × itemsize` differs from the bytes present after the header.',
     'Re-create the file; extra bytes can smuggle a second payload.',

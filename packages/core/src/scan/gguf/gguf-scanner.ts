@@ -11,11 +11,23 @@ import type {
   Severity,
 } from '../types.js';
 import { SourceCursor, TruncatedError } from '../archive/cursor.js';
+import { cappedReporter } from '../capped-report.js';
+import { reportIncomplete } from '../incomplete.js';
 import { analyzeChatTemplate, type TemplateIssue } from './chat-template.js';
 
 const MAX_KV = 1_000_000;
-const MAX_TENSORS = 10_000_000;
-const MAX_KEY_BYTES = 65_536;
+/** Real models hold at most tens of thousands of tensors. */
+const MAX_TENSORS = 1_000_000;
+/**
+ * Elements of variable-size metadata arrays walked per file (a string counts
+ * 1, a nested array 32); fixed-size elements are skipped by length and not
+ * counted. Real vocabularies hold a few hundred thousand strings.
+ */
+const MAX_ARRAY_ELEMENTS = 32_000_000;
+/** Bytes read at once while walking string arrays. */
+const STRING_WINDOW = 4 * 1024 * 1024;
+/** Keys and tensor names (ggml caps tensor names at 64 bytes). */
+const MAX_KEY_BYTES = 4096;
 const MAX_ARRAY_DEPTH = 4;
 const MAX_TEMPLATE_BYTES = 4 * 1024 * 1024;
 const MAX_DIMS = 8;
@@ -75,6 +87,10 @@ const GGML_TYPES: Readonly<Record<number, readonly [number, number]>> = {
 };
 
 class Malformed extends Error {}
+/** {@link MAX_ARRAY_ELEMENTS} was reached. */
+class TooManyElements extends Error {}
+/** The scan was aborted (deadline or caller's signal). */
+class Aborted extends Error {}
 
 interface TensorInfo {
   name: string;
@@ -89,15 +105,29 @@ function detectGguf(head: Buffer): boolean {
 
 async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
   ctx.recognise('gguf');
+  // Millions of tensor infos may be bad: list 100 per rule, count the rest.
+  const out = cappedReporter(ctx);
+  try {
+    await scanHeader(source, ctx, out.report);
+  } finally {
+    out.flush();
+  }
+}
+
+async function scanHeader(
+  source: ByteSource,
+  ctx: ScanContext,
+  report: ScanContext['report'],
+): Promise<void> {
   const cur = new SourceCursor(source);
   const malformed = (
     message: string,
     offset: number,
     evidence?: Record<string, unknown>,
   ): void => {
-    ctx.report({
+    report({
       ruleId: 'GGUF_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       offset,
       message,
       ...(evidence ? { evidence } : {}),
@@ -131,6 +161,8 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
       });
       return;
     }
+    /** Variable-size array elements walked so far (see MAX_ARRAY_ELEMENTS). */
+    let walked = 0;
     const readString = async (
       maxKeep: number,
     ): Promise<{ value: string | undefined; length: bigint }> => {
@@ -175,7 +207,52 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
           `array of ${n} elements runs past the end of the file`,
         );
       if (elementFixed !== undefined) return cur.skip(n * BigInt(elementFixed));
+      // A nested array is read field by field: it costs as much as 32 strings.
+      const weight = elementType === ARRAY ? 32 : 1;
+      if (n * BigInt(weight) > BigInt(MAX_ARRAY_ELEMENTS - walked))
+        throw new TooManyElements();
+      walked += Number(n) * weight;
+      if (elementType === STRING) return skipStrings(Number(n));
       for (let i = 0n; i < n; i++) await skipValue(elementType, depth + 1);
+    };
+    /**
+     * Skips `n` strings in one synchronous pass per window: no promise, no
+     * BigInt and no allocation per element (an array of empty strings costs
+     * a few nanoseconds per element).
+     */
+    const skipStrings = async (n: number): Promise<void> => {
+      const lengthBytes = version === 1 ? 4 : 8;
+      let pos = cur.pos;
+      let left = n;
+      while (left > 0) {
+        const size = Math.min(STRING_WINDOW, source.size - pos);
+        if (size < lengthBytes) throw new TruncatedError(pos, lengthBytes);
+        if (ctx.signal?.aborted === true) throw new Aborted();
+        const buf = await source.read(pos, size);
+        if (buf.length < lengthBytes)
+          throw new TruncatedError(pos, lengthBytes);
+        let at = 0;
+        while (left > 0 && at + lengthBytes <= buf.length) {
+          const length =
+            lengthBytes === 4
+              ? buf.readUInt32LE(at)
+              : buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 2 ** 32;
+          const next = at + lengthBytes + length;
+          if (pos + next > source.size)
+            throw new Malformed(
+              `string length ${length} runs past the end of the file`,
+            );
+          left--;
+          if (next > buf.length) {
+            // The string runs past this window: continue after it.
+            at = next;
+            break;
+          }
+          at = next;
+        }
+        pos += at;
+      }
+      cur.pos = pos;
     };
 
     const seen = new Map<string, number>();
@@ -189,7 +266,7 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
       const name = key.value;
       const first = seen.get(name);
       if (first !== undefined) {
-        ctx.report({
+        report({
           ruleId: 'GGUF_DUPLICATE_KEY',
           severity: 'high',
           offset: at,
@@ -216,7 +293,7 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
         const valueAt = cur.pos;
         const template = await readString(MAX_TEMPLATE_BYTES);
         if (template.value === undefined) {
-          ctx.report({
+          report({
             ruleId: 'GGUF_TEMPLATE_SUSPICIOUS',
             severity: 'high',
             offset: valueAt,
@@ -224,10 +301,26 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
             evidence: { key: name, length: template.length.toString() },
           });
         } else {
-          reportTemplate(ctx, name, template.value, valueAt);
+          reportTemplate(report, name, template.value, valueAt);
         }
       } else {
-        await skipValue(type, 0);
+        try {
+          await skipValue(type, 0);
+        } catch (error) {
+          if (!(error instanceof TooManyElements)) throw error;
+          // After the last key only tensor infos follow: offsets and shapes,
+          // nothing a loader runs. Before it, a chat template may follow.
+          const last = i === kvCount - 1n;
+          reportIncomplete(ctx, {
+            limit: 'gguf-array-elements',
+            value: MAX_ARRAY_ELEMENTS,
+            offset: at,
+            severity: last ? 'medium' : 'high',
+            message: `metadata array ${name} has more than ${MAX_ARRAY_ELEMENTS} elements in all; ${last ? 'the tensor infos after it were' : 'the metadata after it was'} not read`,
+            evidence: { key: name },
+          });
+          return;
+        }
       }
     }
 
@@ -247,9 +340,9 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
       const type = await cur.u32();
       const offset = await cur.u64();
       if (names.has(name.value)) {
-        ctx.report({
+        report({
           ruleId: 'GGUF_DUPLICATE_TENSOR',
-          severity: 'medium',
+          severity: 'high',
           offset: at,
           message: `tensor ${name.value} appears more than once`,
           evidence: { tensor: name.value },
@@ -277,7 +370,7 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
         bytes > INT64_MAX ||
         (dims[0] ?? 1n) % BigInt(block) !== 0n
       ) {
-        ctx.report({
+        report({
           ruleId: 'GGUF_SIZE_OVERFLOW',
           severity: 'high',
           offset: at,
@@ -287,9 +380,9 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
         continue;
       }
       if (offset % BigInt(alignment) !== 0n) {
-        ctx.report({
+        report({
           ruleId: 'GGUF_TENSOR_OUT_OF_BOUNDS',
-          severity: 'medium',
+          severity: 'high',
           offset: at,
           message: `tensor ${name.value} offset is not aligned to ${alignment}`,
           evidence: {
@@ -306,9 +399,9 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
     const dataSize = BigInt(source.size) - dataStart;
     for (const tensor of tensors) {
       if (tensor.offset + tensor.bytes > dataSize) {
-        ctx.report({
+        report({
           ruleId: 'GGUF_TENSOR_OUT_OF_BOUNDS',
-          severity: 'medium',
+          severity: 'high',
           offset: tensor.at,
           message: `tensor ${tensor.name} ends past the end of the file`,
           evidence: {
@@ -327,9 +420,9 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
     let last: TensorInfo | undefined;
     for (const tensor of sorted) {
       if (last !== undefined && tensor.offset < end) {
-        ctx.report({
+        report({
           ruleId: 'GGUF_TENSOR_OVERLAP',
-          severity: 'medium',
+          severity: 'high',
           offset: tensor.at,
           message: `tensor ${tensor.name} overlaps tensor ${last.name}`,
           evidence: { tensor: tensor.name, other: last.name },
@@ -347,6 +440,12 @@ async function scanGguf(source: ByteSource, ctx: ScanContext): Promise<void> {
       });
     } else if (error instanceof Malformed) {
       malformed(error.message, cur.pos);
+    } else if (error instanceof Aborted) {
+      reportIncomplete(ctx, {
+        limit: 'aborted',
+        message: 'gguf header walk aborted',
+        offset: cur.pos,
+      });
     } else {
       throw error;
     }
@@ -375,7 +474,7 @@ const TEMPLATE_FINDINGS: readonly {
 ];
 
 function reportTemplate(
-  ctx: ScanContext,
+  report: ScanContext['report'],
   key: string,
   template: string,
   offset: number,
@@ -384,7 +483,7 @@ function reportTemplate(
   for (const { kind, ruleId, severity, what } of TEMPLATE_FINDINGS) {
     const found = issues.filter((i) => i.kind === kind);
     if (found.length === 0) continue;
-    ctx.report({
+    report({
       ruleId,
       severity,
       offset,

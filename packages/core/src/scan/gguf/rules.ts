@@ -31,7 +31,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'GGUF_DUPLICATE_TENSOR',
-    severity: 'medium',
+    severity: 'high',
     title: 'tensor name appears twice',
     description: 'Two tensor infos share a name; loaders pick different ones.',
     remediation: 'Re-convert the model.',
@@ -47,7 +47,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'GGUF_TENSOR_OUT_OF_BOUNDS',
-    severity: 'medium',
+    severity: 'high',
     title: 'tensor data outside the file',
     description:
       "A tensor's offset plus size runs past the end of the data section, or the offset is not aligned.",
@@ -55,14 +55,14 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'GGUF_TENSOR_OVERLAP',
-    severity: 'medium',
+    severity: 'high',
     title: 'overlapping tensors',
     description: 'Two tensors share bytes of the data section.',
     remediation: 'Re-convert the model.',
   },
   {
     id: 'GGUF_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'malformed GGUF header',
     description:
       'A count, length, type or alignment in the header is invalid or runs past the end of the file; parsing stopped there.',

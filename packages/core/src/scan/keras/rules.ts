@@ -56,10 +56,10 @@ export const KERAS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'KERAS_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'Keras config does not parse',
     description:
-      "config.json (or the .h5 model_config found by the heuristic search) is not valid JSON, is too large, or nests past the walk's depth cap.",
+      'config.json (or the .h5 model_config found by the heuristic search, or a keras_metadata.pb) is not valid JSON or protobuf; Keras refuses it, another reader may not. (A config over the JSON limits is SCAN_INCOMPLETE.)',
     remediation:
       'Re-save the model; do not load files whose config cannot be inspected.',
   },

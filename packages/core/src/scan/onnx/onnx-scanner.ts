@@ -15,6 +15,8 @@ import type {
 } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
 import { SourceCursor, TruncatedError } from '../archive/cursor.js';
+import { boundedProduct } from '../bounded-product.js';
+import { reportIncomplete } from '../incomplete.js';
 import {
   readInt64,
   readLength,
@@ -32,6 +34,8 @@ const MAX_GRAPH_DEPTH = 64;
 /** Protobuf's own limit on a serialized message. */
 const PROTOBUF_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
 const ABSURD_TENSOR_BYTES = 1n << 40n;
+/** Products past this many bits are not computed (they are absurd anyway). */
+const ABSURD_TENSOR_BITS = ABSURD_TENSOR_BYTES * 8n;
 
 /** Field numbers from onnx.proto (`threats.md` §2, "Walker field numbers"). */
 const SCHEMA: ProtoSchema = {
@@ -220,7 +224,7 @@ async function scanOnnx(source: ByteSource, ctx: ScanContext): Promise<void> {
       if (!(error instanceof StillTooLarge)) {
         ctx.report({
           ruleId: 'ONNX_MALFORMED',
-          severity: 'medium',
+          severity: 'high',
           ...(error instanceof TruncatedError ? { offset: error.offset } : {}),
           message: 'invalid protobuf wire format, model not scanned',
           evidence: {
@@ -233,15 +237,13 @@ async function scanOnnx(source: ByteSource, ctx: ScanContext): Promise<void> {
     }
   }
   if (reduced === undefined) {
-    ctx.report({
-      ruleId: 'ONNX_TOO_LARGE',
-      severity: 'medium',
-      message: 'onnx file larger than the in-memory scan limit, not scanned',
-      evidence: {
-        size: source.size,
-        limit,
-        ...(reason === '' ? {} : { reason }),
-      },
+    // The graph (operators, external data paths) is what a loader acts on.
+    reportIncomplete(ctx, {
+      limit: 'maxMemberBytes',
+      value: limit,
+      message:
+        'onnx model larger than the in-memory scan limit even without its tensor payloads',
+      evidence: { size: source.size, ...(reason === '' ? {} : { reason }) },
     });
     return;
   }
@@ -402,7 +404,7 @@ async function analyseModel(
     tooDeepReported = true;
     findings.push({
       ruleId: 'ONNX_NESTING_TOO_DEEP',
-      severity: 'medium',
+      severity: 'high',
       offset,
       message: `graph nesting deeper than ${MAX_GRAPH_DEPTH} subgraph levels, deeper parts not scanned`,
     });
@@ -611,7 +613,7 @@ async function analyseModel(
   if (result.error !== undefined) {
     ctx.report({
       ruleId: 'ONNX_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       offset: result.error.offset,
       message: 'invalid protobuf wire format, rest of the model not scanned',
       evidence: { reason: result.error.reason },
@@ -619,7 +621,7 @@ async function analyseModel(
   } else if (!sawGraph) {
     ctx.report({
       ruleId: 'ONNX_MALFORMED',
-      severity: 'medium',
+      severity: 'high',
       offset: 0,
       message: 'model has no graph',
     });
@@ -672,15 +674,19 @@ function checkTensor(
   findings: FindingInput[],
   externals: ExternalRef[],
 ): void {
-  let elements = 1n;
-  let negative = false;
-  for (const dim of tensor.dims) {
-    if (dim < 0n) negative = true;
-    elements *= dim < 0n ? 0n : dim;
-  }
+  const negative = tensor.dims.some((d) => d < 0n);
   const bits = ELEMENT_BITS[tensor.dataType];
+  // Bounded: a hostile tensor lists thousands of huge dims.
+  const totalBits =
+    bits === undefined || negative
+      ? undefined
+      : boundedProduct([bits, ...tensor.dims], ABSURD_TENSOR_BITS);
   const declaredBytes =
-    bits === undefined ? undefined : (elements * BigInt(bits) + 7n) / 8n;
+    bits === undefined || negative
+      ? undefined
+      : totalBits === undefined
+        ? ABSURD_TENSOR_BYTES + 1n
+        : (totalBits + 7n) / 8n;
   const label = tensor.name || '(unnamed)';
   // An external tensor's bytes live in the data file (ONNX loaders replace
   // raw_data with them), so an empty raw_data beside it is not a mismatch.
@@ -691,9 +697,9 @@ function checkTensor(
   ) {
     findings.push({
       ruleId: 'ONNX_TENSOR_ABSURD_SIZE',
-      severity: 'medium',
+      severity: 'high',
       offset: tensor.offset,
-      message: `tensor ${label} declares ${negative ? 'a negative dimension' : `${declaredBytes} bytes`}`,
+      message: `tensor ${label} declares ${negative ? 'a negative dimension' : declaredBytes === ABSURD_TENSOR_BYTES + 1n ? `more than ${ABSURD_TENSOR_BYTES} bytes` : `${declaredBytes} bytes`}`,
       evidence: {
         tensor: label,
         dims: tensor.dims.map(String),
@@ -709,7 +715,7 @@ function checkTensor(
   ) {
     findings.push({
       ruleId: 'ONNX_TENSOR_SIZE_MISMATCH',
-      severity: 'medium',
+      severity: 'high',
       offset: tensor.offset,
       message: `tensor ${label} declares ${declaredBytes} bytes but raw_data holds ${tensor.rawLength}`,
       evidence: {
@@ -806,7 +812,7 @@ async function checkExternalData(
       if (ref.offset + length > size) {
         ctx.report({
           ruleId: 'ONNX_EXTERNAL_DATA_OUT_OF_RANGE',
-          severity: 'medium',
+          severity: 'high',
           offset: ref.at,
           message: `external data range of tensor ${ref.tensor} ends past the end of ${relative}`,
           evidence: {
@@ -824,7 +830,7 @@ async function checkExternalData(
       ) {
         ctx.report({
           ruleId: 'ONNX_TENSOR_SIZE_MISMATCH',
-          severity: 'medium',
+          severity: 'high',
           offset: ref.at,
           message: `tensor ${ref.tensor} declares ${ref.declaredBytes} bytes but its external length is ${ref.length}`,
           evidence: {

@@ -32,7 +32,7 @@ export const ONNX_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'ONNX_EXTERNAL_DATA_OUT_OF_RANGE',
-    severity: 'medium',
+    severity: 'high',
     title: 'external data range outside its file',
     description:
       'offset + length of an external data reference runs past the end of the external file.',
@@ -41,7 +41,7 @@ export const ONNX_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'ONNX_TENSOR_SIZE_MISMATCH',
-    severity: 'medium',
+    severity: 'high',
     title: 'tensor data disagrees with its dims',
     description:
       'prod(dims) × element size differs from the bytes the tensor carries (raw_data or external data length).',
@@ -50,7 +50,7 @@ export const ONNX_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'ONNX_TENSOR_ABSURD_SIZE',
-    severity: 'medium',
+    severity: 'high',
     title: 'tensor with an absurd declared size',
     description:
       'A tensor declares negative dims or more than 1 TiB of data; loaders that trust the dims allocate or read out of bounds.',
@@ -59,7 +59,7 @@ export const ONNX_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'ONNX_NESTING_TOO_DEEP',
-    severity: 'medium',
+    severity: 'high',
     title: 'graph nesting too deep',
     description:
       "Subgraphs or messages nest beyond the scanner's depth cap; recursive decoders overflow their stack on such files. The part below the cap was not scanned.",
@@ -68,20 +68,11 @@ export const ONNX_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'ONNX_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'malformed ONNX protobuf',
     description:
       'The file is not valid protobuf wire format for ModelProto, or it has no graph; the part after the error was not scanned.',
     remediation: 'Re-export the model; do not load files that do not parse.',
-  },
-  {
-    id: 'ONNX_TOO_LARGE',
-    severity: 'medium',
-    title: 'ONNX file larger than the scan limit',
-    description:
-      "The model is larger than the in-memory limit (`maxMemberBytes`) even after its tensor payloads were set aside, or larger than protobuf's own 2 GiB; it was not scanned. (A model above the limit is normally rebuilt without raw_data and typed tensor data and scanned; finding offsets are then omitted.)",
-    remediation:
-      'Raise the limit, or store weights as external data so that the graph stays small.',
   },
   {
     id: 'ONNX_UNUSED_CUSTOM_OPSET',

@@ -5,7 +5,7 @@ import type { RuleInfo } from '../types.js';
 export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   {
     id: 'SAFETENSORS_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'malformed safetensors header',
     description:
       'The header length, JSON, a dtype, a shape or an offset pair does not follow the safetensors format; the reference loader refuses the file, other loaders may read it differently.',
@@ -14,7 +14,7 @@ export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'SAFETENSORS_SIZE_MISMATCH',
-    severity: 'medium',
+    severity: 'high',
     title: 'tensor byte range disagrees with its shape',
     description:
       "prod(shape) × dtype size differs from the length of the tensor's data_offsets range.",
@@ -23,7 +23,7 @@ export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'SAFETENSORS_OFFSET_OUT_OF_BOUNDS',
-    severity: 'medium',
+    severity: 'high',
     title: 'tensor data outside the file',
     description:
       "A tensor's data_offsets end past the end of the data section.",
@@ -32,7 +32,7 @@ export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'SAFETENSORS_OVERLAP',
-    severity: 'medium',
+    severity: 'high',
     title: 'overlapping tensors',
     description:
       'Two tensors share bytes; the reference loader requires contiguous, disjoint ranges.',
@@ -40,7 +40,7 @@ export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'SAFETENSORS_GAP',
-    severity: 'medium',
+    severity: 'high',
     title: 'bytes between tensors',
     description:
       'The data section has bytes that no tensor accounts for; they can smuggle a second payload (a pickle or a zip) for another loader of the same file.',
@@ -48,7 +48,7 @@ export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'SAFETENSORS_TRAILING_DATA',
-    severity: 'medium',
+    severity: 'high',
     title: 'bytes after the last tensor',
     description:
       'The file continues after the last tensor; the safetensors loader ignores these bytes, another loader may read them (polyglot file).',
@@ -56,7 +56,7 @@ export const SAFETENSORS_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'SAFETENSORS_METADATA_INVALID',
-    severity: 'low',
+    severity: 'high',
     title: '__metadata__ is not a string map',
     description:
       'The reference format requires `__metadata__` to map strings to strings.',

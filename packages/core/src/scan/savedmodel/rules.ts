@@ -46,10 +46,10 @@ export const TF_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'TF_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'malformed SavedModel protobuf',
     description:
-      'saved_model.pb is not valid wire format, or is larger than the scan limit; the rest was not scanned.',
+      'saved_model.pb is not valid wire format; TensorFlow refuses it, and the rest was not scanned. (A file over the in-memory limit is SCAN_INCOMPLETE.)',
     remediation: 'Re-export the model.',
   },
 ]);

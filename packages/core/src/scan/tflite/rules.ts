@@ -22,7 +22,7 @@ export const TFLITE_RULES: readonly RuleInfo[] = Object.freeze([
   },
   {
     id: 'TFLITE_MALFORMED',
-    severity: 'medium',
+    severity: 'high',
     title: 'malformed TFLite flatbuffer',
     description:
       'An offset, vector length or buffer range points outside the file, or the schema version is not 3; loaders that skip the flatbuffer verifier read out of bounds (tensorflow#115308).',

@@ -85,8 +85,9 @@ describe('onnx models above the in-memory limit', () => {
       gen.onnxNodeForTests('X'.repeat(MiB / 2), ''),
     );
     const bytes = gen.onnxModel({ graph: gen.onnxGraph({ nodes: hugeNames }) });
-    expect((await scanBytes(bytes, { limits })).ruleIds).toEqual([
-      'ONNX_TOO_LARGE',
-    ]);
+    const { findings } = await scanBytes(bytes, { limits });
+    expect(
+      findings.map((f) => [f.ruleId, f.severity, f.evidence?.limit]),
+    ).toEqual([['SCAN_INCOMPLETE', 'high', 'maxMemberBytes']]);
   });
 });

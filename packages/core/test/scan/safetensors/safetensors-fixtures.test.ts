@@ -6,7 +6,28 @@ import { itReportsFixtureRules } from '../archive/it-reports-fixture-rules.js';
 const cases = await loadFixtureCases('safetensors');
 
 describe('safetensors fixtures (test-vectors/formats/safetensors)', () => {
-  itReportsFixtureRules(cases, 'safetensors');
+  itReportsFixtureRules(cases, (path) =>
+    path.endsWith('.zip') ? 'zip' : 'safetensors',
+  );
+
+  it('refuses a 99 MB header of 33 million tokens unparsed, as high SCAN_INCOMPLETE', async () => {
+    const c = cases.find((x) => x.path.endsWith('zip-header-token-bomb.zip'))!;
+    const { findings, formats } = await scanBytes(c.bytes);
+    expect(formats).toEqual(['zip', 'safetensors']);
+    expect(
+      findings.map((f) => [f.ruleId, f.severity, f.evidence?.limit, f.member]),
+    ).toEqual([
+      ['SCAN_INCOMPLETE', 'high', 'maxJsonTokens', ['model.safetensors']],
+    ]);
+  });
+
+  it('reports every structural finding the reference loader refuses as high', async () => {
+    for (const c of cases.filter((x) => x.rules.length > 0)) {
+      const { findings } = await scanBytes(c.bytes);
+      for (const f of findings)
+        expect([c.path, f.severity]).toEqual([c.path, 'high']);
+    }
+  });
 
   it('points the trailing-data finding at the first smuggled byte', async () => {
     const c = cases.find((x) =>
