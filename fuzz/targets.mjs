@@ -27,6 +27,13 @@ export const FILE_DEADLINE_MS = 10_000;
 /** Largest member read by the zip reader target. */
 const ZIP_MEMBER_BYTES = 1 << 20;
 
+/** Pickle streams, bare or compressed, under any name; not the zip and tar containers. */
+const PICKLE_FILES =
+  /^(?!.*\.(pt|pth|npz|npy|ckpt|tar|tgz|zip|nemo|skops|7z|keras|h5|yaml)$)/;
+
+/** Files whose name marks a compression wrapper. */
+const COMPRESSED_FILES = /\.(gz|z|bz2|xz|lzma|zst|lz4|7z|pth)$/;
+
 const SEVERITIES = new Set(['critical', 'high', 'medium', 'low', 'info']);
 
 /**
@@ -41,8 +48,8 @@ export const TARGETS = Object.freeze({
     first: ['pickle', 'pickle-text'],
     reader: 'pickle',
     seeds: [
-      { dir: 'test-vectors/pickle/benign', match: /\.(pkl|joblib|bin|txt)$/ },
-      { dir: 'test-vectors/pickle/malicious', match: /./ },
+      { dir: 'test-vectors/pickle/benign', match: PICKLE_FILES },
+      { dir: 'test-vectors/pickle/malicious', match: PICKLE_FILES },
     ],
     maxLen: 16_384,
   },
@@ -86,6 +93,17 @@ export const TARGETS = Object.freeze({
   keras: {
     first: ['keras', 'keras-h5', 'keras-metadata'],
     seeds: [{ dir: 'test-vectors/formats/keras', match: /./ }],
+    maxLen: 16_384,
+  },
+  // Compression wrappers (gzip, zlib, bzip2, xz, lzma, zstd, lz4, joblib ZF,
+  // 7z): the registry's own order, seeded with every compressed fixture.
+  wrappers: {
+    first: [],
+    seeds: [
+      { dir: 'test-vectors/pickle/benign', match: COMPRESSED_FILES },
+      { dir: 'test-vectors/pickle/malicious', match: COMPRESSED_FILES },
+      { dir: 'test-vectors/formats/archive', match: /\.gz$/ },
+    ],
     maxLen: 16_384,
   },
   // The fuzzer's bytes are config.json of a stored (uncompressed) .keras zip
