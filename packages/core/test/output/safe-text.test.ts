@@ -119,6 +119,8 @@ describe('safeText', () => {
           const out = safeText(a + b);
           expect(dangerousCodePoints(out)).toEqual([]);
           expect(isSafeText(out)).toBe(true);
+          // Idempotent: escaped text is left as it is (the CLI's last guard relies on it).
+          expect(safeText(out)).toBe(out);
           // Only escapes are added: printable ASCII text survives in order.
           const plain = (a + b).replace(/[^\x20-\x7e]/g, '');
           let i = 0;
