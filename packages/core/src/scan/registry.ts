@@ -7,9 +7,8 @@
  */
 import type { FormatScanner } from './types.js';
 import {
-  GZIP_SCANNER,
+  COMPRESSION_SCANNERS,
   UNSUPPORTED_COMPRESSION_SCANNER,
-  ZLIB_SCANNER,
 } from './compression/wrappers.js';
 import { NPY_SCANNER, NPZ_SCANNER } from './numpy/npy.js';
 import { PICKLE_SCANNER, TEXT_PICKLE_SCANNER } from './pickle/scanner.js';
@@ -44,8 +43,7 @@ export const SCANNERS: FormatScanner[] = [
   TORCH_LEGACY_SCANNER,
   PICKLE_SCANNER,
   TORCH_LEGACY_TAR_SCANNER,
-  GZIP_SCANNER,
-  ZLIB_SCANNER,
+  ...COMPRESSION_SCANNERS,
   UNSUPPORTED_COMPRESSION_SCANNER,
   OnnxScanner,
   SavedModelScanner,

@@ -317,17 +317,17 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
   ),
   rule(
     'COMPRESSION_UNSUPPORTED',
-    'medium',
+    'high',
     'compressed stream not scannable',
-    'The bytes are compressed with a format the scanner cannot decode without extra dependencies (bzip2, xz, lz4, 7z); their content was not scanned.',
-    'Decompress and scan the content, or treat the file as unscanned.',
+    'The bytes are a compressed container the scanner cannot decode (7z, used to hide PyTorch checkpoints in the nullifAI attack); their content was not scanned, and a loader that unpacks it may run it. The scan is incomplete.',
+    'Unpack the content with a trusted tool and scan it, or treat the file as unscanned.',
   ),
   rule(
     'COMPRESSION_ERROR',
-    'medium',
+    'high',
     'compressed stream does not decode',
-    'A gzip or zlib stream is corrupt or truncated; the decoded prefix was scanned.',
-    'Re-create the file.',
+    'A compressed stream (gzip, zlib, bzip2, xz, LZMA, zstd, LZ4, joblib ZF) is corrupt or truncated. Reported as SCAN_INCOMPLETE with limit `compression-error`: what decoded before the break was scanned (a payload placed before the break is still found), the rest was not.',
+    'Re-create the file; treat it as unscanned.',
   ),
   rule(
     'SCAN_INCOMPLETE',

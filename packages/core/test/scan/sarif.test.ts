@@ -49,11 +49,8 @@ describe('toSarif', () => {
     expect(run.tool.driver.name).toBe('modelseal');
     expect(run.tool.driver.version).toBe('0.1.0');
     const ruleIds = run.tool.driver.rules.map((r) => r.id);
-    expect(ruleIds).toEqual([
-      'COMPRESSION_UNSUPPORTED',
-      'PICKLE_DANGEROUS_GLOBAL',
-    ]);
-    expect(run.tool.driver.rules[1]).toMatchObject({
+    expect(ruleIds).toEqual(['PICKLE_DANGEROUS_GLOBAL', 'SCAN_INCOMPLETE']);
+    expect(run.tool.driver.rules[0]).toMatchObject({
       id: 'PICKLE_DANGEROUS_GLOBAL',
       shortDescription: { text: expect.any(String) },
       fullDescription: { text: expect.any(String) },
@@ -66,7 +63,7 @@ describe('toSarif', () => {
     )!;
     expect(critical).toMatchObject({
       level: 'error',
-      ruleIndex: 1,
+      ruleIndex: 0,
       message: { text: expect.stringContaining('os.system') },
       locations: [
         {
@@ -88,9 +85,9 @@ describe('toSarif', () => {
         member: ['archive/data.pkl'],
       },
     });
-    expect(
-      run.results.find((r) => r.ruleId === 'COMPRESSION_UNSUPPORTED')?.level,
-    ).toBe('warning');
+    expect(run.results.find((r) => r.ruleId === 'SCAN_INCOMPLETE')?.level).toBe(
+      'error',
+    );
     expect(run.invocations[0]?.toolExecutionNotifications).toHaveLength(1);
     expect(JSON.parse(JSON.stringify(log))).toEqual(log);
   });

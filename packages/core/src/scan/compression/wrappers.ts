@@ -1,162 +1,279 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Compression wrappers detected by magic bytes (threats.md §1.1, "Wrappers";
- * joblib's compressed forms): gzip and zlib are decoded with `node:zlib`,
- * bounded by the member and expansion limits, and their content is scanned as
- * a nested artifact. bzip2, xz, lz4 and 7z need decoders that are not
- * available here: they are reported as unscannable instead of passing
- * silently.
+ * Compression wrappers (threats.md §1.1, "Wrappers"; every compressor joblib
+ * and PyTorch users meet): gzip, zlib, bzip2, xz, LZMA "alone", zstd, LZ4
+ * frame and joblib's legacy `ZF` files, recognised by content and decoded as
+ * a bounded stream. The decoded bytes are scanned as a nested artifact (so a
+ * wrapper inside a wrapper is decoded in turn), from memory when small and
+ * from a private temporary file when large.
+ *
+ * Fail closed: decoding stops at the expanded-bytes budget of the file
+ * (`maxExpandedBytes`) and at a ratio above {@link BOMB_RATIO}:1 past
+ * {@link BOMB_FLOOR_BYTES} (a decompression bomb); a corrupt or truncated
+ * stream is scanned up to the break. Each of these is a high finding, and
+ * what decoded before it is still scanned. 7z cannot be decoded here and is a
+ * high `COMPRESSION_UNSUPPORTED`.
  */
-import { constants, gunzipSync, inflateSync } from 'node:zlib';
+import { reportIncomplete } from '../incomplete.js';
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { bufferSource } from '../source.js';
-import { readWholeSource } from '../read-whole-source.js';
+import {
+  DecodeError,
+  bunzip2Decoder,
+  gunzipDecoder,
+  inflateDecoder,
+  lz4Decoder,
+  lzmaDecoder,
+  zstdDecoder,
+  type Decoder,
+} from './decoders.js';
+import {
+  isBzip2Head,
+  isGzipHead,
+  isLz4FrameHead,
+  isLzmaAloneHead,
+  isXzHead,
+  isZlibHead,
+  isZstdHead,
+  parseZfHeader,
+  undecodableKind,
+  type WrapperKind,
+} from './detect.js';
+import { OutputSpool } from './spool.js';
 
-/** True for a gzip member header (`1f 8b 08`). */
-export function isGzipHead(head: Buffer): boolean {
-  return (
-    head.length >= 10 &&
-    head[0] === 0x1f &&
-    head[1] === 0x8b &&
-    head[2] === 0x08
-  );
+export { isGzipHead, isZlibHead } from './detect.js';
+
+/** Expansion ratio above which a stream is a bomb (past {@link BOMB_FLOOR_BYTES}). */
+export const BOMB_RATIO: number = 100;
+/** Decoded size below which the ratio is not checked (real sparse arrays compress well). */
+export const BOMB_FLOOR_BYTES: number = 64 * 1024 * 1024;
+/** Compressed bytes read per step. */
+const INPUT_CHUNK = 1024 * 1024;
+
+interface WrapperSpec {
+  kind: WrapperKind;
+  /** Scanner id and recognised format. */
+  format: string;
+  /** Member name of the decoded stream. */
+  member: string;
+  detect(head: Buffer): boolean;
+  /** Where the compressed stream starts. */
+  dataOffset(head: Buffer): number;
+  decoder: Decoder;
 }
 
-/** True for a zlib header (`78 01`, `78 5e`, `78 9c`, `78 da`). */
-export function isZlibHead(head: Buffer): boolean {
-  // Only the 32 KiB window that every zlib writer uses, with its four level
-  // markers: wider matching mistakes text for zlib.
-  return (
-    head.length >= 3 &&
-    head[0] === 0x78 &&
-    [0x01, 0x5e, 0x9c, 0xda].includes(head[1]!)
-  );
-}
-
-const UNSUPPORTED: { name: string; magic: number[] }[] = [
-  { name: 'bzip2', magic: [0x42, 0x5a, 0x68] },
-  { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  { name: 'lz4', magic: [0x04, 0x22, 0x4d, 0x18] },
-  { name: '7z', magic: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c] },
-  { name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
+const SPECS: WrapperSpec[] = [
+  {
+    kind: 'gzip',
+    format: 'gzip',
+    member: 'gunzip',
+    detect: isGzipHead,
+    dataOffset: () => 0,
+    decoder: gunzipDecoder,
+  },
+  {
+    kind: 'zlib',
+    format: 'zlib',
+    member: 'inflate',
+    detect: isZlibHead,
+    dataOffset: () => 0,
+    decoder: inflateDecoder,
+  },
+  {
+    kind: 'bzip2',
+    format: 'bzip2',
+    member: 'bunzip2',
+    detect: isBzip2Head,
+    dataOffset: () => 0,
+    decoder: bunzip2Decoder,
+  },
+  {
+    kind: 'xz',
+    format: 'xz',
+    member: 'unxz',
+    detect: isXzHead,
+    dataOffset: () => 0,
+    decoder: lzmaDecoder,
+  },
+  {
+    kind: 'lzma',
+    format: 'lzma',
+    member: 'unlzma',
+    detect: isLzmaAloneHead,
+    dataOffset: () => 0,
+    decoder: lzmaDecoder,
+  },
+  {
+    kind: 'zstd',
+    format: 'zstd',
+    member: 'unzstd',
+    detect: isZstdHead,
+    dataOffset: () => 0,
+    decoder: zstdDecoder,
+  },
+  {
+    kind: 'lz4',
+    format: 'lz4',
+    member: 'unlz4',
+    detect: isLz4FrameHead,
+    dataOffset: () => 0,
+    decoder: lz4Decoder,
+  },
+  {
+    kind: 'joblib-zf',
+    format: 'joblib-zf',
+    member: 'joblib-zf',
+    detect: (head) => parseZfHeader(head) !== undefined,
+    dataOffset: (head) => parseZfHeader(head)?.dataOffset ?? 0,
+    decoder: inflateDecoder,
+  },
 ];
 
-function unsupportedKind(head: Buffer): string | undefined {
-  for (const u of UNSUPPORTED) {
-    if (
-      head.length >= u.magic.length &&
-      u.magic.every((b, i) => head[i] === b)
-    ) {
-      // 'BZh' must be followed by a block size digit.
-      if (
-        u.name === 'bzip2' &&
-        !(head[3] !== undefined && head[3] >= 0x31 && head[3] <= 0x39)
-      )
-        continue;
-      return u.name;
-    }
+async function* readChunks(
+  source: ByteSource,
+  start: number,
+  onRead: (n: number) => void,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer, void, undefined> {
+  let pos = start;
+  while (pos < source.size) {
+    if (signal?.aborted === true) return;
+    const b = await source.read(pos, Math.min(INPUT_CHUNK, source.size - pos));
+    if (b.length === 0) return;
+    pos += b.length;
+    onRead(b.length);
+    yield b;
   }
-  return undefined;
+}
+
+function decoded(n: number): string {
+  return `${n.toLocaleString('en-US')} decoded bytes`;
 }
 
 async function decodeAndScan(
   source: ByteSource,
   ctx: ScanContext,
-  kind: 'gzip' | 'zlib',
+  spec: WrapperSpec,
 ): Promise<void> {
-  ctx.recognise(kind);
-  const input = await readWholeSource(source, ctx, {
-    limit: ctx.limits.maxMemberBytes,
-    limitName: 'maxMemberBytes',
-    message: `${kind} stream larger than the member limit`,
-  });
-  if (input === undefined) return;
-  const maxOutputLength = Math.max(1, ctx.limits.maxMemberBytes);
-  const decode = (finishFlush?: number): Buffer => {
-    const opts =
-      finishFlush === undefined
-        ? { maxOutputLength }
-        : { maxOutputLength, finishFlush };
-    return kind === 'gzip' ? gunzipSync(input, opts) : inflateSync(input, opts);
-  };
-  let out: Buffer;
+  ctx.recognise(spec.format);
+  const head = await source.read(0, 64);
+  let consumed = 0;
+  const input = readChunks(
+    source,
+    spec.dataOffset(head),
+    (n) => {
+      consumed += n;
+    },
+    ctx.signal,
+  );
+  const spool = new OutputSpool();
+  let stop: 'bomb' | 'expanded' | undefined;
+  let failure: DecodeError | undefined;
   try {
-    out = decode();
-  } catch (e) {
-    if (
-      e instanceof RangeError ||
-      (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
-    ) {
-      ctx.report({
-        ruleId: 'SCAN_LIMIT_EXCEEDED',
-        severity: 'medium',
-        message: `${kind} stream expands beyond the member limit; not scanned`,
-        evidence: { limit: maxOutputLength },
-      });
-      return;
-    }
-    // Corrupt or truncated: scan what decodes (the nullifAI pattern hides the payload before the break).
     try {
-      out = decode(constants.Z_SYNC_FLUSH);
-    } catch {
-      out = Buffer.alloc(0);
+      for await (const chunk of spec.decoder(input, {
+        memoryLimit: ctx.limits.maxMemberBytes,
+        signal: ctx.signal,
+      })) {
+        if (ctx.signal?.aborted === true) return;
+        const total = spool.size + chunk.length;
+        if (
+          total > BOMB_FLOOR_BYTES &&
+          total > BOMB_RATIO * Math.max(1, consumed)
+        ) {
+          stop = 'bomb';
+          break;
+        }
+        if (
+          ctx.reserveExpanded !== undefined &&
+          !ctx.reserveExpanded(chunk.length)
+        ) {
+          stop = 'expanded';
+          break;
+        }
+        await spool.write(chunk);
+      }
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      failure = e;
     }
-    ctx.report({
-      ruleId: 'COMPRESSION_ERROR',
-      severity: 'medium',
-      message: `${kind} stream is corrupt or truncated; ${out.length} decoded bytes scanned`,
-      evidence: {
-        reason: String((e as Error).message).slice(0, 120),
-        decoded: out.length,
-      },
-    });
+    if (ctx.signal?.aborted === true) return;
+    const n = spool.size;
+    if (stop === 'bomb') {
+      ctx.report({
+        ruleId: 'ARCHIVE_DECOMPRESSION_BOMB',
+        severity: 'high',
+        message: `${spec.kind} stream expands more than ${BOMB_RATIO}:1 past ${BOMB_FLOOR_BYTES / 1024 / 1024} MiB; decoding stopped`,
+        evidence: {
+          compression: spec.kind,
+          compressedBytesRead: consumed,
+          decodedBytes: n,
+        },
+      });
+      reportIncomplete(ctx, {
+        limit: 'compressionRatio',
+        value: BOMB_RATIO,
+        message: `${spec.kind} stream after ${decoded(n)} (decompression bomb)`,
+        evidence: { compression: spec.kind, decoded: n },
+      });
+    } else if (stop === 'expanded') {
+      reportIncomplete(ctx, {
+        limit: 'maxExpandedBytes',
+        value: ctx.limits.maxExpandedBytes,
+        message: `${spec.kind} stream after ${decoded(n)}: the file's expanded bytes reached the limit`,
+        evidence: { compression: spec.kind, decoded: n },
+      });
+    } else if (failure !== undefined) {
+      reportIncomplete(
+        ctx,
+        failure.reason === 'memory'
+          ? {
+              limit: 'decoder-memory',
+              value: ctx.limits.maxMemberBytes,
+              message: `${spec.kind} stream needs more decoder memory than allowed; ${decoded(n)} scanned`,
+              evidence: { compression: spec.kind, decoded: n },
+            }
+          : {
+              limit: 'compression-error',
+              message: `${spec.kind} stream is ${failure.reason === 'truncated' ? 'truncated' : 'corrupt'} after ${decoded(n)}; only those were scanned`,
+              evidence: {
+                compression: spec.kind,
+                reason: failure.message,
+                decoded: n,
+              },
+            },
+      );
+    }
+    if (n > 0) await ctx.scanNested(await spool.source(), spec.member);
+  } finally {
+    await spool.dispose();
   }
-  if (ctx.reserveExpanded !== undefined && !ctx.reserveExpanded(out.length)) {
-    ctx.report({
-      ruleId: 'SCAN_LIMIT_EXCEEDED',
-      severity: 'medium',
-      message: 'expanded bytes exceed the limit; not scanned',
-    });
-    return;
-  }
-  if (out.length > 0)
-    await ctx.scanNested(
-      bufferSource(out),
-      kind === 'gzip' ? 'gunzip' : 'inflate',
-    );
 }
 
-/** gzip streams (also joblib `.gz` dumps). */
-export const GZIP_SCANNER: FormatScanner = {
-  id: 'gzip',
-  detect: (head: Buffer): boolean => isGzipHead(head),
-  scan: (source: ByteSource, ctx: ScanContext): Promise<void> =>
-    decodeAndScan(source, ctx, 'gzip'),
-};
+function wrapperScanner(spec: WrapperSpec): FormatScanner {
+  return {
+    id: spec.format,
+    detect: (head: Buffer): boolean => spec.detect(head),
+    scan: (source: ByteSource, ctx: ScanContext): Promise<void> =>
+      decodeAndScan(source, ctx, spec),
+  };
+}
 
-/** zlib streams (joblib's default `compress=True` form). */
-export const ZLIB_SCANNER: FormatScanner = {
-  id: 'zlib',
-  detect: (head: Buffer): boolean => isZlibHead(head),
-  scan: (source: ByteSource, ctx: ScanContext): Promise<void> =>
-    decodeAndScan(source, ctx, 'zlib'),
-};
+/** One scanner per decodable wrapper, in detection order. */
+export const COMPRESSION_SCANNERS: readonly FormatScanner[] =
+  SPECS.map(wrapperScanner);
 
-/** Compressed streams that cannot be decoded here: reported, not silently passed. */
+/** Compressed containers that cannot be decoded here (7z): a high finding, never a silent pass. */
 export const UNSUPPORTED_COMPRESSION_SCANNER: FormatScanner = {
   id: 'compression-unsupported',
-  detect: (head: Buffer): boolean => unsupportedKind(head) !== undefined,
-  scan(source: ByteSource, ctx: ScanContext): Promise<void> {
-    const kind = 'unknown';
-    return source.read(0, 8).then((head) => {
-      const k = unsupportedKind(head) ?? kind;
-      ctx.recognise(k);
-      ctx.report({
-        ruleId: 'COMPRESSION_UNSUPPORTED',
-        severity: 'medium',
-        message: `${k} stream cannot be decompressed by the scanner; its content was not scanned`,
-        evidence: { compression: k },
-      });
+  detect: (head: Buffer): boolean => undecodableKind(head) !== undefined,
+  async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
+    const k = undecodableKind(await source.read(0, 16)) ?? 'unknown';
+    ctx.recognise(k);
+    ctx.report({
+      ruleId: 'COMPRESSION_UNSUPPORTED',
+      severity: 'high',
+      message: `${k} data cannot be decoded by the scanner; its content was not scanned`,
+      evidence: { compression: k },
     });
   },
 };

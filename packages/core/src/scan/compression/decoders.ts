@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Streaming decoders for the compression wrappers: each takes the compressed
+ * bytes as an async sequence of chunks and yields the decoded bytes chunk by
+ * chunk, so the caller can stop at any limit without the decoder ever holding
+ * more than one block. A corrupt or truncated stream yields everything that
+ * decoded before the break and then throws a {@link DecodeError} (the nullifAI
+ * pattern hides the payload before the break).
+ *
+ * Libraries, and why:
+ * - gzip, zlib, zstd: `node:zlib` (Node's bundled zlib and zstd).
+ * - xz and LZMA "alone": `node-liblzma` (5.1.3, maintained, LGPL-3.0), only
+ *   its WebAssembly build of liblzma, the library Python's `lzma` module
+ *   wraps: the same auto decoder (`lzma_auto_decoder`) joblib's
+ *   `LZMAFile(format=FORMAT_AUTO)` uses, a step-by-step `lzma_code` API that
+ *   bounds each output step, a decoder memory limit, and no native code or
+ *   install step (its native prebuilds and install script are never used:
+ *   pnpm blocks dependency scripts).
+ * - bzip2: `seek-bzip` (2.0.0, MIT, pure JavaScript, used by the `decompress`
+ *   family): it decodes one block at a time into a byte sink, so output is
+ *   bounded by one block (at most ~46 MB) and the event loop is free between
+ *   blocks.
+ * - LZ4 frame: `lz4js` (0.2.0, ISC, pure JavaScript) for block decoding; the
+ *   frame layer (magic, descriptor, block sizes, linked-block window,
+ *   skippable frames) is parsed here, and each block is checked for bounds
+ *   before `lz4js` (which has no bounds checks) decodes it.
+ */
+import { Readable, pipeline, type Duplex } from 'node:stream';
+import {
+  createGunzip,
+  createInflate,
+  createZstdDecompress,
+  constants as zc,
+} from 'node:zlib';
+
+// The decoder libraries load on first use: importing the scanner costs nothing.
+type LzmaWasm = typeof import('node-liblzma/wasm');
+let lzmaWasm: Promise<LzmaWasm> | undefined;
+const loadLzma = (): Promise<LzmaWasm> =>
+  (lzmaWasm ??= import('node-liblzma/wasm'));
+
+/** Why a stream stopped decoding. */
+export type DecodeFailure = 'corrupt' | 'truncated' | 'memory';
+
+/** A compressed stream that cannot be decoded to its end. */
+export class DecodeError extends Error {
+  readonly reason: DecodeFailure;
+  constructor(message: string, reason: DecodeFailure) {
+    super(message);
+    this.name = 'DecodeError';
+    this.reason = reason;
+  }
+}
+
+/** Options of a {@link Decoder}. */
+export interface DecodeOptions {
+  /** Most memory the decoder itself may allocate (dictionary, window), in bytes. */
+  memoryLimit: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** Decodes a stream of compressed chunks into a stream of decoded chunks. */
+export type Decoder = (
+  input: AsyncIterable<Buffer>,
+  options: DecodeOptions,
+) => AsyncGenerator<Buffer, void, undefined>;
+
+/** An operating-system I/O error from the source: passed through, never a decode error. */
+export function isIoError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+function errorText(e: unknown): string {
+  return String((e as Error)?.message ?? e).slice(0, 160);
+}
+
+// ---------------------------------------------------------------------------
+// node:zlib (gzip, zlib, zstd)
+
+const ZLIB_CHUNK = 64 * 1024;
+
+function nodeStreamDecoder(name: string, make: () => Duplex): Decoder {
+  return async function* decode(input) {
+    const z = make();
+    // Errors of the source (I/O) reach `z` through the pipeline.
+    pipeline(Readable.from(input), z, () => undefined);
+    try {
+      for await (const chunk of z as AsyncIterable<Buffer>) yield chunk;
+    } catch (e) {
+      if (isIoError(e)) throw e;
+      const msg = errorText(e);
+      throw new DecodeError(
+        `${name}: ${msg}`,
+        /unexpected end/i.test(msg) ? 'truncated' : 'corrupt',
+      );
+    } finally {
+      z.destroy();
+    }
+  };
+}
+
+/** gzip members (several members are read one after the other, as Python's gzip does). */
+export const gunzipDecoder: Decoder = nodeStreamDecoder('gzip', () =>
+  createGunzip({ chunkSize: ZLIB_CHUNK }),
+);
+
+/** A zlib stream (RFC 1950). */
+export const inflateDecoder: Decoder = nodeStreamDecoder('zlib', () =>
+  createInflate({ chunkSize: ZLIB_CHUNK }),
+);
+
+/** zstd frames. */
+export const zstdDecoder: Decoder = nodeStreamDecoder('zstd', () =>
+  createZstdDecompress({
+    chunkSize: ZLIB_CHUNK,
+    params: { [zc.ZSTD_d_windowLogMax]: 27 },
+  }),
+);
+
+// ---------------------------------------------------------------------------
+// Pulling exact byte counts from a chunk sequence
+
+class ChunkReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private done = false;
+  private readonly it: AsyncIterator<Buffer>;
+  constructor(input: AsyncIterable<Buffer>) {
+    this.it = input[Symbol.asyncIterator]();
+  }
+  /** Buffers at least `n` bytes unless the input ends first; returns how many are buffered. */
+  async fill(n: number): Promise<number> {
+    const parts: Buffer[] = [this.buf];
+    let have = this.buf.length;
+    while (have < n && !this.done) {
+      const r = await this.it.next();
+      if (r.done === true) this.done = true;
+      else {
+        parts.push(r.value);
+        have += r.value.length;
+      }
+    }
+    if (parts.length > 1) this.buf = Buffer.concat(parts, have);
+    return this.buf.length;
+  }
+  /** Exactly `n` bytes, or a truncation error. */
+  async read(n: number, what: string): Promise<Buffer> {
+    if ((await this.fill(n)) < n)
+      throw new DecodeError(`${what} is truncated`, 'truncated');
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+  async atEnd(): Promise<boolean> {
+    return (await this.fill(1)) === 0;
+  }
+  /** Bytes buffered now (without reading more). */
+  get buffered(): Buffer {
+    return this.buf;
+  }
+  consume(n: number): void {
+    this.buf = this.buf.subarray(n);
+  }
+  get inputDone(): boolean {
+    return this.done;
+  }
+  async close(): Promise<void> {
+    await this.it.return?.();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// xz and LZMA "alone": liblzma (WebAssembly)
+
+/** The WebAssembly heap of node-liblzma is capped at 256 MiB; keep headroom for buffers. */
+const LZMA_MAX_MEMLIMIT = 192 * 1024 * 1024;
+const LZMA_IN = 1 << 20;
+const LZMA_OUT = 1 << 20;
+
+// One liblzma stream at a time: the WebAssembly heap is shared by the whole
+// process, and concurrent files with large dictionaries would exhaust it.
+let lzmaQueue: Promise<void> = Promise.resolve();
+function lockLzma(): Promise<() => void> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const previous = lzmaQueue;
+  lzmaQueue = previous.then(() => held);
+  return previous.then(() => release);
+}
+
+function lzmaFailure(w: LzmaWasm, ret: number): DecodeError {
+  if (ret === w.LZMA_MEMLIMIT_ERROR || ret === w.LZMA_MEM_ERROR)
+    return new DecodeError(
+      'xz/lzma: the stream needs more decoder memory than allowed',
+      'memory',
+    );
+  return new DecodeError(`xz/lzma: liblzma error ${ret}`, 'corrupt');
+}
+
+/**
+ * xz and LZMA-alone streams, one after another (Python's `LZMAFile` reads
+ * concatenated streams and ignores trailing bytes that do not start one).
+ */
+export const lzmaDecoder: Decoder = async function* decode(input, options) {
+  const w = await loadLzma();
+  const m = await w.initModule();
+  const release = await lockLzma();
+  const reader = new ChunkReader(input);
+  const memlimit = Math.max(
+    1024 * 1024,
+    Math.min(options.memoryLimit, LZMA_MAX_MEMLIMIT),
+  );
+  let stream: InstanceType<LzmaWasm['WasmLzmaStream']> | undefined;
+  const inPtr = m._malloc(LZMA_IN);
+  const outPtr = m._malloc(LZMA_OUT);
+  const close = (): void => {
+    if (stream !== undefined) {
+      w.end(stream);
+      stream.free();
+      stream = undefined;
+    }
+  };
+  try {
+    if (inPtr === 0 || outPtr === 0)
+      throw new DecodeError('xz/lzma: no decoder memory', 'memory');
+    stream = new w.WasmLzmaStream(m);
+    w.autoDecoderInit(stream, memlimit);
+    let next = false; // decoding a stream after the first one
+    let producedInStream = 0;
+    for (;;) {
+      if (options.signal?.aborted === true) return;
+      if (reader.buffered.length === 0 && !reader.inputDone)
+        await reader.fill(1);
+      const pending = reader.buffered;
+      const n = Math.min(pending.length, LZMA_IN);
+      const action =
+        reader.inputDone && n === pending.length ? w.LZMA_FINISH : w.LZMA_RUN;
+      m.HEAPU8.set(pending.subarray(0, n), inPtr);
+      stream.setInput(inPtr, n);
+      stream.setOutput(outPtr, LZMA_OUT);
+      const ret = w.code(stream, action);
+      const consumed = n - stream.availIn;
+      const produced = LZMA_OUT - stream.availOut;
+      reader.consume(consumed);
+      if (produced > 0) {
+        producedInStream += produced;
+        yield Buffer.from(m.HEAPU8.subarray(outPtr, outPtr + produced));
+      }
+      if (ret === w.LZMA_STREAM_END) {
+        close();
+        if (await reader.atEnd()) return;
+        stream = new w.WasmLzmaStream(m);
+        w.autoDecoderInit(stream, memlimit);
+        next = true;
+        producedInStream = 0;
+        continue;
+      }
+      if (ret !== w.LZMA_OK) {
+        // Bytes after a stream that do not decode are ignored (Python's trailing_error).
+        if (next && producedInStream === 0) return;
+        throw lzmaFailure(w, ret);
+      }
+      if (
+        action === w.LZMA_FINISH &&
+        consumed === 0 &&
+        produced < LZMA_OUT &&
+        reader.buffered.length === 0
+      ) {
+        if (next && producedInStream === 0) return;
+        throw new DecodeError('xz/lzma stream is truncated', 'truncated');
+      }
+    }
+  } finally {
+    close();
+    if (inPtr !== 0) m._free(inPtr);
+    if (outPtr !== 0) m._free(outPtr);
+    release();
+    await reader.close();
+  }
+};
+
+// ---------------------------------------------------------------------------
+// bzip2: seek-bzip, one block at a time
+
+/** Input kept ahead of each block: more than any valid compressed bzip2 block (< 3 MB). */
+const BZIP2_AHEAD = 8 * 1024 * 1024;
+const BZIP2_OUT = 1 << 20;
+
+/** bzip2 streams, one after another (as Python's `BZ2File` reads them). */
+export const bunzip2Decoder: Decoder = async function* decode(input, options) {
+  const { default: Bunzip } = await import('seek-bzip');
+  const it = input[Symbol.asyncIterator]();
+  let buf: Buffer = Buffer.alloc(0);
+  let base = 0; // absolute offset of buf[0]
+  let pos = 0; // absolute offset of the next byte the decoder reads
+  let inputDone = false;
+  const refill = async (): Promise<void> => {
+    if (pos > base) {
+      buf = buf.subarray(pos - base);
+      base = pos;
+    }
+    while (!inputDone && buf.length < BZIP2_AHEAD) {
+      const r = await it.next();
+      if (r.done === true) inputDone = true;
+      else buf = buf.length === 0 ? r.value : Buffer.concat([buf, r.value]);
+    }
+  };
+  const atEnd = (): boolean => inputDone && pos - base >= buf.length;
+  const inStream = new Bunzip.Stream();
+  inStream.readByte = (): number => {
+    const i = pos - base;
+    if (i >= buf.length)
+      throw inputDone
+        ? new DecodeError('bzip2 stream is truncated', 'truncated')
+        : new DecodeError('bzip2 block longer than any valid block', 'corrupt');
+    pos++;
+    return buf[i]!;
+  };
+  let chunks: Buffer[] = [];
+  let out: Buffer = Buffer.allocUnsafe(BZIP2_OUT);
+  let outPos = 0;
+  const outStream = new Bunzip.Stream();
+  outStream.writeByte = (b: number): void => {
+    out[outPos++] = b;
+    if (outPos === BZIP2_OUT) {
+      chunks.push(out);
+      out = Buffer.allocUnsafe(BZIP2_OUT);
+      outPos = 0;
+    }
+  };
+  const take = (): Buffer[] => {
+    const r = chunks;
+    chunks = [];
+    if (outPos > 0) {
+      r.push(Buffer.from(out.subarray(0, outPos)));
+      outPos = 0;
+    }
+    return r;
+  };
+  const failure = (e: unknown): Error =>
+    e instanceof DecodeError || isIoError(e)
+      ? (e as Error)
+      : new DecodeError(`bzip2: ${errorText(e)}`, 'corrupt');
+  try {
+    await refill();
+    let bz;
+    try {
+      bz = new Bunzip(inStream, outStream);
+    } catch (e) {
+      throw failure(e);
+    }
+    let next = false;
+    let producedInStream = 0;
+    for (;;) {
+      if (options.signal?.aborted === true) return;
+      await refill();
+      let more: boolean;
+      let error: Error | undefined;
+      try {
+        more = bz._init_block();
+        if (more) bz._read_bunzip();
+        else if (bz.reader.read(32) >>> 0 !== bz.streamCRC)
+          throw new DecodeError('bzip2 stream CRC mismatch', 'corrupt');
+      } catch (e) {
+        error = failure(e);
+        more = false;
+      }
+      for (const c of take()) {
+        producedInStream += c.length;
+        yield c;
+      }
+      if (error !== undefined) {
+        if (next && producedInStream === 0 && !isIoError(error)) return;
+        throw error;
+      }
+      if (!more) {
+        await refill();
+        if (atEnd()) return;
+        try {
+          bz._start_bunzip(inStream, outStream);
+        } catch (e) {
+          if (isIoError(e)) throw e;
+          return; // trailing bytes that are not a bzip2 stream: ignored, as Python does
+        }
+        next = true;
+        producedInStream = 0;
+      }
+    }
+  } finally {
+    await it.return?.();
+  }
+};
+
+// ---------------------------------------------------------------------------
+// LZ4 frame: frame layer here, blocks by lz4js
+
+const LZ4_MAGIC = 0x184d2204;
+const LZ4_WINDOW = 64 * 1024;
+
+/**
+ * Checks that an LZ4 block decodes within `limit` output bytes with every
+ * match inside the window, without copying anything (lz4js trusts its input).
+ * @param start output position where the block starts (the window before it may be referenced)
+ */
+function checkLz4Block(src: Uint8Array, start: number, limit: number): void {
+  const bad = (): never => {
+    throw new DecodeError('lz4 block is corrupt', 'corrupt');
+  };
+  const n = src.length;
+  let s = 0;
+  let d = start;
+  while (s < n) {
+    const token = src[s++]!;
+    let lit = token >> 4;
+    if (lit === 15) {
+      let b;
+      do {
+        if (s >= n) bad();
+        b = src[s++]!;
+        lit += b;
+      } while (b === 255);
+    }
+    if (s + lit > n) bad();
+    s += lit;
+    d += lit;
+    if (d > limit) bad();
+    if (s === n) break;
+    if (s + 2 > n) bad();
+    const offset = src[s]! | (src[s + 1]! << 8);
+    s += 2;
+    if (offset === 0 || offset > d) bad();
+    let ml = token & 15;
+    if (ml === 15) {
+      let b;
+      do {
+        if (s >= n) bad();
+        b = src[s++]!;
+        ml += b;
+      } while (b === 255);
+    }
+    d += ml + 4;
+    if (d > limit) bad();
+  }
+}
+
+/** LZ4 frames (and skippable frames), one after another, as `lz4.frame` reads them. */
+export const lz4Decoder: Decoder = async function* decode(input, options) {
+  const { default: lz4 } = await import('lz4js');
+  const reader = new ChunkReader(input);
+  let frames = 0;
+  try {
+    for (;;) {
+      if (await reader.atEnd()) return;
+      if ((await reader.fill(4)) < 4) {
+        if (frames > 0) return;
+        throw new DecodeError('lz4 frame is truncated', 'truncated');
+      }
+      const magic = reader.buffered.readUInt32LE(0);
+      if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
+        reader.consume(4);
+        const size = (await reader.read(4, 'lz4 skippable frame')).readUInt32LE(
+          0,
+        );
+        for (let left = size; left > 0;) {
+          const step = Math.min(left, 1 << 20);
+          await reader.read(step, 'lz4 skippable frame');
+          left -= step;
+        }
+        continue;
+      }
+      if (magic !== LZ4_MAGIC) {
+        if (frames > 0) return; // trailing bytes after a frame
+        throw new DecodeError('not an lz4 frame', 'corrupt');
+      }
+      reader.consume(4);
+      const desc = await reader.read(2, 'lz4 frame header');
+      const flg = desc[0]!;
+      const bd = desc[1]!;
+      if (flg >> 6 !== 1 || (flg & 0x02) !== 0 || (bd & 0x8f) !== 0)
+        throw new DecodeError('lz4 frame descriptor is invalid', 'corrupt');
+      const code = (bd >> 4) & 7;
+      if (code < 4)
+        throw new DecodeError('lz4 block size code is invalid', 'corrupt');
+      const blockMax = 1 << (8 + 2 * code);
+      const linked = (flg & 0x20) === 0;
+      const blockChecksum = (flg & 0x10) !== 0;
+      const contentChecksum = (flg & 0x04) !== 0;
+      await reader.read(
+        ((flg & 0x08) !== 0 ? 8 : 0) + ((flg & 0x01) !== 0 ? 4 : 0) + 1,
+        'lz4 frame header',
+      );
+      const window = new Uint8Array(LZ4_WINDOW + blockMax);
+      let prefix = 0;
+      for (;;) {
+        if (options.signal?.aborted === true) return;
+        const word = (await reader.read(4, 'lz4 frame')).readUInt32LE(0);
+        if (word === 0) break;
+        const stored = (word & 0x80000000) !== 0;
+        const len = word & 0x7fffffff;
+        if (len > blockMax)
+          throw new DecodeError(
+            'lz4 block larger than the frame allows',
+            'corrupt',
+          );
+        const data = await reader.read(len, 'lz4 block');
+        if (blockChecksum) await reader.read(4, 'lz4 block checksum');
+        let end: number;
+        if (stored) {
+          window.set(data, prefix);
+          end = prefix + len;
+        } else {
+          checkLz4Block(data, prefix, prefix + blockMax);
+          end = lz4.decompressBlock(data, window, 0, len, prefix);
+        }
+        yield Buffer.from(window.subarray(prefix, end));
+        if (linked) {
+          const keep = Math.min(LZ4_WINDOW, end);
+          window.copyWithin(0, end - keep, end);
+          prefix = keep;
+        }
+      }
+      if (contentChecksum) await reader.read(4, 'lz4 content checksum');
+      frames++;
+    }
+  } finally {
+    await reader.close();
+  }
+};
