@@ -16,6 +16,7 @@ import {
 } from '../zip/reader.js';
 import { bufferSource } from '../source.js';
 import { reportIncomplete } from '../incomplete.js';
+import { openMemberForScan } from '../zip/read-member-for-scan.js';
 import { checkEntryName, checkSymlink, LinkTracker } from './entry-paths.js';
 
 /** Most entries examined per archive. */
@@ -88,6 +89,27 @@ export async function scanZipArchive(
     if (scannedOffsets.has(entry.localHeaderOffset)) continue;
     scannedOffsets.add(entry.localHeaderOffset);
     const budget = ctx.limits.maxExpandedBytes - expanded;
+    // A member over maxMemberBytes is scanned whole with bounded memory (a
+    // slice of the archive, or inflated as a stream into a temporary file,
+    // charged to the expansion budget as it goes).
+    if (
+      !isZipSymlink(entry) &&
+      (entry.uncompressedSize > ctx.limits.maxMemberBytes ||
+        (entry.method === 0 &&
+          entry.compressedSize > ctx.limits.maxMemberBytes)) &&
+      (hooks.scanMember?.(entry) ?? true)
+    ) {
+      const opened = await openMemberForScan(source, entry, ctx);
+      if (opened === 'stop') break;
+      if (opened === 'skip') continue;
+      try {
+        expanded += entry.method === 0 ? 0 : opened.source.size;
+        await ctx.scanNested(opened.source, entry.name);
+      } finally {
+        await opened.close();
+      }
+      continue;
+    }
     // The engine may track one budget for the whole top-level file (nested
     // archives included); the declared size is reserved before inflating, and
     // inflation never produces more than declared + 1 bytes.
@@ -125,7 +147,15 @@ export async function scanZipArchive(
       Math.min(ctx.limits.maxMemberBytes, budget),
     );
     if (!read.ok) {
-      reportAnomalies(ctx, [read.anomaly]);
+      if (read.anomaly.ruleId === 'SCAN_LIMIT_EXCEEDED')
+        reportIncomplete(ctx, {
+          limit: 'maxMemberBytes',
+          value: ctx.limits.maxMemberBytes,
+          offset: entry.localHeaderOffset,
+          message: `zip entry ${entry.name} of ${entry.uncompressedSize} bytes`,
+          evidence: { entry: entry.name, size: entry.uncompressedSize },
+        });
+      else reportAnomalies(ctx, [read.anomaly]);
       continue;
     }
     reportAnomalies(ctx, read.anomalies);
