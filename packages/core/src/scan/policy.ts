@@ -305,6 +305,10 @@ export const DENIED_MODULES: readonly string[] = Object.freeze([
   'nt',
   'posix',
   'io.open_code',
+  // Pure-Python twins and C back ends of denied modules.
+  '_pyio',
+  '_lsprof',
+  '_pickle',
 ]);
 
 /** Single names in modules that also hold benign names (threats.md §1.7). */
@@ -344,6 +348,7 @@ export const DENIED_NAMES: readonly string[] = Object.freeze([
   'keras.utils.get_file',
   'emails',
   'code.interact',
+  'operator.call',
 ]);
 
 /**
@@ -354,6 +359,9 @@ export const LOADER_TRAMPOLINES: readonly string[] = Object.freeze([
   'pickle.loads',
   'pickle.load',
   'pickle._loads',
+  'pickle._load',
+  'pickle.Unpickler',
+  'pickle._Unpickler',
   'dill.loads',
   'dill.load',
   'cloudpickle.loads',
@@ -378,6 +386,11 @@ export const STAGING_HELPERS: readonly string[] = Object.freeze([
   'codecs.decode',
   'codecs.encode',
   'zlib.decompress',
+  'gzip.decompress',
+  'bz2.decompress',
+  'lzma.decompress',
+  'base64.b16decode',
+  'binascii.a2b_hex',
   'binascii.unhexlify',
   'binascii.a2b_base64',
   'bytes.fromhex',

@@ -28,6 +28,8 @@ import { OnnxScanner } from './onnx/index.js';
 import { SafetensorsScanner } from './safetensors/index.js';
 import { SavedModelScanner } from './savedmodel/index.js';
 import { TfliteScanner } from './tflite/index.js';
+import { NemoConfigScanner } from './nemo/index.js';
+import { SkopsScanner } from './skops/index.js';
 
 /** Format scanners, consulted in order. */
 export const SCANNERS: FormatScanner[] = [
@@ -51,9 +53,13 @@ export const SCANNERS: FormatScanner[] = [
   KerasH5Scanner,
   // Zip-based and generic archives after the PyTorch and NumPy zips and the
   // torch legacy tar above.
+  SkopsScanner,
   KerasScanner,
   ZipArchiveScanner,
   TarArchiveScanner,
+  // Text only (YAML with Hydra `_target_` keys); it also scans the bytes as a
+  // protocol 0 pickle when they read as one.
+  NemoConfigScanner,
 ];
 
 /**

@@ -12,6 +12,8 @@ import { ONNX_RULES } from './onnx/rules.js';
 import { SAFETENSORS_RULES } from './safetensors/rules.js';
 import { TF_RULES } from './savedmodel/rules.js';
 import { TFLITE_RULES } from './tflite/rules.js';
+import { NEMO_RULES } from './nemo/rules.js';
+import { SKOPS_RULES } from './skops/rules.js';
 
 function rule(
   id: string,
@@ -379,6 +381,8 @@ export const SCAN_RULES: RuleInfo[] = [
   ...TF_RULES,
   ...TFLITE_RULES,
   ...ARCHIVE_RULES,
+  ...NEMO_RULES,
+  ...SKOPS_RULES,
 ];
 
 /** The rule with this id, or `undefined`. */
