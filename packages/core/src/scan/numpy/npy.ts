@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * NumPy `.npy` and `.npz` (threats.md §1.6). The header is a Python dict
- * literal, parsed with a strict literal tokenizer (never evaluated). An object
- * dtype (`|O`, or a structured dtype with an `O` field at any depth) means the
- * body is a pickle that `np.load(allow_pickle=True)` unpickles: it is scanned
- * as one. Otherwise `prod(shape) × itemsize` must match the bytes present.
+ * literal, read as `ast.literal_eval` reads it (never evaluated; see
+ * py-literal.ts). An object dtype (`|O`, or a structured dtype with an `O`
+ * field at any depth, however spelled) means the body is a pickle that
+ * `np.load(allow_pickle=True)` unpickles: it is always scanned as one.
+ * Otherwise `prod(shape) × itemsize` must match the bytes present.
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import { readRange } from '../archive/byte-source.js';
 import { boundedProduct } from '../bounded-product.js';
 import { scanPickleSource } from '../pickle/scanner.js';
 import { bufferSource, sliceSource } from '../source.js';
@@ -14,119 +16,70 @@ import { readMemberForScan } from '../zip/read-member-for-scan.js';
 import { reportZipAnomalies } from '../zip/report-zip-anomalies.js';
 import { zipDirectoryOf } from '../zip/zip-directory-of.js';
 import { isZipHead } from '../zip/reader.js';
+import { reportIncomplete } from '../incomplete.js';
+import {
+  isTuple,
+  readPythonLiteral,
+  sequenceOf,
+  type PyLiteral,
+} from './py-literal.js';
 
-/** A Python literal as the header tokenizer reads it. */
-export type PyLiteral =
-  | string
-  | bigint
-  | boolean
-  | null
-  | PyLiteral[]
-  | { tuple: PyLiteral[] }
-  | Map<string, PyLiteral>;
+export type { PyLiteral } from './py-literal.js';
 
 /**
- * Parses a Python literal (dicts with string keys, tuples, lists, strings,
- * integers, `True`, `False`, `None`). Returns `undefined` for anything else.
+ * Parses a Python literal the way `ast.literal_eval` reads a `.npy` header.
+ * Returns `undefined` for anything else (see {@link readPythonLiteral}).
  */
 export function parsePythonLiteral(
   text: string,
-  maxDepth = 32,
+  maxDepth = 200,
 ): PyLiteral | undefined {
-  let i = 0;
-  const ws = (): void => {
-    while (i < text.length && /\s/.test(text[i]!)) i++;
-  };
-  const value = (depth: number): PyLiteral | undefined => {
-    if (depth > maxDepth) return undefined;
-    ws();
-    const c = text[i];
-    if (c === undefined) return undefined;
-    if (c === "'" || c === '"') {
-      let j = i + 1;
-      let s = '';
-      while (j < text.length && text[j] !== c) {
-        if (text[j] === '\\') {
-          s += text[j + 1] ?? '';
-          j += 2;
-        } else s += text[j++];
-      }
-      if (j >= text.length) return undefined;
-      i = j + 1;
-      return s;
-    }
-    if (c === '{' || c === '(' || c === '[') {
-      const close = c === '{' ? '}' : c === '(' ? ')' : ']';
-      i++;
-      const items: PyLiteral[] = [];
-      const map = new Map<string, PyLiteral>();
-      let sawComma = false;
-      for (;;) {
-        ws();
-        if (text[i] === close) {
-          i++;
-          break;
-        }
-        if (c === '{') {
-          const k = value(depth + 1);
-          ws();
-          if (typeof k !== 'string' || text[i] !== ':') return undefined;
-          i++;
-          const v = value(depth + 1);
-          if (v === undefined) return undefined;
-          map.set(k, v);
-        } else {
-          const v = value(depth + 1);
-          if (v === undefined) return undefined;
-          items.push(v);
-        }
-        ws();
-        if (text[i] === ',') {
-          sawComma = true;
-          i++;
-        } else if (text[i] !== close) return undefined;
-      }
-      if (c === '{') return map;
-      if (c === '[') return items;
-      // `(x)` without a comma is just x in Python.
-      return items.length === 1 && !sawComma ? items[0]! : { tuple: items };
-    }
-    const m = /^(-?\d+|True|False|None)/.exec(text.slice(i, i + 40));
-    if (m === null) return undefined;
-    i += m[0].length;
-    if (m[0] === 'True') return true;
-    if (m[0] === 'False') return false;
-    if (m[0] === 'None') return null;
-    return BigInt(m[0]);
-  };
-  const v = value(0);
-  ws();
-  return i === text.length ? v : undefined;
+  const r = readPythonLiteral(text, { maxDepth });
+  return r.ok ? r.value : undefined;
 }
 
-function seq(v: PyLiteral | undefined): PyLiteral[] | undefined {
-  if (Array.isArray(v)) return v;
-  if (
-    typeof v === 'object' &&
-    v !== null &&
-    !(v instanceof Map) &&
-    'tuple' in v
-  )
-    return v.tuple;
-  return undefined;
+/** What a descr says: an object field anywhere, and the item size when known. */
+export interface DtypeInfo {
+  /**
+   * True when an object field is certain, `'unknown'` when numpy may build
+   * one from a descr this reader cannot follow exactly (then the body is
+   * treated as a pickle).
+   */
+  hasObject: boolean | 'unknown';
+  itemsize?: number;
 }
 
-/** Whether a descr has an object field, and its item size when computable. */
+/** A shape given as an int or a tuple of ints: its element count, or undefined. */
+function countOf(shape: PyLiteral | undefined): number | undefined {
+  const dims =
+    typeof shape === 'bigint' ? [shape] : isTuple(shape) ? shape.tuple : [];
+  if (typeof shape !== 'bigint' && !isTuple(shape)) return undefined;
+  let n = 1;
+  for (const d of dims) {
+    if (typeof d !== 'bigint' || d < 0n) return undefined;
+    n *= Number(d);
+  }
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * Follows `descr` the way numpy's `descr_to_dtype` does: a string is a dtype
+ * spec; a tuple is (base, shape); anything else is iterated as fields, each
+ * (name, descr) or (name, descr, shape). Returns undefined when numpy refuses
+ * it for certain.
+ */
 export function describeDtype(
   descr: PyLiteral | undefined,
   depth = 0,
-): { hasObject: boolean; itemsize?: number } | undefined {
-  if (depth > 16) return undefined;
+): DtypeInfo | undefined {
+  if (depth > 32) return { hasObject: 'unknown' };
   if (typeof descr === 'string') {
+    // The type code `O` (alone, sized, in a comma list or a subarray) or the
+    // name `object` is the only way a dtype string holds Python objects.
+    if (/O|object/.test(descr)) return { hasObject: true };
     const m = /^[|<>=]?([a-zA-Z?])(\d*)(\[[a-zA-Z0-9]+\])?$/.exec(descr);
-    if (m === null) return undefined;
+    if (m === null) return { hasObject: false };
     const kind = m[1]!;
-    if (kind === 'O') return { hasObject: true };
     const n =
       m[2] === ''
         ? kind === '?' || kind === 'b'
@@ -136,23 +89,50 @@ export function describeDtype(
     if (n === undefined) return { hasObject: false };
     return { hasObject: false, itemsize: kind === 'U' ? n * 4 : n };
   }
-  const fields = seq(descr);
-  if (fields === undefined) return undefined;
-  let hasObject = false;
+  if (isTuple(descr)) {
+    // (base, shape): only the first two items are read.
+    if (descr.tuple.length < 2) return undefined;
+    const base = describeDtype(descr.tuple[0], depth + 1);
+    if (base === undefined) return undefined;
+    const n = countOf(descr.tuple[1]);
+    return base.itemsize !== undefined && n !== undefined
+      ? { hasObject: base.hasObject, itemsize: base.itemsize * n }
+      : { hasObject: base.hasObject };
+  }
+  let fields: PyLiteral[];
+  if (Array.isArray(descr)) fields = descr;
+  else if (descr instanceof Map) fields = [...descr.keys()];
+  else if (typeof descr === 'object' && descr !== null && 'bytes' in descr)
+    // Iterating bytes gives ints, which numpy cannot unpack as fields.
+    return descr.bytes === '' ? { hasObject: false, itemsize: 0 } : undefined;
+  else if (
+    typeof descr === 'object' &&
+    descr !== null &&
+    ('dict' in descr || 'set' in descr)
+  )
+    // Iterated as fields in an order (sets) or of a kind (non-str keys)
+    // not followed here.
+    return { hasObject: 'unknown' };
+  else return undefined;
+  let hasObject: boolean | 'unknown' = false;
   let size: number | undefined = 0;
   for (const f of fields) {
-    const parts = seq(f);
-    if (parts === undefined || parts.length < 2) return undefined;
+    // A field is unpacked: a str of 2 or 3 characters unpacks too.
+    const parts = typeof f === 'string' ? [...f] : (sequenceOf(f) ?? undefined);
+    if (parts === undefined) {
+      if (typeof f === 'object' && f !== null) return { hasObject: 'unknown' };
+      return undefined;
+    }
+    if (parts.length !== 2 && parts.length !== 3) return undefined;
     const sub = describeDtype(parts[1], depth + 1);
     if (sub === undefined) return undefined;
-    hasObject ||= sub.hasObject;
-    let count = 1;
-    const shape =
-      seq(parts[2]) ?? (typeof parts[2] === 'bigint' ? [parts[2]] : []);
-    for (const d of shape) count *= typeof d === 'bigint' ? Number(d) : NaN;
+    if (sub.hasObject === true) hasObject = true;
+    else if (sub.hasObject === 'unknown' && hasObject === false)
+      hasObject = 'unknown';
+    const n = parts.length === 3 ? countOf(parts[2]) : 1;
     size =
-      size !== undefined && sub.itemsize !== undefined && Number.isFinite(count)
-        ? size + sub.itemsize * count
+      size !== undefined && sub.itemsize !== undefined && n !== undefined
+        ? size + sub.itemsize * n
         : undefined;
   }
   return size === undefined ? { hasObject } : { hasObject, itemsize: size };
@@ -174,88 +154,145 @@ export const NPY_SCANNER: FormatScanner = {
   detect: (head: Buffer): boolean => isNpyHead(head),
   async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
     ctx.recognise('numpy-npy');
-    const pre = await source.read(0, 12);
-    const major = pre[6]!;
-    const lenBytes = major === 1 ? 2 : 4;
-    const headerStart = 8 + lenBytes;
-    const bad = (
-      message: string,
-      evidence: Record<string, unknown> = {},
-    ): void =>
-      ctx.report({
-        ruleId: 'NUMPY_HEADER_MALFORMED',
-        severity: 'medium',
-        message,
-        offset: 0,
-        evidence,
-      });
-    if (major < 1 || major > 3 || pre.length < headerStart)
-      return bad(`unsupported npy version ${major}`, { major });
-    const hlen = lenBytes === 2 ? pre.readUInt16LE(8) : pre.readUInt32LE(8);
-    if (hlen > 1024 * 1024 || headerStart + hlen > source.size)
-      return bad('npy header length runs past the file', {
-        headerLength: hlen,
-      });
-    const text = (await source.read(headerStart, hlen)).toString(
-      major === 3 ? 'utf8' : 'latin1',
-    );
-    const header = parsePythonLiteral(text);
-    if (
-      !(header instanceof Map) ||
-      !header.has('descr') ||
-      !header.has('shape') ||
-      !header.has('fortran_order')
-    ) {
-      return bad(
-        'npy header is not a dict with descr, fortran_order and shape',
-      );
-    }
-    const dtype = describeDtype(header.get('descr'));
-    const shape = seq(header.get('shape'));
-    if (
-      dtype === undefined ||
-      shape === undefined ||
-      shape.some((d) => typeof d !== 'bigint' || d < 0n)
-    ) {
-      return bad('npy header has an invalid descr or shape');
-    }
-    const body = headerStart + hlen;
-    if (dtype.hasObject) {
-      ctx.report({
-        ruleId: 'NUMPY_OBJECT_ARRAY',
-        severity: 'info',
-        message:
-          'object array: the body is a pickle (np.load with allow_pickle=True)',
-        offset: body,
-      });
-      ctx.recognise('pickle');
-      await scanPickleSource(source, ctx, { start: body });
-      return;
-    }
-    if (dtype.itemsize === undefined) return;
-    const expected = boundedProduct(
-      [dtype.itemsize, ...(shape as bigint[])],
-      MAX_DATA_BYTES,
-    );
-    const actual = BigInt(source.size - body);
-    if (expected !== actual) {
-      const declared =
-        expected === undefined
-          ? `more than ${MAX_DATA_BYTES}`
-          : expected.toString();
-      ctx.report({
-        ruleId: 'NUMPY_SIZE_MISMATCH',
-        severity: 'medium',
-        message: `header declares ${declared} data bytes, file holds ${actual}`,
-        offset: body,
-        evidence: {
-          declared: expected === undefined ? `>${MAX_DATA_BYTES}` : declared,
-          actual: actual.toString(),
-        },
-      });
-    }
+    await scanNpy(source, ctx);
   },
 };
+
+/** The header keys numpy requires, exactly. */
+const EXPECTED_KEYS = ['descr', 'fortran_order', 'shape'];
+/** Values in one header before it is not read (real headers hold a handful). */
+const MAX_HEADER_VALUES = 1_000_000;
+
+/**
+ * Reads a `.npy` the way `numpy.lib.format.read_array` does: versions 1.0,
+ * 2.0 and 3.0 (a 2- or 4-byte header length; latin-1, or UTF-8 for 3.0), a
+ * Python literal dict with exactly `descr`, `fortran_order` (a bool) and
+ * `shape` (a tuple of ints), Python 2 `L` suffixes dropped for 1.0 and 2.0.
+ * What numpy refuses is a high NUMPY_HEADER_MALFORMED; an object dtype (or
+ * one this reader cannot follow) has its body scanned as a pickle.
+ */
+async function scanNpy(source: ByteSource, ctx: ScanContext): Promise<void> {
+  const bad = (message: string, evidence: Record<string, unknown> = {}): void =>
+    ctx.report({
+      ruleId: 'NUMPY_HEADER_MALFORMED',
+      severity: 'high',
+      message,
+      offset: 0,
+      evidence,
+    });
+  const pre = await source.read(0, 12);
+  const major = pre[6]!;
+  const minor = pre[7];
+  if (major < 1 || major > 3 || minor !== 0)
+    return bad(`unsupported npy version ${major}.${minor ?? '?'}`, {
+      major,
+      minor,
+    });
+  const lenBytes = major === 1 ? 2 : 4;
+  const headerStart = 8 + lenBytes;
+  if (pre.length < headerStart)
+    return bad('npy file ends inside its header length');
+  const hlen = lenBytes === 2 ? pre.readUInt16LE(8) : pre.readUInt32LE(8);
+  if (headerStart + hlen > source.size)
+    return bad('npy header length runs past the file', { headerLength: hlen });
+  if (hlen > ctx.limits.maxMemberBytes) {
+    // numpy reads any header length when allow_pickle is set.
+    reportIncomplete(ctx, {
+      limit: 'maxMemberBytes',
+      value: ctx.limits.maxMemberBytes,
+      message: `npy header of ${hlen} bytes not read`,
+    });
+    return;
+  }
+  const raw = await readRange(source, headerStart, hlen);
+  let text: string;
+  try {
+    text =
+      major === 3
+        ? new TextDecoder('utf-8', { fatal: true }).decode(raw)
+        : raw.toString('latin1');
+  } catch {
+    return bad('npy 3.0 header is not valid utf-8');
+  }
+  let parsed = readPythonLiteral(text, { maxValues: MAX_HEADER_VALUES });
+  // numpy retries versions 1.0 and 2.0 without Python 2 `L` suffixes.
+  if (!parsed.ok && !parsed.tooBig && major <= 2)
+    parsed = readPythonLiteral(text, {
+      maxValues: MAX_HEADER_VALUES,
+      python2Longs: true,
+    });
+  if (!parsed.ok) {
+    if (parsed.tooBig) {
+      reportIncomplete(ctx, {
+        limit: 'npy-header-values',
+        value: MAX_HEADER_VALUES,
+        message: `npy header with more than ${MAX_HEADER_VALUES} values not read`,
+      });
+      return;
+    }
+    return bad('npy header is not a python literal', {
+      reason: parsed.reason,
+    });
+  }
+  const header = parsed.value;
+  if (
+    !(header instanceof Map) ||
+    header.size !== EXPECTED_KEYS.length ||
+    !EXPECTED_KEYS.every((k) => header.has(k))
+  ) {
+    return bad(
+      'npy header is not a dict with exactly descr, fortran_order and shape',
+    );
+  }
+  const shapeValue = header.get('shape');
+  // bool is an int in Python: (True, 3) is a valid shape.
+  const shape = isTuple(shapeValue)
+    ? shapeValue.tuple.map((d) => (typeof d === 'boolean' ? (d ? 1n : 0n) : d))
+    : undefined;
+  if (shape === undefined || shape.some((d) => typeof d !== 'bigint' || d < 0n))
+    return bad('npy shape is not a tuple of non-negative ints');
+  if (typeof header.get('fortran_order') !== 'boolean')
+    return bad('npy fortran_order is not a bool');
+  const dtype = describeDtype(header.get('descr'));
+  if (dtype === undefined) return bad('npy descr is not a dtype numpy reads');
+  const body = headerStart + hlen;
+  if (dtype.hasObject !== false || parsed.uncertain) {
+    ctx.report({
+      ruleId: 'NUMPY_OBJECT_ARRAY',
+      severity: 'info',
+      message:
+        dtype.hasObject === true
+          ? 'object array: the body is a pickle (np.load with allow_pickle=True)'
+          : 'dtype not followed exactly: the body is scanned as a pickle',
+      offset: body,
+    });
+    ctx.recognise('pickle');
+    await scanPickleSource(source, ctx, { start: body });
+    return;
+  }
+  if (dtype.itemsize === undefined) return;
+  const expected = boundedProduct(
+    [dtype.itemsize, ...(shape as bigint[])],
+    MAX_DATA_BYTES,
+  );
+  const actual = BigInt(source.size - body);
+  if (expected !== actual) {
+    const declared =
+      expected === undefined
+        ? `more than ${MAX_DATA_BYTES}`
+        : expected.toString();
+    ctx.report({
+      ruleId: 'NUMPY_SIZE_MISMATCH',
+      severity: 'high',
+      message: `header declares ${declared} data bytes, file holds ${actual}`,
+      offset: body,
+      evidence: {
+        declared: expected === undefined ? `>${MAX_DATA_BYTES}` : declared,
+        actual: actual.toString(),
+      },
+    });
+  }
+}
 
 /** `.npz` archives: zips whose every member is a `.npy`; each member is scanned as one. */
 export const NPZ_SCANNER: FormatScanner = {
