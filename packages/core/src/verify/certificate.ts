@@ -9,6 +9,11 @@ import { keyDescription } from '../internal/keys.js';
 import { certificateInfo } from './certificate-info.js';
 import { buildCertificatePath, distinguishedName } from './chain.js';
 import { verifyEnvelope } from './envelope.js';
+import {
+  checkIdentityPolicy,
+  compileIdentityPolicy,
+  type CertificateIdentityConstraint,
+} from './certificate-policy.js';
 import { verifyTimestamps } from './timestamp.js';
 import type {
   CertificateInfo,
@@ -29,6 +34,12 @@ export interface CertificateBundleVerificationOptions {
    * must all verify, and validity is checked at the earliest one's time.
    */
   timestampAuthorities?: readonly X509Certificate[];
+  /**
+   * Constraints on the leaf (SAN email/URI/DNS, subject, OIDC issuer, EKU);
+   * every one must hold. Without any, every leaf that chains to an anchor is
+   * accepted.
+   */
+  identityPolicy?: readonly CertificateIdentityConstraint[];
 }
 
 /** Result of {@link verifyCertificateBundleSignature}. */
@@ -54,13 +65,15 @@ export interface CertificateBundleVerification {
  * present but not checked).
  *
  * @throws ModelSealError `METHOD_MISMATCH`, `CERTIFICATE_INVALID`, `TLOG_INVALID` (timestamp),
- *   `SIGNATURE_INVALID`, `UNSUPPORTED_KEY`, `INVALID_OPTIONS` (no anchors)
+ *   `SIGNATURE_INVALID`, `IDENTITY_MISMATCH` (identity policy),
+ *   `UNSUPPORTED_KEY`, `INVALID_OPTIONS` (no anchors, bad policy)
  */
 export function verifyCertificateBundleSignature(
   bundle: ParsedBundle,
   anchors: readonly X509Certificate[],
   options: CertificateBundleVerificationOptions = {},
 ): CertificateBundleVerification {
+  const policy = compileIdentityPolicy(options.identityPolicy);
   if (bundle.materialKind !== 'x509CertificateChain') {
     throw new ModelSealError({
       code: 'METHOD_MISMATCH',
@@ -125,6 +138,8 @@ export function verifyCertificateBundleSignature(
       message: `the signature does not verify with the key of certificate ${distinguishedName(leaf.subject)}`,
     });
   }
+  // After the chain and the signature: the leaf is genuine, now is it the right one?
+  checkIdentityPolicy(leaf, policy);
   if (verified.legacyPae) {
     warnings.push({
       code: 'LEGACY_PAE',

@@ -40,3 +40,12 @@ export type {
 } from './types.js';
 export { verifyTimestamps, type VerifiedTimestamp } from './timestamp.js';
 export { verifyModelSignature } from './verify-model.js';
+export {
+  checkIdentityPolicy,
+  compileIdentityPolicy,
+  EKU_NAMES,
+  leafIdentity,
+  type CertificateIdentityConstraint,
+  type CertificateIdentityField,
+  type LeafIdentity,
+} from './certificate-policy.js';

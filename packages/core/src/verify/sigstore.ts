@@ -23,6 +23,10 @@ import {
   parseTrustedRoot,
 } from '../trust/trusted-root-file.js';
 import { isObject } from '../internal/json.js';
+import {
+  identityMatcher,
+  type IdentityMatcher,
+} from '../internal/identity-pattern.js';
 
 /**
  * Who must have signed. Exactly one of `identity`/`identityRegExp` and exactly
@@ -73,7 +77,8 @@ export interface SigstoreVerifyResult {
 interface CompiledPolicy {
   san: RegExp;
   exactIdentity: string | undefined;
-  issuer: RegExp;
+  identity: IdentityMatcher;
+  issuer: IdentityMatcher;
   exactIssuer: string | undefined;
   describe: { identity: string; issuer: string };
 }
@@ -87,70 +92,31 @@ function invalidOptions(message: string, cause?: unknown): ModelSealError {
 }
 
 /**
- * Every character other than `[A-Za-z0-9_]` becomes a `\u{…}` escape; with
- * the `u` flag nothing stays special (gotcha #1). `RegExp.escape` is missing
- * on Node 22.
- */
-function literalPattern(value: string): string {
-  return Array.from(value, (c) =>
-    /\w/.test(c) ? c : `\\u{${(c.codePointAt(0) as number).toString(16)}}`,
-  ).join('');
-}
-
-function anchored(pattern: string, what: string): RegExp {
-  try {
-    return new RegExp(`^(?:${pattern})$`, 'u');
-  } catch (cause) {
-    throw invalidOptions(
-      `${what} is not a valid javascript regular expression: ${pattern}`,
-      cause,
-    );
-  }
-}
-
-function pick(
-  exact: string | undefined,
-  regexp: string | undefined,
-  what: 'identity' | 'issuer',
-): { pattern: RegExp; exact: string | undefined; text: string } {
-  if ((exact === undefined) === (regexp === undefined)) {
-    throw invalidOptions(
-      `give exactly one of ${what} and ${what} regular expression`,
-    );
-  }
-  if (exact !== undefined) {
-    if (exact === '') throw invalidOptions(`${what} is empty`);
-    return {
-      pattern: anchored(literalPattern(exact), what),
-      exact,
-      text: exact,
-    };
-  }
-  const source = regexp as string;
-  if (source === '')
-    throw invalidOptions(`${what} regular expression is empty`);
-  return {
-    pattern: anchored(source, `${what} regular expression`),
-    exact: undefined,
-    text: `/${source}/`,
-  };
-}
-
-/**
- * Check a keyless policy and compile it: exact values become escaped,
- * anchored patterns (gotcha #1), regular expressions are anchored as
- * `^(?:P)$`.
+ * Check a keyless policy and compile it (one function for every method,
+ * internal/identity-pattern.ts): exact values are compared literally,
+ * regular expressions must compile alone and are anchored as `^(?:P)$`.
  *
  * @throws ModelSealError `INVALID_OPTIONS` unless exactly one of identity/identityRegExp and
- *   one of issuer/issuerRegExp is a non-empty string and each pattern compiles.
+ *   one of issuer/issuerRegExp is a non-empty string and each pattern compiles on its own.
  */
 function compilePolicy(policy: SigstorePolicy): CompiledPolicy {
-  const id = pick(policy.identity, policy.identityRegExp, 'identity');
-  const iss = pick(policy.issuer, policy.issuerRegExp, 'issuer');
+  const id = identityMatcher(
+    policy.identity,
+    policy.identityRegExp,
+    'identity',
+    true,
+  );
+  const iss = identityMatcher(
+    policy.issuer,
+    policy.issuerRegExp,
+    'issuer',
+    true,
+  );
   return {
     san: id.pattern,
     exactIdentity: id.exact,
-    issuer: iss.pattern,
+    identity: id,
+    issuer: iss,
     exactIssuer: iss.exact,
     describe: { identity: id.text, issuer: iss.text },
   };
@@ -313,18 +279,10 @@ function checkIdentity(
       details: { expected: policy.describe, actual: { identity, issuer } },
     });
   // Checked here again, exactly, whatever the library's policy check did (gotcha #1).
-  const identityOK =
-    identity !== undefined &&
-    (policy.exactIdentity !== undefined
-      ? identity === policy.exactIdentity
-      : policy.san.test(identity));
+  const identityOK = identity !== undefined && policy.identity.test(identity);
   if (!identityOK)
     throw mismatch(`certificate identity ${String(identity)} does not match`);
-  const issuerOK =
-    issuer !== undefined &&
-    (policy.exactIssuer !== undefined
-      ? issuer === policy.exactIssuer
-      : policy.issuer.test(issuer));
+  const issuerOK = issuer !== undefined && policy.issuer.test(issuer);
   if (!issuerOK)
     throw mismatch(`certificate issuer ${String(issuer)} does not match`);
   return { identity, issuer };

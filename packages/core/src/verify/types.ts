@@ -4,6 +4,7 @@
  */
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput } from '../internal/keys.js';
+import type { CertificateIdentityConstraint } from './certificate-policy.js';
 import type {
   CompareResult,
   HashProgress,
@@ -108,6 +109,12 @@ export interface VerifyKeyOptions extends VerifyCommonOptions {
   publicKey: KeyInput;
   /** Trusted timestamp authority certificates (paths or PEM/DER bytes): a verified RFC 3161 timestamp becomes `signingTime`. */
   timestampAuthorities?: readonly (string | Uint8Array)[];
+  /**
+   * Pin the key as well as the file: hex SHA-256 of the key's SPKI DER, as
+   * `verify` prints it (`sha256:<hex>` or bare hex, case-insensitive, `:`
+   * between bytes allowed). A file holding another key fails with `KEY_MISMATCH`.
+   */
+  keyFingerprint?: string;
 }
 
 /** Certificate method options. */
@@ -123,6 +130,14 @@ export interface VerifyCertificateOptions extends VerifyCommonOptions {
    * verify and certificates are checked at the earliest one's time.
    */
   timestampAuthorities?: readonly (string | Uint8Array)[];
+  /**
+   * Who may sign (cosign-style): constraints on the leaf's SAN email, URI or
+   * DNS name, subject, OIDC issuer extension or extended key usage, each an
+   * exact value or an anchored regular expression. All must hold; a leaf
+   * that fails one throws `IDENTITY_MISMATCH`. Without any, every leaf the
+   * anchors issued is accepted.
+   */
+  identityPolicy?: readonly CertificateIdentityConstraint[];
 }
 
 /** Sigstore (keyless) method options. */

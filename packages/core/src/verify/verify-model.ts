@@ -9,6 +9,10 @@ import type { ParsedBundle, SigningMethod } from '../bundle/types.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../constants.js';
 import { ModelSealError } from '../errors.js';
 import { keyLabel, loadPublicKey } from '../internal/keys.js';
+import {
+  checkKeyFingerprint,
+  parseKeyFingerprint,
+} from '../internal/key-fingerprint.js';
 import { checkModel, decodeStatement } from '../manifest/index.js';
 import type { CheckModelOptions } from '../manifest/index.js';
 import { verifyKeyBundleSignature } from './key.js';
@@ -16,6 +20,7 @@ import { verifyKeyBundleSignature } from './key.js';
 // verification never loads X.509 path building, RFC 3161 parsing or the
 // Sigstore stack (docs/api.md, "What each entry point loads").
 import type { SigstorePolicy, SigstoreVerifyOptions } from './sigstore.js';
+import type { CertificateIdentityConstraint } from './certificate-policy.js';
 import type {
   CertificateInfo,
   SignerInfo,
@@ -38,6 +43,7 @@ type Trust =
       anchors: X509Certificate[];
       time: Date | undefined;
       tsas: X509Certificate[];
+      identityPolicy: readonly CertificateIdentityConstraint[];
     }
   | {
       method: 'sigstore';
@@ -57,18 +63,26 @@ async function loadCertificates(
 
 async function loadTrust(options: VerifyModelSignatureOptions): Promise<Trust> {
   switch (options.method) {
-    case 'key':
+    case 'key': {
       if (options.publicKey === undefined)
         throw invalidOptions('key verification needs a public key');
+      const pin =
+        options.keyFingerprint === undefined
+          ? undefined
+          : parseKeyFingerprint(options.keyFingerprint);
+      const key = await loadPublicKey(options.publicKey);
+      const name = keyLabel(options.publicKey, 'the public key');
+      if (pin !== undefined) checkKeyFingerprint(key, pin, name);
       return {
         method: 'key',
-        key: await loadPublicKey(options.publicKey),
-        name: keyLabel(options.publicKey, 'the public key'),
+        key,
+        name,
         tsas: await loadCertificates(
           options.timestampAuthorities ?? [],
           'timestamp authority certificate',
         ),
       };
+    }
     case 'certificate': {
       if (
         options.trustAnchors === undefined ||
@@ -82,8 +96,16 @@ async function loadTrust(options: VerifyModelSignatureOptions): Promise<Trust> {
       const time = options.verificationTime;
       if (time !== undefined && Number.isNaN(time.getTime()))
         throw invalidOptions('verificationTime is not a valid date');
+      const identityPolicy = options.identityPolicy ?? [];
+      if (options.identityPolicy !== undefined) {
+        // Checked now, before any bundle is read: a bad pattern is a usage error.
+        const { compileIdentityPolicy } =
+          await import('./certificate-policy.js');
+        compileIdentityPolicy(identityPolicy);
+      }
       return {
         method: 'certificate',
+        identityPolicy,
         anchors: await loadCertificates(options.trustAnchors, 'CA certificate'),
         time,
         tsas: await loadCertificates(
@@ -205,6 +227,7 @@ async function verifySignature(
       const r = verifyCertificateBundleSignature(bundle, trust.anchors, {
         ...(trust.time === undefined ? {} : { verificationTime: trust.time }),
         timestampAuthorities: trust.tsas,
+        identityPolicy: trust.identityPolicy,
       });
       return {
         signer: r.signer,
