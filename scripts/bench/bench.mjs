@@ -15,6 +15,7 @@
  *   pnpm bench                                   # 8 GiB model, 3 rounds
  *   pnpm bench --size 256MiB --runs 1            # smoke test, well under a minute
  *   pnpm bench --size 2GiB --only files-sha256,openssl-sha256   # ids or substrings
+ *   pnpm bench --hostile                         # peak RSS and CPU per hostile file (hostile.mjs)
  *
  * Every flag also reads from MODELSEAL_BENCH_<FLAG> (upper case, dashes as
  * underscores), e.g. MODELSEAL_BENCH_SIZE=2GiB.
@@ -91,6 +92,11 @@ const FLAGS = {
     help: 'work directory (default bench-out/run-*); reused when its layout matches',
   },
   keep: { type: 'boolean', default: false, help: 'keep the generated files' },
+  hostile: {
+    type: 'boolean',
+    default: false,
+    help: 'instead: peak RSS and CPU of a scan of each hostile memory/CPU fixture (scripts/bench/hostile.mjs; --only, --keep and --json apply)',
+  },
   json: {
     type: 'string',
     help: 'write results here (default bench-out/results-<time>.json)',
@@ -1007,6 +1013,16 @@ async function main() {
   const raw = parseOptions();
   if (raw.help) {
     console.log(usage());
+    return;
+  }
+  if (raw.hostile) {
+    const { runHostileBench } = await import('./hostile.mjs');
+    const rows = await runHostileBench([
+      ...(raw.only ? ['--only', raw.only] : []),
+      ...(raw.keep ? ['--keep'] : []),
+      ...(raw.json ? ['--json', raw.json] : []),
+    ]);
+    if (rows.some((r) => !r.ok)) process.exitCode = 1;
     return;
   }
   const opts = {

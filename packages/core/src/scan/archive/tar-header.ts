@@ -8,7 +8,7 @@
  */
 
 /** Size of a tar block. */
-export const TAR_BLOCK = 512;
+export const TAR_BLOCK: number = 512;
 
 /** Types tarfile knows (anything else is extracted as a regular file). */
 const SUPPORTED_TYPES = new Set([
@@ -28,7 +28,13 @@ const SUPPORTED_TYPES = new Set([
 /** Types whose data blocks follow the header. */
 const REGULAR_TYPES = new Set(['0', '\0', '7', 'S']);
 /** Extended-header types (pax `x`/`g`, Solaris `X`) and GNU long names. */
-export const META_TYPES = new Set(['x', 'g', 'X', 'L', 'K']);
+export const META_TYPES: ReadonlySet<string> = new Set([
+  'x',
+  'g',
+  'X',
+  'L',
+  'K',
+]);
 
 /** Rounds up to whole blocks. */
 export function blockCeil(n: number): number {

@@ -54,7 +54,7 @@ import {
 /** Header blocks of every kind (members, extended headers, sparse extensions) read per archive. */
 export const MAX_TAR_HEADERS = 1_000_000;
 /** Largest pax record block, GNU long name or link, and total of pax global records. */
-export const MAX_TAR_META_BYTES = 1024 * 1024;
+export const MAX_TAR_META_BYTES: number = 1024 * 1024;
 /** Extended headers (`x`, `g`, `X`, `L`, `K`) in a row before one member. */
 export const MAX_TAR_META_CHAIN = 16;
 /** Sparse segments of one member. */
