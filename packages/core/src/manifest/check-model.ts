@@ -64,10 +64,13 @@ export async function checkModel(
   const s = signed.serialization;
   const root = resolve(modelPath);
   const recorded = s.ignorePaths.filter(isUsableRecordedIgnore);
-  // A recorded list is authoritative; pre-1.1 bundles record none and had the git defaults.
+  // A recorded list is authoritative, even an empty one; pre-1.1 bundles
+  // record none and had the git defaults.
   const entries = await ignoreEntries(
     root,
-    s.ignorePaths.length === 0 ? DEFAULT_GIT_IGNORES : recorded,
+    s.ignorePaths.length === 0 && s.ignorePathsRecorded !== true
+      ? DEFAULT_GIT_IGNORES
+      : recorded,
     options.ignorePaths,
     options.signaturePath,
   );

@@ -214,6 +214,12 @@ export async function hashModel(
       ? [...gitDefaults(options)]
       : [...entries].sort(comparePaths),
   };
+  // What was in force is recorded even when it is nothing (git defaults off,
+  // signature outside): otherwise verify could not tell this bundle from a
+  // pre-1.1 one and would re-apply the git defaults, hiding files added under
+  // .git/, .github/ or .gitattributes (issue 12 item 4).
+  if (serialization.ignorePaths.length === 0)
+    serialization.ignorePathsRecorded = true;
   return {
     manifest: {
       modelName: modelNameOf(modelPath),

@@ -49,7 +49,8 @@ function asciiJSON(value: unknown): string {
 /**
  * Encodes a manifest as the in-toto statement we sign (the DSSE payload).
  * Deterministic: key order, integer `shard_size`, sorted `ignore_paths`
- * (omitted when empty), 2-space indentation, no trailing newline.
+ * (omitted when empty, unless `ignorePathsRecorded` says the empty list is
+ * what was in force: then `[]`), 2-space indentation, no trailing newline.
  */
 export function encodeStatement(manifest: Manifest): Buffer {
   const s = manifest.serialization;
@@ -59,7 +60,7 @@ export function encodeStatement(manifest: Manifest): Buffer {
   };
   if (s.method === 'shards') serialization.shard_size = s.shardSize;
   serialization.allow_symlinks = s.allowSymlinks;
-  if (s.ignorePaths.length > 0) {
+  if (s.ignorePaths.length > 0 || s.ignorePathsRecorded === true) {
     serialization.ignore_paths = [...new Set(s.ignorePaths)].sort(comparePaths);
   }
   const statement = {
@@ -210,7 +211,8 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
     inconsistent('serialization.allow_symlinks is not a boolean');
   }
   const ignorePaths: string[] = [];
-  if (raw.ignore_paths !== undefined && raw.ignore_paths !== null) {
+  const recorded = raw.ignore_paths !== undefined && raw.ignore_paths !== null;
+  if (recorded) {
     if (!Array.isArray(raw.ignore_paths))
       inconsistent('serialization.ignore_paths is not a list');
     for (const entry of raw.ignore_paths as unknown[]) {
@@ -225,6 +227,9 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
     allowSymlinks: allowSymlinks === true,
     ignorePaths,
   };
+  // An empty list is still a list: "nothing was ignored", not "pre-1.1, apply the git defaults".
+  if (recorded && ignorePaths.length === 0)
+    serialization.ignorePathsRecorded = true;
   if (method === 'shards') {
     // The reference writes `8.0`; JSON numbers `8`, `8.0` and `8e0` all parse to 8.
     const size = raw.shard_size;

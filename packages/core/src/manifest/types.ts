@@ -20,6 +20,14 @@ export interface Serialization {
   allowSymlinks: boolean;
   /** Ignore entries recorded by the signer, POSIX, relative to the model root, sorted. */
   ignorePaths: string[];
+  /**
+   * Set when `ignorePaths` is empty but recorded (`"ignore_paths": []`):
+   * nothing was out of scope at signing (git defaults off, signature outside
+   * the model), so verify applies no git defaults. Absent on statements that
+   * record no list (pre-1.1), which get the git defaults as the reference
+   * gave them.
+   */
+  ignorePathsRecorded?: true;
 }
 
 /** One entry of `predicate.resources`. */
