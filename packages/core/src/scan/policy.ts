@@ -114,6 +114,8 @@ export const ALLOW_PROFILES: Readonly<
     'numpy.ndarray',
     'numpy.core.multiarray._reconstruct',
     'numpy.core.multiarray.scalar',
+    // NumPy before 1.0 pickled arrays through this name (ndarray.__new__).
+    'numpy.core._internal._reconstruct',
     'numpy._core.multiarray._reconstruct',
     'numpy._core.multiarray.scalar',
     'numpy.core.numeric._frombuffer',
