@@ -71,7 +71,7 @@ export const ARCHIVE_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'high',
     title: 'decompression bomb',
     description:
-      'A gzip stream or zip entry expands past the `maxExpandedBytes` limit at a ratio above 100:1 (below that ratio the limit is reported as SCAN_LIMIT_EXCEEDED); inflation never goes past the limit.',
+      'A gzip stream, zip entry or sparse tar member expands past the `maxExpandedBytes` limit at a ratio above 100:1; a high SCAN_INCOMPLETE says what was not scanned. Inflation never goes past the limit.',
     remediation: 'Do not extract the archive.',
   },
   {
