@@ -129,7 +129,11 @@ export interface PickleVmLimits {
   maxStreams: number;
   /** Junk bytes searched for the next stream after a `STOP` or an error. Default 64 MiB. */
   maxResyncBytes: number;
-  /** Bytes of `bytes` constants kept for nested scanning. Default 64 MiB. */
+  /**
+   * Bytes of `bytes` constants and of `str` constants over 4 KiB kept (for
+   * nested scanning). Past it such operands are skipped by length: a
+   * `bytes` value without its bytes, a `str` of unknown content. Default 16 MiB.
+   */
   maxRetainedBytes: number;
   /**
    * Largest `bytes`/`str` operand read into memory; longer ones are skipped by
@@ -149,7 +153,7 @@ export const DEFAULT_PICKLE_VM_LIMITS: Readonly<PickleVmLimits> = Object.freeze(
     maxMemo: 1_000_000,
     maxStreams: 1000,
     maxResyncBytes: 64 * 1024 * 1024,
-    maxRetainedBytes: 64 * 1024 * 1024,
+    maxRetainedBytes: 16 * 1024 * 1024,
     maxKeptOperandBytes: 16 * 1024 * 1024,
     maxLineBytes: 16 * 1024 * 1024,
   },
@@ -316,6 +320,9 @@ function limitError(
     'high',
   );
 }
+
+/** Operands up to this length are always read (names, keys, small constants). */
+const SHORT_OPERAND = 4096;
 
 const NONE: PickleValue = { k: 'none' };
 const UNKNOWN: PickleValue = { k: 'unknown' };
@@ -622,6 +629,20 @@ class PickleMachine {
     return v;
   }
 
+  /**
+   * A `str` value. Strings longer than {@link SHORT_OPERAND} bytes are
+   * charged to the retention budget; past it they are values of unknown
+   * content (names and keys are short; a long string is data).
+   */
+  private strValue(v: string, rawLength: number, offset: number): PickleValue {
+    if (rawLength > SHORT_OPERAND) {
+      if (this.retained + rawLength > this.limits.maxRetainedBytes)
+        return UNKNOWN;
+      this.retained += rawLength;
+    }
+    return this.constant({ k: 'str', v, offset });
+  }
+
   private bytesValue(
     data: Buffer | undefined,
     length: number,
@@ -874,6 +895,11 @@ class PickleMachine {
     };
     const a: Operand = {};
     const keep = this.limits.maxKeptOperandBytes;
+    // Past the retention budget only short operands are read at all.
+    const keepAny = Math.min(
+      keep,
+      Math.max(SHORT_OPERAND, this.limits.maxRetainedBytes - this.retained),
+    );
     switch (op) {
       case 'INT':
       case 'LONG':
@@ -921,16 +947,16 @@ class PickleMachine {
         takeOrSkip(i32(), Math.min(keep, 4096));
         break;
       case 'BINSTRING':
-        takeOrSkip(i32(), keep);
+        takeOrSkip(i32(), keepAny);
         break;
       case 'BINUNICODE':
       case 'BINBYTES':
-        takeOrSkip(u32(), keep);
+        takeOrSkip(u32(), keepAny);
         break;
       case 'BINUNICODE8':
       case 'BINBYTES8':
       case 'BYTEARRAY8':
-        takeOrSkip(u64(), keep);
+        takeOrSkip(u64(), keepAny);
         break;
       case 'GLOBAL':
       case 'INST':
@@ -1084,7 +1110,7 @@ class PickleMachine {
             'invalid string literal at STRING',
             { opcode: op },
           );
-        this.push(this.constant({ k: 'str', v: s, offset: start }));
+        this.push(this.strValue(s, a.b!.length, start));
         break;
       }
       case 'BINSTRING':
@@ -1094,20 +1120,12 @@ class PickleMachine {
         this.push(
           a.skip === true
             ? UNKNOWN
-            : this.constant({
-                k: 'str',
-                v: a.b!.toString('latin1'),
-                offset: start,
-              }),
+            : this.strValue(a.b!.toString('latin1'), a.b!.length, start),
         );
         break;
       case 'UNICODE':
         this.push(
-          this.constant({
-            k: 'str',
-            v: decodeRawUnicodeEscape(a.b!),
-            offset: start,
-          }),
+          this.strValue(decodeRawUnicodeEscape(a.b!), a.b!.length, start),
         );
         break;
       case 'BINUNICODE':
@@ -1116,11 +1134,7 @@ class PickleMachine {
         this.push(
           a.skip === true
             ? UNKNOWN
-            : this.constant({
-                k: 'str',
-                v: a.b!.toString('utf8'),
-                offset: start,
-              }),
+            : this.strValue(a.b!.toString('utf8'), a.b!.length, start),
         );
         break;
       case 'BINBYTES':
@@ -1255,11 +1269,7 @@ class PickleMachine {
       case 'BINPERSID': {
         const id =
           op === 'PERSID'
-            ? this.constant({
-                k: 'str',
-                v: a.b!.toString('latin1'),
-                offset: start,
-              })
+            ? this.strValue(a.b!.toString('latin1'), a.b!.length, start)
             : this.pop(op);
         const v: Extract<PickleValue, { k: 'pid' }> = {
           k: 'pid',
@@ -1401,7 +1411,13 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
   return b0 === 0x80 && b1 !== undefined && b1 >= 2 && b1 <= 5;
 }
 
-const WINDOW = 1024 * 1024;
+/**
+ * Bytes read per window refill (more when one operand needs more). Small,
+ * because after a skipped operand only the next opcode's few bytes are needed.
+ */
+const WINDOW = 64 * 1024;
+/** Chunk of junk searched at a time for the next stream. */
+const RESYNC_CHUNK = 1024 * 1024;
 /** Steps between two looks at the clock and the signal. */
 const CHECK_EVERY = 0x3fff;
 /** Longest run without giving the event loop a turn, in ms (timers, the engine's deadline). */
@@ -1538,8 +1554,11 @@ export async function analysePickleSource(
     // Search the junk window by chunks (bounded memory) for the next `PROTO 2..5`.
     const searchEnd = Math.min(total, from + limits.maxResyncBytes);
     let found = -1;
-    for (let at = from; found < 0 && at + 1 < searchEnd; at += WINDOW) {
-      const chunk = await source.read(at, Math.min(WINDOW + 1, searchEnd - at));
+    for (let at = from; found < 0 && at + 1 < searchEnd; at += RESYNC_CHUNK) {
+      const chunk = await source.read(
+        at,
+        Math.min(RESYNC_CHUNK + 1, searchEnd - at),
+      );
       for (
         let i = chunk.indexOf(0x80);
         i >= 0 && i + 1 < chunk.length;
