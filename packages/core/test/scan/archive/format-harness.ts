@@ -68,12 +68,14 @@ export async function scanBytes(
     async scanNested(source: ByteSource, memberName: string): Promise<void> {
       const childMember = [...member, memberName];
       if (depth + 1 > limits.maxNestingDepth) {
+        // As the engine reports it.
         findings.push({
-          ruleId: 'SCAN_LIMIT_EXCEEDED',
-          severity: 'medium',
+          ruleId: 'SCAN_INCOMPLETE',
+          severity: 'high',
           file,
           member: childMember,
-          message: 'nesting deeper than the depth limit',
+          message: 'not fully scanned: nested deeper than the nesting limit',
+          evidence: { limit: 'maxNestingDepth', value: limits.maxNestingDepth },
         });
         return;
       }
