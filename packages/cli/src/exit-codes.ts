@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { errorKind, isModelSealError } from '@modelseal/core';
+import { errorKind, isModelSealError } from '@modelseal/core/errors';
 
 /** Exit codes of every modelseal command (docs/cli.md). */
 export const EXIT: {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { safeText, type AuditInput } from '@modelseal/core';
+import { safeText } from '@modelseal/core/output';
+import type { AuditInput } from '@modelseal/core/audit';
 
 /** Where a command writes: stdout for results, stderr for logs. */
 export interface Io {

@@ -7,16 +7,10 @@ import { createRequire } from 'node:module';
 import {
   appendAuditEvent,
   createAuditEvent,
-  isModelSealError,
-  safeJSONStringify,
   type AuditInput,
-} from '@modelseal/core';
-import { diffCommand, DIFF_HELP } from './commands/diff.js';
-import { digestCommand, DIGEST_HELP } from './commands/digest.js';
-import { inspectCommand, INSPECT_HELP } from './commands/inspect.js';
-import { scanCommand, SCAN_HELP } from './commands/scan.js';
-import { signCommand, SIGN_HELP } from './commands/sign.js';
-import { verifyCommand, VERIFY_HELP } from './commands/verify.js';
+} from '@modelseal/core/audit';
+import { isModelSealError } from '@modelseal/core/errors';
+import { safeJSONStringify } from '@modelseal/core/output';
 import {
   EXIT,
   EXIT_CODE_HELP,
@@ -36,39 +30,61 @@ export const VERSION: string = (
 
 type Command = (argv: readonly string[], io: Io) => Promise<ExitCode>;
 
+interface LoadedCommand {
+  run: Command;
+  help: string;
+}
+
+/**
+ * The commands. Each loads its module (and, through it, only the library
+ * subpaths it uses) when it runs: `--version` and `--help` load no command,
+ * `digest` never loads the scanners or Sigstore (docs/performance.md, "Start-up").
+ */
 const COMMANDS: Record<
   string,
-  { run: Command; summary: string; help: string }
+  { load: () => Promise<LoadedCommand>; summary: string }
 > = {
   sign: {
-    run: signCommand,
+    load: async () => {
+      const m = await import('./commands/sign.js');
+      return { run: m.signCommand, help: m.SIGN_HELP };
+    },
     summary: 'sign a model (sigstore, key or certificate)',
-    help: SIGN_HELP,
   },
   verify: {
-    run: verifyCommand,
+    load: async () => {
+      const m = await import('./commands/verify.js');
+      return { run: m.verifyCommand, help: m.VERIFY_HELP };
+    },
     summary: 'verify a model against its signature',
-    help: VERIFY_HELP,
   },
   scan: {
-    run: scanCommand,
+    load: async () => {
+      const m = await import('./commands/scan.js');
+      return { run: m.scanCommand, help: m.SCAN_HELP };
+    },
     summary: 'scan model files for embedded code and unsafe constructs',
-    help: SCAN_HELP,
   },
   inspect: {
-    run: inspectCommand,
+    load: async () => {
+      const m = await import('./commands/inspect.js');
+      return { run: m.inspectCommand, help: m.INSPECT_HELP };
+    },
     summary: 'show what a bundle claims, without verifying',
-    help: INSPECT_HELP,
   },
   diff: {
-    run: diffCommand,
+    load: async () => {
+      const m = await import('./commands/diff.js');
+      return { run: m.diffCommand, help: m.DIFF_HELP };
+    },
     summary: 'list files added, removed and changed between two versions',
-    help: DIFF_HELP,
   },
   digest: {
-    run: digestCommand,
+    load: async () => {
+      const m = await import('./commands/digest.js');
+      return { run: m.digestCommand, help: m.DIGEST_HELP };
+    },
     summary: "print a model's OMS root digest",
-    help: DIGEST_HELP,
   },
 };
 
@@ -79,7 +95,7 @@ export function registerCommand(
   summary: string,
   help: string,
 ): void {
-  COMMANDS[name] = { run, summary, help };
+  COMMANDS[name] = { load: () => Promise.resolve({ run, help }), summary };
 }
 
 function usage(): string {
@@ -119,7 +135,7 @@ export async function main(
   ) {
     const topic = name === 'help' ? rest[0] : undefined;
     const command = topic === undefined ? undefined : COMMANDS[topic];
-    io.out(command ? command.help : usage());
+    io.out(command ? (await command.load()).help : usage());
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (name === '--version' || name === '-V') {
@@ -143,7 +159,7 @@ export async function main(
   try {
     if (command === undefined)
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
-    code = await command.run(args, io);
+    code = await (await command.load()).run(args, io);
   } catch (error) {
     failure = error;
     if (wantsJSON) io.out(safeJSONStringify(errorJSON(error), 2));

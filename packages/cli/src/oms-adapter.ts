@@ -6,12 +6,11 @@
  * comes as flags; only the exit status counts (0 success, else failure).
  */
 import { parseArgs } from 'node:util';
+import { signModel, type SignModelOptions } from '@modelseal/core/sign';
 import {
-  signModel,
   verifyModelSignature,
-  type SignModelOptions,
   type VerifyModelSignatureOptions,
-} from '@modelseal/core';
+} from '@modelseal/core/verify';
 import { EXIT, UsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
 import { errorLine } from './output/errors.js';

@@ -73,3 +73,5 @@ export const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
 export const SIGSTORE_DEFAULT_TIMEOUT_MS = 30_000;
 /** Default retries per request to Sigstore services. */
 export const SIGSTORE_DEFAULT_RETRIES = 2;
+
+export { MODELSEAL_VERSION } from './version.js';

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
-import type { HashAlgorithm, HashModelOptions } from '@modelseal/core';
+import type { HashAlgorithm, HashModelOptions } from '@modelseal/core/manifest';
 import { flag, list, positiveInteger, str, type Parsed } from '../args.js';
 import { UsageError } from '../exit-codes.js';
 import type { ProgressMode } from '../output/progress.js';

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { diffModels, safeJSONStringify, safeText } from '@modelseal/core';
+import { diffModels } from '@modelseal/core/diff';
+import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import { flag, parse, positionals } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';

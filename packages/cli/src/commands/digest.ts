@@ -1,12 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
-import {
-  DEFAULT_SIGNATURE_NAME,
-  encodeStatement,
-  hashModel,
-  safeJSONStringify,
-  safeText,
-} from '@modelseal/core';
+import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
+import { encodeStatement, hashModel } from '@modelseal/core/manifest';
+import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { progressReporter } from '../output/progress.js';

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import {
   inspectBundle,
-  safeJSONStringify,
-  safeText,
   type InspectBundleResult,
-} from '@modelseal/core';
+} from '@modelseal/core/verify';
+import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import { flag, parse, positionals } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';

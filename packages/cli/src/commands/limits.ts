@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // `--limit NAME=VALUE` (repeatable): the scanner's limits (ScanLimits) from the command line.
-import { DEFAULT_SCAN_LIMITS, type ScanLimits } from '@modelseal/core';
+import {
+  DEFAULT_SCAN_LIMITS,
+  type ScanLimits,
+} from '@modelseal/core/scan/report';
 import { list, type Parsed } from '../args.js';
 import { UsageError } from '../exit-codes.js';
 

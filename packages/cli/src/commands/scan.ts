@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
+import { MODELSEAL_VERSION } from '@modelseal/core/constants';
 import {
-  MODELSEAL_VERSION,
   SEVERITIES,
   findingUri,
   loadScanPolicy,
-  reportReaches,
-  safeJSONStringify,
-  safeText,
-  scanPaths,
   toSarif,
-  writeFileAtomic,
   type FileScanResult,
+  type Severity,
+} from '@modelseal/core/scan/report';
+import {
+  reportReaches,
+  scanPaths,
   type ScanOptions,
   type ScanReport,
-  type Severity,
-} from '@modelseal/core';
+} from '@modelseal/core/scan';
+import {
+  safeJSONStringify,
+  safeText,
+  writeFileAtomic,
+} from '@modelseal/core/output';
 import { flag, parse, positiveInteger, str } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
 import {
-  DEFAULT_SIGNATURE_NAME,
   SEVERITIES,
-  defaultScanAttestationPath,
-  isModelSealError,
   loadScanPolicy,
-  safeJSONStringify,
-  safeText,
   type Severity,
+} from '@modelseal/core/scan/report';
+import { defaultScanAttestationPath } from '@modelseal/core/attest';
+import { isModelSealError } from '@modelseal/core/errors';
+import { safeJSONStringify, safeText } from '@modelseal/core/output';
+import {
   type SignScanOptions,
   signModel,
   type SignModelOptions,
   type SignModelResult,
-} from '@modelseal/core';
+} from '@modelseal/core/sign';
 import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';

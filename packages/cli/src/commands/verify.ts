@@ -2,15 +2,16 @@
 import { resolve } from 'node:path';
 import {
   defaultScanAttestationPath,
-  isModelSealError,
-  safeJSONStringify,
-  safeText,
   verifyScanAttestation,
   type ScanAttestationResult,
+} from '@modelseal/core/attest';
+import { isModelSealError } from '@modelseal/core/errors';
+import { safeJSONStringify, safeText } from '@modelseal/core/output';
+import {
   verifyModelSignature,
   type VerifyModelSignatureOptions,
   type VerifyModelSignatureResult,
-} from '@modelseal/core';
+} from '@modelseal/core/verify';
 import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';

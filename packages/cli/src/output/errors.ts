@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { isModelSealError, safeText } from '@modelseal/core';
+import { isModelSealError } from '@modelseal/core/errors';
+import { safeText } from '@modelseal/core/output';
 import { UsageError } from '../exit-codes.js';
 
 /** The JSON object printed on stdout for a failure with `--json`. */

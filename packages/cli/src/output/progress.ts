@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { safeText, type HashProgress } from '@modelseal/core';
+import { safeText } from '@modelseal/core/output';
+import type { HashProgress } from '@modelseal/core/manifest';
 
 /** How progress is shown: a bar on a terminal, a line per file, or nothing. */
 export type ProgressMode = 'auto' | 'plain' | 'none';

@@ -3,14 +3,11 @@
 // Every string that comes from a bundle, a certificate or a file name goes
 // through safeText: a carriage return or an escape sequence in a resource
 // name, key hint or subject cannot draw a line of its own.
-import {
-  findingUri,
-  safeText,
-  type Finding,
-  type Resource,
-  type SignedBy,
-  type SignerInfo,
-} from '@modelseal/core';
+import { findingUri, type Finding } from '@modelseal/core/scan/report';
+import { safeText } from '@modelseal/core/output';
+import type { Resource } from '@modelseal/core/manifest';
+import type { SignedBy } from '@modelseal/core/sign';
+import type { SignerInfo } from '@modelseal/core/verify';
 
 /** One line naming who signs, before signing. */
 export function describeSignedBy(signedBy: SignedBy): string {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-export { scanModel, type ScanModelOptions } from './scan-model.js';
+export { scanModel } from './scan-model-lazy.js';
+export type { ScanModelOptions } from './scan-model.js';
 export {
   MAX_ATTESTED_FINDINGS,
   SCAN_PREDICATE_TYPE,

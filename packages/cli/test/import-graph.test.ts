@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// Start-up: each command loads only what it uses. Checked on the import graph of
+// the real CLI process (a load hook), not on timings: `--version` and `digest`
+// load no Sigstore module and no scanner; `verify key` loads neither the
+// Sigstore signing/TUF/verifier stack nor the BLAKE3 binding; `scan` loads no Sigstore.
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
+const HOOK = join(ROOT, 'packages/core/test/packaging/load-hook.mjs');
+const SAMPLE = join(ROOT, 'test-vectors/sample-model');
+
+interface Loaded {
+  modules: number;
+  packages: string[];
+  urls?: string[];
+}
+
+function loaded(args: string[]): Loaded {
+  const out = execFileSync(process.execPath, ['--import', HOOK, BIN, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const line = out.split('\n').find((l) => l.startsWith('LOADED '));
+  if (line === undefined) throw new Error(`no LOADED line in: ${out}`);
+  return JSON.parse(line.slice('LOADED '.length)) as Loaded;
+}
+
+const sigstore = (r: Loaded): string[] =>
+  r.packages.filter((p) => p.startsWith('@sigstore/') || p === 'tuf-js');
+const HEAVY = [
+  '@sigstore/sign',
+  '@sigstore/tuf',
+  '@sigstore/verify',
+  '@napi-rs/blake-hash',
+  'make-fetch-happen',
+];
+
+describe('CLI import graph', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-cli-graph-'));
+  const model = join(dir, 'model');
+  cpSync(SAMPLE, model, { recursive: true });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+  });
+  writeFileSync(
+    join(dir, 'key.pem'),
+    privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  writeFileSync(
+    join(dir, 'pub.pem'),
+    publicKey.export({ type: 'spki', format: 'pem' }),
+  );
+
+  it('--version loads no command, no Sigstore module, no scanner', () => {
+    const r = loaded(['--version']);
+    expect(sigstore(r)).toEqual([]);
+    expect(r.packages).toEqual([]);
+    expect(r.modules).toBeLessThan(30);
+  });
+
+  it('digest loads no Sigstore module and no scanner', () => {
+    const r = loaded(['digest', model]);
+    expect(sigstore(r)).toEqual([]);
+    expect(r.packages).not.toContain('protobufjs');
+    expect(r.packages).not.toContain('@napi-rs/blake-hash');
+  });
+
+  it('verify key loads neither the Sigstore signing, TUF or verifier stack nor BLAKE3', () => {
+    const sig = join(dir, 'model.sig');
+    execFileSync(process.execPath, [
+      BIN,
+      'sign',
+      'key',
+      model,
+      '--private-key',
+      join(dir, 'key.pem'),
+      '--signature',
+      sig,
+      '--force',
+    ]);
+    const r = loaded([
+      'verify',
+      'key',
+      model,
+      '--public-key',
+      join(dir, 'pub.pem'),
+      '--signature',
+      sig,
+    ]);
+    expect(r.packages.filter((p) => HEAVY.includes(p))).toEqual([]);
+  });
+
+  it('scan of a safetensors file loads no Sigstore module', () => {
+    const r = loaded(['scan', join(model, 'model.safetensors')]);
+    expect(sigstore(r)).toEqual([]);
+  });
+});
