@@ -325,6 +325,33 @@ function limitError(
 const SHORT_OPERAND = 4096;
 
 const NONE: PickleValue = { k: 'none' };
+/** Shared by every call not built yet (most): one array less per call. */
+const NO_STATES: PickleValue[] = Object.freeze([]) as unknown as PickleValue[];
+/** Tuples are never mutated: one shared empty tuple. */
+const EMPTY_TUPLE: PickleValue = Object.freeze({
+  k: 'tuple',
+  items: Object.freeze([]) as unknown as PickleValue[],
+});
+const TRUE: PickleValue = Object.freeze({ k: 'bool', v: true });
+const FALSE: PickleValue = Object.freeze({ k: 'bool', v: false });
+
+/** Shared values of small ints (values are never mutated): far less memory for shapes, offsets, keys. */
+const SMALL_INTS: PickleValue[] = [];
+const SMALL_INT_MIN = -256;
+const SMALL_INT_MAX = 65_535;
+
+function intValue(n: number | bigint): PickleValue {
+  const small =
+    typeof n === 'number'
+      ? n
+      : n >= BigInt(SMALL_INT_MIN) && n <= BigInt(SMALL_INT_MAX)
+        ? Number(n)
+        : undefined;
+  if (small === undefined || small < SMALL_INT_MIN || small > SMALL_INT_MAX)
+    return { k: 'int', v: BigInt(n) };
+  const i = small - SMALL_INT_MIN;
+  return (SMALL_INTS[i] ??= Object.freeze({ k: 'int', v: BigInt(small) }));
+}
 const UNKNOWN: PickleValue = { k: 'unknown' };
 
 function decodePythonStringLiteral(raw: Buffer): string | undefined {
@@ -705,7 +732,7 @@ class PickleMachine {
       args,
       kind,
       offset,
-      states: [],
+      states: NO_STATES,
     };
     if (kwargs !== undefined) value.kwargs = kwargs;
     this.out.calls.push({ value, offset, stream: this.out.streams - 1 });
@@ -1067,32 +1094,33 @@ class PickleMachine {
         this.push(NONE);
         break;
       case 'NEWTRUE':
-        this.push({ k: 'bool', v: true });
+        this.push(TRUE);
         break;
       case 'NEWFALSE':
-        this.push({ k: 'bool', v: false });
+        this.push(FALSE);
         break;
       case 'INT': {
         const s = a.b!.toString('latin1');
-        if (s === '01') this.push({ k: 'bool', v: true });
-        else if (s === '00') this.push({ k: 'bool', v: false });
-        else this.push({ k: 'int', v: this.lineInt(a.b!, op) });
+        if (s === '01') this.push(TRUE);
+        else if (s === '00') this.push(FALSE);
+        else this.push(intValue(this.lineInt(a.b!, op)));
         break;
       }
       case 'LONG':
-        this.push({ k: 'int', v: this.lineInt(a.b!, op) });
+        this.push(intValue(this.lineInt(a.b!, op)));
         break;
       case 'BININT':
       case 'BININT1':
       case 'BININT2':
-        this.push({ k: 'int', v: BigInt(a.n!) });
+        this.push(intValue(a.n!));
         break;
       case 'LONG1':
       case 'LONG4':
-        this.push({
-          k: 'int',
-          v: a.b === undefined || a.b.length > 4096 ? 0n : bigintFromLE(a.b),
-        });
+        this.push(
+          intValue(
+            a.b === undefined || a.b.length > 4096 ? 0n : bigintFromLE(a.b),
+          ),
+        );
         break;
       case 'FLOAT': {
         const f = Number(a.b!.toString('latin1').trim());
@@ -1159,7 +1187,7 @@ class PickleMachine {
         this.top(op);
         break;
       case 'EMPTY_TUPLE':
-        this.push({ k: 'tuple', items: [] });
+        this.push(EMPTY_TUPLE);
         break;
       case 'TUPLE':
         this.push({ k: 'tuple', items: this.popMark(op) });
@@ -1348,8 +1376,10 @@ class PickleMachine {
           offset: start,
           stream: this.out.streams - 1,
         });
-        if (target.k === 'call') target.states.push(state);
-        else if (target.k !== 'dict' && target.k !== 'list')
+        if (target.k === 'call') {
+          if (target.states === NO_STATES) target.states = [state];
+          else target.states.push(state);
+        } else if (target.k !== 'dict' && target.k !== 'list')
           this.mutate(op, target, start);
         if (hook !== undefined) {
           if ('skip' in hook) {
