@@ -196,6 +196,11 @@ class TarWalk {
   constructor(
     private readonly source: ByteSource,
     private readonly ctx: ScanContext,
+    /** Receives each member's bytes; default: `ctx.scanNested`. */
+    private readonly onMember: (
+      data: ByteSource,
+      name: string,
+    ) => Promise<void> = (data, name) => ctx.scanNested(data, name),
   ) {
     this.reader = new BlockReader(source);
   }
@@ -221,7 +226,7 @@ class TarWalk {
   /** Next offset at or after `from` holding a valid header, or undefined. */
   private async nextHeader(from: number): Promise<number | undefined> {
     for (let p = from; p + TAR_BLOCK <= this.source.size; p += TAR_BLOCK) {
-      if (((p - from) & 0x1ffffff) === 0) this.checkAborted();
+      if ((p - from) % WINDOW === 0) this.checkAborted();
       const b = await this.reader.block(p);
       if (b[0] === 0 && isZeroBlock(b)) continue;
       if (!checksumOk(b)) continue;
@@ -368,7 +373,7 @@ class TarWalk {
   private async afterEnd(pos: number): Promise<number | undefined> {
     let p = pos + TAR_BLOCK;
     for (; ; p += TAR_BLOCK) {
-      if (((p - pos) & 0x1ffffff) === 0) this.checkAborted();
+      if ((p - pos) % WINDOW === 0) this.checkAborted();
       const b = await this.reader.block(p);
       if (b.length < TAR_BLOCK) return undefined;
       if (!isZeroBlock(b)) break;
@@ -579,7 +584,7 @@ class TarWalk {
     );
     if (segments !== undefined && realSize !== undefined)
       await this.scanSparse(name, pos, data, segments, realSize);
-    else if (data.size > 0) await ctx.scanNested(data, name);
+    else if (data.size > 0) await this.onMember(data, name);
     return stored > available ? undefined : next;
   }
 
@@ -723,7 +728,7 @@ class TarWalk {
         offset: pos,
         message: `sparse tar member ${name} cannot be laid out (${problem}); it is scanned as stored`,
       });
-      if (data.size > 0) await ctx.scanNested(data, name);
+      if (data.size > 0) await this.onMember(data, name);
       return;
     }
     const holes = realSize - storedPos;
@@ -745,11 +750,11 @@ class TarWalk {
         offset: pos,
         message: `sparse tar member ${name} as extracted; its stored bytes are scanned as stored`,
       });
-      if (data.size > 0) await ctx.scanNested(data, name);
+      if (data.size > 0) await this.onMember(data, name);
       return;
     }
     if (realSize > 0)
-      await ctx.scanNested(sparseSource(data, segments, realSize), name);
+      await this.onMember(sparseSource(data, segments, realSize), name);
   }
 
   /**
@@ -779,7 +784,7 @@ class TarWalk {
         evidence: { header: offset, name: h.name },
       });
       if (typeHasData(h.type) && !META_TYPES.has(h.type) && h.size > 0)
-        await this.ctx.scanNested(
+        await this.onMember(
           sliceSource(this.source, offset + TAR_BLOCK, h.size),
           h.name,
         );
@@ -793,6 +798,32 @@ export async function walkTar(
   ctx: ScanContext,
 ): Promise<void> {
   await new TarWalk(source, ctx).run();
+}
+
+/** A member of a tar as {@link listTarMembers} gives it. */
+export interface TarMemberBytes {
+  /** Name after extended headers (as tarfile gives it). */
+  name: string;
+  /** The member's bytes as extraction produces them (sparse holes as zeros). */
+  source: ByteSource;
+}
+
+/**
+ * The members with data of a tar, read as the tar scanner reads them (for
+ * formats built on tar, such as legacy PyTorch files): what tarfile
+ * extracts, plus members other tar readers see; structural findings (names,
+ * links, unreadable headers, caps) are reported to `ctx`.
+ */
+export async function listTarMembers(
+  source: ByteSource,
+  ctx: ScanContext,
+): Promise<TarMemberBytes[]> {
+  const members: TarMemberBytes[] = [];
+  await new TarWalk(source, ctx, (data, name) => {
+    members.push({ name, source: data });
+    return Promise.resolve();
+  }).run();
+  return members;
 }
 
 /** True when the block looks like a tar header: `ustar` magic or a valid v7 checksum. */

@@ -14,7 +14,8 @@ import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { normaliseGlobal } from '../pickle/names.js';
 import { detectBinaryPickle, scanPickleSource } from '../pickle/scanner.js';
 import { analysePickleSource, type PickleValue } from '../pickle/vm.js';
-import { bufferSource, sliceSource } from '../source.js';
+import { bufferSource } from '../source.js';
+import { listTarMembers } from '../archive/tar-scanner.js';
 import {
   TORCH_STORAGE_ELEMENT_SIZES,
   checkTorchTensors,
@@ -87,28 +88,9 @@ export const TORCH_LEGACY_SCANNER: FormatScanner = {
   },
 };
 
-interface TarMember {
-  name: string;
-  offset: number;
-  size: number;
-  type: string;
-}
-
 function tarString(b: Buffer): string {
   const nul = b.indexOf(0);
   return (nul < 0 ? b : b.subarray(0, nul)).toString('utf8');
-}
-
-function tarSize(b: Buffer): number | undefined {
-  if ((b[0]! & 0x80) !== 0) {
-    // GNU base-256 size.
-    let v = 0n;
-    for (let i = 1; i < b.length; i++) v = (v << 8n) | BigInt(b[i]!);
-    return v > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(v);
-  }
-  const s = tarString(b).trim();
-  if (s === '') return 0;
-  return /^[0-7]+$/.test(s) ? parseInt(s, 8) : undefined;
 }
 
 const LEGACY_TAR_MEMBERS = new Set([
@@ -117,45 +99,6 @@ const LEGACY_TAR_MEMBERS = new Set([
   'storages',
   'tensors',
 ]);
-
-/** Lists the regular members of a tar through positioned reads (bounded). */
-async function listTar(
-  source: ByteSource,
-  maxMembers = 10_000,
-): Promise<TarMember[] | undefined> {
-  const out: TarMember[] = [];
-  let pos = 0;
-  let longName: string | undefined;
-  while (pos + 512 <= source.size && out.length < maxMembers) {
-    const h = await source.read(pos, 512);
-    if (h.every((x) => x === 0)) break;
-    const size = tarSize(h.subarray(124, 136));
-    if (size === undefined) return out.length > 0 ? out : undefined;
-    const type = String.fromCharCode(h[156] || 0x30);
-    const prefix =
-      h.subarray(257, 262).toString('latin1') === 'ustar'
-        ? tarString(h.subarray(345, 500))
-        : '';
-    const name =
-      longName ??
-      (prefix !== ''
-        ? `${prefix}/${tarString(h.subarray(0, 100))}`
-        : tarString(h.subarray(0, 100)));
-    longName = undefined;
-    const data = pos + 512;
-    if (type === 'L')
-      longName = tarString(await source.read(data, Math.min(size, 4096)));
-    else if (type === '0' || type === '\0')
-      out.push({
-        name,
-        offset: data,
-        size: Math.min(size, Math.max(0, source.size - data)),
-        type,
-      });
-    pos = data + Math.ceil(size / 512) * 512;
-  }
-  return out;
-}
 
 /** Detects a legacy torch tar: a ustar header whose first member is one of torch's. */
 export function detectTorchLegacyTar(head: Buffer): boolean {
@@ -240,8 +183,8 @@ export const TORCH_LEGACY_TAR_SCANNER: FormatScanner = {
   id: 'pytorch-legacy-tar',
   detect: (head: Buffer): boolean => detectTorchLegacyTar(head),
   async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
-    const members = await listTar(source);
-    if (members === undefined) return;
+    // The shared tar reader reads members as tarfile (torch.load) does.
+    const members = await listTarMembers(source, ctx);
     ctx.recognise('pytorch-legacy-tar');
     ctx.recognise('pickle');
     ctx.report({
@@ -251,7 +194,7 @@ export const TORCH_LEGACY_TAR_SCANNER: FormatScanner = {
         'legacy PyTorch tar file: all members are unpickled by torch.load',
     });
     for (const m of members) {
-      const src = sliceSource(source, m.offset, m.size);
+      const src = m.source;
       if (m.name === 'storages' || m.name === 'tensors')
         await scanRecords(src, ctx, m.name);
       else if (m.name === 'pickle' || m.name === 'sys_info')

@@ -58,6 +58,28 @@ describe('tar through the engine', () => {
     expect(r.complete).toBe(false);
   });
 
+  it('reads a legacy PyTorch tar as torch.load (tarfile) does: a directory with a size hides no pickle', async () => {
+    // tarfile reads sys_info, d, pickle, ...; a reader that skips the 1024
+    // bytes the directory declares never sees `pickle`.
+    const dir = mkdtempSync(join(tmpdir(), 'modelseal-legacy-tar-'));
+    writeFileSync(
+      join(dir, 'model.pt'),
+      Buffer.concat([
+        T.member({ name: 'sys_info' }, cleanPickle),
+        T.header({ name: 'd', type: '5', size: 1024 }),
+        T.member({ name: 'pickle' }, evilPickle),
+        T.member({ name: 'storages' }, cleanPickle),
+        T.member({ name: 'tensors' }, cleanPickle),
+        T.END,
+      ]),
+    );
+    const r = await scanFile(join(dir, 'model.pt'), { root: dir });
+    expect(r.formats[0]).toBe('pytorch-legacy-tar');
+    expect(
+      r.findings.filter((f) => f.severity === 'critical').map((f) => f.member),
+    ).toContainEqual(['pickle']);
+  });
+
   it('scanPaths over a directory with hostile tars, testtar.tar and other files returns a full report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'modelseal-tar-dir-'));
     writeFileSync(join(dir, 'hostile.tar'), hostileTar());
