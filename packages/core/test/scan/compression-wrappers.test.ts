@@ -239,7 +239,14 @@ describe('compression wrappers', () => {
   });
 
   it('fails closed on corrupt data inside a checked stream', async () => {
-    for (const kind of ['bzip2', 'xz', 'lzma', 'zstd', 'gzip'] as const) {
+    for (const kind of [
+      'bzip2',
+      'xz',
+      'lzma',
+      'zstd',
+      'gzip',
+      'zlib',
+    ] as const) {
       const data = Buffer.concat([
         evil,
         Buffer.from(randomBytes(64 * 1024).toString('hex')),
@@ -251,13 +258,23 @@ describe('compression wrappers', () => {
             })
           : compress(kind, data);
       const bad = Buffer.from(good);
-      for (let i = 40; i < bad.length - 16; i += 7) bad[i] = bad[i]! ^ 0x5a;
+      // Corrupt past the first 64 bytes: a reader gets data before the break.
+      for (let i = 200; i < bad.length - 16; i += 7) bad[i] = bad[i]! ^ 0x5a;
       const r = await scan(bad);
       expect(
         incomplete(r, 'compression-error')?.evidence,
         `${kind}\n${summary(r)}`,
       ).toMatchObject({ compression: kind });
     }
+    // A small stream whose check fails at its end: Node's zlib drops the
+    // output of the failing step, so nothing decodes here, yet a reader that
+    // returns data before the check could run it: high, not medium.
+    const tail = deflateSync(
+      Buffer.concat([evil, Buffer.from(randomBytes(2048).toString('hex'))]),
+    );
+    tail[tail.length - 1] = tail[tail.length - 1]! ^ 0xff;
+    const r = await scan(tail);
+    expect(incomplete(r, 'compression-error'), summary(r)).toBeDefined();
   });
 
   it('fails closed on a malformed lz4 frame and checks blocks before decoding them', async () => {
@@ -277,6 +294,36 @@ describe('compression wrappers', () => {
     ]);
     const r = await scan(forged);
     expect(incomplete(r, 'compression-error')?.message).toContain('lz4');
+  });
+
+  it('fails closed when an xz stream needs more decoder memory than allowed', async () => {
+    const xz = python(
+      "import sys, lzma\nd = sys.stdin.buffer.read()\nsys.stdout.buffer.write(lzma.compress(d, filters=[{'id': lzma.FILTER_LZMA2, 'dict_size': 64 << 20}]))",
+      evil,
+    );
+    expect(payload(await scan(xz))).toBeDefined();
+    const r = await scan(xz, { limits: { maxMemberBytes: 8 * 1024 * 1024 } });
+    expect(incomplete(r, 'decoder-memory'), summary(r)).toMatchObject({
+      evidence: { value: 8 * 1024 * 1024, compression: 'xz' },
+    });
+  });
+
+  it('reports data that only looks like a wrapper and decodes to nothing at medium', async () => {
+    // Text that starts with a zlib header ("x^") and a bare gzip header:
+    // zlib itself decodes nothing from them, so nothing can be loaded.
+    for (const data of [
+      Buffer.from('x^2 + y^2 = r^2, the circle of radius r\n'),
+      gzipSync(evil).subarray(0, 10),
+    ]) {
+      const r = await scan(data);
+      expect(r.findings, summary(r)).toMatchObject([
+        {
+          ruleId: 'SCAN_INCOMPLETE',
+          severity: 'medium',
+          evidence: { limit: 'compression-error', decoded: 0 },
+        },
+      ]);
+    }
   });
 
   it('reports 7z as unscannable at high severity', async () => {

@@ -45,10 +45,13 @@ export type DecodeFailure = 'corrupt' | 'truncated' | 'memory';
 /** A compressed stream that cannot be decoded to its end. */
 export class DecodeError extends Error {
   readonly reason: DecodeFailure;
-  constructor(message: string, reason: DecodeFailure) {
+  /** For `memory`: the decoder memory limit that was hit, in bytes. */
+  readonly limit: number | undefined;
+  constructor(message: string, reason: DecodeFailure, limit?: number) {
     super(message);
     this.name = 'DecodeError';
     this.reason = reason;
+    this.limit = limit;
   }
 }
 
@@ -173,7 +176,7 @@ class ChunkReader {
 // xz and LZMA "alone": liblzma (WebAssembly)
 
 /** The WebAssembly heap of node-liblzma is capped at 256 MiB; keep headroom for buffers. */
-const LZMA_MAX_MEMLIMIT = 192 * 1024 * 1024;
+export const LZMA_MAX_MEMLIMIT: number = 192 * 1024 * 1024;
 const LZMA_IN = 1 << 20;
 const LZMA_OUT = 1 << 20;
 
@@ -190,11 +193,12 @@ function lockLzma(): Promise<() => void> {
   return previous.then(() => release);
 }
 
-function lzmaFailure(w: LzmaWasm, ret: number): DecodeError {
+function lzmaFailure(w: LzmaWasm, ret: number, memlimit: number): DecodeError {
   if (ret === w.LZMA_MEMLIMIT_ERROR || ret === w.LZMA_MEM_ERROR)
     return new DecodeError(
       'xz/lzma: the stream needs more decoder memory than allowed',
       'memory',
+      memlimit,
     );
   return new DecodeError(`xz/lzma: liblzma error ${ret}`, 'corrupt');
 }
@@ -224,7 +228,7 @@ export const lzmaDecoder: Decoder = async function* decode(input, options) {
   };
   try {
     if (inPtr === 0 || outPtr === 0)
-      throw new DecodeError('xz/lzma: no decoder memory', 'memory');
+      throw new DecodeError('xz/lzma: no decoder memory', 'memory', memlimit);
     stream = new w.WasmLzmaStream(m);
     w.autoDecoderInit(stream, memlimit);
     let next = false; // decoding a stream after the first one
@@ -260,7 +264,7 @@ export const lzmaDecoder: Decoder = async function* decode(input, options) {
       if (ret !== w.LZMA_OK) {
         // Bytes after a stream that do not decode are ignored (Python's trailing_error).
         if (next && producedInStream === 0) return;
-        throw lzmaFailure(w, ret);
+        throw lzmaFailure(w, ret, memlimit);
       }
       if (
         action === w.LZMA_FINISH &&

@@ -14,6 +14,7 @@
  * what decoded before it is still scanned. 7z cannot be decoded here and is a
  * high `COMPRESSION_UNSUPPORTED`.
  */
+import { constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
 import { reportIncomplete } from '../incomplete.js';
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import {
@@ -38,7 +39,7 @@ import {
   undecodableKind,
   type WrapperKind,
 } from './detect.js';
-import { OutputSpool } from './spool.js';
+import { OutputSpool, SPILL_BYTES } from './spool.js';
 
 export { isGzipHead, isZlibHead } from './detect.js';
 
@@ -46,6 +47,25 @@ export { isGzipHead, isZlibHead } from './detect.js';
 export const BOMB_RATIO: number = 100;
 /** Decoded size below which the ratio is not checked (real sparse arrays compress well). */
 export const BOMB_FLOOR_BYTES: number = 64 * 1024 * 1024;
+/** Compressed bytes probed when a stream decodes to nothing. */
+const PROBE_BYTES = 64;
+
+/**
+ * True when zlib fails within `probe` (flushing what it can): the stream
+ * breaks inside the first bytes, which every reader decodes in one call.
+ */
+function brokenWithin(
+  probe: Buffer,
+  decode: (b: Buffer, o: { finishFlush: number }) => Buffer,
+): boolean {
+  try {
+    decode(probe, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Compressed bytes read per step. */
 const INPUT_CHUNK = 1024 * 1024;
 
@@ -56,6 +76,14 @@ interface WrapperSpec {
   /** Member name of the decoded stream. */
   member: string;
   detect(head: Buffer): boolean;
+  /**
+   * For decoders that are the library the loaders use (zlib, liblzma): given
+   * the first {@link PROBE_BYTES} compressed bytes of a stream that decoded to
+   * nothing, true when the loader cannot decode anything either (the stream
+   * breaks within the first bytes, which every loader reads in one call).
+   * Absent: a stream that decodes to nothing is still a high finding.
+   */
+  inert?: (probe: Buffer) => boolean;
   /** Where the compressed stream starts. */
   dataOffset(head: Buffer): number;
   decoder: Decoder;
@@ -64,6 +92,7 @@ interface WrapperSpec {
 const SPECS: WrapperSpec[] = [
   {
     kind: 'gzip',
+    inert: (probe) => brokenWithin(probe, gunzipSync),
     format: 'gzip',
     member: 'gunzip',
     detect: isGzipHead,
@@ -72,6 +101,7 @@ const SPECS: WrapperSpec[] = [
   },
   {
     kind: 'zlib',
+    inert: (probe) => brokenWithin(probe, inflateSync),
     format: 'zlib',
     member: 'inflate',
     detect: isZlibHead,
@@ -88,6 +118,7 @@ const SPECS: WrapperSpec[] = [
   },
   {
     kind: 'xz',
+    inert: () => true,
     format: 'xz',
     member: 'unxz',
     detect: isXzHead,
@@ -96,6 +127,7 @@ const SPECS: WrapperSpec[] = [
   },
   {
     kind: 'lzma',
+    inert: () => true,
     format: 'lzma',
     member: 'unlzma',
     detect: isLzmaAloneHead,
@@ -120,6 +152,7 @@ const SPECS: WrapperSpec[] = [
   },
   {
     kind: 'joblib-zf',
+    inert: (probe) => brokenWithin(probe, inflateSync),
     format: 'joblib-zf',
     member: 'joblib-zf',
     detect: (head) => parseZfHeader(head) !== undefined,
@@ -156,16 +189,20 @@ async function decodeAndScan(
 ): Promise<void> {
   ctx.recognise(spec.format);
   const head = await source.read(0, 64);
+  const start = spec.dataOffset(head);
   let consumed = 0;
   const input = readChunks(
     source,
-    spec.dataOffset(head),
+    start,
     (n) => {
       consumed += n;
     },
     ctx.signal,
   );
-  const spool = new OutputSpool();
+  // Memory held while nested members are scanned halves with each level.
+  const spool = new OutputSpool(
+    Math.max(1024 * 1024, SPILL_BYTES / 2 ** ctx.depth),
+  );
   let stop: 'bomb' | 'expanded' | undefined;
   let failure: DecodeError | undefined;
   try {
@@ -222,26 +259,33 @@ async function decodeAndScan(
         message: `${spec.kind} stream after ${decoded(n)}: the file's expanded bytes reached the limit`,
         evidence: { compression: spec.kind, decoded: n },
       });
+    } else if (failure?.reason === 'memory') {
+      reportIncomplete(ctx, {
+        limit: 'decoder-memory',
+        value: failure.limit ?? ctx.limits.maxMemberBytes,
+        message: `${spec.kind} stream needs more decoder memory than allowed; ${decoded(n)} scanned`,
+        evidence: { compression: spec.kind, decoded: n },
+      });
     } else if (failure !== undefined) {
-      reportIncomplete(
-        ctx,
-        failure.reason === 'memory'
-          ? {
-              limit: 'decoder-memory',
-              value: ctx.limits.maxMemberBytes,
-              message: `${spec.kind} stream needs more decoder memory than allowed; ${decoded(n)} scanned`,
-              evidence: { compression: spec.kind, decoded: n },
-            }
-          : {
-              limit: 'compression-error',
-              message: `${spec.kind} stream is ${failure.reason === 'truncated' ? 'truncated' : 'corrupt'} after ${decoded(n)}; only those were scanned`,
-              evidence: {
-                compression: spec.kind,
-                reason: failure.message,
-                decoded: n,
-              },
-            },
-      );
+      const how = failure.reason === 'truncated' ? 'truncated' : 'corrupt';
+      // Nothing decodes with the loaders' own library: nothing can be loaded.
+      const inert =
+        n === 0 &&
+        spec.inert !== undefined &&
+        (failure.reason === 'truncated' ||
+          spec.inert(await source.read(start, PROBE_BYTES)));
+      reportIncomplete(ctx, {
+        limit: 'compression-error',
+        message: inert
+          ? `${spec.kind} stream is ${how} before its first byte; nothing decodes`
+          : `${spec.kind} stream is ${how} after ${decoded(n)}; only those were scanned`,
+        evidence: {
+          compression: spec.kind,
+          reason: failure.message,
+          decoded: n,
+        },
+        ...(inert ? { severity: 'medium' as const } : {}),
+      });
     }
     if (n > 0) await ctx.scanNested(await spool.source(), spec.member);
   } finally {
