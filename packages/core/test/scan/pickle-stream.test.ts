@@ -273,6 +273,29 @@ describe('pickle VM streams large operands', () => {
   });
 });
 
+describe('protocol 0 pickle with lines longer than the detection head', () => {
+  it('is still recognised and its payload found', async () => {
+    const line = `V${'A'.repeat(100 * 1024)}\na`;
+    const data = Buffer.from(
+      `(l${line.repeat(3)}0${PAYLOAD.toString('latin1')}`,
+      'latin1',
+    );
+    const r = await scanSource(bufferSource(data), 'long-lines.bin');
+    expect(r.formats).toContain('pickle');
+    expect(payloadFound(r.findings)).toBe(true);
+  });
+
+  it('a text file of long lines is not taken for a pickle', async () => {
+    const text = Buffer.from(
+      `Very ${'long '.repeat(2000)}\nand more text\n`,
+      'latin1',
+    );
+    const r = await scanSource(bufferSource(text), 'notes.txt');
+    expect(r.formats).toEqual([]);
+    expect(r.findings).toEqual([]);
+  });
+});
+
 describe('PyTorch zip with a data.pkl over maxMemberBytes', () => {
   for (const deflate of [false, true]) {
     it(`a 300 MiB ${deflate ? 'deflated' : 'stored'} data.pkl is scanned to its end`, async () => {

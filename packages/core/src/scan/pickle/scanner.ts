@@ -685,31 +685,57 @@ export function detectBinaryPickle(head: Buffer): boolean {
   );
 }
 
+/** Bytes of a source the protocol 0/1 detector may run over when the head ends inside an operand. */
+const TEXT_DETECT_BYTES = 64 * 1024 * 1024;
+
 /**
  * Detects a protocol 0/1 pickle by running the VM over the head: it must
  * execute several opcodes, including a global or a structure, without error.
+ * When the head ends inside an operand (a text line or a string longer than
+ * the head), the VM runs on over the source (up to 64 MiB, long operands
+ * skipped): four valid opcodes that reach past the head are a pickle.
  */
-export async function detectTextPickle(head: Buffer): Promise<boolean> {
+export async function detectTextPickle(
+  head: Buffer,
+  source?: ByteSource,
+): Promise<boolean> {
   if (
     head.length < 2 ||
     pickleOpcodeName(head[0]!) === undefined ||
     head[0] === 0x80
   )
     return false;
-  const a = await analysePickleSource(bufferSource(head), {
-    streamLimit: 1,
-    resync: false,
-    limits: { maxOpcodes: 4096 },
-  });
-  const broken = a.anomalies.some(
-    (x) =>
-      x.ruleId !== 'PICKLE_TRUNCATED' && x.ruleId !== 'PICKLE_TRAILING_DATA',
-  );
+  const run = (src: ByteSource): Promise<PickleAnalysis> =>
+    analysePickleSource(src, {
+      streamLimit: 1,
+      resync: false,
+      limits: { maxOpcodes: 4096 },
+    });
+  // Running out of head, of bytes or of the opcode budget is not an error.
+  const sound = (a: PickleAnalysis): boolean =>
+    !a.anomalies.some(
+      (x) =>
+        x.ruleId !== 'PICKLE_TRUNCATED' &&
+        x.ruleId !== 'PICKLE_TRAILING_DATA' &&
+        x.ruleId !== PICKLE_INCOMPLETE_RULE,
+    );
   // A text pickle that imports and calls before it breaks has already run
   // the call when the loader fails (nullifAI): it is a pickle all the same.
-  if (broken) return a.imports.length > 0 && a.calls.length > 0;
+  const calls = (a: PickleAnalysis): boolean =>
+    a.imports.length > 0 && a.calls.length > 0;
+  const a = await run(bufferSource(head));
+  if (!sound(a)) return calls(a);
   if (a.results.length > 0) return a.opcodes >= 2;
-  return a.opcodes >= 4 && (a.imports.length > 0 || a.calls.length > 0);
+  if (a.opcodes >= 4 && (a.imports.length > 0 || a.calls.length > 0))
+    return true;
+  const truncated = a.anomalies.some((x) => x.ruleId === 'PICKLE_TRUNCATED');
+  if (!truncated || source === undefined || source.size <= head.length)
+    return false;
+  const b = await run(
+    sliceSource(source, 0, Math.min(source.size, TEXT_DETECT_BYTES)),
+  );
+  if (!sound(b)) return calls(b);
+  return b.opcodes >= 4 && b.end > head.length;
 }
 
 /** Raw pickle files and stacked pickles, detected by `PROTO 2..5`. */
@@ -725,7 +751,8 @@ export const PICKLE_SCANNER: FormatScanner = {
 /** Protocol 0/1 pickles (no `PROTO` opcode): consulted after every other scanner. */
 export const TEXT_PICKLE_SCANNER: FormatScanner = {
   id: 'pickle-text',
-  detect: (head: Buffer): Promise<boolean> => detectTextPickle(head),
+  detect: (head: Buffer, source: ByteSource): Promise<boolean> =>
+    detectTextPickle(head, source),
   async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
     ctx.recognise('pickle');
     await scanPickleSource(source, ctx);
