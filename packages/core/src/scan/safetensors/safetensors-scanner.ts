@@ -10,6 +10,7 @@ import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
 import { boundedProduct } from '../bounded-product.js';
 import { cappedReporter } from '../capped-report.js';
+import { reportIncomplete } from '../incomplete.js';
 import {
   jsonBudget,
   parseBoundedJson,
@@ -112,11 +113,22 @@ async function scanHeader(
     return;
   }
   const n = (await readRange(source, 0, 8)).readBigUInt64LE(0);
-  const cap = Math.min(MAX_HEADER_BYTES, ctx.limits.maxMemberBytes);
-  if (n > BigInt(cap)) {
+  if (n > BigInt(MAX_HEADER_BYTES)) {
     malformed(0, 'header length exceeds the safetensors limit', {
       headerLength: n.toString(),
-      limit: cap,
+      limit: MAX_HEADER_BYTES,
+    });
+    return;
+  }
+  if (n > BigInt(ctx.limits.maxMemberBytes)) {
+    // A header the reference loader reads but the scan may not hold. High:
+    // without it the layout (and bytes smuggled past the last tensor for a
+    // zip-reading loader) cannot be checked.
+    reportIncomplete(ctx, {
+      limit: 'maxMemberBytes',
+      value: ctx.limits.maxMemberBytes,
+      offset: 8,
+      message: `safetensors header of ${n} bytes not read`,
     });
     return;
   }

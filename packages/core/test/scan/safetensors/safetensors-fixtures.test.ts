@@ -21,6 +21,18 @@ describe('safetensors fixtures (test-vectors/formats/safetensors)', () => {
     ]);
   });
 
+  it('reports a header over maxMemberBytes as high SCAN_INCOMPLETE', async () => {
+    const c = cases.find((x) =>
+      x.path.endsWith('benign-two-tensors.safetensors'),
+    )!;
+    const { findings } = await scanBytes(c.bytes, {
+      limits: { maxMemberBytes: 32 },
+    });
+    expect(
+      findings.map((f) => [f.ruleId, f.severity, f.evidence?.limit]),
+    ).toEqual([['SCAN_INCOMPLETE', 'high', 'maxMemberBytes']]);
+  });
+
   it('reports every structural finding the reference loader refuses as high', async () => {
     for (const c of cases.filter((x) => x.rules.length > 0)) {
       const { findings } = await scanBytes(c.bytes);
