@@ -338,6 +338,38 @@ describe('tar reader', () => {
     expect(w.members.map((m) => m.size)).toEqual([1]);
   });
 
+  it('stops between members once the signal is aborted', async () => {
+    const controller = new AbortController();
+    const scanned: string[] = [];
+    const ctx: ScanContext = {
+      file: 't.tar',
+      absolutePath: '',
+      member: [],
+      depth: 0,
+      limits: DEFAULT_SCAN_LIMITS,
+      signal: controller.signal,
+      report(): void {},
+      scanNested(_source, name): Promise<void> {
+        scanned.push(name);
+        controller.abort();
+        return Promise.resolve();
+      },
+      recognise(): void {},
+    };
+    await TarArchiveScanner.scan(
+      bufferSource(
+        Buffer.concat([
+          T.member({ name: 'a' }, Buffer.from('a')),
+          T.member({ name: 'b' }, Buffer.from('b')),
+          T.member({ name: 'c' }, Buffer.from('c')),
+          T.END,
+        ]),
+      ),
+      ctx,
+    );
+    expect(scanned).toEqual(['a']);
+  });
+
   it('stops when the signal is aborted', async () => {
     const controller = new AbortController();
     controller.abort();
