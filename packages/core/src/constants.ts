@@ -30,8 +30,25 @@ export const DEFAULT_GIT_IGNORES: readonly string[] = Object.freeze([
 export const DEFAULT_SIGNATURE_NAME = 'model.sig';
 /** Hash algorithms a manifest may use. */
 export const HASH_ALGORITHMS = ['sha256', 'blake2b', 'blake3'] as const;
-/** Largest bundle file we read (a real one is a few kilobytes per thousand files). */
+/**
+ * Largest bundle file we read. A real one is about 170 bytes per signed file
+ * (the statement, base64): 64 MiB holds a manifest of some 350,000 files.
+ */
 export const MAX_BUNDLE_BYTES: number = 64 * 1024 * 1024;
+/**
+ * Most JSON tokens (value starts: `{`, `[`, strings, numbers, literals) in a
+ * bundle, counted before anything is parsed. A real bundle has a few hundred:
+ * the statement is one base64 string.
+ */
+export const MAX_BUNDLE_JSON_TOKENS = 100_000;
+/** Deepest JSON nesting in a bundle (a real one: 6). */
+export const MAX_BUNDLE_JSON_DEPTH = 64;
+/** Most RFC 3161 timestamps a bundle may carry (each costs a signature check). */
+export const MAX_BUNDLE_TIMESTAMPS = 16;
+/** Most transparency log entries a bundle may carry. */
+export const MAX_BUNDLE_TLOG_ENTRIES = 16;
+/** Most certificates in a bundle's chain: a leaf and 32 intermediates. */
+export const MAX_BUNDLE_CERTIFICATES = 33;
 
 // ---------------------------------------------------------------------------
 // Sigstore (keyless) endpoints and trust. See sigstore-notes.md §2, §5.

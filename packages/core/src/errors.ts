@@ -12,6 +12,7 @@
 export type ErrorCode =
   // bundle and statement
   | 'BUNDLE_MALFORMED'
+  | 'BUNDLE_LIMIT_EXCEEDED'
   | 'METHOD_MISMATCH'
   | 'STATEMENT_INVALID'
   // signature and signer
@@ -49,6 +50,7 @@ export type ErrorCode =
 /** Every error code, for documentation and exhaustiveness tests. */
 export const ERROR_CODES: readonly ErrorCode[] = Object.freeze([
   'BUNDLE_MALFORMED',
+  'BUNDLE_LIMIT_EXCEEDED',
   'METHOD_MISMATCH',
   'STATEMENT_INVALID',
   'SIGNATURE_INVALID',
@@ -88,6 +90,7 @@ export type ErrorKind = 'verification' | 'usage' | 'operational';
 
 const KIND: Record<ErrorCode, ErrorKind> = {
   BUNDLE_MALFORMED: 'verification',
+  BUNDLE_LIMIT_EXCEEDED: 'verification',
   METHOD_MISMATCH: 'verification',
   STATEMENT_INVALID: 'verification',
   SIGNATURE_INVALID: 'verification',

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 export { compatPae, pae, pythonBytesRepr } from './dsse.js';
-export { parseBundle, readBundle, type ReadBundleOptions } from './read.js';
+export {
+  bundleLimits,
+  DEFAULT_BUNDLE_LIMITS,
+  parseBundle,
+  readBundle,
+  type BundleLimits,
+  type ReadBundleOptions,
+} from './read.js';
 export type {
   DecodedEnvelope,
   EnvelopeSignature,

@@ -4,7 +4,14 @@
  */
 import { open } from 'node:fs/promises';
 import { Bundle } from '@sigstore/protobuf-specs';
-import { MAX_BUNDLE_BYTES } from '../constants.js';
+import {
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_CERTIFICATES,
+  MAX_BUNDLE_JSON_DEPTH,
+  MAX_BUNDLE_JSON_TOKENS,
+  MAX_BUNDLE_TIMESTAMPS,
+  MAX_BUNDLE_TLOG_ENTRIES,
+} from '../constants.js';
 import { isModelSealError, ModelSealError } from '../errors.js';
 import { decodeBase64Strict } from '../internal/base64.js';
 import type {
@@ -15,17 +22,112 @@ import type {
   SigningMethod,
 } from './types.js';
 import { isObject } from '../internal/json.js';
+import { parseBoundedJson } from '../scan/bounded-json.js';
 
 /** Media types we accept: Sigstore bundle v0.1–v0.3 in both spellings. */
 const MEDIA_TYPE =
   /^application\/vnd\.dev\.sigstore\.bundle(?:\.v0\.[123]\+json|\+json;version=0\.[123])$/;
 
-/** Options of {@link readBundle}. */
-export interface ReadBundleOptions {
-  /** Largest bundle accepted, in bytes. Default {@link MAX_BUNDLE_BYTES} (64 MiB). */
-  maxBytes?: number;
+/**
+ * What a bundle may cost to read. Each is checked before the part it guards
+ * is decoded or verified; going over throws `BUNDLE_LIMIT_EXCEEDED` with
+ * `details.limit` naming the option.
+ */
+export interface BundleLimits {
+  /** Largest bundle file, in bytes. Default {@link MAX_BUNDLE_BYTES} (64 MiB). */
+  maxBytes: number;
+  /** Most JSON tokens, counted by a linear pre-pass before parsing. Default {@link MAX_BUNDLE_JSON_TOKENS} (100,000). */
+  maxJsonTokens: number;
+  /** Deepest JSON nesting. Default {@link MAX_BUNDLE_JSON_DEPTH} (64). */
+  maxJsonDepth: number;
+  /** Most RFC 3161 timestamps. Default {@link MAX_BUNDLE_TIMESTAMPS} (16). */
+  maxTimestamps: number;
+  /** Most transparency log entries. Default {@link MAX_BUNDLE_TLOG_ENTRIES} (16). */
+  maxTlogEntries: number;
+  /** Most certificates in the chain. Default {@link MAX_BUNDLE_CERTIFICATES} (33). */
+  maxCertificates: number;
+}
+
+/** The default {@link BundleLimits}. */
+export const DEFAULT_BUNDLE_LIMITS: Readonly<BundleLimits> = Object.freeze({
+  maxBytes: MAX_BUNDLE_BYTES,
+  maxJsonTokens: MAX_BUNDLE_JSON_TOKENS,
+  maxJsonDepth: MAX_BUNDLE_JSON_DEPTH,
+  maxTimestamps: MAX_BUNDLE_TIMESTAMPS,
+  maxTlogEntries: MAX_BUNDLE_TLOG_ENTRIES,
+  maxCertificates: MAX_BUNDLE_CERTIFICATES,
+});
+
+/** Options of {@link readBundle}: any of the {@link BundleLimits}, and a name. */
+export interface ReadBundleOptions extends Partial<BundleLimits> {
   /** Name used in error messages when `source` is bytes. Default `bundle`. */
   name?: string;
+}
+
+/**
+ * The limits in force: defaults, overridden by `options`.
+ *
+ * @throws ModelSealError `INVALID_OPTIONS` for a limit that is not a positive integer
+ */
+export function bundleLimits(
+  options: Partial<BundleLimits> = {},
+): BundleLimits {
+  const out: BundleLimits = { ...DEFAULT_BUNDLE_LIMITS };
+  for (const key of Object.keys(
+    DEFAULT_BUNDLE_LIMITS,
+  ) as (keyof BundleLimits)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new ModelSealError({
+        code: 'INVALID_OPTIONS',
+        message: `${key} must be a positive integer, got ${String(value)}`,
+      });
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+function overLimit(
+  name: string,
+  limit: keyof BundleLimits,
+  value: number,
+  what: string,
+): ModelSealError {
+  return new ModelSealError({
+    code: 'BUNDLE_LIMIT_EXCEEDED',
+    message: `${name} ${what} (limit ${limit} = ${value})`,
+    details: { limit, value },
+  });
+}
+
+function duplicate(name: string, field: string, index: number, first: number) {
+  return new ModelSealError({
+    code: 'BUNDLE_MALFORMED',
+    message: `malformed bundle ${name}: ${field}[${index}] repeats ${field}[${first}]`,
+    details: { duplicate: field, index, first },
+  });
+}
+
+/** Rejects a list over `max` entries, or one with two equal entries (by `key`). */
+function checkList(
+  name: string,
+  field: string,
+  list: readonly unknown[],
+  limit: keyof BundleLimits,
+  max: number,
+  key: (item: unknown) => string,
+): void {
+  if (list.length > max)
+    throw overLimit(name, limit, max, `has ${list.length} ${field}`);
+  const seen = new Map<string, number>();
+  for (const [i, item] of list.entries()) {
+    const k = key(item);
+    const first = seen.get(k);
+    if (first !== undefined) throw duplicate(name, field, i, first);
+    seen.set(k, i);
+  }
 }
 
 function malformed(
@@ -41,6 +143,7 @@ function malformed(
 }
 
 async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
+  // The size is checked on the open file (no race) before anything is allocated.
   let handle;
   try {
     handle = await open(file, 'r');
@@ -74,7 +177,12 @@ async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
       if (length === buffer.length) break;
     }
     if (length > maxBytes)
-      throw malformed(file, `larger than ${maxBytes} bytes`);
+      throw overLimit(
+        file,
+        'maxBytes',
+        maxBytes,
+        `is larger than ${maxBytes} bytes`,
+      );
     return buffer.subarray(0, length);
   } catch (error) {
     if (isModelSealError(error)) throw error;
@@ -216,23 +324,39 @@ function methodOf(
 
 /**
  * Parse bundle JSON (text as a string or bytes, or an already parsed value)
- * without verifying anything. Same checks as {@link readBundle}.
+ * without verifying anything. Same checks as {@link readBundle} (the size
+ * cap aside: the caller holds the bytes already).
  *
- * @throws ModelSealError `BUNDLE_MALFORMED`
+ * @throws ModelSealError `BUNDLE_MALFORMED`, `BUNDLE_LIMIT_EXCEEDED`
  */
-export function parseBundle(source: unknown, name = 'bundle'): ParsedBundle {
+export function parseBundle(
+  source: unknown,
+  name = 'bundle',
+  options: Partial<BundleLimits> = {},
+): ParsedBundle {
+  const limits = bundleLimits(options);
   let json: unknown = source;
   if (typeof source === 'string' || source instanceof Uint8Array) {
-    const text =
-      typeof source === 'string'
-        ? source
-        : Buffer.from(source).toString('utf8');
-    if (text.trim() === '') throw malformed(name, 'the file is empty');
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw malformed(name, 'not valid JSON', error);
+    if (isBlank(source)) throw malformed(name, 'the file is empty');
+    // Tokens and depth are counted over the bytes before JSON.parse allocates anything.
+    const parsed = parseBoundedJson(source, {
+      maxTokens: limits.maxJsonTokens,
+      maxDepth: limits.maxJsonDepth,
+    });
+    if (!parsed.ok) {
+      if (parsed.kind === 'limit') {
+        throw overLimit(
+          name,
+          parsed.limit === 'maxJsonTokens' ? 'maxJsonTokens' : 'maxJsonDepth',
+          parsed.value,
+          parsed.limit === 'maxJsonTokens'
+            ? `has more than ${parsed.value} JSON tokens`
+            : `nests JSON deeper than ${parsed.value} levels`,
+        );
+      }
+      throw malformed(name, 'not valid JSON', new SyntaxError(parsed.reason));
     }
+    json = parsed.value;
   }
   if (!isObject(json)) throw malformed(name, 'not a JSON object');
 
@@ -278,6 +402,41 @@ export function parseBundle(source: unknown, name = 'bundle'): ParsedBundle {
       'timestampVerificationData.rfc3161Timestamps is not an array',
     );
   }
+  // Each timestamp, log entry and certificate costs a signature check later
+  // (here or in @sigstore/verify): too many, or the same one twice, is refused
+  // now, before any is decoded.
+  if (tlogEntries !== undefined) {
+    checkList(
+      name,
+      'tlogEntries',
+      tlogEntries,
+      'maxTlogEntries',
+      limits.maxTlogEntries,
+      (e) => JSON.stringify(e),
+    );
+  }
+  if (Array.isArray(timestamps)) {
+    checkList(
+      name,
+      'rfc3161Timestamps',
+      timestamps,
+      'maxTimestamps',
+      limits.maxTimestamps,
+      (t) => JSON.stringify(isObject(t) ? t['signedTimestamp'] : t),
+    );
+  }
+  const chain = material['x509CertificateChain'];
+  const chainCerts = isObject(chain) ? chain['certificates'] : undefined;
+  if (Array.isArray(chainCerts)) {
+    checkList(
+      name,
+      'certificates',
+      chainCerts,
+      'maxCertificates',
+      limits.maxCertificates,
+      (c) => JSON.stringify(isObject(c) ? c['rawBytes'] : c),
+    );
+  }
   const rfc3161Timestamps = (
     Array.isArray(timestamps) ? (timestamps as unknown[]) : []
   ).map((t, i) => {
@@ -321,19 +480,38 @@ export function parseBundle(source: unknown, name = 'bundle'): ParsedBundle {
  *
  * @param source - a file path, or the bundle bytes
  * @throws ModelSealError `BUNDLE_MALFORMED` (empty, invalid or truncated JSON,
- *   missing envelope or material, empty signatures, wrong media type, too
- *   large); `IO_ERROR` when the file cannot be read
+ *   missing envelope or material, empty signatures, wrong media type, a
+ *   repeated timestamp, certificate or log entry); `BUNDLE_LIMIT_EXCEEDED`
+ *   (over one of the {@link BundleLimits}); `IO_ERROR` when the file cannot
+ *   be read
  */
 export async function readBundle(
   source: string | Uint8Array,
   options: ReadBundleOptions = {},
 ): Promise<ParsedBundle> {
-  const maxBytes = options.maxBytes ?? MAX_BUNDLE_BYTES;
+  const limits = bundleLimits(options);
   if (typeof source === 'string') {
-    return parseBundle(await readCapped(source, maxBytes), source);
+    return parseBundle(
+      await readCapped(source, limits.maxBytes),
+      source,
+      limits,
+    );
   }
   const name = options.name ?? 'bundle';
-  if (source.length > maxBytes)
-    throw malformed(name, `larger than ${maxBytes} bytes`);
-  return parseBundle(source, name);
+  if (source.length > limits.maxBytes)
+    throw overLimit(
+      name,
+      'maxBytes',
+      limits.maxBytes,
+      `is larger than ${limits.maxBytes} bytes`,
+    );
+  return parseBundle(source, name, limits);
+}
+
+/** True when the text or bytes hold nothing but JSON whitespace. */
+function isBlank(source: string | Uint8Array): boolean {
+  if (typeof source === 'string') return source.trim() === '';
+  for (const c of source)
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
+  return true;
 }

@@ -2,6 +2,7 @@
 /**
  * Types of signature verification (oms-format.md §13, §14).
  */
+import type { BundleLimits } from '../bundle/read.js';
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput } from '../internal/keys.js';
 import type { CertificateIdentityConstraint } from './certificate-policy.js';
@@ -96,6 +97,12 @@ export interface VerifyCommonOptions {
   ignoreUnsignedFiles?: boolean;
   /** Force `false` to refuse symlinks even when the signer recorded `allow_symlinks: true`. Never enables them. */
   allowSymlinks?: boolean;
+  /**
+   * What reading the bundle may cost (file size 64 MiB, 100,000 JSON tokens,
+   * depth 64, 16 timestamps, 16 log entries, 33 certificates by default);
+   * over a limit: `BUNDLE_LIMIT_EXCEEDED`.
+   */
+  bundleLimits?: Partial<BundleLimits>;
   /** Hashing workers (see `hashModel`). */
   concurrency?: number;
   signal?: AbortSignal;

@@ -280,7 +280,10 @@ export async function verifyStatementBundle(
   options: VerifyModelSignatureOptions,
 ): Promise<StatementBundleVerification> {
   const trust = await loadTrust(options);
-  const bundle = await readBundle(options.bundlePath);
+  const bundle = await readBundle(
+    options.bundlePath,
+    options.bundleLimits ?? {},
+  );
   checkMethod(bundle, options.method, options.bundlePath);
   if (bundle.envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw new ModelSealError({

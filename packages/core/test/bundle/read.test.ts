@@ -218,16 +218,17 @@ describe('readBundle rejects with BUNDLE_MALFORMED', () => {
     }
   });
 
-  it('a bundle over the size cap (bytes and file)', async () => {
+  it('a bundle over the size cap (bytes and file): BUNDLE_LIMIT_EXCEEDED naming maxBytes', async () => {
     const text = JSON.stringify(keyBundle());
     await expect(
       readBundle(Buffer.from(text), { maxBytes: 10 }),
-    ).rejects.toHaveCode('BUNDLE_MALFORMED');
+    ).rejects.toHaveCode('BUNDLE_LIMIT_EXCEEDED');
     const file = join(tempDir(), 'big.sig');
     writeFileSync(file, text);
-    await expect(readBundle(file, { maxBytes: 10 })).rejects.toHaveCode(
-      'BUNDLE_MALFORMED',
-    );
+    await expect(readBundle(file, { maxBytes: 10 })).rejects.toMatchObject({
+      code: 'BUNDLE_LIMIT_EXCEEDED',
+      details: { limit: 'maxBytes', value: 10 },
+    });
     await expect(
       readBundle(file, { maxBytes: text.length }),
     ).resolves.toBeDefined();
@@ -265,7 +266,8 @@ describe('hostile JSON', () => {
       await readBundle(Buffer.from(deep));
       expect.unreachable('a bundle without material must not parse');
     } catch (error) {
-      expect(error).toHaveCode('BUNDLE_MALFORMED');
+      // Refused by the depth budget before JSON.parse recurses.
+      expect(error).toHaveCode('BUNDLE_LIMIT_EXCEEDED');
     }
   });
 
