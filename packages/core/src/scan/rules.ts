@@ -321,7 +321,7 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'COMPRESSION_UNSUPPORTED',
     'high',
     'compressed stream not scannable',
-    'The bytes are a compressed container the scanner cannot decode (7z, used to hide PyTorch checkpoints in the nullifAI attack); their content was not scanned, and a loader that unpacks it may run it. The scan is incomplete.',
+    'The bytes are a compressed container the scanner cannot decode (7z, used to hide PyTorch checkpoints in the nullifAI attack; rar, lzip, legacy LZ4, lzop, framed snappy, Unix compress); their content was not scanned, and a loader that unpacks it may run it. The scan is incomplete.',
     'Unpack the content with a trusted tool and scan it, or treat the file as unscanned.',
   ),
   rule(

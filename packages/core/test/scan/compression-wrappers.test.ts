@@ -326,17 +326,19 @@ describe('compression wrappers', () => {
     }
   });
 
-  it('reports 7z as unscannable at high severity', async () => {
-    const sevenZip = Buffer.concat([
-      Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04]),
-      randomBytes(200),
-    ]);
-    const r = await scan(sevenZip);
+  it.each([
+    ['7z', [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04]],
+    ['rar', [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]],
+    ['lzip', [0x4c, 0x5a, 0x49, 0x50, 0x01, 0x0c]],
+    ['lz4-legacy', [0x02, 0x21, 0x4c, 0x18]],
+    ['compress', [0x1f, 0x9d, 0x90]],
+  ])('reports %s as unscannable at high severity', async (kind, magic) => {
+    const r = await scan(Buffer.concat([Buffer.from(magic), randomBytes(200)]));
     expect(r.findings).toMatchObject([
       {
         ruleId: 'COMPRESSION_UNSUPPORTED',
         severity: 'high',
-        evidence: { compression: '7z' },
+        evidence: { compression: kind },
       },
     ]);
     expect(r.complete).toBe(false);

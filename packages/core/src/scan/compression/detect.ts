@@ -135,6 +135,16 @@ const UNDECODABLE: { name: string; magic: number[] }[] = [
   // 7z: no maintained decoder that can bound its output (nullifAI packs
   // PyTorch checkpoints in 7z; fails closed).
   { name: '7z', magic: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c] },
+  { name: 'rar', magic: [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07] },
+  { name: 'lzip', magic: [0x4c, 0x5a, 0x49, 0x50, 0x01] },
+  { name: 'lz4-legacy', magic: [0x02, 0x21, 0x4c, 0x18] },
+  { name: 'lzop', magic: [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a] },
+  {
+    name: 'snappy-framed',
+    magic: [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59],
+  },
+  // Unix compress (.Z): LZW with the block-mode flag and 9..16 bits.
+  { name: 'compress', magic: [0x1f, 0x9d] },
 ];
 
 /** A compressed container the scanner cannot decode, if the bytes start with one. */

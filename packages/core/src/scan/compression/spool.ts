@@ -65,7 +65,10 @@ export class OutputSpool {
   /** The bytes written, as a source; valid until {@link dispose}. */
   async source(): Promise<ByteSource> {
     if (this.dir === undefined) {
-      const all = Buffer.concat(this.chunks, this.bytes);
+      const all =
+        this.chunks.length === 1
+          ? this.chunks[0]!
+          : Buffer.concat(this.chunks, this.bytes);
       this.chunks = [all];
       return bufferSource(all);
     }

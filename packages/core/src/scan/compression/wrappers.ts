@@ -306,7 +306,11 @@ function wrapperScanner(spec: WrapperSpec): FormatScanner {
 export const COMPRESSION_SCANNERS: readonly FormatScanner[] =
   SPECS.map(wrapperScanner);
 
-/** Compressed containers that cannot be decoded here (7z): a high finding, never a silent pass. */
+/**
+ * Compressed containers that cannot be decoded here (7z, rar, lzip, legacy
+ * LZ4, lzop, framed snappy, Unix compress): a high finding, never a silent
+ * pass.
+ */
 export const UNSUPPORTED_COMPRESSION_SCANNER: FormatScanner = {
   id: 'compression-unsupported',
   detect: (head: Buffer): boolean => undecodableKind(head) !== undefined,
