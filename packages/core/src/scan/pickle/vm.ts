@@ -332,6 +332,24 @@ const EMPTY_TUPLE: PickleValue = Object.freeze({
   k: 'tuple',
   items: Object.freeze([]) as unknown as PickleValue[],
 });
+/** Items of every empty list and set (an array is made on the first append). */
+const NO_ITEMS: PickleValue[] = Object.freeze([]) as unknown as PickleValue[];
+const NO_ENTRIES: [PickleValue, PickleValue][] = Object.freeze(
+  [],
+) as unknown as [PickleValue, PickleValue][];
+
+/**
+ * `to` with `more` appended: `more` itself (a fresh array the caller gives
+ * away) when `to` is the shared empty array. Loops, not push(...): the stack
+ * limit is configurable, spread arguments are not.
+ */
+function appended<T>(to: T[], more: T[]): T[] {
+  if (to === (NO_ITEMS as unknown) || to === (NO_ENTRIES as unknown))
+    return more;
+  for (const x of more) to.push(x);
+  return to;
+}
+
 const TRUE: PickleValue = Object.freeze({ k: 'bool', v: true });
 const FALSE: PickleValue = Object.freeze({ k: 'bool', v: false });
 
@@ -1202,19 +1220,19 @@ class PickleMachine {
         break;
       }
       case 'EMPTY_LIST':
-        this.push({ k: 'list', items: [] });
+        this.push({ k: 'list', items: NO_ITEMS });
         break;
       case 'LIST':
         this.push({ k: 'list', items: this.popMark(op) });
         break;
       case 'EMPTY_DICT':
-        this.push({ k: 'dict', entries: [] });
+        this.push({ k: 'dict', entries: NO_ENTRIES });
         break;
       case 'DICT':
         this.push({ k: 'dict', entries: this.popMarkPairs(op) });
         break;
       case 'EMPTY_SET':
-        this.push({ k: 'set', items: [], frozen: false });
+        this.push({ k: 'set', items: NO_ITEMS, frozen: false });
         break;
       case 'FROZENSET':
         this.push({ k: 'set', items: this.popMark(op), frozen: true });
@@ -1223,8 +1241,7 @@ class PickleMachine {
       case 'APPENDS': {
         const items = op === 'APPEND' ? [this.pop(op)] : this.popMark(op);
         const t = this.top(op);
-        // Loops, not push(...): the stack limit is configurable, spread arguments are not.
-        if (t.k === 'list') for (const x of items) t.items.push(x);
+        if (t.k === 'list') t.items = appended(t.items, items);
         else this.mutate(op, t, start);
         break;
       }
@@ -1233,14 +1250,14 @@ class PickleMachine {
         const entries =
           op === 'SETITEM' ? [this.popPair(op)] : this.popMarkPairs(op);
         const t = this.top(op);
-        if (t.k === 'dict') for (const e of entries) t.entries.push(e);
+        if (t.k === 'dict') t.entries = appended(t.entries, entries);
         else this.mutate(op, t, start);
         break;
       }
       case 'ADDITEMS': {
         const items = this.popMark(op);
         const t = this.top(op);
-        if (t.k === 'set' && !t.frozen) for (const x of items) t.items.push(x);
+        if (t.k === 'set' && !t.frozen) t.items = appended(t.items, items);
         else this.mutate(op, t, start);
         break;
       }
