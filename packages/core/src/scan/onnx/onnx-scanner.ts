@@ -16,6 +16,7 @@ import type {
 import { readRange } from '../archive/byte-source.js';
 import { SourceCursor, TruncatedError } from '../archive/cursor.js';
 import { boundedProduct } from '../bounded-product.js';
+import { cappedReporter } from '../capped-report.js';
 import { reportIncomplete } from '../incomplete.js';
 import {
   readInt64,
@@ -34,6 +35,8 @@ const MAX_GRAPH_DEPTH = 64;
 /** Protobuf's own limit on a serialized message. */
 const PROTOBUF_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
 const ABSURD_TENSOR_BYTES = 1n << 40n;
+/** Distinct custom operators (and domains) kept; the rest are counted. */
+const MAX_CUSTOM_OPS = 10_000;
 /** Products past this many bits are not computed (they are absurd anyway). */
 const ABSURD_TENSOR_BITS = ABSURD_TENSOR_BYTES * 8n;
 
@@ -392,8 +395,16 @@ async function analyseModel(
   ctx: ScanContext,
   reduced: boolean,
 ): Promise<void> {
-  const findings: FindingInput[] = [];
-  const nodes: NodeState[] = [];
+  // Tensor findings, at most 100 per rule (a model may hold millions of tensors).
+  const listed: FindingInput[] = [];
+  const capped = cappedReporter({ report: (f) => listed.push(f) });
+  const findings = { push: capped.report };
+  const usedDomains = new Set<string>();
+  const customOps = new Map<
+    string,
+    { first: NodeState; count: number; locations: string[] }
+  >();
+  let customOpsNotListed = 0;
   const localFunctions = new Set<string>();
   const opsetDomains = new Set<string>();
   const externals: ExternalRef[] = [];
@@ -578,9 +589,25 @@ async function analyseModel(
       },
       exit(frame) {
         switch (frame.type) {
-          case 'Node':
-            nodes.push(frame.state as NodeState);
+          case 'Node': {
+            // Grouped as they come: a model may hold millions of nodes.
+            const node = frame.state as NodeState;
+            if (usedDomains.size < MAX_CUSTOM_OPS) usedDomains.add(node.domain);
+            if (isStandardDomain(node.domain)) return;
+            const key = `${node.domain}\u0000${node.opType}`;
+            const op = customOps.get(key);
+            if (op !== undefined) {
+              op.count++;
+              if (op.locations.length < 10) op.locations.push(node.path);
+            } else if (customOps.size < MAX_CUSTOM_OPS) {
+              customOps.set(key, {
+                first: node,
+                count: 1,
+                locations: [node.path],
+              });
+            } else customOpsNotListed++;
             return;
+          }
           case 'Entry': {
             const entry = frame.state as EntryState;
             const tensor = frame.parent?.state as TensorState | undefined;
@@ -609,7 +636,8 @@ async function analyseModel(
     MAX_MESSAGE_DEPTH,
   );
 
-  for (const finding of findings) ctx.report(finding);
+  capped.flush();
+  for (const finding of listed) ctx.report(finding);
   if (result.error !== undefined) {
     ctx.report({
       ruleId: 'ONNX_MALFORMED',
@@ -627,33 +655,28 @@ async function analyseModel(
     });
   }
 
-  const usedDomains = new Set<string>();
-  const customOps = new Map<string, NodeState[]>();
-  for (const node of nodes) {
-    usedDomains.add(node.domain);
-    if (
-      isStandardDomain(node.domain) ||
-      localFunctions.has(`${node.domain}\u0000${node.opType}`)
-    )
-      continue;
-    const key = `${node.domain}\u0000${node.opType}`;
-    const list = customOps.get(key) ?? [];
-    list.push(node);
-    customOps.set(key, list);
-  }
-  for (const list of customOps.values()) {
-    const first = list[0] as NodeState;
+  for (const [key, op] of customOps) {
+    if (localFunctions.has(key)) continue;
+    const first = op.first;
     ctx.report({
       ruleId: 'ONNX_CUSTOM_DOMAIN',
       severity: 'high',
       offset: first.offset,
-      message: `custom operator ${first.domain}::${first.opType} used by ${list.length} node(s)`,
+      message: `custom operator ${first.domain}::${first.opType} used by ${op.count} node(s)`,
       evidence: {
         domain: first.domain,
         opType: first.opType,
-        count: list.length,
-        locations: list.slice(0, 10).map((n) => n.path),
+        count: op.count,
+        locations: op.locations,
       },
+    });
+  }
+  if (customOpsNotListed > 0) {
+    ctx.report({
+      ruleId: 'ONNX_CUSTOM_DOMAIN',
+      severity: 'high',
+      message: `${customOpsNotListed} more node(s) use custom operators beyond the first ${MAX_CUSTOM_OPS} distinct ones`,
+      evidence: { notListed: customOpsNotListed },
     });
   }
   for (const domain of opsetDomains) {
@@ -671,7 +694,7 @@ async function analyseModel(
 
 function checkTensor(
   tensor: TensorState,
-  findings: FindingInput[],
+  findings: { push: (finding: FindingInput) => void },
   externals: ExternalRef[],
 ): void {
   const negative = tensor.dims.some((d) => d < 0n);
