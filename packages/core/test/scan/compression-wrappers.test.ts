@@ -6,7 +6,7 @@
 // and zstd by node:zlib, LZ4 frames by lz4js.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
@@ -390,6 +390,7 @@ describe('compression wrappers', () => {
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
