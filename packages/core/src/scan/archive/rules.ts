@@ -95,7 +95,7 @@ export const ARCHIVE_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'low',
     title: 'unusual tar header',
     description:
-      "A tar header that the common readers handle alike but that model archives do not need: an unknown type flag (extracted, and scanned, as a regular file; low), or a directory, link or device entry that declares a data size that tarfile and GNU tar ignore (info; CPython's own testtar.tar has one).",
+      "A tar header that model archives do not need: an unknown type flag (extracted, and scanned, as a regular file; low); a directory or hard link that declares a data size, which tarfile and GNU tar ignore (info; CPython's own testtar.tar has one); a symlink or device that declares one (low: tarfile ignores the size, GNU tar skips that many bytes, and a member only one of them sees is reported as ARCHIVE_TAR_DIFFERENTIAL).",
     remediation: 'None needed when the archive comes from a trusted tool.',
   },
 ]);

@@ -12,7 +12,8 @@
  *   0.0, 0.1 and 1.0; the member is scanned as the file that extraction
  *   produces (holes read as zeros);
  * - directories, links and devices with a non-zero size: no data skipped
- *   (tarfile, GNU tar), with a check of what readers that do skip it see;
+ *   (tarfile; GNU tar skips it after symlinks and devices), with a check
+ *   of what readers that do skip it see;
  * - unknown typeflags: a regular file, as tarfile and GNU tar extract them;
  * - a header that cannot be read is a high `SCAN_INCOMPLETE` and the walk
  *   resumes at the next valid header (GNU tar's "skipping to next header").
@@ -499,19 +500,29 @@ class TarWalk {
       });
 
     if (!hasData) {
-      // tarfile and GNU tar read the next header right after this one;
-      // tar-stream and node-tar skip `size` bytes first.
+      // tarfile reads the next header right after this one. GNU tar does too
+      // for directories and hard links, but skips `size` bytes after
+      // symlinks and devices; tar-stream and node-tar always skip them.
       if (h.size > 0) {
+        const kind =
+          type === '5'
+            ? 'directory'
+            : type === '1'
+              ? 'hard link'
+              : type === '2'
+                ? 'symlink'
+                : 'device';
+        const gnuIgnores = type === '5' || type === '1';
         ctx.report({
           ruleId: 'ARCHIVE_TAR_QUIRK',
-          severity: 'info',
+          severity: gnuIgnores ? 'info' : 'low',
           offset: pos,
-          message: `${type === '5' ? 'directory' : 'link or device'} entry ${name} declares ${h.size} bytes of data; tarfile and GNU tar ignore them`,
-          evidence: { name, size: h.size },
+          message: `${kind} entry ${name} declares ${h.size} bytes of data; tarfile ${gnuIgnores ? 'and GNU tar ignore them' : 'ignores them, GNU tar skips them'}`,
+          evidence: { name, size: h.size, type },
         });
         this.addAlternative(
           dataStart + blockCeil(h.size),
-          `skips the ${h.size} bytes that the ${type === '5' ? 'directory' : 'link or device'} entry ${name} declares`,
+          `skips the ${h.size} bytes that the ${kind} entry ${name} declares`,
         );
       }
       return dataStart;

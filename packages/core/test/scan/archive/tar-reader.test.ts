@@ -199,6 +199,28 @@ describe('tar reader', () => {
     expect(w.members.map((m) => m.name)).toEqual(['x.pkl']);
   });
 
+  it('scans the member GNU tar sees after a symlink that declares a size, which tarfile reads as data', async () => {
+    // tarfile: link, cover.bin (whose data holds `hidden`); GNU tar skips
+    // the 1024 bytes after the symlink and extracts `hidden`.
+    const hidden = T.member({ name: 'hidden.pkl' }, Buffer.from('payload'));
+    const w = await walk(
+      Buffer.concat([
+        T.header({ name: 'link', type: '2', size: 1024, linkname: 'x' }),
+        T.member(
+          { name: 'cover.bin' },
+          Buffer.concat([Buffer.alloc(512, 0x20), hidden]),
+        ),
+        T.END,
+      ]),
+    );
+    expect(w.findings.map((f) => [f.ruleId, f.severity]).sort()).toEqual([
+      ['ARCHIVE_LINK', 'low'],
+      ['ARCHIVE_TAR_DIFFERENTIAL', 'high'],
+      ['ARCHIVE_TAR_QUIRK', 'low'],
+    ]);
+    expect(w.members.map((m) => m.name)).toEqual(['cover.bin', 'hidden.pkl']);
+  });
+
   it('reads a Solaris X header as pax and does not call its name an absolute path', async () => {
     const w = await walk(
       Buffer.concat([
