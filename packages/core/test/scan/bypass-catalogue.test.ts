@@ -243,6 +243,15 @@ describe('Hydra _target_ extraction', () => {
     ]);
   });
 
+  it('reads a value on the line below its key, and a nested mapping as a non-name', () => {
+    expect(values('h:\n  _target_:\n    os.system\n  x: 1\n')).toEqual([
+      '_target_=scalar:os.system',
+    ]);
+    expect(values('_target_:\n  a: 1\n')).toEqual(['_target_=collection:']);
+    expect(values('_target_:\n')).toEqual([]);
+    expect(values('h:\n  _target_:\n  a: os.system\n')).toEqual([]);
+  });
+
   it('ignores comments, quoted text and keys that only contain the word', () => {
     expect(
       values(

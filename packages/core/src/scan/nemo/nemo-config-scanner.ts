@@ -40,8 +40,15 @@ const CHUNK = 1024 * 1024;
 /** A YAML mapping line near the top: `key:` or `- key:` or a document marker. */
 const YAML_HEAD =
   /^(?:%YAML|---|[ \t]*(?:-[ \t]+)?(?:[A-Za-z_][\w.$-]*|"[^"\n]*"|'[^'\n]*')[ \t]*:(?:[ \t]|$))/m;
-/** What makes a YAML document worth scanning: a target key, an escape that could spell one, a Python tag. */
-const HYDRA_SIGNS = /target|cls[ \t'"]*:|\\[xuU]|![!]?python\//;
+/**
+ * Signs that a text may hold a Hydra target: the key itself, a YAML or JSON
+ * escape that spells one of its characters (`_`, `t`, `a`, `r`, `g`, `e`) in
+ * a quoted key, or a Python tag.
+ */
+const TARGET_SIGNS =
+  /_target_|\\(?:x|u00|U000000)(?:5[fF]|6[157]|7[24])|!!?python\//;
+/** NeMo's legacy `target:`/`cls:` keys, looked for only in YAML-looking text. */
+const LEGACY_SIGNS = /(?:^|[\s{,])["']?(?:target|cls)["']?[ \t]*:/m;
 
 function looksLikeText(head: Buffer): boolean {
   const n = Math.min(head.length, 4096);
@@ -53,29 +60,40 @@ function looksLikeText(head: Buffer): boolean {
   return true;
 }
 
+/** YAML-looking: a mapping line, or nothing but comments and blank lines so far. */
+function looksLikeYaml(text: string): boolean {
+  return YAML_HEAD.test(text) || /^(?:[ \t]*(?:#[^\n]*)?\r?\n?)*$/.test(text);
+}
+
 async function detectHydraConfig(
   head: Buffer,
   source: ByteSource,
 ): Promise<boolean> {
   if (!looksLikeText(head)) return false;
-  const text = head.toString('utf8');
-  if (text.includes('_target_')) return true;
-  if (!YAML_HEAD.test(text)) return false;
-  // Search the rest in chunks (overlapping by 64 bytes) for the signs.
-  const end = Math.min(source.size, DETECT_SEARCH_BYTES);
-  if (source.size > DETECT_SEARCH_BYTES) return true; // scanned, and reported as partial
-  for (let off = 0; off < end; off += CHUNK) {
-    const chunk = await source.read(Math.max(0, off - 64), CHUNK + 64);
-    if (HYDRA_SIGNS.test(chunk.toString('latin1'))) return true;
+  const text = head.toString('latin1');
+  if (TARGET_SIGNS.test(text)) return true;
+  const yaml = looksLikeYaml(text);
+  if (yaml && LEGACY_SIGNS.test(text)) return true;
+  if (source.size <= head.length) return false;
+  // Too large to search: claimed, and reported as partial if past maxMemberBytes.
+  if (source.size > DETECT_SEARCH_BYTES) return yaml;
+  // Search the rest in chunks overlapping by 64 bytes.
+  for (let off = head.length; off < source.size; off += CHUNK) {
+    const chunk = (await source.read(off - 64, CHUNK + 64)).toString('latin1');
+    if (TARGET_SIGNS.test(chunk) || (yaml && LEGACY_SIGNS.test(chunk)))
+      return true;
   }
   return false;
 }
 
-/** Candidate (module, name) splits of a dotted path, for the pickle policy. */
-function judgePath(
-  policy: CompiledScanPolicy,
-  path: string,
-): { verdict: 'dangerous' | 'allowed' | 'unknown'; why: string } {
+/** What the policy says about one dotted path. */
+interface Judgement {
+  verdict: 'dangerous' | 'allowed' | 'unknown';
+  why: string;
+}
+
+/** Judges a dotted path with the pickle policy, then the NeMo allow list. */
+function judgePath(policy: CompiledScanPolicy, path: string): Judgement {
   const parts = path.split('.');
   if (parts.length > 64 || parts.some((p) => !/^[A-Za-z_]\w*$/.test(p)))
     return { verdict: 'unknown', why: 'not a dotted Python name' };
@@ -109,16 +127,36 @@ function judgePath(
   }
 }
 
+/** Most target findings reported for one config. */
+const MAX_FINDINGS = 1000;
+
+/** UTF-8 byte offset of UTF-16 indices given in ascending order, computed incrementally. */
+function byteOffsets(text: string): (index: number) => number {
+  let at = 0;
+  let bytes = 0;
+  return (index: number): number => {
+    if (index < at) {
+      at = 0;
+      bytes = 0;
+    }
+    bytes += Buffer.byteLength(text.slice(at, index), 'utf8');
+    at = index;
+    return bytes;
+  };
+}
+
+/** Reports one target when it is not allowed (within its severity's quota); the severity reported. */
 function reportTarget(
   ctx: ScanContext,
-  policy: CompiledScanPolicy,
+  judge: (path: string) => Judgement,
   t: YamlTarget,
-  text: string,
-): void {
-  const offset = Buffer.byteLength(text.slice(0, t.index), 'utf8');
+  offset: number,
+  reported: { critical: number; high: number },
+): 'critical' | 'high' | undefined {
   const shown = (t.value ?? '').slice(0, 200);
   if (t.kind !== 'scalar') {
-    if (t.key !== '_target_' && t.kind !== 'tagged') return;
+    if (t.key !== '_target_' && t.kind !== 'tagged') return undefined;
+    if (reported.high >= MAX_FINDINGS) return undefined;
     ctx.report({
       ruleId: 'NEMO_UNTRUSTED_TARGET',
       severity: 'high',
@@ -131,25 +169,28 @@ function reportTarget(
             : `${t.key} is a mapping or sequence, not a dotted name`,
       evidence: { key: t.key, kind: t.kind, value: shown },
     });
-    return;
+    return 'high';
   }
   const path = (t.value ?? '').trim();
-  if (path === '') return;
-  const j = judgePath(policy, path);
-  if (j.verdict === 'allowed') return;
+  if (path === '') return undefined;
+  const j = judge(path);
+  if (j.verdict === 'allowed') return undefined;
   // Legacy `target`/`cls` keys hold dotted data as often as callables:
   // only the deny list speaks for them.
-  if (t.key !== '_target_' && j.verdict !== 'dangerous') return;
+  if (t.key !== '_target_' && j.verdict !== 'dangerous') return undefined;
+  const severity = j.verdict === 'dangerous' ? 'critical' : 'high';
+  if (reported[severity] >= MAX_FINDINGS) return undefined;
   ctx.report({
     ruleId:
       j.verdict === 'dangerous'
         ? 'NEMO_DANGEROUS_TARGET'
         : 'NEMO_UNTRUSTED_TARGET',
-    severity: j.verdict === 'dangerous' ? 'critical' : 'high',
+    severity,
     offset,
     message: `${t.key} instantiates ${shown} (${j.why})`,
     evidence: { key: t.key, target: shown, reason: j.why },
   });
+  return severity;
 }
 
 /** Hydra/NeMo YAML configs, by content (`_target_` keys). */
@@ -158,44 +199,79 @@ export const NemoConfigScanner: FormatScanner = Object.freeze({
   detect: detectHydraConfig,
   async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
     ctx.recognise('nemo-config');
-    const limit = ctx.limits.maxMemberBytes;
-    const size = Math.min(source.size, limit);
-    const bytes = await source.read(0, size);
-    const text = bytes.toString('utf8');
-    const started = Date.now();
-    const { targets, pythonTags, complete } = findYamlTargets(
-      text,
-      () =>
-        ctx.signal?.aborted === true ||
-        Date.now() - started > ctx.limits.maxFileMs,
-    );
-    const policy = policyOf(ctx);
-    for (const t of targets) reportTarget(ctx, policy, t, text);
-    for (const p of pythonTags.slice(0, 100)) {
-      ctx.report({
-        ruleId: 'NEMO_PYTHON_TAG',
-        severity: 'high',
-        offset: Buffer.byteLength(text.slice(0, p.index), 'utf8'),
-        message: `python tag ${p.tag} in a YAML config`,
-        evidence: { tag: p.tag },
-      });
-    }
-    if (source.size > limit) {
-      reportIncomplete(ctx, {
-        limit: 'maxMemberBytes',
-        value: limit,
-        offset: limit,
-        message: `YAML config beyond ${limit} bytes`,
-      });
-    } else if (!complete) {
-      reportIncomplete(ctx, {
-        limit: ctx.signal?.aborted === true ? 'aborted' : 'maxFileMs',
-        value: ctx.limits.maxFileMs,
-        message: 'YAML config after the deadline',
-      });
+    const head = await source.read(0, 4096);
+    // Parsed in one piece up to this size; a larger text is searched in
+    // chunks and fails closed only if it shows signs of targets.
+    const parseLimit = Math.min(ctx.limits.maxMemberBytes, DETECT_SEARCH_BYTES);
+    if (source.size > parseLimit) {
+      let signs = false;
+      for (let off = 0; off < source.size && !signs; off += CHUNK) {
+        if (ctx.signal?.aborted === true) break;
+        const chunk = await source.read(Math.max(0, off - 64), CHUNK + 64);
+        signs = TARGET_SIGNS.test(chunk.toString('latin1'));
+      }
+      if (signs || ctx.signal?.aborted === true)
+        reportIncomplete(ctx, {
+          limit:
+            parseLimit === ctx.limits.maxMemberBytes
+              ? 'maxMemberBytes'
+              : 'nemo-config-size',
+          value: parseLimit,
+          message: `YAML config of ${source.size} bytes with target keys, larger than ${parseLimit} bytes`,
+        });
+    } else {
+      const text = (await source.read(0, source.size)).toString('utf8');
+      const started = Date.now();
+      const policy = policyOf(ctx);
+      const offsets = byteOffsets(text);
+      const reported = { critical: 0, high: 0 };
+      const judged = new Map<string, Judgement>();
+      const judgeCached = (path: string): Judgement => {
+        let j = judged.get(path);
+        if (j === undefined) {
+          j = judgePath(policy, path);
+          if (judged.size < 65_536) judged.set(path, j);
+        }
+        return j;
+      };
+      const { pythonTags, complete } = findYamlTargets(
+        text,
+        () =>
+          ctx.signal?.aborted === true ||
+          Date.now() - started > ctx.limits.maxFileMs,
+        (t) => {
+          // Dangerous targets keep their own quota, so a flood of unknown
+          // ones cannot hide them.
+          if (Math.min(reported.critical, reported.high) >= MAX_FINDINGS)
+            return;
+          const sev = reportTarget(
+            ctx,
+            judgeCached,
+            t,
+            offsets(t.index),
+            reported,
+          );
+          if (sev !== undefined) reported[sev]++;
+        },
+      );
+      for (const p of pythonTags.slice(0, 100)) {
+        ctx.report({
+          ruleId: 'NEMO_PYTHON_TAG',
+          severity: 'high',
+          offset: offsets(p.index),
+          message: `python tag ${p.tag} in a YAML config`,
+          evidence: { tag: p.tag },
+        });
+      }
+      if (!complete) {
+        reportIncomplete(ctx, {
+          limit: ctx.signal?.aborted === true ? 'aborted' : 'maxFileMs',
+          value: ctx.limits.maxFileMs,
+          message: 'YAML config after the deadline',
+        });
+      }
     }
     // A protocol 0 pickle can also read as YAML: scan it as one too.
-    const head = bytes.subarray(0, 4096);
     if (await detectTextPickle(head))
       await TEXT_PICKLE_SCANNER.scan(source, ctx);
   },

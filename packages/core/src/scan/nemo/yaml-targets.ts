@@ -98,16 +98,22 @@ function isSpace(c: string | undefined): boolean {
 function tokenize(
   src: string,
   stop: () => boolean,
-): { toks: Tok[]; complete: boolean } {
-  const toks: Tok[] = [];
+  emit: (t: Tok) => void,
+): boolean {
+  let count = 0;
+  let last: Tok | undefined;
+  const push = (t: Tok): void => {
+    count++;
+    last = t;
+    emit(t);
+  };
   let i = 0;
   let line = 0;
   let lineStart = 0;
   let flow = 0;
   const n = src.length;
   while (i < n) {
-    if ((toks.length & 0xfff) === 0 && toks.length > 0 && stop())
-      return { toks, complete: false };
+    if ((count & 0xfff) === 0 && count > 0 && stop()) return false;
     const c = src[i]!;
     if (c === '\n') {
       line++;
@@ -138,25 +144,25 @@ function tokenize(
         c === '"'
           ? decodeDoubleQuoted(raw)
           : raw.replace(/''/g, "'").replace(/[ \t]*\r?\n[ \t]*/g, ' ');
-      toks.push({ t: 'scalar', v, i, plain: false, line });
+      push({ t: 'scalar', v, i, plain: false, line });
       for (let k = i; k < j && k < n; k++) if (src[k] === '\n') line++;
       i = j + 1;
       continue;
     }
     if (c === '{' || c === '[') {
       flow++;
-      toks.push({ t: 'ind', v: c, i, line });
+      push({ t: 'ind', v: c, i, line });
       i++;
       continue;
     }
     if (c === '}' || c === ']') {
       flow = Math.max(0, flow - 1);
-      toks.push({ t: 'ind', v: c, i, line });
+      push({ t: 'ind', v: c, i, line });
       i++;
       continue;
     }
     if (c === ',' && flow > 0) {
-      toks.push({ t: 'ind', v: c, i, line });
+      push({ t: 'ind', v: c, i, line });
       i++;
       continue;
     }
@@ -164,9 +170,9 @@ function tokenize(
       c === ':' &&
       (isSpace(src[i + 1]) ||
         (flow > 0 && ',}]'.includes(src[i + 1]!)) ||
-        toks.at(-1)?.t === 'scalar')
+        last?.t === 'scalar')
     ) {
-      toks.push({ t: 'ind', v: ':', i, line });
+      push({ t: 'ind', v: ':', i, line });
       i++;
       continue;
     }
@@ -182,7 +188,7 @@ function tokenize(
         (flow === 0 || !',[]{}'.includes(src[j]!))
       )
         j++;
-      toks.push({
+      push({
         t: c === '&' ? 'anchor' : c === '*' ? 'alias' : 'tag',
         v: src.slice(c === '!' ? i : i + 1, j),
         i,
@@ -191,7 +197,7 @@ function tokenize(
       i = j;
       continue;
     }
-    if ((c === '|' || c === '>') && toks.at(-1)?.v === ':') {
+    if ((c === '|' || c === '>') && last?.v === ':') {
       // Block scalar: the lines below, more indented than the key's line.
       const keyLineStart = src.lastIndexOf('\n', i) + 1;
       let indent = 0;
@@ -207,7 +213,7 @@ function tokenize(
         line++;
         e = next;
       }
-      toks.push({
+      push({
         t: 'block',
         v: parts.join(c === '>' ? ' ' : '\n').trim(),
         i,
@@ -230,87 +236,132 @@ function tokenize(
       if (flow > 0 && ',[]{}'.includes(d)) break;
       j++;
     }
-    toks.push({ t: 'scalar', v: src.slice(i, j).trim(), i, plain: true, line });
+    push({ t: 'scalar', v: src.slice(i, j).trim(), i, plain: true, line });
     i = j === i ? i + 1 : j;
   }
-  return { toks, complete: true };
+  return true;
 }
 
 /**
- * Finds `_target_`, `target` and `cls` keys and what they are set to.
+ * Finds `_target_`, `target` and `cls` keys and what they are set to. Tokens
+ * are consumed as they are produced (memory stays proportional to the
+ * anchors and targets found, not to the document).
  * @param stop polled during the pass; true ends it (the result is then partial)
+ * @param onTarget when given, receives each target as it is found (and the
+ *   returned list is empty)
  */
 export function findYamlTargets(
   src: string,
   stop: () => boolean = () => false,
+  onTarget?: (t: YamlTarget) => void,
 ): YamlTargets & { complete: boolean } {
-  const { toks, complete } = tokenize(src, stop);
   const anchors = new Map<string, string | undefined>();
-  const targets: YamlTarget[] = [];
+  const found: YamlTarget[] = [];
+  // With a callback, targets are handed over as found and not kept.
+  const targets = onTarget === undefined ? found : { push: onTarget };
   const pythonTags: { tag: string; index: number }[] = [];
-  for (let k = 0; k < toks.length; k++) {
-    const t = toks[k]!;
-    if (t.t === 'tag' && /^!!?python\//i.test(t.v))
-      pythonTags.push({ tag: t.v.slice(0, 120), index: t.i });
-    if (t.t === 'anchor') {
-      const v = toks[k + 1];
-      anchors.set(
-        t.v,
-        v !== undefined &&
-          (v.t === 'scalar' || v.t === 'block') &&
-          v.line === t.line
-          ? v.v
-          : undefined,
-      );
-    }
-    if (t.t !== 'scalar' || toks[k + 1]?.v !== ':' || toks[k + 1]?.t !== 'ind')
-      continue;
-    if (!TARGET_KEYS.has(t.v)) continue;
-    // The value: skip an anchor, note a tag.
-    let m = k + 2;
-    let tag: string | undefined;
-    while (m < toks.length && toks[m]!.t === 'anchor') m++;
-    if (toks[m]?.t === 'tag') tag = toks[m++]!.v;
-    const v = toks[m];
-    const sameLine =
-      v !== undefined && (v.line === toks[k + 1]!.line || v.t === 'block');
-    if (!sameLine || v === undefined) {
-      // `_target_:` with nothing after it on the line: null, or a nested block.
-      const nested =
-        v !== undefined && v.t === 'scalar' && toks[m + 1]?.v === ':';
-      if (t.v === '_target_' && nested)
-        targets.push({ key: t.v, kind: 'collection', index: t.i });
-      continue;
-    }
+  let prev: Tok | undefined;
+  let anchor: { name: string; line: number } | undefined;
+  /** A target key whose value has not been seen yet. */
+  let key:
+    { key: string; index: number; line: number; tag?: string } | undefined;
+  /**
+   * A target key followed by a scalar on a later line: the start of a nested
+   * mapping if a `:` follows, else the key's value.
+   */
+  let nested:
+    { k: { key: string; index: number; tag?: string }; v: Tok } | undefined;
+
+  const value = (
+    k: { key: string; index: number; tag?: string },
+    v: Tok,
+  ): void => {
     if (v.t === 'alias') {
       const resolved = anchors.get(v.v);
       targets.push(
         resolved === undefined
-          ? { key: t.v, kind: 'computed', index: t.i, value: `*${v.v}` }
-          : { key: t.v, kind: 'scalar', index: t.i, value: resolved },
+          ? { key: k.key, kind: 'computed', index: k.index, value: `*${v.v}` }
+          : { key: k.key, kind: 'scalar', index: k.index, value: resolved },
       );
-      continue;
+      return;
     }
     if (v.t === 'ind' && (v.v === '{' || v.v === '[')) {
-      if (t.v === '_target_')
-        targets.push({ key: t.v, kind: 'collection', index: t.i });
-      continue;
+      if (k.key === '_target_')
+        targets.push({ key: k.key, kind: 'collection', index: k.index });
+      return;
     }
-    if (v.t !== 'scalar' && v.t !== 'block') continue;
-    const value = v.v;
-    if (tag !== undefined && tag !== '!!str' && tag !== '!str') {
-      targets.push({ key: t.v, kind: 'tagged', index: t.i, value, tag });
-    } else if (value.includes('${')) {
-      targets.push({ key: t.v, kind: 'computed', index: t.i, value });
+    if (v.t !== 'scalar' && v.t !== 'block') return;
+    if (k.tag !== undefined && k.tag !== '!!str' && k.tag !== '!str') {
+      targets.push({
+        key: k.key,
+        kind: 'tagged',
+        index: k.index,
+        value: v.v,
+        tag: k.tag,
+      });
+    } else if (v.v.includes('${')) {
+      targets.push({
+        key: k.key,
+        kind: 'computed',
+        index: k.index,
+        value: v.v,
+      });
     } else if (
-      t.v === '_target_' ||
-      /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/.test(value)
+      k.key === '_target_' ||
+      /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/.test(v.v)
     ) {
       // `target`/`cls` only when they hold a dotted path (NeMo's legacy keys).
-      if (v.t === 'scalar' && v.plain && /^(null|~|Null|NULL)?$/.test(value))
-        continue;
-      targets.push({ key: t.v, kind: 'scalar', index: t.i, value });
+      if (v.t === 'scalar' && v.plain && /^(null|~|Null|NULL)?$/.test(v.v))
+        return;
+      targets.push({ key: k.key, kind: 'scalar', index: k.index, value: v.v });
     }
-  }
-  return { targets, pythonTags, complete };
+  };
+
+  const complete = tokenize(src, stop, (t) => {
+    if (t.t === 'tag' && /^!!?python\//i.test(t.v))
+      pythonTags.push({ tag: t.v.slice(0, 120), index: t.i });
+    if (anchor !== undefined) {
+      anchors.set(
+        anchor.name,
+        (t.t === 'scalar' || t.t === 'block') && t.line === anchor.line
+          ? t.v
+          : undefined,
+      );
+      anchor = undefined;
+    }
+    if (t.t === 'anchor') anchor = { name: t.v, line: t.line };
+    if (nested !== undefined) {
+      const { k, v } = nested;
+      nested = undefined;
+      if (!(t.t === 'ind' && t.v === ':')) value(k, v);
+      else if (k.key === '_target_')
+        targets.push({ key: k.key, kind: 'collection', index: k.index });
+    }
+    if (key !== undefined) {
+      if (t.t === 'anchor') return;
+      if (t.t === 'tag') {
+        key.tag = t.v;
+        return;
+      }
+      const k = key;
+      key = undefined;
+      const column = (at: number): number => at - src.lastIndexOf('\n', at) - 1;
+      if (t.line === k.line || t.t === 'block') value(k, t);
+      // Less or equally indented: a sibling, and the key was null.
+      else if (column(t.i) <= column(k.index)) {
+        /* null */
+      } else if (t.t !== 'scalar') value(k, t);
+      else nested = { k, v: t };
+    }
+    if (
+      t.t === 'ind' &&
+      t.v === ':' &&
+      prev?.t === 'scalar' &&
+      TARGET_KEYS.has(prev.v)
+    )
+      key = { key: prev.v, index: prev.i, line: t.line };
+    prev = t;
+  });
+  if (nested !== undefined) value(nested.k, nested.v);
+  return { targets: found, pythonTags: pythonTags.slice(0, 1000), complete };
 }
