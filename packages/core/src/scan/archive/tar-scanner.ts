@@ -776,29 +776,40 @@ class TarWalk {
    */
   private async checkAlternatives(): Promise<void> {
     for (const { offset, why } of this.alternatives) {
-      if (this.visited.has(offset)) continue;
-      this.checkAborted();
-      const b = await this.reader.block(offset);
-      if (b.length < TAR_BLOCK || isZeroBlock(b)) continue;
-      let h: TarHeader;
-      try {
-        h = parseHeader(b);
-      } catch {
-        continue;
+      // Follow the other reader's walk from here until it meets a header
+      // this walk read (the two views agree again) or stops.
+      let p = offset;
+      let reported = false;
+      let steps = 0;
+      while (!this.visited.has(p) && steps++ < MAX_ALTERNATIVE_OFFSETS) {
+        this.checkAborted();
+        const b = await this.reader.block(p);
+        if (b.length < TAR_BLOCK || isZeroBlock(b)) break;
+        let h: TarHeader;
+        try {
+          h = parseHeader(b);
+        } catch {
+          break;
+        }
+        this.visited.add(p);
+        if (!reported) {
+          reported = true;
+          this.ctx.report({
+            ruleId: 'ARCHIVE_TAR_DIFFERENTIAL',
+            severity: 'high',
+            offset: p,
+            message: `a tar reader that ${why} finds a member header (${h.name}) at offset ${p} that tarfile does not read`,
+            evidence: { header: p, name: h.name },
+          });
+        }
+        if (typeHasData(h.type) && !META_TYPES.has(h.type) && h.size > 0)
+          await this.onMember(
+            sliceSource(this.source, p + TAR_BLOCK, h.size),
+            h.name,
+          );
+        // Such readers skip the declared size of every entry.
+        p += TAR_BLOCK + blockCeil(h.size);
       }
-      this.visited.add(offset);
-      this.ctx.report({
-        ruleId: 'ARCHIVE_TAR_DIFFERENTIAL',
-        severity: 'high',
-        offset,
-        message: `a tar reader that ${why} finds a member header (${h.name}) at offset ${offset} that tarfile and GNU tar do not read`,
-        evidence: { header: offset, name: h.name },
-      });
-      if (typeHasData(h.type) && !META_TYPES.has(h.type) && h.size > 0)
-        await this.onMember(
-          sliceSource(this.source, offset + TAR_BLOCK, h.size),
-          h.name,
-        );
     }
   }
 }

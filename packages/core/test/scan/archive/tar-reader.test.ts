@@ -202,7 +202,10 @@ describe('tar reader', () => {
   it('scans the member GNU tar sees after a symlink that declares a size, which tarfile reads as data', async () => {
     // tarfile: link, cover.bin (whose data holds `hidden`); GNU tar skips
     // the 1024 bytes after the symlink and extracts `hidden`.
-    const hidden = T.member({ name: 'hidden.pkl' }, Buffer.from('payload'));
+    const hidden = Buffer.concat([
+      T.member({ name: 'hidden.pkl' }, Buffer.from('payload')),
+      T.member({ name: 'hidden2.pkl' }, Buffer.from('payload 2')),
+    ]);
     const w = await walk(
       Buffer.concat([
         T.header({ name: 'link', type: '2', size: 1024, linkname: 'x' }),
@@ -218,7 +221,11 @@ describe('tar reader', () => {
       ['ARCHIVE_TAR_DIFFERENTIAL', 'high'],
       ['ARCHIVE_TAR_QUIRK', 'low'],
     ]);
-    expect(w.members.map((m) => m.name)).toEqual(['cover.bin', 'hidden.pkl']);
+    expect(w.members.map((m) => m.name)).toEqual([
+      'cover.bin',
+      'hidden.pkl',
+      'hidden2.pkl',
+    ]);
   });
 
   it('reads a Solaris X header as pax and does not call its name an absolute path', async () => {
