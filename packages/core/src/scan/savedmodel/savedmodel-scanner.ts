@@ -177,7 +177,11 @@ async function scanSavedModel(
     message: 'saved_model.pb larger than the in-memory scan limit',
   });
   if (bytes === undefined) return;
-  const nodes: NodeInfo[] = [];
+  // One finding per (op, function): a model repeats the same op many times.
+  const grouped = new Map<
+    string,
+    { kind: TensorFlowOpKind; nodes: NodeInfo[]; count: number }
+  >();
   const result = walkProto(
     bytes,
     'SavedModel',
@@ -211,11 +215,23 @@ async function scanSavedModel(
       exit(frame) {
         if (frame.type !== 'Node') return;
         const node = frame.state as NodeInfo;
+        // Grouped as they come, ten kept per group: a graph may hold
+        // millions of nodes.
+        const kind = classifyTensorFlowOp(node.op);
+        if (kind === undefined) return;
         node.fn =
           frame.parent?.type === 'Function'
             ? (frame.parent.state as { name: string }).name
             : undefined;
-        nodes.push(node);
+        if (kind === 'checkpoint' && isCheckpointContext(node)) return;
+        const key = `${node.op}\u0000${node.fn ?? ''}`;
+        const group = grouped.get(key);
+        if (group === undefined)
+          grouped.set(key, { kind, nodes: [node], count: 1 });
+        else {
+          group.count++;
+          if (group.nodes.length < 10) group.nodes.push(node);
+        }
       },
     },
     16,
@@ -229,21 +245,7 @@ async function scanSavedModel(
       evidence: { reason: result.error.reason },
     });
   }
-  // One finding per (op, function): a model repeats the same op many times.
-  const grouped = new Map<
-    string,
-    { kind: TensorFlowOpKind; nodes: NodeInfo[] }
-  >();
-  for (const node of nodes) {
-    const kind = classifyTensorFlowOp(node.op);
-    if (kind === undefined) continue;
-    if (kind === 'checkpoint' && isCheckpointContext(node)) continue;
-    const key = `${node.op}\u0000${node.fn ?? ''}`;
-    const group = grouped.get(key);
-    if (group === undefined) grouped.set(key, { kind, nodes: [node] });
-    else group.nodes.push(node);
-  }
-  for (const { kind, nodes: list } of grouped.values()) {
+  for (const { kind, nodes: list, count } of grouped.values()) {
     const node = list[0] as NodeInfo;
     const where = node.fn === undefined ? 'the graph' : `function ${node.fn}`;
     const { ruleId, severity, effect } = OP_FINDINGS[kind];
@@ -255,8 +257,8 @@ async function scanSavedModel(
       evidence: {
         op: node.op,
         function: node.fn,
-        nodes: list.slice(0, 10).map((n) => n.name),
-        count: list.length,
+        nodes: list.map((n) => n.name),
+        count,
       },
     });
   }
