@@ -10,13 +10,27 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+// Ctrl-C (SIGINT): the command is aborted through its signal and ends with one
+// line, "modelseal: interrupted", and exit code 130. Work that does not stop
+// within GRACE_MS (a service call, a parser between checks), or a second
+// Ctrl-C, ends the process at once with the same line and code.
+const GRACE_MS = 2000;
 const controller = new AbortController();
-process.once('SIGINT', () => {
-  controller.abort();
-  process.exitCode = 130;
+let finished = false;
+const interruptNow = () => {
+  if (finished) return;
+  finished = true;
+  process.stderr.write('modelseal: interrupted\n');
+  process.exit(130);
+};
+let grace;
+process.on('SIGINT', () => {
+  if (controller.signal.aborted) interruptNow();
+  controller.abort(new Error('interrupted'));
+  grace = setTimeout(interruptNow, GRACE_MS);
 });
 const { processIo } = await import('../dist/io.js');
-process.exitCode = await main(
-  process.argv.slice(2),
-  processIo(controller.signal),
-);
+const code = await main(process.argv.slice(2), processIo(controller.signal));
+finished = true;
+clearTimeout(grace);
+process.exitCode = code;

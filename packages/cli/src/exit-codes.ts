@@ -7,6 +7,7 @@ export const EXIT: {
   readonly FAILED: 1;
   readonly USAGE: 2;
   readonly OPERATIONAL: 3;
+  readonly INTERRUPTED: 130;
 } = Object.freeze({
   /** Verified, signed, digested, or scan clean. */
   OK: 0,
@@ -16,6 +17,8 @@ export const EXIT: {
   USAGE: 2,
   /** Operational error that prevented a verdict: I/O, trust root, OIDC token, network. */
   OPERATIONAL: 3,
+  /** Interrupted by SIGINT (Ctrl-C), as a shell reports 128 + 2. */
+  INTERRUPTED: 130,
 } as const);
 
 /** One of the {@link EXIT} values. */
@@ -28,6 +31,7 @@ export const EXIT_CODE_HELP: string = [
   '  1  verification failed, or findings at or above --fail-on (malformed bundles included)',
   '  2  usage error',
   '  3  operational error that prevented a verdict (I/O, trust root, OIDC token, network)',
+  '  130  interrupted (Ctrl-C / SIGINT)',
 ].join('\n');
 
 /** A mistake in the command line. */
@@ -38,6 +42,7 @@ export class UsageError extends Error {
 /** Maps any error to an exit code. */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof UsageError) return EXIT.USAGE;
+  if (error instanceof InterruptedError) return EXIT.INTERRUPTED;
   if (isModelSealError(error)) {
     switch (errorKind(error.code)) {
       case 'verification':
@@ -49,4 +54,12 @@ export function exitCodeFor(error: unknown): ExitCode {
     }
   }
   return EXIT.OPERATIONAL;
+}
+
+/** The user interrupted the command (Ctrl-C, SIGINT): exit 130 with one line. */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+  constructor() {
+    super('interrupted');
+  }
 }

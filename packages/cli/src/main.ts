@@ -3,17 +3,21 @@
  * The modelseal command line: argument parsing and presentation only. Every
  * decision is made by @modelseal/core.
  */
+import { constants } from 'node:fs';
+import { access, lstat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import {
   appendAuditEvent,
   createAuditEvent,
   type AuditInput,
 } from '@modelseal/core/audit';
-import { isModelSealError } from '@modelseal/core/errors';
+import { isModelSealError, ModelSealError } from '@modelseal/core/errors';
 import { safeJSONStringify } from '@modelseal/core/output';
 import {
   EXIT,
   EXIT_CODE_HELP,
+  InterruptedError,
   UsageError,
   exitCodeFor,
   type ExitCode,
@@ -156,17 +160,29 @@ export async function main(
   if (auditLog !== undefined) io.audit = {};
   let code: ExitCode;
   let failure: unknown;
+  let auditWritable = true;
   try {
     if (command === undefined)
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    // An audit log that cannot be written fails before any work (and before a bundle is written).
+    if (auditLog !== undefined && auditLog !== '' && auditLog !== '-') {
+      auditWritable = false;
+      await checkAuditTarget(auditLog);
+      auditWritable = true;
+    }
     code = await (await command.load()).run(args, io);
-  } catch (error) {
+  } catch (caught) {
+    // Ctrl-C: whatever stopped (hashing, scanning, a service call) is one line, exit 130.
+    const error =
+      caught instanceof InterruptedError || io.signal?.aborted === true
+        ? new InterruptedError()
+        : caught;
     failure = error;
     if (wantsJSON) io.out(safeJSONStringify(errorJSON(error), 2));
     io.err(errorLine(error));
     code = exitCodeFor(error);
   }
-  if (auditLog !== undefined && AUDITED.has(name)) {
+  if (auditLog !== undefined && auditWritable && AUDITED.has(name)) {
     const code2 = await writeAudit(
       auditLog,
       name as AuditInput['action'],
@@ -209,6 +225,46 @@ function takeAuditLog(
   return { args, auditLog };
 }
 
+/**
+ * The audit log can be appended to: an existing file (or FIFO, or device)
+ * that is writable, or a new file in a writable directory.
+ *
+ * @throws ModelSealError `IO_ERROR` naming the file and the flag
+ */
+async function checkAuditTarget(target: string): Promise<void> {
+  const path = resolve(target);
+  const fail = (why: string, cause?: unknown): never => {
+    throw new ModelSealError({
+      code: 'IO_ERROR',
+      message: `cannot write the audit log ${target}: ${why} (--audit-log FILE or MODELSEAL_AUDIT_LOG)`,
+      ...(cause === undefined ? {} : { cause }),
+      details: { path },
+    });
+  };
+  let info;
+  try {
+    info = await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      fail((error as Error).message, error);
+  }
+  if (info?.isDirectory() === true) fail('it is a directory');
+  const where = info === undefined ? dirname(path) : path;
+  try {
+    await access(where, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    fail(
+      code === 'ENOENT'
+        ? `directory ${where} does not exist`
+        : info === undefined
+          ? `directory ${where} is not writable`
+          : 'the file is not writable',
+      error,
+    );
+  }
+}
+
 async function writeAudit(
   target: string,
   action: AuditInput['action'],
@@ -231,6 +287,8 @@ async function writeAudit(
       failure instanceof Error ? failure.message : JSON.stringify(failure);
     if (isModelSealError(failure)) input.errorCode = failure.code;
     else if (failure instanceof UsageError) input.errorCode = 'USAGE';
+    else if (failure instanceof InterruptedError)
+      input.errorCode = 'INTERRUPTED';
   }
   const event = createAuditEvent(input);
   if (target === '-') {

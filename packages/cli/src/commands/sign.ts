@@ -19,6 +19,7 @@ import {
 import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
+import { withFlagHint } from '../output/errors.js';
 import { progressReporter } from '../output/progress.js';
 import { describeBlocking, describeSignedBy } from '../output/text.js';
 import { canPrompt, promptPassword } from '../prompt.js';
@@ -279,6 +280,29 @@ async function scanOptionsFrom(
   return scan;
 }
 
+/** signModel; an encrypted key and no password: ask, when a person is at a terminal. */
+async function signWithPrompt(
+  options: SignModelOptions,
+  parsed: Parsed,
+  io: Io,
+): Promise<SignModelResult> {
+  try {
+    return await signModel(options);
+  } catch (error) {
+    if (
+      !isModelSealError(error) ||
+      error.code !== 'PASSWORD_REQUIRED' ||
+      !canPrompt()
+    )
+      throw error;
+  }
+  const password = await promptPassword(
+    `password for ${safeText(str(parsed, 'private-key') ?? 'the private key')}: `,
+    io.signal,
+  );
+  return signModel({ ...options, password } as SignModelOptions);
+}
+
 /** `modelseal sign [METHOD] MODEL_PATH`. */
 export async function signCommand(
   argv: readonly string[],
@@ -298,6 +322,7 @@ export async function signCommand(
   const { method: serialization, ...hashRest } = hashing;
   const scan = await scanOptionsFrom(parsed, signaturePath);
   const progress = progressReporter(progressModeFrom(parsed));
+  if (progress.onScanProgress) scan.onProgress = progress.onScanProgress;
   const options = {
     scan,
     ...hashRest,
@@ -310,30 +335,30 @@ export async function signCommand(
     ...(io.signal ? { signal: io.signal } : {}),
   } as SignModelOptions;
 
+  // Which flag names each file, for messages about it.
+  const fileFlags = new Map<string, string>([
+    [path, 'MODEL_PATH'],
+    [signaturePath, '--signature FILE'],
+  ]);
+  if (scan.attestationPath !== undefined)
+    fileFlags.set(scan.attestationPath, '--scan-attestation FILE');
+  const privateKey = str(parsed, 'private-key');
+  if (privateKey !== undefined) fileFlags.set(privateKey, '--private-key');
   let result: SignModelResult;
   try {
-    result = await signModel(options);
+    result = await signWithPrompt(options, parsed, io);
   } catch (error) {
     progress.done();
-    // An encrypted key and no password: ask, when a person is at a terminal.
     if (
+      !flag(parsed, 'json') &&
       isModelSealError(error) &&
-      error.code === 'PASSWORD_REQUIRED' &&
-      canPrompt()
-    ) {
-      const password = await promptPassword(
-        `password for ${safeText(str(parsed, 'private-key') ?? 'the private key')}: `,
-      );
-      result = await signModel({ ...options, password } as SignModelOptions);
-    } else {
-      if (
-        !flag(parsed, 'json') &&
-        isModelSealError(error) &&
-        error.code === 'UNSAFE_CONTENT'
-      )
-        for (const line of describeBlocking(error.details)) io.err(line);
-      throw error;
-    }
+      error.code === 'UNSAFE_CONTENT'
+    )
+      for (const line of describeBlocking(error.details)) io.err(line);
+    throw withFlagHint(error, fileFlags, {
+      PASSWORD_REQUIRED:
+        '--password-env VAR, or run on a terminal to be asked for it',
+    });
   }
   progress.done();
   for (const warning of result.warnings)

@@ -16,6 +16,7 @@ import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { progressReporter } from '../output/progress.js';
+import { refusePrivateKeyFile } from './key-files.js';
 import { describeMismatch, describeSigner } from '../output/text.js';
 import { OUTPUT_FLAGS, progressModeFrom } from './common.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
@@ -138,6 +139,7 @@ function methodOptions(
       const publicKey = str(parsed, 'public-key');
       if (publicKey === undefined)
         throw new UsageError('the key method needs --public-key');
+      refusePrivateKeyFile(publicKey, '--public-key');
       return { method, publicKey, ...timestampAuthorities(parsed) };
     }
     case 'certificate': {

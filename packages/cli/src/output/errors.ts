@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-import { isModelSealError } from '@modelseal/core/errors';
+import { isModelSealError, ModelSealError } from '@modelseal/core/errors';
+import { resolve as resolvePath } from 'node:path';
 import { safeText } from '@modelseal/core/output';
-import { UsageError } from '../exit-codes.js';
+import { InterruptedError, UsageError } from '../exit-codes.js';
 
 /** The JSON object printed on stdout for a failure with `--json`. */
 export function errorJSON(error: unknown): Record<string, unknown> {
@@ -10,24 +11,109 @@ export function errorJSON(error: unknown): Record<string, unknown> {
       ? error.code
       : error instanceof UsageError
         ? 'USAGE'
-        : 'INTERNAL_ERROR',
+        : error instanceof InterruptedError
+          ? 'INTERRUPTED'
+          : 'INTERNAL_ERROR',
     message: error instanceof Error ? error.message : String(error),
   };
   if (isModelSealError(error) && error.details !== undefined)
     body.details = error.details;
+  const causes = causeChain(error);
+  if (causes.length > 0) body.causes = causes;
   return { schemaVersion: 1, ok: false, error: body };
 }
 
+/** A JWT (three base64url parts) in a foreign message is never printed. */
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const MAX_CAUSE_CHARS = 300;
+const MAX_CAUSES = 4;
+
 /**
- * One line for stderr: no stack trace, the code in brackets. Messages name
- * files, members, key hints and identities from artifacts and bundles, so
- * they go through safeText: always one line, no control sequence.
+ * The messages (and codes, such as `ECONNREFUSED` or a Sigstore error code)
+ * of the errors under `error.cause`, outermost first, leaving out each one
+ * whose text the message above it already holds. Sigstore, TLS and HTTP
+ * failures are wrapped by the library; this is where their reason shows.
+ */
+export function causeChain(error: unknown): string[] {
+  const out: string[] = [];
+  let above = error instanceof Error ? error.message : '';
+  let cause: unknown = error instanceof Error ? error.cause : undefined;
+  const seen = new Set<unknown>([error]);
+  while (cause !== undefined && !seen.has(cause) && out.length < MAX_CAUSES) {
+    seen.add(cause);
+    const message =
+      cause instanceof Error
+        ? cause.message
+        : typeof cause === 'string'
+          ? cause
+          : '';
+    const fields: { code?: unknown; syscall?: unknown; path?: unknown } =
+      typeof cause === 'object' && cause !== null ? cause : {};
+    const code = fields.code;
+    // A file system error under ours: our message names the file and the reason already.
+    const fsError =
+      typeof fields.syscall === 'string' && typeof fields.path === 'string';
+    const first = (message.split('\n')[0] ?? '')
+      .replace(JWT, '[token]')
+      .slice(0, MAX_CAUSE_CHARS);
+    const codeText =
+      typeof code === 'string' || typeof code === 'number' ? String(code) : '';
+    const redundant = fsError || first === '' || above.includes(first);
+    if (!redundant)
+      out.push(
+        codeText !== '' && !first.includes(codeText)
+          ? `${first} (${codeText})`
+          : first,
+      );
+    else if (!fsError && codeText !== '' && !above.includes(codeText))
+      out.push(codeText);
+    above = `${above} ${message}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return out;
+}
+
+/**
+ * One line for stderr: no stack trace, the code in brackets, then the
+ * causes the library kept (a Sigstore failure's HTTP or network reason).
+ * Messages name files, members, key hints and identities from artifacts and
+ * bundles, so they go through safeText: always one line, no control sequence.
  */
 export function errorLine(error: unknown): string {
+  if (error instanceof InterruptedError) return 'modelseal: interrupted';
   if (error instanceof UsageError)
     return `modelseal: usage error: ${safeText(error.message)} (see --help)`;
+  const causes = causeChain(error)
+    .map((c) => `; cause: ${safeText(c)}`)
+    .join('');
   if (isModelSealError(error))
-    return `modelseal: error [${error.code}]: ${safeText(error.message)}`;
+    return `modelseal: error [${error.code}]: ${safeText(error.message)}${causes}`;
   const message = error instanceof Error ? error.message : String(error);
-  return `modelseal: internal error: ${safeText(message.split('\n')[0] ?? '')}`;
+  return `modelseal: internal error: ${safeText(message.split('\n')[0] ?? '')}${causes}`;
+}
+
+/**
+ * The flag that names a file, added to a library error about that file
+ * (`details.path`) whose message names no flag: "cannot write
+ * /out/model.sig: directory /out does not exist (--signature FILE)".
+ */
+export function withFlagHint(
+  error: unknown,
+  flags: ReadonlyMap<string, string>,
+  byCode: Readonly<Record<string, string>> = {},
+): unknown {
+  if (!isModelSealError(error) || error.message.includes('--')) return error;
+  const path = (error.details as { path?: unknown } | undefined)?.path;
+  const flag =
+    byCode[error.code] ??
+    (typeof path === 'string'
+      ? (flags.get(path) ?? flags.get(resolvePath(path)))
+      : undefined);
+  if (flag === undefined) return error;
+  return new ModelSealError({
+    code: error.code,
+    message: `${error.message} (${flag})`,
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    ...(error.details === undefined ? {} : { details: error.details }),
+  });
 }

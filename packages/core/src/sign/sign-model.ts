@@ -3,6 +3,7 @@
  * Signing a model end to end: hash, encode the statement, sign, write the
  * bundle atomically (oms-format.md §2–§11, §14).
  */
+import { lstat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SigningMethod } from '../bundle/types.js';
 import { writeBundle } from '../bundle/write.js';
@@ -32,6 +33,24 @@ import type {
 
 function invalidOptions(message: string): ModelSealError {
   return new ModelSealError({ code: 'INVALID_OPTIONS', message });
+}
+
+/** The model path exists (a cheap check before any output, key or hashing). */
+async function assertModelPath(modelPath: string): Promise<void> {
+  try {
+    await lstat(modelPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ModelSealError({
+      code: 'IO_ERROR',
+      message:
+        code === 'ENOENT'
+          ? `${modelPath}: no such file or directory (the model path)`
+          : `${modelPath}: cannot read the model path: ${(error as Error).message}`,
+      cause: error,
+      details: { path: modelPath },
+    });
+  }
 }
 
 /** The sigstore signer: identity is only known once Fulcio has issued the certificate. */
@@ -109,6 +128,7 @@ async function scanGate(
       ? undefined
       : resolve(scan.attestationPath);
   if (attestationPath !== undefined) {
+    // Checked again: signModel checked it before the key and the hashing.
     await assertWritable(attestationPath, force);
     hashOptions.ignorePaths = [
       ...(hashOptions.ignorePaths ?? []),
@@ -128,6 +148,7 @@ async function scanGate(
   }
   if (scan.policy !== undefined) scanOptions.policy = scan.policy;
   if (scan.limits !== undefined) scanOptions.limits = scan.limits;
+  if (scan.onProgress !== undefined) scanOptions.onProgress = scan.onProgress;
   const { scanModel } = await import('../attest/scan-model.js');
   const report = await scanModel(options.modelPath, scanOptions);
   const verdict = scanVerdict(report, failOn);
@@ -141,12 +162,24 @@ async function scanGate(
     const incompleteFiles = report.files
       .filter((f) => !f.complete)
       .map((f) => f.file);
-    const what =
-      blocking.length > 0
-        ? `${report.summary.highest ?? ''} finding ${blocking[0]!.ruleId} in ${blocking[0]!.file}${blocking[0]!.member.length > 0 ? `!/${blocking[0]!.member.join('!/')}` : ''}`
-        : incompleteFiles.length > 0
-          ? `${incompleteFiles.length} file(s) not fully scanned, first ${incompleteFiles[0]!}`
-          : `${report.summary.errors} file(s) could not be scanned`;
+    const unreadable = report.files.filter((f) => f.error !== undefined);
+    const parts: string[] = [];
+    if (blocking.length > 0)
+      parts.push(
+        `${report.summary.highest ?? ''} finding ${blocking[0]!.ruleId} in ${blocking[0]!.file}${blocking[0]!.member.length > 0 ? `!/${blocking[0]!.member.join('!/')}` : ''}`,
+      );
+    // An unreadable file is named with the reason (permission denied, ...).
+    if (unreadable.length > 0)
+      parts.push(
+        `${unreadable.length} file(s) could not be read, first ${unreadable[0]!.file}: ${unreadable[0]!.error!.message}`,
+      );
+    else if (blocking.length === 0 && incompleteFiles.length > 0)
+      parts.push(
+        `${incompleteFiles.length} file(s) not fully scanned, first ${incompleteFiles[0]!}`,
+      );
+    if (parts.length === 0)
+      parts.push(`${report.summary.errors} file(s) could not be scanned`);
+    const what = parts.join('; ');
     throw new ModelSealError({
       code: 'UNSAFE_CONTENT',
       message: `refusing to sign ${options.modelPath}: ${what} (${report.summary.findings} findings; fail-on ${failOn})`,
@@ -154,6 +187,9 @@ async function scanGate(
         summary: report.summary,
         findings: blocking,
         incompleteFiles: incompleteFiles.slice(0, 20),
+        unreadableFiles: unreadable
+          .slice(0, 20)
+          .map((f) => ({ file: f.file, error: f.error })),
       },
     });
   }
@@ -187,6 +223,20 @@ export async function signModel(
   ) {
     throw invalidOptions('signaturePath is required');
   }
+  // Checks that need no work first, in the order of the command line: the
+  // model path, then each output (FILE_EXISTS), then the key material (so a
+  // wrong password fails before a large model is hashed), then scan and hash.
+  const requested = (options as { method?: unknown }).method;
+  if (
+    !['key', 'certificate', 'sigstore', 'signer'].includes(requested as string)
+  )
+    throw invalidOptions(`unknown signing method ${JSON.stringify(requested)}`);
+  await assertModelPath(options.modelPath);
+  const signaturePath = resolve(options.signaturePath);
+  const force = options.force ?? false;
+  await assertWritable(signaturePath, force);
+  if (options.scan?.attestationPath !== undefined)
+    await assertWritable(resolve(options.scan.attestationPath), force);
   const warnings: SignWarning[] = [];
   let signer: StatementSigner;
   switch (options.method) {
@@ -223,9 +273,6 @@ export async function signModel(
     tsaURL === undefined
       ? bundle
       : (await import('./timestamp.js')).addTimestamp(bundle, { tsaURL });
-  const signaturePath = resolve(options.signaturePath);
-  const force = options.force ?? false;
-  await assertWritable(signaturePath, force);
   const hashOptions = hashOptionsOf(options);
   const gate =
     options.scan === undefined

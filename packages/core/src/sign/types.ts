@@ -10,7 +10,7 @@ import type {
   ManifestWarning,
   SerializationMethod,
 } from '../manifest/types.js';
-import type { ScanReport } from '../scan/engine.js';
+import type { ScanProgressEvent, ScanReport } from '../scan/engine.js';
 import type { ScanPolicy } from '../scan/policy.js';
 import type { ScanLimits, Severity } from '../scan/types.js';
 import type { CertificateInfo } from '../verify/types.js';
@@ -100,6 +100,8 @@ export interface SignScanOptions {
   overrideReason?: string;
   /** Also write a signed scan attestation here (subject: the model's root digest). Left out of the model. */
   attestationPath?: string;
+  /** Called after each file scanned. */
+  onProgress?: (event: ScanProgressEvent) => void;
 }
 
 interface SignModelCommonOptions extends SignHashOptions {

@@ -218,7 +218,7 @@ describe('signModel', () => {
     await expect(
       signModel({
         method: 'key',
-        modelPath: join(dir, 'does-not-exist'),
+        modelPath: model,
         signaturePath: sig,
         privateKey: encrypted,
       }),
