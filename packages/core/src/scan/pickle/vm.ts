@@ -119,11 +119,11 @@ export interface PickleConstant {
  * `pickleLineBytes`, `pickleWindowRefills` (internal).
  */
 export interface PickleVmLimits {
-  /** Opcodes over all streams (`maxPickleOpcodes`). Default 20,000,000. */
+  /** Opcodes over all streams (`maxPickleOpcodes`). Default 8,000,000. */
   maxOpcodes: number;
   /** Stack plus marks (`maxPickleStack`). Default 1,000,000. */
   maxStack: number;
-  /** Memo entries (`maxPickleMemo`). Default 1,000,000. */
+  /** Memo entries (`maxPickleMemo`). Default 2,000,000. */
   maxMemo: number;
   /** Stacked streams. Default 1,000. */
   maxStreams: number;
@@ -148,9 +148,9 @@ export interface PickleVmLimits {
 /** Default {@link PickleVmLimits}; the first three are `DEFAULT_SCAN_LIMITS`' pickle limits. */
 export const DEFAULT_PICKLE_VM_LIMITS: Readonly<PickleVmLimits> = Object.freeze(
   {
-    maxOpcodes: 20_000_000,
+    maxOpcodes: 8_000_000,
     maxStack: 1_000_000,
-    maxMemo: 1_000_000,
+    maxMemo: 2_000_000,
     maxStreams: 1000,
     maxResyncBytes: 64 * 1024 * 1024,
     maxRetainedBytes: 16 * 1024 * 1024,
@@ -757,12 +757,24 @@ class PickleMachine {
     this.push(value);
   }
 
+  /** One copy of each module and global name (a pickle repeats them at every site). */
+  private readonly names = new Map<string, string>();
+
+  private intern(s: string): string {
+    const known = this.names.get(s);
+    if (known !== undefined) return known;
+    if (this.names.size < 65_536 && s.length <= 256) this.names.set(s, s);
+    return s;
+  }
+
   private global(
-    module: string,
-    name: string,
+    moduleName: string,
+    globalName: string,
     offset: number,
     opcode: string,
   ): PickleValue {
+    const module = this.intern(moduleName);
+    const name = this.intern(globalName);
     const g: PickleValue = { k: 'global', module, name, offset, opcode };
     this.out.imports.push({
       module,
