@@ -5,6 +5,7 @@
  * is walked with the Keras config rules (a Lambda layer shows up here).
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
+import { cappedReporter } from '../capped-report.js';
 import { readWholeSource } from '../read-whole-source.js';
 import {
   readBytes,
@@ -45,7 +46,12 @@ async function scanKerasMetadata(
     message: 'keras_metadata.pb larger than the in-memory scan limit',
   });
   if (bytes === undefined) return;
-  const objects: SavedObjectState[] = [];
+  // Each node's JSON is parsed (within the JSON budget) when the node ends,
+  // and dropped; findings are capped per rule over the whole file.
+  const capped = cappedReporter(ctx);
+  const each: ScanContext = Object.create(ctx, {
+    report: { value: capped.report },
+  }) as ScanContext;
   const result = walkProto(
     bytes,
     'SavedMetadata',
@@ -68,8 +74,17 @@ async function scanKerasMetadata(
         return true;
       },
       exit(frame) {
-        if (frame.type === 'SavedObject')
-          objects.push(frame.state as SavedObjectState);
+        if (frame.type !== 'SavedObject') return;
+        const object = frame.state as SavedObjectState;
+        if (object.json === undefined || object.json.length === 0) return;
+        const where = `keras_metadata.pb node ${object.path || '(root)'}`;
+        reportKerasConfig(
+          each,
+          object.json,
+          where,
+          object.offset,
+          `${where} metadata`,
+        );
       },
     },
     4,
@@ -83,17 +98,7 @@ async function scanKerasMetadata(
       evidence: { reason: result.error.reason },
     });
   }
-  for (const object of objects) {
-    if (object.json === undefined || object.json.length === 0) continue;
-    const where = `keras_metadata.pb node ${object.path || '(root)'}`;
-    reportKerasConfig(
-      ctx,
-      object.json,
-      where,
-      object.offset,
-      `${where} metadata`,
-    );
-  }
+  capped.flush();
 }
 
 /** Scanner for `keras_metadata.pb` (tf.keras SavedModel layer metadata). */
