@@ -109,6 +109,16 @@ describe('pickle limits fail closed', () => {
         a.evidence?.['limit'],
       ]),
     ).toEqual([['SCAN_INCOMPLETE', 'high', 'pickleResyncBytes']]);
+    // A stream cut inside an operand: the loader stops there, nothing after
+    // it can run, so a search cut short is not "incomplete".
+    const cutHead = Buffer.from([
+      0x80, 0x04, 0x8e, 0x10, 0x27, 0, 0, 0, 0, 0, 0,
+    ]);
+    const cut = await analysePickleSource(
+      bufferSource(Buffer.concat([cutHead, Buffer.alloc(5000)])),
+      { limits: { maxResyncBytes: 1024 } },
+    );
+    expect(cut.anomalies.map((a) => a.ruleId)).toEqual(['PICKLE_TRUNCATED']);
     const wide = await analysePickleSource(bufferSource(junk));
     expect(wide.streams).toBe(2);
     expect(wide.anomalies.map((a) => a.ruleId)).toEqual([

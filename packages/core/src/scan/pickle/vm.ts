@@ -1553,6 +1553,8 @@ export async function analysePickleSource(
     vm.beginStream();
     const streamStart = vm.pos;
     let ok = true;
+    /** The stream ran past the end of the data: a loader stops there. */
+    let truncated = false;
     while (vm.streamOpen) {
       if ((++steps & CHECK_EVERY) === 0 && (await stopRequested())) {
         vm.out.aborted = true;
@@ -1588,6 +1590,7 @@ export async function analysePickleSource(
             break outer;
           }
           ok = false;
+          truncated = e.ruleId === 'PICKLE_TRUNCATED';
           break;
         }
         throw e;
@@ -1650,7 +1653,9 @@ export async function analysePickleSource(
       vm.setWindow(await load(vm.pos, vm.pos));
       continue outer;
     }
-    if (searchEnd < total) {
+    // After a truncated stream the rest is inside its last operand: no loader
+    // executes it, so a search that stops early leaves nothing executable.
+    if (searchEnd < total && !truncated) {
       vm.incomplete(
         'pickleResyncBytes',
         limits.maxResyncBytes,
