@@ -293,11 +293,12 @@ async function scanHeader(
         const valueAt = cur.pos;
         const template = await readString(MAX_TEMPLATE_BYTES);
         if (template.value === undefined) {
-          report({
-            ruleId: 'GGUF_TEMPLATE_SUSPICIOUS',
-            severity: 'high',
+          // A template is code a chat front end renders: not analysed is high.
+          reportIncomplete(ctx, {
+            limit: 'gguf-template-bytes',
+            value: MAX_TEMPLATE_BYTES,
             offset: valueAt,
-            message: `chat template ${name} larger than ${MAX_TEMPLATE_BYTES} bytes, not analysed`,
+            message: `chat template ${name} larger than ${MAX_TEMPLATE_BYTES} bytes was not analysed`,
             evidence: { key: name, length: template.length.toString() },
           });
         } else {

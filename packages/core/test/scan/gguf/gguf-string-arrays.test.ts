@@ -89,6 +89,23 @@ describe('gguf string arrays', () => {
     ).toEqual([['SCAN_INCOMPLETE', 'medium', 'gguf-array-elements']]);
   });
 
+  it('reports a chat template over 4 MiB as high SCAN_INCOMPLETE', async () => {
+    const big = 'x'.repeat(4 * 1024 * 1024 + 1);
+    const bytes = Buffer.concat([
+      Buffer.from('GGUF'),
+      u32(3),
+      u64(0),
+      u64(1),
+      str('tokenizer.chat_template'),
+      u32(8),
+      str(big),
+    ]);
+    const { findings } = await scanBytes(bytes, { scanner: GgufScanner });
+    expect(
+      findings.map((f) => [f.ruleId, f.severity, f.evidence?.limit]),
+    ).toEqual([['SCAN_INCOMPLETE', 'high', 'gguf-template-bytes']]);
+  });
+
   it('reports a string length past the end of the file as high GGUF_MALFORMED', async () => {
     const bytes = Buffer.concat([
       Buffer.from('GGUF'),
