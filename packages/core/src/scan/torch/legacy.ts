@@ -14,6 +14,7 @@ import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { normaliseGlobal } from '../pickle/names.js';
 import { detectBinaryPickle, scanPickleSource } from '../pickle/scanner.js';
 import { analysePickleSource, type PickleValue } from '../pickle/vm.js';
+import { reportIncomplete } from '../incomplete.js';
 import { bufferSource } from '../source.js';
 import { listTarMembers } from '../archive/tar-scanner.js';
 import {
@@ -118,6 +119,9 @@ function elementSizeOf(v: PickleValue | undefined): number {
   return (m !== null ? TORCH_STORAGE_ELEMENT_SIZES[m[1]!] : undefined) ?? 1;
 }
 
+/** Records of a legacy `storages` or `tensors` member scanned. */
+const MAX_LEGACY_RECORDS = 1_000_000;
+
 /**
  * Scans a legacy `storages` or `tensors` member: a count pickle, then per
  * item a pickle followed by raw bytes whose length the loader computes.
@@ -134,11 +138,13 @@ async function scanRecords(
   });
   let pos = first.end;
   const countV = first.results[0];
-  const count =
-    countV?.k === 'int' && countV.v >= 0n && countV.v < 1_000_000n
-      ? Number(countV.v)
-      : 0;
-  for (let i = 0; i < count && pos < member.size; i++) {
+  const declared = countV?.k === 'int' && countV.v >= 0n ? countV.v : 0n;
+  const count = Number(
+    declared < BigInt(MAX_LEGACY_RECORDS) ? declared : MAX_LEGACY_RECORDS,
+  );
+  let i = 0;
+  for (; i < count && pos < member.size; i++) {
+    if (ctx.signal?.aborted === true) return;
     const a = await scanPickleSource(member, ctx, {
       streamLimit: 1,
       resync: false,
@@ -172,9 +178,21 @@ async function scanRecords(
       const hdr = await member.read(pos, 8);
       if (hdr.length < 8) return;
       const ndim = hdr.readInt32LE(0);
-      if (ndim < 0 || ndim > 64) return;
+      // torch reads any ndim; struct.unpack fails (and torch stops) when the bytes run out.
+      if (ndim < 0 || pos + 16 + 16 * ndim > member.size) return;
       pos += 8 + 16 * ndim + 8;
     }
+  }
+  if (i === MAX_LEGACY_RECORDS && declared > BigInt(i) && pos < member.size) {
+    // torch unpickles one record per declared item: the rest were not scanned.
+    reportIncomplete(ctx, {
+      limit: 'legacyRecords',
+      value: MAX_LEGACY_RECORDS,
+      message: `${name} records after the first ${MAX_LEGACY_RECORDS}`,
+      member: [name],
+      offset: pos,
+      evidence: { declared: declared.toString() },
+    });
   }
 }
 
