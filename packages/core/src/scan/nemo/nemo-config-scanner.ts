@@ -75,8 +75,8 @@ async function detectHydraConfig(
   const yaml = looksLikeYaml(text);
   if (yaml && LEGACY_SIGNS.test(text)) return true;
   if (source.size <= head.length) return false;
-  // Too large to search: claimed, and reported as partial if past maxMemberBytes.
-  if (source.size > DETECT_SEARCH_BYTES) return yaml;
+  // Too large to search here: claimed; the scan searches it in chunks.
+  if (source.size > DETECT_SEARCH_BYTES) return true;
   // Search the rest in chunks overlapping by 64 bytes.
   for (let off = head.length; off < source.size; off += CHUNK) {
     const chunk = (await source.read(off - 64, CHUNK + 64)).toString('latin1');
