@@ -222,7 +222,14 @@ describe('compression wrappers', () => {
   });
 
   it('reads concatenated streams as Python does and ignores trailing bytes', async () => {
-    for (const kind of ['gzip', 'bzip2', 'xz', 'lzma', 'lz4'] as const) {
+    for (const kind of [
+      'gzip',
+      'bzip2',
+      'xz',
+      'lzma',
+      'zstd',
+      'lz4',
+    ] as const) {
       const two = Buffer.concat([compress(kind, clean), compress(kind, evil)]);
       const r = await scan(two);
       expect(payload(r), `${kind}\n${summary(r)}`).toMatchObject({
@@ -230,12 +237,35 @@ describe('compression wrappers', () => {
       });
       expect(r.complete, `${kind}\n${summary(r)}`).toBe(true);
     }
-    for (const kind of ['bzip2', 'xz', 'lzma', 'lz4'] as const) {
+    for (const kind of ['bzip2', 'xz', 'lzma', 'zstd', 'lz4'] as const) {
       const r = await scan(
         Buffer.concat([compress(kind, clean), Buffer.from('trailing junk')]),
       );
       expect(r.findings, `${kind}\n${summary(r)}`).toEqual([]);
     }
+  });
+
+  it('reads zstd and LZ4 frames behind leading skippable frames', async () => {
+    const skippable = (n: number): Buffer => {
+      const b = Buffer.alloc(8 + n, 0x41);
+      b.writeUInt32LE(0x184d2a50, 0);
+      b.writeUInt32LE(n, 4);
+      return b;
+    };
+    for (const kind of ['zstd', 'lz4'] as const) {
+      const r = await scan(
+        Buffer.concat([skippable(16), compress(kind, evil)]),
+      );
+      expect(payload(r), `${kind}\n${summary(r)}`).toMatchObject({
+        member: [MEMBER[kind]],
+      });
+    }
+    // A skippable frame longer than the detection window, then zstd: read by
+    // the LZ4 reader, which fails closed on the zstd frame it cannot read.
+    const r = await scan(
+      Buffer.concat([skippable(8192), compress('zstd', evil)]),
+    );
+    expect(incomplete(r, 'compression-error'), summary(r)).toBeDefined();
   });
 
   it('fails closed on corrupt data inside a checked stream', async () => {

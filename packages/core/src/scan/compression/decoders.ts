@@ -91,7 +91,7 @@ function nodeStreamDecoder(name: string, make: () => Duplex): Decoder {
     try {
       for await (const chunk of z as AsyncIterable<Buffer>) yield chunk;
     } catch (e) {
-      if (isIoError(e)) throw e;
+      if (isIoError(e) || e instanceof DecodeError) throw e;
       const msg = errorText(e);
       throw new DecodeError(
         `${name}: ${msg}`,
@@ -113,8 +113,8 @@ export const inflateDecoder: Decoder = nodeStreamDecoder('zlib', () =>
   createInflate({ chunkSize: ZLIB_CHUNK }),
 );
 
-/** zstd frames. */
-export const zstdDecoder: Decoder = nodeStreamDecoder('zstd', () =>
+/** One zstd frame at a time (Node's decoder stops after the first frame). */
+const zstdFrameDecoder: Decoder = nodeStreamDecoder('zstd', () =>
   createZstdDecompress({
     chunkSize: ZLIB_CHUNK,
     params: { [zc.ZSTD_d_windowLogMax]: 27 },
@@ -462,16 +462,8 @@ export const lz4Decoder: Decoder = async function* decode(input, options) {
         throw new DecodeError('lz4 frame is truncated', 'truncated');
       }
       const magic = reader.buffered.readUInt32LE(0);
-      if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
-        reader.consume(4);
-        const size = (await reader.read(4, 'lz4 skippable frame')).readUInt32LE(
-          0,
-        );
-        for (let left = size; left > 0;) {
-          const step = Math.min(left, 1 << 20);
-          await reader.read(step, 'lz4 skippable frame');
-          left -= step;
-        }
+      if (isSkippableMagic(magic)) {
+        await skipFrame(reader, 'lz4 skippable frame');
         continue;
       }
       if (magic !== LZ4_MAGIC) {
@@ -526,6 +518,88 @@ export const lz4Decoder: Decoder = async function* decode(input, options) {
         }
       }
       if (contentChecksum) await reader.read(4, 'lz4 content checksum');
+      frames++;
+    }
+  } finally {
+    await reader.close();
+  }
+};
+
+// ---------------------------------------------------------------------------
+// zstd: frames split here (block headers give every length), each decoded by
+// node:zlib; Node's decoder ignores everything after the first frame, while
+// zstd's own tools read every frame.
+
+const ZSTD_MAGIC = 0xfd2fb528;
+/** Largest block content a zstd block may have (Block_Maximum_Size). */
+const ZSTD_BLOCK_MAX = 128 * 1024;
+
+function isSkippableMagic(magic: number): boolean {
+  return (magic & 0xfffffff0) >>> 0 === 0x184d2a50;
+}
+
+async function skipFrame(reader: ChunkReader, what: string): Promise<void> {
+  reader.consume(4);
+  const size = (await reader.read(4, what)).readUInt32LE(0);
+  for (let left = size; left > 0;) {
+    const step = Math.min(left, 1 << 20);
+    await reader.read(step, what);
+    left -= step;
+  }
+}
+
+/** The bytes of the zstd frame at the reader's position, header and blocks, without decoding them. */
+async function* zstdFrameBytes(
+  reader: ChunkReader,
+): AsyncGenerator<Buffer, void, undefined> {
+  const head = await reader.read(5, 'zstd frame header');
+  const fhd = head[4]!;
+  if ((fhd & 0x08) !== 0)
+    throw new DecodeError('zstd frame header is invalid', 'corrupt');
+  const single = (fhd & 0x20) !== 0;
+  const fcs = [single ? 1 : 0, 2, 4, 8][fhd >> 6]!;
+  const dict = [0, 1, 2, 4][fhd & 3]!;
+  yield Buffer.from(head);
+  yield Buffer.from(
+    await reader.read((single ? 0 : 1) + dict + fcs, 'zstd frame header'),
+  );
+  for (;;) {
+    const bh = await reader.read(3, 'zstd block header');
+    const v = bh[0]! | (bh[1]! << 8) | (bh[2]! << 16);
+    const type = (v >> 1) & 3;
+    const size = v >>> 3;
+    if (type === 3 || size > ZSTD_BLOCK_MAX)
+      throw new DecodeError('zstd block header is invalid', 'corrupt');
+    yield Buffer.from(bh);
+    yield Buffer.from(await reader.read(type === 1 ? 1 : size, 'zstd block'));
+    if ((v & 1) !== 0) break;
+  }
+  if ((fhd & 0x04) !== 0)
+    yield Buffer.from(await reader.read(4, 'zstd frame checksum'));
+}
+
+/** zstd frames and skippable frames, one after another. */
+export const zstdDecoder: Decoder = async function* decode(input, options) {
+  const reader = new ChunkReader(input);
+  let frames = 0;
+  try {
+    for (;;) {
+      if (options.signal?.aborted === true) return;
+      if (await reader.atEnd()) return;
+      if ((await reader.fill(4)) < 4) {
+        if (frames > 0) return;
+        throw new DecodeError('zstd frame is truncated', 'truncated');
+      }
+      const magic = reader.buffered.readUInt32LE(0);
+      if (isSkippableMagic(magic)) {
+        await skipFrame(reader, 'zstd skippable frame');
+        continue;
+      }
+      if (magic !== ZSTD_MAGIC) {
+        if (frames > 0) return; // trailing bytes after a frame
+        throw new DecodeError('not a zstd frame', 'corrupt');
+      }
+      yield* zstdFrameDecoder(zstdFrameBytes(reader), options);
       frames++;
     }
   } finally {

@@ -68,25 +68,67 @@ export function isLzmaAloneHead(head: Buffer): boolean {
 }
 
 /** True for a zstd frame (`28 b5 2f fd`). */
-export function isZstdHead(head: Buffer): boolean {
+function isZstdMagic(b: Buffer): boolean {
   return (
-    head.length >= 4 &&
-    head[0] === 0x28 &&
-    head[1] === 0xb5 &&
-    head[2] === 0x2f &&
-    head[3] === 0xfd
+    b.length >= 4 &&
+    b[0] === 0x28 &&
+    b[1] === 0xb5 &&
+    b[2] === 0x2f &&
+    b[3] === 0xfd
   );
 }
 
-/** True for an LZ4 frame (`04 22 4d 18`) with a version-01 descriptor. */
-export function isLz4FrameHead(head: Buffer): boolean {
+/**
+ * Skips the skippable frames (`5?  2a 4d 18`, shared by zstd and LZ4) at the
+ * start of `head`: the bytes after them, `head` itself when there are none,
+ * or an empty buffer when they run past `head`.
+ */
+function afterSkippable(head: Buffer): Buffer {
+  let pos = 0;
+  while (
+    head.length - pos >= 8 &&
+    (head[pos]! & 0xf0) === 0x50 &&
+    head[pos + 1] === 0x2a &&
+    head[pos + 2] === 0x4d &&
+    head[pos + 3] === 0x18
+  ) {
+    const end = pos + 8 + head.readUInt32LE(pos + 4);
+    if (end > head.length) return Buffer.alloc(0);
+    pos = end;
+  }
+  return head.subarray(pos);
+}
+
+function startsSkippable(head: Buffer): boolean {
   return (
-    head.length >= 7 &&
-    head[0] === 0x04 &&
-    head[1] === 0x22 &&
+    head.length >= 8 &&
+    (head[0]! & 0xf0) === 0x50 &&
+    head[1] === 0x2a &&
     head[2] === 0x4d &&
-    head[3] === 0x18 &&
-    (head[4]! & 0xc0) === 0x40
+    head[3] === 0x18
+  );
+}
+
+/** True for zstd frames, also behind leading skippable frames (pzstd writes one first). */
+export function isZstdHead(head: Buffer): boolean {
+  return isZstdMagic(afterSkippable(head));
+}
+
+/**
+ * True for an LZ4 frame (`04 22 4d 18`) with a version-01 descriptor; also
+ * for skippable frames not followed by a zstd frame within `head` (the LZ4
+ * decoder skips them and fails closed on what follows if it is no LZ4 frame).
+ */
+export function isLz4FrameHead(head: Buffer): boolean {
+  const h = afterSkippable(head);
+  if (h.length === 0) return startsSkippable(head);
+  return (
+    h.length >= 7 &&
+    h[0] === 0x04 &&
+    h[1] === 0x22 &&
+    h[2] === 0x4d &&
+    h[3] === 0x18 &&
+    (h[4]! & 0xc0) === 0x40
   );
 }
 
