@@ -136,7 +136,7 @@ function barReporter(
 ): ProgressReporter {
   let started: number | undefined;
   let drawn = false;
-  let lastDraw = 0;
+  let lastDraw = -Infinity;
   const draw = (text: string, force: boolean): void => {
     const t = now();
     if (!force && t - lastDraw < REDRAW_MS) return;
