@@ -26,8 +26,12 @@ export function isAbsoluteEntryName(name: string): boolean {
 
 /** Lexical normal form of a relative name, or undefined when `..` climbs above the root. */
 export function normaliseEntryName(name: string): string | undefined {
+  return normaliseParts(splitEntryName(name));
+}
+
+function normaliseParts(segments: readonly string[]): string | undefined {
   const parts: string[] = [];
-  for (const segment of splitEntryName(name)) {
+  for (const segment of segments) {
     if (segment === '' || segment === '.') continue;
     if (segment === '..') {
       if (parts.length === 0) return undefined;
@@ -48,34 +52,67 @@ type Resolution =
   | { ok: true; parts: string[]; viaLink: boolean }
   | { ok: false; reason: 'escape' | 'loop'; viaLink: boolean };
 
-/** The links of one archive, by resolved path, in the order they were seen. */
+/** Resolution without links: `.` and `..` only. */
+function lexicalResolution(components: readonly string[]): Resolution {
+  const out: string[] = [];
+  for (const c of components) {
+    if (c === '' || c === '.') continue;
+    if (c !== '..') out.push(c);
+    else if (out.length === 0)
+      return { ok: false, reason: 'escape', viaLink: false };
+    else out.pop();
+  }
+  return { ok: true, parts: out, viaLink: false };
+}
+
+/** A path component in the tree of link paths. */
+interface LinkNode {
+  children: Map<string, LinkNode>;
+  link?: LinkTarget;
+}
+
+/**
+ * The links of one archive, by resolved path, in a tree of path components:
+ * resolving a name costs one map lookup per component, whatever the number
+ * of links (a lookup by joined prefix made long names quadratic).
+ */
 export class LinkTracker {
-  private readonly links = new Map<string, LinkTarget>();
+  private readonly root: LinkNode = { children: new Map() };
 
   /** Resolves components from the root through the links seen so far. */
   resolve(components: readonly string[], followLast: boolean): Resolution {
+    if (this.root.children.size === 0) return lexicalResolution(components);
     const result: string[] = [];
-    const queue = [...components];
+    // The tree node of each prefix of `result` (undefined: no link below).
+    const nodes: (LinkNode | undefined)[] = [];
+    let queue: readonly string[] = components;
+    let next = 0;
     let hops = 0;
     let viaLink = false;
-    while (queue.length > 0) {
-      const segment = queue.shift() as string;
+    while (next < queue.length) {
+      const segment = queue[next++] as string;
       if (segment === '' || segment === '.') continue;
       if (segment === '..') {
         if (result.length === 0)
           return { ok: false, reason: 'escape', viaLink };
         result.pop();
+        nodes.pop();
         continue;
       }
+      const parent = nodes.length === 0 ? this.root : nodes[nodes.length - 1];
+      const node = parent?.children.get(segment);
       result.push(segment);
-      const link = this.links.get(result.join('/'));
-      if (link !== undefined && (queue.length > 0 || followLast)) {
+      nodes.push(node);
+      const link = node?.link;
+      if (link !== undefined && (next < queue.length || followLast)) {
         viaLink = true;
         if (++hops > MAX_LINK_HOPS)
           return { ok: false, reason: 'loop', viaLink };
         if (link.absolute) return { ok: false, reason: 'escape', viaLink };
         result.pop();
-        queue.unshift(...link.parts);
+        nodes.pop();
+        queue = [...link.parts, ...queue.slice(next)];
+        next = 0;
       }
     }
     return { ok: true, parts: result, viaLink };
@@ -88,8 +125,16 @@ export class LinkTracker {
     const absolute = isAbsoluteEntryName(target);
     const targetParts = splitEntryName(target);
     if (!parent.ok) return parent;
-    const key = [...parent.parts, parts[parts.length - 1] ?? ''].join('/');
-    this.links.set(key, { absolute, parts: targetParts });
+    let node = this.root;
+    for (const part of [...parent.parts, parts[parts.length - 1] ?? '']) {
+      let child = node.children.get(part);
+      if (child === undefined) {
+        child = { children: new Map() };
+        node.children.set(part, child);
+      }
+      node = child;
+    }
+    node.link = { absolute, parts: targetParts };
     if (absolute) return { ok: false, reason: 'escape', viaLink: false };
     return this.resolve([...parent.parts, ...targetParts], true);
   }
@@ -141,14 +186,15 @@ export function checkEntryName(
       'high',
       `entry ${name} has an absolute path`,
     );
-  const normal = normaliseEntryName(name);
+  const segments = splitEntryName(name);
+  const normal = normaliseParts(segments);
   if (normal === undefined)
     return reject(
       'ARCHIVE_PATH_TRAVERSAL',
       'high',
       `entry ${name} escapes the extraction root`,
     );
-  const resolved = links.resolve(splitEntryName(name), false);
+  const resolved = links.resolve(segments, false);
   if (!resolved.ok)
     return reject(
       'ARCHIVE_SYMLINK_ESCAPE',

@@ -160,6 +160,33 @@ function applyPax(r: Resolved, records: Iterable<[string, string]>): void {
   }
 }
 
+/** The pax keywords a member's reading depends on. */
+const PAX_MEMBER_KEYS = [
+  'path',
+  'linkpath',
+  'size',
+  'GNU.sparse.name',
+  'GNU.sparse.size',
+  'GNU.sparse.realsize',
+  'GNU.sparse.major',
+  'GNU.sparse.minor',
+  'GNU.sparse.map',
+];
+
+/**
+ * The global records that matter to a member, looked up by key: global
+ * headers can hold many records, and every member would otherwise walk them.
+ */
+function globalFields(global: ReadonlyMap<string, string>): [string, string][] {
+  const out: [string, string][] = [];
+  if (global.size === 0) return out;
+  for (const k of PAX_MEMBER_KEYS) {
+    const v = global.get(k);
+    if (v !== undefined) out.push([k, v]);
+  }
+  return out;
+}
+
 function resolveMember(
   h: TarHeader,
   global: ReadonlyMap<string, string>,
@@ -168,7 +195,7 @@ function resolveMember(
   const r: Resolved = { name: h.name, linkname: h.linkname, sparse: [] };
   // tarfile applies global records first, then each extended header from the
   // one nearest the member outwards (so the first in the archive wins).
-  applyPax(r, global);
+  applyPax(r, globalFields(global));
   for (let i = chain.length - 1; i >= 0; i--) {
     const m = chain[i] as Meta;
     if (m.kind === 'x') applyPax(r, m.records);
