@@ -238,6 +238,9 @@ describe('Hydra _target_ extraction', () => {
     expect(values('_target_: ${oc.env:X}')).toEqual([
       '_target_=computed:${oc.env:X}',
     ]);
+    expect(values('k: &k _target_\nh:\n  *k : os.system\n')).toEqual([
+      '_target_=scalar:os.system',
+    ]);
     expect(values('_target_: !!python/name:os.system ""')).toEqual([
       '_target_=tagged:',
     ]);

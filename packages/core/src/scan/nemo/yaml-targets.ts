@@ -353,13 +353,21 @@ export function findYamlTargets(
       } else if (t.t !== 'scalar') value(k, t);
       else nested = { k, v: t };
     }
+    // The key: a scalar, or an alias to an anchored scalar (`*k : x`).
+    const name =
+      prev?.t === 'scalar'
+        ? prev.v
+        : prev?.t === 'alias'
+          ? anchors.get(prev.v)
+          : undefined;
     if (
       t.t === 'ind' &&
       t.v === ':' &&
-      prev?.t === 'scalar' &&
-      TARGET_KEYS.has(prev.v)
+      prev !== undefined &&
+      name !== undefined &&
+      TARGET_KEYS.has(name)
     )
-      key = { key: prev.v, index: prev.i, line: t.line };
+      key = { key: name, index: prev.i, line: t.line };
     prev = t;
   });
   if (nested !== undefined) value(nested.k, nested.v);
