@@ -4,6 +4,7 @@
  * and length checked against the bytes left before anything is read or
  * allocated; chat templates are analysed with {@link analyzeChatTemplate}.
  */
+import { createHash } from 'node:crypto';
 import type {
   ByteSource,
   FormatScanner,
@@ -87,6 +88,16 @@ const GGML_TYPES: Readonly<Record<number, readonly [number, number]>> = {
 };
 
 class Malformed extends Error {}
+
+/**
+ * What the duplicate checks keep of a key or tensor name: the name itself
+ * when short, else its digest, so a million 4 KiB keys cost a digest each.
+ */
+function retained(name: string): string {
+  return name.length <= 64
+    ? name
+    : `#${createHash('sha256').update(name).digest('base64')}`;
+}
 /** {@link MAX_ARRAY_ELEMENTS} was reached. */
 class TooManyElements extends Error {}
 /** The scan was aborted (deadline or caller's signal). */
@@ -264,7 +275,7 @@ async function scanHeader(
         throw new Malformed(`metadata key of ${key.length} bytes`);
       const type = await cur.u32();
       const name = key.value;
-      const first = seen.get(name);
+      const first = seen.get(retained(name));
       if (first !== undefined) {
         report({
           ruleId: 'GGUF_DUPLICATE_KEY',
@@ -274,7 +285,7 @@ async function scanHeader(
           evidence: { key: name, firstOffset: first },
         });
       } else {
-        seen.set(name, at);
+        seen.set(retained(name), at);
       }
       if (name === 'general.alignment' && type === 4) {
         alignment = await cur.u32();
@@ -340,7 +351,7 @@ async function scanHeader(
         dims.push(version === 1 ? BigInt(await cur.u32()) : await cur.u64());
       const type = await cur.u32();
       const offset = await cur.u64();
-      if (names.has(name.value)) {
+      if (names.has(retained(name.value))) {
         report({
           ruleId: 'GGUF_DUPLICATE_TENSOR',
           severity: 'high',
@@ -349,7 +360,7 @@ async function scanHeader(
           evidence: { tensor: name.value },
         });
       }
-      names.add(name.value);
+      names.add(retained(name.value));
       const layout = GGML_TYPES[type];
       if (layout === undefined) {
         malformed(`tensor ${name.value} has unknown ggml type ${type}`, at, {
@@ -393,7 +404,13 @@ async function scanHeader(
           },
         });
       }
-      tensors.push({ name: name.value, offset, bytes, at });
+      // Kept for messages only: a long name is cut (and copied, so that the
+      // whole name is not retained).
+      const label =
+        name.value.length <= 256
+          ? name.value
+          : `${Buffer.from(name.value.slice(0, 256)).toString()}…`;
+      tensors.push({ name: label, offset, bytes, at });
     }
 
     const dataStart = BigInt(Math.ceil(cur.pos / alignment) * alignment);
