@@ -18,6 +18,8 @@
  *   zip-safetensors-99mb     zip holding a safetensors with a 99 MB `{}` header
  *   gguf-empty-strings-48mb  GGUF array of 6,000,000 empty strings (48 MB)
  *   tar-sparse-dir-pickle    tar: directory with data, GNU sparse, then a pickle
+ *   tar-long-names           tar: 5,000 members with 4,000-character names
+ *   tar-pax-global-records   tar: 1 MiB of pax global records, then 50,000 members
  *
  * Each scan runs the built library (packages/core/dist; `pnpm build` first)
  * in `scripts/bench/hostile-run.mjs`, or the CLI with `--cli`. Peak RSS and
@@ -324,6 +326,49 @@ const CASES = [
           Buffer.alloc(1024),
         ]),
       );
+    },
+  },
+  {
+    id: 'tar-long-names',
+    what: 'tar: 5,000 members, 4,000-char names',
+    build: (dir) => {
+      // A symlink first (so names are resolved through links), then members
+      // whose GNU long names have 2,000 components each.
+      const parts = [tarHeader('l', '2', 0)];
+      parts[0].write('t', 157, 'latin1');
+      parts[0].fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of parts[0]) sum += b;
+      parts[0].write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      for (let i = 0; i < 5_000; i++) {
+        const name = Buffer.from(
+          `${'a/'.repeat(1_995)}${String(i).padStart(8, '0')}\0`,
+        );
+        parts.push(tarHeader('././@LongLink', 'L', name.length), pad512(name));
+        parts.push(tarHeader(`m${i}`, '0', 0));
+      }
+      parts.push(Buffer.alloc(1024));
+      return write(dir, 'long-names.tar', Buffer.concat(parts));
+    },
+  },
+  {
+    id: 'tar-pax-global-records',
+    what: 'tar: 1 MiB of pax global records, 50,000 members',
+    build: (dir) => {
+      // 80,000 distinct records of 13 bytes (`13 k000001=x\n`).
+      const whole = Buffer.from(
+        Array.from(
+          { length: 80_000 },
+          (_, i) => `13 k${String(i).padStart(6, '0')}=x\n`,
+        ).join(''),
+      );
+      const parts = [
+        tarHeader('pax_global_header', 'g', whole.length),
+        pad512(whole),
+      ];
+      for (let i = 0; i < 50_000; i++) parts.push(tarHeader(`m${i}`, '0', 0));
+      parts.push(Buffer.alloc(1024));
+      return write(dir, 'pax-global.tar', Buffer.concat(parts));
     },
   },
 ];
