@@ -91,13 +91,13 @@ export interface ScanLimits {
   maxMemberBytes: number;
   /** Wall-clock time for one top-level file, in milliseconds. Default 120,000. */
   maxFileMs: number;
-  /** Pickle opcodes over all streams of one pickle. Default 8,000,000 (bounds the symbolic VM's memory under 512 MiB). */
+  /** Pickle opcodes over all streams of one pickle. Default 6,000,000 (keeps the symbolic VM under 512 MiB RSS on hostile input). */
   maxPickleOpcodes: number;
   /** Pickle stack plus marked values. Default 1,000,000. */
   maxPickleStack: number;
   /** Pickle memo entries. Default 2,000,000. */
   maxPickleMemo: number;
-  /** Tokens of one JSON document from an artifact (Keras config, SafeTensors header, ...). Default 10,000,000. */
+  /** Tokens of one JSON document from an artifact (Keras config, SafeTensors header, ...). Default 2,000,000 (about a 200,000-tensor SafeTensors header; parsing a document at the limit stays under 512 MiB). */
   maxJsonTokens: number;
   /** Nesting depth of one JSON document from an artifact. Default 512. */
   maxJsonDepth: number;
@@ -109,10 +109,10 @@ export const DEFAULT_SCAN_LIMITS: Readonly<ScanLimits> = Object.freeze({
   maxExpandedBytes: 4 * 1024 * 1024 * 1024,
   maxMemberBytes: 256 * 1024 * 1024,
   maxFileMs: 120_000,
-  maxPickleOpcodes: 8_000_000,
+  maxPickleOpcodes: 6_000_000,
   maxPickleStack: 1_000_000,
   maxPickleMemo: 2_000_000,
-  maxJsonTokens: 10_000_000,
+  maxJsonTokens: 2_000_000,
   maxJsonDepth: 512,
 });
 
