@@ -5,12 +5,15 @@
 // test-vectors/pickle (scripts/fixtures/gen-pickle-fixtures.py, entries
 // tagged "catalogue" / "lookalike") and test-vectors/formats/gguf/ssti-*
 // (scripts/fixtures/chat-templates.mjs, SSTI_CATALOGUE).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanFile } from '../../src/scan/engine.js';
 import { analyzeChatTemplate } from '../../src/scan/gguf/chat-template.js';
 import { findYamlTargets } from '../../src/scan/nemo/yaml-targets.js';
+import { NEMO_RULES } from '../../src/scan/nemo/index.js';
+import { ruleInfo } from '../../src/scan/rules.js';
+import { SKOPS_RULES } from '../../src/scan/skops/index.js';
 import { parseSchemaJson } from '../../src/scan/skops/schema-json.js';
 import { severityRank, type FileScanResult } from '../../src/scan/types.js';
 import { REPO_ROOT } from '../helpers/vectors.js';
@@ -280,5 +283,26 @@ describe('skops schema.json parsing', () => {
       ok: false,
       error: { kind: 'tokens' },
     });
+  });
+});
+
+describe('NeMo and skops rules', () => {
+  const src = join(REPO_ROOT, 'packages', 'core', 'src', 'scan');
+  const emitted = new Set<string>();
+  for (const dir of ['nemo', 'skops'])
+    for (const f of readdirSync(join(src, dir)))
+      for (const m of readFileSync(join(src, dir, f), 'utf8').matchAll(
+        /'((?:NEMO|SKOPS)_[A-Z_]+)'/g,
+      ))
+        emitted.add(m[1]!);
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'scanner-rules.md'), 'utf8');
+
+  it.each([...emitted].sort())('%s is registered and documented', (id) => {
+    const r = [...NEMO_RULES, ...SKOPS_RULES].find((x) => x.id === id);
+    expect(r, id).toBeDefined();
+    expect(ruleInfo(id)).toEqual(r);
+    expect(doc).toMatch(
+      new RegExp(`\`${id}\`\\s*\\|\\s*${r!.severity}\\s*\\|`),
+    );
   });
 });

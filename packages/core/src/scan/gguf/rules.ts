@@ -17,7 +17,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'high',
     title: 'chat template spells names indirectly',
     description:
-      'The template builds attribute names with `|attr(` on a computed value, `\\x5f` escapes, `%c` formatting or concatenation into `_`-prefixed strings: the usual ways to hide a template injection.',
+      "The template spells names indirectly: `|attr(` or an attribute filter on a computed value, `\\x5f`/octal escapes, `%c`/`{:c}` formatting, underscores repeated, joined, formatted or substituted in, names reversed, characters from an object's text, Jinja globals used as values, `{% set %}` text.",
     remediation:
       'Review the template by hand; real chat templates do not need these constructs.',
   },
