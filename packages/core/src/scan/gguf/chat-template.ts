@@ -366,7 +366,9 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
         ) {
           add('obfuscation', t, `jinja global ${t.value} used as a value`);
         } else if (
-          t.value === 'string' &&
+          (t.value === 'string' ||
+            t.value === 'tojson' ||
+            t.value === 'pprint') &&
           prev?.text === '|' &&
           (next?.text === '[' ||
             (next?.text === ')' && tokens[k + 2]?.text === '[') ||
