@@ -94,8 +94,23 @@ describe('--audit-log', () => {
       ecs: { version: '8.11.0' },
       modelseal: { method: 'key', signer: { method: 'key' } },
     });
-    expect(events[0].file.hash.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(events[1].file.hash.sha256).toBe(events[0].file.hash.sha256);
+    // A directory's root digest is modelseal's, not a file hash; file.path is absolute.
+    expect(events[0].modelseal.model.root_digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(events[0].file.hash).toBeUndefined();
+    expect(events[0].file.path).toBe(model);
+    expect(events[1].modelseal.model.root_digest).toBe(
+      events[0].modelseal.model.root_digest,
+    );
+    expect(events[1].file.code_signature).toMatchObject({
+      exists: true,
+      valid: true,
+      trusted: true,
+    });
+    expect(events[2].file.code_signature).toMatchObject({
+      exists: true,
+      valid: false,
+      status: 'MANIFEST_MISMATCH',
+    });
     expect(events[2].event).toMatchObject({ code: 'MANIFEST_MISMATCH' });
     expect(events[2].event.reason).toMatch(/does not match/);
     expect(typeof events[2].event.duration).toBe('number');
