@@ -272,7 +272,7 @@ export const NemoConfigScanner: FormatScanner = Object.freeze({
       }
     }
     // A protocol 0 pickle can also read as YAML: scan it as one too.
-    if (await detectTextPickle(head))
+    if (await detectTextPickle(head, source))
       await TEXT_PICKLE_SCANNER.scan(source, ctx);
   },
 });

@@ -72,6 +72,15 @@ class FindingSink {
     this.byKey.set(key, f);
   }
 
+  /** Counts one more occurrence of an existing finding; false when there is none. */
+  bump(key: string): boolean {
+    const prev = this.byKey.get(key);
+    if (prev === undefined) return false;
+    prev.evidence['occurrences'] =
+      ((prev.evidence['occurrences'] as number | undefined) ?? 1) + 1;
+    return true;
+  }
+
   flush(): void {
     for (const f of this.byKey.values()) this.ctx.report(f);
     this.byKey.clear();
@@ -528,13 +537,28 @@ export async function scanPickleSource(
     for (const a of tupleItems(c.value.args)) collect(a);
   const byOffset = new Map<number, GlobalValue>();
   for (const g of allGlobals) byOffset.set(g.offset, g);
+  /**
+   * The finding key decided for an import site by (module, name, use), when
+   * nothing was mutated (no read-back to check): a repeated site only counts,
+   * so a pickle of millions of imports costs a lookup each.
+   */
+  const decidedImports = new Map<string, string | null>();
   for (const imp of analysis.imports) {
-    const { n, v } = judgeName(imp.module, imp.name);
     const g = byOffset.get(imp.offset);
     const how =
       g !== undefined && g.module === imp.module && g.name === imp.name
         ? usage.get(g)
         : undefined;
+    const decideKey =
+      mutated.length === 0
+        ? `${imp.module}\n${imp.name}\n${how ?? ''}\n${g !== undefined && analysedCallees.has(g) ? 1 : 0}`
+        : undefined;
+    if (decideKey !== undefined) {
+      const decided = decidedImports.get(decideKey);
+      if (decided === null) continue;
+      if (decided !== undefined && sink.bump(decided)) continue;
+    }
+    const { n, v } = judgeName(imp.module, imp.name);
     const ev: Record<string, unknown> = {
       global: n.canonical,
       opcode: imp.opcode,
@@ -604,8 +628,10 @@ export async function scanPickleSource(
         }
         break;
     }
-    if (ruleId !== undefined)
-      add(`${ruleId}:${n.canonical}`, {
+    const key = ruleId === undefined ? null : `${ruleId}:${n.canonical}`;
+    if (decideKey !== undefined) decidedImports.set(decideKey, key);
+    if (ruleId !== undefined && key !== null)
+      add(key, {
         ruleId,
         severity,
         message,

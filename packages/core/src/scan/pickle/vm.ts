@@ -119,7 +119,7 @@ export interface PickleConstant {
  * `pickleLineBytes`, `pickleWindowRefills` (internal).
  */
 export interface PickleVmLimits {
-  /** Opcodes over all streams (`maxPickleOpcodes`). Default 8,000,000. */
+  /** Opcodes over all streams (`maxPickleOpcodes`). Default 6,000,000. */
   maxOpcodes: number;
   /** Stack plus marks (`maxPickleStack`). Default 1,000,000. */
   maxStack: number;
@@ -148,7 +148,7 @@ export interface PickleVmLimits {
 /** Default {@link PickleVmLimits}; the first three are `DEFAULT_SCAN_LIMITS`' pickle limits. */
 export const DEFAULT_PICKLE_VM_LIMITS: Readonly<PickleVmLimits> = Object.freeze(
   {
-    maxOpcodes: 8_000_000,
+    maxOpcodes: 6_000_000,
     maxStack: 1_000_000,
     maxMemo: 2_000_000,
     maxStreams: 1000,
@@ -319,6 +319,14 @@ function limitError(
     { limit, value },
     'high',
   );
+}
+
+const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true });
+
+/** True when every byte is below 0x80. */
+function isAscii(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
+  return true;
 }
 
 /** Operands up to this length are always read (names, keys, small constants). */
@@ -797,7 +805,8 @@ class PickleMachine {
 
   private decodeUtf8(b: Buffer, op: string): string {
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(b);
+      // ASCII, the usual case, needs no validation.
+      return isAscii(b) ? b.toString('latin1') : UTF8_STRICT.decode(b);
     } catch {
       throw new StreamError('PICKLE_MALFORMED', `invalid utf-8 in ${op}`, {
         opcode: op,
