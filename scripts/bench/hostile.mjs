@@ -12,6 +12,7 @@
  *   pickle-2m-opcodes        2,000,000 opcodes (NONE/POP), then the payload
  *   pickle-25m-opcodes       25,000,000 opcodes: past maxPickleOpcodes (20M)
  *   pickle-dotted-names      641 KB of GLOBAL names made of dotted parts
+ *   pickle-one-dotted-name   one 640 KB STACK_GLOBAL name of 320,000 dotted parts
  *   gzip-pickle-300mib       gzip'd pickle whose first operand is 300 MiB
  *   torch-zip-300mib         PyTorch zip whose stored data.pkl is 300 MiB
  *   keras-63mib-brackets     .keras whose deflated config.json is 63 MiB of `[]`
@@ -197,6 +198,28 @@ const CASES = [
         Buffer.concat([
           Buffer.from([0x80, 2]),
           ...Array.from({ length: 16 }, () => one),
+          PAYLOAD,
+        ]),
+      );
+    },
+  },
+  {
+    id: 'pickle-one-dotted-name',
+    what: 'one 640 KB dotted name (STACK_GLOBAL)',
+    build: (dir) => {
+      // SHORT_BINUNICODE 'builtins', BINUNICODE of 320,000 dotted parts,
+      // STACK_GLOBAL, POP, then the payload.
+      const name = Buffer.from(`${'a.'.repeat(319_999)}b`, 'latin1');
+      return write(
+        dir,
+        'one-dotted.pkl',
+        Buffer.concat([
+          Buffer.from([0x80, 4, 0x8c, 8]),
+          Buffer.from('builtins', 'latin1'),
+          Buffer.from([0x58]),
+          u32(name.length),
+          name,
+          Buffer.from([0x93, 0x30]),
           PAYLOAD,
         ]),
       );
