@@ -406,19 +406,17 @@ class TarWalk {
       if (b.length < TAR_BLOCK) return undefined;
       if (!isZeroBlock(b)) break;
     }
-    const b = await this.reader.block(p);
-    try {
-      parseHeader(b);
-    } catch {
-      return undefined; // trailing bytes no reader takes for a member
-    }
+    // `tar --ignore-zeros` also skips unreadable blocks to the next header.
+    const found = await this.nextHeader(p);
+    if (found === undefined) return undefined; // no reader takes the rest for a member
+    p = found;
     if (!this.afterEndReported) {
       this.afterEndReported = true;
       this.ctx.report({
         ruleId: 'ARCHIVE_TAR_DIFFERENTIAL',
         severity: 'high',
         offset: p,
-        message: `tar member header at offset ${p} after the end-of-archive marker: tarfile and GNU tar stop before it, readers that skip zero blocks extract it`,
+        message: `tar member header at offset ${p} after the end-of-archive marker: tarfile and GNU tar stop before it, \`tar --ignore-zeros\` and readers that skip zero blocks extract it`,
         evidence: { marker: pos, header: p },
       });
     }

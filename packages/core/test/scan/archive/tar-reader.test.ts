@@ -243,6 +243,22 @@ describe('tar reader', () => {
     ]);
   });
 
+  it('finds a member that tar --ignore-zeros extracts after the end marker and some garbage', async () => {
+    const w = await walk(
+      Buffer.concat([
+        T.member({ name: 'a' }, Buffer.from('a')),
+        T.END,
+        Buffer.alloc(1536, 0x47),
+        T.member({ name: 'late.pkl' }, Buffer.from('late')),
+        T.END,
+      ]),
+    );
+    expect(w.findings.map((f) => f.ruleId)).toEqual([
+      'ARCHIVE_TAR_DIFFERENTIAL',
+    ]);
+    expect(w.members.map((m) => m.name)).toEqual(['a', 'late.pkl']);
+  });
+
   it('reads a Solaris X header as pax and does not call its name an absolute path', async () => {
     const w = await walk(
       Buffer.concat([
