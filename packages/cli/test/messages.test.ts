@@ -190,6 +190,61 @@ describe('sign: a file the scan cannot read', () => {
   });
 });
 
+describe('each failure names the file and its flag', () => {
+  it('verify: a missing bundle, public key or model; sign: a missing policy file', async () => {
+    const root = model();
+    const sig = join(work, 'named.sig');
+    expect((await signKey(root, sig)).code).toBe(0);
+    const verify = (...args: string[]) => runCli(['verify', 'key', ...args]);
+    const cases: [Promise<{ stderr: string }>, RegExp][] = [
+      [
+        verify(
+          root,
+          '--signature',
+          join(work, 'nope.sig'),
+          '--public-key',
+          pubFile,
+        ),
+        /cannot read bundle .*nope\.sig: .*\(--signature FILE\)$/,
+      ],
+      [
+        verify(
+          root,
+          '--signature',
+          sig,
+          '--public-key',
+          join(work, 'nope.pem'),
+        ),
+        /cannot read public key .*nope\.pem: .*\(--public-key\)$/,
+      ],
+      [
+        verify(
+          join(work, 'nope-model'),
+          '--signature',
+          sig,
+          '--public-key',
+          pubFile,
+        ),
+        /nope-model: no such file or directory.*\(MODEL_PATH\)$/,
+      ],
+      [
+        signKey(
+          root,
+          join(work, 'p.sig'),
+          '--scan-policy',
+          join(work, 'nope.json'),
+        ),
+        /cannot read policy file .*nope\.json \(--scan-policy FILE\); cause: ENOENT: no such file or directory$/,
+      ],
+    ];
+    for (const [run, pattern] of cases) {
+      const { stderr } = await run;
+      expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(stderr.trimEnd()).toMatch(pattern);
+    }
+  });
+});
+
 describe('verify: mismatches show expected and actual', () => {
   it('KEY_MISMATCH shows the hint of the key given and of the key that signed', async () => {
     const root = model();

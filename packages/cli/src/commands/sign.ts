@@ -20,6 +20,7 @@ import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { withFlagHint } from '../output/errors.js';
+import { fileFlagsOf } from './key-files.js';
 import { progressReporter } from '../output/progress.js';
 import { describeBlocking, describeSignedBy } from '../output/text.js';
 import { canPrompt, promptPassword } from '../prompt.js';
@@ -270,7 +271,10 @@ async function scanOptionsFrom(
     scan.overrideReason = reason;
   }
   const policy = str(parsed, 'scan-policy');
-  if (policy !== undefined) scan.policy = await loadScanPolicy(policy);
+  if (policy !== undefined)
+    scan.policy = await loadScanPolicy(policy).catch((error: unknown) => {
+      throw withFlagHint(error, new Map([[policy, '--scan-policy FILE']]));
+    });
   const limits = limitsFrom(parsed);
   if (limits !== undefined) scan.limits = limits;
   const attestation = str(parsed, 'scan-attestation');
@@ -336,14 +340,12 @@ export async function signCommand(
   } as SignModelOptions;
 
   // Which flag names each file, for messages about it.
-  const fileFlags = new Map<string, string>([
-    [path, 'MODEL_PATH'],
+  const fileFlags = fileFlagsOf(parsed, path, [
     [signaturePath, '--signature FILE'],
+    ...(scan.attestationPath === undefined
+      ? []
+      : [[scan.attestationPath, '--scan-attestation FILE'] as const]),
   ]);
-  if (scan.attestationPath !== undefined)
-    fileFlags.set(scan.attestationPath, '--scan-attestation FILE');
-  const privateKey = str(parsed, 'private-key');
-  if (privateKey !== undefined) fileFlags.set(privateKey, '--private-key');
   let result: SignModelResult;
   try {
     result = await signWithPrompt(options, parsed, io);

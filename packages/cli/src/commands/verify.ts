@@ -16,7 +16,8 @@ import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { progressReporter } from '../output/progress.js';
-import { refusePrivateKeyFile } from './key-files.js';
+import { fileFlagsOf, refusePrivateKeyFile } from './key-files.js';
+import { withFlagHint } from '../output/errors.js';
 import { describeMismatch, describeSigner } from '../output/text.js';
 import { OUTPUT_FLAGS, progressModeFrom } from './common.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
@@ -257,7 +258,12 @@ export async function verifyCommand(
     ) {
       for (const line of describeMismatch(error.details)) io.err(line);
     }
-    throw error;
+    throw withFlagHint(
+      error,
+      fileFlagsOf(parsed, path, [
+        [signaturePathFrom(parsed), '--signature FILE'],
+      ]),
+    );
   }
   progress.done();
   let scan: ScanAttestationResult | undefined;

@@ -53,13 +53,22 @@ export function causeChain(error: unknown): string[] {
     // A file system error under ours: our message names the file and the reason already.
     const fsError =
       typeof fields.syscall === 'string' && typeof fields.path === 'string';
-    const first = (message.split('\n')[0] ?? '')
+    // Node's "ENOENT: no such file or directory, open 'x'": the reason, without the path again.
+    const line = message.split('\n')[0] ?? '';
+    const first = (fsError ? (line.split(', ')[0] ?? line) : line)
       .replace(JWT, '[token]')
       .slice(0, MAX_CAUSE_CHARS);
     const codeText =
       typeof code === 'string' || typeof code === 'number' ? String(code) : '';
-    const redundant = fsError || first === '' || above.includes(first);
-    if (!redundant)
+    const reason = first.replace(/^[A-Z]+: /, '');
+    const redundant =
+      first === '' ||
+      above.includes(first) ||
+      (fsError &&
+        (above.includes(reason) ||
+          (codeText !== '' && above.includes(codeText))));
+    if (!redundant && fsError) out.push(first);
+    else if (!redundant)
       out.push(
         codeText !== '' && !first.includes(codeText)
           ? `${first} (${codeText})`
@@ -104,11 +113,16 @@ export function withFlagHint(
 ): unknown {
   if (!isModelSealError(error) || error.message.includes('--')) return error;
   const path = (error.details as { path?: unknown } | undefined)?.path;
+  // Without details.path: the longest of the files that the message names.
+  const named = [...flags.keys()]
+    .filter((file) => file !== '' && error.message.includes(file))
+    .sort((a, b) => b.length - a.length)[0];
   const flag =
     byCode[error.code] ??
     (typeof path === 'string'
       ? (flags.get(path) ?? flags.get(resolvePath(path)))
-      : undefined);
+      : undefined) ??
+    (named === undefined ? undefined : flags.get(named));
   if (flag === undefined) return error;
   return new ModelSealError({
     code: error.code,
