@@ -11,8 +11,8 @@ import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readRange } from '../archive/byte-source.js';
 import { boundedProduct } from '../bounded-product.js';
 import { scanPickleSource } from '../pickle/scanner.js';
-import { bufferSource, sliceSource } from '../source.js';
-import { readMemberForScan } from '../zip/read-member-for-scan.js';
+import { sliceSource } from '../source.js';
+import { openMemberForScan } from '../zip/read-member-for-scan.js';
 import { reportZipAnomalies } from '../zip/report-zip-anomalies.js';
 import { zipDirectoryOf } from '../zip/zip-directory-of.js';
 import { isZipHead } from '../zip/reader.js';
@@ -321,11 +321,15 @@ export const NPZ_SCANNER: FormatScanner = {
         );
         continue;
       }
-      // Not stored in place, so inflated (or unreadable: reported).
-      const data = await readMemberForScan(source, e, ctx);
-      if (data === 'skip') continue;
-      if (data === 'stop') return;
-      await ctx.scanNested(bufferSource(data), e.name);
+      // Not stored in place, so inflated, past maxMemberBytes as a bounded stream (or unreadable: reported).
+      const member = await openMemberForScan(source, e, ctx);
+      if (member === 'skip') continue;
+      if (member === 'stop') return;
+      try {
+        await ctx.scanNested(member.source, e.name);
+      } finally {
+        await member.close();
+      }
     }
   },
 };
