@@ -136,7 +136,8 @@ function publicKeyFields(keyType: unknown): Record<string, unknown> {
       public_key_size: Number(ec[1]),
     };
   const rsa = /^rsa(?:-pss)?-(\d+)$/.exec(keyType);
-  if (rsa) return { public_key_algorithm: 'RSA', public_key_size: Number(rsa[1]) };
+  if (rsa)
+    return { public_key_algorithm: 'RSA', public_key_size: Number(rsa[1]) };
   if (keyType === 'ed25519')
     return { public_key_algorithm: 'Ed25519', public_key_size: 256 };
   return { public_key_algorithm: keyType };

@@ -91,6 +91,16 @@ function ecsProblems(event: AuditEvent): string[] {
   return problems;
 }
 
+/** A field of an event by dotted path. */
+function field(doc: unknown, path: string): unknown {
+  return path
+    .split('.')
+    .reduce<unknown>(
+      (v, k) => (v as Record<string, unknown> | undefined)?.[k],
+      doc,
+    );
+}
+
 const base = (over: Partial<AuditInput>): AuditInput => ({
   action: 'verify',
   outcome: 'success',
@@ -166,27 +176,30 @@ describe('audit events are ECS', () => {
         }),
       );
       expect(ecsProblems(event)).toEqual([]);
-      const file = event['file'] as Record<string, any>;
-      expect(file['path']).toBe(resolve(model));
-      expect(file['hash']).toBeUndefined();
-      expect(
-        (event['modelseal'] as Record<string, any>)['model']['root_digest'],
-      ).toBe(verified.manifest.rootDigest);
-      expect(file['code_signature']['signing_id']).toBe(
-        verified.signer.fingerprint,
+      const file = event['file'];
+      expect(field(file, 'path')).toBe(resolve(model));
+      expect(field(file, 'hash')).toBeUndefined();
+      expect(field(event, 'modelseal.model.root_digest')).toBe(
+        verified.manifest.rootDigest,
       );
-      expect(file['x509']).toEqual({
+      expect(field(file, 'code_signature.signing_id')).toBe(
+        field(verified.signer, 'fingerprint'),
+      );
+      expect(field(file, 'code_signature.signing_id')).toMatch(
+        /^[0-9a-f]{64}$/,
+      );
+      expect(field(file, 'x509')).toEqual({
         public_key_algorithm: 'ECDSA',
         public_key_curve: 'nistp384',
         public_key_size: 384,
       });
       if (action === 'verify')
-        expect(file['code_signature']).toMatchObject({
+        expect(field(file, 'code_signature')).toMatchObject({
           exists: true,
           valid: true,
           trusted: true,
         });
-      else expect(file['code_signature']['valid']).toBeUndefined();
+      else expect(field(file, 'code_signature.valid')).toBeUndefined();
     }
   });
 
@@ -232,14 +245,14 @@ describe('audit events are ECS', () => {
       }),
     );
     expect(ecsProblems(event)).toEqual([]);
-    const file = event['file'] as Record<string, any>;
-    expect(file['code_signature']).toMatchObject({
+    const file = event['file'];
+    expect(field(file, 'code_signature')).toMatchObject({
       exists: true,
       valid: true,
       trusted: true,
       subject_name: 'release signer',
     });
-    expect(file['x509']).toMatchObject({
+    expect(field(file, 'x509')).toMatchObject({
       subject: {
         common_name: ['release signer'],
         organization: ['Acme Models'],
@@ -251,7 +264,9 @@ describe('audit events are ECS', () => {
       public_key_algorithm: 'RSA',
       public_key_size: 2048,
     });
-    expect(Date.parse(file['x509']['not_after'])).toBeGreaterThan(Date.now());
+    expect(Date.parse(String(field(file, 'x509.not_after')))).toBeGreaterThan(
+      Date.now(),
+    );
     // JSON round trip (what the log holds) keeps the same fields.
     expect(ecsProblems(JSON.parse(JSON.stringify(event)))).toEqual([]);
   });
@@ -270,10 +285,10 @@ describe('audit events are ECS', () => {
       }),
     );
     expect(ecsProblems(event)).toEqual([]);
-    const file = event['file'] as Record<string, any>;
-    expect(file['path']).toBe(resolve('models/vad'));
-    expect(file['name']).toBe('vad');
-    expect(file['x509']['alternative_names']).toEqual([
+    const file = event['file'];
+    expect(field(file, 'path')).toBe(resolve('models/vad'));
+    expect(field(file, 'name')).toBe('vad');
+    expect(field(file, 'x509.alternative_names')).toEqual([
       'https://github.com/acme/models/.github/workflows/release.yml@refs/tags/v1',
     ]);
   });
@@ -292,17 +307,15 @@ describe('audit events are ECS', () => {
         }),
       );
       expect(ecsProblems(event)).toEqual([]);
-      const cs = (event['file'] as Record<string, any>)['code_signature'];
+      const cs = field(event, 'file.code_signature');
       expect(cs).toMatchObject({ exists: true, valid: false, status: code });
-      expect(cs['trusted']).toBe(trusted);
+      expect(field(cs, 'trusted')).toBe(trusted);
     }
     // A failure that is not about the signature says nothing about it.
     const io = createAuditEvent(
       base({ outcome: 'failure', errorCode: 'IO_ERROR', modelPath: '/m' }),
     );
-    expect(
-      (io['file'] as Record<string, any>)['code_signature'],
-    ).toBeUndefined();
+    expect(field(io, 'file.code_signature')).toBeUndefined();
   });
 
   it('scan of several paths; single-file digest with its own SHA-256', () => {
@@ -316,9 +329,10 @@ describe('audit events are ECS', () => {
     );
     expect(ecsProblems(scan)).toEqual([]);
     expect(scan['file']).toBeUndefined();
-    expect((scan['modelseal'] as Record<string, any>)['model']['paths']).toEqual(
-      [resolve('a'), resolve('b')],
-    );
+    expect(field(scan, 'modelseal.model.paths')).toEqual([
+      resolve('a'),
+      resolve('b'),
+    ]);
     const digest = createAuditEvent(
       base({
         action: 'digest',
@@ -328,7 +342,7 @@ describe('audit events are ECS', () => {
       }),
     );
     expect(ecsProblems(digest)).toEqual([]);
-    expect((digest['file'] as Record<string, any>)['hash']).toEqual({
+    expect(field(digest, 'file.hash')).toEqual({
       sha256: 'ab'.repeat(32),
     });
   });
