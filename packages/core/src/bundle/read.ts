@@ -452,16 +452,9 @@ export function parseBundle(
       ? []
       : readCertificates(name, material, materialKind);
 
-  let typed: Bundle;
-  try {
-    typed = Bundle.fromJSON(json);
-  } catch (error) {
-    throw malformed(name, 'not a Sigstore bundle', error);
-  }
-  return {
+  const parsed: Omit<ParsedBundle, 'typed'> = {
     mediaType,
     json,
-    typed,
     materialKind,
     method: methodOf(materialKind, tlogEntries),
     envelope,
@@ -471,6 +464,22 @@ export function parseBundle(
     rfc3161TimestampCount: rfc3161Timestamps.length,
     rfc3161Timestamps,
   };
+  // The typed view decodes the payload once more: made on first use only, so
+  // a 40 MB statement is not held twice while a large model is hashed.
+  let typed: Bundle | undefined;
+  return Object.defineProperty(parsed, 'typed', {
+    enumerable: true,
+    get(): Bundle {
+      if (typed === undefined) {
+        try {
+          typed = Bundle.fromJSON(json);
+        } catch (error) {
+          throw malformed(name, 'not a Sigstore bundle', error);
+        }
+      }
+      return typed;
+    },
+  }) as ParsedBundle;
 }
 
 /**

@@ -47,8 +47,12 @@ export interface ParsedBundle {
   mediaType: string;
   /** The parsed JSON, untouched (for `@sigstore/verify`, which wants the JSON). */
   json: Record<string, unknown>;
-  /** Typed view from `@sigstore/protobuf-specs` (drops `rawBytes`/`keyDetails`; see {@link ParsedBundle.publicKey}). */
-  typed: Bundle;
+  /**
+   * Typed view from `@sigstore/protobuf-specs` (drops `rawBytes`/`keyDetails`;
+   * see {@link ParsedBundle.publicKey}). Built on first access (it copies the
+   * payload); throws `BUNDLE_MALFORMED` if the protobuf parser refuses the JSON.
+   */
+  readonly typed: Bundle;
   /** Kind of verification material. */
   materialKind: MaterialKind;
   /** The method this material belongs to. */

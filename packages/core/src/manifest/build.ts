@@ -5,10 +5,9 @@
  */
 import { modelSealError } from '../errors.js';
 import { algorithmName } from './algorithms.js';
-import type { HashTask } from './hash-worker.js';
-import { runHashTasks } from './hash-pool.js';
+import { runHashTasks, type HashTaskSource } from './hash-pool.js';
 import { shardName } from './names.js';
-import { compareResourceKeys } from './order.js';
+import { comparePaths } from './order.js';
 import type { ModelFile } from './walk.js';
 import type { HashProgress, Resource, Serialization } from './types.js';
 
@@ -24,6 +23,10 @@ const PROGRESS_INTERVAL_MS = 100;
 /**
  * Hashes the files with the serialization's method and hash, and returns the
  * resources in the reference order (oms-format.md §8, §10).
+ *
+ * Memory per file is the resource it returns and little else (issue 12
+ * item 6): ranges live in typed arrays, tasks are built only for the batches
+ * in flight, the order is an index array, and names are not split.
  */
 export async function hashFiles(
   files: readonly ModelFile[],
@@ -31,59 +34,64 @@ export async function hashFiles(
   options: HashFilesOptions = {},
 ): Promise<{ resources: Resource[]; bytes: number }> {
   const algorithm = algorithmName(serialization);
-  const tasks: HashTask[] = [];
-  const keys: { parts: string[]; start: number; end: number; name: string }[] =
-    [];
-  for (const file of files) {
-    const parts = file.name.split('/');
-    const ranges: [number, number][] = [];
-    if (serialization.method === 'files') {
-      ranges.push([0, file.size]);
-    } else {
-      const shardSize = serialization.shardSize;
-      if (shardSize === undefined || shardSize <= 0) {
-        throw modelSealError(
-          'INVALID_OPTIONS',
-          'shard size must be a positive integer',
-        );
+  const shards = serialization.method !== 'files';
+  const shardSize = serialization.shardSize;
+  if (shards && (shardSize === undefined || shardSize <= 0)) {
+    throw modelSealError(
+      'INVALID_OPTIONS',
+      'shard size must be a positive integer',
+    );
+  }
+  // Empty files have no shard (oms-format.md §10.2): the format cannot record them.
+  const rangesOf = (size: number): number =>
+    shards ? Math.ceil(size / (shardSize as number)) : 1;
+  let count = 0;
+  for (const file of files) count += rangesOf(file.size);
+  const taskFile = new Uint32Array(count);
+  const taskStart = new Float64Array(count);
+  const taskEnd = new Float64Array(count);
+  const rangesLeft = new Uint32Array(files.length);
+  let bytesTotal = 0;
+  {
+    let t = 0;
+    for (const [f, file] of files.entries()) {
+      const n = rangesOf(file.size);
+      rangesLeft[f] = n;
+      for (let k = 0; k < n; k++, t++) {
+        const start = shards ? k * (shardSize as number) : 0;
+        const end = shards
+          ? Math.min(start + (shardSize as number), file.size)
+          : file.size;
+        taskFile[t] = f;
+        taskStart[t] = start;
+        taskEnd[t] = end;
+        bytesTotal += end - start;
       }
-      // Empty files have no shard (oms-format.md §10.2): the format cannot record them.
-      for (let start = 0; start < file.size; start += shardSize)
-        ranges.push([start, Math.min(start + shardSize, file.size)]);
     }
-    for (const [start, end] of ranges) {
-      tasks.push({
-        id: tasks.length,
-        path: file.path,
-        name: file.name === '.' ? file.path.toString('utf8') : file.name,
-        start,
-        end,
+  }
+  const source: HashTaskSource = {
+    count,
+    bytes: (i) => (taskEnd[i] as number) - (taskStart[i] as number),
+    task: (i) => {
+      const file = files[taskFile[i] as number] as ModelFile;
+      const path = file.path;
+      return {
+        id: i,
+        path,
+        name: file.name === '.' ? path.toString('utf8') : file.name,
+        start: taskStart[i] as number,
+        end: taskEnd[i] as number,
         size: file.size,
         algorithm: serialization.hashType,
         noFollow: !file.viaSymlink,
-      });
-      const name =
-        serialization.method === 'files'
-          ? file.name
-          : shardName(file.name, start, end);
-      keys.push({
-        parts,
-        start: serialization.method === 'files' ? 0 : start,
-        end: serialization.method === 'files' ? 0 : end,
-        name,
-      });
-    }
-  }
+      };
+    },
+  };
 
-  const bytesTotal = tasks.reduce((sum, t) => sum + t.end - t.start, 0);
   const filesTotal = files.length;
   let bytesDone = 0;
   let filesDone = 0;
   let lastEmit = 0;
-  const doneByFile = new Map<Uint8Array, number>();
-  const tasksPerFile = new Map<Uint8Array, number>();
-  for (const task of tasks)
-    tasksPerFile.set(task.path, (tasksPerFile.get(task.path) ?? 0) + 1);
   const emit = (force: boolean, path?: string): void => {
     if (!options.onProgress) return;
     const now = Date.now();
@@ -99,11 +107,8 @@ export async function hashFiles(
     if (path !== undefined) event.path = path;
     options.onProgress(event);
   };
-  const nameOf = new Map<Uint8Array, string>(
-    files.map((f) => [f.path, f.name]),
-  );
   emit(true);
-  const digests = await runHashTasks(tasks, {
+  const digests = await runHashTasks(source, {
     concurrency: options.concurrency,
     signal: options.signal,
     onBytes: (n) => {
@@ -112,12 +117,11 @@ export async function hashFiles(
     },
     onTaskDone: (task) => {
       // Files with no shard (empty, in shard mode) never report; they count as done at the end.
-      const done = (doneByFile.get(task.path) ?? 0) + 1;
-      doneByFile.set(task.path, done);
-      if (done === tasksPerFile.get(task.path)) {
+      const f = taskFile[task.id] as number;
+      rangesLeft[f] = (rangesLeft[f] as number) - 1;
+      if (rangesLeft[f] === 0) {
         filesDone += 1;
-        // Never throttled: a file finished is one line of --progress plain.
-        emit(true, nameOf.get(task.path));
+        emit(true, (files[f] as ModelFile).name); // un-throttled: --progress plain prints a line per file
       }
     },
   });
@@ -125,13 +129,28 @@ export async function hashFiles(
   filesDone = filesTotal;
   emit(true);
 
-  const order = keys
-    .map((_, index) => index)
-    .sort((a, b) => compareResourceKeys(keys[a]!, keys[b]!));
-  const resources = order.map((index) => ({
-    name: keys[index]!.name,
-    algorithm,
-    digest: digests[index]!,
-  }));
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  order.sort(
+    (a, b) =>
+      comparePaths(
+        (files[taskFile[a] as number] as ModelFile).name,
+        (files[taskFile[b] as number] as ModelFile).name,
+      ) ||
+      (taskStart[a] as number) - (taskStart[b] as number) ||
+      (taskEnd[a] as number) - (taskEnd[b] as number),
+  );
+  const resources = new Array<Resource>(count);
+  for (let k = 0; k < count; k++) {
+    const i = order[k] as number;
+    const name = (files[taskFile[i] as number] as ModelFile).name;
+    resources[k] = {
+      name: shards
+        ? shardName(name, taskStart[i] as number, taskEnd[i] as number)
+        : name,
+      algorithm,
+      digest: digests[i] as string,
+    };
+  }
   return { resources, bytes: bytesTotal };
 }

@@ -35,17 +35,18 @@ export function compareManifests(
   actual: Manifest,
   options: CompareOptions = {},
 ): CompareResult {
-  const onDisk = new Map(actual.resources.map((r) => [r.name, r]));
+  // One map: what is left in it after the signed names are taken out is extra.
+  const onDisk = new Map<string, Resource>();
+  for (const r of actual.resources) onDisk.set(r.name, r);
   const missing: Resource[] = [];
   const changed: ChangedResource[] = [];
-  const signedNames = new Set<string>();
   for (const expected of signed.resources) {
-    signedNames.add(expected.name);
     const found = onDisk.get(expected.name);
     if (found === undefined) {
       missing.push(expected);
       continue;
     }
+    onDisk.delete(expected.name);
     const expectedAlgorithm = canonicalAlgorithm(signed, expected.algorithm);
     const actualAlgorithm = canonicalAlgorithm(actual, found.algorithm);
     if (
@@ -59,7 +60,8 @@ export function compareManifests(
       });
     }
   }
-  const extra = actual.resources.filter((r) => !signedNames.has(r.name));
+  const extra = [...onDisk.values()];
+  onDisk.clear();
   const extraTolerated = options.ignoreUnsignedFiles === true;
   missing.sort(byName);
   extra.sort(byName);

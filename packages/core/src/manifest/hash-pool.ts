@@ -57,37 +57,64 @@ export function defaultConcurrency(): number {
 }
 
 /**
+ * Tasks made on demand: a large model is not held as one object per range
+ * while it is hashed (issue 12 item 6), only the batches in flight are.
+ */
+export interface HashTaskSource {
+  /** How many tasks. */
+  readonly count: number;
+  /** Bytes of task `index` (its range length). */
+  bytes(index: number): number;
+  /** Task `index`, built when it is sent; its `id` must be `index`. */
+  task(index: number): HashTask;
+}
+
+/** A task source over an array of tasks whose ids are their indexes. */
+export function taskArray(tasks: readonly HashTask[]): HashTaskSource {
+  return {
+    count: tasks.length,
+    bytes: (i) => tasks[i]!.end - tasks[i]!.start,
+    task: (i) => tasks[i]!,
+  };
+}
+
+/**
  * Hashes every task and returns the hex digests in task order.
  *
  * @throws IO_ERROR, UNSUPPORTED_FILE_TYPE, SYMLINK_NOT_ALLOWED for a file that
  *   cannot be read or changed under us; ABORTED when `signal` fires
  */
 export async function runHashTasks(
-  tasks: readonly HashTask[],
+  tasks: readonly HashTask[] | HashTaskSource,
   options: HashPoolOptions = {},
 ): Promise<string[]> {
+  const source = Array.isArray(tasks)
+    ? taskArray(tasks as readonly HashTask[])
+    : (tasks as HashTaskSource);
   if (options.signal?.aborted) aborted();
-  const totalBytes = tasks.reduce((sum, t) => sum + (t.end - t.start), 0);
+  let totalBytes = 0;
+  for (let i = 0; i < source.count; i++) totalBytes += source.bytes(i);
   const requested = options.concurrency ?? defaultConcurrency();
-  const workers = Math.min(requested, tasks.length);
+  const workers = Math.min(requested, source.count);
   // Workers cost a few tens of milliseconds to start; a small model of few files is hashed here.
   if (
     workers <= 0 ||
-    (totalBytes < INLINE_BYTES && tasks.length <= INLINE_FILES)
+    (totalBytes < INLINE_BYTES && source.count <= INLINE_FILES)
   )
-    return hashInline(tasks, options);
-  return hashOnWorkers(tasks, workers, options);
+    return hashInline(source, options);
+  return hashOnWorkers(source, workers, options);
 }
 
 async function hashInline(
-  tasks: readonly HashTask[],
+  source: HashTaskSource,
   options: HashPoolOptions,
 ): Promise<string[]> {
   const hasher = new RangeHasher();
-  const digests: string[] = new Array<string>(tasks.length);
+  const digests: string[] = new Array<string>(source.count);
   const onBytes = options.onBytes ?? ((): void => {});
-  for (const [index, task] of tasks.entries()) {
+  for (let index = 0; index < source.count; index++) {
     if (options.signal?.aborted) aborted();
+    const task = source.task(index);
     try {
       digests[index] = await hasher.hash(task, onBytes, false);
     } catch (error) {
@@ -100,15 +127,19 @@ async function hashInline(
 }
 
 function hashOnWorkers(
-  tasks: readonly HashTask[],
+  source: HashTaskSource,
   count: number,
   options: HashPoolOptions,
 ): Promise<string[]> {
   // Longest ranges first, so that one large file does not finish last alone.
-  const queue = [...tasks].sort((a, b) => b.end - b.start - (a.end - a.start));
-  const byId = new Map(tasks.map((task, index) => [task.id, { task, index }]));
-  const digests: string[] = new Array<string>(tasks.length);
-  let remaining = tasks.length;
+  // Indexes in a typed array: four bytes a task.
+  const queue = new Uint32Array(source.count);
+  for (let i = 0; i < queue.length; i++) queue[i] = i;
+  queue.sort((a, b) => source.bytes(b) - source.bytes(a));
+  let head = 0;
+  let tail = queue.length;
+  const digests: string[] = new Array<string>(source.count);
+  let remaining = source.count;
 
   return new Promise<string[]>((resolve, reject) => {
     const pool: Worker[] = [];
@@ -129,12 +160,13 @@ function hashOnWorkers(
       const batch: HashTask[] = [];
       let bytes = 0;
       while (
-        queue.length > 0 &&
+        head < tail &&
         batch.length < BATCH_COUNT &&
         (batch.length === 0 || bytes < BATCH_BYTES)
       ) {
         // Large ranges go out alone; small ones are batched from the tail (smallest first).
-        const task = batch.length === 0 ? queue.shift()! : queue.pop()!;
+        const index = batch.length === 0 ? queue[head++]! : queue[--tail]!;
+        const task = source.task(index);
         batch.push(task);
         bytes += task.end - task.start;
         if (bytes >= BATCH_BYTES) break;
@@ -145,18 +177,18 @@ function hashOnWorkers(
     for (let i = 0; i < count; i++) {
       const worker = new Worker(workerURL(), { workerData: HASH_WORKER_MARK });
       pool.push(worker);
-      let outstanding = 0;
+      const inFlight = new Map<number, HashTask>();
       const send = (batch: HashTask[]): void => {
         if (batch.length === 0) {
           void worker.terminate();
           return;
         }
-        outstanding += batch.length;
+        for (const task of batch) inFlight.set(task.id, task);
         worker.postMessage({ type: 'tasks', tasks: batch } satisfies ToWorker);
       };
       // A worker that dies with work in hand must not leave the caller waiting forever.
       worker.on('exit', (code) => {
-        if (outstanding > 0)
+        if (inFlight.size > 0)
           finish(
             modelSealError(
               'INTERNAL_ERROR',
@@ -169,11 +201,11 @@ function hashOnWorkers(
         switch (message.type) {
           case 'batch':
             for (const { id, digest } of message.digests) {
-              const entry = byId.get(id)!;
-              digests[entry.index] = digest;
-              outstanding -= 1;
+              const task = inFlight.get(id)!;
+              inFlight.delete(id);
+              digests[id] = digest;
               remaining -= 1;
-              options.onTaskDone?.(entry.task);
+              options.onTaskDone?.(task);
             }
             if (remaining === 0) finish();
             else send(nextBatch());

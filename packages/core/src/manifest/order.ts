@@ -29,10 +29,27 @@ export function compareResourceKeys(a: ResourceKey, b: ResourceKey): number {
   return a.start - b.start || a.end - b.end;
 }
 
-/** Compares two POSIX paths component-wise (used for `ignore_paths` too). */
+/** A UTF-16 code unit as a rank in code-point order; `/` ranks below every other character. */
+function rank(unit: number): number {
+  if (unit === 0x2f) return -1;
+  // Surrogates (U+D800–DFFF, astral code points) sort after U+E000–FFFF.
+  if (unit >= 0xe000) return unit - 0x800;
+  if (unit >= 0xd800) return unit + 0x2000;
+  return unit;
+}
+
+/**
+ * Compares two POSIX paths component-wise (used for `ignore_paths` too),
+ * without splitting or allocating: the same order as comparing their
+ * components one by one in UTF-8 byte order, a prefix first.
+ */
 export function comparePaths(a: string, b: string): number {
-  return compareResourceKeys(
-    { parts: a.split('/'), start: 0, end: 0 },
-    { parts: b.split('/'), start: 0, end: 0 },
-  );
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
 }

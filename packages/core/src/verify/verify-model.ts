@@ -303,6 +303,18 @@ export async function verifyStatementBundle(
   return { bundle, outcome, payload: bundle.envelope.payload, warnings };
 }
 
+/** Verifies the bundle and decodes its statement; returns nothing else of the bundle. */
+async function verifiedStatement(
+  options: VerifyModelSignatureOptions,
+): Promise<{
+  decoded: ReturnType<typeof decodeStatement>;
+  outcome: SignatureOutcome;
+  warnings: VerifyWarning[];
+}> {
+  const { payload, outcome, warnings } = await verifyStatementBundle(options);
+  return { decoded: decodeStatement(payload), outcome, warnings };
+}
+
 /**
  * Verify a signed model (oms-format.md §13.1): read the bundle; check that its
  * material belongs to the requested method; check the payload type; verify
@@ -338,8 +350,9 @@ export async function verifyModelSignature(
   if (typeof options.bundlePath !== 'string' || options.bundlePath === '') {
     throw invalidOptions('bundlePath is required');
   }
-  const { bundle, outcome, warnings } = await verifyStatementBundle(options);
-  const decoded = decodeStatement(bundle.envelope.payload);
+  // The bundle (its JSON and payload: tens of MB for a large model) is not
+  // reachable from here on, only the decoded manifest is.
+  const { decoded, outcome, warnings } = await verifiedStatement(options);
   if (decoded.legacy) {
     warnings.push({
       code: 'LEGACY_PREDICATE',
