@@ -216,14 +216,18 @@ const VERIFICATION_CODES: Record<VerificationError['code'], ErrorCode> = {
 };
 
 /** Map a failure of `@sigstore/verify` to our codes (sigstore-notes.md §9). */
-function verifyFailure(error: unknown, policy: CompiledPolicy): ModelSealError {
+function verifyFailure(
+  error: unknown,
+  policy: CompiledPolicy,
+  actual: { identity: string | undefined; issuer: string | undefined },
+): ModelSealError {
   const { PolicyError, VerificationError } = sigstoreVerify();
   if (error instanceof PolicyError) {
     return new ModelSealError({
       code: 'IDENTITY_MISMATCH',
-      message: `signer does not match identity ${policy.describe.identity} and issuer ${policy.describe.issuer}`,
+      message: `certificate identity ${String(actual.identity)} and issuer ${String(actual.issuer)} do not match: expected identity ${policy.describe.identity} and issuer ${policy.describe.issuer}`,
       cause: error,
-      details: { expected: policy.describe },
+      details: { expected: policy.describe, actual },
     });
   }
   if (error instanceof VerificationError) {
@@ -336,7 +340,9 @@ export async function verifySigstoreBundle(
         : { extensions: { issuer: compiled.exactIssuer } }),
     });
   } catch (error) {
-    throw verifyFailure(error, compiled);
+    // What the certificate claims (unverified), shown beside what was expected.
+    const { claimedIdentity } = await import('../internal/fulcio.js');
+    throw verifyFailure(error, compiled, claimedIdentity(der));
   }
 
   const { identity, issuer } = checkIdentity(signer, compiled);
