@@ -460,6 +460,22 @@ function bigintFromLE(bytes: Buffer): bigint {
   return v;
 }
 
+/** The decoded operands of one opcode. */
+interface Operand {
+  n: number;
+  f: number;
+  b: Buffer | undefined;
+  s: string;
+  s2: string;
+  /** Set when a length-prefixed operand was skipped, not read. */
+  skip: boolean;
+  /** Offset and length of a length-prefixed operand's data. */
+  at: number;
+  len: number;
+}
+
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Window over the source: `buf` holds bytes `[base, base + buf.length)`. */
 interface Window {
   buf: Buffer;
@@ -870,6 +886,64 @@ class PickleMachine {
     this.saved = [];
   }
 
+  // ---- operand decoding: `cur` is the decoder's cursor inside the opcode
+  // being decoded; these throw NeedBytes or StreamError and change nothing else.
+
+  private cur = 0;
+
+  /** Consumes `width` bytes at the cursor; returns their index in the window. */
+  private fixed(width: number): number {
+    const p = this.cur;
+    this.ensure(p, width);
+    this.cur = p + width;
+    return p - this.w.base;
+  }
+
+  private u64(op: string): number {
+    const v = this.w.buf.readBigUInt64LE(this.fixed(8));
+    if (v > MAX_SAFE_BIGINT)
+      throw new StreamError(
+        'PICKLE_MALFORMED',
+        `${op} length beyond any file`,
+        { opcode: op },
+      );
+    return Number(v);
+  }
+
+  private line(): Buffer {
+    const b = this.lineAt(this.cur);
+    this.cur += b.length + 1;
+    return b;
+  }
+
+  /**
+   * A length-prefixed operand: read when it is at most `keep` bytes, else
+   * skipped by its length (the window never holds it). Sets `a.b` or `a.skip`.
+   */
+  private takeOrSkip(a: Operand, n: number, keep: number, op: string): void {
+    if (n < 0)
+      throw new StreamError('PICKLE_MALFORMED', `negative length at ${op}`, {
+        opcode: op,
+      });
+    const p = this.cur;
+    a.at = p;
+    a.len = n;
+    if (n <= keep) {
+      a.b = this.bytesAt(p, n);
+      this.cur = p + n;
+      return;
+    }
+    if (p + n > this.w.total) {
+      throw new StreamError(
+        'PICKLE_TRUNCATED',
+        'pickle stream ends inside an opcode',
+        { needed: p + n - this.w.total },
+      );
+    }
+    a.skip = true;
+    this.cur = p + n;
+  }
+
   /**
    * Runs one opcode at `pos`. Returns 'stop' after `STOP` (stream finished),
    * 'ok' otherwise. Throws NeedBytes (retry after refill) or StreamError.
@@ -877,9 +951,10 @@ class PickleMachine {
   step(): 'ok' | 'stop' {
     const start = this.pos;
     this.opStart = start;
-    const code = this.bytesAt(start, 1)[0]!;
+    this.ensure(start, 1);
+    const code = this.w.buf[start - this.w.base]!;
     const op = NAMES[code];
-    let p = start + 1;
+    this.cur = start + 1;
     if (op === undefined) {
       throw new StreamError(
         'PICKLE_MALFORMED',
@@ -887,79 +962,18 @@ class PickleMachine {
         { byte: code },
       );
     }
-    const fixed = <T>(width: number, read: (b: Buffer) => T): T => {
-      const v = read(this.bytesAt(p, width));
-      p += width;
-      return v;
-    };
-    const u8 = (): number => fixed(1, (b) => b[0]!);
-    const u16 = (): number => fixed(2, (b) => b.readUInt16LE(0));
-    const i32 = (): number => fixed(4, (b) => b.readInt32LE(0));
-    const u32 = (): number => fixed(4, (b) => b.readUInt32LE(0));
-    const u64 = (): number => {
-      const v = fixed(8, (b) => b.readBigUInt64LE(0));
-      if (v > BigInt(Number.MAX_SAFE_INTEGER))
-        throw new StreamError(
-          'PICKLE_MALFORMED',
-          `${op} length beyond any file`,
-          { opcode: op },
-        );
-      return Number(v);
-    };
-    const take = (n: number): Buffer => {
-      if (n < 0)
-        throw new StreamError('PICKLE_MALFORMED', `negative length at ${op}`, {
-          opcode: op,
-        });
-      const b = this.bytesAt(p, n);
-      p += n;
-      return b;
-    };
-    /**
-     * A length-prefixed operand: read when it is at most `keep` bytes, else
-     * skipped by its length (the window never holds it). Sets `a.b` or `a.skip`.
-     */
-    const takeOrSkip = (n: number, keep: number): void => {
-      if (n < 0)
-        throw new StreamError('PICKLE_MALFORMED', `negative length at ${op}`, {
-          opcode: op,
-        });
-      a.at = p;
-      a.len = n;
-      if (n <= keep) {
-        a.b = take(n);
-        return;
-      }
-      if (p + n > this.w.total) {
-        throw new StreamError(
-          'PICKLE_TRUNCATED',
-          'pickle stream ends inside an opcode',
-          { needed: p + n - this.w.total },
-        );
-      }
-      a.skip = true;
-      p += n;
-    };
-    const line = (): Buffer => {
-      const b = this.lineAt(p);
-      p += b.length + 1;
-      return b;
-    };
 
     // Decode operands first (no state change before this point).
-    type Operand = {
-      n?: number;
-      f?: number;
-      b?: Buffer;
-      s?: string;
-      s2?: string;
-      /** Set when a length-prefixed operand was skipped, not read. */
-      skip?: boolean;
-      /** Offset and length of a length-prefixed operand's data. */
-      at?: number;
-      len?: number;
+    const a: Operand = {
+      n: 0,
+      f: 0,
+      b: undefined,
+      s: '',
+      s2: '',
+      skip: false,
+      at: 0,
+      len: 0,
     };
-    const a: Operand = {};
     const keep = this.limits.maxKeptOperandBytes;
     // Past the retention budget only short operands are read at all.
     const keepAny = Math.min(
@@ -975,64 +989,69 @@ class PickleMachine {
       case 'PERSID':
       case 'GET':
       case 'PUT':
-        a.b = line();
+        a.b = this.line();
         break;
       case 'BININT1':
       case 'BINGET':
       case 'BINPUT':
       case 'PROTO':
       case 'EXT1':
-        a.n = u8();
+        a.n = this.w.buf[this.fixed(1)]!;
         break;
       case 'BININT2':
       case 'EXT2':
-        a.n = u16();
+        a.n = this.w.buf.readUInt16LE(this.fixed(2));
         break;
       case 'BININT':
-        a.n = i32();
+        a.n = this.w.buf.readInt32LE(this.fixed(4));
         break;
       case 'LONG_BINGET':
       case 'LONG_BINPUT':
       case 'EXT4':
-        a.n = u32();
+        a.n = this.w.buf.readUInt32LE(this.fixed(4));
         break;
       case 'FRAME':
-        a.n = u64();
+        a.n = this.u64(op);
         break;
       case 'BINFLOAT':
-        a.f = fixed(8, (b) => b.readDoubleBE(0));
+        a.f = this.w.buf.readDoubleBE(this.fixed(8));
         break;
       case 'LONG1':
       case 'SHORT_BINSTRING':
       case 'SHORT_BINBYTES':
       case 'SHORT_BINUNICODE':
-        takeOrSkip(u8(), 255);
+        this.takeOrSkip(a, this.w.buf[this.fixed(1)]!, 255, op);
         break;
       case 'LONG4':
         // Python builds the int; its value never matters past 4096 bytes.
-        takeOrSkip(i32(), Math.min(keep, 4096));
+        this.takeOrSkip(
+          a,
+          this.w.buf.readInt32LE(this.fixed(4)),
+          Math.min(keep, 4096),
+          op,
+        );
         break;
       case 'BINSTRING':
-        takeOrSkip(i32(), keepAny);
+        this.takeOrSkip(a, this.w.buf.readInt32LE(this.fixed(4)), keepAny, op);
         break;
       case 'BINUNICODE':
       case 'BINBYTES':
-        takeOrSkip(u32(), keepAny);
+        this.takeOrSkip(a, this.w.buf.readUInt32LE(this.fixed(4)), keepAny, op);
         break;
       case 'BINUNICODE8':
       case 'BINBYTES8':
       case 'BYTEARRAY8':
-        takeOrSkip(u64(), keepAny);
+        this.takeOrSkip(a, this.u64(op), keepAny, op);
         break;
       case 'GLOBAL':
       case 'INST':
-        a.s = this.decodeUtf8(line(), op);
-        a.s2 = this.decodeUtf8(line(), op);
+        a.s = this.decodeUtf8(this.line(), op);
+        a.s2 = this.decodeUtf8(this.line(), op);
         break;
       default:
         break;
     }
-    const end = p;
+    const end = this.cur;
 
     // Frame accounting: an opcode that straddles the end of a frame is read
     // differently by the C and Python unpicklers (threats.md §8).
