@@ -17,6 +17,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createPki } from '../../core/test/helpers/pki.js';
 import { mintOIDCToken } from '../../core/test/helpers/sigstore-server.js';
 import { runCli } from './helpers/run-cli.js';
 
@@ -363,6 +364,34 @@ describe('verify: mismatches show expected and actual', () => {
           `certificate identity alice@acme\\.example and issuer https://accounts\\.acme\\.example do not match: expected identity ${esc(identity)} and issuer ${esc(issuer)}`,
         ),
       );
+    }
+  });
+});
+
+describe('sign: a certificate for another key', () => {
+  it('KEY_MISMATCH shows the key the certificate certifies and the private key given', async () => {
+    const pki = createPki({ leafKeyType: 'P-256' });
+    try {
+      const r = await runCli([
+        'sign',
+        'certificate',
+        model(),
+        '--private-key',
+        pki.intermediate.keyPath,
+        '--signing-certificate',
+        pki.leaf.certPath,
+        '--signature',
+        join(work, 'cert-mismatch.sig'),
+      ]);
+      expect(r.code).toBe(1);
+      const m =
+        /\[KEY_MISMATCH\]: .*certifies the key sha256:([0-9a-f]{64}), the private key is sha256:([0-9a-f]{64})/.exec(
+          r.stderr,
+        );
+      expect(m).not.toBeNull();
+      expect(m![1]).not.toBe(m![2]);
+    } finally {
+      pki.cleanup();
     }
   });
 });

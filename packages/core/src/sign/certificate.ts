@@ -6,6 +6,7 @@ import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { buildCertificateBundle } from '../bundle/write.js';
 import { ModelSealError } from '../errors.js';
+import { keyFingerprint } from '../internal/key-fingerprint.js';
 import { keyDescription, loadPrivateKey, spkiDer } from '../internal/keys.js';
 import { parseCertificates } from '../internal/pem.js';
 import { distinguishedName, leafSigningProblem } from '../verify/chain.js';
@@ -94,9 +95,12 @@ export async function createCertificateSigner(
       typeof options.signingCertificate === 'string'
         ? options.signingCertificate
         : 'the signing certificate';
+    const certified = `sha256:${keyFingerprint(leaf.publicKey)}`;
+    const given = `sha256:${keyFingerprint(key)}`;
     throw new ModelSealError({
       code: 'KEY_MISMATCH',
-      message: `${name} (${distinguishedName(leaf.subject)}) does not certify the private key`,
+      message: `${name} (${distinguishedName(leaf.subject)}) does not certify the private key: it certifies the key ${certified}, the private key is ${given}`,
+      details: { expected: certified, actual: given },
     });
   }
   const warnings: SignWarning[] = [];
