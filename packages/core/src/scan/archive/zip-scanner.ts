@@ -92,7 +92,10 @@ export async function scanZipArchive(
     // A member over maxMemberBytes is scanned whole with bounded memory (a
     // slice of the archive, or inflated as a stream into a temporary file,
     // charged to the expansion budget as it goes).
+    // (Formats that read member bytes through `onMember` get the high
+    // SCAN_INCOMPLETE below instead.)
     if (
+      hooks.onMember === undefined &&
       !isZipSymlink(entry) &&
       (entry.uncompressedSize > ctx.limits.maxMemberBytes ||
         (entry.method === 0 &&
