@@ -1081,7 +1081,7 @@ class PickleMachine {
 
     switch (op) {
       case 'PROTO': {
-        const proto = a.n!;
+        const proto = a.n;
         if (proto > 5)
           throw new StreamError(
             'PICKLE_MALFORMED',
@@ -1101,7 +1101,7 @@ class PickleMachine {
         break;
       }
       case 'FRAME': {
-        const len = a.n!;
+        const len = a.n;
         if (this.frameEnd !== undefined && start < this.frameEnd) {
           this.anomaly({
             ruleId: 'PICKLE_FRAME_VIOLATION',
@@ -1170,7 +1170,7 @@ class PickleMachine {
       case 'BININT':
       case 'BININT1':
       case 'BININT2':
-        this.push(intValue(a.n!));
+        this.push(intValue(a.n));
         break;
       case 'LONG1':
       case 'LONG4':
@@ -1186,7 +1186,7 @@ class PickleMachine {
         break;
       }
       case 'BINFLOAT':
-        this.push({ k: 'float', v: a.f! });
+        this.push({ k: 'float', v: a.f });
         break;
       case 'STRING': {
         const s = decodePythonStringLiteral(a.b!);
@@ -1227,7 +1227,7 @@ class PickleMachine {
       case 'SHORT_BINBYTES':
       case 'BINBYTES8':
       case 'BYTEARRAY8':
-        this.push(this.bytesValue(a.b, a.len!, start, a.at!));
+        this.push(this.bytesValue(a.b, a.len, start, a.at));
         break;
       case 'NEXT_BUFFER':
         this.anomaly(
@@ -1308,20 +1308,20 @@ class PickleMachine {
       }
       case 'BINGET':
       case 'LONG_BINGET':
-        this.push(this.memoGet(a.n!, op));
+        this.push(this.memoGet(a.n, op));
         break;
       case 'PUT':
         this.memoPut(Number(this.lineInt(a.b!, op)), op);
         break;
       case 'BINPUT':
       case 'LONG_BINPUT':
-        this.memoPut(a.n!, op);
+        this.memoPut(a.n, op);
         break;
       case 'MEMOIZE':
         this.memoPut(this.memo.size, op);
         break;
       case 'GLOBAL':
-        this.push(this.global(a.s!, a.s2!, start, op));
+        this.push(this.global(a.s, a.s2, start, op));
         break;
       case 'STACK_GLOBAL': {
         const name = this.pop(op);
@@ -1343,11 +1343,11 @@ class PickleMachine {
         this.anomaly({
           ruleId: 'PICKLE_EXTENSION_CODE',
           severity: 'high',
-          message: `copyreg extension code ${a.n!} imports a global the scanner cannot see`,
+          message: `copyreg extension code ${a.n} imports a global the scanner cannot see`,
           offset: start,
-          evidence: { opcode: op, code: a.n! },
+          evidence: { opcode: op, code: a.n },
         });
-        this.push({ k: 'ext', code: a.n!, offset: start });
+        this.push({ k: 'ext', code: a.n, offset: start });
         break;
       }
       case 'PERSID':
@@ -1381,7 +1381,7 @@ class PickleMachine {
       }
       case 'INST': {
         const items = this.popMark(op);
-        const g = this.global(a.s!, a.s2!, start, op);
+        const g = this.global(a.s, a.s2, start, op);
         this.call(g, { k: 'tuple', items }, 'INST', start);
         break;
       }
