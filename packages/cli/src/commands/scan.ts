@@ -41,6 +41,8 @@ options:
   --fail-on SEVERITY          exit 1 when a finding reaches critical|high|medium|low|info (default high); none never fails
   --policy FILE               a policy file extending the allow and deny lists (docs/scan-policy.md)
   --concurrency N             files scanned at once (default 4)
+  --sarif-root DIR            sarif: artifact URIs relative to DIR (%SRCROOT%; default the current
+                              directory, so run from the repository root for GitHub code scanning)
 ${limitHelp(30)}
   --verbose                   list info findings too (text)
 
@@ -58,6 +60,7 @@ const FLAGS = {
   'fail-on': { type: 'string' },
   policy: { type: 'string' },
   concurrency: { type: 'string' },
+  'sarif-root': { type: 'string' },
   limit: { type: 'string', multiple: true },
   verbose: { type: 'boolean', short: 'v' },
 } as const;
@@ -168,9 +171,17 @@ export async function scanCommand(
   if (io.signal) options.signal = io.signal;
   const paths = parsed.positionals;
   if (io.audit)
-    io.audit.modelPath = paths.length === 1 ? paths[0]! : paths.join(' ');
+    Object.assign(io.audit, {
+      modelPath: paths.length === 1 ? paths[0]! : paths.join(' '),
+      ...(paths.length > 1 ? { modelPaths: paths } : {}),
+    });
   // Paths in the report are relative to the single directory scanned, else to the current directory.
   if (paths.length === 1) options.root = resolve(paths[0]!);
+  // SARIF: relative to the repository root (or --sarif-root), so code scanning maps a subfolder scan.
+  const sarifRoot = str(parsed, 'sarif-root');
+  if (sarifRoot !== undefined && format !== 'sarif')
+    throw new UsageError('--sarif-root needs --format sarif');
+  if (format === 'sarif') options.root = resolve(sarifRoot ?? '.');
   const report = await scanPaths(paths, options);
   if (io.audit) io.audit.findings = { ...report.summary.bySeverity };
 

@@ -4,8 +4,11 @@
  * (https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html and
  * GitHub's "SARIF support for code scanning"): rule metadata with
  * `security-severity`, levels `error` (critical, high), `warning` (medium),
- * `note` (low, info), artifact URIs relative to the scanned root with
- * container members written `container/path!/member`, `startLine: 1` with the
+ * `note` (low, info), artifact URIs relative to the report's root
+ * (`%SRCROOT%`: the CLI's `--sarif-root`, default the current directory, so a
+ * subfolder scan maps to repository files; a file outside it gets an
+ * absolute `file:` URI) with container members written
+ * `container/path!/member`, `startLine: 1` with the
  * byte offset in `properties`, and our own `partialFingerprints` (binaries
  * have no source lines for GitHub's fallback hash).
  */
@@ -57,6 +60,25 @@ function encodePath(p: string): string {
 /** The artifact URI of a finding: `file` or `file!/member/…!/inner`. */
 export function findingUri(f: Pick<Finding, 'file' | 'member'>): string {
   return [f.file, ...f.member].map(encodePath).join('!/');
+}
+
+/**
+ * The SARIF artifact location of a report path: relative to `%SRCROOT%`, or
+ * an absolute `file:` URI (no base) for a file the engine reported outside
+ * the root (an absolute path).
+ */
+function artifactLocation(
+  file: string,
+  member: readonly string[],
+): Record<string, unknown> {
+  const uri = findingUri({ file, member: [...member] });
+  if (file.startsWith('/')) return { uri: `file://${uri}` };
+  const drive = /^[A-Za-z]:\//.exec(file);
+  if (drive)
+    return {
+      uri: `file:///${drive[0]}${findingUri({ file: file.slice(3), member: [...member] })}`,
+    };
+  return { uri, uriBaseId: '%SRCROOT%' };
 }
 
 /** Stable fingerprint of a finding: rule, path, member path and offset. */
@@ -124,10 +146,7 @@ export function toSarif(
         locations: [
           {
             physicalLocation: {
-              artifactLocation: {
-                uri: encodePath(file.file),
-                uriBaseId: '%SRCROOT%',
-              },
+              artifactLocation: artifactLocation(file.file, []),
             },
           },
         ],
@@ -146,7 +165,7 @@ export function toSarif(
         locations: [
           {
             physicalLocation: {
-              artifactLocation: { uri: findingUri(f), uriBaseId: '%SRCROOT%' },
+              artifactLocation: artifactLocation(f.file, f.member),
               region: { startLine: 1 },
             },
           },
