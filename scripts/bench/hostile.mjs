@@ -19,6 +19,7 @@
  *   zip-safetensors-99mb     zip holding a safetensors with a 99 MB `{}` header
  *   gguf-empty-strings-48mb  GGUF array of 6,000,000 empty strings (48 MB)
  *   tar-sparse-dir-pickle    tar: directory with data, GNU sparse, then a pickle
+ *   tar-sparse-4gib          tar: a GNU sparse member of 4 GiB - 1 (a pickle, then holes)
  *   tar-long-names           tar: 5,000 members with 4,000-character names
  *   tar-pax-global-records   tar: 1 MiB of pax global records, then 50,000 members
  *
@@ -348,6 +349,36 @@ const CASES = [
           pad512(pickle),
           Buffer.alloc(1024),
         ]),
+      );
+    },
+  },
+  {
+    id: 'tar-sparse-4gib',
+    what: 'tar: GNU sparse member of 4 GiB - 1, pickle first',
+    build: (dir) => {
+      // Old GNU sparse: the pickle as the first segment, then 4 GiB of holes.
+      const pickle = Buffer.concat([Buffer.from([0x80, 2]), PAYLOAD]);
+      const h = tarHeader('big.pkl', 'S', pickle.length);
+      h.write('ustar  \0', 257, 'latin1');
+      h.write('00000000000\0', 386, 'latin1');
+      h.write(
+        `${pickle.length.toString(8).padStart(11, '0')}\0`,
+        398,
+        'latin1',
+      );
+      h.write(
+        `${(4 * 1024 * MiB - 1).toString(8).padStart(11, '0')}\0`,
+        483,
+        'latin1',
+      );
+      h.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of h) sum += b;
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      return write(
+        dir,
+        'sparse-4gib.tar',
+        Buffer.concat([h, pad512(pickle), Buffer.alloc(1024)]),
       );
     },
   },
