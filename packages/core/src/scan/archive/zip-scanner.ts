@@ -37,6 +37,16 @@ function reportAnomalies(
   anomalies: readonly ZipAnomaly[],
 ): void {
   for (const a of anomalies) {
+    // The reader's own limit (more entries than maxArchiveEntries) fails closed.
+    if (a.ruleId === 'SCAN_LIMIT_EXCEEDED') {
+      reportIncomplete(ctx, {
+        limit: 'maxArchiveEntries',
+        value: MAX_ARCHIVE_ENTRIES,
+        message: `zip entries past the first ${MAX_ARCHIVE_ENTRIES} (${a.message})`,
+        ...(a.evidence === undefined ? {} : { evidence: a.evidence }),
+      });
+      continue;
+    }
     ctx.report({
       ruleId: a.ruleId,
       severity: a.severity,
