@@ -134,7 +134,13 @@ function checkDigest(digest: unknown, hexLength: number, what: string): string {
 export function decodeStatement(payload: Uint8Array): DecodedStatement {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(payload).toString('utf8'));
+    // A view, not a copy: a large model's statement is tens of megabytes.
+    const bytes = Buffer.from(
+      payload.buffer,
+      payload.byteOffset,
+      payload.byteLength,
+    );
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (cause) {
     throw modelSealError(
       'STATEMENT_INVALID',
