@@ -20,6 +20,8 @@ let finished = false;
 const interruptNow = () => {
   if (finished) return;
   finished = true;
+  // A progress bar may be on the line: clear it first.
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
   process.stderr.write('modelseal: interrupted\n');
   process.exit(130);
 };

@@ -128,6 +128,8 @@ function plainReporter(
 }
 
 const REDRAW_MS = 100;
+/** Room kept after the bar for "100%  999.9 MB / 999.9 MB  999.9 MB/s  99999/99999 files". */
+const TAIL_RESERVE = 58;
 
 /** The in-place bar for a terminal. */
 function barReporter(
@@ -146,22 +148,30 @@ function barReporter(
     stream.write(`\r\x1b[2K${text.slice(0, width)}`);
     drawn = true;
   };
-  const bar = (label: string, fraction: number, tail: string): string => {
+  // The bar's size depends on the width only, so it does not jump as the
+  // numbers after it grow; on a narrow terminal the bar goes first, then the
+  // pieces at the end of the line.
+  const bar = (label: string, fraction: number, pieces: string[]): string => {
     const columns = Math.max(20, (stream.columns ?? 80) - 1);
-    const room = columns - label.length - tail.length - 4;
-    if (room < 10) return `${label} ${tail}`;
-    const size = Math.min(40, room);
-    const filled = Math.min(size, Math.round(fraction * size));
-    return `${label} [${'#'.repeat(filled)}${'.'.repeat(size - filled)}] ${tail}`;
+    const size = Math.min(40, columns - label.length - 3 - TAIL_RESERVE);
+    const drawn =
+      size < 10
+        ? label
+        : `${label} [${'#'.repeat(Math.min(size, Math.round(fraction * size)))}${'.'.repeat(size - Math.min(size, Math.round(fraction * size)))}]`;
+    let keep = pieces.length;
+    while (
+      keep > 1 &&
+      `${drawn} ${pieces.slice(0, keep).join('  ')}`.length > columns
+    )
+      keep--;
+    return `${drawn} ${pieces.slice(0, keep).join('  ')}`;
   };
   return {
     onScanProgress: (event) => {
       draw(
-        bar(
-          'scanning',
-          event.filesDone / Math.max(1, event.filesTotal),
+        bar('scanning', event.filesDone / Math.max(1, event.filesTotal), [
           `${event.filesDone}/${event.filesTotal} files`,
-        ),
+        ]),
         event.filesDone === event.filesTotal,
       );
     },
@@ -170,8 +180,13 @@ function barReporter(
       started ??= now();
       const fraction =
         event.bytesTotal === 0 ? 1 : event.bytesDone / event.bytesTotal;
-      const tail = `${percent(event.bytesDone, event.bytesTotal).padStart(4)} ${formatBytes(event.bytesDone)}/${formatBytes(event.bytesTotal)} ${event.filesDone}/${event.filesTotal} files ${formatRate(event.bytesDone, now() - started)}`;
-      draw(bar('hashing', fraction, tail), false);
+      const pieces = [
+        percent(event.bytesDone, event.bytesTotal).padStart(4),
+        `${formatBytes(event.bytesDone)} / ${formatBytes(event.bytesTotal)}`,
+        formatRate(event.bytesDone, now() - started),
+        `${event.filesDone}/${event.filesTotal} files`,
+      ];
+      draw(bar('hashing', fraction, pieces), false);
     },
     done: () => {
       if (drawn) stream.write('\r\x1b[2K');
