@@ -17,6 +17,8 @@ import { distinguishedName } from './chain.js';
 
 /** The part of the leaf certificate a constraint looks at. */
 export type CertificateIdentityField =
+  /** Any SAN entry: email, URI or DNS name (cosign's `--certificate-identity`). */
+  | 'san'
   /** SAN rfc822Name entries. */
   | 'email'
   /** SAN uniformResourceIdentifier entries. */
@@ -53,6 +55,7 @@ export const EKU_NAMES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const FIELDS: readonly CertificateIdentityField[] = [
+  'san',
   'email',
   'uri',
   'dns',
@@ -62,6 +65,7 @@ const FIELDS: readonly CertificateIdentityField[] = [
 ];
 
 const FIELD_LABEL: Record<CertificateIdentityField, string> = {
+  san: 'SAN',
   email: 'SAN email',
   uri: 'SAN URI',
   dns: 'SAN DNS name',
@@ -214,6 +218,8 @@ export function leafIdentity(leaf: X509Certificate): LeafIdentity {
 
 function actualOf(id: LeafIdentity, field: CertificateIdentityField): string[] {
   switch (field) {
+    case 'san':
+      return [...id.email, ...id.uri, ...id.dns];
     case 'email':
       return id.email;
     case 'uri':

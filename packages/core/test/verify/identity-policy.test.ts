@@ -111,6 +111,7 @@ afterAll(() => pki.cleanup());
 
 describe('verify certificate: identity policy on the leaf', () => {
   const policy: CertificateIdentityConstraint[] = [
+    { field: 'san', value: 'https://ci.acme.example/release' },
     { field: 'email', value: 'release@acme.example' },
     { field: 'uri', regexp: 'https://ci\\.acme\\.example/[a-z]+' },
     { field: 'dns', value: 'signer.acme.example' },
@@ -143,6 +144,7 @@ describe('verify certificate: identity policy on the leaf', () => {
     const mismatches = (error.details as { mismatches: { field: string }[] })
       .mismatches;
     expect(mismatches.map((m) => m.field)).toEqual([
+      'san',
       'email',
       'uri',
       'dns',
@@ -184,7 +186,7 @@ describe('verify certificate: identity policy on the leaf', () => {
       [{ field: 'email' }],
       [{ field: 'email', value: 'a', regexp: 'b' }],
       [{ field: 'email', value: ['a', 'b'] }],
-      [{ field: 'san', value: 'a' }],
+      [{ field: 'subjectAltName', value: 'a' }],
       [{ field: 'eku', value: 'launchMissiles' }],
       [{ field: 'eku', regexp: '.*' }],
       [{ field: 'email', regexp: 'x)|(.*' }],
