@@ -17,6 +17,11 @@ export const INCOMPLETE_RULE_IDS: ReadonlySet<string> = new Set([
   SCAN_INCOMPLETE,
   'SCAN_INTERNAL_ERROR',
   'COMPRESSION_UNSUPPORTED',
+  // Retired ids (now reported as SCAN_INCOMPLETE); kept so that a finding
+  // carrying one can never count as complete.
+  'SCAN_LIMIT_EXCEEDED',
+  'PICKLE_LIMIT_EXCEEDED',
+  'COMPRESSION_ERROR',
 ]);
 
 /** What stopped the analysis. */
