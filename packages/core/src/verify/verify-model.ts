@@ -31,6 +31,9 @@ import type {
   VerifyWarning,
 } from './types.js';
 
+/** Names listed in a warning message before "and N more". */
+const LISTED_NAMES = 20;
+
 function invalidOptions(message: string): ModelSealError {
   return new ModelSealError({ code: 'INVALID_OPTIONS', message });
 }
@@ -403,7 +406,13 @@ export async function verifyModelSignature(
   if (compare.extra.length > 0) {
     warnings.push({
       code: 'UNSIGNED_FILES_TOLERATED',
-      message: `${compare.extra.length} unsigned file(s) tolerated: ${compare.extra.map((r) => r.name).join(', ')}`,
+      // A summary: the full list is in `compare.extra` (a tree can have 200,000).
+      message: `${compare.extra.length} unsigned file(s) tolerated: ${compare.extra
+        .slice(0, LISTED_NAMES)
+        .map((r) => r.name)
+        .join(
+          ', ',
+        )}${compare.extra.length > LISTED_NAMES ? `, and ${compare.extra.length - LISTED_NAMES} more` : ''}`,
     });
   }
   return {
