@@ -165,7 +165,12 @@ export async function main(
     if (command === undefined)
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
     // An audit log that cannot be written fails before any work (and before a bundle is written).
-    if (auditLog !== undefined && auditLog !== '' && auditLog !== '-') {
+    if (
+      auditLog !== undefined &&
+      auditLog !== '' &&
+      auditLog !== '-' &&
+      AUDITED.has(name)
+    ) {
       auditWritable = false;
       await checkAuditTarget(auditLog);
       auditWritable = true;
