@@ -5,7 +5,7 @@
 // real sign and verify results (key, certificate), a Sigstore signer,
 // failures, scans of several paths and a single-file digest.
 import { EcsFlat } from '@elastic/ecs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -354,5 +354,17 @@ describe('audit events are ECS', () => {
       organization: ['Acme, Inc.'],
       common_name: ['a=b'],
     });
+  });
+
+  it('the example in docs/audit.md is ECS too', () => {
+    const doc = readFileSync(
+      new URL('../../../../docs/audit.md', import.meta.url),
+      'utf8',
+    );
+    const example = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const event = JSON.parse(example!) as AuditEvent;
+    expect(field(event, 'file.code_signature.valid')).toBe(true);
+    expect(ecsProblems(event)).toEqual([]);
   });
 });
