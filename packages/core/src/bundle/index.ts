@@ -2,6 +2,7 @@
 export { compatPae, pae, pythonBytesRepr } from './dsse.js';
 export {
   bundleLimits,
+  checkBundleLists,
   DEFAULT_BUNDLE_LIMITS,
   parseBundle,
   readBundle,

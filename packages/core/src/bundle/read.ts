@@ -323,6 +323,58 @@ function methodOf(
 }
 
 /**
+ * Each timestamp, log entry and certificate costs a signature check later
+ * (ours or `@sigstore/verify`'s): too many, or the same one twice, is refused
+ * before any is decoded. Lists that are absent or not arrays are left to the
+ * structural checks.
+ *
+ * @param material - `verificationMaterial` of a bundle's JSON
+ * @throws ModelSealError `BUNDLE_LIMIT_EXCEEDED`, `BUNDLE_MALFORMED` (`details.duplicate`)
+ */
+export function checkBundleLists(
+  material: unknown,
+  name = 'bundle',
+  limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
+): void {
+  if (!isObject(material)) return;
+  const tlog = material['tlogEntries'];
+  if (Array.isArray(tlog)) {
+    checkList(
+      name,
+      'tlogEntries',
+      tlog,
+      'maxTlogEntries',
+      limits.maxTlogEntries,
+      (e) => JSON.stringify(e),
+    );
+  }
+  const tsData = material['timestampVerificationData'];
+  const timestamps = isObject(tsData) ? tsData['rfc3161Timestamps'] : undefined;
+  if (Array.isArray(timestamps)) {
+    checkList(
+      name,
+      'rfc3161Timestamps',
+      timestamps,
+      'maxTimestamps',
+      limits.maxTimestamps,
+      (t) => JSON.stringify(isObject(t) ? t['signedTimestamp'] : t),
+    );
+  }
+  const chain = material['x509CertificateChain'];
+  const chainCerts = isObject(chain) ? chain['certificates'] : undefined;
+  if (Array.isArray(chainCerts)) {
+    checkList(
+      name,
+      'certificates',
+      chainCerts,
+      'maxCertificates',
+      limits.maxCertificates,
+      (c) => JSON.stringify(isObject(c) ? c['rawBytes'] : c),
+    );
+  }
+}
+
+/**
  * Parse bundle JSON (text as a string or bytes, or an already parsed value)
  * without verifying anything. Same checks as {@link readBundle} (the size
  * cap aside: the caller holds the bytes already).
@@ -402,41 +454,7 @@ export function parseBundle(
       'timestampVerificationData.rfc3161Timestamps is not an array',
     );
   }
-  // Each timestamp, log entry and certificate costs a signature check later
-  // (here or in @sigstore/verify): too many, or the same one twice, is refused
-  // now, before any is decoded.
-  if (tlogEntries !== undefined) {
-    checkList(
-      name,
-      'tlogEntries',
-      tlogEntries,
-      'maxTlogEntries',
-      limits.maxTlogEntries,
-      (e) => JSON.stringify(e),
-    );
-  }
-  if (Array.isArray(timestamps)) {
-    checkList(
-      name,
-      'rfc3161Timestamps',
-      timestamps,
-      'maxTimestamps',
-      limits.maxTimestamps,
-      (t) => JSON.stringify(isObject(t) ? t['signedTimestamp'] : t),
-    );
-  }
-  const chain = material['x509CertificateChain'];
-  const chainCerts = isObject(chain) ? chain['certificates'] : undefined;
-  if (Array.isArray(chainCerts)) {
-    checkList(
-      name,
-      'certificates',
-      chainCerts,
-      'maxCertificates',
-      limits.maxCertificates,
-      (c) => JSON.stringify(isObject(c) ? c['rawBytes'] : c),
-    );
-  }
+  checkBundleLists(material, name, limits);
   const rfc3161Timestamps = (
     Array.isArray(timestamps) ? (timestamps as unknown[]) : []
   ).map((t, i) => {

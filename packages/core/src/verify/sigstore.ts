@@ -15,6 +15,7 @@ import {
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import type { SignedEntity, Signer, VerificationError } from '@sigstore/verify';
+import { checkBundleLists } from '../bundle/read.js';
 import { sigstoreVerify } from '../internal/lazy.js';
 import { ModelSealError, type ErrorCode } from '../errors.js';
 import { embeddedTrustedRoot } from '../trust/embedded-root.js';
@@ -159,6 +160,8 @@ function parseKeylessBundle(json: unknown): { bundle: Bundle; leaf: Buffer } {
   const material = json['verificationMaterial'];
   if (!isObject(material))
     throw malformed('sigstore bundle has no verificationMaterial');
+  // Callers may pass JSON that readBundle never saw: the same list limits.
+  checkBundleLists(material, 'sigstore bundle');
   if (!isObject(json['dsseEnvelope']))
     throw malformed('sigstore bundle has no dsseEnvelope');
   const entries = material['tlogEntries'];

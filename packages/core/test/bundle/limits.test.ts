@@ -13,6 +13,7 @@ import {
   parseBundle,
   readBundle,
 } from '../../src/bundle/read.js';
+import { verifySigstoreBundle } from '../../src/verify/sigstore.js';
 import { verifyModelSignature } from '../../src/verify/verify-model.js';
 import { tempDir } from '../helpers/tree.js';
 import { vectorPath } from '../helpers/vectors.js';
@@ -190,6 +191,16 @@ describe('verify stops at the bundle', () => {
     await expect(verifyModelSignature(options)).rejects.toHaveCode(
       'BUNDLE_LIMIT_EXCEEDED',
     );
+    // JSON handed to the keyless verifier directly gets the same list limits.
+    await expect(
+      verifySigstoreBundle(b, {
+        identity: 'stefanb@us.ibm.com',
+        issuer: 'https://sigstore.verify.ibm.com/oauth2',
+      }),
+    ).rejects.toMatchObject({
+      code: 'BUNDLE_LIMIT_EXCEEDED',
+      details: { limit: 'maxTimestamps' },
+    });
     // The size cap, through the verify option.
     await expect(
       verifyModelSignature({ ...options, bundleLimits: { maxBytes: 1024 } }),
