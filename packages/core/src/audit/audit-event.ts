@@ -13,6 +13,7 @@ import { hostname, userInfo } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { modelSealError } from '../errors.js';
 import { safeJSONStringify } from '../internal/safe-text.js';
+import type { Manifest } from '../manifest/types.js';
 
 /** The schema the events follow. */
 export const AUDIT_SCHEMA: { readonly name: string; readonly version: string } =
@@ -234,6 +235,23 @@ function signatureFields(input: AuditInput): Record<string, unknown> {
   }
   out.code_signature = code;
   return out;
+}
+
+/**
+ * The SHA-256 of a single-file model's own bytes, read from its manifest, for
+ * {@link AuditInput.fileSha256} (`file.hash.sha256`): the one resource `.`
+ * hashed with `sha256`. Undefined for a directory, shards or another hash.
+ */
+export function singleFileSha256(
+  manifest: Pick<Manifest, 'resources'>,
+): string | undefined {
+  const [only, ...rest] = manifest.resources;
+  return only !== undefined &&
+    rest.length === 0 &&
+    only.name === '.' &&
+    only.algorithm === 'sha256'
+    ? only.digest
+    : undefined;
 }
 
 /** Builds an ECS event from what happened. */

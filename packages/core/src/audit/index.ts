@@ -3,6 +3,7 @@ export {
   AUDIT_SCHEMA,
   appendAuditEvent,
   createAuditEvent,
+  singleFileSha256,
   type AuditEvent,
   type AuditInput,
 } from './audit-event.js';

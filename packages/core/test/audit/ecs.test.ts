@@ -6,15 +6,18 @@
 // failures, scans of several paths and a single-file digest.
 import { EcsFlat } from '@elastic/ecs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createAuditEvent,
+  singleFileSha256,
   type AuditEvent,
   type AuditInput,
 } from '../../src/audit/index.js';
 import { ecsDistinguishedName } from '../../src/audit/audit-event.js';
+import { hashModel } from '../../src/manifest/index.js';
 import { signModel } from '../../src/sign/sign-model.js';
 import { verifyModelSignature } from '../../src/verify/verify-model.js';
 import { createPki, issue, type TestPki } from '../helpers/pki.js';
@@ -366,5 +369,18 @@ describe('audit events are ECS', () => {
     const event = JSON.parse(example!) as AuditEvent;
     expect(field(event, 'file.code_signature.valid')).toBe(true);
     expect(ecsProblems(event)).toEqual([]);
+  });
+
+  it("file.hash.sha256 of a single-file model is the file's own SHA-256, from its manifest", async () => {
+    const dir = makeTree({ 'model.gguf': 'GGUF weights', 'b.bin': 'b' });
+    const single = join(dir, 'model.gguf');
+    const own = createHash('sha256').update(readFileSync(single)).digest('hex');
+    expect(singleFileSha256((await hashModel(single)).manifest)).toBe(own);
+    expect(singleFileSha256((await hashModel(dir)).manifest)).toBeUndefined();
+    expect(
+      singleFileSha256(
+        (await hashModel(single, { hashAlgorithm: 'blake2b' })).manifest,
+      ),
+    ).toBeUndefined();
   });
 });
