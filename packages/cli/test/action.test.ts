@@ -43,6 +43,15 @@ let tokenServer: Server;
 let tokenURL = '';
 const tokenRequests: string[] = [];
 beforeAll(async () => {
+  // install=checkout builds a missing dist/ with pnpm (network): the tests run after `pnpm build`.
+  for (const built of [
+    'packages/cli/dist/main.js',
+    'packages/core/dist/index.js',
+  ])
+    if (!existsSync(join(REPO, built)))
+      throw new Error(
+        `${built} is missing: run \`pnpm build\` before the CLI tests`,
+      );
   tokenServer = createServer((req, res) => {
     tokenRequests.push(`${req.url ?? ''} ${req.headers.authorization ?? ''}`);
     res.writeHead(200, { 'content-type': 'application/json' }).end(
