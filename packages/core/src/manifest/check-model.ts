@@ -75,20 +75,31 @@ export async function checkModel(
     options.signaturePath,
   );
   const ignore = new IgnoreSet(entries);
-  const signedFiles = new Set(
-    signed.resources.map((r) => filePathOf(r, s.method)),
-  );
-  const signedDirs = new Set<string>();
-  for (const file of signedFiles) {
-    for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1))
-      signedDirs.add(file.slice(0, i));
-  }
+  // The signed paths are only looked up when an ignore rule matches: built on
+  // that first match, not for every tree (200,000 names are a few MB).
+  let signedFiles: Set<string> | undefined;
+  let signedDirs: Set<string> | undefined;
+  const signedPaths = (): { files: Set<string>; dirs: Set<string> } => {
+    if (signedFiles === undefined || signedDirs === undefined) {
+      signedFiles = new Set(
+        signed.resources.map((r) => filePathOf(r, s.method)),
+      );
+      signedDirs = new Set<string>();
+      for (const file of signedFiles) {
+        for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1))
+          signedDirs.add(file.slice(0, i));
+      }
+    }
+    return { files: signedFiles, dirs: signedDirs };
+  };
   const walk = await enumerateModel(modelPath, {
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
     strictSymlinks: false,
-    skip: (rel, isDirectory) =>
-      ignore.matches(rel) &&
-      !(isDirectory ? signedDirs.has(rel) : signedFiles.has(rel)),
+    skip: (rel, isDirectory) => {
+      if (!ignore.matches(rel)) return false;
+      const paths = signedPaths();
+      return !(isDirectory ? paths.dirs.has(rel) : paths.files.has(rel));
+    },
     signal: options.signal,
   });
   const { resources } = await hashFiles(walk.files, s, {
@@ -97,11 +108,9 @@ export async function checkModel(
     onProgress: options.onProgress,
   });
   // Single-file models: the reference names the resource `.`, the spec and Go the file's name.
-  if (
-    walk.singleFile &&
-    !signedFiles.has('.') &&
-    signedFiles.has(basename(root))
-  ) {
+  const signedName = (name: string): boolean =>
+    signed.resources.some((r) => filePathOf(r, s.method) === name);
+  if (walk.singleFile && !signedName('.') && signedName(basename(root))) {
     const name = basename(root);
     for (const r of resources) {
       r.name = s.method === 'shards' ? `${name}${r.name.slice(1)}` : name;
