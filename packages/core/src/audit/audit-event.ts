@@ -199,8 +199,7 @@ function signatureFields(input: AuditInput): Record<string, unknown> {
     if (method === 'key') {
       const fingerprint = str(signer['fingerprint']);
       if (fingerprint !== undefined) code.signing_id = fingerprint;
-      const x509 = publicKeyFields(signer['keyType']);
-      if (Object.keys(x509).length > 0) out.x509 = x509;
+      // A bare key has no certificate: no file.x509 (its type is in modelseal.signer.keyType).
     } else if (method === 'certificate') {
       const cert = signer['certificate'] as Record<string, unknown> | undefined;
       if (cert !== undefined && typeof cert === 'object') {
