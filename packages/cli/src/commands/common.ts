@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
+import { singleFileSha256 } from '@modelseal/core/audit';
 import type { HashAlgorithm, HashModelOptions } from '@modelseal/core/manifest';
 import { flag, list, positiveInteger, str, type Parsed } from '../args.js';
 import { UsageError } from '../exit-codes.js';
@@ -56,4 +57,12 @@ export function progressModeFrom(parsed: Parsed): ProgressMode {
     );
   }
   return mode;
+}
+
+/** `file.hash.sha256` of an audit event: only a single-file model's own SHA-256. */
+export function fileSha256Of(
+  manifest: Parameters<typeof singleFileSha256>[0],
+): { fileSha256?: string } {
+  const sha = singleFileSha256(manifest);
+  return sha === undefined ? {} : { fileSha256: sha };
 }

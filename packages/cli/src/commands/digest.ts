@@ -12,6 +12,7 @@ import {
   OUTPUT_FLAGS,
   hashOptionsFrom,
   progressModeFrom,
+  fileSha256Of,
 } from './common.js';
 
 export const DIGEST_HELP = `usage: modelseal digest MODEL_PATH [options]
@@ -69,6 +70,7 @@ export async function digestCommand(
       rootDigest: manifest.rootDigest,
       resources: manifest.resources.length,
       bytes: result.bytes,
+      ...fileSha256Of(manifest),
     });
   if (parsed.values.json === true) {
     // The values exactly as `sign` would write them into the statement.

@@ -29,6 +29,7 @@ import {
   OUTPUT_FLAGS,
   hashOptionsFrom,
   progressModeFrom,
+  fileSha256Of,
 } from './common.js';
 import { limitHelp, limitsFrom } from './limits.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
@@ -378,6 +379,7 @@ export async function signCommand(
       resources: manifest.resources.length,
       bytes: result.bytes,
       signer: result.signedBy,
+      ...fileSha256Of(manifest),
     });
     if (result.scan !== undefined) {
       io.audit.findings = { ...result.scan.report.summary.bySeverity };

@@ -19,7 +19,7 @@ import { progressReporter } from '../output/progress.js';
 import { fileFlagsOf, refusePrivateKeyFile } from './key-files.js';
 import { withFlagHint } from '../output/errors.js';
 import { describeMismatch, describeSigner } from '../output/text.js';
-import { OUTPUT_FLAGS, progressModeFrom } from './common.js';
+import { OUTPUT_FLAGS, progressModeFrom, fileSha256Of } from './common.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
 import { signaturePathFrom } from './sign.js';
 
@@ -289,6 +289,7 @@ export async function verifyCommand(
       rootDigest: manifest.rootDigest,
       resources: manifest.resources.length,
       signer: result.signer as unknown as Record<string, unknown>,
+      ...fileSha256Of(manifest),
     });
   }
   if (flag(parsed, 'json')) {
