@@ -1,6 +1,18 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
-import { main } from '../dist/main.js';
+import { createRequire, enableCompileCache } from 'node:module';
+
+// Start-up: Node keeps the compiled code of modelseal and its dependencies in
+// its on-disk compile cache between runs (NODE_DISABLE_COMPILE_CACHE=1 turns
+// it off), and `--version` answers before anything else is loaded.
+enableCompileCache?.();
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(
+    `${createRequire(import.meta.url)('../package.json').version}\n`,
+  );
+  process.exit(0);
+}
 
 // `modelseal inspect model.sig | head`: a closed pipe ends the command quietly.
 for (const stream of [process.stdout, process.stderr]) {
@@ -31,8 +43,9 @@ process.on('SIGINT', () => {
   controller.abort(new Error('interrupted'));
   grace = setTimeout(interruptNow, GRACE_MS);
 });
+const { main } = await import('../dist/main.js');
 const { processIo } = await import('../dist/io.js');
-const code = await main(process.argv.slice(2), processIo(controller.signal));
+const code = await main(args, processIo(controller.signal));
 finished = true;
 clearTimeout(grace);
 process.exitCode = code;
