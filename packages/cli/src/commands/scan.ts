@@ -4,11 +4,11 @@ import { MODELSEAL_VERSION } from '@modelseal/core/constants';
 import {
   SEVERITIES,
   findingUri,
-  loadScanPolicy,
   toSarif,
   type FileScanResult,
   type Severity,
 } from '@modelseal/core/scan/report';
+import { loadScanPolicy } from '@modelseal/core/scan/policy';
 import {
   reportReaches,
   scanPaths,

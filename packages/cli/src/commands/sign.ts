@@ -2,11 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
-import {
-  SEVERITIES,
-  loadScanPolicy,
-  type Severity,
-} from '@modelseal/core/scan/report';
+import { SEVERITIES, type Severity } from '@modelseal/core/scan/report';
+import { loadScanPolicy } from '@modelseal/core/scan/policy';
 import { defaultScanAttestationPath } from '@modelseal/core/attest';
 import { isModelSealError } from '@modelseal/core/errors';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `@modelseal/core/scan/report`: what presenting a scan needs (severities,
- * limits and their defaults, finding locations, SARIF, policy files) without
+ * limits and their defaults, finding locations, SARIF) without
  * loading a single format scanner. The scanners are in `@modelseal/core/scan`.
  */
 export {
