@@ -24,5 +24,4 @@ export {
   type ScanLimits,
   type FileScanResult,
 } from './types.js';
-export { loadScanPolicy, parseScanPolicy, type ScanPolicy } from './policy.js';
 export { SCAN_INCOMPLETE, INCOMPLETE_RULE_IDS } from './incomplete.js';
