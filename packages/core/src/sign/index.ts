@@ -5,6 +5,16 @@ export {
   type PreparedSigner,
 } from './certificate.js';
 export { createKeySigner } from './key.js';
+export { statementSignerFrom } from './signer.js';
+export {
+  createPkcs11Signer,
+  describePkcs11Uri,
+  exportPkcs11PublicKey,
+  parsePkcs11Uri,
+  type Pkcs11Signer,
+  type Pkcs11SignerOptions,
+  type Pkcs11Uri,
+} from './pkcs11/index.js';
 export { signModel } from './sign-model.js';
 export {
   resolveSigstoreEndpoints,
@@ -18,6 +28,7 @@ export type {
   KeySignerOptions,
   RsaPadding,
   SignedBy,
+  Signer,
   SignHashOptions,
   SignModelCertificateOptions,
   SignModelKeyOptions,

@@ -2,6 +2,7 @@
 /**
  * Types of signing (oms-format.md §2, §14).
  */
+import type { KeyObject } from 'node:crypto';
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput, RsaPadding } from '../internal/keys.js';
 import type {
@@ -52,6 +53,31 @@ export interface StatementSigner {
   readonly signedBy: SignedBy;
   /** Sign the statement bytes (the DSSE payload) and return the bundle JSON. */
   sign(statement: Buffer): Promise<Record<string, unknown>>;
+}
+
+/**
+ * A signing key held outside this process: a PKCS#11 token, an HSM or a
+ * cloud KMS. An adapter gives the public key and signs bytes; modelseal does
+ * the rest ({@link statementSignerFrom} turns it into a key-bundle
+ * {@link StatementSigner}, checking every signature with the public key).
+ * `createPkcs11Signer` is one implementation; a KMS adapter implements the
+ * same three members.
+ */
+export interface Signer {
+  /** The public half of the signing key (EC P-256/P-384/P-521, Ed25519 or RSA ≥ 2048 bits). */
+  readonly publicKey: KeyObject;
+  /** For RSA keys: the padding `sign` produces. Default `pkcs1v15`. */
+  readonly rsaPadding?: RsaPadding;
+  /** Where the key lives, for messages (never a secret), e.g. `pkcs11:token=ci;object=k`. */
+  readonly description?: string;
+  /**
+   * Sign `data` (the DSSE pre-authentication encoding) with the hash the key
+   * type implies: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512 for
+   * P-521, none for Ed25519. ECDSA signatures are DER (`ECDSA-Sig-Value`),
+   * as X.509 and KMS APIs return them; RSA signatures are the raw modulus-size
+   * block.
+   */
+  sign(data: Buffer): Promise<Uint8Array>;
 }
 
 /** Options of {@link createKeySigner}. */
