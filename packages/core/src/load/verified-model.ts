@@ -6,7 +6,7 @@
  * check and the use.
  */
 import { constants } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -16,6 +16,10 @@ import {
 } from '../attest/verify-scan.js';
 import { modelSealError } from '../errors.js';
 import { createHasher } from '../manifest/hash-worker.js';
+import {
+  checkHfCacheLink,
+  detectHfCacheSnapshot,
+} from '../manifest/hf-cache.js';
 import { invalidPathReason, parseShardName } from '../manifest/names.js';
 import type { Manifest } from '../manifest/types.js';
 import { verifyModelSignature } from '../verify/verify-model.js';
@@ -110,6 +114,13 @@ export class VerifiedModel {
     if (!s.allowSymlinks) flags |= constants.O_NOFOLLOW;
     let handle: FileHandle;
     try {
+      // A hub-cache snapshot: the link is checked again and its blob opened.
+      if (this.verification.hfCache !== undefined) {
+        flags |= constants.O_NOFOLLOW;
+        const snapshot = await detectHfCacheSnapshot(this.path);
+        if (snapshot !== undefined && (await lstat(absolute)).isSymbolicLink())
+          absolute = (await checkHfCacheLink(absolute, name, snapshot)).blob;
+      }
       handle = await open(absolute, flags);
     } catch (cause) {
       throw modelSealError(

@@ -16,6 +16,20 @@ export interface HashFilesOptions {
   concurrency?: number | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: HashProgress) => void) | undefined;
+  /**
+   * Report, for each range hashed, the state of the file that was read
+   * (`dev:ino:size:mtimeNs:ctimeNs` from the open descriptor, unchanged while
+   * hashing): the verification cache binds digests to it.
+   */
+  onBound?:
+    | ((
+        file: number,
+        start: number,
+        end: number,
+        digest: string,
+        state: string,
+      ) => void)
+    | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -84,6 +98,7 @@ export async function hashFiles(
         size: file.size,
         algorithm: serialization.hashType,
         noFollow: !file.viaSymlink,
+        ...(options.onBound === undefined ? {} : { bindStat: true }),
       };
     },
   };
@@ -115,6 +130,14 @@ export async function hashFiles(
       bytesDone += n;
       emit(false);
     },
+    onState: (id, state, digest) =>
+      options.onBound?.(
+        taskFile[id] as number,
+        taskStart[id] as number,
+        taskEnd[id] as number,
+        digest,
+        state,
+      ),
     onTaskDone: (task) => {
       // Files with no shard (empty, in shard mode) never report; they count as done at the end.
       const f = taskFile[task.id] as number;

@@ -1,19 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
+import { lstat, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { DEFAULT_GIT_IGNORES } from '../constants.js';
+import { modelSealError } from '../errors.js';
+import type { VerifyCache } from '../verify-cache/index.js';
+import { algorithmName } from './algorithms.js';
 import { hashFiles } from './build.js';
+import { fileState } from './hash-worker.js';
+import { detectHfCacheSnapshot, type HfCacheSnapshot } from './hf-cache.js';
 import { compareManifests } from './compare.js';
 import { ignoreEntries } from './hash-model.js';
 import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
-import { parseShardName } from './names.js';
+import { parseShardName, shardName } from './names.js';
+import { comparePaths } from './order.js';
 import { computeRootDigest } from './root-digest.js';
-import { enumerateModel } from './walk.js';
+import { enumerateModel, type ModelFile } from './walk.js';
 import type {
   CompareResult,
   HashProgress,
   Manifest,
   ManifestWarning,
   Resource,
+  Serialization,
 } from './types.js';
 
 /** Options of {@link checkModel}. */
@@ -26,6 +34,20 @@ export interface CheckModelOptions {
   ignoreUnsignedFiles?: boolean;
   /** `false` refuses symlinks even when the signer allowed them; never enables them. */
   allowSymlinks?: boolean;
+  /**
+   * The Hugging Face cache policy (docs/hugging-face.md): `true` requires the
+   * model path to be a hub-cache snapshot and follows its links into the same
+   * repository's `blobs/`; unset detects the layout and applies the policy
+   * when it is found; `false` never applies it. Off when `allowSymlinks` is
+   * `false`.
+   */
+  hfCache?: boolean;
+  /**
+   * Digests bound to file states from earlier runs (see verify-cache): a
+   * file whose state matches is not read. Give one only after the bundle's
+   * signature verified; save it afterwards.
+   */
+  verifyCache?: VerifyCache;
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (event: HashProgress) => void;
@@ -37,6 +59,8 @@ export interface CheckModelResult {
   /** The manifest computed from disk with the signed serialization. */
   actual: Manifest;
   warnings: ManifestWarning[];
+  /** The hub-cache snapshot whose links were followed, when the policy applied. */
+  hfCache?: HfCacheSnapshot;
 }
 
 function filePathOf(resource: Resource, method: 'files' | 'shards'): string {
@@ -92,9 +116,21 @@ export async function checkModel(
     }
     return { files: signedFiles, dirs: signedDirs };
   };
+  let hfCache: HfCacheSnapshot | undefined;
+  if (options.hfCache !== false && options.allowSymlinks !== false) {
+    hfCache = await detectHfCacheSnapshot(modelPath);
+    if (hfCache === undefined && options.hfCache === true) {
+      throw modelSealError(
+        'INVALID_OPTIONS',
+        `${modelPath}: not a Hugging Face cache snapshot (…/models--ORG--NAME/snapshots/REV with a blobs/ folder beside snapshots/)`,
+        { details: { path: modelPath } },
+      );
+    }
+  }
   const walk = await enumerateModel(modelPath, {
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
     strictSymlinks: false,
+    hfCache,
     skip: (rel, isDirectory) => {
       if (!ignore.matches(rel)) return false;
       const paths = signedPaths();
@@ -102,11 +138,46 @@ export async function checkModel(
     },
     signal: options.signal,
   });
-  const { resources } = await hashFiles(walk.files, s, {
+  const cache = options.verifyCache;
+  const { files, cached } =
+    cache === undefined
+      ? { files: walk.files, cached: [] }
+      : await fromCache(walk.files, s, cache);
+  const bound = new Map<number, { state: string; ranges: string[][] }>();
+  const hashed = await hashFiles(files, s, {
     concurrency: options.concurrency,
     signal: options.signal,
     onProgress: options.onProgress,
+    ...(cache === undefined
+      ? {}
+      : {
+          onBound: (file, start, _end, digest, state) => {
+            const entry = bound.get(file) ?? { state, ranges: [] };
+            // Shards of one file opened in different states: nothing to record.
+            if (entry.state !== state) entry.state = '';
+            entry.ranges.push([String(start), digest]);
+            bound.set(file, entry);
+          },
+        }),
   });
+  if (cache !== undefined) {
+    const algorithm = algorithmName(s);
+    for (const [f, entry] of bound) {
+      const file = files[f]!;
+      if (entry.state === '' || entry.ranges.length !== rangeCount(file, s))
+        continue;
+      entry.ranges.sort((a, b) => Number(a[0]) - Number(b[0]));
+      cache.record(
+        entry.state,
+        algorithm,
+        entry.ranges.map((r) => r[1]!),
+      );
+    }
+  }
+  const resources =
+    cached.length === 0
+      ? hashed.resources
+      : mergeSorted(hashed.resources, cached, s.method);
   // Single-file models: the reference names the resource `.`, the spec and Go the file's name.
   const signedName = (name: string): boolean =>
     signed.resources.some((r) => filePathOf(r, s.method) === name);
@@ -130,5 +201,98 @@ export async function checkModel(
     compare: compareManifests(signed, actual, compareOptions),
     actual,
     warnings: walk.warnings,
+    ...(hfCache === undefined ? {} : { hfCache }),
   };
+}
+
+type Ranges = Pick<Serialization, 'method' | 'shardSize'>;
+
+function rangeCount(file: ModelFile, s: Ranges): number {
+  return s.method === 'shards'
+    ? Math.ceil(file.size / (s.shardSize as number))
+    : 1;
+}
+
+const STAT_PARALLEL = 64;
+
+/**
+ * Splits the files into those whose current state has cached digests (turned
+ * into resources) and those to hash. The state is taken the way the hasher
+ * opens the file: without following a final link unless it was reached
+ * through one; anything but a regular file of the enumerated size is hashed
+ * (and then fails the way it would without a cache).
+ */
+async function fromCache(
+  all: readonly ModelFile[],
+  s: Pick<Serialization, 'method' | 'hashType' | 'shardSize'>,
+  cache: VerifyCache,
+): Promise<{ files: ModelFile[]; cached: Resource[] }> {
+  const algorithm = algorithmName(s);
+  const files: ModelFile[] = [];
+  const cached: Resource[] = [];
+  for (let i = 0; i < all.length; i += STAT_PARALLEL) {
+    const slice = all.slice(i, i + STAT_PARALLEL);
+    const states = await Promise.all(
+      slice.map((file) =>
+        (file.viaSymlink ? stat : lstat)(file.path, { bigint: true }).then(
+          (st) =>
+            st.isFile() && st.size === BigInt(file.size)
+              ? fileState(st)
+              : undefined,
+          () => undefined,
+        ),
+      ),
+    );
+    for (const [j, file] of slice.entries()) {
+      const state = states[j];
+      const digests =
+        state === undefined ? undefined : cache.lookup(state, algorithm);
+      const count = rangeCount(file, s);
+      if (digests === undefined || digests.length !== count) {
+        cache.stats.misses += 1;
+        files.push(file);
+        continue;
+      }
+      cache.stats.hits += 1;
+      cache.stats.bytesSkipped += file.size;
+      for (let k = 0; k < count; k++) {
+        const start = s.method === 'shards' ? k * (s.shardSize as number) : 0;
+        const end =
+          s.method === 'shards'
+            ? Math.min(start + (s.shardSize as number), file.size)
+            : file.size;
+        cached.push({
+          name:
+            s.method === 'shards'
+              ? shardName(file.name, start, end)
+              : file.name,
+          algorithm,
+          digest: digests[k]!,
+        });
+      }
+    }
+  }
+  return { files, cached };
+}
+
+/** Hashed and cached resources in the reference order (oms-format.md §8). */
+function mergeSorted(
+  a: readonly Resource[],
+  b: readonly Resource[],
+  method: Serialization['method'],
+): Resource[] {
+  const key = (r: Resource): { path: string; start: number; end: number } => {
+    if (method !== 'shards') return { path: r.name, start: 0, end: 0 };
+    const shard = parseShardName(r.name)!;
+    return { path: shard.path, start: shard.start, end: shard.end };
+  };
+  return [...a, ...b]
+    .map((r) => ({ r, k: key(r) }))
+    .sort(
+      (x, y) =>
+        comparePaths(x.k.path, y.k.path) ||
+        x.k.start - y.k.start ||
+        x.k.end - y.k.end,
+    )
+    .map((x) => x.r);
 }

@@ -25,6 +25,8 @@ export interface HashPoolOptions {
   onBytes?: ((bytes: number) => void) | undefined;
   /** Called when a task finishes. */
   onTaskDone?: ((task: HashTask) => void) | undefined;
+  /** Called with the file state a `bindStat` task's digest is bound to. */
+  onState?: ((id: number, state: string, digest: string) => void) | undefined;
 }
 
 /** Below this many bytes in all, starting workers costs more than it saves. */
@@ -116,7 +118,10 @@ async function hashInline(
     if (options.signal?.aborted) aborted();
     const task = source.task(index);
     try {
-      digests[index] = await hasher.hash(task, onBytes, false);
+      const result = await hasher.hashBound(task, onBytes, false);
+      digests[index] = result.digest;
+      if (result.state !== undefined)
+        options.onState?.(index, result.state, result.digest);
     } catch (error) {
       if (error instanceof HashTaskError) throw toModelSealError(error);
       throw error;
@@ -200,10 +205,11 @@ function hashOnWorkers(
         if (settled) return;
         switch (message.type) {
           case 'batch':
-            for (const { id, digest } of message.digests) {
+            for (const { id, digest, state } of message.digests) {
               const task = inFlight.get(id)!;
               inFlight.delete(id);
               digests[id] = digest;
+              if (state !== undefined) options.onState?.(id, state, digest);
               remaining -= 1;
               options.onTaskDone?.(task);
             }

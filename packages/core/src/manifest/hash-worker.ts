@@ -70,6 +70,32 @@ export interface HashTask {
   algorithm: 'sha256' | 'blake2b' | 'blake3';
   /** Open without following a final symlink. */
   noFollow: boolean;
+  /**
+   * Also return the open file's state ({@link fileState}) when it was the
+   * same before and after hashing: the digest is then bound to exactly the
+   * inode state that was read (the verification cache records it).
+   */
+  bindStat?: boolean;
+}
+
+/** A stat result with nanosecond times, as `fstat(fd, { bigint: true })` gives it. */
+export interface FileStateStats {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** `dev:ino:size:mtimeNs:ctimeNs`: any change of the file's content or metadata changes it. */
+export function fileState(s: FileStateStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/** A digest, and the file state it is bound to when the task asked and nothing changed. */
+export interface BoundDigest {
+  digest: string;
+  state?: string;
 }
 
 /** Failure of one task, mapped to a ModelSealError by the caller. */
@@ -201,6 +227,15 @@ export class RangeHasher {
     onBytes: (n: number) => void,
     allowSync: boolean,
   ): Promise<string> {
+    return (await this.hashBound(task, onBytes, allowSync)).digest;
+  }
+
+  /** {@link hash}, with the file state when `task.bindStat` (see {@link HashTask.bindStat}). */
+  async hashBound(
+    task: HashTask,
+    onBytes: (n: number) => void,
+    allowSync: boolean,
+  ): Promise<BoundDigest> {
     if (allowSync) return this.hashOnWorker(task, onBytes);
     let handle: Awaited<ReturnType<typeof open>>;
     try {
@@ -210,6 +245,9 @@ export class RangeHasher {
     }
     try {
       checkStat(task, await handle.stat());
+      const before = task.bindStat
+        ? fileState(await handle.stat({ bigint: true }))
+        : undefined;
       const hasher = createHasher(task.algorithm);
       await this.doubleBuffered(
         task,
@@ -218,7 +256,10 @@ export class RangeHasher {
         (buffer, length, position) => handle.read(buffer, 0, length, position),
       );
       checkStat(task, await handle.stat());
-      return hasher.hex();
+      const after = task.bindStat
+        ? fileState(await handle.stat({ bigint: true }))
+        : undefined;
+      return bound(hasher.hex(), before, after);
     } finally {
       await handle.close();
     }
@@ -277,7 +318,7 @@ export class RangeHasher {
   private async hashOnWorker(
     task: HashTask,
     onBytes: (n: number) => void,
-  ): Promise<string> {
+  ): Promise<BoundDigest> {
     let fd: number;
     try {
       fd = openSync(Buffer.from(task.path), openFlags(task));
@@ -286,6 +327,9 @@ export class RangeHasher {
     }
     try {
       checkStat(task, fstatSync(fd));
+      const before = task.bindStat
+        ? fileState(fstatSync(fd, { bigint: true }))
+        : undefined;
       const hasher = createHasher(task.algorithm);
       if (task.end - task.start <= SYNC_LIMIT) {
         const buffer = this.buffers[0]!;
@@ -321,11 +365,24 @@ export class RangeHasher {
         );
       }
       checkStat(task, fstatSync(fd));
-      return hasher.hex();
+      const after = task.bindStat
+        ? fileState(fstatSync(fd, { bigint: true }))
+        : undefined;
+      return bound(hasher.hex(), before, after);
     } finally {
       closeSync(fd);
     }
   }
+}
+
+function bound(
+  digest: string,
+  before: string | undefined,
+  after: string | undefined,
+): BoundDigest {
+  return before !== undefined && before === after
+    ? { digest, state: before }
+    : { digest };
 }
 
 /** Messages from the pool to a worker. */
@@ -333,7 +390,7 @@ export type ToWorker = { type: 'tasks'; tasks: HashTask[] };
 /** Messages from a worker to the pool. */
 export type FromWorker =
   /** Every task of a batch, answered in one message; the worker is then idle. */
-  | { type: 'batch'; digests: { id: number; digest: string }[] }
+  | { type: 'batch'; digests: { id: number; digest: string; state?: string }[] }
   | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
   | { type: 'progress'; bytes: number };
 
@@ -360,12 +417,12 @@ if (parentPort !== null && workerData === HASH_WORKER_MARK) {
   };
   port.on('message', (message: ToWorker) => {
     void (async () => {
-      const digests: { id: number; digest: string }[] = [];
+      const digests: { id: number; digest: string; state?: string }[] = [];
       for (const task of message.tasks) {
         try {
           digests.push({
             id: task.id,
-            digest: await hasher.hash(task, onBytes, true),
+            ...(await hasher.hashBound(task, onBytes, true)),
           });
         } catch (error) {
           const e =

@@ -9,6 +9,7 @@ import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { modelSealError } from '../errors.js';
+import { checkHfCacheLink, type HfCacheSnapshot } from './hf-cache.js';
 import { decodeName, displayName } from './names.js';
 import type { ManifestWarning } from './types.js';
 
@@ -45,10 +46,33 @@ class WalkedFile implements ModelFile {
   }
 }
 
+/**
+ * A file of a Hugging Face cache snapshot: named by the link, read from the
+ * blob the link was checked to lead to (opened there without following links).
+ */
+class BlobFile implements ModelFile {
+  readonly viaSymlink = false;
+  constructor(
+    readonly name: string,
+    private readonly blob: string,
+    readonly size: number,
+  ) {}
+
+  get path(): Buffer {
+    return Buffer.from(this.blob);
+  }
+}
+
 /** Options of {@link enumerateModel}. */
 export interface WalkOptions {
   allowSymlinks: boolean;
   strictSymlinks: boolean;
+  /**
+   * The Hugging Face cache policy (hf-cache.ts): every symlink must lead
+   * straight into this snapshot's repository `blobs/`, whatever
+   * `allowSymlinks` says; any other link is refused.
+   */
+  hfCache?: HfCacheSnapshot | undefined;
   /** True when an entry is out of scope and must not be visited. */
   skip: (relative: string, isDirectory: boolean) => boolean;
   signal?: AbortSignal | undefined;
@@ -127,6 +151,18 @@ export async function enumerateModel(
       );
     }
     throw fsError(error, modelPath);
+  }
+  if (rootStat.isSymbolicLink() && options.hfCache !== undefined) {
+    const { blob, stats } = await checkHfCacheLink(
+      root,
+      modelPath,
+      options.hfCache,
+    );
+    return {
+      files: [new BlobFile('.', blob, stats.size)],
+      warnings: [],
+      singleFile: true,
+    };
   }
   if (rootStat.isSymbolicLink()) {
     if (!options.allowSymlinks) {
@@ -219,6 +255,15 @@ export async function enumerateModel(
             `${entry.rel}: is ${typeName(s)}, not a regular file`,
             { details: { path: entry.rel } },
           );
+        }
+        if (options.hfCache !== undefined) {
+          const { blob, stats } = await checkHfCacheLink(
+            entry.abs.toString(),
+            entry.rel,
+            options.hfCache,
+          );
+          files.push(new BlobFile(entry.rel, blob, stats.size));
+          continue;
         }
         if (!options.allowSymlinks) {
           throw modelSealError(

@@ -6,6 +6,8 @@ import type { BundleLimits } from '../bundle/read.js';
 import type { SigningMethod } from '../bundle/types.js';
 import type { KeyInput } from '../internal/keys.js';
 import type { CertificateIdentityConstraint } from './certificate-policy.js';
+import type { TrustRootInfo } from '../trust/resolve.js';
+import type { VerifyCacheStats } from '../verify-cache/index.js';
 import type {
   CompareResult,
   HashProgress,
@@ -80,7 +82,9 @@ export interface VerifyWarning {
     | 'LEGACY_PREDICATE'
     | 'TIMESTAMP_NOT_CHECKED'
     | 'EXTRA_SIGNATURES'
-    | 'UNSIGNED_FILES_TOLERATED';
+    | 'UNSIGNED_FILES_TOLERATED'
+    | 'VERIFY_CACHE_RESET'
+    | 'TRUST_ROOT_FALLBACK';
   message: string;
   path?: string;
 }
@@ -97,6 +101,20 @@ export interface VerifyCommonOptions {
   ignoreUnsignedFiles?: boolean;
   /** Force `false` to refuse symlinks even when the signer recorded `allow_symlinks: true`. Never enables them. */
   allowSymlinks?: boolean;
+  /**
+   * Hugging Face hub-cache snapshots (docs/hugging-face.md): links that lead
+   * straight into the same cache repository's `blobs/` are followed, every
+   * other link is refused (`SYMLINK_NOT_ALLOWED`, `details.reason`). Unset:
+   * applied when the layout is detected; `true`: required (a path that is not
+   * a snapshot is `INVALID_OPTIONS`); `false`: never.
+   */
+  hfCache?: boolean;
+  /**
+   * Path of a verification cache file (docs/user-guide.md, "Verification
+   * cache"): digests bound to (device, inode, size, mtime, ctime), read only
+   * after the signature verified. Off by default.
+   */
+  verifyCache?: string;
   /**
    * What reading the bundle may cost (file size 64 MiB, 100,000 JSON tokens,
    * depth 64, 16 timestamps, 16 log entries, 33 certificates by default);
@@ -162,8 +180,25 @@ export interface VerifySigstoreOptions extends VerifyCommonOptions {
   trustedRoot?: string;
   /** An already parsed TrustedRoot JSON document (private instances, tests). */
   trustedRootJSON?: unknown;
-  /** Verify against Sigstore staging (needs `trustedRoot` or `trustedRootJSON`). */
+  /** Verify against Sigstore staging (needs `trustedRoot`, `trustedRootJSON` or `tufRootPath`). */
   staging?: boolean;
+  /** Never use the network: the given root, else the embedded one (the library's default). */
+  offline?: boolean;
+  /**
+   * Refresh the trusted root through TUF (the CLI's default): when the mirror
+   * cannot be reached, the verified cache, then (public-good only) the
+   * embedded root, with a `TRUST_ROOT_FALLBACK` warning; refused metadata
+   * throws `TRUST_ROOT_INVALID`.
+   */
+  refreshTrustedRoot?: boolean;
+  /** TUF mirror (implies `refreshTrustedRoot`); default public-good. */
+  tufMirrorURL?: string;
+  /** TUF root.json to start from (any mirror but public-good). */
+  tufRootPath?: string;
+  /** TUF cache directory; default `@sigstore/tuf`'s per-user one (no cache fallback then). */
+  tufCachePath?: string;
+  /** Per-request timeout of the refresh; default 5 000 ms. */
+  tufTimeoutMs?: number;
 }
 
 /** Options of {@link verifyModelSignature}, by method. */
@@ -189,6 +224,8 @@ export interface VerifyModelSignatureResult {
   validityTime: Date | undefined;
   /** The timestamp authority whose RFC 3161 timestamp gave the time, when one did. */
   timestampAuthority: CertificateInfo | undefined;
+  /** Sigstore: which trusted root was used (`tuf`, `embedded` or `file`). */
+  trustRoot?: TrustRootInfo;
   /** `predicateType` of the statement (the legacy v0.1 one for v0.2 bundles). */
   predicateType: string;
   /** The signed manifest. */
@@ -196,4 +233,8 @@ export interface VerifyModelSignatureResult {
   /** Comparison with the model on disk (ok; `extra` may list tolerated files). */
   compare: CompareResult;
   warnings: VerifyWarning[];
+  /** The hub-cache snapshot whose links were followed, when that policy applied. */
+  hfCache?: { repository: string; revision: string; snapshot: string };
+  /** What the verification cache saved, when one was given. */
+  verifyCache?: VerifyCacheStats;
 }

@@ -20,6 +20,7 @@ import { verifyKeyBundleSignature } from './key.js';
 // verification never loads X.509 path building, RFC 3161 parsing or the
 // Sigstore stack (docs/api.md, "What each entry point loads").
 import type { SigstorePolicy, SigstoreVerifyOptions } from './sigstore.js';
+import type { TrustRootInfo } from '../trust/resolve.js';
 import type { CertificateIdentityConstraint } from './certificate-policy.js';
 import type {
   CertificateInfo,
@@ -149,6 +150,16 @@ function sigstoreOptions(
   if (options.trustedRootJSON !== undefined)
     out.trustedRootJSON = options.trustedRootJSON;
   if (options.staging !== undefined) out.staging = options.staging;
+  for (const k of [
+    'offline',
+    'refreshTrustedRoot',
+    'tufMirrorURL',
+    'tufRootPath',
+    'tufCachePath',
+    'tufTimeoutMs',
+  ] as const) {
+    if (options[k] !== undefined) Object.assign(out, { [k]: options[k] });
+  }
   return out;
 }
 
@@ -181,6 +192,8 @@ export interface SignatureOutcome {
   validityTime: Date | undefined;
   timestampAuthority: CertificateInfo | undefined;
   warnings: VerifyWarning[];
+  /** Sigstore: which trusted root was used. */
+  trustRoot?: TrustRootInfo;
 }
 
 async function verifySignature(
@@ -257,7 +270,11 @@ async function verifySignature(
         signingTimeSource: source,
         validityTime: r.signingTime,
         timestampAuthority: undefined,
-        warnings: [],
+        warnings:
+          r.trustRoot.fallback === undefined
+            ? []
+            : [{ code: 'TRUST_ROOT_FALLBACK', message: r.trustRoot.fallback }],
+        trustRoot: r.trustRoot,
       };
     }
   }
@@ -370,6 +387,15 @@ export async function verifyModelSignature(
     checkOptions.ignoreUnsignedFiles = options.ignoreUnsignedFiles;
   if (options.allowSymlinks !== undefined)
     checkOptions.allowSymlinks = options.allowSymlinks;
+  if (options.hfCache !== undefined) checkOptions.hfCache = options.hfCache;
+  // Opened only now, after the signature verified: the cache holds no trust.
+  const cache =
+    options.verifyCache === undefined
+      ? undefined
+      : await (
+          await import('../verify-cache/index.js')
+        ).VerifyCache.open(options.verifyCache);
+  if (cache !== undefined) checkOptions.verifyCache = cache;
   if (options.concurrency !== undefined)
     checkOptions.concurrency = options.concurrency;
   if (options.signal !== undefined) checkOptions.signal = options.signal;
@@ -381,6 +407,15 @@ export async function verifyModelSignature(
     checkOptions,
   );
   warnings.push(...checked.warnings);
+  if (cache !== undefined) {
+    for (const problem of cache.stats.problems)
+      warnings.push({
+        code: 'VERIFY_CACHE_RESET',
+        message: `verification cache ${cache.path}: ${problem}`,
+      });
+    // Entries are facts about file states, whatever the comparison says.
+    await cache.save();
+  }
   const { compare } = checked;
   if (!compare.ok) {
     const parts = [
@@ -423,9 +458,22 @@ export async function verifyModelSignature(
     signingTimeSource: outcome.signingTimeSource,
     validityTime: outcome.validityTime,
     timestampAuthority: outcome.timestampAuthority,
+    ...(outcome.trustRoot === undefined
+      ? {}
+      : { trustRoot: outcome.trustRoot }),
     predicateType: decoded.predicateType,
     manifest: decoded.manifest,
     compare,
     warnings,
+    ...(checked.hfCache === undefined
+      ? {}
+      : {
+          hfCache: {
+            repository: checked.hfCache.repositoryName,
+            revision: checked.hfCache.revision,
+            snapshot: checked.hfCache.snapshot,
+          },
+        }),
+    ...(cache === undefined ? {} : { verifyCache: cache.stats }),
   };
 }
