@@ -6,7 +6,10 @@
  */
 import { sigstoreSign } from '../internal/lazy.js';
 import { SIGSTORE_OIDC_AUDIENCE } from '../constants.js';
-import { ModelSealError } from '../errors.js';
+import { ModelSealError, isModelSealError } from '../errors.js';
+import { desktopAvailable } from './oidc/browser.js';
+import { interactiveToken } from './oidc/interactive.js';
+import type { InteractiveOidcOptions } from './oidc/types.js';
 
 /**
  * A source of OIDC identity tokens for keyless signing. Structurally the same
@@ -23,6 +26,15 @@ export interface IdentityOptions {
   identityToken?: string;
   /** Fall back to ambient CI credentials (GitHub Actions OIDC, Buildkite, `SIGSTORE_ID_TOKEN`). */
   useAmbientCredentials?: boolean;
+  /**
+   * Allow an interactive sign-in (browser or device flow, `oidc/`) when no
+   * explicit token is given and ambient credentials are off or yield none:
+   * `true` for the defaults (browser flow, public-good issuer), or the flow's
+   * options. Off by default: a library call never waits for a person unasked.
+   */
+  interactive?: InteractiveOidcOptions | boolean;
+  /** Cancels an interactive sign-in. */
+  signal?: AbortSignal;
 }
 
 /** Three base64url segments; the signature may be empty (`alg: none` test tokens). */
@@ -93,22 +105,48 @@ export function ambientToken(): IdentityProvider {
 
 /**
  * Pick the identity provider the options ask for: an explicit token first,
- * then ambient credentials when enabled, as the reference CLI does. There is
- * no interactive browser flow.
+ * then ambient credentials when enabled, as the reference CLI does, then an
+ * interactive sign-in when allowed (also as the fallback when ambient
+ * credentials yield no token). A browser is launched only when a desktop
+ * session is detected, unless `interactive.openBrowser` says otherwise.
  *
  * @throws ModelSealError `OIDC_TOKEN_UNAVAILABLE` when no source is enabled, or the
- *   explicit token is empty or malformed.
+ *   explicit token is empty or malformed; `INVALID_OPTIONS` for bad interactive options.
  */
 export function resolveIdentityProvider(
   options: IdentityOptions,
 ): IdentityProvider {
   if (options.identityToken !== undefined)
     return staticToken(options.identityToken);
-  if (options.useAmbientCredentials === true) return ambientToken();
+  const interactive =
+    options.interactive === undefined || options.interactive === false
+      ? undefined
+      : interactiveToken({
+          openBrowser: desktopAvailable(process.env, process.platform),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.interactive === true ? {} : options.interactive),
+        });
+  if (options.useAmbientCredentials === true) {
+    const ambient = ambientToken();
+    if (interactive === undefined) return ambient;
+    return {
+      // No ambient token (a laptop, not CI): ask the person instead.
+      getToken: () =>
+        ambient.getToken().catch((error: unknown) => {
+          if (
+            isModelSealError(error) &&
+            error.code === 'OIDC_TOKEN_UNAVAILABLE'
+          )
+            return interactive.getToken();
+          throw error;
+        }),
+    };
+  }
+  if (interactive !== undefined) return interactive;
   throw new ModelSealError({
     code: 'OIDC_TOKEN_UNAVAILABLE',
     message:
-      'no oidc identity token: pass an identity token or enable ambient credentials (no interactive browser flow)',
+      'no oidc identity token: pass an identity token, enable ambient credentials, or allow an interactive sign-in',
   });
 }
 

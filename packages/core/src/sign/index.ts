@@ -48,4 +48,14 @@ export {
   type IdentityOptions,
   type IdentityProvider,
 } from './identity.js';
+export {
+  desktopAvailable,
+  interactiveToken,
+  OIDC_INTERACTIVE_TIMEOUT_MS,
+  SIGSTORE_OIDC_CLIENT_ID,
+  SIGSTORE_OIDC_ISSUER,
+  type InteractiveOidcOptions,
+  type OidcFlow,
+  type OidcPrompt,
+} from './oidc/index.js';
 export { addTimestamp, type TimestampOptions } from './timestamp.js';

@@ -73,6 +73,10 @@ export interface SigstoreSignOptions {
    * (pluggable token sources, e.g. an interactive flow in a host application).
    */
   identityProvider?: IdentityProvider;
+  /** Interactive sign-in (browser or device flow) when no token source applies; see `IdentityOptions.interactive`. */
+  interactive?: NonNullable<
+    import('./identity.js').IdentityOptions['interactive']
+  >;
 }
 
 /** Where a signing goes, after defaults. */
