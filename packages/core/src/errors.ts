@@ -29,6 +29,10 @@ export type ErrorCode =
   | 'SYMLINK_NOT_ALLOWED'
   | 'INVALID_PATH'
   | 'UNSUPPORTED_FILE_TYPE'
+  // OCI registries
+  | 'SIGNATURE_NOT_FOUND'
+  | 'DIGEST_MISMATCH'
+  | 'REGISTRY_ERROR'
   // keys and trust
   | 'UNSUPPORTED_KEY'
   | 'KEY_INVALID'
@@ -65,6 +69,9 @@ export const ERROR_CODES: readonly ErrorCode[] = Object.freeze([
   'SYMLINK_NOT_ALLOWED',
   'INVALID_PATH',
   'UNSUPPORTED_FILE_TYPE',
+  'SIGNATURE_NOT_FOUND',
+  'DIGEST_MISMATCH',
+  'REGISTRY_ERROR',
   'UNSUPPORTED_KEY',
   'KEY_INVALID',
   'PASSWORD_REQUIRED',
@@ -105,6 +112,9 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   SYMLINK_NOT_ALLOWED: 'verification',
   INVALID_PATH: 'verification',
   UNSUPPORTED_FILE_TYPE: 'verification',
+  SIGNATURE_NOT_FOUND: 'verification',
+  DIGEST_MISMATCH: 'verification',
+  REGISTRY_ERROR: 'operational',
   UNSAFE_CONTENT: 'verification',
   SCAN_REQUIRED: 'verification',
   SCAN_INCOMPLETE: 'verification',

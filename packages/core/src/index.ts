@@ -24,4 +24,6 @@ export * from './audit/index.js';
 export * from './scan/index.js';
 export * from './output.js';
 export * from './attest/index.js';
+// OCI registries: loaded on first call (the full API is `@modelseal/core/oci`).
+export * from './oci/lazy.js';
 export { MODELSEAL_VERSION } from './version.js';

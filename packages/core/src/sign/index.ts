@@ -15,7 +15,12 @@ export {
   type Pkcs11SignerOptions,
   type Pkcs11Uri,
 } from './pkcs11/index.js';
-export { signModel } from './sign-model.js';
+export {
+  signModel,
+  prepareStatementSigner,
+  type PreparedStatementSigner,
+  type StatementSignerOptions,
+} from './sign-model.js';
 export {
   resolveSigstoreEndpoints,
   signWithSigstore,

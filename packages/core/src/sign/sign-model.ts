@@ -23,6 +23,8 @@ import { createKeySigner } from './key.js';
 // signing never loads X.509 path building or the Sigstore/TUF/HTTP stack.
 import type { SigstoreSignOptions } from './sigstore.js';
 import type {
+  CertificateSignerOptions,
+  KeySignerOptions,
   SignedBy,
   SignModelOptions,
   SignModelResult,
@@ -196,6 +198,71 @@ async function scanGate(
   return { report, verdict, failOn, overrideReason, attestationPath };
 }
 
+/** The signing-method part of {@link SignModelOptions}: what {@link prepareStatementSigner} reads. */
+export type StatementSignerOptions =
+  | ({ method: 'key'; tsaURL?: string } & KeySignerOptions)
+  | ({ method: 'certificate'; tsaURL?: string } & CertificateSignerOptions)
+  | ({ method: 'sigstore' } & SigstoreSignOptions)
+  | { method: 'signer'; signer: StatementSigner };
+
+/** A signer ready to sign statements, and the RFC 3161 countersigning step of its bundles. */
+export interface PreparedStatementSigner {
+  signer: StatementSigner;
+  warnings: SignWarning[];
+  /** Adds the RFC 3161 timestamp when `tsaURL` is set (key and certificate); otherwise returns the bundle. */
+  stamp: (bundle: Record<string, unknown>) => Promise<Record<string, unknown>>;
+}
+
+/**
+ * Loads and checks the key material of a signing method (so a wrong password
+ * fails before any work) and returns the statement signer signModel uses; also
+ * used to sign manifests built elsewhere (OCI images).
+ *
+ * @throws ModelSealError `INVALID_OPTIONS`, `PASSWORD_REQUIRED`,
+ *   `KEY_INVALID`, `KEY_MISMATCH`, `UNSUPPORTED_KEY`, `CERTIFICATE_INVALID`
+ */
+export async function prepareStatementSigner(
+  options: StatementSignerOptions,
+): Promise<PreparedStatementSigner> {
+  const warnings: SignWarning[] = [];
+  let signer: StatementSigner;
+  switch (options.method) {
+    case 'key':
+      signer = await createKeySigner(options);
+      break;
+    case 'certificate': {
+      const { createCertificateSigner } = await import('./certificate.js');
+      const prepared = await createCertificateSigner(options);
+      signer = prepared.signer;
+      warnings.push(...prepared.warnings);
+      break;
+    }
+    case 'sigstore':
+      // Passed whole: signWithSigstore reads its own options and ignores the hashing ones.
+      signer = sigstoreSigner(options);
+      break;
+    case 'signer':
+      signer = options.signer;
+      break;
+    default:
+      throw invalidOptions(
+        `unknown signing method ${JSON.stringify((options as { method?: unknown }).method)}`,
+      );
+  }
+  // Key and certificate bundles may carry an RFC 3161 timestamp; keyless ones get theirs from signWithSigstore.
+  const tsaURL =
+    options.method === 'key' || options.method === 'certificate'
+      ? options.tsaURL
+      : undefined;
+  const stamp = async (
+    bundle: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> =>
+    tsaURL === undefined
+      ? bundle
+      : (await import('./timestamp.js')).addTimestamp(bundle, { tsaURL });
+  return { signer, warnings, stamp };
+}
+
 /**
  * Sign a model: load and check the key material first (so a wrong password
  * fails before a large model is hashed), refuse to overwrite an existing
@@ -238,41 +305,10 @@ export async function signModel(
   if (options.scan?.attestationPath !== undefined)
     await assertWritable(resolve(options.scan.attestationPath), force);
   const warnings: SignWarning[] = [];
-  let signer: StatementSigner;
-  switch (options.method) {
-    case 'key':
-      signer = await createKeySigner(options);
-      break;
-    case 'certificate': {
-      const { createCertificateSigner } = await import('./certificate.js');
-      const prepared = await createCertificateSigner(options);
-      signer = prepared.signer;
-      warnings.push(...prepared.warnings);
-      break;
-    }
-    case 'sigstore':
-      // Passed whole: signWithSigstore reads its own options and ignores the hashing ones.
-      signer = sigstoreSigner(options);
-      break;
-    case 'signer':
-      signer = options.signer;
-      break;
-    default:
-      throw invalidOptions(
-        `unknown signing method ${JSON.stringify((options as { method?: unknown }).method)}`,
-      );
-  }
-  // Key and certificate bundles may carry an RFC 3161 timestamp; keyless ones get theirs from signWithSigstore.
-  const tsaURL =
-    options.method === 'key' || options.method === 'certificate'
-      ? options.tsaURL
-      : undefined;
-  const stamp = async (
-    bundle: Record<string, unknown>,
-  ): Promise<Record<string, unknown>> =>
-    tsaURL === undefined
-      ? bundle
-      : (await import('./timestamp.js')).addTimestamp(bundle, { tsaURL });
+  const prepared = await prepareStatementSigner(options);
+  const signer = prepared.signer;
+  const stamp = prepared.stamp;
+  warnings.push(...prepared.warnings);
   const hashOptions = hashOptionsOf(options);
   const gate =
     options.scan === undefined
