@@ -34,6 +34,11 @@ common options:
   --ignore-paths PATH              more paths to leave out (repeatable; relative to the current directory)
   --ignore-unsigned-files          tolerate files that were not signed (missing and changed files still fail)
   --no-allow-symlinks              refuse symlinks even when the signer allowed them
+  --hf-cache, --no-hf-cache        Hugging Face cache snapshot (…/models--ORG--NAME/snapshots/REV): follow links
+                                   straight into that repository's blobs/ and refuse every other link; detected
+                                   by default, --hf-cache requires it, --no-hf-cache never applies it
+  --verify-cache FILE              reuse digests of files whose device, inode, size, mtime and ctime are unchanged
+                                   since an earlier verify (a file private to you, created 0600; off by default)
   --json                           print the result (or the failure) as JSON on stdout
   --progress auto|plain|none, -q   progress on stderr
 
@@ -71,6 +76,8 @@ const FLAGS = {
   'ignore-paths': { type: 'string', multiple: true },
   'ignore-unsigned-files': { type: 'boolean' },
   'allow-symlinks': { type: 'boolean' },
+  'hf-cache': { type: 'boolean' },
+  'verify-cache': { type: 'string' },
   'ignore-git-paths': { type: 'boolean' },
   hash: { type: 'string' },
   'shard-size': { type: 'string' },
@@ -242,6 +249,12 @@ export async function verifyCommand(
     ...(parsed.values['allow-symlinks'] === false
       ? { allowSymlinks: false }
       : {}),
+    ...(typeof parsed.values['hf-cache'] === 'boolean'
+      ? { hfCache: parsed.values['hf-cache'] }
+      : {}),
+    ...(str(parsed, 'verify-cache') === undefined
+      ? {}
+      : { verifyCache: resolve(str(parsed, 'verify-cache')!) }),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   } as unknown as VerifyModelSignatureOptions;
@@ -316,6 +329,17 @@ export async function verifyCommand(
   } else if (result.validityTime !== undefined) {
     io.out(
       `  certificates checked at: ${result.validityTime.toISOString()} (${safeText(result.signingTimeSource)})`,
+    );
+  }
+  if (result.hfCache !== undefined) {
+    io.out(
+      `  hugging face cache: ${safeText(result.hfCache.repository)} snapshot ${safeText(result.hfCache.revision)} (links into its blobs/ followed)`,
+    );
+  }
+  if (result.verifyCache !== undefined) {
+    const c = result.verifyCache;
+    io.out(
+      `  verify cache: ${c.hits} of ${c.hits + c.misses} files unchanged since an earlier verify (${c.bytesSkipped} bytes not read), ${c.recorded} recorded`,
     );
   }
   if (scan !== undefined) {
