@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'KEY_INVALID'
   | 'PASSWORD_REQUIRED'
   | 'TRUST_ROOT_UNAVAILABLE'
+  | 'TRUST_ROOT_INVALID'
   | 'OIDC_TOKEN_UNAVAILABLE'
   | 'SIGSTORE_SERVICE_ERROR'
   // scanning
@@ -76,6 +77,7 @@ export const ERROR_CODES: readonly ErrorCode[] = Object.freeze([
   'KEY_INVALID',
   'PASSWORD_REQUIRED',
   'TRUST_ROOT_UNAVAILABLE',
+  'TRUST_ROOT_INVALID',
   'OIDC_TOKEN_UNAVAILABLE',
   'SIGSTORE_SERVICE_ERROR',
   'UNSAFE_CONTENT',
@@ -124,6 +126,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   INVALID_OPTIONS: 'usage',
   FILE_EXISTS: 'usage',
   TRUST_ROOT_UNAVAILABLE: 'operational',
+  TRUST_ROOT_INVALID: 'operational',
   OIDC_TOKEN_UNAVAILABLE: 'operational',
   SIGSTORE_SERVICE_ERROR: 'operational',
   IO_ERROR: 'operational',

@@ -21,3 +21,16 @@ export {
 export type { SigningConfigEndpoints, TrustConfig } from './signing-config.js';
 export { fetchTrustedRoot } from './tuf.js';
 export type { FetchTrustedRootOptions } from './tuf.js';
+export { refreshTrustedRoot, TUF_REFRESH_TIMEOUT_MS } from './tuf.js';
+export type {
+  RefreshTrustedRootOptions,
+  TufRootInfo,
+  TufTrustedRoot,
+} from './tuf.js';
+export { resolveTrustRoot } from './resolve.js';
+export type {
+  ResolvedTrustRoot,
+  TrustRootInfo,
+  TrustRootOptions,
+  TrustRootSource,
+} from './resolve.js';

@@ -13,16 +13,15 @@ import {
   X509Certificate as NodeX509Certificate,
 } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
-import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import type { SignedEntity, Signer, VerificationError } from '@sigstore/verify';
 import { checkBundleLists } from '../bundle/read.js';
 import { sigstoreVerify } from '../internal/lazy.js';
 import { ModelSealError, type ErrorCode } from '../errors.js';
-import { embeddedTrustedRoot } from '../trust/embedded-root.js';
 import {
-  loadTrustedRoot,
-  parseTrustedRoot,
-} from '../trust/trusted-root-file.js';
+  resolveTrustRoot,
+  type TrustRootInfo,
+  type TrustRootOptions,
+} from '../trust/resolve.js';
 import { isObject } from '../internal/json.js';
 import {
   identityMatcher,
@@ -44,8 +43,12 @@ export interface SigstorePolicy {
   issuerRegExp?: string;
 }
 
-/** Where the trust comes from. At most one of `trustedRoot`/`trustedRootJSON`. */
-export interface SigstoreVerifyOptions {
+/**
+ * Where the trust comes from. At most one of `trustedRoot`/`trustedRootJSON`;
+ * without either, the embedded public-good root (offline, the library's
+ * default) or, with `refreshTrustedRoot`/`tufMirrorURL`, a TUF refresh.
+ */
+export interface SigstoreVerifyOptions extends TrustRootOptions {
   /** Path of a TrustedRoot JSON file (`--trusted-root`). */
   trustedRoot?: string;
   /** An already-parsed TrustedRoot JSON document (tests, private instances). */
@@ -67,6 +70,8 @@ export interface SigstoreVerifyResult {
   /** Verified signing time: the earliest RFC 3161 timestamp if any, else the Rekor integrated time. */
   signingTime: Date;
   signingTimeSource: 'tlog' | 'tsa';
+  /** Which trusted root was used, and why when it is not the one wanted. */
+  trustRoot: TrustRootInfo;
   certificate: {
     /** Subject DN of the leaf (empty for Fulcio certificates). */
     subject: string;
@@ -82,14 +87,6 @@ interface CompiledPolicy {
   issuer: IdentityMatcher;
   exactIssuer: string | undefined;
   describe: { identity: string; issuer: string };
-}
-
-function invalidOptions(message: string, cause?: unknown): ModelSealError {
-  return new ModelSealError({
-    code: 'INVALID_OPTIONS',
-    message,
-    ...(cause === undefined ? {} : { cause }),
-  });
 }
 
 /**
@@ -121,29 +118,6 @@ function compilePolicy(policy: SigstorePolicy): CompiledPolicy {
     exactIssuer: iss.exact,
     describe: { identity: id.text, issuer: iss.text },
   };
-}
-
-async function resolveTrustedRoot(
-  options: SigstoreVerifyOptions,
-): Promise<TrustedRoot> {
-  if (
-    options.trustedRoot !== undefined &&
-    options.trustedRootJSON !== undefined
-  ) {
-    throw invalidOptions('give at most one of trustedRoot and trustedRootJSON');
-  }
-  if (options.trustedRootJSON !== undefined)
-    return parseTrustedRoot(options.trustedRootJSON);
-  if (options.trustedRoot !== undefined)
-    return loadTrustedRoot(options.trustedRoot);
-  if (options.staging === true) {
-    throw new ModelSealError({
-      code: 'TRUST_ROOT_UNAVAILABLE',
-      message:
-        'no staging trusted root is embedded: pass a trusted root file fetched from https://tuf-repo-cdn.sigstage.dev',
-    });
-  }
-  return embeddedTrustedRoot();
 }
 
 function malformed(message: string, cause?: unknown): ModelSealError {
@@ -302,13 +276,15 @@ function checkIdentity(
  * signature, every timestamp verifies, the signature over the DSSE PAE
  * verifies, and the certificate's SAN and OIDC issuer match the policy.
  *
- * Offline: the trusted root is `options.trustedRootJSON`, the file
- * `options.trustedRoot`, or the public-good root embedded in `@sigstore/tuf`.
+ * The trusted root is `options.trustedRootJSON`, the file
+ * `options.trustedRoot`, a TUF refresh when asked (`refreshTrustedRoot`,
+ * `tufMirrorURL`), or the public-good root embedded in `@sigstore/tuf`
+ * (offline, the default); `result.trustRoot` says which.
  *
  * Does not check the DSSE payload type or the statement (the caller does).
  *
  * @param bundleJson - the parsed bundle JSON (`model.sig`).
- * @throws ModelSealError `INVALID_OPTIONS` (policy), `TRUST_ROOT_UNAVAILABLE`,
+ * @throws ModelSealError `INVALID_OPTIONS` (policy), `TRUST_ROOT_UNAVAILABLE`, `TRUST_ROOT_INVALID`,
  *   `BUNDLE_MALFORMED`, `METHOD_MISMATCH` (a key bundle), `TLOG_INVALID` (no entries, bad
  *   entry or timestamp), `CERTIFICATE_INVALID` (chain, validity, SCT),
  *   `SIGNATURE_INVALID`, `IDENTITY_MISMATCH`.
@@ -319,7 +295,7 @@ export async function verifySigstoreBundle(
   options: SigstoreVerifyOptions = {},
 ): Promise<SigstoreVerifyResult> {
   const compiled = compilePolicy(policy);
-  const root = await resolveTrustedRoot(options);
+  const { root, info: trustRoot } = await resolveTrustRoot(options);
   const { bundle, leaf: der } = parseKeylessBundle(bundleJson);
 
   let entity: SignedEntity;
@@ -361,6 +337,7 @@ export async function verifySigstoreBundle(
     issuer,
     signingTime: time,
     signingTimeSource: source,
+    trustRoot,
     certificate: {
       subject,
       fingerprintSha256: createHash('sha256').update(der).digest('hex'),
