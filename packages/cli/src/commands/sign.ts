@@ -8,6 +8,7 @@ import { defaultScanAttestationPath } from '@modelseal/core/attest';
 import { isModelSealError } from '@modelseal/core/errors';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import {
+  type InteractiveOidcOptions,
   type SignScanOptions,
   signModel,
   type SignModelOptions,
@@ -75,6 +76,14 @@ sigstore (keyless):
   --fulcio-url URL, --rekor-url URL, --tsa-url URL, --no-tsa
                                    service endpoints (private instances)
   --rekor-entry-type dsse|intoto   Rekor v1 entry kind (default dsse, as model_signing)`;
+  --oidc-flow browser|device|none  sign in interactively when no token or ambient credential applies:
+                                   browser (loopback redirect + PKCE; the URL is printed, a browser opened
+                                   on a desktop) or device (a code to enter on any device; headless);
+                                   default browser when stderr is a terminal outside CI or an
+                                   --oidc-* option below is given, else none
+  --oidc-issuer URL                OpenID issuer (default https://oauth2.sigstore.dev/auth)
+  --oidc-client-id ID              OAuth client id (default sigstore)
+  --oidc-redirect-port N           browser flow: loopback port of the redirect (default: any free port)
 
 const FLAGS = {
   ...MODEL_FLAGS,
@@ -99,6 +108,10 @@ const FLAGS = {
   tsa: { type: 'boolean', default: true },
   'rekor-entry-type': { type: 'string' },
   'fail-on': { type: 'string' },
+  'oidc-flow': { type: 'string' },
+  'oidc-issuer': { type: 'string' },
+  'oidc-client-id': { type: 'string' },
+  'oidc-redirect-port': { type: 'string' },
   'allow-unsafe': { type: 'string' },
   'scan-policy': { type: 'string' },
   limit: { type: 'string', multiple: true },
@@ -141,6 +154,10 @@ export function signaturePathFrom(parsed: Parsed): string {
 
 function readJSONFile(path: string, what: string): unknown {
   try {
+    'oidc-flow',
+    'oidc-issuer',
+    'oidc-client-id',
+    'oidc-redirect-port',
     return JSON.parse(readFileSync(path, 'utf8')) as unknown;
   } catch (error) {
     throw new UsageError(
@@ -244,7 +261,8 @@ function methodOptions(
       throw new UsageError('--rekor-entry-type must be dsse or intoto');
     options.rekorEntryType = entryType;
   }
-  void io;
+  const interactive = interactiveFrom(parsed, io);
+  if (interactive !== undefined) options.interactive = interactive;
   return options as Partial<SignModelOptions> & { method: CliMethod };
 }
 
@@ -265,6 +283,72 @@ async function scanOptionsFrom(
   const reason = str(parsed, 'allow-unsafe');
   if (reason !== undefined) {
     if (reason.trim() === '')
+/**
+ * The interactive sign-in the flags allow: `--oidc-flow` browser or device,
+ * or by default the browser flow when a person watches stderr (not in CI).
+ * The URL or code goes to stderr.
+ */
+function interactiveFrom(
+  parsed: Parsed,
+  io: Io,
+): InteractiveOidcOptions | undefined {
+  const flow = str(parsed, 'oidc-flow');
+  if (
+    flow !== undefined &&
+    flow !== 'browser' &&
+    flow !== 'device' &&
+    flow !== 'none'
+  )
+    throw new UsageError('--oidc-flow must be browser, device or none');
+  const port = str(parsed, 'oidc-redirect-port');
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) > 65535))
+    throw new UsageError(
+      '--oidc-redirect-port must be a port number (0-65535)',
+    );
+  if (port !== undefined && flow === 'device')
+    throw new UsageError(
+      '--oidc-redirect-port applies to the browser flow only',
+    );
+  const issuer = str(parsed, 'oidc-issuer');
+  const clientId = str(parsed, 'oidc-client-id');
+  const tuned =
+    issuer !== undefined || clientId !== undefined || port !== undefined;
+  if (flow === 'none' && tuned)
+    throw new UsageError(
+      '--oidc-issuer, --oidc-client-id and --oidc-redirect-port need an interactive --oidc-flow',
+    );
+  const allowed =
+    flow === undefined
+      ? tuned || (process.stderr.isTTY && (process.env.CI ?? '') === '')
+      : flow !== 'none';
+  if (!allowed) return undefined;
+  const options: InteractiveOidcOptions = {
+    flow: flow === 'device' ? 'device' : 'browser',
+    onPrompt: (prompt) => {
+      if (prompt.flow === 'device') {
+        io.err(
+          `modelseal: to sign in, visit ${prompt.verificationURL} and enter the code ${prompt.userCode}`,
+        );
+        if (prompt.verificationURLComplete !== undefined)
+          io.err(`  (or open ${prompt.verificationURLComplete})`);
+      } else {
+        io.err(
+          prompt.opened
+            ? 'modelseal: a browser was opened to sign in; if none appeared, open this URL on this machine:'
+            : 'modelseal: to sign in, open this URL in a browser on this machine (elsewhere: --oidc-flow device):',
+        );
+        io.err(`  ${prompt.url}`);
+      }
+      io.err('modelseal: waiting for the sign-in...');
+    },
+    ...(io.signal === undefined ? {} : { signal: io.signal }),
+  };
+  if (issuer !== undefined) options.issuer = issuer;
+  if (clientId !== undefined) options.clientId = clientId;
+  if (port !== undefined) options.redirectPort = Number(port);
+  return options;
+}
+
       throw new UsageError('--allow-unsafe needs a reason, which is recorded');
     scan.overrideReason = reason;
   }
