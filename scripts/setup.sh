@@ -25,8 +25,23 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$P
 fi
 echo "setup: pnpm $(pnpm --version)" >&2
 
+# SoftHSM2 (a software PKCS#11 token) for the PKCS#11 signing tests, which
+# skip with a printed reason without it. Installed only as root (apt-get).
+if command -v softhsm2-util >/dev/null 2>&1; then
+  echo "setup: softhsm2 present" >&2
+elif [ "$(id -u)" -ne 0 ]; then
+  echo "setup: softhsm2 missing and not running as root: skipping its install (the PKCS#11 tests will be skipped; install the softhsm2 package)" >&2
+elif ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup: softhsm2 missing and no apt-get here: skipping its install (the PKCS#11 tests will be skipped)" >&2
+else
+  echo "setup: installing softhsm2 (PKCS#11 tests)" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2) >&2 ||
+    echo "setup: installing softhsm2 failed; the PKCS#11 tests will be skipped" >&2
+fi
+
 # onnxruntime-node's install script would download CUDA; pnpm does not run it
-# (no dependency scripts are allowed), and its CPU binaries ship in the package.
+# (only pkcs11js, which compiles its PKCS#11 addon, may run a build script), and
+# its CPU binaries ship in the package.
 export ONNXRUNTIME_NODE_INSTALL=skip
 pnpm install --frozen-lockfile >&2
 pnpm build >&2
