@@ -31,6 +31,7 @@ import {
 } from './common.js';
 import { limitHelp, limitsFrom } from './limits.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
+import { pkcs11SignerFrom } from './pkcs11.js';
 
 export const SIGN_HELP: string = `usage: modelseal sign [sigstore|key|certificate] MODEL_PATH [options]
 
@@ -64,6 +65,11 @@ key and certificate:
                                    (an encrypted key with neither prompts when on a terminal)
   --rsa-padding pkcs1v15|pss       RSA signature padding (default pkcs1v15)
   --tsa-url URL                    countersign with an RFC 3161 timestamp authority (proves the signing time)
+key on a PKCS#11 token (HSM, smart card, SoftHSM) instead of --private-key:
+  --pkcs11-uri URI                 RFC 7512 URI: pkcs11:token=LABEL;object=KEY?module-path=/path/module.so
+                                   (PIN: pin-value or pin-source in the URI, --pin-env, or asked on a terminal)
+  --pin-env VAR                    read the token's user PIN from the environment variable VAR
+  --export-public-key FILE         write the token key's public key (SPKI PEM), for verify key --public-key
 certificate:
   --signing-certificate FILE       the leaf certificate (its key must be --private-key)
   --certificate-chain FILE         intermediate certificates, leaf to root (repeatable)
@@ -95,6 +101,9 @@ const FLAGS = {
   password: { type: 'string' },
   'password-env': { type: 'string' },
   'rsa-padding': { type: 'string' },
+  'pkcs11-uri': { type: 'string' },
+  'pin-env': { type: 'string' },
+  'export-public-key': { type: 'string' },
   'signing-certificate': { type: 'string' },
   'certificate-chain': { type: 'string', multiple: true },
   'identity-token': { type: 'string' },
@@ -120,7 +129,15 @@ const FLAGS = {
 } as const;
 
 const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
-  key: ['private-key', 'password', 'password-env', 'rsa-padding'],
+  key: [
+    'private-key',
+    'password',
+    'password-env',
+    'rsa-padding',
+    'pkcs11-uri',
+    'pin-env',
+    'export-public-key',
+  ],
   certificate: [
     'private-key',
     'password',
@@ -407,13 +424,17 @@ export async function signCommand(
   const hashing = hashOptionsFrom(parsed);
   const { method: serialization, ...hashRest } = hashing;
   const scan = await scanOptionsFrom(parsed, signaturePath);
+  const pkcs11 =
+    method === 'key' ? await pkcs11SignerFrom(parsed, io) : undefined;
   const progress = progressReporter(progressModeFrom(parsed));
   if (progress.onScanProgress) scan.onProgress = progress.onScanProgress;
   const options = {
     scan,
     ...hashRest,
     ...(serialization === undefined ? {} : { serialization }),
-    ...methodOptions(method, parsed, io),
+    ...(pkcs11 === undefined
+      ? methodOptions(method, parsed, io)
+      : { method: 'signer', signer: pkcs11.statementSigner }),
     modelPath: path,
     signaturePath,
     force: flag(parsed, 'force'),
