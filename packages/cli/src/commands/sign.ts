@@ -91,7 +91,9 @@ sigstore (keyless):
   --oidc-client-id ID              OAuth client id (default sigstore)
   --oidc-redirect-port N           browser flow: loopback port of the redirect (default: any free port)
 
-const FLAGS = {
+export const FLAGS: NonNullable<
+  import('node:util').ParseArgsConfig['options']
+> = {
   ...MODEL_FLAGS,
   ...OUTPUT_FLAGS,
   signature: { type: 'string' },
@@ -128,7 +130,7 @@ const FLAGS = {
   'scan-attestation': { type: 'string' },
 } as const;
 
-const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
+export const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
   key: [
     'private-key',
     'password',
@@ -200,7 +202,7 @@ function passwordFrom(
   return value;
 }
 
-function methodOptions(
+export function methodOptions(
   method: CliMethod,
   parsed: Parsed,
   io: Io,
@@ -411,6 +413,9 @@ export async function signCommand(
   argv: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
+  // OCI images: the registry client loads only for this subcommand.
+  if (argv[0] === 'oci')
+    return (await import('./oci.js')).signOciCommand(argv.slice(1), io);
   const parsed = parse(argv, FLAGS);
   if (parsed.values.help === true) {
     io.out(SIGN_HELP);

@@ -69,7 +69,9 @@ scan requirement:
 --hash and --shard-size are accepted for model_signing compatibility and
 checked against the bundle: verification always uses the recorded values.`;
 
-const FLAGS = {
+export const FLAGS: NonNullable<
+  import('node:util').ParseArgsConfig['options']
+> = {
   ...OUTPUT_FLAGS,
   signature: { type: 'string' },
   bundle: { type: 'string' },
@@ -110,7 +112,7 @@ const SIGSTORE_FLAGS = [
   'trusted-root',
   'use-staging',
 ];
-const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
+export const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
   key: ['public-key', 'timestamp-certificate'],
   certificate: ['certificate-chain', 'timestamp-certificate'],
   sigstore: SIGSTORE_FLAGS,
@@ -138,7 +140,7 @@ function aliased(
   return a ?? b;
 }
 
-function methodOptions(
+export function methodOptions(
   method: CliMethod,
   parsed: Parsed,
 ): Record<string, unknown> {
@@ -226,6 +228,9 @@ export async function verifyCommand(
   argv: readonly string[],
   io: Io,
 ): Promise<ExitCode> {
+  // OCI images: the registry client loads only for this subcommand.
+  if (argv[0] === 'oci')
+    return (await import('./oci.js')).verifyOciCommand(argv.slice(1), io);
   const parsed = parse(argv, FLAGS);
   if (parsed.values.help === true) {
     io.out(VERIFY_HELP);
