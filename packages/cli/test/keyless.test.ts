@@ -99,6 +99,7 @@ describe('keyless signing through the CLI (loopback Sigstore)', () => {
     const publicGood = await runCli([
       'verify',
       'sigstore',
+      '--offline',
       root,
       '--signature',
       sig,

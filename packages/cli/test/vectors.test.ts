@@ -39,7 +39,14 @@ function argsFor(v: VectorCase): string[] {
     for (const ca of v.caCerts ?? [])
       args.push('--certificate-chain', vectorPath(ca));
   if (v.method === 'sigstore')
-    args.push('--identity', v.identity!, '--identity-provider', v.issuer!);
+    // --offline: the embedded public-good root, no TUF refresh (tests never reach the internet).
+    args.push(
+      '--identity',
+      v.identity!,
+      '--identity-provider',
+      v.issuer!,
+      '--offline',
+    );
   return args;
 }
 

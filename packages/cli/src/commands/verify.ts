@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   defaultScanAttestationPath,
   verifyScanAttestation,
@@ -58,8 +59,12 @@ sigstore (keyless):
     alias --certificate-identity-regexp
   --identity-provider-regexp RE    expected issuer as a JavaScript regular expression, anchored
     alias --certificate-oidc-issuer-regexp
-  --trusted-root FILE              a TrustedRoot JSON (default: the public-good root shipped with modelseal, offline)
-  --use-staging                    Sigstore staging (needs --trusted-root)
+  --trusted-root FILE              a TrustedRoot JSON (default: the public-good root, refreshed through TUF)
+  --offline                        no network: --trusted-root, else the public-good root shipped with modelseal
+  --tuf-mirror URL                 refresh the trusted root from this TUF repository (default the public-good one;
+                                   5 s per request; unreachable: the verified cache, then the shipped root, with a warning)
+  --tuf-root FILE                  the TUF root.json to start from (needed for any mirror but public-good)
+  --use-staging                    Sigstore staging (needs --trusted-root, or --tuf-root for the staging TUF repository)
 
 scan requirement:
   --require-scan                   require a clean signed scan attestation (model.sig -> model.scan.sig) for the
@@ -95,6 +100,9 @@ export const FLAGS: NonNullable<
   'identity-provider-regexp': { type: 'string' },
   'certificate-oidc-issuer-regexp': { type: 'string' },
   'trusted-root': { type: 'string' },
+  offline: { type: 'boolean' },
+  'tuf-mirror': { type: 'string' },
+  'tuf-root': { type: 'string' },
   'use-staging': { type: 'boolean' },
   'require-scan': { type: 'boolean' },
   'scan-attestation': { type: 'string' },
@@ -110,6 +118,9 @@ const SIGSTORE_FLAGS = [
   'identity-provider-regexp',
   'certificate-oidc-issuer-regexp',
   'trusted-root',
+  'offline',
+  'tuf-mirror',
+  'tuf-root',
   'use-staging',
 ];
 export const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
@@ -138,6 +149,38 @@ function aliased(
       `--${name} and --${alias} are the same flag; give one`,
     );
   return a ?? b;
+}
+
+/** Which trusted root: a refresh through TUF unless offline or a root file is given (docs/user-guide.md). */
+function trustRootOptions(
+  parsed: Parsed,
+  trustedRoot: string | undefined,
+): Record<string, unknown> {
+  const mirror = str(parsed, 'tuf-mirror');
+  const tufRoot = str(parsed, 'tuf-root');
+  const tuf = mirror !== undefined || tufRoot !== undefined;
+  if (flag(parsed, 'offline')) {
+    if (tuf)
+      throw new UsageError(
+        '--offline uses no tuf repository: drop --tuf-mirror and --tuf-root',
+      );
+    return { offline: true };
+  }
+  if (trustedRoot !== undefined) {
+    if (tuf)
+      throw new UsageError(
+        'give --trusted-root or a tuf repository (--tuf-mirror, --tuf-root), not both',
+      );
+    return {};
+  }
+  const home = process.env['HOME'] ?? homedir();
+  const cache = process.env['XDG_CACHE_HOME'] || join(home, '.cache');
+  return {
+    refreshTrustedRoot: true,
+    tufCachePath: join(cache, 'modelseal', 'tuf'),
+    ...(mirror === undefined ? {} : { tufMirrorURL: mirror }),
+    ...(tufRoot === undefined ? {} : { tufRootPath: resolve(tufRoot) }),
+  };
 }
 
 export function methodOptions(
@@ -195,6 +238,7 @@ export function methodOptions(
       const trustedRoot = str(parsed, 'trusted-root');
       if (trustedRoot !== undefined) options.trustedRoot = resolve(trustedRoot);
       if (flag(parsed, 'use-staging')) options.staging = true;
+      Object.assign(options, trustRootOptions(parsed, trustedRoot));
       return options;
     }
   }
@@ -220,6 +264,31 @@ function checkRecorded(
     io.err(
       `modelseal: warning: --shard-size ${safeText(shardSize)} ignored: the bundle records ${s.method === 'shards' ? `shards of ${safeText(s.shardSize)}` : 'files'}, which was used`,
     );
+  }
+}
+
+/** One line: where the Sigstore trusted root came from. */
+function describeTrustRoot(
+  info: NonNullable<VerifyModelSignatureResult['trustRoot']>,
+): string {
+  switch (info.source) {
+    case 'tuf': {
+      const meta = [
+        info.targetsVersion === undefined
+          ? undefined
+          : `targets v${info.targetsVersion}`,
+        info.rootVersion === undefined
+          ? undefined
+          : `root v${info.rootVersion}`,
+        info.expires === undefined ? undefined : `expires ${info.expires}`,
+        info.fromCache === true ? 'from the cache' : undefined,
+      ].filter((x) => x !== undefined);
+      return `tuf ${safeText(info.mirrorURL ?? '')}${meta.length > 0 ? ` (${safeText(meta.join(', '))})` : ''}`;
+    }
+    case 'embedded':
+      return 'embedded (the public-good root shipped with modelseal)';
+    case 'file':
+      return `file${info.path === undefined ? '' : ` ${safeText(info.path)}`}`;
   }
 }
 
@@ -327,6 +396,8 @@ export async function verifyCommand(
     `verified ${safeText(path)}: ${manifest.resources.length} resources match root sha256:${safeText(manifest.rootDigest)}`,
   );
   io.out(`  signer: ${describeSigner(result.signer)}`);
+  if (result.trustRoot !== undefined)
+    io.out(`  trusted root: ${describeTrustRoot(result.trustRoot)}`);
   if (result.signingTime !== undefined) {
     io.out(
       `  signed: ${result.signingTime.toISOString()} (${safeText(result.signingTimeSource)})`,
