@@ -39,6 +39,23 @@ else
     echo "setup: installing softhsm2 failed; the PKCS#11 tests will be skipped" >&2
 fi
 
+# docker-registry (CNCF distribution 2.8, Debian package) for the OCI registry
+# tests, which start their own instance on a free loopback port with a
+# temporary config and skip with a printed reason without the binary. The
+# package also enables a system service on :5000 (started where systemd runs
+# it); the tests never use it. Installed only as root (apt-get).
+if command -v docker-registry >/dev/null 2>&1; then
+  echo "setup: docker-registry present" >&2
+elif [ "$(id -u)" -ne 0 ]; then
+  echo "setup: docker-registry missing and not running as root: skipping its install (the OCI registry tests will be skipped; install the docker-registry package)" >&2
+elif ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup: docker-registry missing and no apt-get here: skipping its install (the OCI registry tests will be skipped)" >&2
+else
+  echo "setup: installing docker-registry (OCI registry tests)" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry) >&2 ||
+    echo "setup: installing docker-registry failed; the OCI registry tests will be skipped" >&2
+fi
+
 # onnxruntime-node's install script would download CUDA; pnpm does not run it
 # (only pkcs11js, which compiles its PKCS#11 addon, may run a build script), and
 # its CPU binaries ship in the package.
