@@ -21,6 +21,7 @@ const UNITS: Readonly<Record<LimitName, Unit>> = {
   maxPickleMemo: 'count',
   maxJsonTokens: 'count',
   maxJsonDepth: 'count',
+  maxCompressionRatio: 'count',
 };
 
 /** Every limit name `--limit` accepts, in the order of the docs. */

@@ -101,6 +101,13 @@ export interface ScanLimits {
   maxJsonTokens: number;
   /** Nesting depth of one JSON document from an artifact. Default 512. */
   maxJsonDepth: number;
+  /**
+   * Expansion ratio of a compressed stream past 64 MiB decoded above which it
+   * is a decompression bomb (decoding stops: high `ARCHIVE_DECOMPRESSION_BOMB`
+   * and `SCAN_INCOMPLETE`). Default 100; 0 turns the ratio check off (for a
+   * trusted file with very sparse arrays; `maxExpandedBytes` still applies).
+   */
+  maxCompressionRatio: number;
 }
 
 /** Default {@link ScanLimits}. */
@@ -114,6 +121,7 @@ export const DEFAULT_SCAN_LIMITS: Readonly<ScanLimits> = Object.freeze({
   maxPickleMemo: 2_000_000,
   maxJsonTokens: 2_000_000,
   maxJsonDepth: 512,
+  maxCompressionRatio: 100,
 });
 
 /** The result for one file given to the scanner. */

@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'modelseal-large-operand-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Protocol 3: BINBYTES of 300 MiB, POP, then posix.system('id') and STOP. */
-function* pickleParts(): Generator<Buffer> {
+function* pickleParts(zeros = false): Generator<Buffer> {
   const head = Buffer.alloc(7);
   head[0] = 0x80;
   head[1] = 3;
@@ -29,7 +29,7 @@ function* pickleParts(): Generator<Buffer> {
   yield head;
   // A 1 MiB random block repeated: far beyond gzip's 32 KiB window, so the
   // stream does not compress (no ratio cap) and must be decoded in full.
-  const block = randomBytes(1024 * 1024);
+  const block = zeros ? Buffer.alloc(1024 * 1024) : randomBytes(1024 * 1024);
   for (let i = 0; i < OPERAND / block.length; i++) yield block;
   yield Buffer.from('0cposix\nsystem\nX\x02\x00\x00\x00id\x85R.', 'latin1');
 }
@@ -82,5 +82,30 @@ describe('a gzip-wrapped pickle with a 300 MiB first operand', () => {
       else process.env.TMPDIR = saved;
       rmSync(tmp, { recursive: true, force: true });
     }
+  }, 300_000);
+
+  it('a zero-filled operand (1000:1) is a bomb by default, and is scanned through with maxCompressionRatio 0', async () => {
+    const file = join(dir, 'zeros-operand.pkl.gz');
+    await pipeline(
+      Readable.from(pickleParts(true)),
+      createGzip({ level: 1 }),
+      createWriteStream(file),
+    );
+    const bomb = await scanFile(file, { root: dir });
+    expect(bomb.complete).toBe(false);
+    expect(
+      bomb.findings.find((f) => f.ruleId === 'SCAN_INCOMPLETE')?.evidence,
+    ).toMatchObject({ limit: 'maxCompressionRatio', value: 100 });
+    const through = await scanFile(file, {
+      root: dir,
+      limits: { maxCompressionRatio: 0 },
+    });
+    expect(
+      through.findings.find(
+        (f) =>
+          f.ruleId === 'PICKLE_DANGEROUS_GLOBAL' && f.severity === 'critical',
+      )?.member,
+    ).toEqual(['gunzip']);
+    expect(through.complete).toBe(true);
   }, 300_000);
 });

@@ -205,6 +205,7 @@ async function decodeAndScan(
   );
   let stop: 'bomb' | 'expanded' | undefined;
   let failure: DecodeError | undefined;
+  const ratio = ctx.limits.maxCompressionRatio ?? BOMB_RATIO;
   try {
     try {
       for await (const chunk of spec.decoder(input, {
@@ -214,8 +215,9 @@ async function decodeAndScan(
         if (ctx.signal?.aborted === true) return;
         const total = spool.size + chunk.length;
         if (
+          ratio > 0 &&
           total > BOMB_FLOOR_BYTES &&
-          total > BOMB_RATIO * Math.max(1, consumed)
+          total > ratio * Math.max(1, consumed)
         ) {
           stop = 'bomb';
           break;
@@ -239,7 +241,7 @@ async function decodeAndScan(
       ctx.report({
         ruleId: 'ARCHIVE_DECOMPRESSION_BOMB',
         severity: 'high',
-        message: `${spec.kind} stream expands more than ${BOMB_RATIO}:1 past ${BOMB_FLOOR_BYTES / 1024 / 1024} MiB; decoding stopped`,
+        message: `${spec.kind} stream expands more than ${ratio}:1 past ${BOMB_FLOOR_BYTES / 1024 / 1024} MiB; decoding stopped`,
         evidence: {
           compression: spec.kind,
           compressedBytesRead: consumed,
@@ -247,8 +249,8 @@ async function decodeAndScan(
         },
       });
       reportIncomplete(ctx, {
-        limit: 'compressionRatio',
-        value: BOMB_RATIO,
+        limit: 'maxCompressionRatio',
+        value: ratio,
         message: `${spec.kind} stream after ${decoded(n)} (decompression bomb)`,
         evidence: { compression: spec.kind, decoded: n },
       });
