@@ -41,6 +41,8 @@ const SPEC = '1.0.31';
 export async function startTufRepository(
   target: Buffer,
   dir: string,
+  /** Expiry of the timestamp metadata first served; default 2099. */
+  timestampExpires: string = FUTURE,
 ): Promise<TufRepository> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const raw = publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
@@ -100,7 +102,7 @@ export async function startTufRepository(
 
   const files: Record<string, Buffer> = {
     '/1.root.json': signed(root),
-    '/timestamp.json': signed(timestamp(FUTURE)),
+    '/timestamp.json': signed(timestamp(timestampExpires)),
     '/snapshot.json': signed(snapshot),
     '/targets.json': signed(targets),
     '/targets/trusted_root.json': target,

@@ -109,6 +109,27 @@ describe('trusted root refreshed through TUF (loopback repository)', () => {
     expect(second.identity).toBe(inject('sigstoreIdentity'));
   });
 
+  it('a cache whose timestamp has expired is not used when the mirror is gone', async () => {
+    const repoDir = mkdtempSync(join(dir, 'stale-'));
+    const soon = new Date(Date.now() + 1500).toISOString();
+    const repo = await startTufRepository(served(), repoDir, soon);
+    const options = {
+      tufMirrorURL: repo.url,
+      tufRootPath: repo.rootPath,
+      tufCachePath: join(repoDir, 'cache'),
+    };
+    const first = await verifySigstoreBundle(bundle, policy(), options);
+    expect(first.trustRoot.expires).toBe(soon);
+    await repo.close();
+    await new Promise((r) => setTimeout(r, 2000));
+    const error: unknown = await verifySigstoreBundle(
+      bundle,
+      policy(),
+      options,
+    ).catch((e: unknown) => e);
+    expect(error).toHaveCode('TRUST_ROOT_UNAVAILABLE');
+  });
+
   it('a private mirror that cannot be reached and has no cache: TRUST_ROOT_UNAVAILABLE, no embedded fallback', async () => {
     const { repo, options } = await fresh('down');
     await repo.close();
