@@ -3,7 +3,10 @@
 // here (keys generated in the token): sign, export the token key's public
 // key, verify with it through `verify key --public-key`; a wrong PIN and a
 // missing module fail with one line on stderr.
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +17,61 @@ import {
   type Token,
 } from '../../core/test/sign/pkcs11-token.js';
 import { makeTree, tempDir } from '../../core/test/helpers/tree.js';
-import { runCli } from './helpers/run-cli.js';
+import { CLI, runCli } from './helpers/run-cli.js';
+
+const HOOK = fileURLToPath(
+  new URL('../../core/test/packaging/load-hook.mjs', import.meta.url),
+);
+
+/** The packages a CLI run loads (the load hook of the import-graph tests). */
+function packages(args: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  const out = execFileSync(process.execPath, ['--import', HOOK, CLI, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const line = out.split('\n').find((l) => l.startsWith('LOADED '));
+  if (line === undefined) throw new Error(`no LOADED line in: ${out}`);
+  return (JSON.parse(line.slice('LOADED '.length)) as { packages: string[] })
+    .packages;
+}
+
+describe('the PKCS#11 binding loads only for --pkcs11-uri', () => {
+  it('sign key --private-key and verify key never load pkcs11js', () => {
+    const dir = tempDir();
+    const model = makeTree({ 'a.bin': 'a' });
+    const { privateKey, publicKey } = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+    });
+    const key = join(dir, 'key.pem');
+    const pub = join(dir, 'pub.pem');
+    writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+    const sig = join(dir, 'model.sig');
+    const signed = packages([
+      'sign',
+      'key',
+      model,
+      '--private-key',
+      key,
+      '--signature',
+      sig,
+    ]);
+    expect(signed).not.toContain('pkcs11js');
+    expect(signed.length).toBeGreaterThan(0);
+    expect(
+      packages([
+        'verify',
+        'key',
+        model,
+        '--public-key',
+        pub,
+        '--signature',
+        sig,
+      ]),
+    ).not.toContain('pkcs11js');
+  });
+});
 
 const hsm = softhsm();
 if ('skip' in hsm) console.warn(`pkcs11 CLI tests skipped: ${hsm.skip}`);
@@ -98,6 +155,22 @@ describe.skipIf('skip' in hsm)('modelseal sign key --pkcs11-uri', () => {
       expect(tampered.code).not.toBe(0);
     },
   );
+
+  it('--pkcs11-uri loads pkcs11js (the load hook sees the binding)', () => {
+    const loadedPackages = packages(
+      [
+        'sign',
+        'key',
+        model,
+        '--pkcs11-uri',
+        token.uri('model-key', `pin-value=${USER_PIN}`),
+        '--signature',
+        join(tempDir(), 'model.sig'),
+      ],
+      env,
+    );
+    expect(loadedPackages).toContain('pkcs11js');
+  });
 
   it('a wrong PIN is one line on stderr and no bundle', async () => {
     const dir = tempDir();
