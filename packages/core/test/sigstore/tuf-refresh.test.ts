@@ -185,7 +185,7 @@ describe('trusted root refreshed through TUF (loopback repository)', () => {
       // Same length, other content: a root an attacker controls would look like this.
       const bytes = served();
       const evil = Buffer.from(bytes);
-      evil[evil.length - 2] ^= 1;
+      evil.writeUInt8(evil.readUInt8(evil.length - 2) ^ 1, evil.length - 2);
       repo.tamperTarget(evil);
       const error: unknown = await verifySigstoreBundle(
         bundle,
