@@ -151,20 +151,48 @@ export async function checkModel(
     ...(cache === undefined
       ? {}
       : {
-          onBound: (file, start, _end, digest, state) => {
+          onBound: (file, start, end, digest, state) => {
             const entry = bound.get(file) ?? { state, ranges: [] };
             // Shards of one file opened in different states: nothing to record.
             if (entry.state !== state) entry.state = '';
-            entry.ranges.push([String(start), digest]);
+            entry.ranges.push([String(start), digest, String(end)]);
             bound.set(file, entry);
           },
         }),
   });
   if (cache !== undefined) {
     const algorithm = algorithmName(s);
+    // Only digests the signed manifest vouches for are remembered: a
+    // changed file is hashed again next time, and the cache never holds a
+    // digest no trusted signer signed.
+    const signedDigests = new Map(
+      signed.resources.map((r) => [r.name, r.digest.toLowerCase()]),
+    );
+    const single = walk.singleFile ? basename(root) : undefined;
+    const vouched = (
+      name: string,
+      start: string,
+      end: string,
+      digest: string,
+    ): boolean => {
+      const names = [
+        name,
+        ...(name === '.' && single !== undefined ? [single] : []),
+      ];
+      return names.some(
+        (n) =>
+          signedDigests.get(
+            s.method === 'shards'
+              ? shardName(n, Number(start), Number(end))
+              : n,
+          ) === digest,
+      );
+    };
     for (const [f, entry] of bound) {
       const file = files[f]!;
       if (entry.state === '' || entry.ranges.length !== rangeCount(file, s))
+        continue;
+      if (!entry.ranges.every((r) => vouched(file.name, r[0]!, r[2]!, r[1]!)))
         continue;
       entry.ranges.sort((a, b) => Number(a[0]) - Number(b[0]));
       cache.record(

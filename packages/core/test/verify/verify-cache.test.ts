@@ -176,6 +176,29 @@ describe('verification cache', () => {
     expect(
       (error.details?.changed as { name: string }[]).map((c) => c.name),
     ).toEqual(['b.bin']);
+    // A digest the signature does not vouch for is never cached: once the
+    // change is older than the racy window, b.bin is still read every time.
+    await new Promise((r) =>
+      setTimeout(r, Number(RACY_WINDOW_NS / 1_000_000n) + 200),
+    );
+    for (let i = 0; i < 2; i++) {
+      let bytes = -1;
+      const again = await failure(
+        verifyModelSignature({
+          method: 'key',
+          modelPath: m.model,
+          bundlePath: m.sig,
+          publicKey: key.publicKeyPath,
+          concurrency: 0,
+          verifyCache: cache,
+          onProgress: (e: HashProgress) => {
+            if (e.phase === 'hash') bytes = e.bytesDone;
+          },
+        }),
+      );
+      expect(again.code).toBe('MANIFEST_MISMATCH');
+      expect(bytes).toBe(100_000);
+    }
   });
 
   it('binds digests to the shard size and algorithm, and works on worker threads', async () => {
