@@ -6,7 +6,8 @@
  * Each entry says only "the file whose inode state was (device, inode, size,
  * mtime ns, ctime ns) had these digests with this algorithm (and shard
  * size)". The state is taken from the very descriptor that was hashed, before
- * and after reading, and the entry is written only when both agree. It holds
+ * and after reading, and the entry is written only when both agree and the
+ * digest equals the signed one (check-model.ts). It holds
  * no trust: verify reads it only after the bundle's signature verified, and
  * a cached digest is then compared with the signed one like a computed one.
  * Any change of the five fields means the file is hashed again.
