@@ -220,7 +220,7 @@ async function openSession(
             code === binding.CKR_PIN_INCORRECT
               ? `login to the PKCS#11 token "${selected.label}" failed: wrong PIN (CKR_PIN_INCORRECT)`
               : `login to the PKCS#11 token "${selected.label}" failed: ${reason(error)}`,
-            error,
+            code === binding.CKR_PIN_INCORRECT ? undefined : error,
           );
       }
     }
@@ -482,15 +482,13 @@ export async function createPkcs11Signer(
           mechanism = { mechanism: binding.CKM_ECDSA };
           input = createHash(hash).update(data).digest();
         } else if (rsaPadding === 'pss') {
-          mechanism = {
-            mechanism: binding.CKM_SHA256_RSA_PKCS_PSS,
-            parameter: {
-              type: binding.CK_PARAMS_RSA_PSS,
-              hashAlg: binding.CKM_SHA256,
-              mgf: binding.CKG_MGF1_SHA256,
-              saltLen: 32,
-            },
+          const parameter: Pkcs11Js.RsaPSS = {
+            type: binding.CK_PARAMS_RSA_PSS,
+            hashAlg: binding.CKM_SHA256,
+            mgf: binding.CKG_MGF1_SHA256,
+            saltLen: 32,
           };
+          mechanism = { mechanism: binding.CKM_SHA256_RSA_PKCS_PSS, parameter };
           input = data;
         } else {
           mechanism = { mechanism: binding.CKM_SHA256_RSA_PKCS };
