@@ -12,7 +12,7 @@ import {
   prepareStatementSigner,
   type StatementSignerOptions,
 } from '../sign/sign-model.js';
-import type { SignWarning } from '../sign/types.js';
+import type { SignedBy, SignWarning } from '../sign/types.js';
 import {
   OCI_INDEX,
   OCI_MANIFEST,
@@ -66,7 +66,10 @@ export interface SignOciImageResult {
   referrer: string | undefined;
   /** Bytes received from the registry (manifests only: never the layers). */
   bytesFetched: number;
+  /** HTTP requests made in all: the manifest read, then the pushes of the referrer. */
   requests: number;
+  /** Who signed (sigstore: identity known only from the bundle's certificate). */
+  signedBy: SignedBy;
   warnings: SignWarning[];
 }
 
@@ -211,6 +214,7 @@ export async function signOciImage(
     referrer,
     bytesFetched,
     requests: client.requests,
+    signedBy: prepared.signer.signedBy,
     warnings: prepared.warnings,
   };
 }

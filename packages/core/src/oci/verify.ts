@@ -148,7 +148,8 @@ function created(d: Descriptor): string {
  * else the tag schema), verifies each bundle's signature and signer with the
  * caller's trust, and compares the signed manifest with the one built from
  * the image's layers (every layer digest, every file path). The first bundle
- * that passes wins; when none does, the error of the first is thrown.
+ * that passes wins; when none does, the error of the newest bundle of the
+ * requested method is thrown (else the newest one's).
  *
  * @throws ModelSealError `SIGNATURE_NOT_FOUND`, `DIGEST_MISMATCH`,
  *   `MANIFEST_MISMATCH`, the bundle and signer codes of
@@ -255,7 +256,12 @@ export async function verifyOciImage(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  throw errors[0];
+  // A bundle of another method says nothing about this one: report a bundle of
+  // the requested method when there is one.
+  throw (
+    errors.find((e) => !isModelSealError(e) || e.code !== 'METHOD_MISMATCH') ??
+    errors[0]
+  );
 }
 
 /** Options of {@link pullOciModel}. */

@@ -179,7 +179,7 @@ describe.skipIf(skip !== undefined)(
         signaturePath,
       });
       console.log(
-        `sign oci: ${signed.bytesFetched} bytes fetched in ${signed.requests} requests for a ${GIB + 40}-byte model`,
+        `sign oci: ${signed.bytesFetched} bytes fetched (the image manifest) to sign a ${GIB + 40}-byte model; ${signed.requests} requests in all, referrer push included`,
       );
       expect(signed.bytesFetched).toBeLessThan(8 * 1024);
       expect(signed.manifest.resources.map((r) => r.name)).toEqual([
