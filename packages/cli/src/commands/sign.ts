@@ -76,12 +76,6 @@ certificate:
 sigstore (keyless):
   --identity-token TOKEN|FILE      OIDC identity token (else SIGSTORE_ID_TOKEN or CI ambient credentials)
   --no-use-ambient-credentials     do not look for CI ambient credentials
-  --use-staging                    Sigstore staging instead of public-good
-  --signing-config FILE            a SigningConfig JSON choosing Fulcio, Rekor and TSA (private instance)
-  --trust-config FILE              a ClientTrustConfig JSON (trusted root + signing config)
-  --fulcio-url URL, --rekor-url URL, --tsa-url URL, --no-tsa
-                                   service endpoints (private instances)
-  --rekor-entry-type dsse|intoto   Rekor v1 entry kind (default dsse, as model_signing)`;
   --oidc-flow browser|device|none  sign in interactively when no token or ambient credential applies:
                                    browser (loopback redirect + PKCE; the URL is printed, a browser opened
                                    on a desktop) or device (a code to enter on any device; headless);
@@ -90,6 +84,12 @@ sigstore (keyless):
   --oidc-issuer URL                OpenID issuer (default https://oauth2.sigstore.dev/auth)
   --oidc-client-id ID              OAuth client id (default sigstore)
   --oidc-redirect-port N           browser flow: loopback port of the redirect (default: any free port)
+  --use-staging                    Sigstore staging instead of public-good
+  --signing-config FILE            a SigningConfig JSON choosing Fulcio, Rekor and TSA (private instance)
+  --trust-config FILE              a ClientTrustConfig JSON (trusted root + signing config)
+  --fulcio-url URL, --rekor-url URL, --tsa-url URL, --no-tsa
+                                   service endpoints (private instances)
+  --rekor-entry-type dsse|intoto   Rekor v1 entry kind (default dsse, as model_signing)`;
 
 export const FLAGS: NonNullable<
   import('node:util').ParseArgsConfig['options']
@@ -110,6 +110,10 @@ export const FLAGS: NonNullable<
   'certificate-chain': { type: 'string', multiple: true },
   'identity-token': { type: 'string' },
   'use-ambient-credentials': { type: 'boolean', default: true },
+  'oidc-flow': { type: 'string' },
+  'oidc-issuer': { type: 'string' },
+  'oidc-client-id': { type: 'string' },
+  'oidc-redirect-port': { type: 'string' },
   'use-staging': { type: 'boolean' },
   'signing-config': { type: 'string' },
   'trust-config': { type: 'string' },
@@ -119,10 +123,6 @@ export const FLAGS: NonNullable<
   tsa: { type: 'boolean', default: true },
   'rekor-entry-type': { type: 'string' },
   'fail-on': { type: 'string' },
-  'oidc-flow': { type: 'string' },
-  'oidc-issuer': { type: 'string' },
-  'oidc-client-id': { type: 'string' },
-  'oidc-redirect-port': { type: 'string' },
   'allow-unsafe': { type: 'string' },
   'scan-policy': { type: 'string' },
   limit: { type: 'string', multiple: true },
@@ -156,6 +156,10 @@ export const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
     'fulcio-url',
     'rekor-url',
     'rekor-entry-type',
+    'oidc-flow',
+    'oidc-issuer',
+    'oidc-client-id',
+    'oidc-redirect-port',
   ],
 };
 
@@ -173,10 +177,6 @@ export function signaturePathFrom(parsed: Parsed): string {
 
 function readJSONFile(path: string, what: string): unknown {
   try {
-    'oidc-flow',
-    'oidc-issuer',
-    'oidc-client-id',
-    'oidc-redirect-port',
     return JSON.parse(readFileSync(path, 'utf8')) as unknown;
   } catch (error) {
     throw new UsageError(
@@ -285,23 +285,6 @@ export function methodOptions(
   return options as Partial<SignModelOptions> & { method: CliMethod };
 }
 
-async function scanOptionsFrom(
-  parsed: Parsed,
-  signaturePath: string,
-): Promise<SignScanOptions> {
-  const scan: SignScanOptions = {};
-  const failOn = str(parsed, 'fail-on');
-  if (failOn !== undefined) {
-    if (!(SEVERITIES as readonly string[]).includes(failOn)) {
-      throw new UsageError(
-        `--fail-on must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(failOn)}`,
-      );
-    }
-    scan.failOn = failOn as Severity;
-  }
-  const reason = str(parsed, 'allow-unsafe');
-  if (reason !== undefined) {
-    if (reason.trim() === '')
 /**
  * The interactive sign-in the flags allow: `--oidc-flow` browser or device,
  * or by default the browser flow when a person watches stderr (not in CI).
@@ -368,6 +351,23 @@ function interactiveFrom(
   return options;
 }
 
+async function scanOptionsFrom(
+  parsed: Parsed,
+  signaturePath: string,
+): Promise<SignScanOptions> {
+  const scan: SignScanOptions = {};
+  const failOn = str(parsed, 'fail-on');
+  if (failOn !== undefined) {
+    if (!(SEVERITIES as readonly string[]).includes(failOn)) {
+      throw new UsageError(
+        `--fail-on must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(failOn)}`,
+      );
+    }
+    scan.failOn = failOn as Severity;
+  }
+  const reason = str(parsed, 'allow-unsafe');
+  if (reason !== undefined) {
+    if (reason.trim() === '')
       throw new UsageError('--allow-unsafe needs a reason, which is recorded');
     scan.overrideReason = reason;
   }
