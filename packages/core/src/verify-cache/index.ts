@@ -187,7 +187,9 @@ export class VerifyCache {
   lookup(state: string, algorithm: string): string[] | undefined {
     const entry = this.entries.get(entryKey(state, algorithm));
     if (entry === undefined || entry[0] !== state) return undefined;
-    if (entry[1] !== this.now) {
+    // Use times only order pruning: refreshed daily, so that a restart of an
+    // unchanged model does not rewrite the file.
+    if (this.now - entry[1] > 86_400) {
       entry[1] = this.now;
       this.dirty = true;
     }

@@ -124,8 +124,11 @@ describe('verification cache', () => {
     });
     expect(statSync(cache).mode & 0o777).toBe(0o600);
 
+    const written = statSync(cache).ino;
     const second = await verify(m, cache);
     expect(second.bytes).toBe(0);
+    // Nothing new to remember: the cache file is not rewritten.
+    expect(statSync(cache).ino).toBe(written);
     expect(second.result.verifyCache).toMatchObject({
       hits: 3,
       misses: 0,
