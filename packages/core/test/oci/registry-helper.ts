@@ -37,7 +37,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(): Promise<LocalRegistry> {
+/** Token authentication (distribution's `auth.token`): the realm, service, issuer and the certificate that signs tokens. */
+export interface RegistryTokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  rootCertBundle: string;
+}
+
+export async function startRegistry(
+  options: { tokenAuth?: RegistryTokenAuth } = {},
+): Promise<LocalRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'modelseal-registry-'));
   const storage = join(dir, 'storage');
   const port = await freePort();
@@ -55,6 +65,16 @@ export async function startRegistry(): Promise<LocalRegistry> {
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      ...(options.tokenAuth === undefined
+        ? []
+        : [
+            'auth:',
+            '  token:',
+            `    realm: ${options.tokenAuth.realm}`,
+            `    service: ${options.tokenAuth.service}`,
+            `    issuer: ${options.tokenAuth.issuer}`,
+            `    rootcertbundle: ${options.tokenAuth.rootCertBundle}`,
+          ]),
       '',
     ].join('\n'),
   );
@@ -68,7 +88,12 @@ export async function startRegistry(): Promise<LocalRegistry> {
   for (;;) {
     try {
       const res = await fetch(`http://${host}/v2/`);
-      if (res.status === 200) break;
+      await res.body?.cancel();
+      if (
+        res.status === 200 ||
+        (options.tokenAuth !== undefined && res.status === 401)
+      )
+        break;
     } catch {
       // not listening yet
     }
