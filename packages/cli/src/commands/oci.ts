@@ -138,7 +138,7 @@ export async function signOciCommand(
     throw new UsageError('--no-attach needs --signature FILE');
   if (io.audit)
     Object.assign(io.audit, {
-      modelPath: reference,
+      // No modelPath: the audit event would resolve it as a local path.
       method,
       ...(signaturePath === undefined ? {} : { signaturePath }),
     });
@@ -225,7 +225,7 @@ export async function verifyOciCommand(
   const bundlePath = signatureFrom(parsed);
   if (io.audit)
     Object.assign(io.audit, {
-      modelPath: reference,
+      // No modelPath: the audit event would resolve it as a local path.
       method,
       ...(bundlePath === undefined ? {} : { signaturePath: bundlePath }),
     });

@@ -161,7 +161,10 @@ export async function verifyOciImage(
 ): Promise<VerifyOciImageResult> {
   const ref = parseImageReference(options.reference);
   const refText = formatImageReference(ref);
-  const client = new RegistryClient(ref, options.registry ?? {});
+  const client = new RegistryClient(ref, {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.registry ?? {}),
+  });
   const fetched = await client.getManifest(ref.digest ?? ref.tag!);
   if (fetched === undefined)
     throw new ModelSealError({
