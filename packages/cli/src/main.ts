@@ -53,14 +53,16 @@ const COMMANDS: Record<
       const m = await import('./commands/sign.js');
       return { run: m.signCommand, help: m.SIGN_HELP };
     },
-    summary: 'sign a model (sigstore, key or certificate)',
+    summary:
+      'sign a model (sigstore, key or certificate); sign oci REF: an OCI image',
   },
   verify: {
     load: async () => {
       const m = await import('./commands/verify.js');
       return { run: m.verifyCommand, help: m.VERIFY_HELP };
     },
-    summary: 'verify a model against its signature',
+    summary:
+      'verify a model against its signature; verify oci REF: an OCI image',
   },
   scan: {
     load: async () => {
