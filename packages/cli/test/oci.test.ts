@@ -3,7 +3,7 @@
 // against a real registry on loopback (docker-registry, own temporary config).
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,7 @@ describe.skipIf(skip !== undefined)('modelseal sign oci / verify oci', () => {
   const keyFile = join(work, 'key.pem');
   const pubFile = join(work, 'pub.pem');
   const sig = join(work, 'model.sig');
+  const fromRegistry = join(work, 'from-registry.sig');
   writeFileSync(
     keyFile,
     keys.privateKey.export({ type: 'pkcs8', format: 'pem' }),
@@ -185,8 +186,12 @@ describe.skipIf(skip !== undefined)('modelseal sign oci / verify oci', () => {
       ref,
       '--public-key',
       pubFile,
+      '--save-bundle',
+      fromRegistry,
     ]);
     expect(verified.code).toBe(0);
+    // The bundle attached to the image is the one sign wrote.
+    expect(readFileSync(fromRegistry, 'utf8')).toBe(readFileSync(sig, 'utf8'));
     expect(verified.stdout).toContain(
       `verified ${ref} (${out.digest}): 2 layers match`,
     );
@@ -203,7 +208,7 @@ describe.skipIf(skip !== undefined)('modelseal sign oci / verify oci', () => {
       '--public-key',
       pubFile,
       '--signature',
-      sig,
+      fromRegistry,
     ]);
     expect(dirVerify.stderr).toBe('');
     expect(dirVerify.code).toBe(0);

@@ -60,6 +60,9 @@ file path and digest against the signed manifest. Fetches manifests and the
 bundle only. See docs/oci.md.
 
   --signature FILE                 verify against this bundle instead of the image's referrers
+  --save-bundle FILE               write the bundle that verified to FILE (then: modelseal verify DIR
+                                   --signature FILE for a directory pulled from the image)
+  --force                          overwrite FILE
   --json                           print the result as JSON
 ${REGISTRY_HELP}
 
@@ -214,6 +217,8 @@ export async function verifyOciCommand(
       'signature',
       'bundle',
     ]),
+    'save-bundle': { type: 'string' },
+    force: { type: 'boolean' },
   } as const;
   const parsed = parse(argv, flags);
   if (parsed.values.help === true) {
@@ -234,6 +239,10 @@ export async function verifyOciCommand(
     reference,
     registry: registryFrom(parsed),
     ...(bundlePath === undefined ? {} : { bundlePath: resolve(bundlePath) }),
+    ...(str(parsed, 'save-bundle') === undefined
+      ? {}
+      : { saveBundlePath: resolve(str(parsed, 'save-bundle')!) }),
+    force: flag(parsed, 'force'),
     ...(io.signal ? { signal: io.signal } : {}),
   } as unknown as VerifyOciImageOptions;
   const result = await verifyOciImage(options);
@@ -278,5 +287,8 @@ export async function verifyOciCommand(
       `  bundle: referrer ${result.referrer} (found through the ${result.referrersVia === 'api' ? 'referrers API' : 'tag schema'})`,
     );
   io.out(`  root digest: sha256:${result.manifest.rootDigest}`);
+  const saved = str(parsed, 'save-bundle');
+  if (saved !== undefined)
+    io.out(`  bundle saved: ${safeText(resolve(saved))}`);
   return EXIT.OK;
 }

@@ -7,7 +7,7 @@ import { BUNDLE_MEDIA_TYPE_V03, OMS_PREDICATE_TYPE } from '../constants.js';
 import { ModelSealError } from '../errors.js';
 import { encodeStatement } from '../manifest/statement.js';
 import type { Manifest } from '../manifest/types.js';
-import { writeBundle } from '../bundle/write.js';
+import { serializeBundle, writeBundle } from '../bundle/write.js';
 import {
   prepareStatementSigner,
   type StatementSignerOptions,
@@ -197,7 +197,7 @@ export async function signOciImage(
     referrer = await attachBundle(
       client,
       subjectOf(fetched.bytes, fetched.mediaType),
-      Buffer.from(JSON.stringify(bundle)),
+      Buffer.from(serializeBundle(bundle)),
     );
   }
   if (options.signaturePath !== undefined)

@@ -7,13 +7,21 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DEFAULT_BUNDLE_LIMITS } from '../bundle/read.js';
 import { ModelSealError, isModelSealError } from '../errors.js';
+import { assertWritable, writeFileAtomic } from '../internal/atomic-write.js';
 import { compareManifests } from '../manifest/compare.js';
 import { decodeStatement } from '../manifest/statement.js';
 import type { CompareResult, Manifest } from '../manifest/types.js';
@@ -61,6 +69,13 @@ export type VerifyOciImageOptions = (
   registry?: RegistryOptions;
   /** Verify against this bundle file instead of the image's referrers. */
   bundlePath?: string;
+  /**
+   * After a successful verification, write the bundle that verified here
+   * (for `verifyModelSignature` of a directory pulled from the image).
+   */
+  saveBundlePath?: string;
+  /** Overwrite `saveBundlePath`. Default false (`FILE_EXISTS`). */
+  force?: boolean;
 };
 
 /** What {@link verifyOciImage} proved. */
@@ -78,6 +93,8 @@ export interface VerifyOciImageResult {
   layers: OciLayerResource[];
   compare: CompareResult;
   bytesFetched: number;
+  /** The bytes of the bundle that verified. */
+  bundle: Buffer;
   warnings: VerifyWarning[];
 }
 
@@ -120,6 +137,7 @@ async function verifyBundleFile(
   signed: Manifest;
   compare: CompareResult;
   warnings: VerifyWarning[];
+  bytes: Buffer;
 }> {
   const { payload, outcome, warnings } = await verifyStatementBundle({
     ...(options as unknown as VerifyKeyOptions),
@@ -134,6 +152,7 @@ async function verifyBundleFile(
     signed: decoded.manifest,
     compare,
     warnings: [...warnings],
+    bytes: await readFile(bundlePath),
   };
 }
 
@@ -193,14 +212,44 @@ export async function verifyOciImage(
     layers,
     compare: v.compare,
     bytesFetched: client.bytesReceived,
+    bundle: v.bytes,
     warnings: v.warnings,
   });
-  if (options.bundlePath !== undefined)
-    return result(
-      await verifyBundleFile(options, options.bundlePath, image, refText),
-      undefined,
-      undefined,
-    );
+  const save = async (
+    r: VerifyOciImageResult,
+  ): Promise<VerifyOciImageResult> => {
+    if (options.saveBundlePath !== undefined)
+      await writeFileAtomic(options.saveBundlePath, r.bundle, {
+        force: options.force ?? false,
+      });
+    return r;
+  };
+  if (options.saveBundlePath !== undefined && options.force !== true)
+    await assertWritable(options.saveBundlePath, false);
+  if (options.bundlePath !== undefined) {
+    // Verified from a private copy: what is reported and saved is what verified.
+    const dir = await mkdtemp(join(tmpdir(), 'modelseal-oci-'));
+    try {
+      const copy = join(dir, 'bundle.sig');
+      await copyFile(options.bundlePath, copy).catch((error: unknown) => {
+        throw new ModelSealError({
+          code: 'IO_ERROR',
+          message: `${options.bundlePath}: cannot read the bundle: ${(error as Error).message}`,
+          cause: error,
+          details: { path: options.bundlePath },
+        });
+      });
+      return await save(
+        result(
+          await verifyBundleFile(options, copy, image, refText),
+          undefined,
+          undefined,
+        ),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 
   const { descriptors, via } = await client.referrers(
     fetched.digest,
@@ -241,10 +290,12 @@ export async function verifyOciImage(
         );
         const file = join(dir, `${bundleLayer.digest.slice(7)}.sig`);
         await writeFile(file, bytes);
-        return result(
-          await verifyBundleFile(options, file, image, refText),
-          d.digest,
-          via,
+        return await save(
+          result(
+            await verifyBundleFile(options, file, image, refText),
+            d.digest,
+            via,
+          ),
         );
       } catch (error) {
         if (
