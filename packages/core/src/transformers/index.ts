@@ -109,10 +109,15 @@ export class VerifiedCache {
   /** Serves `model`'s signed files under `modelId`. */
   add(modelId: string, model: VerifiedModel): void {
     checkModelId(modelId);
+    const files = model.files();
+    if (files.length === 1 && files[0] === '.')
+      throw new TypeError(
+        `${model.path}: a single-file model; transformers.js loads a model folder (config.json, onnx/model.onnx, ...)`,
+      );
     if (this.models.has(modelId) && this.models.get(modelId) !== model)
       throw new TypeError(`modelId ${modelId}: already registered`);
     this.models.set(modelId, model);
-    this.signed.set(modelId, new Set(model.files()));
+    this.signed.set(modelId, new Set(files));
   }
 
   /** Stops serving `modelId`. Returns how many models remain. */

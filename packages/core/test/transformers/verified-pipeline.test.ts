@@ -224,6 +224,28 @@ describe('@modelseal/core/transformers', () => {
     }
   });
 
+  it('refuses a single-file model, which cannot hold a transformers.js folder', async () => {
+    const dir = writeTinyModel(join(tempDir(), 'tiny'));
+    const file = join(dir, 'onnx', 'model.onnx');
+    const sig = join(tempDir(), 'single.sig');
+    await signModel({
+      method: 'key',
+      modelPath: file,
+      signaturePath: sig,
+      privateKey,
+    });
+    const model = await verifyModel({
+      method: 'key',
+      modelPath: file,
+      bundlePath: sig,
+      publicKey,
+    });
+    expect(() =>
+      useVerifiedModel(tjsEnv, model, { modelId: 'acme/single' }),
+    ).toThrow(/single-file model/);
+    expect(env.customCache).toBeNull();
+  });
+
   it('restore() puts the env back as it was', async () => {
     const before = {
       useFS: env.useFS,
