@@ -58,6 +58,8 @@ describe('import graph', () => {
     'attest',
     'audit',
     'diff',
+    'oci',
+    'transformers',
   ]) {
     it(`importing ${sub === '.' ? 'the root' : sub} loads no heavy package`, () => {
       const r = loaded(`await import(${entry(sub)});`);
