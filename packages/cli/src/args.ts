@@ -29,18 +29,42 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** A flag that takes one value, given twice, is a usage error: the last one must not win silently. */
+class RepeatedFlag extends UsageError {}
+
+function refuseRepeated(
+  tokens: readonly { kind: string; name?: string }[],
+  options: Options,
+): void {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const option = options[token.name];
+    if (option === undefined || option.type !== 'string' || option.multiple)
+      continue;
+    if (seen.has(token.name))
+      throw new RepeatedFlag(
+        `--${token.name} was given more than once; it takes one value`,
+      );
+    seen.add(token.name);
+  }
+}
+
 /** parseArgs with our flag normalisation and errors turned into usage errors. */
 export function parse(argv: readonly string[], options: Options): Parsed {
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       args: normaliseFlags(argv),
       options,
       allowPositionals: true,
       strict: true,
       allowNegative: true,
+      tokens: true,
     });
+    refuseRepeated(tokens, options);
     return { values, positionals };
   } catch (error) {
+    if (error instanceof RepeatedFlag) throw error;
     const message = error instanceof Error ? error.message : String(error);
     // Node's messages run over several lines; keep the first sentence on one line.
     const first = message

@@ -13,7 +13,14 @@ import {
   type VerifyModelSignatureOptions,
   type VerifyModelSignatureResult,
 } from '@modelseal/core/verify';
-import { flag, list, parse, str, type Parsed } from '../args.js';
+import {
+  flag,
+  list,
+  parse,
+  positiveInteger,
+  str,
+  type Parsed,
+} from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { progressReporter } from '../output/progress.js';
@@ -42,11 +49,21 @@ common options:
                                    since an earlier verify (a file private to you, created 0600; off by default)
   --json                           print the result (or the failure) as JSON on stdout
   --progress auto|plain|none, -q   progress on stderr
+  --verbose, -v                    list every missing, changed or unsigned file (default: 20 of each and a count)
+  --max-bundle-bytes N             refuse a bundle larger than N bytes (default 67108864, 64 MiB)
 
 key:
   --public-key FILE                the signer's public key
+  --key-fingerprint sha256:HEX     also pin the key: the fingerprint verify prints (sha256 of the SPKI DER)
 certificate:
   --certificate-chain FILE         a trusted CA certificate (repeatable; each one is a trust anchor)
+  who may sign (each constraint must hold; without any, every leaf the CA issued is accepted):
+  --identity ID, --identity-regexp RE        any SAN entry of the leaf (email, URI or DNS name)
+  --identity-provider URL, ... -regexp RE    the OIDC issuer extension (Fulcio-style certificates)
+  --certificate-email E, --certificate-uri U, --certificate-dns D, --certificate-subject DN
+                                   SAN entries or the subject (as printed: O=Acme, CN=release), exact;
+                                   each has a -regexp form; repeatable
+  --certificate-eku NAME|OID       an extended key usage the leaf must have (e.g. codeSigning); repeatable
 key and certificate:
   --timestamp-certificate FILE     trust this timestamp authority's certificates (repeatable): the bundle's RFC 3161
                                    timestamp is verified and certificates are checked at its time
@@ -91,6 +108,18 @@ export const FLAGS: NonNullable<
   'public-key': { type: 'string' },
   'timestamp-certificate': { type: 'string', multiple: true },
   'certificate-chain': { type: 'string', multiple: true },
+  'key-fingerprint': { type: 'string' },
+  'max-bundle-bytes': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  'certificate-email': { type: 'string', multiple: true },
+  'certificate-email-regexp': { type: 'string', multiple: true },
+  'certificate-uri': { type: 'string', multiple: true },
+  'certificate-uri-regexp': { type: 'string', multiple: true },
+  'certificate-dns': { type: 'string', multiple: true },
+  'certificate-dns-regexp': { type: 'string', multiple: true },
+  'certificate-subject': { type: 'string', multiple: true },
+  'certificate-subject-regexp': { type: 'string', multiple: true },
+  'certificate-eku': { type: 'string', multiple: true },
   identity: { type: 'string' },
   'certificate-identity': { type: 'string' },
   'identity-provider': { type: 'string' },
@@ -123,11 +152,46 @@ const SIGSTORE_FLAGS = [
   'tuf-root',
   'use-staging',
 ];
+/** Constraint flags of the certificate method: flag → identity policy field. */
+const CERTIFICATE_CONSTRAINTS: readonly [string, string][] = [
+  ['certificate-email', 'email'],
+  ['certificate-uri', 'uri'],
+  ['certificate-dns', 'dns'],
+  ['certificate-subject', 'subject'],
+];
 export const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
-  key: ['public-key', 'timestamp-certificate'],
-  certificate: ['certificate-chain', 'timestamp-certificate'],
+  key: ['public-key', 'timestamp-certificate', 'key-fingerprint'],
+  certificate: [
+    'certificate-chain',
+    'timestamp-certificate',
+    // The identity flags: any SAN entry, and the OIDC issuer extension.
+    ...SIGSTORE_FLAGS.filter((f) => /identity|oidc-issuer/.test(f)),
+    ...CERTIFICATE_CONSTRAINTS.flatMap(([f]) => [f, `${f}-regexp`]),
+    'certificate-eku',
+  ],
   sigstore: SIGSTORE_FLAGS,
 };
+
+/** The certificate method's identity policy, from its flags (all must hold). */
+function identityPolicyFrom(parsed: Parsed): Record<string, string>[] {
+  const policy: Record<string, string>[] = [];
+  const single = (field: string, name: string, alias: string): void => {
+    const value = aliased(parsed, name, alias);
+    const regexp = aliased(parsed, `${name}-regexp`, `${alias}-regexp`);
+    if (value !== undefined) policy.push({ field, value });
+    if (regexp !== undefined) policy.push({ field, regexp });
+  };
+  single('san', 'identity', 'certificate-identity');
+  single('oidc-issuer', 'identity-provider', 'certificate-oidc-issuer');
+  for (const [name, field] of CERTIFICATE_CONSTRAINTS) {
+    for (const value of list(parsed, name)) policy.push({ field, value });
+    for (const regexp of list(parsed, `${name}-regexp`))
+      policy.push({ field, regexp });
+  }
+  for (const value of list(parsed, 'certificate-eku'))
+    policy.push({ field: 'eku', value });
+  return policy;
+}
 
 function timestampAuthorities(parsed: Parsed): {
   timestampAuthorities?: string[];
@@ -193,7 +257,13 @@ export function methodOptions(
       if (publicKey === undefined)
         throw new UsageError('the key method needs --public-key');
       refusePrivateKeyFile(publicKey, '--public-key');
-      return { method, publicKey, ...timestampAuthorities(parsed) };
+      const keyFingerprint = str(parsed, 'key-fingerprint');
+      return {
+        method,
+        publicKey,
+        ...(keyFingerprint === undefined ? {} : { keyFingerprint }),
+        ...timestampAuthorities(parsed),
+      };
     }
     case 'certificate': {
       const trustAnchors = list(parsed, 'certificate-chain');
@@ -201,7 +271,13 @@ export function methodOptions(
         throw new UsageError(
           'the certificate method needs --certificate-chain with the trusted CA certificates',
         );
-      return { method, trustAnchors, ...timestampAuthorities(parsed) };
+      const identityPolicy = identityPolicyFrom(parsed);
+      return {
+        method,
+        trustAnchors,
+        ...(identityPolicy.length === 0 ? {} : { identityPolicy }),
+        ...timestampAuthorities(parsed),
+      };
     }
     case 'sigstore': {
       const options: Record<string, unknown> = { method };
@@ -292,6 +368,36 @@ function describeTrustRoot(
   }
 }
 
+/** Files of each kind listed before a count, unless --verbose. */
+const LISTED = 20;
+
+/** The mismatch lines, at most LISTED of each kind (missing/unsigned/changed) and a count, unless `verbose`. */
+function summarised(lines: readonly string[], verbose: boolean): string[] {
+  if (verbose) return [...lines];
+  const out: string[] = [];
+  const count = new Map<string, number>();
+  for (const line of lines) {
+    const kind = /^\s*(\w+):/.exec(line)?.[1] ?? '';
+    const n = (count.get(kind) ?? 0) + 1;
+    count.set(kind, n);
+    if (n <= LISTED) out.push(line);
+  }
+  for (const [kind, n] of count)
+    if (n > LISTED)
+      out.push(
+        `  ... and ${n - LISTED} more ${kind} (--verbose or --json lists every file)`,
+      );
+  return out;
+}
+
+/** `--max-bundle-bytes N` as the library's bundle limit. */
+function bundleLimitsFrom(parsed: Parsed): {
+  bundleLimits?: { maxBytes: number };
+} {
+  const maxBytes = positiveInteger(parsed, 'max-bundle-bytes');
+  return maxBytes === undefined ? {} : { bundleLimits: { maxBytes } };
+}
+
 /** `modelseal verify [METHOD] MODEL_PATH`. */
 export async function verifyCommand(
   argv: readonly string[],
@@ -320,6 +426,7 @@ export async function verifyCommand(
     bundlePath: signaturePathFrom(parsed),
     ignorePaths: list(parsed, 'ignore-paths').map((p) => resolve(p)),
     ignoreUnsignedFiles: flag(parsed, 'ignore-unsigned-files'),
+    ...bundleLimitsFrom(parsed),
     ...(parsed.values['allow-symlinks'] === false
       ? { allowSymlinks: false }
       : {}),
@@ -343,7 +450,11 @@ export async function verifyCommand(
       isModelSealError(error) &&
       error.code === 'MANIFEST_MISMATCH'
     ) {
-      for (const line of describeMismatch(error.details)) io.err(line);
+      for (const line of summarised(
+        describeMismatch(error.details),
+        flag(parsed, 'verbose'),
+      ))
+        io.err(line);
     }
     throw withFlagHint(
       error,
@@ -424,8 +535,10 @@ export async function verifyCommand(
     );
   }
   if (result.compare.extra.length > 0) {
+    const extra = result.compare.extra;
+    const shown = flag(parsed, 'verbose') ? extra : extra.slice(0, LISTED);
     io.out(
-      `  tolerated unsigned files: ${result.compare.extra.map((r) => safeText(r.name)).join(', ')}`,
+      `  tolerated unsigned files: ${shown.map((r) => safeText(r.name)).join(', ')}${shown.length < extra.length ? `, and ${extra.length - shown.length} more (--verbose lists every file)` : ''}`,
     );
   }
   return EXIT.OK;
