@@ -68,8 +68,12 @@ function decodeString(raw: string): string {
   return raw.replace(
     /\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)/g,
     (_m, esc: string) => {
-      if (/^[xuU]/.test(esc))
-        return String.fromCodePoint(Number.parseInt(esc.slice(1), 16));
+      if (/^[xuU]./.test(esc)) {
+        // Only escapes that carry their hex digits (the regex's first
+        // branches); code points past U+10FFFF read as U+FFFD.
+        const cp = Number.parseInt(esc.slice(1), 16);
+        return String.fromCodePoint(cp <= 0x10ffff ? cp : 0xfffd);
+      }
       if (/^[0-7]/.test(esc))
         return String.fromCodePoint(Number.parseInt(esc, 8));
       return (

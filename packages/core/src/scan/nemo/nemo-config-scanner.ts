@@ -62,7 +62,15 @@ function looksLikeText(head: Buffer): boolean {
 
 /** YAML-looking: a mapping line, or nothing but comments and blank lines so far. */
 function looksLikeYaml(text: string): boolean {
-  return YAML_HEAD.test(text) || /^(?:[ \t]*(?:#[^\n]*)?\r?\n?)*$/.test(text);
+  // Blank and comment-only text. Every repeated line must end in a line
+  // break, so the pattern has one way to match and stays linear (the former
+  // `(?:[ \t]*...\r?\n?)*` backtracked through 2^n splits of n spaces).
+  return (
+    YAML_HEAD.test(text) ||
+    /^(?:[ \t]*(?:#[^\r\n]*)?(?:\r\n|\r(?!\n)|\n))*[ \t]*(?:#[^\r\n]*)?$/.test(
+      text,
+    )
+  );
 }
 
 async function detectHydraConfig(
