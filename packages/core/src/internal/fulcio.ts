@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reads the identity a Fulcio certificate claims, for display (inspect, sign
 // results). Nothing read here is trusted: verify/sigstore.ts verifies.
-import { X509Certificate } from '@sigstore/core';
+import type { X509Certificate } from '@sigstore/core';
+import { sigstoreCore } from './lazy.js';
 import { OID_FULCIO_ISSUER_V1, OID_FULCIO_ISSUER_V2 } from '../constants.js';
 
 /** SAN and OIDC issuer a certificate claims; fields are undefined when absent or unreadable. */
@@ -14,7 +15,7 @@ export interface ClaimedIdentity {
 export function claimedIdentity(der: Uint8Array): ClaimedIdentity {
   let cert: X509Certificate;
   try {
-    cert = X509Certificate.parse(Buffer.from(der));
+    cert = sigstoreCore().X509Certificate.parse(Buffer.from(der));
   } catch {
     return { identity: undefined, issuer: undefined };
   }

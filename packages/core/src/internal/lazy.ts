@@ -11,12 +11,28 @@ import { createRequire } from 'node:module';
 type SigstoreSign = typeof import('@sigstore/sign');
 type SigstoreVerify = typeof import('@sigstore/verify');
 type SigstoreTuf = typeof import('@sigstore/tuf');
+type SigstoreCore = typeof import('@sigstore/core');
+type SigstoreBundle = typeof import('@sigstore/bundle');
 
 const load = createRequire(import.meta.url);
 
 let sign: SigstoreSign | undefined;
 let verify: SigstoreVerify | undefined;
 let tuf: SigstoreTuf | undefined;
+let core: SigstoreCore | undefined;
+let bundle: SigstoreBundle | undefined;
+
+/** `@sigstore/core` (ASN.1, X.509 and RFC 3161 parsing): certificates and timestamps only. */
+export function sigstoreCore(): SigstoreCore {
+  core ??= load('@sigstore/core') as SigstoreCore;
+  return core;
+}
+
+/** `@sigstore/bundle` (bundle JSON codec): keyless only. */
+export function sigstoreBundle(): SigstoreBundle {
+  bundle ??= load('@sigstore/bundle') as SigstoreBundle;
+  return bundle;
+}
 
 /** `@sigstore/sign` (Fulcio, Rekor and TSA clients; make-fetch-happen). */
 export function sigstoreSign(): SigstoreSign {

@@ -4,9 +4,8 @@
  * over a DSSE envelope of the in-toto statement. sigstore-notes.md §2,
  * oms-format.md §14.3.
  */
-import { bundleToJSON } from '@sigstore/bundle';
 import type { Witness } from '@sigstore/sign';
-import { sigstoreSign } from '../internal/lazy.js';
+import { sigstoreBundle, sigstoreSign } from '../internal/lazy.js';
 import {
   IN_TOTO_PAYLOAD_TYPE,
   SIGSTORE_DEFAULT_RETRIES,
@@ -311,5 +310,5 @@ export async function signWithSigstore(
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
-  return bundleToJSON(bundle);
+  return sigstoreBundle().bundleToJSON(bundle);
 }

@@ -6,7 +6,8 @@
  * constraint must hold.
  */
 import type { X509Certificate } from 'node:crypto';
-import { X509Certificate as SigstoreX509 } from '@sigstore/core';
+import type { X509Certificate as SigstoreX509 } from '@sigstore/core';
+import { sigstoreCore } from '../internal/lazy.js';
 import { OID_FULCIO_ISSUER_V1, OID_FULCIO_ISSUER_V2 } from '../constants.js';
 import { ModelSealError } from '../errors.js';
 import {
@@ -171,7 +172,7 @@ function malformedLeaf(what: string, cause: unknown): ModelSealError {
 export function leafIdentity(leaf: X509Certificate): LeafIdentity {
   let parsed: SigstoreX509;
   try {
-    parsed = SigstoreX509.parse(leaf.raw);
+    parsed = sigstoreCore().X509Certificate.parse(leaf.raw);
   } catch (cause) {
     throw malformedLeaf('encoding', cause);
   }

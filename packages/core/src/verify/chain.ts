@@ -8,7 +8,8 @@
  * signature, and "subject equals issuer" never means self-signed here.
  */
 import type { X509Certificate } from 'node:crypto';
-import { X509Certificate as SigstoreX509 } from '@sigstore/core';
+import type { X509Certificate as SigstoreX509 } from '@sigstore/core';
+import { sigstoreCore } from '../internal/lazy.js';
 import { ModelSealError } from '../errors.js';
 
 /** Longest path we build (leaf, intermediates, anchor). */
@@ -53,7 +54,11 @@ function invalid(
 
 function info(node: X509Certificate): CertInfo {
   try {
-    return { node, der: node.raw, parsed: SigstoreX509.parse(node.raw) };
+    return {
+      node,
+      der: node.raw,
+      parsed: sigstoreCore().X509Certificate.parse(node.raw),
+    };
   } catch (error) {
     throw invalid(
       `certificate ${node.subject.replace(/\n/g, ', ')} cannot be parsed`,

@@ -12,10 +12,10 @@ import {
   createHash,
   X509Certificate as NodeX509Certificate,
 } from 'node:crypto';
-import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import type { Bundle } from '@sigstore/bundle';
 import type { SignedEntity, Signer, VerificationError } from '@sigstore/verify';
 import { checkBundleLists } from '../bundle/read.js';
-import { sigstoreVerify } from '../internal/lazy.js';
+import { sigstoreBundle, sigstoreVerify } from '../internal/lazy.js';
 import { ModelSealError, type ErrorCode } from '../errors.js';
 import {
   resolveTrustRoot,
@@ -148,7 +148,7 @@ function parseKeylessBundle(json: unknown): { bundle: Bundle; leaf: Buffer } {
   }
   let bundle: Bundle;
   try {
-    bundle = bundleFromJSON(json);
+    bundle = sigstoreBundle().bundleFromJSON(json);
   } catch (cause) {
     throw malformed('sigstore bundle is malformed', cause);
   }

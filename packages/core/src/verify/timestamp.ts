@@ -5,10 +5,11 @@
  * authority (oms-format.md §14.2, §17 "Certificate validity time").
  */
 import type { X509Certificate } from 'node:crypto';
-import {
+import type {
   RFC3161Timestamp,
   X509Certificate as SigstoreX509,
 } from '@sigstore/core';
+import { sigstoreCore } from '../internal/lazy.js';
 import { ModelSealError } from '../errors.js';
 import { certificateInfo } from './certificate-info.js';
 import type { CertificateInfo } from './types.js';
@@ -71,14 +72,14 @@ export function verifyTimestamps(
 ): VerifiedTimestamp {
   const tsas = authorities.map((node) => ({
     node,
-    parsed: SigstoreX509.parse(node.raw),
+    parsed: sigstoreCore().X509Certificate.parse(node.raw),
   }));
   let best: VerifiedTimestamp | undefined;
   for (const [i, der] of tokens.entries()) {
     let ts: RFC3161Timestamp;
     let time: Date;
     try {
-      ts = RFC3161Timestamp.parse(Buffer.from(der));
+      ts = sigstoreCore().RFC3161Timestamp.parse(Buffer.from(der));
       time = ts.signingTime;
       if (ts.status > 1n) throw new Error(`timestamp status ${ts.status}`);
     } catch (error) {
