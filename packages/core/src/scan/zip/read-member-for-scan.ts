@@ -23,45 +23,6 @@ function expandedLimitHit(ctx: ScanContext, entry: ZipEntry): 'stop' {
   return 'stop';
 }
 
-/**
- * Reads one member of a zip-based model format (PyTorch, NumPy `.npz`) for
- * scanning, bounded by `maxMemberBytes`. Read problems are reported as
- * findings below the member; inflated bytes are charged to the file's
- * expansion budget (`maxExpandedBytes`). A member over `maxMemberBytes` is a
- * high `SCAN_INCOMPLETE` (use {@link openMemberForScan} to scan it whole).
- * @returns the member's bytes; `'skip'` when it cannot be read (reported);
- *   `'stop'` when the expansion budget is spent (reported, the rest of the
- *   archive is not scanned)
- */
-export async function readMemberForScan(
-  source: ByteSource,
-  entry: ZipEntry,
-  ctx: ScanContext,
-): Promise<Buffer | 'skip' | 'stop'> {
-  const read = await readZipEntry(source, entry, ctx.limits.maxMemberBytes);
-  if (!read.ok) {
-    if (read.anomaly.ruleId === 'SCAN_LIMIT_EXCEEDED') {
-      reportIncomplete(ctx, {
-        limit: 'maxMemberBytes',
-        value: ctx.limits.maxMemberBytes,
-        message: `${entry.name} is larger than the member limit`,
-        member: [entry.name],
-        evidence: { size: entry.uncompressedSize },
-      });
-    } else reportZipAnomalies(ctx, [read.anomaly]);
-    return 'skip';
-  }
-  reportZipAnomalies(ctx, read.anomalies);
-  // Stored members are bytes of the file itself; only inflation expands it.
-  if (
-    entry.method === 8 &&
-    ctx.reserveExpanded !== undefined &&
-    !ctx.reserveExpanded(read.data.length)
-  )
-    return expandedLimitHit(ctx, entry);
-  return read.data;
-}
-
 /** A member opened for scanning: its bytes as a source, and how to release them. */
 export interface MemberForScan {
   source: ByteSource;
@@ -76,7 +37,7 @@ const noClose = (): Promise<void> => Promise.resolve();
  * is a slice of the archive; a larger DEFLATE member is inflated as a stream
  * (1 MiB at a time, charged to `maxExpandedBytes`, never past its declared
  * size + 1) into a temporary file that `close()` deletes. Read problems are
- * reported as in {@link readMemberForScan}; the CRC of a large stored member
+ * reported as findings below the member; the CRC of a large stored member
  * is not checked (that would read it whole; torch ignores CRCs).
  */
 export async function openMemberForScan(
