@@ -22,6 +22,20 @@ import {
 import type { KeySignerOptions, SignedBy, StatementSigner } from './types.js';
 
 /** The scheme a private key signs with (curve hash, RSA padding). */
+/** What a key bundle says about its signer: hint, SPKI fingerprint, key type and scheme. */
+export function keySignedBy(
+  key: KeyObject,
+  scheme: SignatureScheme,
+): Extract<SignedBy, { method: 'key' }> {
+  return {
+    method: 'key',
+    hint: keyHint(key),
+    fingerprint: createHash('sha256').update(spkiDer(key)).digest('hex'),
+    keyType: keyDescription(key),
+    scheme: scheme.name,
+  };
+}
+
 export function signingScheme(
   key: KeyObject,
   rsaPadding: RsaPadding = 'pkcs1v15',
@@ -72,14 +86,8 @@ export async function createKeySigner(
 ): Promise<StatementSigner> {
   const key = await loadPrivateKey(options.privateKey, options.password);
   const scheme = signingScheme(key, options.rsaPadding);
-  const hint = keyHint(key);
-  const signedBy: SignedBy = {
-    method: 'key',
-    hint,
-    fingerprint: createHash('sha256').update(spkiDer(key)).digest('hex'),
-    keyType: keyDescription(key),
-    scheme: scheme.name,
-  };
+  const signedBy = keySignedBy(key, scheme);
+  const { hint } = signedBy;
   return {
     method: 'key',
     signedBy,

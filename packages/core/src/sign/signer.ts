@@ -2,19 +2,13 @@
 /**
  * Key bundles from an external {@link Signer} (PKCS#11 token, HSM, KMS).
  */
-import { createHash } from 'node:crypto';
 import { pae } from '../bundle/dsse.js';
 import { buildKeyBundle } from '../bundle/write.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../constants.js';
 import { ModelSealError } from '../errors.js';
-import {
-  keyDescription,
-  keyHint,
-  schemesFor,
-  spkiDer,
-  verifyWith,
-} from '../internal/keys.js';
-import type { SignedBy, Signer, StatementSigner } from './types.js';
+import { keyDescription, verifyWith } from '../internal/keys.js';
+import { keySignedBy, signingScheme } from './key.js';
+import type { Signer, StatementSigner } from './types.js';
 
 /**
  * A {@link StatementSigner} writing key bundles (the same bundle as
@@ -32,18 +26,9 @@ export function statementSignerFrom(signer: Signer): StatementSigner {
       code: 'INVALID_OPTIONS',
       message: 'a Signer needs publicKey, a public KeyObject',
     });
-  const [scheme] = schemesFor(key, signer.rsaPadding ?? 'pkcs1v15');
-  /* v8 ignore next 3 -- schemesFor returns at least one scheme or throws */
-  if (scheme === undefined)
-    throw new ModelSealError({ code: 'INTERNAL_ERROR', message: 'no scheme' });
-  const hint = keyHint(key);
-  const signedBy: SignedBy = {
-    method: 'key',
-    hint,
-    fingerprint: createHash('sha256').update(spkiDer(key)).digest('hex'),
-    keyType: keyDescription(key),
-    scheme: scheme.name,
-  };
+  const scheme = signingScheme(key, signer.rsaPadding);
+  const signedBy = keySignedBy(key, scheme);
+  const { hint } = signedBy;
   const where = signer.description ?? 'the external signer';
   return {
     method: 'key',
