@@ -298,9 +298,9 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
   ),
   rule(
     'ZIP_INFLATE_ERROR',
-    'medium',
+    'high',
     'zip entry does not decompress',
-    'An entry fails to inflate or inflates to a size other than declared.',
+    "An entry fails to inflate or inflates to a size other than declared: Python's zipfile refuses it, another reader (PyTorch's miniz) may read it otherwise, and an entry that does not inflate is not scanned.",
     'Re-create the archive.',
   ),
   rule(

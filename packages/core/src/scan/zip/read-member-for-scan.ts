@@ -151,7 +151,7 @@ async function inflateToTempFile(
     reportZipAnomalies(ctx, [
       {
         ruleId: 'ZIP_INFLATE_ERROR',
-        severity: 'medium',
+        severity: 'high',
         message: `${entry.name} does not inflate`,
         entry: entry.name,
         evidence: { reason: inflateError },
@@ -163,7 +163,7 @@ async function inflateToTempFile(
   if (produced !== entry.uncompressedSize) {
     anomalies.push({
       ruleId: 'ZIP_INFLATE_ERROR',
-      severity: 'medium',
+      severity: 'high',
       message: `${entry.name} inflates to ${produced} bytes, not the declared ${entry.uncompressedSize}`,
       entry: entry.name,
       evidence: { actual: produced, declared: entry.uncompressedSize },

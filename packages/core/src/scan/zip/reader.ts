@@ -404,7 +404,7 @@ export async function readZipEntry(
         ok: false,
         anomaly: {
           ruleId: 'ZIP_INFLATE_ERROR',
-          severity: 'medium',
+          severity: 'high',
           message: `${entry.name} does not inflate`,
           entry: entry.name,
           evidence: { reason: String((e as Error).message).slice(0, 120) },
@@ -414,7 +414,7 @@ export async function readZipEntry(
     if (data.length !== entry.uncompressedSize) {
       anomalies.push({
         ruleId: 'ZIP_INFLATE_ERROR',
-        severity: 'medium',
+        severity: 'high',
         message: `${entry.name} inflates to ${data.length} bytes, not the declared ${entry.uncompressedSize}`,
         entry: entry.name,
         evidence: { actual: data.length, declared: entry.uncompressedSize },
