@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `pnpm bench`: hashing throughput and peak memory of modelseal against
- * `openssl dgst` on the same files, in the same run.
+ * `pnpm bench --library`: hashing throughput and peak memory of the library
+ * (hashModel() in its own process, start-up left out) against `openssl dgst`
+ * on the same files, in the same run. Plain `pnpm bench` measures whole CLI
+ * processes instead (whole.mjs).
  *
  * Generates a model (a few large files plus small ones), a directory of small
  * files (4 KiB–1 MiB mix) and one of 4 KiB files, warms the page cache, then
@@ -12,10 +14,11 @@
  *
  * Needs `pnpm build` first (it imports packages/core/dist). See docs/performance.md.
  *
- *   pnpm bench                                   # 8 GiB model, 3 rounds
- *   pnpm bench --size 256MiB --runs 1            # smoke test, well under a minute
- *   pnpm bench --size 2GiB --only files-sha256,openssl-sha256   # ids or substrings
+ *   pnpm bench --library                         # 8 GiB model, 3 rounds
+ *   pnpm bench --library --size 256MiB --runs 1  # smoke test, well under a minute
+ *   pnpm bench --library --size 2GiB --only files-sha256,openssl-sha256   # ids or substrings
  *   pnpm bench --hostile                         # peak RSS and CPU per hostile file (hostile.mjs)
+ *   (or node scripts/bench/bench.mjs [flags] directly)
  *
  * Every flag also reads from MODELSEAL_BENCH_<FLAG> (upper case, dashes as
  * underscores), e.g. MODELSEAL_BENCH_SIZE=2GiB.
@@ -132,7 +135,7 @@ function parseOptions() {
 }
 
 function usage() {
-  const lines = ['usage: pnpm bench [flags]', ''];
+  const lines = ['usage: pnpm bench --library [flags]', ''];
   for (const [name, spec] of Object.entries(FLAGS)) {
     const arg = spec.type === 'string' ? ` <v>` : '';
     const def =

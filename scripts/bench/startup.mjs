@@ -5,8 +5,10 @@
  * same run (alternating, medians), and the import cost of every library
  * subpath (modules loaded and milliseconds). Needs `pnpm build` first.
  *
- *   node scripts/bench/startup.mjs [--runs 15] [--json FILE]
+ *   node scripts/bench/startup.mjs [--runs 15] [--import-runs 5] [--json FILE]
  *   pnpm bench --startup
+ *
+ * `pnpm bench` (whole.mjs) runs this too and prints its tables.
  *
  * Targets (issue: performance at the machine's limit), whole process minus
  * `node -e 0`: --version < 20 ms, digest of a one-file model < 60 ms,
@@ -36,11 +38,15 @@ const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '15' },
+    'import-runs': { type: 'string', default: '5' },
     json: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be ≥ 1');
+const importRuns = Number(values['import-runs']);
+if (!Number.isInteger(importRuns) || importRuns < 1)
+  throw new Error('--import-runs must be ≥ 1');
 if (!existsSync(join(DIST, 'index.js')))
   throw new Error('packages/core/dist is missing: run `pnpm build` first');
 
@@ -140,7 +146,7 @@ try {
     };
   });
 
-  // Import cost of each subpath: modules loaded and milliseconds (median of 5).
+  // Import cost of each subpath: modules loaded and milliseconds (median of --import-runs).
   const subpaths = [
     '',
     'manifest',
@@ -169,7 +175,7 @@ try {
     const ms = [];
     let modules = 0;
     let packages = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < importRuns; i++) {
       const out = execFileSync(
         process.execPath,
         ['--import', HOOK, '--input-type=module', '-e', code],
