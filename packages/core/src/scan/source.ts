@@ -50,6 +50,22 @@ export async function openFileSource(path: string): Promise<FileByteSource> {
         }
         return done === n ? buf : buf.subarray(0, done);
       },
+      async readInto(target: Buffer, offset: number): Promise<number> {
+        const start = Math.max(0, offset);
+        const n = Math.max(0, Math.min(target.length, size - start));
+        let done = 0;
+        while (done < n) {
+          const { bytesRead } = await fh.read(
+            target,
+            done,
+            n - done,
+            start + done,
+          );
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        return done;
+      },
       close: () => fh.close(),
     };
   } catch (e) {
@@ -81,7 +97,7 @@ export function sliceSource(
 ): ByteSource {
   const start = Math.min(Math.max(0, offset), source.size);
   const size = Math.max(0, Math.min(length, source.size - start));
-  return {
+  const slice: ByteSource = {
     size,
     read(o: number, n: number): Promise<Buffer> {
       const s = Math.max(0, o);
@@ -91,4 +107,14 @@ export function sliceSource(
         : source.read(start + s, m);
     },
   };
+  const inner = source.readInto?.bind(source);
+  if (inner !== undefined)
+    slice.readInto = (target: Buffer, o: number): Promise<number> => {
+      const s = Math.max(0, o);
+      const m = Math.max(0, Math.min(target.length, size - s));
+      return m === 0
+        ? Promise.resolve(0)
+        : inner(target.subarray(0, m), start + s);
+    };
+  return slice;
 }

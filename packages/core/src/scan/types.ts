@@ -74,6 +74,12 @@ export interface ByteSource {
   readonly size: number;
   /** Reads `length` bytes at `offset`; returns fewer only at the end of the source. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: reads up to `target.length` bytes at `offset` into `target` (a
+   * buffer the caller reuses); returns how many were read, fewer only at the
+   * end of the source.
+   */
+  readInto?(target: Buffer, offset: number): Promise<number>;
 }
 
 /**

@@ -288,9 +288,15 @@ export function pickleOpcodeName(byte: number): string | undefined {
   return NAMES[byte];
 }
 
-/** Thrown inside a step when the window lacks bytes that the source has. */
+/**
+ * Thrown inside a step when the window lacks bytes that the source has. Each
+ * machine throws its one instance (see {@link PickleMachine.needBytes}): a
+ * refill is routine, and capturing a stack trace for each cost 5 % of a scan.
+ */
 class NeedBytes extends Error {
-  constructor(readonly upTo: number) {
+  /** Offset the window must reach. */
+  upTo = 0;
+  constructor() {
     super('need bytes');
   }
 }
@@ -460,6 +466,38 @@ function bigintFromLE(bytes: Buffer): bigint {
   return v;
 }
 
+/**
+ * The memo: a dense array while keys come in order (`MEMOIZE`, and what
+ * Python's pickler writes with `BINPUT`), a map for the others. An array slot
+ * costs 8 bytes where a map entry costs about 40: a pickle of a million
+ * objects memoises a million values.
+ */
+class Memo {
+  private dense: PickleValue[] = [];
+  private sparse: Map<number, PickleValue> | undefined;
+
+  get size(): number {
+    return this.dense.length + (this.sparse?.size ?? 0);
+  }
+
+  get(idx: number): PickleValue | undefined {
+    return idx >= 0 && idx < this.dense.length
+      ? this.dense[idx]
+      : this.sparse?.get(idx);
+  }
+
+  has(idx: number): boolean {
+    return this.get(idx) !== undefined;
+  }
+
+  set(idx: number, v: PickleValue): void {
+    const d = this.dense;
+    if (idx >= 0 && idx < d.length) d[idx] = v;
+    else if (idx === d.length && this.sparse?.has(idx) !== true) d.push(v);
+    else (this.sparse ??= new Map()).set(idx, v);
+  }
+}
+
 /** The decoded operands of one opcode. */
 interface Operand {
   n: number;
@@ -503,7 +541,7 @@ class PickleMachine {
   };
   private stack: PickleValue[] = [];
   private marks: number[] = [];
-  private memo = new Map<number, PickleValue>();
+  private memo = new Memo();
   private frameEnd: number | undefined;
   private opsInStream = 0;
   private inStream = false;
@@ -516,7 +554,7 @@ class PickleMachine {
   private saved: {
     stack: PickleValue[];
     marks: number[];
-    memo: Map<number, PickleValue>;
+    memo: Memo;
   }[] = [];
 
   constructor(
@@ -542,6 +580,14 @@ class PickleMachine {
 
   // ---- byte access (all throw NeedBytes or StreamError, never mutate state)
 
+  private readonly need = new NeedBytes();
+
+  /** The machine's {@link NeedBytes}, asking for bytes up to `upTo`. */
+  private needBytes(upTo: number): NeedBytes {
+    this.need.upTo = upTo;
+    return this.need;
+  }
+
   private ensure(from: number, n: number): void {
     const { buf, base, total } = this.w;
     if (from + n > total) {
@@ -552,7 +598,7 @@ class PickleMachine {
       );
     }
     if (from < base || from + n > base + buf.length)
-      throw new NeedBytes(from + n);
+      throw this.needBytes(from + n);
   }
 
   private bytesAt(from: number, n: number): Buffer {
@@ -564,7 +610,7 @@ class PickleMachine {
   private lineAt(from: number): Buffer {
     const { buf, base, total } = this.w;
     const o = from - base;
-    if (o < 0) throw new NeedBytes(from + 1);
+    if (o < 0) throw this.needBytes(from + 1);
     const max = this.limits.maxLineBytes;
     const tooLong = (): StreamError =>
       limitError(
@@ -584,7 +630,7 @@ class PickleMachine {
         'pickle stream ends inside a text line',
       );
     if (windowEnd - from > max) throw tooLong();
-    throw new NeedBytes(
+    throw this.needBytes(
       Math.min(total, windowEnd + Math.max(65536, windowEnd - from)),
     );
   }
@@ -848,7 +894,7 @@ class PickleMachine {
     this.out.streams++;
     this.stack = [];
     this.marks = [];
-    this.memo = new Map();
+    this.memo = new Memo();
     this.frameEnd = undefined;
     this.opsInStream = 0;
     this.inStream = true;
@@ -890,6 +936,17 @@ class PickleMachine {
   // being decoded; these throw NeedBytes or StreamError and change nothing else.
 
   private cur = 0;
+  /** The operands of the opcode being decoded (reset by each step). */
+  private readonly a: Operand = {
+    n: 0,
+    f: 0,
+    b: undefined,
+    s: '',
+    s2: '',
+    skip: false,
+    at: 0,
+    len: 0,
+  };
 
   /** Consumes `width` bytes at the cursor; returns their index in the window. */
   private fixed(width: number): number {
@@ -944,6 +1001,19 @@ class PickleMachine {
     this.cur = p + n;
   }
 
+  private resetOperand(): Operand {
+    const a = this.a;
+    a.n = 0;
+    a.f = 0;
+    a.b = undefined;
+    a.s = '';
+    a.s2 = '';
+    a.skip = false;
+    a.at = 0;
+    a.len = 0;
+    return a;
+  }
+
   /**
    * Runs one opcode at `pos`. Returns 'stop' after `STOP` (stream finished),
    * 'ok' otherwise. Throws NeedBytes (retry after refill) or StreamError.
@@ -963,23 +1033,13 @@ class PickleMachine {
       );
     }
 
-    // Decode operands first (no state change before this point).
-    const a: Operand = {
-      n: 0,
-      f: 0,
-      b: undefined,
-      s: '',
-      s2: '',
-      skip: false,
-      at: 0,
-      len: 0,
-    };
+    // Decode operands first (no state change before this point). One operand
+    // record for every opcode: nothing is allocated per opcode here.
+    const a = this.resetOperand();
     const keep = this.limits.maxKeptOperandBytes;
+    const budget = this.limits.maxRetainedBytes - this.retained;
     // Past the retention budget only short operands are read at all.
-    const keepAny = Math.min(
-      keep,
-      Math.max(SHORT_OPERAND, this.limits.maxRetainedBytes - this.retained),
-    );
+    const keepAny = Math.min(keep, Math.max(SHORT_OPERAND, budget));
     switch (op) {
       case 'INT':
       case 'LONG':
@@ -1018,9 +1078,13 @@ class PickleMachine {
         break;
       case 'LONG1':
       case 'SHORT_BINSTRING':
-      case 'SHORT_BINBYTES':
       case 'SHORT_BINUNICODE':
         this.takeOrSkip(a, this.w.buf[this.fixed(1)]!, 255, op);
+        break;
+      // Bytes are read only when they will be kept (bytesValue): past the
+      // retention budget they are skipped by length, never sliced or copied.
+      case 'SHORT_BINBYTES':
+        this.takeOrSkip(a, this.w.buf[this.fixed(1)]!, budget, op);
         break;
       case 'LONG4':
         // Python builds the int; its value never matters past 4096 bytes.
@@ -1035,13 +1099,22 @@ class PickleMachine {
         this.takeOrSkip(a, this.w.buf.readInt32LE(this.fixed(4)), keepAny, op);
         break;
       case 'BINUNICODE':
-      case 'BINBYTES':
         this.takeOrSkip(a, this.w.buf.readUInt32LE(this.fixed(4)), keepAny, op);
         break;
+      case 'BINBYTES':
+        this.takeOrSkip(
+          a,
+          this.w.buf.readUInt32LE(this.fixed(4)),
+          Math.min(keepAny, budget),
+          op,
+        );
+        break;
       case 'BINUNICODE8':
+        this.takeOrSkip(a, this.u64(op), keepAny, op);
+        break;
       case 'BINBYTES8':
       case 'BYTEARRAY8':
-        this.takeOrSkip(a, this.u64(op), keepAny, op);
+        this.takeOrSkip(a, this.u64(op), Math.min(keepAny, budget), op);
         break;
       case 'GLOBAL':
       case 'INST':
@@ -1421,7 +1494,7 @@ class PickleMachine {
             this.pos = start;
             this.out.opcodes--;
             this.opsInStream--;
-            throw new NeedBytes(end + 1);
+            throw this.needBytes(end + 1);
           }
           padding = 1 + this.w.buf[end - this.w.base]!;
         }
@@ -1465,7 +1538,7 @@ class PickleMachine {
             });
             this.stack = [];
             this.marks = [];
-            this.memo = new Map();
+            this.memo = new Memo();
             this.frameEnd = undefined;
             this.opsInStream = 0;
           }
@@ -1499,10 +1572,34 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
 }
 
 /**
- * Bytes read per window refill (more when one operand needs more). Small,
- * because after a skipped operand only the next opcode's few bytes are needed.
+ * Bytes read per window refill, into one reused buffer when the source can
+ * read into a buffer (a file); an operand kept whole that needs more is read
+ * into a buffer of its own. A refill happens only when the next opcode runs
+ * past the window: operands skipped by length are never read.
  */
-const WINDOW = 64 * 1024;
+const WINDOW = 1024 * 1024;
+
+/**
+ * A buffer of `bytes` starting on a page boundary (a WebAssembly memory):
+ * the kernel copies file data into it several times faster than into the
+ * malloc'd memory of `Buffer.allocUnsafe`, 16 bytes past one (performance.md).
+ */
+function alignedBuffer(bytes: number): Buffer {
+  try {
+    const pages = Math.ceil(bytes / 65536);
+    const { WebAssembly: wasm } = globalThis as unknown as {
+      WebAssembly: {
+        Memory: new (d: { initial: number; maximum: number }) => {
+          buffer: ArrayBuffer;
+        };
+      };
+    };
+    const mem = new wasm.Memory({ initial: pages, maximum: pages });
+    return Buffer.from(mem.buffer, 0, bytes);
+  } catch {
+    return Buffer.allocUnsafeSlow(bytes);
+  }
+}
 /** Chunk of junk searched at a time for the next stream. */
 const RESYNC_CHUNK = 1024 * 1024;
 /** Steps between two looks at the clock and the signal. */
@@ -1532,8 +1629,18 @@ export async function analysePickleSource(
   };
   const start = options.start ?? 0;
   const total = source.size;
+  const readInto = source.readInto?.bind(source);
+  /** The reused window buffer (made on the first refill that can use it). */
+  let reused: Buffer | undefined;
+  // Nothing keeps a view of a window past the step that reads it: kept
+  // operands are copied, strings decoded. So each refill may overwrite it.
   const load = async (from: number, upTo: number): Promise<Window> => {
     const len = Math.min(total - from, Math.max(WINDOW, upTo - from));
+    if (readInto !== undefined && len <= WINDOW) {
+      reused ??= alignedBuffer(WINDOW);
+      const n = await readInto(reused.subarray(0, len), from);
+      return { buf: reused.subarray(0, n), base: from, total };
+    }
     const buf = await source.read(from, len);
     return { buf, base: from, total };
   };
