@@ -7,6 +7,7 @@ import {
   type ScanAttestationResult,
 } from '@modelseal/core/attest';
 import { isModelSealError } from '@modelseal/core/errors';
+import { resourceCount } from '@modelseal/core/manifest';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import {
   verifyModelSignature,
@@ -461,6 +462,11 @@ export async function verifyCommand(
       fileFlagsOf(parsed, path, [
         [signaturePathFrom(parsed), '--signature FILE'],
       ]),
+      // The size cap is the one bundle limit a flag sets: name it, not the file.
+      isModelSealError(error) &&
+        (error.details as { limit?: unknown } | undefined)?.limit === 'maxBytes'
+        ? { BUNDLE_LIMIT_EXCEEDED: '--max-bundle-bytes N' }
+        : {},
     );
   }
   progress.done();
@@ -485,7 +491,7 @@ export async function verifyCommand(
     Object.assign(io.audit, {
       modelName: manifest.modelName,
       rootDigest: manifest.rootDigest,
-      resources: manifest.resources.length,
+      resources: resourceCount(manifest),
       signer: result.signer as unknown as Record<string, unknown>,
       ...fileSha256Of(manifest),
     });
@@ -504,7 +510,7 @@ export async function verifyCommand(
     return EXIT.OK;
   }
   io.out(
-    `verified ${safeText(path)}: ${manifest.resources.length} resources match root sha256:${safeText(manifest.rootDigest)}`,
+    `verified ${safeText(path)}: ${resourceCount(manifest)} resources match root sha256:${safeText(manifest.rootDigest)}`,
   );
   io.out(`  signer: ${describeSigner(result.signer)}`);
   if (result.trustRoot !== undefined)

@@ -101,6 +101,20 @@ export function errorLine(error: unknown): string {
   return `modelseal: internal error: ${safeText(message.split('\n')[0] ?? '')}${causes}`;
 }
 
+/** Whether `message` holds `path` as a whole path, not inside a word or a longer path. */
+function namesPath(message: string, path: string): boolean {
+  for (
+    let i = message.indexOf(path);
+    i !== -1;
+    i = message.indexOf(path, i + 1)
+  ) {
+    const before = message[i - 1] ?? ' ';
+    const after = message[i + path.length] ?? ' ';
+    if (/[\s"'(=]/.test(before) && /[\s"'):,/.]/.test(after)) return true;
+  }
+  return false;
+}
+
 /**
  * The flag that names a file, added to a library error about that file
  * (`details.path`) whose message names no flag: "cannot write
@@ -113,9 +127,10 @@ export function withFlagHint(
 ): unknown {
   if (!isModelSealError(error) || error.message.includes('--')) return error;
   const path = (error.details as { path?: unknown } | undefined)?.path;
-  // Without details.path: the longest of the files that the message names.
+  // Without details.path: the longest of the files that the message names,
+  // as a whole path (a model path `.` or `m` is not named by "e.g." or "email").
   const named = [...flags.keys()]
-    .filter((file) => file !== '' && error.message.includes(file))
+    .filter((file) => file !== '' && namesPath(error.message, file))
     .sort((a, b) => b.length - a.length)[0];
   const flag =
     byCode[error.code] ??
