@@ -7,7 +7,6 @@ import {
   type ScanAttestationResult,
 } from '@modelseal/core/attest';
 import { isModelSealError } from '@modelseal/core/errors';
-import { resourceCount } from '@modelseal/core/manifest';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import {
   verifyModelSignature,
@@ -491,7 +490,7 @@ export async function verifyCommand(
     Object.assign(io.audit, {
       modelName: manifest.modelName,
       rootDigest: manifest.rootDigest,
-      resources: resourceCount(manifest),
+      resources: manifest.resources.length,
       signer: result.signer as unknown as Record<string, unknown>,
       ...fileSha256Of(manifest),
     });
@@ -510,7 +509,7 @@ export async function verifyCommand(
     return EXIT.OK;
   }
   io.out(
-    `verified ${safeText(path)}: ${resourceCount(manifest)} resources match root sha256:${safeText(manifest.rootDigest)}`,
+    `verified ${safeText(path)}: ${manifest.resources.length} resources match root sha256:${safeText(manifest.rootDigest)}`,
   );
   io.out(`  signer: ${describeSigner(result.signer)}`);
   if (result.trustRoot !== undefined)
