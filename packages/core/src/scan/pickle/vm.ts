@@ -1579,6 +1579,78 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
  */
 const WINDOW = 1024 * 1024;
 
+/** Bytes at the end of a window that the read-ahead reads again (an opcode straddling the end). */
+const READ_AHEAD_OVERLAP = 64 * 1024;
+
+/**
+ * Window refills from a source that reads into buffers (a file): two
+ * page-aligned buffers, the VM's window in one while the next window is read
+ * ahead into the other. Nothing keeps a view of a window past the step that
+ * reads it (kept operands are copied, strings decoded), so a buffer is
+ * overwritten once the VM has moved to the other.
+ */
+class WindowReader {
+  private readonly bufs: [Buffer, Buffer];
+  /** The buffer holding the VM's window. */
+  private cur = 0;
+  /** Read in flight into the other buffer, at `base`. */
+  private ahead: { base: number; n: Promise<number> } | undefined;
+
+  constructor(
+    private readonly readInto: (t: Buffer, o: number) => Promise<number>,
+    private readonly total: number,
+  ) {
+    const both = alignedBuffer(2 * WINDOW);
+    this.bufs = [both.subarray(0, WINDOW), both.subarray(WINDOW)];
+  }
+
+  /** A window starting at `from` that holds `[from, upTo)` (`upTo - from` at most {@link WINDOW}). */
+  async load(from: number, upTo: number): Promise<Window> {
+    const spare = this.bufs[1 - this.cur]!;
+    const total = this.total;
+    let window: Window | undefined;
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead !== undefined) {
+      const n = await ahead.n;
+      const end = ahead.base + n;
+      if (from >= ahead.base && Math.max(upTo, from + 1) <= end)
+        window = {
+          buf: spare.subarray(from - ahead.base, n),
+          base: from,
+          total,
+        };
+    }
+    if (window === undefined) {
+      const len = Math.min(total - from, WINDOW);
+      const n =
+        len <= 0 ? 0 : await this.readInto(spare.subarray(0, len), from);
+      window = { buf: spare.subarray(0, n), base: from, total };
+    }
+    this.cur = 1 - this.cur;
+    const end = window.base + window.buf.length;
+    if (end < total && window.buf.length > READ_AHEAD_OVERLAP) {
+      const base = end - READ_AHEAD_OVERLAP;
+      const into = this.bufs[1 - this.cur]!;
+      const n = this.readInto(
+        into.subarray(0, Math.min(WINDOW, total - base)),
+        base,
+      );
+      // Awaited by the next load or by settle(); a failure surfaces there.
+      n.catch(() => undefined);
+      this.ahead = { base, n };
+    }
+    return window;
+  }
+
+  /** Waits for a read still in flight (the source may be closed after the analysis). */
+  async settle(): Promise<void> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    await ahead?.n.catch(() => undefined);
+  }
+}
+
 /**
  * A buffer of `bytes` starting on a page boundary (a WebAssembly memory):
  * the kernel copies file data into it several times faster than into the
@@ -1627,23 +1699,33 @@ export async function analysePickleSource(
     ...DEFAULT_PICKLE_VM_LIMITS,
     ...options.limits,
   };
-  const start = options.start ?? 0;
   const total = source.size;
   const readInto = source.readInto?.bind(source);
-  /** The reused window buffer (made on the first refill that can use it). */
-  let reused: Buffer | undefined;
-  // Nothing keeps a view of a window past the step that reads it: kept
-  // operands are copied, strings decoded. So each refill may overwrite it.
+  const reader =
+    readInto === undefined ? undefined : new WindowReader(readInto, total);
   const load = async (from: number, upTo: number): Promise<Window> => {
+    if (reader !== undefined && upTo - from <= WINDOW)
+      return reader.load(from, upTo);
     const len = Math.min(total - from, Math.max(WINDOW, upTo - from));
-    if (readInto !== undefined && len <= WINDOW) {
-      reused ??= alignedBuffer(WINDOW);
-      const n = await readInto(reused.subarray(0, len), from);
-      return { buf: reused.subarray(0, n), base: from, total };
-    }
     const buf = await source.read(from, len);
     return { buf, base: from, total };
   };
+  try {
+    return await runMachine(source, options, limits, load);
+  } finally {
+    await reader?.settle();
+  }
+}
+
+/** The driver of {@link analysePickleSource}, reading windows with `load`. */
+async function runMachine(
+  source: ByteSource,
+  options: PickleAnalysisOptions,
+  limits: PickleVmLimits,
+  load: (from: number, upTo: number) => Promise<Window>,
+): Promise<PickleAnalysis> {
+  const start = options.start ?? 0;
+  const total = source.size;
   const vm = new PickleMachine(
     await load(start, start),
     limits,
