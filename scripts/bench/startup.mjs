@@ -8,7 +8,10 @@
  *   node scripts/bench/startup.mjs [--runs 15] [--import-runs 5] [--json FILE]
  *   pnpm bench --startup
  *
- * `pnpm bench` (whole.mjs) runs this too and prints its tables.
+ * `pnpm bench` (whole.mjs) runs this too and prints its tables. "over node -e 0"
+ * is paired: each round's time minus `node -e 0`'s in the same round, median
+ * over rounds; CPU (user + sys, from /usr/bin/time) is the steadier figure on a
+ * busy machine.
  *
  * Targets (issue: performance at the machine's limit), whole process minus
  * `node -e 0`: --version < 20 ms, digest of a one-file model < 60 ms,
@@ -112,15 +115,17 @@ try {
   const run = (args) => {
     const t0 = process.hrtime.bigint();
     const r = TIME
-      ? spawnSync(TIME, ['-f', '%M', process.execPath, ...args], {
+      ? spawnSync(TIME, ['-f', '%M %U %S', process.execPath, ...args], {
           encoding: 'utf8',
         })
       : spawnSync(process.execPath, args, { encoding: 'utf8' });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0)
       throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    const rssKiB = TIME ? Number(r.stderr.trim().split('\n').at(-1)) : NaN;
-    return { ms, rssKiB };
+    const [rssKiB, user, sys] = TIME
+      ? r.stderr.trim().split('\n').at(-1).split(' ').map(Number)
+      : [NaN, NaN, NaN];
+    return { ms, rssKiB, cpuMs: (user + sys) * 1e3 };
   };
   const samples = new Map(cases.map((c) => [c.id, []]));
   for (const c of cases) run(c.args); // warm the page cache
@@ -132,15 +137,20 @@ try {
     const s = [...xs].sort((a, b) => a - b);
     return s[Math.floor(s.length / 2)];
   };
-  const base = median(samples.get('node -e 0').map((x) => x.ms));
+  // Paired: each round's figure minus `node -e 0` in the same round, then the median.
+  const node = samples.get('node -e 0');
+  const over = (c, key) =>
+    median(samples.get(c.id).map((x, i) => x[key] - node[i][key]));
+  const round1 = (x) => (Number.isNaN(x) ? null : Math.round(x * 10) / 10);
   const rows = cases.map((c) => {
     const ms = median(samples.get(c.id).map((x) => x.ms));
     const rss = median(samples.get(c.id).map((x) => x.rssKiB));
     return {
       id: c.id,
-      ms: Math.round(ms * 10) / 10,
-      overNode:
-        c.target === undefined ? null : Math.round((ms - base) * 10) / 10,
+      ms: round1(ms),
+      overNode: c.target === undefined ? null : round1(over(c, 'ms')),
+      cpuMs: round1(median(samples.get(c.id).map((x) => x.cpuMs))),
+      cpuOverNode: c.target === undefined ? null : round1(over(c, 'cpuMs')),
       target: c.target ?? null,
       peakRssMiB: Number.isNaN(rss) ? null : Math.round(rss / 102.4) / 10,
     };
@@ -199,11 +209,13 @@ try {
     `start-up, ${runs} rounds, medians; ${cpus().length} × ${cpu}; node ${process.version}`,
   );
   console.log('');
-  console.log('| command | wall ms | over node -e 0 | target | peak RSS MiB |');
-  console.log('|---|--:|--:|--:|--:|');
+  console.log(
+    '| command | wall ms | over node -e 0 | target | CPU ms | CPU over node -e 0 | peak RSS MiB |',
+  );
+  console.log('|---|--:|--:|--:|--:|--:|--:|');
   for (const r of rows)
     console.log(
-      `| ${r.id} | ${r.ms} | ${r.overNode ?? '—'} | ${r.target === null ? '—' : `< ${r.target}`} | ${r.peakRssMiB ?? '—'} |`,
+      `| ${r.id} | ${r.ms} | ${r.overNode ?? '—'} | ${r.target === null ? '—' : `< ${r.target}`} | ${r.cpuMs ?? '—'} | ${r.cpuOverNode ?? '—'} | ${r.peakRssMiB ?? '—'} |`,
     );
   console.log('');
   console.log('| import | modules | packages | ms |');
