@@ -409,6 +409,14 @@ function defineCases(ctx) {
       set: 'one',
       label: 'modelseal digest, one 4 KiB file (fixed cost)',
     },
+    {
+      id: 'one/ms-verify',
+      kind: 'modelseal',
+      verb: 'verify',
+      sig: 'one',
+      set: 'one',
+      label: 'modelseal verify key, one 4 KiB file (fixed cost)',
+    },
   ];
   const has = (tool) => Boolean(ctx[tool]);
   const add = (c) => cases.push(c);
@@ -861,9 +869,28 @@ function groupTable(group, cases, rows, samples) {
   );
 }
 
+/** The fixed-cost case of a modelseal case: the same command on one 4 KiB file. */
+const fixedOf = (c) =>
+  c.verb === 'verify' ? 'one/ms-verify' : 'one/ms-digest';
+
+/**
+ * Median over rounds of (case CPU − its fixed-cost process's CPU) ÷ the
+ * yardstick's CPU, all from the same round: the per-byte CPU ratio.
+ */
+function netCpuRatio(samples, c) {
+  const sa = samples.get(c.id);
+  const sb = samples.get(c.cpuRef);
+  const fixed = samples.get(fixedOf(c));
+  if (!sa || !sb || !fixed) return undefined;
+  const nets = [];
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++)
+    if (!sa[i].error && !sb[i].error && fixed[i] && !fixed[i].error)
+      nets.push((sa[i].cpu - fixed[i].cpu) / sb[i].cpu);
+  return median(nets);
+}
+
 /** CPU per byte (user + sys per GB) of the large-file cases against C / openssl, same bytes, same round. */
 function cpuTable(cases, samples, ctx) {
-  const fixed = samples.get('one/ms-digest');
   const body = [];
   for (const c of cases) {
     if (!c.cpuRef || !samples.has(c.cpuRef)) continue;
@@ -872,26 +899,18 @@ function cpuTable(cases, samples, ctx) {
     const ref = samples.get(c.cpuRef).filter((x) => !x.error);
     if (s.length === 0 || ref.length === 0) continue;
     const perGB = (x) => x.cpu / (bytes / GB);
+    const fixed = samples.get(fixedOf(c));
     const net = (x, i) =>
       fixed?.[i] && !fixed[i].error ? x.cpu - fixed[i].cpu : NaN;
     // paired(a, b) gives b ÷ a: the case's CPU over the yardstick's.
     const ratio = paired(samples, c.cpuRef, c.id, (x) => x.cpu);
-    // Net ratio: (case CPU − the fixed-cost process's CPU, same round) ÷ ref CPU.
-    const nets = [];
-    const sa = samples.get(c.id);
-    const sb = samples.get(c.cpuRef);
-    for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
-      if (sa[i].error || sb[i].error) continue;
-      const n = net(sa[i], i);
-      if (Number.isFinite(n) && sb[i].cpu > 0) nets.push(n / sb[i].cpu);
-    }
     body.push([
       `${c.set}: ${c.label}`,
       fmt(median(s.map(perGB)), 3),
       fmt(median(s.map((x, i) => net(x, i) / (bytes / GB))), 3),
       `${yardName(c.cpuRef)} ${fmt(median(ref.map(perGB)), 3)}`,
       fmt(ratio),
-      fmt(median(nets)),
+      fmt(netCpuRatio(samples, c)),
     ]);
   }
   if (body.length === 0) return undefined;
@@ -981,16 +1000,9 @@ function targetLines(cases, rows, samples, ctx, startup) {
     );
   }
   // CPU per byte: the library within 1.05x C, judged net of the fixed cost.
-  const fixed = samples.get('one/ms-digest');
   for (const c of cases) {
-    if (c.set !== 'large' || c.id !== 'large/ms-digest' || !fixed) continue;
-    const sa = samples.get(c.id);
-    const sb = samples.get(c.cpuRef);
-    const nets = [];
-    for (let i = 0; i < Math.min(sa.length, sb.length); i++)
-      if (!sa[i].error && !sb[i].error && !fixed[i]?.error)
-        nets.push((sa[i].cpu - fixed[i].cpu) / sb[i].cpu);
-    const v = median(nets);
+    if (c.id !== 'large/ms-digest' && c.id !== 'model/ms-digest') continue;
+    const v = netCpuRatio(samples, c);
     check(
       v === undefined || !Number.isFinite(v) ? undefined : v <= 1.05,
       `${c.id}: CPU per byte ${fmt(v)}x ${yardName(c.cpuRef)}, net of fixed cost (≤ 1.05)`,
@@ -1237,7 +1249,7 @@ async function main() {
 
     // Report.
     const titles = {
-      one: 'Baseline: a process that does nothing, and the fixed cost of a digest',
+      one: 'Baseline: a process that does nothing, and the fixed cost of digest and verify',
       model: `Multi-file model: ${opts.largeFiles} x ${fmtBytes(Math.floor(opts.size / opts.largeFiles))} + 10 small files (${fmtBytes(sets.model?.bytes ?? 0)})`,
       large: `One large file: ${fmtBytes(opts.largeSize)} (files mode; shards of ${fmtBytes(shardSize)})`,
       tiny: `${opts.tinyFiles.toLocaleString('en-US')} files of 4 KiB`,
@@ -1264,7 +1276,7 @@ async function main() {
     if (cpu) {
       console.log('');
       console.log(
-        '### CPU per byte (same bytes, same round; net = minus the CPU of the fixed-cost digest of one 4 KiB file)',
+        '### CPU per byte (same bytes, same round; net = minus the CPU of the same command on one 4 KiB file, same round)',
       );
       console.log('');
       console.log(cpu);
