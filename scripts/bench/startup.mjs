@@ -55,7 +55,7 @@ if (!existsSync(join(DIST, 'index.js')))
 
 const work = mkdtempSync(join(tmpdir(), 'ms-startup-'));
 try {
-  // Fixtures: a one-file model, the sample model signed with a key, a safetensors file.
+  // Fixtures: a one-file model (signed with a key for verify), a safetensors file.
   const one = join(work, 'one');
   cpSync(join(REPO, 'test-vectors/sample-model/model.safetensors'), one);
   const model = join(work, 'model');
@@ -71,12 +71,12 @@ try {
     join(work, 'pub.pem'),
     publicKey.export({ type: 'spki', format: 'pem' }),
   );
-  const sig = join(work, 'model.sig');
+  const sig = join(work, 'one.sig');
   execFileSync(process.execPath, [
     BIN,
     'sign',
     'key',
-    model,
+    one,
     '--private-key',
     join(work, 'key.pem'),
     '--signature',
@@ -92,12 +92,12 @@ try {
       target: 60,
     },
     {
-      id: 'modelseal verify key',
+      id: 'modelseal verify key (one file)',
       args: [
         BIN,
         'verify',
         'key',
-        model,
+        one,
         '--public-key',
         join(work, 'pub.pem'),
         '--signature',
