@@ -273,6 +273,74 @@ describe('pickle VM streams large operands', () => {
   });
 });
 
+/**
+ * Writes a protocol 4 pickle of about `bytes` bytes: a list of 1 KiB
+ * `BINBYTES` (each memoised, appended by 1,000), popped, then {@link PAYLOAD}.
+ * Returns the number of list items.
+ */
+async function writeManyOperands(path: string, bytes: number): Promise<number> {
+  const item = 1 + 4 + 1024 + 1; // BINBYTES, length, data, MEMOIZE
+  const group = Buffer.alloc(1 + 1000 * item + 1, 0x5a);
+  group[0] = 0x28; // MARK
+  for (let i = 0; i < 1000; i++) {
+    const at = 1 + i * item;
+    group[at] = 0x42;
+    group.writeUInt32LE(1024, at + 1);
+    group[at + 5 + 1024] = 0x94;
+  }
+  group[group.length - 1] = 0x65; // APPENDS
+  const fh = await open(path, 'w');
+  try {
+    await fh.write(Buffer.from([0x80, 0x04, 0x5d, 0x94])); // PROTO 4, EMPTY_LIST, MEMOIZE
+    const groups = Math.ceil(bytes / group.length);
+    for (let g = 0; g < groups; g++) await fh.write(group);
+    await fh.write(Buffer.concat([Buffer.from([0x30]), PAYLOAD])); // POP, then the payload
+    return groups * 1000;
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('pickle VM streams a large pickle of many operands (issue 11)', () => {
+  it('300 MiB of 1 KiB operands: read once through to the payload at its end, RSS bounded', async () => {
+    const path = join(dir, 'many-operands.pkl');
+    const items = await writeManyOperands(path, BIG);
+    const file = await openFileSource(path);
+    // Counts both read paths: the VM reads a file through readInto (reused buffers).
+    let bytesRead = 0;
+    const src: ByteSource = {
+      size: file.size,
+      read: async (o, n) => {
+        const b = await file.read(o, n);
+        bytesRead += b.length;
+        return b;
+      },
+      readInto: async (t, o) => {
+        const n = await file.readInto!(t, o);
+        bytesRead += n;
+        return n;
+      },
+    };
+    try {
+      const { value: r, growth } = await peakRssGrowth(() =>
+        scanSource(src, 'many-operands.pkl'),
+      );
+      expect(items).toBeGreaterThan(300_000);
+      expect(payloadFound(r.findings)).toBe(true);
+      expect(atLeastHigh(r)).toEqual(['PICKLE_DANGEROUS_GLOBAL']);
+      expect(r.complete).toBe(true);
+      // Every byte is read about once: windows overlap by a few KiB only.
+      expect(bytesRead).toBeGreaterThan(file.size * 0.99);
+      expect(bytesRead).toBeLessThan(file.size * 1.1);
+      // Bounded buffers: what grows is the symbolic list (300,000 values), not the data.
+      expect(growth).toBeLessThan(100 * MiB);
+    } finally {
+      await file.close();
+      rmSync(path, { force: true });
+    }
+  }, 30_000);
+});
+
 describe('protocol 0 pickle with lines longer than the detection head', () => {
   it('is still recognised and its payload found', async () => {
     const line = `V${'A'.repeat(100 * 1024)}\na`;

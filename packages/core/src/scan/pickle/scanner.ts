@@ -180,6 +180,42 @@ export function looksLikePickle(b: Buffer): boolean {
   return b.length >= 4 && b[b.length - 1] === 0x2e && detectBinaryPickle(b);
 }
 
+/** Bytes that `String.prototype.trim` removes from a latin1 string. */
+function isTrimmedByte(c: number): boolean {
+  return (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0xa0;
+}
+
+/** True for the bytes of base64 (either alphabet, with padding), which include hex digits. */
+function isBase64Byte(c: number): boolean {
+  return (
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x2b ||
+    c === 0x2f ||
+    c === 0x5f ||
+    c === 0x2d ||
+    c === 0x3d
+  );
+}
+
+/**
+ * False when the first bytes after leading whitespace already rule out base64
+ * and hex text: then a large constant (binary data, mostly) is not turned
+ * into a string of its own size to be matched. Never false for text the
+ * matching below would accept.
+ */
+function mayBeEncodedText(b: Buffer): boolean {
+  let i = 0;
+  while (i < b.length && isTrimmedByte(b[i]!)) i++;
+  const end = Math.min(b.length, i + 256);
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (!isBase64Byte(c) && !isTrimmedByte(c)) return false;
+  }
+  return true;
+}
+
 /** Finds a pickle hidden in a constant: raw, zlib-compressed, base64 or hex text. */
 export function unwrapNestedPickle(
   b: Buffer,
@@ -193,6 +229,7 @@ export function unwrapNestedPickle(
       // not zlib after all
     }
   }
+  if (!mayBeEncodedText(b)) return undefined;
   const text = b.toString('latin1').trim();
   if (text.length >= 8 && text.length <= 64 * 1024 * 1024) {
     if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {

@@ -770,8 +770,10 @@ class PickleMachine {
     if (keep) this.retained += length;
     return this.constant({
       k: 'bytes',
-      // A copy: a view would keep the whole read window alive.
-      v: keep ? Buffer.from(data) : undefined,
+      // A copy: a view would keep the whole read window alive, or be
+      // overwritten with the reused one. An operand longer than a window was
+      // read into a window of its own that ends with it: that one is kept.
+      v: keep ? (length > WINDOW ? data : Buffer.from(data)) : undefined,
       length,
       offset,
       dataOffset,
@@ -1580,7 +1582,7 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
 const WINDOW = 1024 * 1024;
 
 /** Bytes at the end of a window that the read-ahead reads again (an opcode straddling the end). */
-const READ_AHEAD_OVERLAP = 64 * 1024;
+const READ_AHEAD_OVERLAP = 16 * 1024;
 
 /**
  * Window refills from a source that reads into buffers (a file): two
