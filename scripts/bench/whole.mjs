@@ -927,7 +927,7 @@ function cpuTable(cases, samples, ctx) {
   );
 }
 
-function targetLines(cases, rows, samples, ctx, startup) {
+function targetLines(cases, rows, samples, ctx, startup, pickle) {
   const out = [];
   const check = (ok, text) =>
     out.push(
@@ -1006,6 +1006,18 @@ function targetLines(cases, rows, samples, ctx, startup) {
     check(
       v === undefined || !Number.isFinite(v) ? undefined : v <= 1.05,
       `${c.id}: CPU per byte ${fmt(v)}x ${yardName(c.cpuRef)}, net of fixed cost (≤ 1.05)`,
+    );
+  }
+  // Pickle scan (pickle-scan.mjs's JSON): on the --pickle-size pickles, the
+  // whole process under 100 MiB and at least 1 GB/s.
+  for (const [name, pc] of Object.entries(pickle?.cases ?? {})) {
+    if (name === 'small' || !pc?.cli) continue;
+    const gbps = pc.cli.MBps / 1000;
+    check(
+      Number.isFinite(gbps) && Number.isFinite(pc.cli.peakRssMiB)
+        ? gbps >= 1 && pc.cli.peakRssMiB < 100
+        : undefined,
+      `pickle scan ${name} (${fmtBytes(pc.bytes)}): ${fmt(gbps)} GB/s, ${fmt(pc.cli.peakRssMiB, 1)} MiB (≥ 1 GB/s, < 100 MiB)`,
     );
   }
   for (const r of startup?.rows ?? []) {
@@ -1358,7 +1370,7 @@ async function main() {
       `### Targets (issue 11)${opts.quick ? ': --quick sizes, indicative only' : ''}`,
     );
     console.log('');
-    for (const line of targetLines(cases, rows, samples, ctx, startup))
+    for (const line of targetLines(cases, rows, samples, ctx, startup, pickle))
       console.log(line);
     console.log('');
     const busy = load0[0] > availableParallelism() / 2;
@@ -1371,7 +1383,7 @@ async function main() {
       );
       for (const p of digestCheck.problems.slice(0, 10)) console.log('  ' + p);
       process.exitCode = 1;
-    } else
+    } else if (digestCheck.compared > 0)
       console.log(
         `Digests: ${digestCheck.compared} file digests of modelseal digest equal openssl dgst -sha256's.`,
       );
