@@ -839,7 +839,7 @@ function groupTable(group, cases, rows, samples) {
             (x, i) => x.seconds - (samples.get('node -e 0')[i]?.seconds ?? NaN),
           ),
       );
-      note = `+${fmt(over * 1e3, 1)} ms over node -e 0`;
+      note = `${over >= 0 ? '+' : ''}${fmt(over * 1e3, 1)} ms over node -e 0`;
     }
     body.push([
       c.label,
