@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
 import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
-import { encodeStatement, hashModel } from '@modelseal/core/manifest';
+import {
+  encodeStatement,
+  hashModel,
+  resourceCount,
+} from '@modelseal/core/manifest';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -68,7 +72,7 @@ export async function digestCommand(
     Object.assign(io.audit, {
       modelName: manifest.modelName,
       rootDigest: manifest.rootDigest,
-      resources: manifest.resources.length,
+      resources: resourceCount(manifest),
       bytes: result.bytes,
       ...fileSha256Of(manifest),
     });

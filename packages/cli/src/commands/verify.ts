@@ -7,6 +7,7 @@ import {
   type ScanAttestationResult,
 } from '@modelseal/core/attest';
 import { isModelSealError } from '@modelseal/core/errors';
+import { resourceCount } from '@modelseal/core/manifest';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import {
   verifyModelSignature,
@@ -490,7 +491,7 @@ export async function verifyCommand(
     Object.assign(io.audit, {
       modelName: manifest.modelName,
       rootDigest: manifest.rootDigest,
-      resources: manifest.resources.length,
+      resources: resourceCount(manifest),
       signer: result.signer as unknown as Record<string, unknown>,
       ...fileSha256Of(manifest),
     });
@@ -509,7 +510,7 @@ export async function verifyCommand(
     return EXIT.OK;
   }
   io.out(
-    `verified ${safeText(path)}: ${manifest.resources.length} resources match root sha256:${safeText(manifest.rootDigest)}`,
+    `verified ${safeText(path)}: ${resourceCount(manifest)} resources match root sha256:${safeText(manifest.rootDigest)}`,
   );
   io.out(`  signer: ${describeSigner(result.signer)}`);
   if (result.trustRoot !== undefined)

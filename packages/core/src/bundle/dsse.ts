@@ -15,12 +15,23 @@
  * @param payload - the exact decoded `payload` bytes; never re-serialised
  */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
+  return Buffer.concat(paeParts(payloadType, payload));
+}
+
+/**
+ * {@link pae} as its two parts, the header and the payload itself, for a
+ * verifier that hashes them in turn (no copy of a large payload).
+ */
+export function paeParts(
+  payloadType: string,
+  payload: Uint8Array,
+): [Buffer, Uint8Array] {
   const type = Buffer.from(payloadType, 'utf8');
   const head = Buffer.from(
     `DSSEv1 ${type.length} ${payloadType} ${payload.length} `,
     'utf8',
   );
-  return Buffer.concat([head, payload]);
+  return [head, payload];
 }
 
 /**

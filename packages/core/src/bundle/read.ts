@@ -13,7 +13,11 @@ import {
   MAX_BUNDLE_TLOG_ENTRIES,
 } from '../constants.js';
 import { isModelSealError, ModelSealError } from '../errors.js';
-import { decodeBase64Strict } from '../internal/base64.js';
+import {
+  decodeBase64Strict,
+  decodeBase64StrictBytes,
+} from '../internal/base64.js';
+import { objectMembers, skipSpace } from '../manifest/statement-scan.js';
 import type {
   DecodedEnvelope,
   MaterialKind,
@@ -205,9 +209,46 @@ function decodeField(name: string, field: string, value: unknown): Buffer {
   return bytes;
 }
 
+/** Below this many base64 characters the payload is parsed with the rest. */
+const LIFT_BYTES = 64 * 1024;
+
+/**
+ * Takes the envelope's payload out of the bundle's bytes before the JSON is
+ * parsed (a large model's payload is tens of MB of base64): the payload
+ * decoded straight from the bytes, and the bundle with `"payload": ""`.
+ * `undefined` (parse as usual) when the layout is unexpected, the payload is
+ * small, or its string holds escapes.
+ */
+function liftPayload(
+  bytes: Uint8Array,
+): { rest: Buffer; base64: Uint8Array } | undefined {
+  let envelope: [number, number] | undefined;
+  const top = objectMembers(bytes, skipSpace(bytes, 0), (key, start, end) => {
+    if (key === 'dsseEnvelope') envelope = [start, end];
+  });
+  if (!top || envelope === undefined) return undefined;
+  let payload: [number, number] | undefined;
+  const inner = objectMembers(bytes, envelope[0], (key, start, end) => {
+    if (key === 'payload') payload = [start, end];
+  });
+  if (!inner || payload === undefined || bytes[payload[0]] !== 0x22)
+    return undefined;
+  const [start, end] = payload;
+  const base64 = bytes.subarray(start + 1, end - 1);
+  if (base64.length < LIFT_BYTES || base64.includes(0x5c)) return undefined;
+  return {
+    rest: Buffer.concat([
+      bytes.subarray(0, start + 1),
+      bytes.subarray(end - 1),
+    ]),
+    base64,
+  };
+}
+
 function readEnvelope(
   name: string,
   json: Record<string, unknown>,
+  lifted: Buffer | undefined,
 ): DecodedEnvelope {
   const env = json['dsseEnvelope'];
   if (env === undefined || env === null)
@@ -216,7 +257,8 @@ function readEnvelope(
   const payloadType = env['payloadType'];
   if (typeof payloadType !== 'string')
     throw malformed(name, 'dsseEnvelope.payloadType is missing');
-  const payload = decodeField(name, 'dsseEnvelope.payload', env['payload']);
+  const payload =
+    lifted ?? decodeField(name, 'dsseEnvelope.payload', env['payload']);
   const signatures = env['signatures'];
   if (!Array.isArray(signatures))
     throw malformed(name, 'dsseEnvelope.signatures is missing');
@@ -388,6 +430,16 @@ export function parseBundle(
 ): ParsedBundle {
   const limits = bundleLimits(options);
   let json: unknown = source;
+  let lifted: Buffer | undefined;
+  if (source instanceof Uint8Array) {
+    const found = liftPayload(source);
+    if (found !== undefined) {
+      lifted = decodeBase64StrictBytes(found.base64);
+      if (lifted === undefined)
+        throw malformed(name, 'dsseEnvelope.payload is not valid base64');
+      source = found.rest;
+    }
+  }
   if (typeof source === 'string' || source instanceof Uint8Array) {
     if (isBlank(source)) throw malformed(name, 'the file is empty');
     // Tokens and depth are counted over the bytes before JSON.parse allocates anything.
@@ -422,7 +474,7 @@ export function parseBundle(
     throw malformed(name, 'no verificationMaterial');
   if (!isObject(material))
     throw malformed(name, 'verificationMaterial is not an object');
-  const envelope = readEnvelope(name, json);
+  const envelope = readEnvelope(name, json, lifted);
 
   const present = (
     ['publicKey', 'x509CertificateChain', 'certificate'] as const
@@ -470,9 +522,8 @@ export function parseBundle(
       ? []
       : readCertificates(name, material, materialKind);
 
-  const parsed: Omit<ParsedBundle, 'typed'> = {
+  const parsed: Omit<ParsedBundle, 'typed' | 'json'> = {
     mediaType,
-    json,
     materialKind,
     method: methodOf(materialKind, tlogEntries),
     envelope,
@@ -485,12 +536,24 @@ export function parseBundle(
   // The typed view decodes the payload once more: made on first use only, so
   // a 40 MB statement is not held twice while a large model is hashed.
   let typed: Bundle | undefined;
+  // A lifted payload goes back into the JSON (as base64, which decodes to
+  // the same bytes) only for a reader of the JSON: the Sigstore verifier.
+  let restored = lifted === undefined;
+  const fullJson = (): Record<string, unknown> => {
+    if (!restored) {
+      (json['dsseEnvelope'] as Record<string, unknown>)['payload'] =
+        envelope.payload.toString('base64');
+      restored = true;
+    }
+    return json;
+  };
+  Object.defineProperty(parsed, 'json', { enumerable: true, get: fullJson });
   return Object.defineProperty(parsed, 'typed', {
     enumerable: true,
     get(): Bundle {
       if (typed === undefined) {
         try {
-          typed = Bundle.fromJSON(json);
+          typed = Bundle.fromJSON(fullJson());
         } catch (error) {
           throw malformed(name, 'not a Sigstore bundle', error);
         }

@@ -8,6 +8,7 @@ import {
   createPublicKey,
   sign as cryptoSign,
   verify as cryptoVerify,
+  createVerify,
   KeyObject,
 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -297,23 +298,32 @@ export function signWith(
 export function verifyWith(
   key: KeyObject,
   schemes: readonly SignatureScheme[],
-  data: Uint8Array,
+  data: Uint8Array | readonly Uint8Array[],
   signature: Uint8Array,
 ): SignatureScheme | undefined {
+  const parts: readonly Uint8Array[] =
+    data instanceof Uint8Array ? [data] : data;
+  let whole: Uint8Array | undefined;
   for (const scheme of schemes) {
+    const options = {
+      key,
+      ...(scheme.padding === undefined ? {} : { padding: scheme.padding }),
+      ...(scheme.saltLength === undefined
+        ? {}
+        : { saltLength: scheme.saltLength }),
+    };
     try {
-      const ok = cryptoVerify(
-        scheme.digest,
-        data,
-        {
-          key,
-          ...(scheme.padding === undefined ? {} : { padding: scheme.padding }),
-          ...(scheme.saltLength === undefined
-            ? {}
-            : { saltLength: scheme.saltLength }),
-        },
-        signature,
-      );
+      let ok: boolean;
+      if (scheme.digest === null) {
+        // Ed25519 signs the message itself: one piece.
+        whole ??= parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        ok = cryptoVerify(null, whole, options, signature);
+      } else {
+        // Hashed in turn: a large payload is not copied (issue 12 item 6).
+        const verifier = createVerify(scheme.digest);
+        for (const part of parts) verifier.update(part);
+        ok = verifier.verify(options, signature);
+      }
       if (ok) return scheme;
     } catch {
       // A malformed signature (bad DER) is simply not valid.

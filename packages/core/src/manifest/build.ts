@@ -4,12 +4,13 @@
  * and digests into ordered resources.
  */
 import { modelSealError } from '../errors.js';
-import { algorithmName } from './algorithms.js';
 import { runHashTasks, type HashTaskSource } from './hash-pool.js';
-import { shardName } from './names.js';
-import { comparePaths } from './order.js';
-import type { ModelFile } from './walk.js';
-import type { HashProgress, Resource, Serialization } from './types.js';
+import {
+  ResourceTable,
+  type FileTable,
+  type TableSerialization,
+} from './table.js';
+import type { HashProgress } from './types.js';
 
 /** Options of {@link hashFiles}. */
 export interface HashFilesOptions {
@@ -30,24 +31,28 @@ export interface HashFilesOptions {
         state: string,
       ) => void)
     | undefined;
+  /**
+   * Digests already known for file `file` (one per range, hex): its ranges
+   * are not read (the verification cache).
+   */
+  known?: ((file: number) => readonly string[] | undefined) | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
- * Hashes the files with the serialization's method and hash, and returns the
- * resources in the reference order (oms-format.md §8, §10).
+ * Hashes the files (in the reference order: {@link FileTable.sorted}) with
+ * the serialization's method and hash, and returns their resources in that
+ * order (oms-format.md §8, §10) as a {@link ResourceTable}.
  *
- * Memory per file is the resource it returns and little else (issue 12
- * item 6): ranges live in typed arrays, tasks are built only for the batches
- * in flight, the order is an index array, and names are not split.
+ * Memory per file is a few bytes (issue 12 item 6): ranges and digests live
+ * in typed arrays, tasks are built only for the batches in flight.
  */
 export async function hashFiles(
-  files: readonly ModelFile[],
-  serialization: Pick<Serialization, 'method' | 'hashType' | 'shardSize'>,
+  files: FileTable,
+  serialization: TableSerialization,
   options: HashFilesOptions = {},
-): Promise<{ resources: Resource[]; bytes: number }> {
-  const algorithm = algorithmName(serialization);
+): Promise<{ table: ResourceTable; bytes: number }> {
   const shards = serialization.method !== 'files';
   const shardSize = serialization.shardSize;
   if (shards && (shardSize === undefined || shardSize <= 0)) {
@@ -60,44 +65,62 @@ export async function hashFiles(
   const rangesOf = (size: number): number =>
     shards ? Math.ceil(size / (shardSize as number)) : 1;
   let count = 0;
-  for (const file of files) count += rangesOf(file.size);
-  const taskFile = new Uint32Array(count);
-  const taskStart = new Float64Array(count);
-  const taskEnd = new Float64Array(count);
+  for (let f = 0; f < files.length; f++) count += rangesOf(files.size(f));
+  const table = new ResourceTable(serialization, files.names, count);
   const rangesLeft = new Uint32Array(files.length);
+  // Resources still to hash; the others had known digests.
+  const pending = new Uint32Array(count);
+  let pendingCount = 0;
   let bytesTotal = 0;
+  let filesDone = 0;
   {
-    let t = 0;
-    for (const [f, file] of files.entries()) {
-      const n = rangesOf(file.size);
-      rangesLeft[f] = n;
-      for (let k = 0; k < n; k++, t++) {
-        const start = shards ? k * (shardSize as number) : 0;
-        const end = shards
-          ? Math.min(start + (shardSize as number), file.size)
-          : file.size;
-        taskFile[t] = f;
-        taskStart[t] = start;
-        taskEnd[t] = end;
-        bytesTotal += end - start;
+    let r = 0;
+    for (let f = 0; f < files.length; f++) {
+      const size = files.size(f);
+      const n = rangesOf(size);
+      const known = options.known?.(f);
+      const usable = known !== undefined && known.length === n;
+      rangesLeft[f] = usable ? 0 : n;
+      if (usable || n === 0) filesDone += 1;
+      for (let k = 0; k < n; k++, r++) {
+        if (shards) {
+          const start = k * (shardSize as number);
+          table.fileOf![r] = f;
+          table.start![r] = start;
+          table.end![r] = Math.min(start + (shardSize as number), size);
+        }
+        if (usable) table.setDigestHex(r, known[k]!);
+        else {
+          pending[pendingCount++] = r;
+          bytesTotal += rangeEnd(r) - rangeStart(r);
+        }
       }
     }
   }
+  function rangeStart(r: number): number {
+    return shards ? table.start![r]! : 0;
+  }
+  function rangeEnd(r: number): number {
+    return shards ? table.end![r]! : files.size(r);
+  }
+  const fileOfResource = (r: number): number => table.pathIndex(r);
   const source: HashTaskSource = {
-    count,
-    bytes: (i) => (taskEnd[i] as number) - (taskStart[i] as number),
+    count: pendingCount,
+    bytes: (i) => rangeEnd(pending[i]!) - rangeStart(pending[i]!),
     task: (i) => {
-      const file = files[taskFile[i] as number] as ModelFile;
-      const path = file.path;
+      const r = pending[i]!;
+      const f = fileOfResource(r);
+      const path = files.path(f);
+      const name = files.name(f);
       return {
         id: i,
         path,
-        name: file.name === '.' ? path.toString('utf8') : file.name,
-        start: taskStart[i] as number,
-        end: taskEnd[i] as number,
-        size: file.size,
+        name: name === '.' ? path.toString('utf8') : name,
+        start: rangeStart(r),
+        end: rangeEnd(r),
+        size: files.size(f),
         algorithm: serialization.hashType,
-        noFollow: !file.viaSymlink,
+        noFollow: !files.viaSymlink(f),
         ...(options.onBound === undefined ? {} : { bindStat: true }),
       };
     },
@@ -105,7 +128,6 @@ export async function hashFiles(
 
   const filesTotal = files.length;
   let bytesDone = 0;
-  let filesDone = 0;
   let lastEmit = 0;
   const emit = (force: boolean, path?: string): void => {
     if (!options.onProgress) return;
@@ -123,57 +145,39 @@ export async function hashFiles(
     options.onProgress(event);
   };
   emit(true);
-  const digests = await runHashTasks(source, {
-    concurrency: options.concurrency,
-    signal: options.signal,
-    onBytes: (n) => {
-      bytesDone += n;
-      emit(false);
-    },
-    onState: (id, state, digest) =>
-      options.onBound?.(
-        taskFile[id] as number,
-        taskStart[id] as number,
-        taskEnd[id] as number,
-        digest,
-        state,
-      ),
-    onTaskDone: (task) => {
-      // Files with no shard (empty, in shard mode) never report; they count as done at the end.
-      const f = taskFile[task.id] as number;
-      rangesLeft[f] = (rangesLeft[f] as number) - 1;
-      if (rangesLeft[f] === 0) {
-        filesDone += 1;
-        emit(true, (files[f] as ModelFile).name); // un-throttled: --progress plain prints a line per file
-      }
-    },
-  });
+  if (pendingCount > 0) {
+    await runHashTasks(source, {
+      concurrency: options.concurrency,
+      signal: options.signal,
+      onBytes: (n) => {
+        bytesDone += n;
+        emit(false);
+      },
+      onDigest: (id, digest, state) => {
+        const r = pending[id]!;
+        table.setDigestHex(r, digest);
+        if (state !== undefined)
+          options.onBound?.(
+            fileOfResource(r),
+            rangeStart(r),
+            rangeEnd(r),
+            digest,
+            state,
+          );
+      },
+      onTaskDone: (task) => {
+        const f = fileOfResource(pending[task.id]!);
+        rangesLeft[f] = rangesLeft[f]! - 1;
+        if (rangesLeft[f] === 0) {
+          filesDone += 1;
+          // Un-throttled: --progress plain prints a line per file.
+          if (options.onProgress) emit(true, files.name(f));
+        }
+      },
+    });
+  }
   bytesDone = bytesTotal;
   filesDone = filesTotal;
   emit(true);
-
-  const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  order.sort(
-    (a, b) =>
-      comparePaths(
-        (files[taskFile[a] as number] as ModelFile).name,
-        (files[taskFile[b] as number] as ModelFile).name,
-      ) ||
-      (taskStart[a] as number) - (taskStart[b] as number) ||
-      (taskEnd[a] as number) - (taskEnd[b] as number),
-  );
-  const resources = new Array<Resource>(count);
-  for (let k = 0; k < count; k++) {
-    const i = order[k] as number;
-    const name = (files[taskFile[i] as number] as ModelFile).name;
-    resources[k] = {
-      name: shards
-        ? shardName(name, taskStart[i] as number, taskEnd[i] as number)
-        : name,
-      algorithm,
-      digest: digests[i] as string,
-    };
-  }
-  return { resources, bytes: bytesTotal };
+  return { table, bytes: bytesTotal };
 }

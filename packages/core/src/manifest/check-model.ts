@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { lstat, stat } from 'node:fs/promises';
+import { lstatSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { DEFAULT_GIT_IGNORES } from '../constants.js';
 import { modelSealError } from '../errors.js';
@@ -12,9 +12,13 @@ import { compareManifests } from './compare.js';
 import { ignoreEntries } from './hash-model.js';
 import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
 import { parseShardName, shardName } from './names.js';
-import { comparePaths } from './order.js';
-import { computeRootDigest } from './root-digest.js';
-import { enumerateModel, type ModelFile } from './walk.js';
+import {
+  compareTables,
+  manifestFromTable,
+  tableOf,
+  type FileTable,
+} from './table.js';
+import { enumerateModel } from './walk.js';
 import type {
   CompareResult,
   HashProgress,
@@ -101,13 +105,18 @@ export async function checkModel(
   const ignore = new IgnoreSet(entries);
   // The signed paths are only looked up when an ignore rule matches: built on
   // that first match, not for every tree (200,000 names are a few MB).
+  const signedTable = tableOf(signed);
+  const signedCount = signedTable?.count ?? signed.resources.length;
+  const signedPath = (i: number): string =>
+    signedTable !== undefined
+      ? signedTable.paths.get(signedTable.pathIndex(i))
+      : filePathOf(signed.resources[i]!, s.method);
   let signedFiles: Set<string> | undefined;
   let signedDirs: Set<string> | undefined;
   const signedPaths = (): { files: Set<string>; dirs: Set<string> } => {
     if (signedFiles === undefined || signedDirs === undefined) {
-      signedFiles = new Set(
-        signed.resources.map((r) => filePathOf(r, s.method)),
-      );
+      signedFiles = new Set();
+      for (let i = 0; i < signedCount; i++) signedFiles.add(signedPath(i));
       signedDirs = new Set<string>();
       for (const file of signedFiles) {
         for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1))
@@ -138,19 +147,33 @@ export async function checkModel(
     },
     signal: options.signal,
   });
+  // Single-file models: the reference names the resource `.`, the spec and
+  // Go the file's name. Named as the signature names it before hashing.
+  let rename: string | undefined;
+  if (walk.singleFile) {
+    const name = basename(root);
+    let dot = false;
+    let named = false;
+    for (let i = 0; i < signedCount; i++) {
+      const path = signedPath(i);
+      if (path === '.') dot = true;
+      else if (path === name) named = true;
+    }
+    if (!dot && named) rename = name;
+  }
+  const files =
+    rename === undefined ? walk.files : walk.files.sorted(() => rename);
   const cache = options.verifyCache;
-  const { files, cached } =
-    cache === undefined
-      ? { files: walk.files, cached: [] }
-      : await fromCache(walk.files, s, cache);
+  const algorithm = algorithmName(s);
   const bound = new Map<number, { state: string; ranges: string[][] }>();
-  const hashed = await hashFiles(files, s, {
+  const { table } = await hashFiles(files, s, {
     concurrency: options.concurrency,
     signal: options.signal,
     onProgress: options.onProgress,
     ...(cache === undefined
       ? {}
       : {
+          known: (f: number) => fromCache(files, f, s, cache, algorithm),
           onBound: (file, start, end, digest, state) => {
             const entry = bound.get(file) ?? { state, ranges: [] };
             // Shards of one file opened in different states: nothing to record.
@@ -160,39 +183,34 @@ export async function checkModel(
           },
         }),
   });
-  if (cache !== undefined) {
-    const algorithm = algorithmName(s);
+  if (cache !== undefined && bound.size > 0) {
     // Only digests the signed manifest vouches for are remembered: a
     // changed file is hashed again next time, and the cache never holds a
     // digest no trusted signer signed.
-    const signedDigests = new Map(
-      signed.resources.map((r) => [r.name, r.digest.toLowerCase()]),
-    );
-    const single = walk.singleFile ? basename(root) : undefined;
+    const signedDigests = new Map<string, string>();
+    if (signedTable !== undefined) {
+      for (let i = 0; i < signedTable.count; i++)
+        signedDigests.set(signedTable.name(i), signedTable.digestHex(i));
+    } else {
+      for (const r of signed.resources)
+        signedDigests.set(r.name, r.digest.toLowerCase());
+    }
     const vouched = (
       name: string,
       start: string,
       end: string,
       digest: string,
-    ): boolean => {
-      const names = [
-        name,
-        ...(name === '.' && single !== undefined ? [single] : []),
-      ];
-      return names.some(
-        (n) =>
-          signedDigests.get(
-            s.method === 'shards'
-              ? shardName(n, Number(start), Number(end))
-              : n,
-          ) === digest,
-      );
-    };
+    ): boolean =>
+      signedDigests.get(
+        s.method === 'shards'
+          ? shardName(name, Number(start), Number(end))
+          : name,
+      ) === digest;
     for (const [f, entry] of bound) {
-      const file = files[f]!;
-      if (entry.state === '' || entry.ranges.length !== rangeCount(file, s))
+      if (entry.state === '' || entry.ranges.length !== rangeCount(files, f, s))
         continue;
-      if (!entry.ranges.every((r) => vouched(file.name, r[0]!, r[2]!, r[1]!)))
+      const name = files.name(f);
+      if (!entry.ranges.every((r) => vouched(name, r[0]!, r[2]!, r[1]!)))
         continue;
       entry.ranges.sort((a, b) => Number(a[0]) - Number(b[0]));
       cache.record(
@@ -202,31 +220,19 @@ export async function checkModel(
       );
     }
   }
-  const resources =
-    cached.length === 0
-      ? hashed.resources
-      : mergeSorted(hashed.resources, cached, s.method);
-  // Single-file models: the reference names the resource `.`, the spec and Go the file's name.
-  const signedName = (name: string): boolean =>
-    signed.resources.some((r) => filePathOf(r, s.method) === name);
-  if (walk.singleFile && !signedName('.') && signedName(basename(root))) {
-    const name = basename(root);
-    for (const r of resources) {
-      r.name = s.method === 'shards' ? `${name}${r.name.slice(1)}` : name;
-    }
-  }
-  const actual: Manifest = {
-    modelName: signed.modelName,
-    serialization: { ...s, ignorePaths: [...entries] },
-    resources,
-    rootDigest: computeRootDigest(resources),
-  };
-  const compareOptions =
-    options.ignoreUnsignedFiles === undefined
-      ? {}
-      : { ignoreUnsignedFiles: options.ignoreUnsignedFiles };
+  const actual = manifestFromTable(
+    signed.modelName,
+    { ...s, ignorePaths: [...entries] },
+    table,
+  );
+  const ignoreUnsigned = options.ignoreUnsignedFiles === true;
   return {
-    compare: compareManifests(signed, actual, compareOptions),
+    compare:
+      signedTable !== undefined
+        ? compareTables(signedTable, table, ignoreUnsigned)
+        : compareManifests(signed, actual, {
+            ignoreUnsignedFiles: ignoreUnsigned,
+          }),
     actual,
     warnings: walk.warnings,
     ...(hfCache === undefined ? {} : { hfCache }),
@@ -235,92 +241,41 @@ export async function checkModel(
 
 type Ranges = Pick<Serialization, 'method' | 'shardSize'>;
 
-function rangeCount(file: ModelFile, s: Ranges): number {
+function rangeCount(files: FileTable, f: number, s: Ranges): number {
   return s.method === 'shards'
-    ? Math.ceil(file.size / (s.shardSize as number))
+    ? Math.ceil(files.size(f) / (s.shardSize as number))
     : 1;
 }
 
-const STAT_PARALLEL = 64;
-
 /**
- * Splits the files into those whose current state has cached digests (turned
- * into resources) and those to hash. The state is taken the way the hasher
- * opens the file: without following a final link unless it was reached
- * through one; anything but a regular file of the enumerated size is hashed
- * (and then fails the way it would without a cache).
+ * The cached digests of file `f` when its current state has them, taken the
+ * way the hasher opens the file: without following a final link unless it
+ * was reached through one. Anything but a regular file of the enumerated
+ * size is hashed (and then fails the way it would without a cache).
  */
-async function fromCache(
-  all: readonly ModelFile[],
-  s: Pick<Serialization, 'method' | 'hashType' | 'shardSize'>,
+function fromCache(
+  files: FileTable,
+  f: number,
+  s: Ranges,
   cache: VerifyCache,
-): Promise<{ files: ModelFile[]; cached: Resource[] }> {
-  const algorithm = algorithmName(s);
-  const files: ModelFile[] = [];
-  const cached: Resource[] = [];
-  for (let i = 0; i < all.length; i += STAT_PARALLEL) {
-    const slice = all.slice(i, i + STAT_PARALLEL);
-    const states = await Promise.all(
-      slice.map((file) =>
-        (file.viaSymlink ? stat : lstat)(file.path, { bigint: true }).then(
-          (st) =>
-            st.isFile() && st.size === BigInt(file.size)
-              ? fileState(st)
-              : undefined,
-          () => undefined,
-        ),
-      ),
-    );
-    for (const [j, file] of slice.entries()) {
-      const state = states[j];
-      const digests =
-        state === undefined ? undefined : cache.lookup(state, algorithm);
-      const count = rangeCount(file, s);
-      if (digests === undefined || digests.length !== count) {
-        cache.stats.misses += 1;
-        files.push(file);
-        continue;
-      }
-      cache.stats.hits += 1;
-      cache.stats.bytesSkipped += file.size;
-      for (let k = 0; k < count; k++) {
-        const start = s.method === 'shards' ? k * (s.shardSize as number) : 0;
-        const end =
-          s.method === 'shards'
-            ? Math.min(start + (s.shardSize as number), file.size)
-            : file.size;
-        cached.push({
-          name:
-            s.method === 'shards'
-              ? shardName(file.name, start, end)
-              : file.name,
-          algorithm,
-          digest: digests[k]!,
-        });
-      }
-    }
+  algorithm: string,
+): readonly string[] | undefined {
+  let state: string | undefined;
+  try {
+    const st = (files.viaSymlink(f) ? statSync : lstatSync)(files.path(f), {
+      bigint: true,
+    });
+    if (st.isFile() && st.size === BigInt(files.size(f))) state = fileState(st);
+  } catch {
+    state = undefined;
   }
-  return { files, cached };
-}
-
-/** Hashed and cached resources in the reference order (oms-format.md §8). */
-function mergeSorted(
-  a: readonly Resource[],
-  b: readonly Resource[],
-  method: Serialization['method'],
-): Resource[] {
-  const key = (r: Resource): { path: string; start: number; end: number } => {
-    if (method !== 'shards') return { path: r.name, start: 0, end: 0 };
-    const shard = parseShardName(r.name)!;
-    return { path: shard.path, start: shard.start, end: shard.end };
-  };
-  return [...a, ...b]
-    .map((r) => ({ r, k: key(r) }))
-    .sort(
-      (x, y) =>
-        comparePaths(x.k.path, y.k.path) ||
-        x.k.start - y.k.start ||
-        x.k.end - y.k.end,
-    )
-    .map((x) => x.r);
+  const digests =
+    state === undefined ? undefined : cache.lookup(state, algorithm);
+  if (digests === undefined || digests.length !== rangeCount(files, f, s)) {
+    cache.stats.misses += 1;
+    return undefined;
+  }
+  cache.stats.hits += 1;
+  cache.stats.bytesSkipped += files.size(f);
+  return digests;
 }

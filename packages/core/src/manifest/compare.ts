@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { algorithmName } from './algorithms.js';
 import { comparePaths } from './order.js';
+import { compareTables, tableOf } from './table.js';
 import type {
   ChangedResource,
   CompareResult,
@@ -35,6 +36,14 @@ export function compareManifests(
   actual: Manifest,
   options: CompareOptions = {},
 ): CompareResult {
+  const signedTable = tableOf(signed);
+  const actualTable = tableOf(actual);
+  if (signedTable !== undefined && actualTable !== undefined)
+    return compareTables(
+      signedTable,
+      actualTable,
+      options.ignoreUnsignedFiles === true,
+    );
   // One map: what is left in it after the signed names are taken out is extra.
   const onDisk = new Map<string, Resource>();
   for (const r of actual.resources) onDisk.set(r.name, r);

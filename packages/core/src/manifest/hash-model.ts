@@ -16,7 +16,7 @@ import { blake3Unavailable } from './hash-worker.js';
 import { IgnoreSet, normaliseIgnorePath } from './ignore.js';
 import { modelNameOf } from './model-name.js';
 import { comparePaths } from './order.js';
-import { computeRootDigest } from './root-digest.js';
+import { manifestFromTable } from './table.js';
 import { enumerateModel } from './walk.js';
 import type {
   HashModelOptions,
@@ -71,10 +71,11 @@ export async function listModelFiles(
     skip: (rel) => ignore.matches(rel),
     signal: options.signal,
   });
-  return {
-    files: walk.files.map((f) => f.path.toString('utf8')),
-    singleFile: walk.singleFile,
-  };
+  const files = walk.files;
+  const paths = new Array<string>(files.length);
+  for (let i = 0; i < files.length; i++)
+    paths[i] = files.path(i).toString('utf8');
+  return { files: paths, singleFile: walk.singleFile };
 }
 
 /**
@@ -194,12 +195,12 @@ export async function hashModel(
       { details: { path: modelPath } },
     );
   }
-  const { resources, bytes } = await hashFiles(walk.files, config, {
+  const { table, bytes } = await hashFiles(walk.files, config, {
     concurrency: options.concurrency,
     signal: options.signal,
     onProgress: options.onProgress,
   });
-  if (resources.length === 0) {
+  if (table.count === 0) {
     // Shards of empty files do not exist: a model of empty files has no resource.
     throw modelSealError(
       'EMPTY_MODEL',
@@ -221,12 +222,8 @@ export async function hashModel(
   if (serialization.ignorePaths.length === 0)
     serialization.ignorePathsRecorded = true;
   return {
-    manifest: {
-      modelName: modelNameOf(modelPath),
-      serialization,
-      resources,
-      rootDigest: computeRootDigest(resources),
-    },
+    // `resources` is made from the table only if the caller reads it.
+    manifest: manifestFromTable(modelNameOf(modelPath), serialization, table),
     warnings: walk.warnings,
     bytes,
   };

@@ -25,16 +25,27 @@ export interface HashPoolOptions {
   onBytes?: ((bytes: number) => void) | undefined;
   /** Called when a task finishes. */
   onTaskDone?: ((task: HashTask) => void) | undefined;
-  /** Called with the file state a `bindStat` task's digest is bound to. */
-  onState?: ((id: number, state: string, digest: string) => void) | undefined;
+  /**
+   * Called with each task's digest (hex), and the file state it is bound to
+   * when the task asked (`bindStat`) and nothing changed while it was read.
+   */
+  onDigest: (id: number, digest: string, state: string | undefined) => void;
 }
 
-/** Below this many bytes in all, starting workers costs more than it saves. */
+/** Below this many bytes in all, starting workers costs more than it saves… */
 const INLINE_BYTES = 16 * 1024 * 1024;
-/** …and at most this many ranges: the calling thread uses async I/O, about 150 µs a file. */
+/** …when there are at most this many ranges. */
 const INLINE_FILES = 64;
+/** A worker's batch: up to this many bytes or ranges (a larger range goes alone). */
 const BATCH_BYTES = 8 * 1024 * 1024;
 const BATCH_COUNT = 64;
+/**
+ * The calling thread hashes too, in slices this size, returning to its event
+ * loop in between (to feed the workers, and so that a service stays
+ * responsive: about 3 ms a slice).
+ */
+const MAIN_SLICE_BYTES = 4 * 1024 * 1024;
+const MAIN_BATCH_COUNT = 16;
 
 function workerURL(): URL {
   // From source (tests) the sibling is a .ts file that Node runs with its type stripping.
@@ -81,15 +92,19 @@ export function taskArray(tasks: readonly HashTask[]): HashTaskSource {
 }
 
 /**
- * Hashes every task and returns the hex digests in task order.
+ * Hashes every task and hands each digest to `options.onDigest` (no array of
+ * digests is kept here: the caller stores them compactly).
+ *
+ * The calling thread is one of the hashers: `concurrency` N means the
+ * calling thread and N - 1 workers (a worker thread costs about 15 MiB).
  *
  * @throws IO_ERROR, UNSUPPORTED_FILE_TYPE, SYMLINK_NOT_ALLOWED for a file that
  *   cannot be read or changed under us; ABORTED when `signal` fires
  */
 export async function runHashTasks(
   tasks: readonly HashTask[] | HashTaskSource,
-  options: HashPoolOptions = {},
-): Promise<string[]> {
+  options: HashPoolOptions,
+): Promise<void> {
   const source = Array.isArray(tasks)
     ? taskArray(tasks as readonly HashTask[])
     : (tasks as HashTaskSource);
@@ -97,45 +112,21 @@ export async function runHashTasks(
   let totalBytes = 0;
   for (let i = 0; i < source.count; i++) totalBytes += source.bytes(i);
   const requested = options.concurrency ?? defaultConcurrency();
-  const workers = Math.min(requested, source.count);
+  let workers = Math.max(0, Math.min(requested - 1, source.count - 1));
   // Workers cost a few tens of milliseconds to start; a small model of few files is hashed here.
-  if (
-    workers <= 0 ||
-    (totalBytes < INLINE_BYTES && source.count <= INLINE_FILES)
-  )
-    return hashInline(source, options);
-  return hashOnWorkers(source, workers, options);
+  if (totalBytes < INLINE_BYTES && source.count <= INLINE_FILES) workers = 0;
+  return hashOnPool(source, workers, options);
 }
 
-async function hashInline(
-  source: HashTaskSource,
-  options: HashPoolOptions,
-): Promise<string[]> {
-  const hasher = new RangeHasher();
-  const digests: string[] = new Array<string>(source.count);
-  const onBytes = options.onBytes ?? ((): void => {});
-  for (let index = 0; index < source.count; index++) {
-    if (options.signal?.aborted) aborted();
-    const task = source.task(index);
-    try {
-      const result = await hasher.hashBound(task, onBytes, false);
-      digests[index] = result.digest;
-      if (result.state !== undefined)
-        options.onState?.(index, result.state, result.digest);
-    } catch (error) {
-      if (error instanceof HashTaskError) throw toModelSealError(error);
-      throw error;
-    }
-    options.onTaskDone?.(task);
-  }
-  return digests;
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
-function hashOnWorkers(
+function hashOnPool(
   source: HashTaskSource,
   count: number,
   options: HashPoolOptions,
-): Promise<string[]> {
+): Promise<void> {
   // Longest ranges first, so that one large file does not finish last alone.
   // Indexes in a typed array: four bytes a task.
   const queue = new Uint32Array(source.count);
@@ -143,10 +134,11 @@ function hashOnWorkers(
   queue.sort((a, b) => source.bytes(b) - source.bytes(a));
   let head = 0;
   let tail = queue.length;
-  const digests: string[] = new Array<string>(source.count);
   let remaining = source.count;
+  const onBytes = options.onBytes ?? ((): void => {});
+  if (remaining === 0) return Promise.resolve();
 
-  return new Promise<string[]>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     const pool: Worker[] = [];
     let settled = false;
     const finish = (error?: Error): void => {
@@ -155,41 +147,59 @@ function hashOnWorkers(
       options.signal?.removeEventListener('abort', onAbort);
       for (const worker of pool) void worker.terminate();
       if (error) reject(error);
-      else resolve(digests);
+      else resolve();
     };
     const onAbort = (): void =>
       finish(modelSealError('ABORTED', 'hashing was cancelled'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const nextBatch = (): HashTask[] => {
+    const nextBatch = (maxBytes: number, maxCount: number): HashTask[] => {
       const batch: HashTask[] = [];
       let bytes = 0;
-      while (
-        head < tail &&
-        batch.length < BATCH_COUNT &&
-        (batch.length === 0 || bytes < BATCH_BYTES)
-      ) {
+      while (head < tail && batch.length < maxCount) {
         // Large ranges go out alone; small ones are batched from the tail (smallest first).
         const index = batch.length === 0 ? queue[head++]! : queue[--tail]!;
         const task = source.task(index);
         batch.push(task);
         bytes += task.end - task.start;
-        if (bytes >= BATCH_BYTES) break;
+        if (bytes >= maxBytes) break;
       }
       return batch;
     };
+    const done = (task: HashTask, digest: string, state?: string): void => {
+      options.onDigest(task.id, digest, state);
+      remaining -= 1;
+      options.onTaskDone?.(task);
+    };
 
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(workerURL(), { workerData: HASH_WORKER_MARK });
+      const worker = new Worker(workerURL(), {
+        workerData: HASH_WORKER_MARK,
+        // A worker holds two 1 MiB buffers and one batch: a small young
+        // generation keeps each isolate's heap a few MiB (issue 11 item 4).
+        resourceLimits: { maxYoungGenerationSizeMb: 2 },
+      });
       pool.push(worker);
       const inFlight = new Map<number, HashTask>();
-      const send = (batch: HashTask[]): void => {
-        if (batch.length === 0) {
-          void worker.terminate();
-          return;
+      let inFlightBytes = 0;
+      let batches = 0;
+      // Two batches of small files in flight: the next is there when one
+      // ends, whatever the calling thread is doing. A large range goes alone.
+      const fill = (): void => {
+        while (batches < 2 && inFlightBytes < BATCH_BYTES) {
+          const batch = nextBatch(BATCH_BYTES, BATCH_COUNT);
+          if (batch.length === 0) break;
+          for (const task of batch) {
+            inFlight.set(task.id, task);
+            inFlightBytes += task.end - task.start;
+          }
+          batches += 1;
+          worker.postMessage({
+            type: 'tasks',
+            tasks: batch,
+          } satisfies ToWorker);
         }
-        for (const task of batch) inFlight.set(task.id, task);
-        worker.postMessage({ type: 'tasks', tasks: batch } satisfies ToWorker);
+        if (batches === 0) void worker.terminate();
       };
       // A worker that dies with work in hand must not leave the caller waiting forever.
       worker.on('exit', (code) => {
@@ -205,22 +215,21 @@ function hashOnWorkers(
         if (settled) return;
         switch (message.type) {
           case 'batch':
+            batches -= 1;
             for (const { id, digest, state } of message.digests) {
               const task = inFlight.get(id)!;
               inFlight.delete(id);
-              digests[id] = digest;
-              if (state !== undefined) options.onState?.(id, state, digest);
-              remaining -= 1;
-              options.onTaskDone?.(task);
+              inFlightBytes -= task.end - task.start;
+              done(task, digest, state);
             }
             if (remaining === 0) finish();
-            else send(nextBatch());
+            else fill();
             break;
           case 'error':
             finish(toModelSealError(message));
             break;
           case 'progress':
-            options.onBytes?.(message.bytes);
+            onBytes(message.bytes);
             break;
         }
       });
@@ -233,7 +242,40 @@ function hashOnWorkers(
           ),
         ),
       );
-      send(nextBatch());
+      fill();
     }
+
+    // The calling thread takes its share from the same queue.
+    const hashHere = async (): Promise<void> => {
+      const hasher = new RangeHasher();
+      while (!settled) {
+        const batch = nextBatch(MAIN_SLICE_BYTES, MAIN_BATCH_COUNT);
+        if (batch.length === 0) return;
+        for (const task of batch) {
+          const range = hasher.openRange(task);
+          try {
+            while (!hasher.step(range, MAIN_SLICE_BYTES, onBytes)) {
+              await yieldToEventLoop();
+              if (settled) return;
+            }
+            const result = hasher.finish(range);
+            done(task, result.digest, result.state);
+          } finally {
+            hasher.abandon(range);
+          }
+        }
+        if (remaining === 0) finish();
+        else await yieldToEventLoop();
+      }
+    };
+    hashHere().catch((error: unknown) =>
+      finish(
+        error instanceof HashTaskError
+          ? toModelSealError(error)
+          : error instanceof Error
+            ? error
+            : new Error(String(error)),
+      ),
+    );
   });
 }

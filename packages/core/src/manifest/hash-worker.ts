@@ -9,15 +9,7 @@
  * (docs/performance.md). Reading the next chunk overlaps hashing the current one.
  */
 import { createHash } from 'node:crypto';
-import {
-  constants,
-  closeSync,
-  fstatSync,
-  openSync,
-  read,
-  readSync,
-} from 'node:fs';
-import { promisify } from 'node:util';
+import { constants, closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -204,16 +196,6 @@ function checkStat(
   }
 }
 
-/**
- * On a worker thread, ranges up to this size are read synchronously: a read
- * costs less than a round trip through the thread pool (measured in
- * docs/performance.md: -36 % on a 4 KiB–1 MiB mix). Larger ones overlap reads
- * with hashing.
- */
-const SYNC_LIMIT = 2 * 1024 * 1024;
-
-const readAt = promisify(read);
-
 /** A reusable hashing context with its own aligned buffers. */
 export class RangeHasher {
   private readonly buffers: Buffer[] = alignedBuffers(2, CHUNK_SIZE);
@@ -311,14 +293,27 @@ export class RangeHasher {
   }
 
   /**
-   * Worker-thread path: open, stat and close synchronously (no thread-pool
-   * round trips per file); small ranges are read synchronously, large ones
-   * with a double buffer so that reading overlaps hashing.
+   * Worker-thread path: open, stat, read and close synchronously (no
+   * thread-pool round trips per file or per chunk).
    */
-  private async hashOnWorker(
+  private hashOnWorker(
     task: HashTask,
     onBytes: (n: number) => void,
-  ): Promise<BoundDigest> {
+  ): BoundDigest {
+    const range = this.openRange(task);
+    try {
+      this.step(range, Infinity, onBytes);
+      return this.finish(range);
+    } finally {
+      closeSync(range.fd);
+    }
+  }
+
+  /**
+   * Opens `task` for {@link step}: the file is open until {@link finish} or
+   * {@link abandon}.
+   */
+  openRange(task: HashTask): OpenRange {
     let fd: number;
     try {
       fd = openSync(Buffer.from(task.path), openFlags(task));
@@ -330,49 +325,80 @@ export class RangeHasher {
       const before = task.bindStat
         ? fileState(fstatSync(fd, { bigint: true }))
         : undefined;
-      const hasher = createHasher(task.algorithm);
-      if (task.end - task.start <= SYNC_LIMIT) {
-        const buffer = this.buffers[0]!;
-        let position = task.start;
-        while (position < task.end) {
-          let bytesRead: number;
-          try {
-            bytesRead = readSync(
-              fd,
-              buffer,
-              0,
-              Math.min(CHUNK_SIZE, task.end - position),
-              position,
-            );
-          } catch (error) {
-            throw ioError(task, error);
-          }
-          if (bytesRead === 0)
-            throw new HashTaskError(
-              'IO_ERROR',
-              `${task.name}: file shrank while hashing`,
-            );
-          hasher.update(buffer.subarray(0, bytesRead));
-          position += bytesRead;
-          onBytes(bytesRead);
-        }
-      } else {
-        await this.doubleBuffered(
-          task,
-          hasher,
-          onBytes,
-          (buffer, length, position) => readAt(fd, buffer, 0, length, position),
-        );
-      }
-      checkStat(task, fstatSync(fd));
-      const after = task.bindStat
-        ? fileState(fstatSync(fd, { bigint: true }))
-        : undefined;
-      return bound(hasher.hex(), before, after);
-    } finally {
+      return {
+        task,
+        fd,
+        hasher: createHasher(task.algorithm),
+        position: task.start,
+        before,
+      };
+    } catch (error) {
       closeSync(fd);
+      throw error;
     }
   }
+
+  /**
+   * Reads and hashes up to `maxBytes` more of the range (at least one chunk),
+   * one synchronous pread per chunk on the thread that hashes: the cost per
+   * byte of a C loop, with no thread-pool round trip or wake-up per chunk
+   * (issue 11 item 2). Returns true when the range is read to its end.
+   */
+  step(
+    range: OpenRange,
+    maxBytes: number,
+    onBytes: (n: number) => void,
+  ): boolean {
+    const { task, fd, hasher } = range;
+    const buffer = this.buffers[0]!;
+    const stop = Math.min(task.end, range.position + Math.max(maxBytes, 1));
+    while (range.position < stop) {
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(
+          fd,
+          buffer,
+          0,
+          Math.min(CHUNK_SIZE, task.end - range.position),
+          range.position,
+        );
+      } catch (error) {
+        throw ioError(task, error);
+      }
+      if (bytesRead === 0)
+        throw new HashTaskError(
+          'IO_ERROR',
+          `${task.name}: file shrank while hashing`,
+        );
+      hasher.update(buffer.subarray(0, bytesRead));
+      range.position += bytesRead;
+      onBytes(bytesRead);
+    }
+    return range.position >= task.end;
+  }
+
+  /** The digest of a range read to its end; the file stays open (close it with {@link abandon}). */
+  finish(range: OpenRange): BoundDigest {
+    checkStat(range.task, fstatSync(range.fd));
+    const after = range.task.bindStat
+      ? fileState(fstatSync(range.fd, { bigint: true }))
+      : undefined;
+    return bound(range.hasher.hex(), range.before, after);
+  }
+
+  /** Closes the range's file. */
+  abandon(range: OpenRange): void {
+    closeSync(range.fd);
+  }
+}
+
+/** A range being hashed in steps ({@link RangeHasher.openRange}). */
+export interface OpenRange {
+  readonly task: HashTask;
+  readonly fd: number;
+  readonly hasher: Hasher;
+  position: number;
+  readonly before: string | undefined;
 }
 
 function bound(

@@ -7,6 +7,7 @@ export {
 } from './check-model.js';
 export { compareManifests, type CompareOptions } from './compare.js';
 export { computeRootDigest } from './root-digest.js';
+export { resourceCount } from './table.js';
 export {
   encodeStatement,
   decodeStatement,

@@ -20,6 +20,17 @@ import {
 import { invalidPathReason, parseShardName } from './names.js';
 import { comparePaths } from './order.js';
 import { computeRootDigest } from './root-digest.js';
+import {
+  manifestFromTable,
+  ResourceTableBuilder,
+  tableOf,
+  type ResourceTable,
+} from './table.js';
+import {
+  findResourcesList,
+  listElements,
+  type ResourcesList,
+} from './statement-scan.js';
 import type {
   Manifest,
   Resource,
@@ -63,6 +74,7 @@ export function encodeStatement(manifest: Manifest): Buffer {
   if (s.ignorePaths.length > 0 || s.ignorePathsRecorded === true) {
     serialization.ignore_paths = [...new Set(s.ignorePaths)].sort(comparePaths);
   }
+  const table = tableOf(manifest);
   const statement = {
     _type: IN_TOTO_STATEMENT_TYPE,
     subject: [
@@ -71,14 +83,35 @@ export function encodeStatement(manifest: Manifest): Buffer {
     predicateType: OMS_PREDICATE_TYPE,
     predicate: {
       serialization,
-      resources: manifest.resources.map((r) => ({
-        name: r.name,
-        algorithm: r.algorithm,
-        digest: r.digest,
-      })),
+      resources:
+        table !== undefined
+          ? []
+          : manifest.resources.map((r) => ({
+              name: r.name,
+              algorithm: r.algorithm,
+              digest: r.digest,
+            })),
     },
   };
-  return Buffer.from(asciiJSON(statement), 'utf8');
+  const text = asciiJSON(statement);
+  if (table === undefined || table.count === 0)
+    return Buffer.from(text, 'utf8');
+  // The same bytes as above, written resource by resource from the table
+  // (no array of objects for a large model): `"resources": []` is the last
+  // member, so the list goes between its brackets.
+  const marker = '"resources": []';
+  const at = text.lastIndexOf(marker) + marker.length - 1;
+  const chunks: Buffer[] = [Buffer.from(text.slice(0, at), 'utf8')];
+  let part = '';
+  for (let i = 0; i < table.count; i++) {
+    part += `${i === 0 ? '' : ','}\n      {\n        "name": ${asciiJSON(table.name(i))},\n        "algorithm": ${asciiJSON(table.algorithmOf(i))},\n        "digest": "${table.digestHex(i)}"\n      }`;
+    if (part.length >= 1 << 20) {
+      chunks.push(Buffer.from(part, 'utf8'));
+      part = '';
+    }
+  }
+  chunks.push(Buffer.from(`${part}\n    ${text.slice(at)}`, 'utf8'));
+  return Buffer.concat(chunks);
 }
 
 /** Reads the predicate type of a payload without validating anything; never throws. */
@@ -133,14 +166,25 @@ function checkDigest(digest: unknown, hexLength: number, what: string): string {
  */
 export function decodeStatement(payload: Uint8Array): DecodedStatement {
   let value: unknown;
+  // A view, not a copy: a large model's statement is tens of megabytes.
+  const bytes = Buffer.from(
+    payload.buffer,
+    payload.byteOffset,
+    payload.byteLength,
+  );
+  // The resource list is decoded element by element (statement-scan.ts);
+  // the rest of the statement is parsed with the list left empty.
+  const list = findResourcesList(bytes);
   try {
-    // A view, not a copy: a large model's statement is tens of megabytes.
-    const bytes = Buffer.from(
-      payload.buffer,
-      payload.byteOffset,
-      payload.byteLength,
+    value = JSON.parse(
+      list === undefined
+        ? bytes.toString('utf8')
+        : Buffer.concat([
+            bytes.subarray(0, list.open),
+            EMPTY_LIST,
+            bytes.subarray(list.close + 1),
+          ]).toString('utf8'),
     );
-    value = JSON.parse(bytes.toString('utf8'));
   } catch (cause) {
     throw modelSealError(
       'STATEMENT_INVALID',
@@ -182,8 +226,13 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
     statementError('predicate has no resources list');
 
   const serialization = decodeSerialization(predicate.serialization);
-  const resources = decodeResources(predicate.resources, serialization);
-  const computed = computeRootDigest(resources);
+  const table = decodeResources(
+    list === undefined
+      ? (predicate.resources as unknown[])
+      : parsedElements(bytes, list),
+    serialization,
+  );
+  const computed = table.rootDigest();
   if (computed !== rootDigest.toLowerCase()) {
     inconsistent('root digest does not match the resources', {
       expected: rootDigest.toLowerCase(),
@@ -191,10 +240,30 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
     });
   }
   return {
-    manifest: { modelName, serialization, resources, rootDigest: computed },
+    manifest: manifestFromTable(modelName, serialization, table, computed),
     predicateType: OMS_PREDICATE_TYPE,
     legacy: false,
   };
+}
+
+const EMPTY_LIST = Buffer.from('[]');
+
+/** Each element of the list, parsed on its own (each short-lived). */
+function* parsedElements(
+  bytes: Buffer,
+  list: ResourcesList,
+): Generator<unknown> {
+  try {
+    for (const [start, end] of listElements(bytes, list))
+      yield JSON.parse(bytes.toString('utf8', start, end));
+  } catch (cause) {
+    if (!(cause instanceof SyntaxError)) throw cause;
+    throw modelSealError(
+      'STATEMENT_INVALID',
+      'statement payload is not valid JSON',
+      { cause },
+    );
+  }
 }
 
 function decodeSerialization(raw: Record<string, unknown>): Serialization {
@@ -250,30 +319,24 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
 }
 
 function decodeResources(
-  raw: unknown[],
+  raw: Iterable<unknown>,
   serialization: Serialization,
-): Resource[] {
-  if (raw.length === 0) inconsistent('manifest lists no resources');
+): ResourceTable {
   const hexLength = digestHexLength(serialization.hashType);
   const expectedAlgorithm = algorithmName(serialization);
-  const seen = new Set<string>();
-  const resources: Resource[] = [];
-  for (const [index, item] of raw.entries()) {
+  const shards = serialization.method === 'shards';
+  const builder = new ResourceTableBuilder(serialization);
+  let index = 0;
+  for (const item of raw) {
     if (!isObject(item)) inconsistent(`resource ${index} is not an object`);
     const { name, algorithm } = item;
     if (typeof name !== 'string') inconsistent(`resource ${index} has no name`);
     if (typeof algorithm !== 'string')
       inconsistent(`resource ${JSON.stringify(name)} has no algorithm`);
     checkResourceName(name, serialization.method);
-    if (seen.has(name))
-      inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
-    seen.add(name);
     // Shards: the reference and Go write `sha256-sharded-N`; the spec says the plain hash name.
-    const acceptable =
-      algorithm === expectedAlgorithm ||
-      (serialization.method === 'shards' &&
-        algorithm === serialization.hashType);
-    if (!acceptable) {
+    const plain = shards && algorithm === serialization.hashType;
+    if (algorithm !== expectedAlgorithm && !plain) {
       inconsistent(
         `resource ${JSON.stringify(name)} has algorithm ${JSON.stringify(algorithm)}, expected ${expectedAlgorithm}`,
       );
@@ -283,12 +346,36 @@ function decodeResources(
       hexLength,
       `resource ${JSON.stringify(name)}`,
     );
-    resources.push({ name, algorithm, digest });
+    if (shards) {
+      const shard = parseShardName(name)!;
+      builder.push(shard.path, shard.start, shard.end, plain, digest);
+    } else builder.push(name, 0, 0, false, digest);
+    index++;
   }
-  return resources;
+  if (index === 0) inconsistent('manifest lists no resources');
+  const table = builder.finish();
+  // Duplicates sit side by side in the reference order.
+  const order = table.order();
+  for (let k = 1; k < order.length; k++) {
+    if (table.compare(order[k - 1]!, table, order[k]!) === 0) {
+      const name = table.name(order[k]!);
+      inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
+    }
+  }
+  return table;
 }
 
+const LONE_SURROGATE =
+  /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function checkResourceName(name: string, method: SerializationMethod): void {
+  // Names are kept as UTF-8: a lone surrogate would become U+FFFD and
+  // could then name another file.
+  if (LONE_SURROGATE.test(name))
+    inconsistent(
+      `invalid resource name ${JSON.stringify(name)}: not valid Unicode`,
+      { name },
+    );
   let path = name;
   if (method === 'shards') {
     const shard = parseShardName(name);

@@ -6,62 +6,20 @@
  * a directory nor an allowed symlink rejected by name.
  */
 import type { Stats } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import {
+  lstatSync,
+  readdirSync,
+  realpathSync,
+  statSync,
+  type Dirent,
+} from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { modelSealError } from '../errors.js';
 import { checkHfCacheLink, type HfCacheSnapshot } from './hf-cache.js';
 import { decodeName, displayName } from './names.js';
+import { FileTable } from './table.js';
 import type { ManifestWarning } from './types.js';
-
-/** A file that will become one or more resources. */
-export interface ModelFile {
-  /** POSIX path relative to the model root; `.` for a single-file model. */
-  readonly name: string;
-  /** Absolute path as bytes (what we open), made when asked for. */
-  readonly path: Buffer;
-  readonly size: number;
-  /** Reached through a symlink (then opened following it). */
-  readonly viaSymlink: boolean;
-}
-
-/**
- * One enumerated file, kept small (issue 12 item 6: 200,000 files must fit in
- * well under 100 MiB): a flat name string, the size and a flag; the absolute
- * path is rebuilt from the root when the file is opened. Names are valid
- * UTF-8 (checked on enumeration), so the rebuilt bytes are the bytes read
- * from the directory.
- */
-class WalkedFile implements ModelFile {
-  constructor(
-    private readonly root: string,
-    readonly name: string,
-    readonly size: number,
-    readonly viaSymlink: boolean,
-  ) {}
-
-  get path(): Buffer {
-    return Buffer.from(
-      this.name === '.' ? this.root : `${this.root}/${this.name}`,
-    );
-  }
-}
-
-/**
- * A file of a Hugging Face cache snapshot: named by the link, read from the
- * blob the link was checked to lead to (opened there without following links).
- */
-class BlobFile implements ModelFile {
-  readonly viaSymlink = false;
-  constructor(
-    readonly name: string,
-    private readonly blob: string,
-    readonly size: number,
-  ) {}
-
-  get path(): Buffer {
-    return Buffer.from(this.blob);
-  }
-}
 
 /** Options of {@link enumerateModel}. */
 export interface WalkOptions {
@@ -80,14 +38,15 @@ export interface WalkOptions {
 
 /** Result of {@link enumerateModel}. */
 export interface WalkResult {
-  files: ModelFile[];
+  /** In the reference order (order.ts). */
+  files: FileTable;
   warnings: ManifestWarning[];
   /** The model path is a file: one resource named `.`. */
   singleFile: boolean;
 }
 
-const LSTAT_PARALLEL = 64;
-const SLASH = Buffer.from('/');
+/** Entries between two returns to the event loop (a walk of 200,000 files takes about a second). */
+const YIELD_EVERY = 4096;
 
 function fsError(error: unknown, what: string): Error {
   const code = (error as { code?: string }).code;
@@ -158,11 +117,9 @@ export async function enumerateModel(
       modelPath,
       options.hfCache,
     );
-    return {
-      files: [new BlobFile('.', blob, stats.size)],
-      warnings: [],
-      singleFile: true,
-    };
+    const files = new FileTable(root, true);
+    files.add('.', stats.size, false, blob);
+    return { files, warnings: [], singleFile: true };
   }
   if (rootStat.isSymbolicLink()) {
     if (!options.allowSymlinks) {
@@ -182,11 +139,9 @@ export async function enumerateModel(
     }
   }
   if (rootStat.isFile()) {
-    return {
-      files: [new WalkedFile(root, '.', rootStat.size, false)],
-      warnings: [],
-      singleFile: true,
-    };
+    const files = new FileTable(root, true);
+    files.add('.', rootStat.size, false);
+    return { files, warnings: [], singleFile: true };
   }
   if (!rootStat.isDirectory()) {
     throw modelSealError(
@@ -196,28 +151,44 @@ export async function enumerateModel(
     );
   }
 
-  const files: ModelFile[] = [];
+  // Synchronous calls, with the entry types readdir gives: a cached lstat
+  // costs a few microseconds, a promise round trip about 18 (issue 11 item 3).
+  const files = new FileTable(root);
   const warnings: ManifestWarning[] = [];
   let rootReal: string | undefined;
   const rootBytes = Buffer.byteLength(root);
   const stack: { abs: Buffer; rel: string }[] = [
     { abs: Buffer.from(root), rel: '' },
   ];
+  let sinceYield = 0;
   while (stack.length > 0) {
     if (options.signal?.aborted)
       throw modelSealError('ABORTED', 'enumeration was cancelled');
     const dir = stack.pop()!;
-    let names: Buffer[];
+    let dirents: Dirent<Buffer>[];
     try {
-      names = await readdir(dir.abs, { encoding: 'buffer' });
+      dirents = readdirSync(dir.abs, {
+        encoding: 'buffer',
+        withFileTypes: true,
+      });
     } catch (error) {
       throw fsError(error, dir.rel === '' ? modelPath : dir.rel);
     }
-    const entries = names.map((raw) => {
-      const abs = Buffer.concat([dir.abs, SLASH, raw]);
-      // Decoded from the whole relative path: one flat string, not a rope of
-      // parent + '/' + name (which costs twice the memory per file).
-      const rel = decodeName(abs.subarray(rootBytes + 1));
+    for (const dirent of dirents) {
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (options.signal?.aborted)
+          throw modelSealError('ABORTED', 'enumeration was cancelled');
+      }
+      const raw = dirent.name;
+      const abs = Buffer.allocUnsafe(dir.abs.length + 1 + raw.length);
+      dir.abs.copy(abs, 0);
+      abs[dir.abs.length] = 0x2f;
+      raw.copy(abs, dir.abs.length + 1);
+      const relBytes = abs.subarray(rootBytes + 1);
+      // Decoded from the whole relative path: checked as UTF-8 once.
+      const rel = decodeName(relBytes);
       if (rel === undefined) {
         const shown =
           dir.rel === '' ? displayName(raw) : `${dir.rel}/${displayName(raw)}`;
@@ -227,88 +198,89 @@ export async function enumerateModel(
           { details: { path: shown } },
         );
       }
-      return { rel, abs };
-    });
-    for (let i = 0; i < entries.length; i += LSTAT_PARALLEL) {
-      const slice = entries.slice(i, i + LSTAT_PARALLEL);
-      const stats = await Promise.all(
-        slice.map((entry) =>
-          lstat(entry.abs).catch((error: unknown) => {
-            throw fsError(error, entry.rel);
-          }),
-        ),
-      );
-      for (const [j, entry] of slice.entries()) {
-        const s = stats[j]!;
-        if (s.isDirectory()) {
-          if (!options.skip(entry.rel, true)) stack.push(entry);
-          continue;
-        }
-        if (options.skip(entry.rel, false)) continue;
-        if (s.isFile()) {
-          files.push(new WalkedFile(root, entry.rel, s.size, false));
-          continue;
-        }
-        if (!s.isSymbolicLink()) {
-          throw modelSealError(
-            'UNSUPPORTED_FILE_TYPE',
-            `${entry.rel}: is ${typeName(s)}, not a regular file`,
-            { details: { path: entry.rel } },
-          );
-        }
-        if (options.hfCache !== undefined) {
-          const { blob, stats } = await checkHfCacheLink(
-            entry.abs.toString(),
-            entry.rel,
-            options.hfCache,
-          );
-          files.push(new BlobFile(entry.rel, blob, stats.size));
-          continue;
-        }
-        if (!options.allowSymlinks) {
-          throw modelSealError(
-            'SYMLINK_NOT_ALLOWED',
-            `${entry.rel}: is a symlink (allow symlinks to follow links to files)`,
-            { details: { path: entry.rel } },
-          );
-        }
-        let target: Stats;
-        try {
-          target = await stat(entry.abs);
-        } catch (error) {
-          throw modelSealError('IO_ERROR', `${entry.rel}: broken symlink`, {
-            cause: error,
-            details: { path: entry.rel },
-          });
-        }
-        // A link to a directory is neither traversed nor listed: no cycles.
-        if (target.isDirectory()) continue;
-        if (!target.isFile()) {
-          throw modelSealError(
-            'UNSUPPORTED_FILE_TYPE',
-            `${entry.rel}: symlink to ${typeName(target)}`,
-            { details: { path: entry.rel } },
-          );
-        }
-        rootReal ??= await realpath(root);
-        const targetReal = await realpath(entry.abs).catch((error: unknown) => {
-          throw fsError(error, entry.rel);
-        });
-        if (!isInside(rootReal, targetReal.toString())) {
-          const message = `${entry.rel}: symlink points outside the model (${targetReal.toString()})`;
-          if (options.strictSymlinks)
-            throw modelSealError('SYMLINK_NOT_ALLOWED', message, {
-              details: { path: entry.rel },
-            });
-          warnings.push({
-            code: 'SYMLINK_OUTSIDE_ROOT',
-            path: entry.rel,
-            message,
-          });
-        }
-        files.push(new WalkedFile(root, entry.rel, target.size, true));
+      if (dirent.isDirectory()) {
+        if (!options.skip(rel, true)) stack.push({ abs, rel });
+        continue;
       }
+      if (options.skip(rel, false)) continue;
+      let s: Stats;
+      try {
+        s = lstatSync(abs);
+      } catch (error) {
+        throw fsError(error, rel);
+      }
+      if (s.isFile()) {
+        files.add(relBytes, s.size, false);
+        continue;
+      }
+      if (s.isDirectory()) {
+        // Replaced by a directory since readdir: walked like the others.
+        if (!options.skip(rel, true)) stack.push({ abs, rel });
+        continue;
+      }
+      if (!s.isSymbolicLink()) {
+        throw modelSealError(
+          'UNSUPPORTED_FILE_TYPE',
+          `${rel}: is ${typeName(s)}, not a regular file`,
+          { details: { path: rel } },
+        );
+      }
+      if (options.hfCache !== undefined) {
+        const { blob, stats } = await checkHfCacheLink(
+          abs.toString(),
+          rel,
+          options.hfCache,
+        );
+        files.add(relBytes, stats.size, false, blob);
+        continue;
+      }
+      if (!options.allowSymlinks) {
+        throw modelSealError(
+          'SYMLINK_NOT_ALLOWED',
+          `${rel}: is a symlink (allow symlinks to follow links to files)`,
+          { details: { path: rel } },
+        );
+      }
+      let target: Stats;
+      try {
+        target = statSync(abs);
+      } catch (error) {
+        throw modelSealError('IO_ERROR', `${rel}: broken symlink`, {
+          cause: error,
+          details: { path: rel },
+        });
+      }
+      // A link to a directory is neither traversed nor listed: no cycles.
+      if (target.isDirectory()) continue;
+      if (!target.isFile()) {
+        throw modelSealError(
+          'UNSUPPORTED_FILE_TYPE',
+          `${rel}: symlink to ${typeName(target)}`,
+          { details: { path: rel } },
+        );
+      }
+      rootReal ??= realpathSync(root);
+      let targetReal: string;
+      try {
+        targetReal = realpathSync(abs).toString();
+      } catch (error) {
+        throw fsError(error, rel);
+      }
+      if (!isInside(rootReal, targetReal)) {
+        const message = `${rel}: symlink points outside the model (${targetReal})`;
+        if (options.strictSymlinks)
+          throw modelSealError('SYMLINK_NOT_ALLOWED', message, {
+            details: { path: rel },
+          });
+        warnings.push({
+          code: 'SYMLINK_OUTSIDE_ROOT',
+          path: rel,
+          message,
+        });
+      }
+      files.add(relBytes, target.size, true);
     }
   }
-  return { files, warnings, singleFile: false };
+  // In the reference order; the table as found is garbage from here on.
+  return { files: files.sorted(), warnings, singleFile: false };
 }

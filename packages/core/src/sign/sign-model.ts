@@ -13,7 +13,11 @@ import { decodeBase64Strict } from '../internal/base64.js';
 // The scanners load only when signing scans (options.scan).
 import type { ScanModelOptions } from '../attest/scan-model.js';
 import { encodeScanStatement, scanVerdict } from '../attest/scan-statement.js';
-import { encodeStatement, hashModel } from '../manifest/index.js';
+import {
+  encodeStatement,
+  hashModel,
+  resourceCount,
+} from '../manifest/index.js';
 import type { ScanReport } from '../scan/engine.js';
 import { severityAtLeast, type Severity } from '../scan/types.js';
 import { MODELSEAL_VERSION } from '../version.js';
@@ -316,7 +320,7 @@ export async function signModel(
       : await scanGate(options, options.scan, hashOptions, force);
 
   const hashed = await hashModel(options.modelPath, hashOptions);
-  if (hashed.manifest.resources.length === 0) {
+  if (resourceCount(hashed.manifest) === 0) {
     throw new ModelSealError({
       code: 'EMPTY_MODEL',
       message: `nothing to sign in ${options.modelPath}`,

@@ -2,7 +2,7 @@
 // Signature check over the DSSE PAE shared by key and certificate bundles,
 // with the legacy v0.2 fallback (oms-format.md §3, §15).
 import type { KeyObject } from 'node:crypto';
-import { compatPae, pae } from '../bundle/dsse.js';
+import { compatPae, paeParts } from '../bundle/dsse.js';
 import type { ParsedBundle } from '../bundle/types.js';
 import { OMS_LEGACY_PREDICATE_TYPE } from '../constants.js';
 import {
@@ -49,7 +49,7 @@ export function verifyEnvelope(
   const standard = verifyWith(
     key,
     schemes,
-    pae(payloadType, payload),
+    paeParts(payloadType, payload),
     signature.sig,
   );
   if (standard !== undefined) return { scheme: standard, legacyPae: false };

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Finds the resource list of a statement in its bytes, so that a statement
+ * of 200,000 resources is decoded one resource at a time instead of as one
+ * tree of objects (issue 12 item 6).
+ *
+ * Only boundaries are found here; every byte is still parsed by `JSON.parse`:
+ * the statement with its list replaced by `[]`, and each element of the list
+ * on its own. The separators between elements are checked here, strictly, so
+ * the pieces are valid exactly when the whole document is. Anything
+ * unexpected (no such list, a key given twice) returns `undefined` and the
+ * caller parses the whole document instead.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+function isSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** First offset at or after `i` that is not JSON whitespace. */
+export function skipSpace(b: Uint8Array, i: number): number {
+  while (i < b.length && isSpace(b[i])) i++;
+  return i;
+}
+
+/** End (exclusive) of the string starting at `i` (a quote), or -1. */
+function skipString(b: Uint8Array, i: number): number {
+  for (i++; i < b.length; i++) {
+    const c = b[i];
+    if (c === BACKSLASH) i++;
+    else if (c === QUOTE) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * End (exclusive) of the value starting at `i`, or -1. Loose: brackets are
+ * counted, not matched; `JSON.parse` of the piece checks the rest.
+ */
+export function skipValue(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return skipString(b, i);
+  if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    let depth = 0;
+    while (i < b.length) {
+      const d = b[i];
+      if (d === QUOTE) {
+        i = skipString(b, i);
+        if (i < 0) return -1;
+        continue;
+      }
+      if (d === OPEN_OBJECT || d === OPEN_ARRAY) depth++;
+      else if (d === CLOSE_OBJECT || d === CLOSE_ARRAY) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+    return -1;
+  }
+  const start = i;
+  while (i < b.length) {
+    const d = b[i];
+    if (
+      d === COMMA ||
+      d === CLOSE_OBJECT ||
+      d === CLOSE_ARRAY ||
+      d === COLON ||
+      isSpace(d)
+    )
+      break;
+    i++;
+  }
+  return i === start ? -1 : i;
+}
+
+/**
+ * The members of the object at `i`: calls `visit(key, start, end)` for each
+ * value. Returns false when the object is not well formed at this level or a
+ * key comes twice.
+ */
+export function objectMembers(
+  b: Uint8Array,
+  i: number,
+  visit: (key: string, start: number, end: number) => void,
+): boolean {
+  if (b[i] !== OPEN_OBJECT) return false;
+  const seen = new Set<string>();
+  i = skipSpace(b, i + 1);
+  if (b[i] === CLOSE_OBJECT) return true;
+  for (;;) {
+    if (b[i] !== QUOTE) return false;
+    const keyEnd = skipString(b, i);
+    if (keyEnd < 0) return false;
+    let key: unknown;
+    try {
+      key = JSON.parse(
+        Buffer.from(b.buffer, b.byteOffset + i, keyEnd - i).toString('utf8'),
+      );
+    } catch {
+      return false;
+    }
+    if (typeof key !== 'string' || seen.has(key)) return false;
+    seen.add(key);
+    i = skipSpace(b, keyEnd);
+    if (b[i] !== COLON) return false;
+    const start = skipSpace(b, i + 1);
+    const end = skipValue(b, start);
+    if (end < 0) return false;
+    visit(key, start, end);
+    i = skipSpace(b, end);
+    if (b[i] === COMMA) {
+      i = skipSpace(b, i + 1);
+      continue;
+    }
+    return b[i] === CLOSE_OBJECT;
+  }
+}
+
+/** Offsets of the `[` and `]` of `predicate.resources`. */
+export interface ResourcesList {
+  open: number;
+  close: number;
+}
+
+/** Finds `predicate.resources` (an array) in a statement's bytes, or `undefined`. */
+export function findResourcesList(b: Uint8Array): ResourcesList | undefined {
+  let predicate: [number, number] | undefined;
+  const top = objectMembers(b, skipSpace(b, 0), (key, start, end) => {
+    if (key === 'predicate') predicate = [start, end];
+  });
+  if (!top || predicate === undefined) return undefined;
+  let list: ResourcesList | undefined;
+  const inner = objectMembers(b, predicate[0], (key, start, end) => {
+    if (key === 'resources' && b[start] === OPEN_ARRAY)
+      list = { open: start, close: end - 1 };
+  });
+  if (!inner || list === undefined || b[list.close] !== CLOSE_ARRAY)
+    return undefined;
+  return list;
+}
+
+/**
+ * The elements of the list as [start, end) offsets, in order.
+ *
+ * @throws SyntaxError when the separators are not JSON's
+ */
+export function* listElements(
+  b: Uint8Array,
+  list: ResourcesList,
+): Generator<[number, number]> {
+  let i = skipSpace(b, list.open + 1);
+  if (i === list.close) return;
+  for (;;) {
+    const end = skipValue(b, i);
+    if (end < 0 || end > list.close)
+      throw new SyntaxError(`malformed resource list at byte ${i}`);
+    yield [i, end];
+    i = skipSpace(b, end);
+    if (i === list.close) return;
+    if (b[i] !== COMMA) throw new SyntaxError(`expected , or ] at byte ${i}`);
+    i = skipSpace(b, i + 1);
+  }
+}

@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Compact tables of files and resources, so that a model of 200,000 files
+ * is held in a few bytes a file rather than as objects and strings (issue 12
+ * item 6, issue 11 item 4). Names live in one UTF-8 arena, sizes and ranges
+ * in typed arrays, digests as raw bytes. Nothing here survives a garbage
+ * collection per file, which also keeps V8's young generation from growing
+ * to its maximum (objects that survive make it grow; 128 MiB on Node 24).
+ *
+ * The public `Manifest.resources` array is made from a table only when a
+ * caller reads it ({@link manifestFromTable}); the engine itself (root digest,
+ * statement encoding, comparison) works on the table.
+ */
+import { createHash } from 'node:crypto';
+import { algorithmName, digestHexLength } from './algorithms.js';
+import { shardName } from './names.js';
+import type {
+  ChangedResource,
+  CompareResult,
+  Manifest,
+  Resource,
+  Serialization,
+} from './types.js';
+
+const SLASH = 0x2f;
+
+/** A growable list of UTF-8 names in one arena. */
+export class NameList {
+  private arena: Buffer = Buffer.allocUnsafe(4096);
+  private ends: Uint32Array = new Uint32Array(256);
+  private used = 0;
+  /** How many names. */
+  count = 0;
+
+  /** Adds a name (a string, or its UTF-8 bytes) and returns its index. */
+  push(name: string | Uint8Array): number {
+    const length =
+      typeof name === 'string' ? Buffer.byteLength(name) : name.byteLength;
+    if (this.used + length > this.arena.length) {
+      let size = this.arena.length * 2;
+      while (size < this.used + length) size *= 2;
+      const next = Buffer.allocUnsafe(size);
+      this.arena.copy(next, 0, 0, this.used);
+      this.arena = next;
+    }
+    if (typeof name === 'string') this.arena.write(name, this.used, 'utf8');
+    else this.arena.set(name, this.used);
+    this.used += length;
+    if (this.count === this.ends.length) {
+      const next = new Uint32Array(this.ends.length * 2);
+      next.set(this.ends);
+      this.ends = next;
+    }
+    this.ends[this.count] = this.used;
+    return this.count++;
+  }
+
+  private startOf(i: number): number {
+    return i === 0 ? 0 : this.ends[i - 1]!;
+  }
+
+  /** The UTF-8 bytes of name `i` (a view into the arena). */
+  bytes(i: number): Buffer {
+    return this.arena.subarray(this.startOf(i), this.ends[i]);
+  }
+
+  /** Name `i` as a string. */
+  get(i: number): string {
+    return this.arena.toString('utf8', this.startOf(i), this.ends[i]);
+  }
+
+  /**
+   * Compares name `i` with name `j` of `other` in the reference order
+   * (order.ts): UTF-8 bytes, `/` before every other byte, a prefix first.
+   */
+  compare(i: number, other: NameList, j: number): number {
+    const a = this.arena;
+    const b = other.arena;
+    let x = this.startOf(i);
+    let y = other.startOf(j);
+    const xe = this.ends[i]!;
+    const ye = other.ends[j]!;
+    while (x < xe && y < ye) {
+      const p = a[x]!;
+      const q = b[y]!;
+      if (p !== q) return (p === SLASH ? -1 : p) - (q === SLASH ? -1 : q);
+      x++;
+      y++;
+    }
+    return xe - x - (ye - y);
+  }
+
+  /** Drops the unused tail of the arena once the list is complete. */
+  trim(): void {
+    if (this.arena.length > this.used + 4096) {
+      const next = Buffer.allocUnsafe(this.used);
+      this.arena.copy(next, 0, 0, this.used);
+      this.arena = next;
+    }
+    if (this.ends.length > this.count + 256)
+      this.ends = this.ends.slice(0, this.count);
+  }
+}
+
+/** The files of a model: relative names, sizes, how each is opened. */
+export class FileTable {
+  readonly names: NameList = new NameList();
+  private sizes: Float64Array = new Float64Array(256);
+  private flags: Uint8Array = new Uint8Array(256);
+  /** Files read from another path (a Hugging Face cache blob): index → absolute path. */
+  private blobs: Map<number, string> | undefined;
+
+  /**
+   * @param root - absolute path of the model (the file itself for a one-file model)
+   * @param singleFile - the model is the file `root` (its one entry opens `root`, whatever it is named)
+   */
+  constructor(
+    readonly root: string,
+    readonly singleFile = false,
+  ) {}
+
+  /** How many files. */
+  get length(): number {
+    return this.names.count;
+  }
+
+  /** Adds a file; `blob` is the absolute path to read instead of root/name. */
+  add(
+    name: string | Uint8Array,
+    size: number,
+    viaSymlink: boolean,
+    blob?: string,
+  ): void {
+    const i = this.names.push(name);
+    if (i === this.sizes.length) {
+      const sizes = new Float64Array(this.sizes.length * 2);
+      sizes.set(this.sizes);
+      this.sizes = sizes;
+      const flags = new Uint8Array(this.flags.length * 2);
+      flags.set(this.flags);
+      this.flags = flags;
+    }
+    this.sizes[i] = size;
+    this.flags[i] = viaSymlink ? 1 : 0;
+    if (blob !== undefined) (this.blobs ??= new Map()).set(i, blob);
+  }
+
+  /** Name of file `i`, relative to the root (`.` for a one-file model). */
+  name(i: number): string {
+    return this.names.get(i);
+  }
+
+  size(i: number): number {
+    return this.sizes[i]!;
+  }
+
+  /** Reached through a symlink (then opened following it). */
+  viaSymlink(i: number): boolean {
+    return this.flags[i] === 1;
+  }
+
+  /** The absolute path to open, as bytes (names need not be ASCII). */
+  path(i: number): Buffer {
+    const blob = this.blobs?.get(i);
+    if (blob !== undefined) return Buffer.from(blob);
+    if (this.singleFile) return Buffer.from(this.root);
+    const name = this.names.bytes(i);
+    const root = Buffer.from(this.root);
+    const out = Buffer.allocUnsafe(root.length + 1 + name.length);
+    root.copy(out, 0);
+    out[root.length] = SLASH;
+    name.copy(out, root.length + 1);
+    return out;
+  }
+
+  /** A copy in the reference order (order.ts), with file `i` renamed when `rename` says so. */
+  sorted(rename?: (i: number) => string | undefined): FileTable {
+    const order = new Uint32Array(this.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    const names = this.names;
+    order.sort((a, b) => names.compare(a, names, b));
+    const out = new FileTable(this.root, this.singleFile);
+    for (const i of order) {
+      out.add(
+        rename?.(i) ?? names.bytes(i),
+        this.sizes[i]!,
+        this.flags[i] === 1,
+        this.blobs?.get(i),
+      );
+    }
+    out.names.trim();
+    return out;
+  }
+}
+
+/** The parts of a serialization that decide resource names and digests. */
+export type TableSerialization = Pick<
+  Serialization,
+  'method' | 'hashType' | 'shardSize'
+>;
+
+/**
+ * The resources of a manifest: path names, shard ranges, digests as bytes.
+ * Resource `i` is path `pathIndex(i)` of `paths` (files: path `i`).
+ */
+export class ResourceTable {
+  readonly digestLength: number;
+  readonly digests: Uint8Array;
+  /** Shards: the file (path) of each resource. */
+  readonly fileOf: Uint32Array | undefined;
+  readonly start: Float64Array | undefined;
+  readonly end: Float64Array | undefined;
+  /** Shards: 1 where the resource was written with the plain hash name (the spec's spelling). */
+  readonly plain: Uint8Array | undefined;
+  /** The algorithm name of every resource (`sha256`, `sha256-sharded-N`). */
+  readonly algorithm: string;
+
+  constructor(
+    readonly serialization: TableSerialization,
+    readonly paths: NameList,
+    readonly count: number,
+  ) {
+    this.digestLength = digestHexLength(serialization.hashType) / 2;
+    this.digests = new Uint8Array(count * this.digestLength);
+    this.algorithm = algorithmName(serialization);
+    if (serialization.method === 'shards') {
+      this.fileOf = new Uint32Array(count);
+      this.start = new Float64Array(count);
+      this.end = new Float64Array(count);
+      this.plain = new Uint8Array(count);
+    } else {
+      this.fileOf = undefined;
+      this.start = undefined;
+      this.end = undefined;
+      this.plain = undefined;
+    }
+  }
+
+  /** Index in `paths` of resource `i`. */
+  pathIndex(i: number): number {
+    return this.fileOf === undefined ? i : this.fileOf[i]!;
+  }
+
+  /** The resource name: the path, or `path:start:end` for a shard. */
+  name(i: number): string {
+    const path = this.paths.get(this.pathIndex(i));
+    return this.start === undefined
+      ? path
+      : shardName(path, this.start[i]!, this.end![i]!);
+  }
+
+  /** The algorithm as written in the manifest. */
+  algorithmOf(i: number): string {
+    return this.plain?.[i] === 1 ? this.serialization.hashType : this.algorithm;
+  }
+
+  digestHex(i: number): string {
+    const n = this.digestLength;
+    return Buffer.from(
+      this.digests.buffer,
+      this.digests.byteOffset + i * n,
+      n,
+    ).toString('hex');
+  }
+
+  /** Stores the digest of resource `i` from its hex text. */
+  setDigestHex(i: number, hex: string): void {
+    Buffer.from(
+      this.digests.buffer,
+      this.digests.byteOffset,
+      this.digests.byteLength,
+    ).write(hex, i * this.digestLength, this.digestLength, 'hex');
+  }
+
+  resource(i: number): Resource {
+    return {
+      name: this.name(i),
+      algorithm: this.algorithmOf(i),
+      digest: this.digestHex(i),
+    };
+  }
+
+  toResources(): Resource[] {
+    const out = new Array<Resource>(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.resource(i);
+    return out;
+  }
+
+  /** SHA-256 over the digests' bytes in table order (root-digest.ts). */
+  rootDigest(): string {
+    return createHash('sha256')
+      .update(this.digests.subarray(0, this.count * this.digestLength))
+      .digest('hex');
+  }
+
+  /** Compares resources `i` of this table and `j` of `other` in the reference order. */
+  compare(i: number, other: ResourceTable, j: number): number {
+    const c = this.paths.compare(
+      this.pathIndex(i),
+      other.paths,
+      other.pathIndex(j),
+    );
+    if (c !== 0 || this.start === undefined || other.start === undefined)
+      return c;
+    return this.start[i]! - other.start[j]! || this.end![i]! - other.end![j]!;
+  }
+
+  /** Resource indexes in the reference order (the identity when already sorted). */
+  order(): Uint32Array {
+    const order = new Uint32Array(this.count);
+    let sorted = true;
+    for (let i = 0; i < this.count; i++) {
+      order[i] = i;
+      if (i > 0 && sorted && this.compare(i - 1, this, i) > 0) sorted = false;
+    }
+    if (!sorted) order.sort((a, b) => this.compare(a, this, b));
+    return order;
+  }
+
+  /** True when resources `i` and `j` of the two tables have the same digest bytes. */
+  sameDigest(i: number, other: ResourceTable, j: number): boolean {
+    const n = this.digestLength;
+    if (n !== other.digestLength) return false;
+    const a = this.digests;
+    const b = other.digests;
+    for (let k = 0; k < n; k++) if (a[i * n + k] !== b[j * n + k]) return false;
+    return true;
+  }
+}
+
+const TABLE = Symbol('modelseal.resourceTable');
+
+interface TableBacked {
+  [TABLE]?: () => ResourceTable | undefined;
+}
+
+/**
+ * A manifest whose `resources` array is made from `table` the first time it
+ * is read (an ordinary, enumerable, assignable property to its users).
+ */
+export function manifestFromTable(
+  modelName: string,
+  serialization: Serialization,
+  table: ResourceTable,
+  rootDigest: string = table.rootDigest(),
+): Manifest {
+  let resources: Resource[] | undefined;
+  const manifest = { modelName, serialization } as Manifest & TableBacked;
+  Object.defineProperty(manifest, 'resources', {
+    enumerable: true,
+    configurable: true,
+    get: () => (resources ??= table.toResources()),
+    set: (value: Resource[]) => {
+      resources = value;
+    },
+  });
+  manifest.rootDigest = rootDigest;
+  // Once the array exists a caller may have changed it: it is then the truth.
+  Object.defineProperty(manifest, TABLE, {
+    value: () => (resources === undefined ? table : undefined),
+  });
+  return manifest;
+}
+
+/** The table behind a manifest, when its `resources` array was never made. */
+export function tableOf(manifest: Manifest): ResourceTable | undefined {
+  return (manifest as TableBacked)[TABLE]?.();
+}
+
+/** How many resources a manifest has, without making its array. */
+export function resourceCount(manifest: Manifest): number {
+  return tableOf(manifest)?.count ?? manifest.resources.length;
+}
+
+/**
+ * Compares a signed table with one computed from disk (compare.ts has the
+ * rules): one pass over both in the reference order; only the differences
+ * become objects.
+ */
+export function compareTables(
+  signed: ResourceTable,
+  actual: ResourceTable,
+  ignoreUnsignedFiles: boolean,
+): CompareResult {
+  const missing: Resource[] = [];
+  const extra: Resource[] = [];
+  const changed: ChangedResource[] = [];
+  const so = signed.order();
+  const ao = actual.order();
+  const sameAlgorithm = signed.algorithm === actual.algorithm;
+  let i = 0;
+  let j = 0;
+  while (i < so.length || j < ao.length) {
+    const s = so[i];
+    const a = ao[j];
+    const c =
+      s === undefined ? 1 : a === undefined ? -1 : signed.compare(s, actual, a);
+    if (c < 0) {
+      missing.push(signed.resource(s!));
+      i++;
+    } else if (c > 0) {
+      extra.push(actual.resource(a!));
+      j++;
+    } else {
+      if (!sameAlgorithm || !signed.sameDigest(s!, actual, a!)) {
+        const expected = signed.resource(s!);
+        const found = actual.resource(a!);
+        changed.push({
+          name: expected.name,
+          expected: { algorithm: expected.algorithm, digest: expected.digest },
+          actual: { algorithm: found.algorithm, digest: found.digest },
+        });
+      }
+      i++;
+      j++;
+    }
+  }
+  return {
+    ok:
+      missing.length === 0 &&
+      changed.length === 0 &&
+      (ignoreUnsignedFiles || extra.length === 0),
+    missing,
+    extra,
+    changed,
+    extraTolerated: ignoreUnsignedFiles,
+  };
+}
+
+/** Builds a {@link ResourceTable} one resource at a time (a decoded statement). */
+export class ResourceTableBuilder {
+  private readonly paths = new NameList();
+  private capacity = 256;
+  private digests: Uint8Array;
+  private starts = new Float64Array(256);
+  private ends = new Float64Array(256);
+  private plain = new Uint8Array(256);
+  private readonly digestLength: number;
+  count = 0;
+
+  constructor(readonly serialization: TableSerialization) {
+    this.digestLength = digestHexLength(serialization.hashType) / 2;
+    this.digests = new Uint8Array(256 * this.digestLength);
+  }
+
+  /**
+   * Adds a resource: its path (and range, for shards), whether its algorithm
+   * was the plain hash name, and its digest as hex of the right length.
+   */
+  push(
+    path: string,
+    start: number,
+    end: number,
+    plain: boolean,
+    digestHex: string,
+  ): void {
+    if (this.count === this.capacity) {
+      this.capacity *= 2;
+      const grow = <T extends Float64Array | Uint8Array>(
+        a: T,
+        n: number,
+      ): T => {
+        const next = new (a.constructor as new (n: number) => T)(n);
+        next.set(a);
+        return next;
+      };
+      this.digests = grow(this.digests, this.capacity * this.digestLength);
+      this.starts = grow(this.starts, this.capacity);
+      this.ends = grow(this.ends, this.capacity);
+      this.plain = grow(this.plain, this.capacity);
+    }
+    const i = this.count++;
+    this.paths.push(path);
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.plain[i] = plain ? 1 : 0;
+    Buffer.from(this.digests.buffer).write(
+      digestHex,
+      i * this.digestLength,
+      this.digestLength,
+      'hex',
+    );
+  }
+
+  finish(): ResourceTable {
+    this.paths.trim();
+    const table = new ResourceTable(this.serialization, this.paths, this.count);
+    table.digests.set(this.digests.subarray(0, this.count * this.digestLength));
+    if (table.fileOf !== undefined) {
+      for (let i = 0; i < this.count; i++) table.fileOf[i] = i;
+      table.start!.set(this.starts.subarray(0, this.count));
+      table.end!.set(this.ends.subarray(0, this.count));
+      table.plain!.set(this.plain.subarray(0, this.count));
+    }
+    return table;
+  }
+}

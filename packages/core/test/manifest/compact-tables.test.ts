@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issue 12 item 6 / issue 11 item 4: large models are held in compact tables.
+// The table order equals comparePaths; statements encoded from a table are
+// the bytes the array path writes; statements decoded one resource at a time
+// give what a whole-document parse gives, and refuse what it refuses.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  checkModel,
+  decodeStatement,
+  encodeStatement,
+  hashModel,
+} from '../../src/manifest/index.js';
+import { comparePaths } from '../../src/manifest/order.js';
+import {
+  findResourcesList,
+  listElements,
+} from '../../src/manifest/statement-scan.js';
+import { NameList, resourceCount, tableOf } from '../../src/manifest/table.js';
+import {
+  decodeBase64Strict,
+  decodeBase64StrictBytes,
+} from '../../src/internal/base64.js';
+import type { Manifest } from '../../src/manifest/types.js';
+import { makeTree } from '../helpers/tree.js';
+
+const sha = (text: string): string =>
+  createHash('sha256').update(text).digest('hex');
+
+function statementText(resources: unknown, extra = ''): Buffer {
+  const digests = (resources as { digest: string }[]).map((r) =>
+    Buffer.from(r.digest, 'hex'),
+  );
+  const root = createHash('sha256')
+    .update(Buffer.concat(digests))
+    .digest('hex');
+  return Buffer.from(
+    `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"${root}"}}],"predicateType":"https://model_signing/signature/v1.0",${extra}"predicate":{"serialization":{"method":"files","hash_type":"sha256","allow_symlinks":false},"resources":${JSON.stringify(resources)}}}`,
+  );
+}
+
+describe('NameList order', () => {
+  it('sorts like comparePaths on tricky names', () => {
+    const names = [
+      'a',
+      'a-b',
+      'a.b',
+      'a/b',
+      'a/b/c',
+      'ab',
+      'a b',
+      '😀',
+      '\ufb01',
+      '\uffff',
+      '\ue000/x',
+      'z',
+      'é/a',
+      'e/a',
+    ];
+    const list = new NameList();
+    for (const n of names) list.push(n);
+    for (let i = 0; i < names.length; i++)
+      for (let j = 0; j < names.length; j++)
+        expect(Math.sign(list.compare(i, list, j))).toBe(
+          Math.sign(comparePaths(names[i]!, names[j]!)),
+        );
+    expect(list.get(7)).toBe('😀');
+  });
+});
+
+describe('table-backed manifests', () => {
+  const tree = {
+    'b/x.bin': 'x',
+    'a.bin': 'a',
+    'a/é.bin': 'e',
+    'a-b/z.bin': 'z',
+    'c😀.bin': 'c',
+  };
+
+  it('hashModel keeps resources in a table until they are read', async () => {
+    const root = makeTree(tree);
+    const { manifest } = await hashModel(root);
+    expect(tableOf(manifest)).toBeDefined();
+    expect(resourceCount(manifest)).toBe(5);
+    const names = manifest.resources.map((r) => r.name);
+    expect(names).toEqual([...names].sort(comparePaths));
+    // '/' sorts before every other character: a/é.bin comes before a.bin.
+    expect(names.slice(0, 3)).toEqual(['a/é.bin', 'a-b/z.bin', 'a.bin']);
+    expect(manifest.resources[2]).toEqual({
+      name: 'a.bin',
+      algorithm: 'sha256',
+      digest: sha('a'),
+    });
+    // Read once: the array is now the truth, and can be replaced.
+    expect(tableOf(manifest)).toBeUndefined();
+    manifest.resources = manifest.resources.slice(1);
+    expect(resourceCount(manifest)).toBe(4);
+  });
+
+  it('encodes the same statement bytes from the table as from the array', async () => {
+    for (const options of [
+      {},
+      { method: 'shards' as const, shardSize: 1 },
+      { hashAlgorithm: 'blake2b' as const },
+    ]) {
+      const root = makeTree({ ...tree, 'long.bin': 'l'.repeat(5) });
+      const fromTable = (await hashModel(root, options)).manifest;
+      const fromArray = (await hashModel(root, options)).manifest;
+      const plain: Manifest = {
+        ...fromArray,
+        resources: [...fromArray.resources],
+      };
+      expect(tableOf(fromTable)).toBeDefined();
+      expect(tableOf(plain)).toBeUndefined();
+      expect(encodeStatement(fromTable).equals(encodeStatement(plain))).toBe(
+        true,
+      );
+      // And it decodes back to the same manifest.
+      const decoded = decodeStatement(encodeStatement(fromTable)).manifest;
+      expect(tableOf(decoded)).toBeDefined();
+      expect(decoded.resources).toEqual(plain.resources);
+      expect(decoded.rootDigest).toBe(plain.rootDigest);
+    }
+  });
+
+  it('compares tables: missing, extra and changed by name, like the maps did', async () => {
+    const root = makeTree(tree);
+    const signed = decodeStatement(
+      encodeStatement((await hashModel(root)).manifest),
+    ).manifest;
+    const { 'a.bin': _gone, ...rest } = tree;
+    const other = makeTree({ ...rest, 'b/x.bin': 'changed', 'new.bin': 'n' });
+    const { compare } = await checkModel(other, signed);
+    expect(compare.ok).toBe(false);
+    expect(compare.missing.map((r) => r.name)).toEqual(['a.bin']);
+    expect(compare.changed.map((c) => c.name)).toEqual(['b/x.bin']);
+    expect(compare.extra.map((r) => r.name)).toEqual(['new.bin']);
+    expect(compare.changed.find((c) => c.name === 'b/x.bin')).toEqual({
+      name: 'b/x.bin',
+      expected: { algorithm: 'sha256', digest: sha('x') },
+      actual: { algorithm: 'sha256', digest: sha('changed') },
+    });
+  });
+});
+
+describe('decoding a statement one resource at a time', () => {
+  const resources = [
+    { name: 'a', algorithm: 'sha256', digest: sha('a') },
+    { name: 'b/c', algorithm: 'sha256', digest: sha('b').toUpperCase() },
+  ];
+
+  it('finds the list and its elements', () => {
+    const text = statementText(resources);
+    const list = findResourcesList(text)!;
+    expect(list).toBeDefined();
+    expect(text[list.open]).toBe(0x5b);
+    expect(text[list.close]).toBe(0x5d);
+    const pieces = [...listElements(text, list)].map(([s, e]) =>
+      JSON.parse(text.toString('utf8', s, e)),
+    );
+    expect(pieces).toEqual(resources);
+    const decoded = decodeStatement(text).manifest;
+    expect(decoded.resources[1]!.digest).toBe(sha('b'));
+  });
+
+  it('falls back to one parse when a key comes twice (JSON.parse keeps the last)', () => {
+    const text = statementText(
+      resources,
+      `"predicate":{"serialization":{},"resources":[]},`,
+    );
+    expect(findResourcesList(text)).toBeUndefined();
+    expect(decodeStatement(text).manifest.resources).toHaveLength(2);
+  });
+
+  it.each([
+    ['a missing comma', (t: string) => t.replace('},{', '}{')],
+    ['a trailing comma', (t: string) => t.replace(/}\]}}$/, '},]}}')],
+    ['an element cut short', (t: string) => t.replace('"algorithm"', '')],
+    ['a stray word', (t: string) => t.replace('},{', '},x,{')],
+  ])('refuses %s as invalid JSON, as a whole parse does', (_, edit) => {
+    const text = Buffer.from(edit(statementText(resources).toString()));
+    expect(() => JSON.parse(text.toString())).toThrow();
+    expect(() => decodeStatement(text)).toThrowError(
+      expect.objectContaining({ code: 'STATEMENT_INVALID' }),
+    );
+  });
+
+  it('refuses duplicate names and names with lone surrogates', () => {
+    expect(() =>
+      decodeStatement(statementText([resources[0], resources[0]])),
+    ).toThrowError(/duplicate resource name "a"/);
+    expect(() =>
+      decodeStatement(
+        statementText([
+          { name: 'x\ud800', algorithm: 'sha256', digest: sha('x') },
+        ]),
+      ),
+    ).toThrowError(/not valid Unicode/);
+  });
+});
+
+describe('base64 from bytes', () => {
+  it('agrees with the string decoder, canonical checks included', () => {
+    const samples = [
+      '',
+      'QQ',
+      'QQ==',
+      'QR==',
+      'QUI',
+      'QUI=',
+      'QUJD',
+      'Q',
+      'Q===',
+      'QUJD=',
+      '-_-_',
+      '+/+/',
+      '+/-_',
+      'QU JD',
+      Buffer.from('hello world, large enough').toString('base64'),
+      Buffer.from([0xfb, 0xff, 0xbf]).toString('base64url'),
+    ];
+    for (const text of samples) {
+      const a = decodeBase64Strict(text);
+      const b = decodeBase64StrictBytes(Buffer.from(text, 'latin1'));
+      expect(b === undefined ? undefined : b.toString('hex')).toBe(
+        a === undefined ? undefined : a.toString('hex'),
+      );
+    }
+    // Longer than one decoding piece (4 MiB of text).
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7, 0x5a);
+    big[big.length - 1] = 1;
+    const text = Buffer.from(big.toString('base64'), 'latin1');
+    expect(decodeBase64StrictBytes(text)!.equals(big)).toBe(true);
+  });
+});
