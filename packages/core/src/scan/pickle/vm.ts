@@ -998,9 +998,17 @@ class PickleMachine {
 
   /**
    * A length-prefixed operand: read when it is at most `keep` bytes, else
-   * skipped by its length (the window never holds it). Sets `a.b` or `a.skip`.
+   * skipped by its length (the window never holds it). Sets `a.b` or `a.skip`;
+   * with `view` false, a read operand is only checked to be in the window
+   * (decoded from there by {@link text}, no view made).
    */
-  private takeOrSkip(a: Operand, n: number, keep: number, op: string): void {
+  private takeOrSkip(
+    a: Operand,
+    n: number,
+    keep: number,
+    op: string,
+    view = true,
+  ): void {
     if (n < 0)
       throw new StreamError('PICKLE_MALFORMED', `negative length at ${op}`, {
         opcode: op,
@@ -1009,7 +1017,8 @@ class PickleMachine {
     a.at = p;
     a.len = n;
     if (n <= keep) {
-      a.b = this.bytesAt(p, n);
+      if (view) a.b = this.bytesAt(p, n);
+      else this.ensure(p, n);
       this.cur = p + n;
       return;
     }
@@ -1022,6 +1031,12 @@ class PickleMachine {
     }
     a.skip = true;
     this.cur = p + n;
+  }
+
+  /** A read operand decoded as text straight from the window (`takeOrSkip` without a view). */
+  private text(a: Operand, encoding: 'latin1' | 'utf8'): string {
+    const o = a.at - this.w.base;
+    return this.w.buf.toString(encoding, o, o + a.len);
   }
 
   private resetOperand(): Operand {
@@ -1100,9 +1115,12 @@ class PickleMachine {
         a.f = this.w.buf.readDoubleBE(this.fixed(8));
         break;
       case 0x8a: // LONG1
+        this.takeOrSkip(a, this.w.buf[this.fixed(1)]!, 255, op);
+        break;
+      // Strings are decoded from the window in the second half of the step.
       case 0x55: // SHORT_BINSTRING
       case 0x8c: // SHORT_BINUNICODE
-        this.takeOrSkip(a, this.w.buf[this.fixed(1)]!, 255, op);
+        this.takeOrSkip(a, this.w.buf[this.fixed(1)]!, 255, op, false);
         break;
       // Bytes are read only when they will be kept (bytesValue): past the
       // retention budget they are skipped by length, never sliced or copied.
@@ -1119,10 +1137,22 @@ class PickleMachine {
         );
         break;
       case 0x54: // BINSTRING
-        this.takeOrSkip(a, this.w.buf.readInt32LE(this.fixed(4)), keepAny, op);
+        this.takeOrSkip(
+          a,
+          this.w.buf.readInt32LE(this.fixed(4)),
+          keepAny,
+          op,
+          false,
+        );
         break;
       case 0x58: // BINUNICODE
-        this.takeOrSkip(a, this.w.buf.readUInt32LE(this.fixed(4)), keepAny, op);
+        this.takeOrSkip(
+          a,
+          this.w.buf.readUInt32LE(this.fixed(4)),
+          keepAny,
+          op,
+          false,
+        );
         break;
       case 0x42: // BINBYTES
         this.takeOrSkip(
@@ -1133,7 +1163,7 @@ class PickleMachine {
         );
         break;
       case 0x8d: // BINUNICODE8
-        this.takeOrSkip(a, this.u64(op), keepAny, op);
+        this.takeOrSkip(a, this.u64(op), keepAny, op, false);
         break;
       case 0x8e: // BINBYTES8
       case 0x96: // BYTEARRAY8
@@ -1308,7 +1338,7 @@ class PickleMachine {
         this.push(
           a.skip === true
             ? UNKNOWN
-            : this.strValue(a.b!.toString('latin1'), a.b!.length, start),
+            : this.strValue(this.text(a, 'latin1'), a.len, start),
         );
         break;
       case 0x56: // UNICODE
@@ -1322,7 +1352,7 @@ class PickleMachine {
         this.push(
           a.skip === true
             ? UNKNOWN
-            : this.strValue(a.b!.toString('utf8'), a.b!.length, start),
+            : this.strValue(this.text(a, 'utf8'), a.len, start),
         );
         break;
       case 0x42: // BINBYTES
