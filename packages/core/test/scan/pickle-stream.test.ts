@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { crc32, createDeflateRaw } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { scanFile, scanSource } from '../../src/scan/engine.js';
+import { analysePickleSource } from '../../src/scan/pickle/vm.js';
 import { bufferSource, openFileSource } from '../../src/scan/source.js';
 import type {
   ByteSource,
@@ -339,6 +340,55 @@ describe('pickle VM streams a large pickle of many operands (issue 11)', () => {
       rmSync(path, { force: true });
     }
   }, 30_000);
+});
+
+describe('pickle VM window buffers are reused, never referenced', () => {
+  /** PROTO 4, a list of `n` 1 KiB BINBYTES filled with `(seed + i) % 251`, STOP: several windows long. */
+  function listOfFilled(n: number, seed: number): Buffer {
+    const parts = [Buffer.from([0x80, 0x04, 0x5d, 0x28])];
+    for (let i = 0; i < n; i++) {
+      const h = Buffer.alloc(5);
+      h[0] = 0x42;
+      h.writeUInt32LE(1024, 1);
+      parts.push(h, Buffer.alloc(1024, (seed + i) % 251));
+    }
+    parts.push(Buffer.from([0x65, 0x2e]));
+    return Buffer.concat(parts);
+  }
+
+  it('kept constants keep their bytes after other analyses reuse the buffers, concurrent or not', async () => {
+    const n = 3000; // about 3 MiB: three windows and more
+    const files = await Promise.all(
+      [1, 2, 3].map(async (seed) => {
+        const path = join(dir, `filled-${seed}.pkl`);
+        const fh = await open(path, 'w');
+        await fh.write(listOfFilled(n, seed));
+        await fh.close();
+        return { seed, source: await openFileSource(path) };
+      }),
+    );
+    try {
+      const [a, b] = await Promise.all(
+        files.slice(0, 2).map((f) => analysePickleSource(f.source)),
+      );
+      // Runs after the first two gave their buffers back: it reuses one of them.
+      const c = await analysePickleSource(files[2]!.source);
+      for (const [i, r] of [a!, b!, c].entries()) {
+        const seed = files[i]!.seed;
+        const list = r.results[0];
+        expect(list?.k).toBe('list');
+        const items = list?.k === 'list' ? list.items : [];
+        expect(items).toHaveLength(n);
+        for (const [j, v] of items.entries()) {
+          if (v.k !== 'bytes' || v.v === undefined)
+            throw new Error(`item ${j} of pickle ${seed} not kept`);
+          expect(v.v.equals(Buffer.alloc(1024, (seed + j) % 251))).toBe(true);
+        }
+      }
+    } finally {
+      for (const f of files) await f.source.close();
+    }
+  });
 });
 
 describe('protocol 0 pickle with lines longer than the detection head', () => {

@@ -1650,6 +1650,13 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
  */
 const WINDOW = 1024 * 1024;
 
+/**
+ * Window buffers of finished analyses, reused by the next ones (a scan runs
+ * the VM once per pickle: every member, nested payload and detection).
+ */
+const FREE_BLOCKS: Buffer[] = [];
+const MAX_FREE_BLOCKS = 4;
+
 /** Bytes at the end of a window that the read-ahead reads again (an opcode straddling the end). */
 const READ_AHEAD_OVERLAP = 16 * 1024;
 
@@ -1661,6 +1668,8 @@ const READ_AHEAD_OVERLAP = 16 * 1024;
  * overwritten once the VM has moved to the other.
  */
 class WindowReader {
+  /** Both buffers: one page-aligned block, from {@link FREE_BLOCKS} when one is there. */
+  private readonly block: Buffer;
   private readonly bufs: [Buffer, Buffer];
   /** The buffer holding the VM's window. */
   private cur = 0;
@@ -1671,8 +1680,8 @@ class WindowReader {
     private readonly readInto: (t: Buffer, o: number) => Promise<number>,
     private readonly total: number,
   ) {
-    const both = alignedBuffer(2 * WINDOW);
-    this.bufs = [both.subarray(0, WINDOW), both.subarray(WINDOW)];
+    this.block = FREE_BLOCKS.pop() ?? alignedBuffer(2 * WINDOW);
+    this.bufs = [this.block.subarray(0, WINDOW), this.block.subarray(WINDOW)];
   }
 
   /** A window starting at `from` that holds `[from, upTo)` (`upTo - from` at most {@link WINDOW}). */
@@ -1707,18 +1716,22 @@ class WindowReader {
         into.subarray(0, Math.min(WINDOW, total - base)),
         base,
       );
-      // Awaited by the next load or by settle(); a failure surfaces there.
+      // Awaited by the next load or by release(); a failure surfaces there.
       n.catch(() => undefined);
       this.ahead = { base, n };
     }
     return window;
   }
 
-  /** Waits for a read still in flight (the source may be closed after the analysis). */
-  async settle(): Promise<void> {
+  /**
+   * Ends the reader: waits for a read still in flight (the source may be
+   * closed after the analysis), then gives the buffers to the next analysis.
+   */
+  async release(): Promise<void> {
     const ahead = this.ahead;
     this.ahead = undefined;
     await ahead?.n.catch(() => undefined);
+    if (FREE_BLOCKS.length < MAX_FREE_BLOCKS) FREE_BLOCKS.push(this.block);
   }
 }
 
@@ -1784,7 +1797,7 @@ export async function analysePickleSource(
   try {
     return await runMachine(source, options, limits, load);
   } finally {
-    await reader?.settle();
+    await reader?.release();
   }
 }
 
