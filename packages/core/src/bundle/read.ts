@@ -428,13 +428,25 @@ export function parseBundle(
   name = 'bundle',
   options: Partial<BundleLimits> = {},
 ): ParsedBundle {
+  return parseBundleSource(source, name, options, false);
+}
+
+/** {@link parseBundle}; `owned`: `source` is a buffer of ours, free to overwrite. */
+function parseBundleSource(
+  source: unknown,
+  name: string,
+  options: Partial<BundleLimits>,
+  owned: boolean,
+): ParsedBundle {
   const limits = bundleLimits(options);
   let json: unknown = source;
   let lifted: Buffer | undefined;
   if (source instanceof Uint8Array) {
     const found = liftPayload(source);
     if (found !== undefined) {
-      lifted = decodeBase64StrictBytes(found.base64);
+      // Decoded over the base64 text when the buffer is the file's, read
+      // here: one buffer, not two.
+      lifted = decodeBase64StrictBytes(found.base64, owned);
       if (lifted === undefined)
         throw malformed(name, 'dsseEnvelope.payload is not valid base64');
       source = found.rest;
@@ -581,10 +593,11 @@ export async function readBundle(
 ): Promise<ParsedBundle> {
   const limits = bundleLimits(options);
   if (typeof source === 'string') {
-    return parseBundle(
+    return parseBundleSource(
       await readCapped(source, limits.maxBytes),
       source,
       limits,
+      true,
     );
   }
   const name = options.name ?? 'bundle';

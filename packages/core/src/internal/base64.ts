@@ -58,9 +58,14 @@ function isAlphanumeric(c: number): boolean {
 /**
  * {@link decodeBase64Strict} over the base64 text as bytes (a bundle's
  * payload, read from the file), decoded in pieces: the same answer, without
- * a string as long as the text.
+ * a string as long as the text. With `inPlace` the bytes are written over
+ * the text itself (each piece is read before anything is written past it:
+ * the output never catches up with the input) and the result is a view of it.
  */
-export function decodeBase64StrictBytes(text: Uint8Array): Buffer | undefined {
+export function decodeBase64StrictBytes(
+  text: Uint8Array,
+  inPlace = false,
+): Buffer | undefined {
   let end = text.length;
   while (end > 0 && text[end - 1] === EQUALS) end--;
   const padding = text.length - end;
@@ -83,9 +88,12 @@ export function decodeBase64StrictBytes(text: Uint8Array): Buffer | undefined {
       return undefined;
   }
   const encoding = urlSafe ? 'base64url' : 'base64';
-  const out = Buffer.allocUnsafe(Math.floor((end * 3) / 4));
   const view = Buffer.from(text.buffer, text.byteOffset, end);
-  const PIECE = 4 << 20; // a multiple of 4 characters
+  const size = Math.floor((end * 3) / 4);
+  const out = inPlace ? view.subarray(0, size) : Buffer.allocUnsafe(size);
+  // Short pieces: each string dies young (a long one would sit in the
+  // large-object space until a full collection).
+  const PIECE = 64 * 1024; // a multiple of 4 characters
   let written = 0;
   for (let i = 0; i < end; i += PIECE) {
     const piece = view.toString('latin1', i, Math.min(end, i + PIECE));

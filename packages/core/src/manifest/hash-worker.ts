@@ -151,6 +151,14 @@ function alignedBuffers(count: number, size: number): Buffer[] {
   );
 }
 
+/** The task's path as a Buffer view (no copy; a worker receives a plain Uint8Array). */
+function pathOf(task: HashTask): Buffer {
+  const p = task.path;
+  return Buffer.isBuffer(p)
+    ? p
+    : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+}
+
 function openFlags(task: HashTask): number {
   // O_NONBLOCK: a FIFO swapped in after enumeration must not hang us; it is
   // rejected by the fstat check below. No effect on regular files.
@@ -221,7 +229,7 @@ export class RangeHasher {
     if (allowSync) return this.hashOnWorker(task, onBytes);
     let handle: Awaited<ReturnType<typeof open>>;
     try {
-      handle = await open(Buffer.from(task.path), openFlags(task));
+      handle = await open(pathOf(task), openFlags(task));
     } catch (error) {
       throw ioError(task, error);
     }
@@ -316,7 +324,7 @@ export class RangeHasher {
   openRange(task: HashTask): OpenRange {
     let fd: number;
     try {
-      fd = openSync(Buffer.from(task.path), openFlags(task));
+      fd = openSync(pathOf(task), openFlags(task));
     } catch (error) {
       throw ioError(task, error);
     }

@@ -226,12 +226,18 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
     statementError('predicate has no resources list');
 
   const serialization = decodeSerialization(predicate.serialization);
-  const table = decodeResources(
+  const table =
     list === undefined
-      ? (predicate.resources as unknown[])
-      : parsedElements(bytes, list),
-    serialization,
-  );
+      ? decodeResources(
+          predicate.resources as unknown[],
+          (predicate.resources as unknown[]).length,
+          serialization,
+        )
+      : decodeResources(
+          parsedElements(bytes, list),
+          countElements(bytes, list),
+          serialization,
+        );
   const computed = table.rootDigest();
   if (computed !== rootDigest.toLowerCase()) {
     inconsistent('root digest does not match the resources', {
@@ -247,6 +253,17 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
 }
 
 const EMPTY_LIST = Buffer.from('[]');
+
+/** How many elements the list has (a scan of its bytes; 0 when malformed: the parse reports it). */
+function countElements(bytes: Buffer, list: ResourcesList): number {
+  let n = 0;
+  try {
+    for (const _ of listElements(bytes, list)) n++;
+  } catch {
+    return n;
+  }
+  return n;
+}
 
 /** Each element of the list, parsed on its own (each short-lived). */
 function* parsedElements(
@@ -320,12 +337,13 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
 
 function decodeResources(
   raw: Iterable<unknown>,
+  count: number,
   serialization: Serialization,
 ): ResourceTable {
   const hexLength = digestHexLength(serialization.hashType);
   const expectedAlgorithm = algorithmName(serialization);
   const shards = serialization.method === 'shards';
-  const builder = new ResourceTableBuilder(serialization);
+  const builder = new ResourceTableBuilder(serialization, count);
   let index = 0;
   for (const item of raw) {
     if (!isObject(item)) inconsistent(`resource ${index} is not an object`);

@@ -109,6 +109,7 @@ export class FileTable {
   private flags: Uint8Array = new Uint8Array(256);
   /** Files read from another path (a Hugging Face cache blob): index → absolute path. */
   private blobs: Map<number, string> | undefined;
+  private rootBytes: Buffer | undefined;
 
   /**
    * @param root - absolute path of the model (the file itself for a one-file model)
@@ -165,12 +166,21 @@ export class FileTable {
     if (blob !== undefined) return Buffer.from(blob);
     if (this.singleFile) return Buffer.from(this.root);
     const name = this.names.bytes(i);
-    const root = Buffer.from(this.root);
+    const root = (this.rootBytes ??= Buffer.from(this.root));
     const out = Buffer.allocUnsafe(root.length + 1 + name.length);
     root.copy(out, 0);
     out[root.length] = SLASH;
     name.copy(out, root.length + 1);
     return out;
+  }
+
+  /** Drops the unused capacity once the table is complete. */
+  trim(): void {
+    this.names.trim();
+    if (this.sizes.length > this.length + 256) {
+      this.sizes = this.sizes.slice(0, this.length);
+      this.flags = this.flags.slice(0, this.length);
+    }
   }
 
   /** A copy in the reference order (order.ts), with file `i` renamed when `rename` says so. */
@@ -188,7 +198,7 @@ export class FileTable {
         this.blobs?.get(i),
       );
     }
-    out.names.trim();
+    out.trim();
     return out;
   }
 }
@@ -427,20 +437,22 @@ export function compareTables(
   };
 }
 
-/** Builds a {@link ResourceTable} one resource at a time (a decoded statement). */
+/**
+ * Builds a {@link ResourceTable} one resource at a time (a decoded
+ * statement), into a table of at most `capacity` resources: no growing and
+ * copying of large arrays when the count is known (statement-scan.ts counts
+ * the elements first).
+ */
 export class ResourceTableBuilder {
   private readonly paths = new NameList();
-  private capacity = 256;
-  private digests: Uint8Array;
-  private starts = new Float64Array(256);
-  private ends = new Float64Array(256);
-  private plain = new Uint8Array(256);
-  private readonly digestLength: number;
+  private readonly table: ResourceTable;
   count = 0;
 
-  constructor(readonly serialization: TableSerialization) {
-    this.digestLength = digestHexLength(serialization.hashType) / 2;
-    this.digests = new Uint8Array(256 * this.digestLength);
+  constructor(
+    readonly serialization: TableSerialization,
+    readonly capacity: number,
+  ) {
+    this.table = new ResourceTable(serialization, this.paths, capacity);
   }
 
   /**
@@ -454,44 +466,32 @@ export class ResourceTableBuilder {
     plain: boolean,
     digestHex: string,
   ): void {
-    if (this.count === this.capacity) {
-      this.capacity *= 2;
-      const grow = <T extends Float64Array | Uint8Array>(
-        a: T,
-        n: number,
-      ): T => {
-        const next = new (a.constructor as new (n: number) => T)(n);
-        next.set(a);
-        return next;
-      };
-      this.digests = grow(this.digests, this.capacity * this.digestLength);
-      this.starts = grow(this.starts, this.capacity);
-      this.ends = grow(this.ends, this.capacity);
-      this.plain = grow(this.plain, this.capacity);
-    }
+    if (this.count === this.capacity)
+      throw new RangeError('more resources than the builder was sized for');
     const i = this.count++;
     this.paths.push(path);
-    this.starts[i] = start;
-    this.ends[i] = end;
-    this.plain[i] = plain ? 1 : 0;
-    Buffer.from(this.digests.buffer).write(
-      digestHex,
-      i * this.digestLength,
-      this.digestLength,
-      'hex',
-    );
+    const t = this.table;
+    if (t.fileOf !== undefined) {
+      t.fileOf[i] = i;
+      t.start![i] = start;
+      t.end![i] = end;
+      t.plain![i] = plain ? 1 : 0;
+    }
+    t.setDigestHex(i, digestHex);
   }
 
   finish(): ResourceTable {
     this.paths.trim();
-    const table = new ResourceTable(this.serialization, this.paths, this.count);
-    table.digests.set(this.digests.subarray(0, this.count * this.digestLength));
-    if (table.fileOf !== undefined) {
-      for (let i = 0; i < this.count; i++) table.fileOf[i] = i;
-      table.start!.set(this.starts.subarray(0, this.count));
-      table.end!.set(this.ends.subarray(0, this.count));
-      table.plain!.set(this.plain.subarray(0, this.count));
+    if (this.count === this.capacity) return this.table;
+    const out = new ResourceTable(this.serialization, this.paths, this.count);
+    const n = this.table.digestLength;
+    out.digests.set(this.table.digests.subarray(0, this.count * n));
+    if (out.fileOf !== undefined) {
+      out.fileOf.set(this.table.fileOf!.subarray(0, this.count));
+      out.start!.set(this.table.start!.subarray(0, this.count));
+      out.end!.set(this.table.end!.subarray(0, this.count));
+      out.plain!.set(this.table.plain!.subarray(0, this.count));
     }
-    return table;
+    return out;
   }
 }

@@ -4,6 +4,8 @@
 // the bytes the array path writes; statements decoded one resource at a time
 // give what a whole-document parse gives, and refuse what it refuses.
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   checkModel,
@@ -22,7 +24,8 @@ import {
   decodeBase64StrictBytes,
 } from '../../src/internal/base64.js';
 import type { Manifest } from '../../src/manifest/types.js';
-import { makeTree } from '../helpers/tree.js';
+import { parseBundle, readBundle } from '../../src/bundle/read.js';
+import { makeTree, tempDir } from '../helpers/tree.js';
 
 const sha = (text: string): string =>
   createHash('sha256').update(text).digest('hex');
@@ -231,5 +234,51 @@ describe('base64 from bytes', () => {
     big[big.length - 1] = 1;
     const text = Buffer.from(big.toString('base64'), 'latin1');
     expect(decodeBase64StrictBytes(text)!.equals(big)).toBe(true);
+  });
+});
+
+describe('a large bundle payload is decoded from the file bytes', () => {
+  const payload = Buffer.alloc(300_000, 0x61);
+  payload.write('{"start": true, ', 0);
+  const bundleText = (encoded: string): Buffer =>
+    Buffer.from(
+      JSON.stringify({
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        verificationMaterial: { publicKey: { hint: 'abc' } },
+        dsseEnvelope: {
+          payload: encoded,
+          payloadType: 'application/vnd.in-toto+json',
+          signatures: [{ sig: 'AAAA', keyid: '' }],
+        },
+      }),
+    );
+
+  it('gives the same payload and JSON from a file and from bytes, and leaves the caller bytes alone', async () => {
+    const bytes = bundleText(payload.toString('base64'));
+    const copy = Buffer.from(bytes);
+    const file = join(tempDir(), 'model.sig');
+    writeFileSync(file, bytes);
+    const fromFile = await readBundle(file);
+    const fromBytes = parseBundle(bytes);
+    expect(fromFile.envelope.payload.equals(payload)).toBe(true);
+    expect(fromBytes.envelope.payload.equals(payload)).toBe(true);
+    // The caller's buffer is never decoded over.
+    expect(bytes.equals(copy)).toBe(true);
+    // The JSON a Sigstore verifier reads carries the payload again.
+    const envelope = fromFile.json['dsseEnvelope'] as { payload: string };
+    expect(Buffer.from(envelope.payload, 'base64').equals(payload)).toBe(true);
+  });
+
+  it('refuses a large payload that is not canonical base64, as the small path does', async () => {
+    for (const encoded of [
+      `${payload.toString('base64').slice(0, -1)}!`,
+      `${payload.toString('base64url')}+`,
+    ]) {
+      const file = join(tempDir(), 'bad.sig');
+      writeFileSync(file, bundleText(encoded));
+      await expect(readBundle(file)).rejects.toThrowError(
+        /dsseEnvelope.payload is not valid base64/,
+      );
+    }
   });
 });
