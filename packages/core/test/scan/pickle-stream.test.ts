@@ -342,6 +342,55 @@ describe('pickle VM streams a large pickle of many operands (issue 11)', () => {
   }, 30_000);
 });
 
+describe('pickle VM reads ahead only while it reads in order', () => {
+  it('a list of 200 operands of 1 MiB past the retention budget: the skipped data is not read', async () => {
+    const path = join(dir, 'arrays.pkl');
+    const fh = await open(path, 'w');
+    let pos = 0;
+    const put = async (b: Buffer): Promise<void> => {
+      await fh.write(b, 0, b.length, pos);
+      pos += b.length;
+    };
+    await put(Buffer.from([0x80, 0x04, 0x5d, 0x28])); // PROTO 4, EMPTY_LIST, MARK
+    for (let i = 0; i < 200; i++) {
+      const h = Buffer.alloc(5);
+      h[0] = 0x42; // BINBYTES
+      h.writeUInt32LE(MiB, 1);
+      await put(h);
+      pos += MiB; // the data stays a hole
+    }
+    await put(Buffer.from([0x65, 0x2e])); // APPENDS, STOP
+    await fh.close();
+    const file = await openFileSource(path);
+    let bytesRead = 0;
+    const src: ByteSource = {
+      size: file.size,
+      read: async (o, n) => {
+        const b = await file.read(o, n);
+        bytesRead += b.length;
+        return b;
+      },
+      readInto: async (t, o) => {
+        const n = await file.readInto!(t, o);
+        bytesRead += n;
+        return n;
+      },
+    };
+    try {
+      const r = await analysePickleSource(src);
+      expect(r.anomalies).toEqual([]);
+      const list = r.results[0];
+      expect(list?.k === 'list' ? list.items.length : -1).toBe(200);
+      // 16 MiB of operands kept (maxRetainedBytes), then a short read at each
+      // skipped operand's end: not the 184 MiB skipped.
+      expect(bytesRead).toBeLessThan(48 * MiB);
+    } finally {
+      await file.close();
+      rmSync(path, { force: true });
+    }
+  });
+});
+
 describe('pickle VM window buffers are reused, never referenced', () => {
   /** PROTO 4, a list of `n` 1 KiB BINBYTES filled with `(seed + i) % 251`, STOP: several windows long. */
   function listOfFilled(n: number, seed: number): Buffer {

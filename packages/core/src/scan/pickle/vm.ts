@@ -1657,6 +1657,9 @@ const WINDOW = 1024 * 1024;
 const FREE_BLOCKS: Buffer[] = [];
 const MAX_FREE_BLOCKS = 4;
 
+/** First read after a jump (64 KiB); reads grow fourfold per window read in order, to {@link WINDOW}. */
+const MIN_READ = 64 * 1024;
+
 /** Bytes at the end of a window that the read-ahead reads again (an opcode straddling the end). */
 const READ_AHEAD_OVERLAP = 16 * 1024;
 
@@ -1675,6 +1678,11 @@ class WindowReader {
   private cur = 0;
   /** Read in flight into the other buffer, at `base`. */
   private ahead: { base: number; n: Promise<number> } | undefined;
+  /** The last window: `[start, end)`. */
+  private start = 0;
+  private end = 0;
+  /** Bytes of the next read: grows while the VM runs through windows in order. */
+  private size = MIN_READ;
 
   constructor(
     private readonly readInto: (t: Buffer, o: number) => Promise<number>,
@@ -1688,6 +1696,12 @@ class WindowReader {
   async load(from: number, upTo: number): Promise<Window> {
     const spare = this.bufs[1 - this.cur]!;
     const total = this.total;
+    // In order: the next opcode starts inside the last window or just past
+    // it (a short operand skipped by length). Else the VM skipped a long
+    // operand: what follows may be skipped as well (an array of large
+    // operands), so read little and nothing ahead.
+    const inOrder = from >= this.start && from < this.end + MIN_READ;
+    this.size = inOrder ? Math.min(WINDOW, this.size * 4) : MIN_READ;
     let window: Window | undefined;
     const ahead = this.ahead;
     this.ahead = undefined;
@@ -1702,18 +1716,20 @@ class WindowReader {
         };
     }
     if (window === undefined) {
-      const len = Math.min(total - from, WINDOW);
+      const len = Math.min(total - from, Math.max(this.size, upTo - from));
       const n =
         len <= 0 ? 0 : await this.readInto(spare.subarray(0, len), from);
       window = { buf: spare.subarray(0, n), base: from, total };
     }
     this.cur = 1 - this.cur;
     const end = window.base + window.buf.length;
-    if (end < total && window.buf.length > READ_AHEAD_OVERLAP) {
+    this.start = window.base;
+    this.end = end;
+    if (inOrder && end < total && window.buf.length > READ_AHEAD_OVERLAP) {
       const base = end - READ_AHEAD_OVERLAP;
       const into = this.bufs[1 - this.cur]!;
       const n = this.readInto(
-        into.subarray(0, Math.min(WINDOW, total - base)),
+        into.subarray(0, Math.min(this.size, total - base)),
         base,
       );
       // Awaited by the next load or by release(); a failure surfaces there.
