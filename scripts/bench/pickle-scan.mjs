@@ -9,6 +9,8 @@
  *
  * Cases (generated under --dir, reused when their size matches):
  *   huge    protocol 4 dict of 4 BINBYTES8 operands of --size / 4 (few huge operands)
+ *   arrays  protocol 4 dict of 1 MiB BINBYTES operands (a state dict of mid-size arrays:
+ *           16 MiB kept for nested-payload checks, the rest skipped by length)
  *   medium  protocol 4 list of 1 KiB BINBYTES, memoised, framed, APPENDS by 1,000 (many operands)
  *   small   protocol 2 dict of 1M str -> int and a list of 1.5M ints: about 30 MB, the most
  *           opcodes the default maxPickleOpcodes (6M) allows, whatever --size says
@@ -16,7 +18,7 @@
  * Needs `pnpm build` first (it runs packages/cli/bin and imports packages/core/dist).
  *
  *   node scripts/bench/pickle-scan.mjs [--size 1GiB] [--runs 3] [--dir bench-out/pickle]
- *        [--cases huge,medium,small] [--json out.json]
+ *        [--cases huge,arrays,medium,small] [--json out.json]
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -79,14 +81,14 @@ const { values: opt } = parseArgs({
     size: { type: 'string', default: '1GiB' },
     runs: { type: 'string', default: '3' },
     dir: { type: 'string', default: join(REPO, 'bench-out/pickle') },
-    cases: { type: 'string', default: 'huge,medium,small' },
+    cases: { type: 'string', default: 'huge,arrays,medium,small' },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
   console.log(
-    'node scripts/bench/pickle-scan.mjs [--size 1GiB] [--runs 3] [--dir bench-out/pickle] [--cases huge,medium,small] [--json out.json]',
+    'node scripts/bench/pickle-scan.mjs [--size 1GiB] [--runs 3] [--dir bench-out/pickle] [--cases huge,arrays,medium,small] [--json out.json]',
   );
   process.exit(0);
 }
@@ -115,7 +117,7 @@ const RUNS = Math.max(1, Number(opt.runs) | 0);
 const DIR = resolve(opt.dir);
 const CASES = opt.cases.split(',').filter(Boolean);
 for (const c of CASES)
-  if (!['huge', 'medium', 'small'].includes(c))
+  if (!['huge', 'arrays', 'medium', 'small'].includes(c))
     throw new Error(`--cases: unknown case ${c}`);
 if (!existsSync(LIB) || !existsSync(CLI))
   throw new Error('pickle-scan.mjs: run `pnpm build` first');
@@ -202,6 +204,24 @@ function writeHuge(path, size) {
   w.close();
 }
 
+/** `{'w{i}': <1 MiB bytes>}` for --size / 1 MiB keys, protocol 4. */
+function writeArrays(path, size) {
+  const w = new Writer(path);
+  const data = noise(MiB, 13);
+  const n = Math.max(1, Math.floor(size / (MiB + 32)));
+  w.put(u8(0x80, 4, 0x7d, 0x94, 0x28)); // PROTO 4, EMPTY_DICT, MEMOIZE, MARK
+  for (let i = 0; i < n; i++) {
+    w.put(shortUnicode(`w${i}`));
+    w.put(u8(0x94, 0x42)); // MEMOIZE, BINBYTES
+    w.put(u32(MiB));
+    w.put(data);
+    w.put(u8(0x94));
+    if (i % 1000 === 999) w.put(u8(0x75, 0x28)); // SETITEMS, MARK
+  }
+  w.put(u8(0x75, 0x2e)); // SETITEMS, STOP
+  w.close();
+}
+
 /** `[<1 KiB bytes>, ...]`, protocol 4, framed like Python's pickler (about 64 KiB frames). */
 function writeMedium(path, size) {
   const w = new Writer(path);
@@ -281,7 +301,12 @@ function writeSmall(path) {
   w.close();
 }
 
-const WRITERS = { huge: writeHuge, medium: writeMedium, small: writeSmall };
+const WRITERS = {
+  huge: writeHuge,
+  arrays: writeArrays,
+  medium: writeMedium,
+  small: writeSmall,
+};
 
 /** The case's file, written unless one of the expected size is there (recorded in a side file). */
 function prepare(name) {

@@ -539,6 +539,8 @@ interface Window {
   base: number;
   /** Total bytes available in the source. */
   total: number;
+  /** The buffer is overwritten by later refills (never keep a view of it). */
+  reused?: boolean;
 }
 
 /** The symbolic machine. One instance analyses one byte source. */
@@ -791,10 +793,13 @@ class PickleMachine {
     this.retained += length;
     return this.constant({
       k: 'bytes',
-      // A copy: a view would keep the whole read window alive, or be
-      // overwritten with the reused one. An operand longer than a window was
-      // read into a window of its own that ends with it: that one is kept.
-      v: length > WINDOW ? data : Buffer.from(data),
+      // A copy, unless the operand fills at least half of a window that is
+      // not reused (one read for it): a view of a small part would keep the
+      // whole window alive, a view of a reused one would be overwritten.
+      v:
+        this.w.reused !== true && length * 2 >= this.w.buf.length
+          ? data
+          : Buffer.from(data),
       length,
       offset,
       dataOffset,
@@ -1713,13 +1718,14 @@ class WindowReader {
           buf: spare.subarray(from - ahead.base, n),
           base: from,
           total,
+          reused: true,
         };
     }
     if (window === undefined) {
       const len = Math.min(total - from, Math.max(this.size, upTo - from));
       const n =
         len <= 0 ? 0 : await this.readInto(spare.subarray(0, len), from);
-      window = { buf: spare.subarray(0, n), base: from, total };
+      window = { buf: spare.subarray(0, n), base: from, total, reused: true };
     }
     this.cur = 1 - this.cur;
     const end = window.base + window.buf.length;
