@@ -1648,12 +1648,42 @@ function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
 }
 
 /**
- * Bytes read per window refill, into one reused buffer when the source can
- * read into a buffer (a file); an operand kept whole that needs more is read
- * into a buffer of its own. A refill happens only when the next opcode runs
- * past the window: operands skipped by length are never read.
+ * Most bytes read per window refill ({@link ReadSizer}), into two reused
+ * buffers when the source can read into a buffer (a file: {@link WindowReader});
+ * an operand kept whole that needs more is read into a buffer of its own. A
+ * refill happens only when the next opcode runs past the window: operands
+ * skipped by length are never read.
  */
 const WINDOW = 1024 * 1024;
+
+/**
+ * Sizes window reads: {@link MIN_READ} after a jump, four times more for each
+ * window read in order, up to {@link WINDOW}.
+ */
+class ReadSizer {
+  /** The last window: `[start, end)`. */
+  private start = 0;
+  private end = 0;
+  private size = MIN_READ;
+
+  /**
+   * Bytes to read for a window at `from`. In order: the next opcode starts
+   * inside the last window or just past it (a short operand skipped by
+   * length). Else the VM skipped a long operand: what follows may be skipped
+   * as well (an array of large operands), so little is read.
+   */
+  next(from: number): number {
+    const inOrder = from >= this.start && from < this.end + MIN_READ;
+    this.size = inOrder ? Math.min(WINDOW, this.size * 4) : MIN_READ;
+    return this.size;
+  }
+
+  /** Records the window read. */
+  done(start: number, end: number): void {
+    this.start = start;
+    this.end = end;
+  }
+}
 
 /**
  * Window buffers of finished analyses, reused by the next ones (a scan runs
@@ -1683,11 +1713,7 @@ class WindowReader {
   private cur = 0;
   /** Read in flight into the other buffer, at `base`. */
   private ahead: { base: number; n: Promise<number> } | undefined;
-  /** The last window: `[start, end)`. */
-  private start = 0;
-  private end = 0;
-  /** Bytes of the next read: grows while the VM runs through windows in order. */
-  private size = MIN_READ;
+  private readonly sizer = new ReadSizer();
 
   constructor(
     private readonly readInto: (t: Buffer, o: number) => Promise<number>,
@@ -1701,12 +1727,9 @@ class WindowReader {
   async load(from: number, upTo: number): Promise<Window> {
     const spare = this.bufs[1 - this.cur]!;
     const total = this.total;
-    // In order: the next opcode starts inside the last window or just past
-    // it (a short operand skipped by length). Else the VM skipped a long
-    // operand: what follows may be skipped as well (an array of large
-    // operands), so read little and nothing ahead.
-    const inOrder = from >= this.start && from < this.end + MIN_READ;
-    this.size = inOrder ? Math.min(WINDOW, this.size * 4) : MIN_READ;
+    const size = this.sizer.next(from);
+    // Out of order (after a long skipped operand), nothing is read ahead.
+    const inOrder = size > MIN_READ;
     let window: Window | undefined;
     const ahead = this.ahead;
     this.ahead = undefined;
@@ -1722,20 +1745,19 @@ class WindowReader {
         };
     }
     if (window === undefined) {
-      const len = Math.min(total - from, Math.max(this.size, upTo - from));
+      const len = Math.min(total - from, Math.max(size, upTo - from));
       const n =
         len <= 0 ? 0 : await this.readInto(spare.subarray(0, len), from);
       window = { buf: spare.subarray(0, n), base: from, total, reused: true };
     }
     this.cur = 1 - this.cur;
     const end = window.base + window.buf.length;
-    this.start = window.base;
-    this.end = end;
+    this.sizer.done(window.base, end);
     if (inOrder && end < total && window.buf.length > READ_AHEAD_OVERLAP) {
       const base = end - READ_AHEAD_OVERLAP;
       const into = this.bufs[1 - this.cur]!;
       const n = this.readInto(
-        into.subarray(0, Math.min(this.size, total - base)),
+        into.subarray(0, Math.min(size, total - base)),
         base,
       );
       // Awaited by the next load or by release(); a failure surfaces there.
@@ -1809,11 +1831,13 @@ export async function analysePickleSource(
   const readInto = source.readInto?.bind(source);
   const reader =
     readInto === undefined ? undefined : new WindowReader(readInto, total);
+  const sizer = new ReadSizer();
   const load = async (from: number, upTo: number): Promise<Window> => {
     if (reader !== undefined && upTo - from <= WINDOW)
       return reader.load(from, upTo);
-    const len = Math.min(total - from, Math.max(WINDOW, upTo - from));
+    const len = Math.min(total - from, Math.max(sizer.next(from), upTo - from));
     const buf = await source.read(from, len);
+    sizer.done(from, from + buf.length);
     return { buf, base: from, total };
   };
   try {
