@@ -46,6 +46,8 @@ const BATCH_COUNT = 64;
  */
 const MAIN_SLICE_BYTES = 4 * 1024 * 1024;
 const MAIN_BATCH_COUNT = 16;
+/** With no worker, ranges from this size are read ahead on the thread pool. */
+const OVERLAP_BYTES = 8 * 1024 * 1024;
 
 function workerURL(): URL {
   // From source (tests) the sibling is a .ts file that Node runs with its type stripping.
@@ -252,6 +254,15 @@ function hashOnPool(
         const batch = nextBatch(MAIN_SLICE_BYTES, MAIN_BATCH_COUNT);
         if (batch.length === 0) return;
         for (const task of batch) {
+          if (count === 0 && task.end - task.start >= OVERLAP_BYTES) {
+            // No worker: a core is idle. Reading the next chunk on the
+            // thread pool while this one is hashed uses it (one large file:
+            // the read's copy leaves the hashing thread).
+            const result = await hasher.hashBound(task, onBytes, false);
+            if (settled) return;
+            done(task, result.digest, result.state);
+            continue;
+          }
           const range = hasher.openRange(task);
           try {
             while (!hasher.step(range, MAIN_SLICE_BYTES, onBytes)) {
