@@ -19,7 +19,8 @@ const SAMPLE = join(ROOT, 'test-vectors/sample-model');
 interface Loaded {
   modules: number;
   packages: string[];
-  urls?: string[];
+  /** Our own modules: `core/…` or `cli/…` under dist. */
+  own: string[];
 }
 
 function loaded(args: string[]): Loaded {
@@ -95,6 +96,14 @@ describe('CLI import graph', () => {
       sig,
     ]);
     expect(r.packages.filter((p) => HEAVY.includes(p))).toEqual([]);
+    // Nor the sign command, the scanners or scan attestations (issue 11
+    // item 1: they cost verify key 80 ms of start-up).
+    expect(
+      r.own.filter((m) =>
+        /^cli\/commands\/sign\.js$|^core\/(scan|attest)\//.test(m),
+      ),
+    ).toEqual([]);
+    expect(r.own).toContain('core/verify/verify-model.js');
   });
 
   it('scan of a safetensors file loads no Sigstore module', () => {

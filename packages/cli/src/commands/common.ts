@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
+import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
 import { singleFileSha256 } from '@modelseal/core/audit';
 import type { HashAlgorithm, HashModelOptions } from '@modelseal/core/manifest';
 import { flag, list, positiveInteger, str, type Parsed } from '../args.js';
@@ -65,4 +66,16 @@ export function fileSha256Of(
 ): { fileSha256?: string } {
   const sha = singleFileSha256(manifest);
   return sha === undefined ? {} : { fileSha256: sha };
+}
+
+/** The bundle path from `--signature`/`--bundle` (the same flag), absolute; default `model.sig`. */
+export function signaturePathFrom(parsed: Parsed): string {
+  const signature = str(parsed, 'signature');
+  const bundle = str(parsed, 'bundle');
+  if (signature !== undefined && bundle !== undefined && signature !== bundle) {
+    throw new UsageError(
+      '--signature and --bundle name the same file; give one',
+    );
+  }
+  return resolve(signature ?? bundle ?? DEFAULT_SIGNATURE_NAME);
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
 import { SEVERITIES, type Severity } from '@modelseal/core/scan/report';
 import { loadScanPolicy } from '@modelseal/core/scan/policy';
 import { defaultScanAttestationPath } from '@modelseal/core/attest';
@@ -20,7 +19,8 @@ import type { Io } from '../io.js';
 import { withFlagHint } from '../output/errors.js';
 import { fileFlagsOf } from './key-files.js';
 import { progressReporter } from '../output/progress.js';
-import { describeBlocking, describeSignedBy } from '../output/text.js';
+import { describeBlocking } from '../output/blocking.js';
+import { describeSignedBy } from '../output/text.js';
 import { canPrompt, promptPassword } from '../prompt.js';
 import {
   MODEL_FLAGS,
@@ -30,6 +30,9 @@ import {
   fileSha256Of,
 } from './common.js';
 import { limitHelp, limitsFrom } from './limits.js';
+import { signaturePathFrom } from './common.js';
+
+export { signaturePathFrom };
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
 import { pkcs11SignerFrom } from './pkcs11.js';
 
@@ -164,17 +167,6 @@ export const METHOD_FLAGS: Record<CliMethod, readonly string[]> = {
 };
 
 /** The signature path from --signature / --bundle (cosign's name), default model.sig in the current directory. */
-export function signaturePathFrom(parsed: Parsed): string {
-  const signature = str(parsed, 'signature');
-  const bundle = str(parsed, 'bundle');
-  if (signature !== undefined && bundle !== undefined && signature !== bundle) {
-    throw new UsageError(
-      '--signature and --bundle name the same file; give one',
-    );
-  }
-  return resolve(signature ?? bundle ?? DEFAULT_SIGNATURE_NAME);
-}
-
 function readJSONFile(path: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as unknown;

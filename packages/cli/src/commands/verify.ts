@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  defaultScanAttestationPath,
-  verifyScanAttestation,
-  type ScanAttestationResult,
-} from '@modelseal/core/attest';
+import type { ScanAttestationResult } from '@modelseal/core/attest';
 import { isModelSealError } from '@modelseal/core/errors';
 import { resourceCount } from '@modelseal/core/manifest';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
@@ -28,9 +24,13 @@ import { progressReporter } from '../output/progress.js';
 import { fileFlagsOf, refusePrivateKeyFile } from './key-files.js';
 import { withFlagHint } from '../output/errors.js';
 import { describeMismatch, describeSigner } from '../output/text.js';
-import { OUTPUT_FLAGS, progressModeFrom, fileSha256Of } from './common.js';
+import {
+  OUTPUT_FLAGS,
+  progressModeFrom,
+  fileSha256Of,
+  signaturePathFrom,
+} from './common.js';
 import { methodAndModel, onlyFor, type CliMethod } from './method.js';
-import { signaturePathFrom } from './sign.js';
 
 export const VERIFY_HELP = `usage: modelseal verify [sigstore|key|certificate] MODEL_PATH [options]
 
@@ -473,6 +473,9 @@ export async function verifyCommand(
   let scan: ScanAttestationResult | undefined;
   const attestation = str(parsed, 'scan-attestation');
   if (attestation !== undefined || flag(parsed, 'require-scan')) {
+    // Loaded only when asked for: a plain verify never pays for it.
+    const { defaultScanAttestationPath, verifyScanAttestation } =
+      await import('@modelseal/core/attest');
     const path =
       attestation === undefined
         ? defaultScanAttestationPath(options.bundlePath)

@@ -3,7 +3,6 @@
 // Every string that comes from a bundle, a certificate or a file name goes
 // through safeText: a carriage return or an escape sequence in a resource
 // name, key hint or subject cannot draw a line of its own.
-import { findingUri, type Finding } from '@modelseal/core/scan/report';
 import { safeText } from '@modelseal/core/output';
 import type { Resource } from '@modelseal/core/manifest';
 import type { SignedBy } from '@modelseal/core/sign';
@@ -49,28 +48,5 @@ export function describeMismatch(
   if (details.extraTolerated !== true)
     for (const name of names(details.extra)) lines.push(`  unsigned: ${name}`);
   for (const name of names(details.changed)) lines.push(`  changed: ${name}`);
-  return lines;
-}
-
-/** Lines listing the findings that made `sign` refuse (UNSAFE_CONTENT), and the files not fully scanned. */
-export function describeBlocking(
-  details: Record<string, unknown> | undefined,
-): string[] {
-  if (details === undefined) return [];
-  const lines: string[] = [];
-  const findings = Array.isArray(details.findings)
-    ? (details.findings as Finding[])
-    : [];
-  for (const f of findings) {
-    if (typeof f.file !== 'string' || !Array.isArray(f.member)) continue;
-    lines.push(
-      `  ${safeText(String(f.severity).toUpperCase().padEnd(9))} ${safeText(findingUri(f))}  ${safeText(f.ruleId)}  ${safeText(f.message)}`,
-    );
-  }
-  const incomplete = Array.isArray(details.incompleteFiles)
-    ? (details.incompleteFiles as unknown[])
-    : [];
-  for (const file of incomplete)
-    lines.push(`  not fully scanned: ${safeText(String(file))}`);
   return lines;
 }

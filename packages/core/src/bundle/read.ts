@@ -26,7 +26,7 @@ import type {
   SigningMethod,
 } from './types.js';
 import { isObject } from '../internal/json.js';
-import { parseBoundedJson } from '../scan/bounded-json.js';
+import { parseBoundedJson } from '../internal/bounded-json.js';
 
 /** Media types we accept: Sigstore bundle v0.1–v0.3 in both spellings. */
 const MEDIA_TYPE =

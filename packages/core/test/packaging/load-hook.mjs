@@ -19,7 +19,14 @@ process.on('exit', () => {
       );
     if (m) packages.add(m[1]);
   }
+  // Our own modules as paths under packages/ (dist/…), for tests that check
+  // which command or library parts a command loaded.
+  const own = [...urls]
+    .map((u) => /\/packages\/(core|cli)\/(?:dist|src)\/(.+)$/.exec(u))
+    .filter((m) => m !== null)
+    .map((m) => `${m[1]}/${m[2]}`)
+    .sort();
   process.stdout.write(
-    `\nLOADED ${JSON.stringify({ modules: urls.size, packages: [...packages].sort() })}\n`,
+    `\nLOADED ${JSON.stringify({ modules: urls.size, packages: [...packages].sort(), own })}\n`,
   );
 });
