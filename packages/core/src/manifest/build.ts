@@ -66,7 +66,12 @@ export async function hashFiles(
     shards ? Math.ceil(size / (shardSize as number)) : 1;
   let count = 0;
   for (let f = 0; f < files.length; f++) count += rangesOf(files.size(f));
-  const table = new ResourceTable(serialization, files.names, count);
+  const table = new ResourceTable(
+    serialization,
+    files.names,
+    count,
+    files.order,
+  );
   const rangesLeft = new Uint32Array(files.length);
   // Resources still to hash; the others had known digests.
   const pending = new Uint32Array(count);
@@ -103,7 +108,7 @@ export async function hashFiles(
   function rangeEnd(r: number): number {
     return shards ? table.end![r]! : files.size(r);
   }
-  const fileOfResource = (r: number): number => table.pathIndex(r);
+  const fileOfResource = (r: number): number => table.file(r);
   const source: HashTaskSource = {
     count: pendingCount,
     bytes: (i) => rangeEnd(pending[i]!) - rangeStart(pending[i]!),

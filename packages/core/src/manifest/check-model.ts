@@ -161,8 +161,7 @@ export async function checkModel(
     }
     if (!dot && named) rename = name;
   }
-  const files =
-    rename === undefined ? walk.files : walk.files.sorted(() => rename);
+  const files = rename === undefined ? walk.files : walk.files.renamed(rename);
   const cache = options.verifyCache;
   const algorithm = algorithmName(s);
   const bound = new Map<number, { state: string; ranges: string[][] }>();

@@ -110,6 +110,11 @@ export class FileTable {
   /** Files read from another path (a Hugging Face cache blob): index → absolute path. */
   private blobs: Map<number, string> | undefined;
   private rootBytes: Buffer | undefined;
+  /**
+   * When set, file `i` is entry `order[i]` of the arrays (a sorted view of
+   * the same data: sorting 200,000 files copies no name).
+   */
+  order: Uint32Array | undefined;
 
   /**
    * @param root - absolute path of the model (the file itself for a one-file model)
@@ -146,26 +151,32 @@ export class FileTable {
     if (blob !== undefined) (this.blobs ??= new Map()).set(i, blob);
   }
 
+  /** Where file `i` is stored (its index in `names`). */
+  entry(i: number): number {
+    return this.order === undefined ? i : this.order[i]!;
+  }
+
   /** Name of file `i`, relative to the root (`.` for a one-file model). */
   name(i: number): string {
-    return this.names.get(i);
+    return this.names.get(this.entry(i));
   }
 
   size(i: number): number {
-    return this.sizes[i]!;
+    return this.sizes[this.entry(i)]!;
   }
 
   /** Reached through a symlink (then opened following it). */
   viaSymlink(i: number): boolean {
-    return this.flags[i] === 1;
+    return this.flags[this.entry(i)] === 1;
   }
 
   /** The absolute path to open, as bytes (names need not be ASCII). */
   path(i: number): Buffer {
-    const blob = this.blobs?.get(i);
+    const e = this.entry(i);
+    const blob = this.blobs?.get(e);
     if (blob !== undefined) return Buffer.from(blob);
     if (this.singleFile) return Buffer.from(this.root);
-    const name = this.names.bytes(i);
+    const name = this.names.bytes(e);
     const root = (this.rootBytes ??= Buffer.from(this.root));
     const out = Buffer.allocUnsafe(root.length + 1 + name.length);
     root.copy(out, 0);
@@ -183,22 +194,26 @@ export class FileTable {
     }
   }
 
-  /** A copy in the reference order (order.ts), with file `i` renamed when `rename` says so. */
-  sorted(rename?: (i: number) => string | undefined): FileTable {
+  /** This table in the reference order (order.ts): a view of the same arrays. */
+  sorted(): FileTable {
+    this.trim();
     const order = new Uint32Array(this.length);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const names = this.names;
     order.sort((a, b) => names.compare(a, names, b));
+    this.order = order;
+    return this;
+  }
+
+  /** A one-entry copy of a one-file model's table with its file named `name`. */
+  renamed(name: string): FileTable {
     const out = new FileTable(this.root, this.singleFile);
-    for (const i of order) {
-      out.add(
-        rename?.(i) ?? names.bytes(i),
-        this.sizes[i]!,
-        this.flags[i] === 1,
-        this.blobs?.get(i),
-      );
-    }
-    out.trim();
+    out.add(
+      name,
+      this.size(0),
+      this.viaSymlink(0),
+      this.blobs?.get(this.entry(0)),
+    );
     return out;
   }
 }
@@ -216,6 +231,8 @@ export type TableSerialization = Pick<
 export class ResourceTable {
   readonly digestLength: number;
   readonly digests: Uint8Array;
+  /** `digests` as a Buffer (one view, not one per call). */
+  private readonly digestBytes: Buffer;
   /** Shards: the file (path) of each resource. */
   readonly fileOf: Uint32Array | undefined;
   readonly start: Float64Array | undefined;
@@ -225,13 +242,23 @@ export class ResourceTable {
   /** The algorithm name of every resource (`sha256`, `sha256-sharded-N`). */
   readonly algorithm: string;
 
+  /**
+   * @param pathOrder - file `f` is entry `pathOrder[f]` of `paths` (a sorted
+   *   {@link FileTable}'s `order`)
+   */
   constructor(
     readonly serialization: TableSerialization,
     readonly paths: NameList,
     readonly count: number,
+    readonly pathOrder?: Uint32Array | undefined,
   ) {
     this.digestLength = digestHexLength(serialization.hashType) / 2;
     this.digests = new Uint8Array(count * this.digestLength);
+    this.digestBytes = Buffer.from(
+      this.digests.buffer,
+      this.digests.byteOffset,
+      this.digests.byteLength,
+    );
     this.algorithm = algorithmName(serialization);
     if (serialization.method === 'shards') {
       this.fileOf = new Uint32Array(count);
@@ -246,9 +273,15 @@ export class ResourceTable {
     }
   }
 
+  /** The file of resource `i` (its index in the file table). */
+  file(i: number): number {
+    return this.fileOf === undefined ? i : this.fileOf[i]!;
+  }
+
   /** Index in `paths` of resource `i`. */
   pathIndex(i: number): number {
-    return this.fileOf === undefined ? i : this.fileOf[i]!;
+    const f = this.fileOf === undefined ? i : this.fileOf[i]!;
+    return this.pathOrder === undefined ? f : this.pathOrder[f]!;
   }
 
   /** The resource name: the path, or `path:start:end` for a shard. */
@@ -266,20 +299,17 @@ export class ResourceTable {
 
   digestHex(i: number): string {
     const n = this.digestLength;
-    return Buffer.from(
-      this.digests.buffer,
-      this.digests.byteOffset + i * n,
-      n,
-    ).toString('hex');
+    return this.digestBytes.toString('hex', i * n, i * n + n);
   }
 
   /** Stores the digest of resource `i` from its hex text. */
   setDigestHex(i: number, hex: string): void {
-    Buffer.from(
-      this.digests.buffer,
-      this.digests.byteOffset,
-      this.digests.byteLength,
-    ).write(hex, i * this.digestLength, this.digestLength, 'hex');
+    this.digestBytes.write(
+      hex,
+      i * this.digestLength,
+      this.digestLength,
+      'hex',
+    );
   }
 
   resource(i: number): Resource {
