@@ -5,6 +5,7 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readBundle } from '../bundle/read.js';
+import { releaseBuffer } from '../internal/release.js';
 import type { ParsedBundle, SigningMethod } from '../bundle/types.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../constants.js';
 import { ModelSealError } from '../errors.js';
@@ -332,7 +333,12 @@ async function verifiedStatement(
   warnings: VerifyWarning[];
 }> {
   const { payload, outcome, warnings } = await verifyStatementBundle(options);
-  return { decoded: decodeStatement(payload), outcome, warnings };
+  const decoded = decodeStatement(payload);
+  // The bundle file's buffer (tens of MB for a large model; the payload is
+  // a view of it) is not needed any more: freed now, not at the next full
+  // garbage collection, which could come after the whole model is hashed.
+  releaseBuffer(payload);
+  return { decoded, outcome, warnings };
 }
 
 /**
