@@ -4,7 +4,11 @@
  * and digests into ordered resources.
  */
 import { modelSealError } from '../errors.js';
-import { runHashTasks, type HashTaskSource } from './hash-pool.js';
+import {
+  runHashTasks,
+  type HashTaskSource,
+  type WorkerReserve,
+} from './hash-pool.js';
 import {
   ResourceTable,
   type FileTable,
@@ -15,6 +19,8 @@ import type { HashProgress } from './types.js';
 /** Options of {@link hashFiles}. */
 export interface HashFilesOptions {
   concurrency?: number | undefined;
+  /** Workers started while the model was listed. */
+  reserve?: WorkerReserve | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: HashProgress) => void) | undefined;
   /**
@@ -56,6 +62,7 @@ export async function hashFiles(
   const shards = serialization.method !== 'files';
   const shardSize = serialization.shardSize;
   if (shards && (shardSize === undefined || shardSize <= 0)) {
+    options.reserve?.close();
     throw modelSealError(
       'INVALID_OPTIONS',
       'shard size must be a positive integer',
@@ -150,9 +157,11 @@ export async function hashFiles(
     options.onProgress(event);
   };
   emit(true);
+  if (pendingCount === 0) options.reserve?.close();
   if (pendingCount > 0) {
     await runHashTasks(source, {
       concurrency: options.concurrency,
+      reserve: options.reserve,
       signal: options.signal,
       onBytes: (n) => {
         bytesDone += n;

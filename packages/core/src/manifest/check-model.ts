@@ -6,6 +6,7 @@ import { modelSealError } from '../errors.js';
 import type { VerifyCache } from '../verify-cache/index.js';
 import { algorithmName } from './algorithms.js';
 import { hashFiles } from './build.js';
+import { WorkerReserve } from './hash-pool.js';
 import { fileState } from './hash-worker.js';
 import { detectHfCacheSnapshot, type HfCacheSnapshot } from './hf-cache.js';
 import { compareManifests } from './compare.js';
@@ -136,7 +137,10 @@ export async function checkModel(
       );
     }
   }
+  // Workers start while a large model is still being listed.
+  const reserve = new WorkerReserve(options.concurrency);
   const walk = await enumerateModel(modelPath, {
+    onLarge: () => reserve.start(),
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
     strictSymlinks: false,
     hfCache,
@@ -146,6 +150,9 @@ export async function checkModel(
       return !(isDirectory ? paths.dirs.has(rel) : paths.files.has(rel));
     },
     signal: options.signal,
+  }).catch((error: unknown) => {
+    reserve.close();
+    throw error;
   });
   // Single-file models: the reference names the resource `.`, the spec and
   // Go the file's name. Named as the signature names it before hashing.
@@ -167,6 +174,7 @@ export async function checkModel(
   const bound = new Map<number, { state: string; ranges: string[][] }>();
   const { table } = await hashFiles(files, s, {
     concurrency: options.concurrency,
+    reserve,
     signal: options.signal,
     onProgress: options.onProgress,
     ...(cache === undefined

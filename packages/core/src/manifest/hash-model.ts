@@ -16,7 +16,8 @@ import { blake3Unavailable } from './hash-worker.js';
 import { IgnoreSet, normaliseIgnorePath } from './ignore.js';
 import { modelNameOf } from './model-name.js';
 import { comparePaths } from './order.js';
-import { manifestFromTable } from './table.js';
+import { WorkerReserve } from './hash-pool.js';
+import { manifestFromTable, type ResourceTable } from './table.js';
 import { enumerateModel } from './walk.js';
 import type {
   HashModelOptions,
@@ -182,31 +183,42 @@ export async function hashModel(
     filesDone: 0,
     filesTotal: 0,
   });
-  const walk = await enumerateModel(modelPath, {
-    allowSymlinks,
-    strictSymlinks: options.strictSymlinks ?? false,
-    skip: (rel) => ignore.matches(rel),
-    signal: options.signal,
-  });
-  if (walk.files.length === 0) {
-    throw modelSealError(
-      'EMPTY_MODEL',
-      `${modelPath}: no file to sign after ignores`,
-      { details: { path: modelPath } },
-    );
-  }
-  const { table, bytes } = await hashFiles(walk.files, config, {
-    concurrency: options.concurrency,
-    signal: options.signal,
-    onProgress: options.onProgress,
-  });
-  if (table.count === 0) {
-    // Shards of empty files do not exist: a model of empty files has no resource.
-    throw modelSealError(
-      'EMPTY_MODEL',
-      `${modelPath}: only empty files, which shard manifests cannot record`,
-      { details: { path: modelPath } },
-    );
+  // Workers start while a large model is still being listed.
+  const reserve = new WorkerReserve(options.concurrency);
+  let walk: Awaited<ReturnType<typeof enumerateModel>>;
+  let table: ResourceTable;
+  let bytes: number;
+  try {
+    walk = await enumerateModel(modelPath, {
+      allowSymlinks,
+      strictSymlinks: options.strictSymlinks ?? false,
+      skip: (rel) => ignore.matches(rel),
+      onLarge: () => reserve.start(),
+      signal: options.signal,
+    });
+    if (walk.files.length === 0) {
+      throw modelSealError(
+        'EMPTY_MODEL',
+        `${modelPath}: no file to sign after ignores`,
+        { details: { path: modelPath } },
+      );
+    }
+    ({ table, bytes } = await hashFiles(walk.files, config, {
+      concurrency: options.concurrency,
+      reserve,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    }));
+    if (table.count === 0) {
+      // Shards of empty files do not exist: a model of empty files has no resource.
+      throw modelSealError(
+        'EMPTY_MODEL',
+        `${modelPath}: only empty files, which shard manifests cannot record`,
+        { details: { path: modelPath } },
+      );
+    }
+  } finally {
+    reserve.close();
   }
   const serialization: Serialization = {
     ...config,

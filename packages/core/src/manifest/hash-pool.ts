@@ -25,6 +25,8 @@ export interface HashPoolOptions {
   onBytes?: ((bytes: number) => void) | undefined;
   /** Called when a task finishes. */
   onTaskDone?: ((task: HashTask) => void) | undefined;
+  /** Workers started ahead ({@link WorkerReserve}); taken before new ones are started. */
+  reserve?: WorkerReserve | undefined;
   /**
    * Called with each task's digest (hex), and the file state it is bound to
    * when the task asked (`bindStat`) and nothing changed while it was read.
@@ -64,6 +66,56 @@ function toModelSealError(error: {
   message: string;
 }): Error {
   return modelSealError(error.code, error.message);
+}
+
+function spawnWorker(): Worker {
+  return new Worker(workerURL(), {
+    workerData: HASH_WORKER_MARK,
+    // A worker holds two 1 MiB buffers and one batch: a small young
+    // generation keeps each isolate's heap a few MiB (issue 11 item 4).
+    resourceLimits: { maxYoungGenerationSizeMb: 2 },
+  });
+}
+
+/**
+ * Worker threads started early, while the model is still being listed: a
+ * worker takes about 0.1 s of CPU to start (Node compiles its internals for
+ * the new thread), which then overlaps the walk instead of delaying the
+ * hashing (issue 11 item 3). Workers not taken are ended by {@link close}.
+ */
+export class WorkerReserve {
+  private readonly ready: Worker[] = [];
+  private started = false;
+  private closed = false;
+
+  /** @param concurrency - the hashing threads wanted (the calling thread included) */
+  constructor(private readonly concurrency: number | undefined) {}
+
+  /** Starts the workers a large model will need (once; nothing after {@link close}). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    const count = (this.concurrency ?? defaultConcurrency()) - 1;
+    for (let i = 0; i < count; i++) {
+      const worker = spawnWorker();
+      // A worker waiting here must not keep the process alive.
+      worker.unref();
+      this.ready.push(worker);
+    }
+  }
+
+  /** A started worker, if one is left. */
+  take(): Worker | undefined {
+    const worker = this.ready.pop();
+    worker?.ref();
+    return worker;
+  }
+
+  /** Ends the workers nobody took. */
+  close(): void {
+    this.closed = true;
+    for (const worker of this.ready.splice(0)) void worker.terminate();
+  }
 }
 
 /** The default number of hashing threads: one per available core. */
@@ -117,7 +169,11 @@ export async function runHashTasks(
   let workers = Math.max(0, Math.min(requested - 1, source.count - 1));
   // Workers cost a few tens of milliseconds to start; a small model of few files is hashed here.
   if (totalBytes < INLINE_BYTES && source.count <= INLINE_FILES) workers = 0;
-  return hashOnPool(source, workers, options);
+  try {
+    return await hashOnPool(source, workers, options);
+  } finally {
+    options.reserve?.close();
+  }
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -175,12 +231,7 @@ function hashOnPool(
     };
 
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(workerURL(), {
-        workerData: HASH_WORKER_MARK,
-        // A worker holds two 1 MiB buffers and one batch: a small young
-        // generation keeps each isolate's heap a few MiB (issue 11 item 4).
-        resourceLimits: { maxYoungGenerationSizeMb: 2 },
-      });
+      const worker = options.reserve?.take() ?? spawnWorker();
       pool.push(worker);
       const inFlight = new Map<number, HashTask>();
       let inFlightBytes = 0;

@@ -33,12 +33,15 @@ export function skipSpace(b: Uint8Array, i: number): number {
 
 /** End (exclusive) of the string starting at `i` (a quote), or -1. */
 function skipString(b: Uint8Array, i: number): number {
-  for (i++; i < b.length; i++) {
-    const c = b[i];
-    if (c === BACKSLASH) i++;
-    else if (c === QUOTE) return i + 1;
+  // The next quote by memchr; escaped when an odd run of backslashes precedes it.
+  let q = i;
+  for (;;) {
+    q = b.indexOf(QUOTE, q + 1);
+    if (q < 0) return -1;
+    let slashes = 0;
+    for (let k = q - 1; k > i && b[k] === BACKSLASH; k--) slashes++;
+    if (slashes % 2 === 0) return q + 1;
   }
-  return -1;
 }
 
 /**

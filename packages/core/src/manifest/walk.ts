@@ -31,6 +31,11 @@ export interface WalkOptions {
    * `allowSymlinks` says; any other link is refused.
    */
   hfCache?: HfCacheSnapshot | undefined;
+  /**
+   * Called once when the model turns out large enough for worker threads
+   * (more than 64 files, or 16 MiB), while the walk goes on.
+   */
+  onLarge?: (() => void) | undefined;
   /** True when an entry is out of scope and must not be visited. */
   skip: (relative: string, isDirectory: boolean) => boolean;
   signal?: AbortSignal | undefined;
@@ -161,6 +166,8 @@ export async function enumerateModel(
     { abs: Buffer.from(root), rel: '' },
   ];
   let sinceYield = 0;
+  let bytes = 0;
+  let large = false;
   while (stack.length > 0) {
     if (options.signal?.aborted)
       throw modelSealError('ABORTED', 'enumeration was cancelled');
@@ -211,6 +218,11 @@ export async function enumerateModel(
       }
       if (s.isFile()) {
         files.add(relBytes, s.size, false);
+        bytes += s.size;
+        if (!large && (files.length > 64 || bytes >= 16 * 1024 * 1024)) {
+          large = true;
+          options.onLarge?.();
+        }
         continue;
       }
       if (s.isDirectory()) {
