@@ -31,7 +31,6 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  readSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -40,6 +39,19 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  argBatches,
+  balance,
+  fmt,
+  fmtBytes,
+  intOption,
+  median,
+  memAvailable,
+  prng,
+  readAll,
+  table,
+  which,
+} from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
@@ -165,32 +177,7 @@ export function parseSize(text) {
   return Math.round(Number(m[1]) * base ** power);
 }
 
-function intOption(value, name, min) {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer ≥ ${min}, got ${value}`);
-  return n;
-}
-
-function fmtBytes(n) {
-  if (n >= 2 ** 30) return `${+(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= MiB) return `${+(n / MiB).toFixed(1)} MiB`;
-  return `${+(n / 1024).toFixed(1)} KiB`;
-}
-
 // ---------------------------------------------------------------- data sets
-
-/** Deterministic PRNG (mulberry32) for the layout; the bytes come from randomBytes. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The files of each data set: [{ rel, size }], relative to the data set's directory. */
 function planLayout(opts) {
@@ -283,29 +270,6 @@ function generate(workDir, sets) {
   }
 }
 
-function readAll(paths) {
-  const buf = Buffer.allocUnsafe(8 * MiB);
-  for (const path of paths) {
-    const fd = openSync(path, 'r');
-    try {
-      while (readSync(fd, buf, 0, buf.length, null) > 0);
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
-function memAvailable() {
-  try {
-    const m = /MemAvailable:\s+(\d+) kB/.exec(
-      readFileSync('/proc/meminfo', 'utf8'),
-    );
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 // ---------------------------------------------------------------- processes
 
 const TIME = ['/usr/bin/time', '/usr/local/bin/time'].find((p) => {
@@ -314,11 +278,6 @@ const TIME = ['/usr/bin/time', '/usr/local/bin/time'].find((p) => {
     spawnSync(p, ['-f', '%M %U %S', 'true'], { encoding: 'utf8' }).status === 0
   );
 });
-
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
 
 let timeFileNo = 0;
 /**
@@ -369,35 +328,6 @@ function runProcess(cmd, args, { cwd, timeDir }) {
       resolvePromise({ stdout, rssKiB, cpuSeconds });
     });
   });
-}
-
-/** Splits files over `n` lists with about equal bytes (largest first, to the lightest list). */
-function balance(files, n) {
-  const lanes = Array.from({ length: n }, () => ({ files: [], bytes: 0 }));
-  for (const file of [...files].sort((a, b) => b.size - a.size)) {
-    const lane = lanes.reduce((min, l) => (l.bytes < min.bytes ? l : min));
-    lane.files.push(file.rel);
-    lane.bytes += file.size;
-  }
-  return lanes.filter((l) => l.files.length > 0);
-}
-
-/** Splits an argument list so that no command line gets near ARG_MAX. */
-function argBatches(paths, maxChars = 512 * 1024) {
-  const batches = [[]];
-  let chars = 0;
-  for (const p of paths) {
-    if (
-      chars + p.length + 1 > maxChars &&
-      batches[batches.length - 1].length > 0
-    ) {
-      batches.push([]);
-      chars = 0;
-    }
-    batches[batches.length - 1].push(p);
-    chars += p.length + 1;
-  }
-  return batches;
 }
 
 function parseDigestLines(text) {
@@ -711,15 +641,6 @@ const RUNNERS = {
 
 // ---------------------------------------------------------------- report
 
-function median(xs) {
-  const v = xs
-    .filter((x) => x !== undefined && Number.isFinite(x))
-    .sort((a, b) => a - b);
-  if (v.length === 0) return undefined;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
 function summarise(cases, samples) {
   const rows = new Map();
   for (const c of cases) {
@@ -768,31 +689,6 @@ function pairedRatio(rows, a, b, metric = (x) => x.bytes / x.seconds) {
 }
 
 const perCpu = (x) => (x.cpuSeconds ? x.bytes / x.cpuSeconds : NaN);
-
-function fmt(x, digits = 2) {
-  return x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
-}
-
-function table(header, body) {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...body.map((r) => String(r[i]).length)),
-  );
-  const line = (cells) =>
-    '| ' +
-    cells
-      .map((c, i) =>
-        i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]),
-      )
-      .join(' | ') +
-    ' |';
-  const sep =
-    '|' +
-    widths
-      .map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':'))
-      .join('|') +
-    '|';
-  return [line(header), sep, ...body.map(line)].join('\n');
-}
 
 function label(c, r) {
   if (c.kind === 'modelseal')
