@@ -82,6 +82,20 @@ async function prepareSeeds(name) {
     for (const file of readdirSync(from).sort()) {
       const path = join(from, file);
       if (!seed.match.test(file) || !statSync(path).isFile()) continue;
+      if (seed.payload === true) {
+        // The statement a bundle carries, decoded from its DSSE envelope.
+        try {
+          const bundle = JSON.parse(readFileSync(path, 'utf8'));
+          writeFileSync(
+            join(dir, `${file}_payload.json`),
+            Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
+          );
+          n++;
+        } catch {
+          // not a bundle: no seed
+        }
+        continue;
+      }
       if (seed.member === undefined) {
         copyFileSync(
           path,

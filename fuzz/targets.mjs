@@ -109,6 +109,24 @@ export const TARGETS = Object.freeze({
   // The fuzzer's bytes are config.json of a stored (uncompressed) .keras zip
   // with valid CRCs, so mutations reach the config walk instead of the zip
   // layer. Seeds: the config.json of every committed .keras fixture.
+  // Not scanners: the readers of signed material, fed before any signature
+  // is checked (bundle) or from a payload (statement). Properties: only
+  // their documented error codes, and the piecewise readers agree with a
+  // whole-document JSON.parse (statement-scan.ts, the lifted bundle payload).
+  statement: {
+    decode: 'statement',
+    first: [],
+    seeds: [
+      { dir: 'test-vectors/oms-own/bundles', match: /\.sig$/, payload: true },
+    ],
+    maxLen: 16_384,
+  },
+  bundle: {
+    decode: 'bundle',
+    first: [],
+    seeds: [{ dir: 'test-vectors/oms-own/bundles', match: /\.sig$/ }],
+    maxLen: 65_536,
+  },
   'keras-config': {
     first: ['keras'],
     wrap: 'keras-config',
@@ -262,6 +280,7 @@ export function scannersFor(lib, targetName) {
   const target = TARGETS[targetName];
   if (target === undefined)
     throw new Error(`unknown fuzz target ${targetName}`);
+  if (target.decode !== undefined) return [];
   const all = [...lib.SCANNERS, ...lib.FALLBACK_SCANNERS];
   const first = target.first.map((id) => {
     const s = all.find((x) => x.id === id);
@@ -304,6 +323,7 @@ export async function runTarget(
 ) {
   const target = TARGETS[targetName];
   const bytes = fileFor(targetName, Buffer.from(data));
+  if (target.decode !== undefined) return runDecode(lib, target.decode, bytes);
   if (target.reader !== undefined) {
     try {
       await runReader(lib, target.reader, bytes);
@@ -326,4 +346,64 @@ export async function runTarget(
   }
   checkResult(lib, result);
   return result;
+}
+
+const DECODE_CODES = {
+  statement: new Set([
+    'STATEMENT_INVALID',
+    'MANIFEST_INCONSISTENT',
+    'UNSUPPORTED_ALGORITHM',
+  ]),
+  bundle: new Set(['BUNDLE_MALFORMED', 'BUNDLE_LIMIT_EXCEEDED']),
+};
+
+function decodeOutcome(run) {
+  try {
+    return { ok: true, value: run() };
+  } catch (e) {
+    return { ok: false, error: e };
+  }
+}
+
+/** A decode target: documented codes only, and agreement with a whole parse. */
+function runDecode(lib, kind, bytes) {
+  const decode =
+    kind === 'statement'
+      ? (input) => lib.decodeStatement(input).manifest.resources
+      : (input) => {
+          const b = lib.parseBundle(input);
+          return {
+            payload: Buffer.from(b.envelope.payload).toString('base64'),
+            type: b.envelope.payloadType,
+            kind: b.materialKind,
+          };
+        };
+  const got = decodeOutcome(() => decode(bytes));
+  if (!got.ok && !DECODE_CODES[kind].has(got.error?.code))
+    throw new FuzzFailure(
+      `${kind} reader threw ${got.error?.code ?? ''}: ${got.error?.stack ?? got.error}`,
+      got.error,
+    );
+  let whole;
+  try {
+    whole = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    if (got.ok)
+      throw new FuzzFailure(
+        `${kind}: accepted a document that JSON.parse refuses`,
+      );
+    return got;
+  }
+  // The same document as a parsed value (bundle) or written canonically
+  // (statement): the piecewise reader must give the same answer.
+  const other = decodeOutcome(() =>
+    decode(kind === 'bundle' ? whole : Buffer.from(JSON.stringify(whole))),
+  );
+  const summary = (o) =>
+    o.ok ? JSON.stringify(o.value) : `error ${o.error?.code}`;
+  if (summary(got) !== summary(other))
+    throw new FuzzFailure(
+      `${kind}: piecewise and whole readings differ: ${summary(got).slice(0, 200)} vs ${summary(other).slice(0, 200)}`,
+    );
+  return got;
 }

@@ -15,10 +15,14 @@ import { ruleInfo } from '../../src/scan/rules.js';
 import { bufferSource } from '../../src/scan/source.js';
 import type { FileScanResult } from '../../src/scan/types.js';
 import { readZipDirectory, readZipEntry } from '../../src/scan/zip/reader.js';
+import { decodeStatement } from '../../src/manifest/statement.js';
+import { parseBundle } from '../../src/bundle/read.js';
 import { FuzzFailure, TARGETS, runTarget } from '../../../../fuzz/targets.mjs';
 import { REPO_ROOT } from '../helpers/vectors.js';
 
 const lib = {
+  decodeStatement,
+  parseBundle,
   scanSource,
   bufferSource,
   SCANNERS,
