@@ -122,12 +122,12 @@ export async function hashFiles(
     task: (i) => {
       const r = pending[i]!;
       const f = fileOfResource(r);
-      const path = files.path(f);
+      const path = files.pathString(f);
       const name = files.name(f);
       return {
         id: i,
         path,
-        name: name === '.' ? path.toString('utf8') : name,
+        name: name === '.' ? path : name,
         start: rangeStart(r),
         end: rangeEnd(r),
         size: files.size(f),

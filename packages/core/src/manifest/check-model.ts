@@ -269,9 +269,12 @@ function fromCache(
 ): readonly string[] | undefined {
   let state: string | undefined;
   try {
-    const st = (files.viaSymlink(f) ? statSync : lstatSync)(files.path(f), {
-      bigint: true,
-    });
+    const st = (files.viaSymlink(f) ? statSync : lstatSync)(
+      files.pathString(f),
+      {
+        bigint: true,
+      },
+    );
     if (st.isFile() && st.size === BigInt(files.size(f))) state = fileState(st);
   } catch {
     state = undefined;

@@ -49,10 +49,14 @@ export function blake3Unavailable(): string | undefined {
   }
 }
 
-/** One range to hash. `path` is the file's bytes (names need not be UTF-8 on disk). */
+/**
+ * One range to hash. `path` is the absolute path: a string (the engine's
+ * names are valid UTF-8, so it encodes to the bytes on disk; strings cost no
+ * native allocation per task) or the path's bytes.
+ */
 export interface HashTask {
   id: number;
-  path: Uint8Array;
+  path: string | Uint8Array;
   /** Name shown in errors: the resource path relative to the model root. */
   name: string;
   start: number;
@@ -151,12 +155,11 @@ function alignedBuffers(count: number, size: number): Buffer[] {
   );
 }
 
-/** The task's path as a Buffer view (no copy; a worker receives a plain Uint8Array). */
-function pathOf(task: HashTask): Buffer {
+/** The task's path: the string, or its bytes as a Buffer view (no copy; a worker receives a plain Uint8Array). */
+function pathOf(task: HashTask): string | Buffer {
   const p = task.path;
-  return Buffer.isBuffer(p)
-    ? p
-    : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+  if (typeof p === 'string' || Buffer.isBuffer(p)) return p;
+  return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
 }
 
 function openFlags(task: HashTask): number {

@@ -170,6 +170,18 @@ export class FileTable {
     return this.flags[this.entry(i)] === 1;
   }
 
+  /**
+   * The absolute path to open, as a string: names are valid UTF-8 (the walk
+   * refuses others), so it encodes to exactly the bytes on disk.
+   */
+  pathString(i: number): string {
+    const e = this.entry(i);
+    const blob = this.blobs?.get(e);
+    if (blob !== undefined) return blob;
+    if (this.singleFile) return this.root;
+    return `${this.root}/${this.names.get(e)}`;
+  }
+
   /** The absolute path to open, as bytes (names need not be ASCII). */
   path(i: number): Buffer {
     const e = this.entry(i);
