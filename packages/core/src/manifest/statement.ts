@@ -254,14 +254,20 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
 
 const EMPTY_LIST = Buffer.from('[]');
 
-/** How many elements the list has (a scan of its bytes; 0 when malformed: the parse reports it). */
+/**
+ * At least as many as the list's object elements: its `{` bytes, counted
+ * natively (every object element has one; one inside a string only makes the
+ * table larger, and `finish` trims it). Elements that are not objects are
+ * refused before they are stored.
+ */
 function countElements(bytes: Buffer, list: ResourcesList): number {
   let n = 0;
-  try {
-    for (const _ of listElements(bytes, list)) n++;
-  } catch {
-    return n;
-  }
+  for (
+    let i = bytes.indexOf(0x7b, list.open);
+    i >= 0 && i < list.close;
+    i = bytes.indexOf(0x7b, i + 1)
+  )
+    n++;
   return n;
 }
 
