@@ -255,21 +255,29 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
 const EMPTY_LIST = Buffer.from('[]');
 
 /**
- * At least as many as the list's object elements: its `{` bytes, counted
- * natively (every object element has one; one inside a string only makes the
- * table larger, and `finish` trims it). Elements that are not objects are
- * refused before they are stored.
+ * The table size for the list: at least its valid elements, never more than
+ * the bytes can hold. Each valid element has a `{` (counted natively) and
+ * takes at least {@link MIN_ELEMENT_BYTES} bytes; so a list of `{}` or of
+ * `{` inside strings cannot make the table larger than its bytes allow.
+ * Elements that are not valid are refused before they are stored.
  */
 function countElements(bytes: Buffer, list: ResourcesList): number {
+  const most = Math.floor((list.close - list.open) / MIN_ELEMENT_BYTES) + 1;
   let n = 0;
   for (
     let i = bytes.indexOf(0x7b, list.open);
-    i >= 0 && i < list.close;
+    i >= 0 && i < list.close && n < most;
     i = bytes.indexOf(0x7b, i + 1)
   )
     n++;
   return n;
 }
+
+/**
+ * The shortest valid resource: `{"name":"a","algorithm":"sha256","digest":"`,
+ * 64 hex digits, `"}` is 109 bytes; escapes and other names only add.
+ */
+const MIN_ELEMENT_BYTES = 100;
 
 /** Each element of the list, parsed on its own (each short-lived). */
 function* parsedElements(

@@ -282,3 +282,20 @@ describe('a large bundle payload is decoded from the file bytes', () => {
     }
   });
 });
+
+describe('the table of a decoded statement is sized by its bytes', () => {
+  it('a name of 4 MB of "{" does not make a table of 4 million resources', () => {
+    const name = '{'.repeat(4_000_000);
+    const text = statementText([
+      { name, algorithm: 'sha256', digest: sha('x') },
+    ]);
+    const before = process.memoryUsage().arrayBuffers;
+    const decoded = decodeStatement(text);
+    const peak = process.memoryUsage().arrayBuffers - before;
+    expect(decoded.manifest.resources.map((r) => r.name.length)).toEqual([
+      4_000_000,
+    ]);
+    // Sized by "{" bytes alone it would be over 150 MB of typed arrays.
+    expect(peak).toBeLessThan(40 * 1024 * 1024);
+  });
+});
