@@ -42,6 +42,7 @@ import { parseArgs } from 'node:util';
 import {
   argBatches,
   balance,
+  cpuFlags,
   fmt,
   fmtBytes,
   intOption,
@@ -895,18 +896,6 @@ function checkDigests(ctx) {
 }
 
 // ---------------------------------------------------------------- main
-
-function cpuFlags() {
-  try {
-    const flags =
-      /^flags\s*:\s*(.*)$/m
-        .exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]
-        .split(' ') ?? [];
-    return ['sha_ni', 'avx2', 'avx512f'].filter((f) => flags.includes(f));
-  } catch {
-    return [];
-  }
-}
 
 async function main() {
   const raw = parseOptions();

@@ -161,7 +161,8 @@ export function which(cmd) {
   return r.status === 0 ? r.stdout.trim() || undefined : undefined;
 }
 
-function cpuFlags() {
+/** The CPU features that decide hashing speed. */
+export function cpuFlags() {
   try {
     const flags =
       /^flags\s*:\s*(.*)$/m

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
 import { comparePaths, compareResourceKeys } from '../../src/manifest/order.js';
+import { NameList } from '../../src/manifest/table.js';
 import { tempDir } from '../helpers/tree.js';
 
 const componentOrder = (a: string, b: string): number =>
@@ -58,11 +59,16 @@ describe('comparePaths', () => {
       // Names have no empty component.
       if (!name.split('/').some((p) => p === '')) names.push(name);
     }
-    for (const a of names)
-      for (const b of names.slice(0, 60))
-        expect(Math.sign(comparePaths(a, b))).toBe(
-          Math.sign(componentOrder(a, b)),
-        );
+    // The compact tables compare UTF-8 bytes in their arena: the same order.
+    const list = new NameList();
+    for (const n of names) list.push(n);
+    for (const [i, a] of names.entries())
+      for (const [j, b] of names.slice(0, 60).entries()) {
+        const expected = Math.sign(componentOrder(a, b));
+        expect(Math.sign(comparePaths(a, b))).toBe(expected);
+        expect(Math.sign(list.compare(i, list, j))).toBe(expected);
+      }
+    expect(names.every((n, i) => list.get(i) === n)).toBe(true);
   });
 });
 
