@@ -206,6 +206,14 @@ export class FileTable {
     }
   }
 
+  /** True when the files are in the reference order (order.ts). */
+  inOrder(): boolean {
+    for (let i = 1; i < this.length; i++)
+      if (this.names.compare(this.entry(i - 1), this.names, this.entry(i)) > 0)
+        return false;
+    return true;
+  }
+
   /** This table in the reference order (order.ts): a view of the same arrays. */
   sorted(): FileTable {
     this.trim();

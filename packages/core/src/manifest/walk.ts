@@ -162,26 +162,40 @@ export async function enumerateModel(
   const warnings: ManifestWarning[] = [];
   let rootReal: string | undefined;
   const rootBytes = Buffer.byteLength(root);
-  const stack: { abs: Buffer; rel: string }[] = [
-    { abs: Buffer.from(root), rel: '' },
-  ];
+  // Each directory's entries are visited in byte order of their names, and a
+  // subdirectory at its place among them: that lists the files in the
+  // reference order (a name before every longer name it begins; order.ts)
+  // with no sort of the whole tree.
+  const frames: {
+    abs: Buffer;
+    rel: string;
+    entries: Dirent<Buffer>[];
+    next: number;
+  }[] = [];
+  const openDir = (abs: Buffer, rel: string): void => {
+    let entries: Dirent<Buffer>[];
+    try {
+      entries = readdirSync(abs, { encoding: 'buffer', withFileTypes: true });
+    } catch (error) {
+      throw fsError(error, rel === '' ? modelPath : rel);
+    }
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
+    frames.push({ abs, rel, entries, next: 0 });
+  };
   let sinceYield = 0;
   let bytes = 0;
   let large = false;
-  while (stack.length > 0) {
+  openDir(Buffer.from(root), '');
+  while (frames.length > 0) {
     if (options.signal?.aborted)
       throw modelSealError('ABORTED', 'enumeration was cancelled');
-    const dir = stack.pop()!;
-    let dirents: Dirent<Buffer>[];
-    try {
-      dirents = readdirSync(dir.abs, {
-        encoding: 'buffer',
-        withFileTypes: true,
-      });
-    } catch (error) {
-      throw fsError(error, dir.rel === '' ? modelPath : dir.rel);
+    const dir = frames[frames.length - 1]!;
+    if (dir.next >= dir.entries.length) {
+      frames.pop();
+      continue;
     }
-    for (const dirent of dirents) {
+    {
+      const dirent = dir.entries[dir.next++]!;
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -206,7 +220,7 @@ export async function enumerateModel(
         );
       }
       if (dirent.isDirectory()) {
-        if (!options.skip(rel, true)) stack.push({ abs, rel });
+        if (!options.skip(rel, true)) openDir(abs, rel);
         continue;
       }
       if (options.skip(rel, false)) continue;
@@ -227,7 +241,7 @@ export async function enumerateModel(
       }
       if (s.isDirectory()) {
         // Replaced by a directory since readdir: walked like the others.
-        if (!options.skip(rel, true)) stack.push({ abs, rel });
+        if (!options.skip(rel, true)) openDir(abs, rel);
         continue;
       }
       if (!s.isSymbolicLink()) {
@@ -293,6 +307,11 @@ export async function enumerateModel(
       files.add(relBytes, target.size, true);
     }
   }
-  // In the reference order; the table as found is garbage from here on.
-  return { files: files.sorted(), warnings, singleFile: false };
+  files.trim();
+  // Listed in the reference order; checked in one pass (sorted otherwise).
+  return {
+    files: files.inOrder() ? files : files.sorted(),
+    warnings,
+    singleFile: false,
+  };
 }

@@ -26,6 +26,7 @@ import {
 } from '../../src/internal/base64.js';
 import type { Manifest } from '../../src/manifest/types.js';
 import { parseBundle, readBundle } from '../../src/bundle/read.js';
+import { enumerateModel } from '../../src/manifest/walk.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
 const sha = (text: string): string =>
@@ -269,5 +270,39 @@ describe('the table of a decoded statement is sized by its bytes', () => {
     ]);
     // Sized by "{" bytes alone it would be over 150 MB of typed arrays.
     expect(peak).toBeLessThan(40 * 1024 * 1024);
+  });
+});
+
+describe('the walk lists files in the reference order', () => {
+  it('visits each directory in byte order, subdirectories in place: no sort needed', async () => {
+    const names = [
+      'a',
+      'a-b',
+      'a.b',
+      'b/x',
+      'b-c/y',
+      'ab',
+      'a b',
+      'é/z',
+      'e/z',
+      '😀',
+      '\ufb01',
+      '\uffff',
+      'z/a/b/c',
+      'z/a-b',
+      'z/a.b',
+    ];
+    const root = makeTree(Object.fromEntries(names.map((n) => [n, n])));
+    const walk = await enumerateModel(root, {
+      allowSymlinks: false,
+      strictSymlinks: false,
+      skip: () => false,
+    });
+    const listed = Array.from({ length: walk.files.length }, (_, i) =>
+      walk.files.name(i),
+    );
+    expect(listed).toEqual([...names].sort(comparePaths));
+    // In order as walked: the fallback sort did not run.
+    expect(walk.files.order).toBeUndefined();
   });
 });
