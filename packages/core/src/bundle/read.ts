@@ -17,7 +17,7 @@ import {
   decodeBase64Strict,
   decodeBase64StrictBytes,
 } from '../internal/base64.js';
-import { objectMembers, skipSpace } from '../manifest/statement-scan.js';
+import { objectMembers, skipSpace } from '../internal/json-scan.js';
 import type {
   DecodedEnvelope,
   MaterialKind,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { algorithmName } from './algorithms.js';
+import { changedResource, compareResult } from './compare-result.js';
 import { comparePaths } from './order.js';
 import { compareTables, tableOf } from './table.js';
 import type {
@@ -62,11 +63,7 @@ export function compareManifests(
       expectedAlgorithm !== actualAlgorithm ||
       expected.digest.toLowerCase() !== found.digest.toLowerCase()
     ) {
-      changed.push({
-        name: expected.name,
-        expected: { algorithm: expected.algorithm, digest: expected.digest },
-        actual: { algorithm: found.algorithm, digest: found.digest },
-      });
+      changed.push(changedResource(expected, found));
     }
   }
   const extra = [...onDisk.values()];
@@ -75,14 +72,5 @@ export function compareManifests(
   missing.sort(byName);
   extra.sort(byName);
   changed.sort((a, b) => comparePaths(a.name, b.name));
-  return {
-    ok:
-      missing.length === 0 &&
-      changed.length === 0 &&
-      (extraTolerated || extra.length === 0),
-    missing,
-    extra,
-    changed,
-    extraTolerated,
-  };
+  return compareResult(missing, extra, changed, extraTolerated);
 }

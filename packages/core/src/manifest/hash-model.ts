@@ -74,8 +74,7 @@ export async function listModelFiles(
   });
   const files = walk.files;
   const paths = new Array<string>(files.length);
-  for (let i = 0; i < files.length; i++)
-    paths[i] = files.path(i).toString('utf8');
+  for (let i = 0; i < files.length; i++) paths[i] = files.pathString(i);
   return { files: paths, singleFile: walk.singleFile };
 }
 

@@ -5,6 +5,7 @@
  * worker owns two 1 MiB buffers, so peak memory does not grow with the model.
  */
 import { availableParallelism } from 'node:os';
+import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { modelSealError } from '../errors.js';
 import {
@@ -136,15 +137,6 @@ export interface HashTaskSource {
   task(index: number): HashTask;
 }
 
-/** A task source over an array of tasks whose ids are their indexes. */
-export function taskArray(tasks: readonly HashTask[]): HashTaskSource {
-  return {
-    count: tasks.length,
-    bytes: (i) => tasks[i]!.end - tasks[i]!.start,
-    task: (i) => tasks[i]!,
-  };
-}
-
 /**
  * Hashes every task and hands each digest to `options.onDigest` (no array of
  * digests is kept here: the caller stores them compactly).
@@ -156,12 +148,9 @@ export function taskArray(tasks: readonly HashTask[]): HashTaskSource {
  *   cannot be read or changed under us; ABORTED when `signal` fires
  */
 export async function runHashTasks(
-  tasks: readonly HashTask[] | HashTaskSource,
+  source: HashTaskSource,
   options: HashPoolOptions,
 ): Promise<void> {
-  const source = Array.isArray(tasks)
-    ? taskArray(tasks as readonly HashTask[])
-    : (tasks as HashTaskSource);
   if (options.signal?.aborted) aborted();
   let totalBytes = 0;
   for (let i = 0; i < source.count; i++) totalBytes += source.bytes(i);
@@ -174,10 +163,6 @@ export async function runHashTasks(
   } finally {
     options.reserve?.close();
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function hashOnPool(
@@ -317,7 +302,7 @@ function hashOnPool(
           const range = hasher.openRange(task);
           try {
             while (!hasher.step(range, MAIN_SLICE_BYTES, onBytes)) {
-              await yieldToEventLoop();
+              await setImmediate();
               if (settled) return;
             }
             const result = hasher.finish(range);
@@ -327,7 +312,7 @@ function hashOnPool(
           }
         }
         if (remaining === 0) finish();
-        else await yieldToEventLoop();
+        else await setImmediate();
       }
     };
     hashHere().catch((error: unknown) =>

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { algorithmName, digestHexLength } from './algorithms.js';
+import { changedResource, compareResult } from './compare-result.js';
 import { shardName } from './names.js';
 import type {
   ChangedResource,
@@ -109,7 +110,6 @@ export class FileTable {
   private flags: Uint8Array = new Uint8Array(256);
   /** Files read from another path (a Hugging Face cache blob): index → absolute path. */
   private blobs: Map<number, string> | undefined;
-  private rootBytes: Buffer | undefined;
   /**
    * When set, file `i` is entry `order[i]` of the arrays (a sorted view of
    * the same data: sorting 200,000 files copies no name).
@@ -180,21 +180,6 @@ export class FileTable {
     if (blob !== undefined) return blob;
     if (this.singleFile) return this.root;
     return `${this.root}/${this.names.get(e)}`;
-  }
-
-  /** The absolute path to open, as bytes (names need not be ASCII). */
-  path(i: number): Buffer {
-    const e = this.entry(i);
-    const blob = this.blobs?.get(e);
-    if (blob !== undefined) return Buffer.from(blob);
-    if (this.singleFile) return Buffer.from(this.root);
-    const name = this.names.bytes(e);
-    const root = (this.rootBytes ??= Buffer.from(this.root));
-    const out = Buffer.allocUnsafe(root.length + 1 + name.length);
-    root.copy(out, 0);
-    out[root.length] = SLASH;
-    name.copy(out, root.length + 1);
-    return out;
   }
 
   /** Drops the unused capacity once the table is complete. */
@@ -463,35 +448,20 @@ export function compareTables(
       j++;
     } else {
       if (!sameAlgorithm || !signed.sameDigest(s!, actual, a!)) {
-        const expected = signed.resource(s!);
-        const found = actual.resource(a!);
-        changed.push({
-          name: expected.name,
-          expected: { algorithm: expected.algorithm, digest: expected.digest },
-          actual: { algorithm: found.algorithm, digest: found.digest },
-        });
+        changed.push(changedResource(signed.resource(s!), actual.resource(a!)));
       }
       i++;
       j++;
     }
   }
-  return {
-    ok:
-      missing.length === 0 &&
-      changed.length === 0 &&
-      (ignoreUnsignedFiles || extra.length === 0),
-    missing,
-    extra,
-    changed,
-    extraTolerated: ignoreUnsignedFiles,
-  };
+  return compareResult(missing, extra, changed, ignoreUnsignedFiles);
 }
 
 /**
  * Builds a {@link ResourceTable} one resource at a time (a decoded
  * statement), into a table of at most `capacity` resources: no growing and
- * copying of large arrays when the count is known (statement-scan.ts counts
- * the elements first).
+ * copying of large arrays when the count is known (statement.ts sizes it
+ * from the list's bytes).
  */
 export class ResourceTableBuilder {
   private readonly paths = new NameList();

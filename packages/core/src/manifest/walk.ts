@@ -14,6 +14,7 @@ import {
   type Dirent,
 } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
+import { setImmediate } from 'node:timers/promises';
 import { resolve } from 'node:path';
 import { modelSealError } from '../errors.js';
 import { checkHfCacheLink, type HfCacheSnapshot } from './hf-cache.js';
@@ -198,7 +199,7 @@ export async function enumerateModel(
       const dirent = dir.entries[dir.next++]!;
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await setImmediate();
         if (options.signal?.aborted)
           throw modelSealError('ABORTED', 'enumeration was cancelled');
       }
