@@ -346,24 +346,6 @@ const EMPTY_TUPLE: PickleValue = Object.freeze({
   k: 'tuple',
   items: Object.freeze([]) as unknown as PickleValue[],
 });
-/** Items of every empty list and set (an array is made on the first append). */
-const NO_ITEMS: PickleValue[] = Object.freeze([]) as unknown as PickleValue[];
-const NO_ENTRIES: [PickleValue, PickleValue][] = Object.freeze(
-  [],
-) as unknown as [PickleValue, PickleValue][];
-
-/**
- * `to` with `more` appended: `more` itself (a fresh array the caller gives
- * away) when `to` is the shared empty array. Loops, not push(...): the stack
- * limit is configurable, spread arguments are not.
- */
-function appended<T>(to: T[], more: T[]): T[] {
-  if (to === (NO_ITEMS as unknown) || to === (NO_ENTRIES as unknown))
-    return more;
-  for (const x of more) to.push(x);
-  return to;
-}
-
 const TRUE: PickleValue = Object.freeze({ k: 'bool', v: true });
 const FALSE: PickleValue = Object.freeze({ k: 'bool', v: false });
 
@@ -467,45 +449,32 @@ function bigintFromLE(bytes: Buffer): bigint {
 }
 
 /**
- * The memo: a dense array while keys come in order (`MEMOIZE`, and what
- * Python's pickler writes with `BINPUT`), a map for the others. An array slot
- * costs 8 bytes where a map entry costs about 40: a pickle of a million
- * objects memoises a million values.
+ * A `str` value: its text and offset, `k` shared on the prototype. `r` is
+ * its record in the {@link Arena} once the memo or a container packed it
+ * (-1 before), so that packing it again (`BINPUT` then `SETITEMS`) writes
+ * nothing more.
  */
-class Memo {
-  private dense: PickleValue[] = [];
-  private sparse: Map<number, PickleValue> | undefined;
-
-  get size(): number {
-    return this.dense.length + (this.sparse?.size ?? 0);
-  }
-
-  get(idx: number): PickleValue | undefined {
-    return idx >= 0 && idx < this.dense.length
-      ? this.dense[idx]
-      : this.sparse?.get(idx);
-  }
-
-  has(idx: number): boolean {
-    return this.get(idx) !== undefined;
-  }
-
-  set(idx: number, v: PickleValue): void {
-    const d = this.dense;
-    if (idx >= 0 && idx < d.length) d[idx] = v;
-    else if (idx === d.length && this.sparse?.has(idx) !== true) d.push(v);
-    else (this.sparse ??= new Map()).set(idx, v);
-  }
+class StrValue {
+  declare readonly k: 'str';
+  r = -1;
+  constructor(
+    readonly v: string,
+    readonly offset: number,
+  ) {}
 }
+Object.defineProperty(StrValue.prototype, 'k', {
+  value: 'str',
+  enumerable: true,
+});
 
 /**
  * A `bytes` value whose bytes were not kept: three numbers of its own, `k`
- * and `v` shared on the prototype. A pickled list of a million byte strings
- * holds a million of these; each is a quarter smaller than a literal.
+ * and `v` shared on the prototype; `r` as in {@link StrValue}.
  */
 class UnkeptBytes {
   declare readonly k: 'bytes';
   declare readonly v: undefined;
+  r = -1;
   constructor(
     readonly length: number,
     readonly offset: number,
@@ -516,6 +485,437 @@ Object.defineProperties(UnkeptBytes.prototype, {
   k: { value: 'bytes', enumerable: true },
   v: { value: undefined, enumerable: true },
 });
+
+// ---- compact storage: the memo and large containers hold most values of a
+// big pickle (a dict of a million str -> int is three million objects, about
+// 230 bytes an entry). They keep them exactly, packed into bytes: strings and
+// unkept bytes as records of an arena, ints, floats, bools and None inline,
+// anything else as a reference to the value itself. Reading gives back equal
+// values; every value with an identity (globals, calls, persistent ids,
+// containers, kept bytes) is the same object.
+
+/** Bytes of an arena chunk; a record never spans two. */
+const ARENA_CHUNK = 1024 * 1024;
+/** Largest record packed; a longer string stays a value of its own. */
+const MAX_RECORD = 64 * 1024;
+const REC_LATIN1 = 0;
+const REC_UTF16 = 1;
+const REC_BYTES = 2;
+
+/** Where {@link readVarint} stopped. */
+let varintEnd = 0;
+
+/** Writes `n` (0 to 2^53) as a LEB128 varint at `o`; returns the end. */
+function writeVarint(b: Buffer, o: number, n: number): number {
+  while (n >= 0x80) {
+    b[o++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  b[o++] = n;
+  return o;
+}
+
+/** Reads a varint at `o`; the end is left in {@link varintEnd}. */
+function readVarint(b: Buffer, o: number): number {
+  let n = 0;
+  let scale = 1;
+  for (;;) {
+    const c = b[o++]!;
+    n += (c & 0x7f) * scale;
+    if (c < 0x80) break;
+    scale *= 0x80;
+  }
+  varintEnd = o;
+  return n;
+}
+
+/** True when every UTF-16 unit of `s` is below 256 (one latin1 byte each). */
+function isLatin1(s: string): boolean {
+  if (Buffer.byteLength(s, 'utf8') === s.length) return true;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+/**
+ * Records of the strings and unkept bytes packed by the memo and the
+ * containers of one analysis: `[kind][length][offset][data offset or text]`,
+ * in chunks that are never copied.
+ */
+class Arena {
+  private readonly chunks: Buffer[] = [];
+  private used = ARENA_CHUNK;
+
+  /** Space for `n` bytes; returns the position of the record. */
+  private reserve(n: number): number {
+    if (this.used + n > ARENA_CHUNK) {
+      this.chunks.push(Buffer.allocUnsafeSlow(ARENA_CHUNK));
+      this.used = 0;
+    }
+    return (this.chunks.length - 1) * ARENA_CHUNK + this.used;
+  }
+
+  /** The record of `v`, written on first use; -1 for a value that is not packed. */
+  recordOf(v: PickleValue): number {
+    if (v instanceof StrValue) {
+      if (v.r >= 0) return v.r;
+      const s = v.v;
+      const latin1 = isLatin1(s);
+      const size = latin1 ? s.length : 2 * s.length;
+      if (size > MAX_RECORD) return -1;
+      const at = this.reserve(1 + 16 + size);
+      const b = this.chunks[this.chunks.length - 1]!;
+      let o = this.used;
+      b[o++] = latin1 ? REC_LATIN1 : REC_UTF16;
+      o = writeVarint(b, o, s.length);
+      o = writeVarint(b, o, v.offset);
+      o += b.write(s, o, latin1 ? 'latin1' : 'utf16le');
+      this.used = o;
+      return (v.r = at);
+    }
+    if (v instanceof UnkeptBytes) {
+      if (v.r >= 0) return v.r;
+      const at = this.reserve(1 + 24);
+      const b = this.chunks[this.chunks.length - 1]!;
+      let o = this.used;
+      b[o++] = REC_BYTES;
+      o = writeVarint(b, o, v.length);
+      o = writeVarint(b, o, v.offset);
+      o = writeVarint(b, o, v.dataOffset - v.offset);
+      this.used = o;
+      return (v.r = at);
+    }
+    return -1;
+  }
+
+  /** The value of the record at `at` (a new object equal to the one packed). */
+  value(at: number): PickleValue {
+    const b = this.chunks[Math.floor(at / ARENA_CHUNK)]!;
+    const o = at % ARENA_CHUNK;
+    const kind = b[o]!;
+    const length = readVarint(b, o + 1);
+    const offset = readVarint(b, varintEnd);
+    if (kind === REC_BYTES) {
+      const v = new UnkeptBytes(
+        length,
+        offset,
+        offset + readVarint(b, varintEnd),
+      );
+      v.r = at;
+      return v;
+    }
+    const from = varintEnd;
+    const v = new StrValue(
+      kind === REC_LATIN1
+        ? b.toString('latin1', from, from + length)
+        : b.toString('utf16le', from, from + 2 * length),
+      offset,
+    );
+    v.r = at;
+    return v;
+  }
+}
+
+const T_NONE = 0;
+const T_TRUE = 1;
+const T_FALSE = 2;
+const T_INT = 3;
+const T_FLOAT = 4;
+const T_RECORD = 5;
+const T_VALUE = 6;
+const T_UNKNOWN = 7;
+/** Ints packed inline: zigzag-encoded below 2^53. */
+const PACKED_INT_MAX = 2n ** 51n;
+/** First and largest chunk of a packed sequence. */
+const PACKED_FIRST_CHUNK = 256;
+const PACKED_MAX_CHUNK = 64 * 1024;
+/** Largest packed element: a tag and a varint or a double. */
+const PACKED_ELEMENT = 16;
+
+/**
+ * The elements of a large container, packed (see {@link Arena}): a tag byte
+ * each, then a zigzag varint (int), a double (float), a record position or
+ * an index into `values` (anything else).
+ */
+class Packed {
+  private readonly chunks: Buffer[] = [];
+  /** Bytes used in each chunk. */
+  private readonly ends: number[] = [];
+  private values: PickleValue[] | undefined;
+  length = 0;
+
+  constructor(private readonly arena: Arena) {}
+
+  push(v: PickleValue): void {
+    let i = this.chunks.length - 1;
+    let b = this.chunks[i];
+    let o = this.ends[i] ?? 0;
+    if (b === undefined || o + PACKED_ELEMENT > b.length) {
+      const size =
+        b === undefined
+          ? PACKED_FIRST_CHUNK
+          : Math.min(PACKED_MAX_CHUNK, 2 * b.length);
+      b = Buffer.allocUnsafeSlow(size);
+      this.chunks.push(b);
+      this.ends.push(0);
+      i++;
+      o = 0;
+    }
+    this.length++;
+    switch (v.k) {
+      case 'none':
+        b[o++] = T_NONE;
+        break;
+      case 'bool':
+        b[o++] = v.v ? T_TRUE : T_FALSE;
+        break;
+      case 'unknown':
+        b[o++] = T_UNKNOWN;
+        break;
+      case 'float':
+        b[o++] = T_FLOAT;
+        o = b.writeDoubleLE(v.v, o);
+        break;
+      case 'int':
+        if (v.v < PACKED_INT_MAX && v.v > -PACKED_INT_MAX) {
+          const n = Number(v.v);
+          b[o++] = T_INT;
+          o = writeVarint(b, o, n >= 0 ? 2 * n : -2 * n - 1);
+          break;
+        }
+        o = this.pushValue(b, o, v);
+        break;
+      default: {
+        const r = this.arena.recordOf(v);
+        if (r >= 0) {
+          b[o++] = T_RECORD;
+          o = writeVarint(b, o, r);
+        } else o = this.pushValue(b, o, v);
+      }
+    }
+    this.ends[i] = o;
+  }
+
+  private pushValue(b: Buffer, o: number, v: PickleValue): number {
+    const values = (this.values ??= []);
+    b[o++] = T_VALUE;
+    values.push(v);
+    return writeVarint(b, o, values.length - 1);
+  }
+
+  /** The elements, in order (new objects for packed scalars). */
+  toArray(): PickleValue[] {
+    const out: PickleValue[] = [];
+    for (let i = 0; i < this.chunks.length; i++) {
+      const b = this.chunks[i]!;
+      const end = this.ends[i]!;
+      let o = 0;
+      while (o < end) {
+        const t = b[o++]!;
+        switch (t) {
+          case T_NONE:
+            out.push(NONE);
+            break;
+          case T_TRUE:
+            out.push(TRUE);
+            break;
+          case T_FALSE:
+            out.push(FALSE);
+            break;
+          case T_UNKNOWN:
+            out.push(UNKNOWN);
+            break;
+          case T_FLOAT:
+            out.push({ k: 'float', v: b.readDoubleLE(o) });
+            o += 8;
+            break;
+          case T_INT: {
+            const z = readVarint(b, o);
+            o = varintEnd;
+            out.push(intValue(z % 2 === 0 ? z / 2 : -(z + 1) / 2));
+            break;
+          }
+          case T_RECORD: {
+            const at = readVarint(b, o);
+            o = varintEnd;
+            out.push(this.arena.value(at));
+            break;
+          }
+          default:
+            out.push(this.values![readVarint(b, o)]!);
+            o = varintEnd;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/** Containers pack their elements past this many. */
+const PACK_AFTER = 32;
+
+/** Elements of a container: a plain array while small, then {@link Packed}. */
+type Elements = PickleValue[] | Packed;
+
+function elementsOf(items: PickleValue[], arena: Arena): Elements {
+  if (items.length <= PACK_AFTER) return items;
+  const p = new Packed(arena);
+  for (const x of items) p.push(x);
+  return p;
+}
+
+function appendElements(
+  to: Elements,
+  more: PickleValue[],
+  arena: Arena,
+): Elements {
+  if (Array.isArray(to)) {
+    if (to.length + more.length <= PACK_AFTER) {
+      for (const x of more) to.push(x);
+      return to;
+    }
+    const p = new Packed(arena);
+    for (const x of to) p.push(x);
+    to = p;
+  }
+  for (const x of more) to.push(x);
+  return to;
+}
+
+function arrayOf(e: Elements): PickleValue[] {
+  return Array.isArray(e) ? e : e.toArray();
+}
+
+/** A list: `items` reads its elements (a new array when they are packed). */
+class ListValue {
+  declare readonly k: 'list';
+  constructor(private e: Elements) {}
+  get items(): PickleValue[] {
+    return arrayOf(this.e);
+  }
+  append(more: PickleValue[], arena: Arena): void {
+    this.e = appendElements(this.e, more, arena);
+  }
+}
+Object.defineProperty(ListValue.prototype, 'k', {
+  value: 'list',
+  enumerable: true,
+});
+
+/** A set or frozenset. */
+class SetValue {
+  declare readonly k: 'set';
+  constructor(
+    private e: Elements,
+    readonly frozen: boolean,
+  ) {}
+  get items(): PickleValue[] {
+    return arrayOf(this.e);
+  }
+  add(more: PickleValue[], arena: Arena): void {
+    this.e = appendElements(this.e, more, arena);
+  }
+}
+Object.defineProperty(SetValue.prototype, 'k', {
+  value: 'set',
+  enumerable: true,
+});
+
+/** A dict: keys and values alternate in its elements; `entries` pairs them. */
+class DictValue {
+  declare readonly k: 'dict';
+  constructor(private e: Elements) {}
+  get entries(): [PickleValue, PickleValue][] {
+    const flat = arrayOf(this.e);
+    const out: [PickleValue, PickleValue][] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push([flat[i]!, flat[i + 1]!]);
+    return out;
+  }
+  /** Adds `flat` (key, value, key, value...). */
+  set(flat: PickleValue[], arena: Arena): void {
+    this.e = appendElements(this.e, flat, arena);
+  }
+}
+Object.defineProperty(DictValue.prototype, 'k', {
+  value: 'dict',
+  enumerable: true,
+});
+
+/** A tuple of more than {@link PACK_AFTER} elements, packed (small ones are literals). */
+class PackedTuple {
+  declare readonly k: 'tuple';
+  constructor(private readonly e: Packed) {}
+  get items(): PickleValue[] {
+    return this.e.toArray();
+  }
+}
+Object.defineProperty(PackedTuple.prototype, 'k', {
+  value: 'tuple',
+  enumerable: true,
+});
+
+function tupleOf(items: PickleValue[], arena: Arena): PickleValue {
+  const e = elementsOf(items, arena);
+  return Array.isArray(e) ? { k: 'tuple', items: e } : new PackedTuple(e);
+}
+
+/** Memo keys per chunk of the dense part. */
+const MEMO_CHUNK = 65_536;
+
+/**
+ * The memo: dense while keys come in order (`MEMOIZE`, and what Python's
+ * pickler writes with `BINPUT`), a map for the others. A dense slot is a
+ * double: a record of the {@link Arena} (plus one) for strings and unkept
+ * bytes, minus one minus an index into `values` for the rest. A pickle of a
+ * million objects memoises a million values.
+ */
+class Memo {
+  private readonly chunks: Float64Array[] = [];
+  private dense = 0;
+  private readonly values: PickleValue[] = [];
+  private sparse: Map<number, PickleValue> | undefined;
+
+  constructor(private readonly arena: Arena) {}
+
+  get size(): number {
+    return this.dense + (this.sparse?.size ?? 0);
+  }
+
+  get(idx: number): PickleValue | undefined {
+    if (idx >= 0 && idx < this.dense) {
+      const s = this.chunks[Math.floor(idx / MEMO_CHUNK)]![idx % MEMO_CHUNK]!;
+      return s > 0 ? this.arena.value(s - 1) : this.values[-s - 1];
+    }
+    return this.sparse?.get(idx);
+  }
+
+  has(idx: number): boolean {
+    return (idx >= 0 && idx < this.dense) || this.sparse?.has(idx) === true;
+  }
+
+  set(idx: number, v: PickleValue): void {
+    if (idx >= 0 && idx < this.dense) this.setSlot(idx, v);
+    else if (idx === this.dense && this.sparse?.has(idx) !== true) {
+      if (idx % MEMO_CHUNK === 0)
+        this.chunks.push(new Float64Array(MEMO_CHUNK));
+      this.dense++;
+      this.setSlot(idx, v);
+    } else (this.sparse ??= new Map()).set(idx, v);
+  }
+
+  private setSlot(idx: number, v: PickleValue): void {
+    const chunk = this.chunks[Math.floor(idx / MEMO_CHUNK)]!;
+    const i = idx % MEMO_CHUNK;
+    const old = chunk[i]!;
+    const r = this.arena.recordOf(v);
+    if (r >= 0) {
+      // The value it replaces is let go (its index is not reused).
+      if (old < 0) this.values[-old - 1] = NONE;
+      chunk[i] = r + 1;
+    } else if (old < 0) this.values[-old - 1] = v;
+    else chunk[i] = -this.values.push(v);
+  }
+}
 
 /** The decoded operands of one opcode. */
 interface Operand {
@@ -562,7 +962,9 @@ class PickleMachine {
   };
   private stack: PickleValue[] = [];
   private marks: number[] = [];
-  private memo = new Memo();
+  /** Records of the strings and unkept bytes packed by the memo and containers. */
+  private readonly arena = new Arena();
+  private memo = new Memo(this.arena);
   private frameEnd: number | undefined;
   private opsInStream = 0;
   private inStream = false;
@@ -726,13 +1128,13 @@ class PickleMachine {
   }
 
   /** Pops a key and its value (SETITEM). */
-  private popPair(op: string): [PickleValue, PickleValue] {
+  private popPair(op: string): PickleValue[] {
     const value = this.pop(op);
     return [this.pop(op), value];
   }
 
-  /** Pops to the mark and pairs the items as dict entries (DICT, SETITEMS). */
-  private popMarkPairs(op: string): [PickleValue, PickleValue][] {
+  /** Pops to the mark: dict keys and values, alternating (DICT, SETITEMS). */
+  private popMarkFlat(op: string): PickleValue[] {
     const items = this.popMark(op);
     if (items.length % 2 !== 0)
       throw new StreamError(
@@ -740,10 +1142,7 @@ class PickleMachine {
         `odd number of items at ${op}`,
         { opcode: op },
       );
-    const entries: [PickleValue, PickleValue][] = [];
-    for (let i = 0; i < items.length; i += 2)
-      entries.push([items[i]!, items[i + 1]!]);
-    return entries;
+    return items;
   }
 
   private checkMark(op: string): void {
@@ -776,7 +1175,7 @@ class PickleMachine {
         return UNKNOWN;
       this.retained += rawLength;
     }
-    return this.constant({ k: 'str', v, offset });
+    return this.constant(new StrValue(v, offset));
   }
 
   private bytesValue(
@@ -922,7 +1321,7 @@ class PickleMachine {
     this.out.streams++;
     this.stack = [];
     this.marks = [];
-    this.memo = new Memo();
+    this.memo = new Memo(this.arena);
     this.frameEnd = undefined;
     this.opsInStream = 0;
     this.inStream = true;
@@ -1385,7 +1784,7 @@ class PickleMachine {
         this.push(EMPTY_TUPLE);
         break;
       case 0x74: // TUPLE
-        this.push({ k: 'tuple', items: this.popMark(op) });
+        this.push(tupleOf(this.popMark(op), this.arena));
         break;
       case 0x85: // TUPLE1
       case 0x86: // TUPLE2
@@ -1397,48 +1796,47 @@ class PickleMachine {
         break;
       }
       case 0x5d: // EMPTY_LIST
-        this.push({ k: 'list', items: NO_ITEMS });
+        this.push(new ListValue([]));
         break;
       case 0x6c: // LIST
-        this.push({ k: 'list', items: this.popMark(op) });
+        this.push(new ListValue(elementsOf(this.popMark(op), this.arena)));
         break;
       case 0x7d: // EMPTY_DICT
-        this.push({ k: 'dict', entries: NO_ENTRIES });
+        this.push(new DictValue([]));
         break;
       case 0x64: // DICT
-        this.push({ k: 'dict', entries: this.popMarkPairs(op) });
+        this.push(new DictValue(elementsOf(this.popMarkFlat(op), this.arena)));
         break;
       case 0x8f: // EMPTY_SET
-        this.push({ k: 'set', items: NO_ITEMS, frozen: false });
+        this.push(new SetValue([], false));
         break;
       case 0x91: // FROZENSET
-        this.push({ k: 'set', items: this.popMark(op), frozen: true });
+        this.push(new SetValue(elementsOf(this.popMark(op), this.arena), true));
         break;
       case 0x61: // APPEND
       case 0x65: {
         // APPENDS
         const items = op === 'APPEND' ? [this.pop(op)] : this.popMark(op);
         const t = this.top(op);
-        if (t.k === 'list') t.items = appended(t.items, items);
-        else this.mutate(op, t, start);
+        if (t instanceof ListValue) t.append(items, this.arena);
+        else if (t.k !== 'list') this.mutate(op, t, start);
         break;
       }
       case 0x73: // SETITEM
       case 0x75: {
         // SETITEMS
-        const entries =
-          op === 'SETITEM' ? [this.popPair(op)] : this.popMarkPairs(op);
+        const flat = op === 'SETITEM' ? this.popPair(op) : this.popMarkFlat(op);
         const t = this.top(op);
-        if (t.k === 'dict') t.entries = appended(t.entries, entries);
-        else this.mutate(op, t, start);
+        if (t instanceof DictValue) t.set(flat, this.arena);
+        else if (t.k !== 'dict') this.mutate(op, t, start);
         break;
       }
       case 0x90: {
         // ADDITEMS
         const items = this.popMark(op);
         const t = this.top(op);
-        if (t.k === 'set' && !t.frozen) t.items = appended(t.items, items);
-        else this.mutate(op, t, start);
+        if (t instanceof SetValue && !t.frozen) t.add(items, this.arena);
+        else if (t.k !== 'set' || t.frozen) this.mutate(op, t, start);
         break;
       }
       case 0x67: {
@@ -1529,7 +1927,7 @@ class PickleMachine {
         // INST
         const items = this.popMark(op);
         const g = this.global(a.s, a.s2, start, op);
-        this.call(g, { k: 'tuple', items }, 'INST', start);
+        this.call(g, tupleOf(items, this.arena), 'INST', start);
         break;
       }
       case 0x6f: {
@@ -1541,7 +1939,7 @@ class PickleMachine {
           throw new StreamError('PICKLE_MALFORMED', 'OBJ without a class', {
             opcode: op,
           });
-        this.call(cls, { k: 'tuple', items }, 'OBJ', start);
+        this.call(cls, tupleOf(items, this.arena), 'OBJ', start);
         break;
       }
       case 0x62: {
@@ -1614,7 +2012,7 @@ class PickleMachine {
             });
             this.stack = [];
             this.marks = [];
-            this.memo = new Memo();
+            this.memo = new Memo(this.arena);
             this.frameEnd = undefined;
             this.opsInStream = 0;
           }
