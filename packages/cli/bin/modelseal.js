@@ -43,6 +43,37 @@ process.on('SIGINT', () => {
   controller.abort(new Error('interrupted'));
   grace = setTimeout(interruptNow, GRACE_MS);
 });
+// A large model is hashed on every core: the hash workers start now (50-100
+// ms each on a small machine), while the command's modules load, the bundle
+// is read and the model is listed, instead of after. Only for a model path that is the
+// last argument, as in every documented form; the library decides from a
+// bounded look at the path whether workers will be used.
+if (
+  (args[0] === 'digest' || args[0] === 'sign' || args[0] === 'verify') &&
+  args.length > 1 &&
+  !args.some((a) => a === '--help' || a === '-h')
+) {
+  const last = args[args.length - 1];
+  if (!last.startsWith('-')) {
+    const { prestartHashWorkers } = await import('@modelseal/core/prestart');
+    const { large } = prestartHashWorkers(last, {
+      // One large file uses workers only when it is cut into shards; `verify`
+      // learns that from the bundle, so it starts none for one file.
+      shards:
+        args[0] !== 'verify' &&
+        args.some((a) => /^--shard[-_]size(=|$)/.test(a)),
+    });
+    // A large model is held in typed arrays, but V8 would still grow its
+    // young generation (up to 128 MiB on Node 24) while it is hashed: at
+    // 200,000 files that was 40 MiB of the peak (issue 11 item 4). A process
+    // setting of the CLI's own, never the library's; node:v8 costs 3-4 ms to
+    // load, so only for a large model.
+    if (large) {
+      const { setFlagsFromString } = await import('node:v8');
+      setFlagsFromString('--semi-space-growth-factor=1');
+    }
+  }
+}
 const { main } = await import('../dist/main.js');
 const { processIo } = await import('../dist/io.js');
 const code = await main(args, processIo(controller.signal));

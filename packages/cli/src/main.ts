@@ -7,12 +7,7 @@ import { constants } from 'node:fs';
 import { access, lstat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import {
-  appendAuditEvent,
-  createAuditEvent,
-  type AuditInput,
-} from '@modelseal/core/audit';
+import type { AuditInput } from '@modelseal/core/audit';
 import { isModelSealError, ModelSealError } from '@modelseal/core/errors';
 import { safeJSONStringify } from '@modelseal/core/output';
 import {
@@ -41,17 +36,6 @@ interface LoadedCommand {
 }
 
 /**
- * Keeps V8's young generation at its starting size. `digest`, `verify` and
- * `sign` hold a model of any size in typed arrays, but V8 would still grow
- * the young generation (up to 128 MiB on Node 24) while they hash: at
- * 200,000 files that was 40 MiB of the peak (issue 11 item 4). A process
- * setting of the CLI's own, never of the library's.
- */
-function boundYoungGeneration(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
-}
-
-/**
  * The commands. Each loads its module (and, through it, only the library
  * subpaths it uses) when it runs: `--version` and `--help` load no command,
  * `digest` never loads the scanners or Sigstore (docs/performance.md, "Start-up").
@@ -62,7 +46,6 @@ const COMMANDS: Record<
 > = {
   sign: {
     load: async () => {
-      boundYoungGeneration();
       const m = await import('./commands/sign.js');
       return { run: m.signCommand, help: m.SIGN_HELP };
     },
@@ -71,7 +54,6 @@ const COMMANDS: Record<
   },
   verify: {
     load: async () => {
-      boundYoungGeneration();
       const m = await import('./commands/verify.js');
       return { run: m.verifyCommand, help: m.VERIFY_HELP };
     },
@@ -101,7 +83,6 @@ const COMMANDS: Record<
   },
   digest: {
     load: async () => {
-      boundYoungGeneration();
       const m = await import('./commands/digest.js');
       return { run: m.digestCommand, help: m.DIGEST_HELP };
     },
@@ -312,6 +293,9 @@ async function writeAudit(
     else if (failure instanceof InterruptedError)
       input.errorCode = 'INTERRUPTED';
   }
+  // Loaded only when an audit log was asked for.
+  const { appendAuditEvent, createAuditEvent } =
+    await import('@modelseal/core/audit');
   const event = createAuditEvent(input);
   if (target === '-') {
     io.out(safeJSONStringify(event));

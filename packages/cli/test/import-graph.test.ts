@@ -5,7 +5,7 @@
 // Sigstore signing/TUF/verifier stack nor the BLAKE3 binding; `scan` loads no Sigstore.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ interface Loaded {
   packages: string[];
   /** Our own modules: `core/…` or `cli/…` under dist. */
   own: string[];
+  /** Node built-ins: `node:…`. */
+  builtins: string[];
 }
 
 function loaded(args: string[]): Loaded {
@@ -71,6 +73,26 @@ describe('CLI import graph', () => {
     expect(sigstore(r)).toEqual([]);
     expect(r.packages).not.toContain('protobufjs');
     expect(r.packages).not.toContain('@napi-rs/blake-hash');
+  });
+
+  it('digest of a small model starts no worker thread and loads no node:v8', () => {
+    // Both cost start-up (a worker 50-100 ms, node:v8 3-4 ms) and only pay
+    // for a large model.
+    const r = loaded(['digest', model]);
+    expect(r.builtins).toContain('node:crypto');
+    expect(r.builtins).not.toContain('node:worker_threads');
+    expect(r.builtins).not.toContain('node:v8');
+  });
+
+  it('digest of a large model starts its hash workers before loading the command', () => {
+    const wide = join(dir, 'wide');
+    mkdirSync(wide);
+    for (let i = 0; i < 100; i++)
+      writeFileSync(join(wide, `f${i}.txt`), `${i}\n`);
+    const r = loaded(['digest', wide]);
+    expect(r.builtins).toContain('node:worker_threads');
+    expect(r.builtins).toContain('node:v8');
+    expect(r.own).toContain('core/manifest/prestart.js');
   });
 
   it('verify key loads neither the Sigstore signing, TUF or verifier stack nor BLAKE3', () => {

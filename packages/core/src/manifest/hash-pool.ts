@@ -2,20 +2,27 @@
 /**
  * Runs hash tasks on worker threads (one per core by default) with a dynamic
  * queue: the largest ranges first, small files handed out in batches. Each
- * worker owns two 1 MiB buffers, so peak memory does not grow with the model.
+ * hashing thread owns one 1 MiB buffer, so peak memory does not grow with the model.
  */
 import { availableParallelism } from 'node:os';
 import { setImmediate } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { modelSealError } from '../errors.js';
 import {
-  HASH_WORKER_MARK,
   HashTaskError,
   RangeHasher,
   type FromWorker,
   type HashTask,
   type ToWorker,
 } from './hash-worker.js';
+import {
+  INLINE_BYTES,
+  INLINE_FILES,
+  endPrestartedWorkers,
+  prestartedWorkers,
+  spawnHashWorker,
+  takePrestartedWorker,
+} from './worker-spawn.js';
 
 /** Options of {@link runHashTasks}. */
 export interface HashPoolOptions {
@@ -35,10 +42,6 @@ export interface HashPoolOptions {
   onDigest: (id: number, digest: string, state: string | undefined) => void;
 }
 
-/** Below this many bytes in all, starting workers costs more than it saves… */
-const INLINE_BYTES = 16 * 1024 * 1024;
-/** …when there are at most this many ranges. */
-const INLINE_FILES = 64;
 /** A worker's batch: up to this many bytes or ranges (a larger range goes alone). */
 const BATCH_BYTES = 8 * 1024 * 1024;
 const BATCH_COUNT = 64;
@@ -49,14 +52,6 @@ const BATCH_COUNT = 64;
  */
 const MAIN_SLICE_BYTES = 4 * 1024 * 1024;
 const MAIN_BATCH_COUNT = 16;
-/** With no worker, ranges from this size are read ahead on the thread pool. */
-const OVERLAP_BYTES = 8 * 1024 * 1024;
-
-function workerURL(): URL {
-  // From source (tests) the sibling is a .ts file that Node runs with its type stripping.
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  return new URL(`./hash-worker.${ext}`, import.meta.url);
-}
 
 function aborted(): never {
   throw modelSealError('ABORTED', 'hashing was cancelled');
@@ -67,15 +62,6 @@ function toModelSealError(error: {
   message: string;
 }): Error {
   return modelSealError(error.code, error.message);
-}
-
-function spawnWorker(): Worker {
-  return new Worker(workerURL(), {
-    workerData: HASH_WORKER_MARK,
-    // A worker holds two 1 MiB buffers and one batch: a small young
-    // generation keeps each isolate's heap a few MiB (issue 11 item 4).
-    resourceLimits: { maxYoungGenerationSizeMb: 2 },
-  });
 }
 
 /**
@@ -96,9 +82,11 @@ export class WorkerReserve {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    const count = (this.concurrency ?? defaultConcurrency()) - 1;
+    // Workers already started ahead (prestartHashWorkers) count.
+    const count =
+      (this.concurrency ?? defaultConcurrency()) - 1 - prestartedWorkers();
     for (let i = 0; i < count; i++) {
-      const worker = spawnWorker();
+      const worker = spawnHashWorker();
       // A worker waiting here must not keep the process alive.
       worker.unref();
       this.ready.push(worker);
@@ -108,7 +96,8 @@ export class WorkerReserve {
   /** A started worker, if one is left. */
   take(): Worker | undefined {
     const worker = this.ready.pop();
-    worker?.ref();
+    if (worker === undefined) return takePrestartedWorker();
+    worker.ref();
     return worker;
   }
 
@@ -162,6 +151,7 @@ export async function runHashTasks(
     return await hashOnPool(source, workers, options);
   } finally {
     options.reserve?.close();
+    endPrestartedWorkers();
   }
 }
 
@@ -216,7 +206,8 @@ function hashOnPool(
     };
 
     for (let i = 0; i < count; i++) {
-      const worker = options.reserve?.take() ?? spawnWorker();
+      const worker =
+        options.reserve?.take() ?? takePrestartedWorker() ?? spawnHashWorker();
       pool.push(worker);
       const inFlight = new Map<number, HashTask>();
       let inFlightBytes = 0;
@@ -290,15 +281,6 @@ function hashOnPool(
         const batch = nextBatch(MAIN_SLICE_BYTES, MAIN_BATCH_COUNT);
         if (batch.length === 0) return;
         for (const task of batch) {
-          if (count === 0 && task.end - task.start >= OVERLAP_BYTES) {
-            // No worker: a core is idle. Reading the next chunk on the
-            // thread pool while this one is hashed uses it (one large file:
-            // the read's copy leaves the hashing thread).
-            const result = await hasher.hashBound(task, onBytes, false);
-            if (settled) return;
-            done(task, result.digest, result.state);
-            continue;
-          }
           const range = hasher.openRange(task);
           try {
             while (!hasher.step(range, MAIN_SLICE_BYTES, onBytes)) {

@@ -3,16 +3,17 @@
  * Hashes byte ranges of files, on a worker thread or on the calling thread.
  *
  * This module imports only Node built-ins and the BLAKE3 binding so that it can
- * run as a worker from source (Node strips the types) and from `dist`. It
+ * run as a worker from source (Node strips the types) and from `dist`; the
+ * calling thread does not load `node:worker_threads` through it. It
  * reads into page-aligned buffers (a `WebAssembly.Memory` view): the kernel
  * copies into buffers 16 bytes past a page boundary several times more slowly
- * (docs/performance.md). Reading the next chunk overlaps hashing the current one.
+ * (docs/performance.md). The thread that hashes a chunk also reads it (one
+ * synchronous pread), so the bytes are still in its cache when they are hashed.
  */
 import { createHash } from 'node:crypto';
 import { constants, closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { parentPort, workerData } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
 
 /** The BLAKE3 binding's hasher class (the optional native package, loaded on first use). */
 interface Blake3HasherLike {
@@ -147,12 +148,10 @@ declare const WebAssembly: {
 export const CHUNK_SIZE: number = 1024 * 1024;
 const PAGE = 65536;
 
-function alignedBuffers(count: number, size: number): Buffer[] {
-  const pages = Math.ceil((count * size) / PAGE);
+function alignedBuffer(size: number): Buffer {
+  const pages = Math.ceil(size / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  return Array.from({ length: count }, (_, i) =>
-    Buffer.from(memory.buffer, i * size, size),
-  );
+  return Buffer.from(memory.buffer, 0, size);
 }
 
 /** The task's path: the string, or its bytes as a Buffer view (no copy; a worker receives a plain Uint8Array). */
@@ -207,110 +206,18 @@ function checkStat(
   }
 }
 
-/** A reusable hashing context with its own aligned buffers. */
+/** A reusable hashing context with its own page-aligned buffer. */
 export class RangeHasher {
-  private readonly buffers: Buffer[] = alignedBuffers(2, CHUNK_SIZE);
+  private readonly buffer: Buffer = alignedBuffer(CHUNK_SIZE);
 
   /**
-   * Hashes `task.path[start, end)`. `onBytes` reports progress; `allowSync`
-   * permits blocking reads (worker threads only).
+   * Hashes `task.path[start, end)` to its end, synchronously: open, stat,
+   * read and close on this thread (a worker's whole task; no thread-pool
+   * round trip per file or per chunk). The calling thread instead hashes in
+   * slices with {@link openRange} and {@link step}, returning to its event
+   * loop in between.
    */
-  async hash(
-    task: HashTask,
-    onBytes: (n: number) => void,
-    allowSync: boolean,
-  ): Promise<string> {
-    return (await this.hashBound(task, onBytes, allowSync)).digest;
-  }
-
-  /** {@link hash}, with the file state when `task.bindStat` (see {@link HashTask.bindStat}). */
-  async hashBound(
-    task: HashTask,
-    onBytes: (n: number) => void,
-    allowSync: boolean,
-  ): Promise<BoundDigest> {
-    if (allowSync) return this.hashOnWorker(task, onBytes);
-    let handle: Awaited<ReturnType<typeof open>>;
-    try {
-      handle = await open(pathOf(task), openFlags(task));
-    } catch (error) {
-      throw ioError(task, error);
-    }
-    try {
-      checkStat(task, await handle.stat());
-      const before = task.bindStat
-        ? fileState(await handle.stat({ bigint: true }))
-        : undefined;
-      const hasher = createHasher(task.algorithm);
-      await this.doubleBuffered(
-        task,
-        hasher,
-        onBytes,
-        (buffer, length, position) => handle.read(buffer, 0, length, position),
-      );
-      checkStat(task, await handle.stat());
-      const after = task.bindStat
-        ? fileState(await handle.stat({ bigint: true }))
-        : undefined;
-      return bound(hasher.hex(), before, after);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /**
-   * Reads `task.path[start, end)` through `readAt` into two alternating
-   * buffers, so that reading the next chunk overlaps hashing the current one.
-   */
-  private async doubleBuffered(
-    task: HashTask,
-    hasher: Hasher,
-    onBytes: (n: number) => void,
-    readAt: (
-      buffer: Buffer,
-      length: number,
-      position: number,
-    ) => Promise<{ bytesRead: number }>,
-  ): Promise<void> {
-    const [a, b] = this.buffers as [Buffer, Buffer];
-    const next = (
-      buffer: Buffer,
-      position: number,
-    ): Promise<{ bytesRead: number }> | undefined =>
-      position < task.end
-        ? readAt(buffer, Math.min(CHUNK_SIZE, task.end - position), position)
-        : undefined;
-    let position = task.start;
-    let current = a;
-    let spare = b;
-    let pending = next(current, position);
-    while (pending !== undefined) {
-      const { bytesRead } = await pending.catch((error: unknown) => {
-        throw ioError(task, error);
-      });
-      if (bytesRead === 0)
-        throw new HashTaskError(
-          'IO_ERROR',
-          `${task.name}: file shrank while hashing`,
-        );
-      position += bytesRead;
-      const filled = current;
-      pending = next(spare, position);
-      hasher.update(filled.subarray(0, bytesRead));
-      onBytes(bytesRead);
-      current = spare;
-      spare = filled;
-    }
-  }
-
-  /**
-   * Worker-thread path: open, stat, read and close synchronously (no
-   * thread-pool round trips per file or per chunk).
-   */
-  private hashOnWorker(
-    task: HashTask,
-    onBytes: (n: number) => void,
-  ): BoundDigest {
+  hashWhole(task: HashTask, onBytes: (n: number) => void): BoundDigest {
     const range = this.openRange(task);
     try {
       this.step(range, Infinity, onBytes);
@@ -361,7 +268,7 @@ export class RangeHasher {
     onBytes: (n: number) => void,
   ): boolean {
     const { task, fd, hasher } = range;
-    const buffer = this.buffers[0]!;
+    const buffer = this.buffer;
     const stop = Math.min(task.end, range.position + Math.max(maxBytes, 1));
     while (range.position < stop) {
       let bytesRead: number;
@@ -431,15 +338,28 @@ export type FromWorker =
   | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
   | { type: 'progress'; bytes: number };
 
-const PROGRESS_STEP = 32 * 1024 * 1024;
-
-/** Marks the worker threads the pool starts: only those answer hash requests. */
+/**
+ * Marks the worker threads the pool starts (their `argv` and `workerData`):
+ * only those answer hash requests, so that an application that imports the
+ * library inside its own worker thread gets no listener on its port.
+ * worker-spawn.ts has the same value (this module imports nothing of ours, so
+ * that a worker can run it from source).
+ */
 export const HASH_WORKER_MARK = 'modelseal-hash-worker';
 
-// Only in a worker started by the pool: an application that imports the
-// library inside its own worker thread must not get a listener on its port.
-if (parentPort !== null && workerData === HASH_WORKER_MARK) {
-  const port = parentPort;
+/** A worker reports progress every this many bytes. */
+const PROGRESS_STEP: number = 32 * 1024 * 1024;
+
+if (process.argv[2] === HASH_WORKER_MARK) {
+  // Cheap first test (no module load on the calling thread), then the real one.
+  const threads = createRequire(import.meta.url)(
+    'node:worker_threads',
+  ) as typeof WorkerThreads;
+  if (threads.parentPort !== null && threads.workerData === HASH_WORKER_MARK)
+    listen(threads.parentPort);
+}
+
+function listen(port: WorkerThreads.MessagePort): void {
   const hasher = new RangeHasher();
   let unreported = 0;
   const onBytes = (n: number): void => {
@@ -453,34 +373,31 @@ if (parentPort !== null && workerData === HASH_WORKER_MARK) {
     }
   };
   port.on('message', (message: ToWorker) => {
-    void (async () => {
-      const digests: { id: number; digest: string; state?: string }[] = [];
-      for (const task of message.tasks) {
-        try {
-          digests.push({
-            id: task.id,
-            ...(await hasher.hashBound(task, onBytes, true)),
-          });
-        } catch (error) {
-          const e =
-            error instanceof HashTaskError ? error : ioError(task, error);
-          port.postMessage({
-            type: 'error',
-            id: task.id,
-            code: e.code,
-            message: e.message,
-          } satisfies FromWorker);
-          return;
-        }
-      }
-      if (unreported > 0) {
+    const digests: { id: number; digest: string; state?: string }[] = [];
+    for (const task of message.tasks) {
+      try {
+        digests.push({
+          id: task.id,
+          ...hasher.hashWhole(task, onBytes),
+        });
+      } catch (error) {
+        const e = error instanceof HashTaskError ? error : ioError(task, error);
         port.postMessage({
-          type: 'progress',
-          bytes: unreported,
+          type: 'error',
+          id: task.id,
+          code: e.code,
+          message: e.message,
         } satisfies FromWorker);
-        unreported = 0;
+        return;
       }
-      port.postMessage({ type: 'batch', digests } satisfies FromWorker);
-    })();
+    }
+    if (unreported > 0) {
+      port.postMessage({
+        type: 'progress',
+        bytes: unreported,
+      } satisfies FromWorker);
+      unreported = 0;
+    }
+    port.postMessage({ type: 'batch', digests } satisfies FromWorker);
   });
 }

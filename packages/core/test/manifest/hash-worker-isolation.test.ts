@@ -8,9 +8,13 @@ describe('hash worker isolation', () => {
   it('an application worker that imports the library keeps its port to itself', async () => {
     // The built library (`pnpm build` runs before the tests): the worker is plain Node.
     const core = new URL('../../dist/index.js', import.meta.url).href;
+    // The worker's own entry module too: it listens only in a pool worker.
+    const entry = new URL('../../dist/manifest/hash-worker.js', import.meta.url)
+      .href;
     const worker = new Worker(
       `import { parentPort } from 'node:worker_threads';
        await import(${JSON.stringify(core)});
+       await import(${JSON.stringify(entry)});
        parentPort.postMessage(parentPort.listenerCount('message'));`,
       { eval: true },
     );

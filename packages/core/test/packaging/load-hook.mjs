@@ -26,7 +26,9 @@ process.on('exit', () => {
     .filter((m) => m !== null)
     .map((m) => `${m[1]}/${m[2]}`)
     .sort();
+  // Node built-ins the process loaded (`node:v8`, `node:worker_threads`, …).
+  const builtins = [...urls].filter((u) => u.startsWith('node:')).sort();
   process.stdout.write(
-    `\nLOADED ${JSON.stringify({ modules: urls.size, packages: [...packages].sort(), own })}\n`,
+    `\nLOADED ${JSON.stringify({ modules: urls.size, packages: [...packages].sort(), own, builtins })}\n`,
   );
 });

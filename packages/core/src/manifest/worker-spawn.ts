@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Starting hash worker threads. `node:worker_threads` is loaded only when a
+ * worker is started: a small model, hashed on the calling thread, never
+ * loads it (docs/performance.md, "Start-up").
+ *
+ * A worker takes 50-100 ms to start on a small machine (Node bootstraps a
+ * new isolate). Workers can be started ahead of need, before the model is
+ * listed or even before the command's modules are loaded
+ * ({@link prestartHashWorkers}); the next hashing takes them first.
+ */
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
+
+/** hash-worker.ts's HASH_WORKER_MARK (a test checks they are equal): not imported, so that prestarting loads no hashing module. */
+export const HASH_WORKER_MARK = 'modelseal-hash-worker';
+
+/** Below this many bytes in all, starting workers costs more than it saves… */
+export const INLINE_BYTES: number = 16 * 1024 * 1024;
+/** …when there are at most this many ranges. */
+export const INLINE_FILES: number = 64;
+
+let workerClass: typeof Worker | undefined;
+
+function workerURL(): URL {
+  // From source (tests) the sibling is a .ts file that Node runs with its type stripping.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  return new URL(`./hash-worker.${ext}`, import.meta.url);
+}
+
+/** Starts one hash worker thread. */
+export function spawnHashWorker(): Worker {
+  workerClass ??= (
+    createRequire(import.meta.url)('node:worker_threads') as {
+      Worker: typeof Worker;
+    }
+  ).Worker;
+  return new workerClass(workerURL(), {
+    argv: [HASH_WORKER_MARK],
+    workerData: HASH_WORKER_MARK,
+    // A worker holds one 1 MiB buffer and one batch: a small young
+    // generation keeps each isolate's heap a few MiB (issue 11 item 4).
+    resourceLimits: { maxYoungGenerationSizeMb: 2 },
+  });
+}
+
+/** Workers started ahead by {@link prestartHashWorkers}, not yet taken. */
+const prestarted: Worker[] = [];
+
+/**
+ * Starts `count` hash workers now, for the next hashing in this process to
+ * take (it takes only as many as it uses). They do not keep the process
+ * alive, and {@link endPrestartedWorkers} (called when a hashing ends) ends
+ * those left over. For a process that is about to hash a large model: the
+ * workers' start then overlaps whatever comes before the hashing.
+ */
+export function prestartWorkers(count: number): void {
+  for (let i = prestarted.length; i < count; i++) {
+    const worker = spawnHashWorker();
+    worker.unref();
+    prestarted.push(worker);
+  }
+}
+
+/** A worker started ahead, if one is left (it then keeps the process alive again). */
+export function takePrestartedWorker(): Worker | undefined {
+  const worker = prestarted.pop();
+  worker?.ref();
+  return worker;
+}
+
+/** How many workers started ahead are waiting. */
+export function prestartedWorkers(): number {
+  return prestarted.length;
+}
+
+/** Ends the workers started ahead that nobody took. */
+export function endPrestartedWorkers(): void {
+  for (const worker of prestarted.splice(0)) void worker.terminate();
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issue 11 items 2-3: hash workers started ahead of need (before the CLI loads
+// its command) are taken by the next hashing, which gives the same manifest;
+// a small model starts none, and the look at the path is bounded.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hashModel } from '../../src/manifest/index.js';
+import { prestartHashWorkers } from '../../src/manifest/prestart.js';
+import { HASH_WORKER_MARK } from '../../src/manifest/hash-worker.js';
+import {
+  HASH_WORKER_MARK as SPAWN_MARK,
+  endPrestartedWorkers,
+  prestartedWorkers,
+} from '../../src/manifest/worker-spawn.js';
+import { makeTree, tempDir } from '../helpers/tree.js';
+
+function manyFiles(count: number): string {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i++) files[`d${i % 3}/f${i}.txt`] = `file ${i}\n`;
+  return makeTree(files);
+}
+
+afterEach(() => endPrestartedWorkers());
+
+describe('prestartHashWorkers', () => {
+  it('the worker starter marks workers as the worker module expects', () => {
+    // Two copies of one value: the worker module imports nothing of ours.
+    expect(SPAWN_MARK).toBe(HASH_WORKER_MARK);
+  });
+
+  it('starts nothing for a small model, a missing path or one core', () => {
+    const small = makeTree({ 'config.json': '{}', 'w.bin': 'x'.repeat(1000) });
+    expect(prestartHashWorkers(small, { concurrency: 2 })).toEqual({
+      large: false,
+      workers: 0,
+    });
+    expect(
+      prestartHashWorkers(join(small, 'missing'), { concurrency: 2 }),
+    ).toEqual({ large: false, workers: 0 });
+    const many = manyFiles(100);
+    expect(prestartHashWorkers(many, { concurrency: 1 })).toEqual({
+      large: true,
+      workers: 0,
+    });
+    expect(prestartedWorkers()).toBe(0);
+  });
+
+  it('one large file needs workers only in shards', () => {
+    const dir = tempDir();
+    const file = join(dir, 'one.bin');
+    writeFileSync(file, Buffer.alloc(17 * 1024 * 1024));
+    expect(prestartHashWorkers(file, { concurrency: 2 }).workers).toBe(0);
+    expect(
+      prestartHashWorkers(file, { concurrency: 2, shards: true }).workers,
+    ).toBe(1);
+    expect(prestartedWorkers()).toBe(1);
+  });
+
+  it('a wide tree of empty directories is judged large without walking it all', () => {
+    const root = join(tempDir(), 'wide');
+    for (let i = 0; i < 400; i++)
+      mkdirSync(join(root, `d${i}`, 'e'), { recursive: true });
+    expect(prestartHashWorkers(root, { concurrency: 2 }).large).toBe(true);
+  });
+
+  it('the next hashing takes the workers started ahead and gives the same manifest', async () => {
+    const model = manyFiles(120);
+    const plain = await hashModel(model, { concurrency: 3 });
+    expect(prestartHashWorkers(model, { concurrency: 3 })).toEqual({
+      large: true,
+      workers: 2,
+    });
+    expect(prestartedWorkers()).toBe(2);
+    const ahead = await hashModel(model, { concurrency: 3 });
+    expect(prestartedWorkers()).toBe(0);
+    expect(ahead.manifest.rootDigest).toBe(plain.manifest.rootDigest);
+    expect(ahead.manifest.resources).toEqual(plain.manifest.resources);
+  });
+
+  it('workers left over when the hashing needs none are ended', async () => {
+    const model = manyFiles(100);
+    prestartHashWorkers(model, { concurrency: 2 });
+    expect(prestartedWorkers()).toBe(1);
+    // A small model hashed next uses no worker; the one waiting is ended.
+    await hashModel(makeTree({ 'a.txt': 'a' }), { concurrency: 2 });
+    expect(prestartedWorkers()).toBe(0);
+  });
+});
