@@ -126,6 +126,17 @@ describe('CLI import graph', () => {
       ),
     ).toEqual([]);
     expect(r.own).toContain('core/verify/verify-model.js');
+    // Through @modelseal/core/verify/model: a key check loads no certificate,
+    // chain, timestamp, Sigstore or trust-root module, nor the protobuf
+    // decoder of Sigstore bundles (made only for the Sigstore verifier).
+    expect(
+      r.own.filter((m) =>
+        /^core\/(verify\/(certificate|chain|timestamp|sigstore|inspect)|trust\/)/.test(
+          m,
+        ),
+      ),
+    ).toEqual([]);
+    expect(r.packages).toEqual([]);
   });
 
   it('scan of a safetensors file loads no Sigstore module', () => {

@@ -9,7 +9,7 @@ import {
   verifyModelSignature,
   type VerifyModelSignatureOptions,
   type VerifyModelSignatureResult,
-} from '@modelseal/core/verify';
+} from '@modelseal/core/verify/model';
 import {
   flag,
   list,

@@ -3,7 +3,9 @@
  * Tolerant bundle reader (oms-format.md §2, §13.1 steps 1–2).
  */
 import { open } from 'node:fs/promises';
-import { Bundle } from '@sigstore/protobuf-specs';
+import { createRequire } from 'node:module';
+import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
+import type { Bundle } from '@sigstore/protobuf-specs';
 import {
   MAX_BUNDLE_BYTES,
   MAX_BUNDLE_CERTIFICATES,
@@ -565,7 +567,7 @@ function parseBundleSource(
     get(): Bundle {
       if (typed === undefined) {
         try {
-          typed = Bundle.fromJSON(fullJson());
+          typed = bundleFromJSON(fullJson());
         } catch (error) {
           throw malformed(name, 'not a Sigstore bundle', error);
         }
@@ -573,6 +575,18 @@ function parseBundleSource(
       return typed;
     },
   }) as ParsedBundle;
+}
+
+/**
+ * The protobuf-specs decoder, loaded on first use: only the Sigstore
+ * verifier reads the typed bundle, and a key or certificate check then
+ * starts 7 ms sooner (issue 11 item 1).
+ */
+function bundleFromJSON(json: unknown): Bundle {
+  const specs = createRequire(import.meta.url)(
+    '@sigstore/protobuf-specs',
+  ) as typeof ProtobufSpecs;
+  return specs.Bundle.fromJSON(json);
 }
 
 /**
