@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// The CLI keeps Node's compile cache in a directory of the user's own (mode
+// 0700), never in the shared temporary directory, and uses none when that
+// directory is open to others (another local user could plant compiled code).
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
+
+function run(cacheHome: string, model: string): string {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
+  delete env.NODE_COMPILE_CACHE;
+  delete env.NODE_DISABLE_COMPILE_CACHE;
+  return execFileSync(process.execPath, [BIN, 'digest', model], {
+    encoding: 'utf8',
+    env,
+  });
+}
+
+describe.skipIf(process.platform === 'win32')('compile cache', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-cache-'));
+  const model = join(dir, 'm.txt');
+  writeFileSync(model, 'x');
+
+  it('is kept in a private directory of the user', () => {
+    const home = join(dir, 'private');
+    expect(run(home, model)).toMatch(/^sha256:[0-9a-f]{64}/);
+    const cache = join(home, 'modelseal', 'node-compile-cache');
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    // Node writes one folder per version, with the compiled modules in it.
+    const versions = readdirSync(cache);
+    expect(versions.length).toBe(1);
+    expect(readdirSync(join(cache, versions[0]!)).length).toBeGreaterThan(5);
+  });
+
+  it('is not used in a directory others can write', () => {
+    const home = join(dir, 'open');
+    const cache = join(home, 'modelseal', 'node-compile-cache');
+    mkdirSync(cache, { recursive: true });
+    chmodSync(cache, 0o777);
+    expect(run(home, model)).toMatch(/^sha256:[0-9a-f]{64}/);
+    expect(readdirSync(cache)).toEqual([]);
+  });
+});
