@@ -538,7 +538,8 @@ function isLatin1(s: string): boolean {
 
 /**
  * Records of the strings and unkept bytes packed by the memo and the
- * containers of one analysis: `[kind][length][offset][data offset or text]`,
+ * containers of one analysis: `[length and kind][offset][data offset or
+ * text]` (varints, then the text as latin1 or UTF-16),
  * in chunks that are never copied.
  */
 class Arena {
@@ -562,11 +563,13 @@ class Arena {
       const latin1 = isLatin1(s);
       const size = latin1 ? s.length : 2 * s.length;
       if (size > MAX_RECORD) return -1;
-      const at = this.reserve(1 + 16 + size);
+      const at = this.reserve(16 + size);
       const b = this.chunks[this.chunks.length - 1]!;
-      let o = this.used;
-      b[o++] = latin1 ? REC_LATIN1 : REC_UTF16;
-      o = writeVarint(b, o, s.length);
+      let o = writeVarint(
+        b,
+        this.used,
+        s.length * 4 + (latin1 ? REC_LATIN1 : REC_UTF16),
+      );
       o = writeVarint(b, o, v.offset);
       o += b.write(s, o, latin1 ? 'latin1' : 'utf16le');
       this.used = o;
@@ -574,11 +577,9 @@ class Arena {
     }
     if (v instanceof UnkeptBytes) {
       if (v.r >= 0) return v.r;
-      const at = this.reserve(1 + 24);
+      const at = this.reserve(24);
       const b = this.chunks[this.chunks.length - 1]!;
-      let o = this.used;
-      b[o++] = REC_BYTES;
-      o = writeVarint(b, o, v.length);
+      let o = writeVarint(b, this.used, v.length * 4 + REC_BYTES);
       o = writeVarint(b, o, v.offset);
       o = writeVarint(b, o, v.dataOffset - v.offset);
       this.used = o;
@@ -590,9 +591,9 @@ class Arena {
   /** The value of the record at `at` (a new object equal to the one packed). */
   value(at: number): PickleValue {
     const b = this.chunks[Math.floor(at / ARENA_CHUNK)]!;
-    const o = at % ARENA_CHUNK;
-    const kind = b[o]!;
-    const length = readVarint(b, o + 1);
+    const head = readVarint(b, at % ARENA_CHUNK);
+    const kind = head % 4;
+    const length = Math.floor(head / 4);
     const offset = readVarint(b, varintEnd);
     if (kind === REC_BYTES) {
       const v = new UnkeptBytes(
@@ -623,24 +624,38 @@ const T_FLOAT = 4;
 const T_RECORD = 5;
 const T_VALUE = 6;
 const T_UNKNOWN = 7;
-/** Ints packed inline: zigzag-encoded below 2^53. */
-const PACKED_INT_MAX = 2n ** 51n;
+/** Ints packed inline (their differences stay below 2^52). */
+const PACKED_INT_MAX = 2n ** 50n;
 /** First and largest chunk of a packed sequence. */
 const PACKED_FIRST_CHUNK = 256;
 const PACKED_MAX_CHUNK = 64 * 1024;
 /** Largest packed element: a tag and a varint or a double. */
 const PACKED_ELEMENT = 16;
 
+/** `n` (a safe integer of at most 52 bits) as a non-negative number: 0, -1, 1, -2... -> 0, 1, 2, 3... */
+function zigzag(n: number): number {
+  return n >= 0 ? 2 * n : -2 * n - 1;
+}
+
+function unzigzag(z: number): number {
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
 /**
  * The elements of a large container, packed (see {@link Arena}): a tag byte
- * each, then a zigzag varint (int), a double (float), a record position or
- * an index into `values` (anything else).
+ * each, then the difference from the previous int (int) or record (str,
+ * unkept bytes) as a zigzag varint, a double (float) or an index into
+ * `values` (anything else). Keys and counters that follow each other cost a
+ * byte or two.
  */
 class Packed {
   private readonly chunks: Buffer[] = [];
   /** Bytes used in each chunk. */
   private readonly ends: number[] = [];
   private values: PickleValue[] | undefined;
+  /** The last int and the last record pushed (the differences' origins). */
+  private lastInt = 0;
+  private lastRecord = 0;
   length = 0;
 
   constructor(private readonly arena: Arena) {}
@@ -679,7 +694,8 @@ class Packed {
         if (v.v < PACKED_INT_MAX && v.v > -PACKED_INT_MAX) {
           const n = Number(v.v);
           b[o++] = T_INT;
-          o = writeVarint(b, o, n >= 0 ? 2 * n : -2 * n - 1);
+          o = writeVarint(b, o, zigzag(n - this.lastInt));
+          this.lastInt = n;
           break;
         }
         o = this.pushValue(b, o, v);
@@ -688,7 +704,8 @@ class Packed {
         const r = this.arena.recordOf(v);
         if (r >= 0) {
           b[o++] = T_RECORD;
-          o = writeVarint(b, o, r);
+          o = writeVarint(b, o, zigzag(r - this.lastRecord));
+          this.lastRecord = r;
         } else o = this.pushValue(b, o, v);
       }
     }
@@ -705,6 +722,8 @@ class Packed {
   /** The elements, in order (new objects for packed scalars). */
   toArray(): PickleValue[] {
     const out: PickleValue[] = [];
+    let int = 0;
+    let record = 0;
     for (let i = 0; i < this.chunks.length; i++) {
       const b = this.chunks[i]!;
       const end = this.ends[i]!;
@@ -728,18 +747,16 @@ class Packed {
             out.push({ k: 'float', v: b.readDoubleLE(o) });
             o += 8;
             break;
-          case T_INT: {
-            const z = readVarint(b, o);
+          case T_INT:
+            int += unzigzag(readVarint(b, o));
             o = varintEnd;
-            out.push(intValue(z % 2 === 0 ? z / 2 : -(z + 1) / 2));
+            out.push(intValue(int));
             break;
-          }
-          case T_RECORD: {
-            const at = readVarint(b, o);
+          case T_RECORD:
+            record += unzigzag(readVarint(b, o));
             o = varintEnd;
-            out.push(this.arena.value(at));
+            out.push(this.arena.value(record));
             break;
-          }
           default:
             out.push(this.values![readVarint(b, o)]!);
             o = varintEnd;
@@ -861,18 +878,22 @@ function tupleOf(items: PickleValue[], arena: Arena): PickleValue {
 
 /** Memo keys per chunk of the dense part. */
 const MEMO_CHUNK = 65_536;
+/** Largest record position a memo slot holds (2^31 - 1); past it the value is kept as it is. */
+const MEMO_RECORD_MAX = 0x7fff_ffff;
 
 /**
  * The memo: dense while keys come in order (`MEMOIZE`, and what Python's
- * pickler writes with `BINPUT`), a map for the others. A dense slot is a
- * double: a record of the {@link Arena} (plus one) for strings and unkept
- * bytes, minus one minus an index into `values` for the rest. A pickle of a
- * million objects memoises a million values.
+ * pickler writes with `BINPUT`), a map for the others. A dense slot is 32
+ * bits: odd, a record of the {@link Arena} (strings, unkept bytes), even, an
+ * index into `values` (the rest). A pickle of a million objects memoises a
+ * million values.
  */
 class Memo {
-  private readonly chunks: Float64Array[] = [];
+  private readonly chunks: Uint32Array[] = [];
   private dense = 0;
   private readonly values: PickleValue[] = [];
+  /** Indexes of `values` let go by a slot that now holds a record. */
+  private readonly free: number[] = [];
   private sparse: Map<number, PickleValue> | undefined;
 
   constructor(private readonly arena: Arena) {}
@@ -884,7 +905,9 @@ class Memo {
   get(idx: number): PickleValue | undefined {
     if (idx >= 0 && idx < this.dense) {
       const s = this.chunks[Math.floor(idx / MEMO_CHUNK)]![idx % MEMO_CHUNK]!;
-      return s > 0 ? this.arena.value(s - 1) : this.values[-s - 1];
+      return s % 2 === 1
+        ? this.arena.value((s - 1) / 2)
+        : this.values[s / 2 - 1];
     }
     return this.sparse?.get(idx);
   }
@@ -896,8 +919,7 @@ class Memo {
   set(idx: number, v: PickleValue): void {
     if (idx >= 0 && idx < this.dense) this.setSlot(idx, v);
     else if (idx === this.dense && this.sparse?.has(idx) !== true) {
-      if (idx % MEMO_CHUNK === 0)
-        this.chunks.push(new Float64Array(MEMO_CHUNK));
+      if (idx % MEMO_CHUNK === 0) this.chunks.push(new Uint32Array(MEMO_CHUNK));
       this.dense++;
       this.setSlot(idx, v);
     } else (this.sparse ??= new Map()).set(idx, v);
@@ -907,13 +929,24 @@ class Memo {
     const chunk = this.chunks[Math.floor(idx / MEMO_CHUNK)]!;
     const i = idx % MEMO_CHUNK;
     const old = chunk[i]!;
+    /** The index of `values` the slot holds (-1: none, a record or a new slot). */
+    const held = old !== 0 && old % 2 === 0 ? old / 2 - 1 : -1;
     const r = this.arena.recordOf(v);
-    if (r >= 0) {
-      // The value it replaces is let go (its index is not reused).
-      if (old < 0) this.values[-old - 1] = NONE;
-      chunk[i] = r + 1;
-    } else if (old < 0) this.values[-old - 1] = v;
-    else chunk[i] = -this.values.push(v);
+    if (r >= 0 && r <= MEMO_RECORD_MAX) {
+      if (held >= 0) {
+        this.values[held] = NONE;
+        this.free.push(held);
+      }
+      chunk[i] = 2 * r + 1;
+      return;
+    }
+    if (held >= 0) {
+      this.values[held] = v;
+      return;
+    }
+    const at = this.free.pop();
+    if (at !== undefined) this.values[at] = v;
+    chunk[i] = 2 * (at ?? this.values.push(v) - 1) + 2;
   }
 }
 
