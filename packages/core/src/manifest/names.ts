@@ -53,12 +53,21 @@ export function invalidPathReason(path: string): string | undefined {
   if (path.includes('\0')) return 'name contains a NUL character';
   if (path.startsWith('/')) return 'absolute name';
   if (path.endsWith('/')) return 'trailing slash';
-  for (const part of path.split('/')) {
-    if (part === '') return 'empty path component';
-    if (part === '..') return "'..' component";
-    if (part === '.') return "'.' component";
+  // Component by component, without making an array (a statement of 200,000
+  // resources checks 200,000 names).
+  let start = 0;
+  for (;;) {
+    const slash = path.indexOf('/', start);
+    const end = slash < 0 ? path.length : slash;
+    const length = end - start;
+    if (length === 0) return 'empty path component';
+    if (length <= 2 && path.charCodeAt(start) === 0x2e) {
+      if (length === 1) return "'.' component";
+      if (path.charCodeAt(start + 1) === 0x2e) return "'..' component";
+    }
+    if (slash < 0) return undefined;
+    start = slash + 1;
   }
-  return undefined;
 }
 
 /** A parsed shard name `path:start:end` (the last two fields; paths may contain `:`). */

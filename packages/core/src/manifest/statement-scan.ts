@@ -66,3 +66,120 @@ export function* listElements(
     i = skipSpace(b, i + 1);
   }
 }
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+
+/** A resource read by {@link plainResource}: the object `JSON.parse` would give. */
+export interface PlainResource {
+  name: string;
+  algorithm: string;
+  digest: string;
+}
+
+/**
+ * End (exclusive) of the string whose opening quote is at `i` when it is
+ * plain: printable ASCII only, no escape. -1 otherwise (the caller then
+ * leaves the element to `JSON.parse`).
+ */
+function plainStringEnd(b: Uint8Array, i: number, limit: number): number {
+  for (let j = i + 1; j < limit; j++) {
+    const c = b[j]!;
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH || c < 0x20 || c > 0x7e) return -1;
+  }
+  return -1;
+}
+
+/** Which resource key the plain string `b[start, end)` (quotes included) is: 0 name, 1 algorithm, 2 digest, -1 other. */
+function resourceKey(b: Uint8Array, start: number, end: number): number {
+  const n = end - start - 2;
+  const at = (text: string): boolean => {
+    for (let k = 0; k < n; k++)
+      if (b[start + 1 + k] !== text.charCodeAt(k)) return false;
+    return true;
+  };
+  if (n === 4) return at('name') ? 0 : -1;
+  if (n === 9) return at('algorithm') ? 1 : -1;
+  if (n === 6) return at('digest') ? 2 : -1;
+  return -1;
+}
+
+/**
+ * The common shape of a resource, read without `JSON.parse`: an object of
+ * exactly the keys `name`, `algorithm` and `digest` (any order, JSON
+ * whitespace between tokens), each once, each value a plain string
+ * (printable ASCII, no escape). For such bytes it returns what `JSON.parse`
+ * returns, and where the element ends; for anything else `undefined`, and
+ * the caller parses the element with `JSON.parse` (a differential test holds
+ * the two to the same result).
+ */
+export function plainResource(
+  b: Buffer,
+  i: number,
+  limit: number,
+): { value: PlainResource; end: number } | undefined {
+  if (b[i] !== OPEN_OBJECT) return undefined;
+  const values: (string | undefined)[] = [undefined, undefined, undefined];
+  i += 1;
+  for (let member = 0; member < 3; member++) {
+    i = skipSpace(b, i);
+    if (b[i] !== QUOTE) return undefined;
+    const keyEnd = plainStringEnd(b, i, limit);
+    if (keyEnd < 0) return undefined;
+    const key = resourceKey(b, i, keyEnd);
+    if (key < 0 || values[key] !== undefined) return undefined;
+    i = skipSpace(b, keyEnd);
+    if (b[i] !== COLON) return undefined;
+    i = skipSpace(b, i + 1);
+    if (b[i] !== QUOTE) return undefined;
+    const valueEnd = plainStringEnd(b, i, limit);
+    if (valueEnd < 0) return undefined;
+    values[key] = b.toString('latin1', i + 1, valueEnd - 1);
+    i = skipSpace(b, valueEnd);
+    if (member < 2) {
+      if (b[i] !== COMMA) return undefined;
+      i += 1;
+    }
+  }
+  if (b[i] !== CLOSE_OBJECT || i >= limit) return undefined;
+  return {
+    value: { name: values[0]!, algorithm: values[1]!, digest: values[2]! },
+    end: i + 1,
+  };
+}
+
+/**
+ * Each element of the list, parsed: by {@link plainResource} when it has the
+ * common shape, else by `JSON.parse` of its bytes. Same separators as
+ * {@link listElements}.
+ *
+ * @throws SyntaxError when the separators or an element are not JSON
+ */
+export function* listResources(
+  b: Buffer,
+  list: ResourcesList,
+): Generator<unknown> {
+  let i = skipSpace(b, list.open + 1);
+  if (i === list.close) return;
+  for (;;) {
+    const plain = plainResource(b, i, list.close);
+    let end: number;
+    if (plain !== undefined) {
+      end = plain.end;
+      yield plain.value;
+    } else {
+      end = skipValue(b, i);
+      if (end < 0 || end > list.close)
+        throw new SyntaxError(`malformed resource list at byte ${i}`);
+      yield JSON.parse(b.toString('utf8', i, end)) as unknown;
+    }
+    i = skipSpace(b, end);
+    if (i === list.close) return;
+    if (b[i] !== COMMA) throw new SyntaxError(`expected , or ] at byte ${i}`);
+    i = skipSpace(b, i + 1);
+  }
+}

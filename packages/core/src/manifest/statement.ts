@@ -28,7 +28,7 @@ import {
 } from './table.js';
 import {
   findResourcesList,
-  listElements,
+  listResources,
   type ResourcesList,
 } from './statement-scan.js';
 import type {
@@ -279,14 +279,13 @@ function countElements(bytes: Buffer, list: ResourcesList): number {
  */
 const MIN_ELEMENT_BYTES = 100;
 
-/** Each element of the list, parsed on its own (each short-lived). */
+/** Each element of the list, parsed on its own (each short-lived; the common shape without `JSON.parse`). */
 function* parsedElements(
   bytes: Buffer,
   list: ResourcesList,
 ): Generator<unknown> {
   try {
-    for (const [start, end] of listElements(bytes, list))
-      yield JSON.parse(bytes.toString('utf8', start, end));
+    yield* listResources(bytes, list);
   } catch (cause) {
     if (!(cause instanceof SyntaxError)) throw cause;
     throw modelSealError(
