@@ -208,7 +208,8 @@ function checkStat(
 
 /** A reusable hashing context with its own page-aligned buffer. */
 export class RangeHasher {
-  private readonly buffer: Buffer = alignedBuffer(CHUNK_SIZE);
+  // One byte more than a chunk: a last read asks for one byte past the end.
+  private readonly buffer: Buffer = alignedBuffer(CHUNK_SIZE + 1);
 
   /**
    * Hashes `task.path[start, end)` to its end, synchronously: open, stat,
@@ -269,15 +270,22 @@ export class RangeHasher {
   ): boolean {
     const { task, fd, hasher } = range;
     const buffer = this.buffer;
+    // A range that ends where the file ends asks its last read for one byte
+    // more: getting exactly the rest proves the file still ends there, with
+    // no fstat after the read (one system call a file fewer). Not when the
+    // file's state is bound (bindStat): that needs the fstat anyway.
+    const toEnd = task.end === task.size && task.bindStat !== true;
     const stop = Math.min(task.end, range.position + Math.max(maxBytes, 1));
     while (range.position < stop) {
+      const rest = task.end - range.position;
+      const last = toEnd && rest <= CHUNK_SIZE;
       let bytesRead: number;
       try {
         bytesRead = readSync(
           fd,
           buffer,
           0,
-          Math.min(CHUNK_SIZE, task.end - range.position),
+          last ? rest + 1 : Math.min(CHUNK_SIZE, rest),
           range.position,
         );
       } catch (error) {
@@ -288,6 +296,12 @@ export class RangeHasher {
           'IO_ERROR',
           `${task.name}: file shrank while hashing`,
         );
+      if (last && bytesRead > rest)
+        throw new HashTaskError(
+          'IO_ERROR',
+          `${task.name}: file changed size while hashing`,
+        );
+      if (last && bytesRead === rest) range.endChecked = true;
       hasher.update(buffer.subarray(0, bytesRead));
       range.position += bytesRead;
       onBytes(bytesRead);
@@ -297,7 +311,8 @@ export class RangeHasher {
 
   /** The digest of a range read to its end; the file stays open (close it with {@link abandon}). */
   finish(range: OpenRange): BoundDigest {
-    checkStat(range.task, fstatSync(range.fd));
+    // Unless the last read already found the file's end where it was.
+    if (range.endChecked !== true) checkStat(range.task, fstatSync(range.fd));
     const after = range.task.bindStat
       ? fileState(fstatSync(range.fd, { bigint: true }))
       : undefined;
@@ -317,6 +332,8 @@ export interface OpenRange {
   readonly hasher: Hasher;
   position: number;
   readonly before: string | undefined;
+  /** The last read found the end of the file at the size it was listed with. */
+  endChecked?: boolean;
 }
 
 function bound(

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// A range that ends at the end of its file is read with one byte more in its
+// last read instead of an fstat after it (issue 11 item 3): the size check it
+// replaces must still hold. A file longer or shorter than when it was listed
+// is refused; one of the listed size hashes as before, at every size around
+// a chunk boundary.
+import { createHash } from 'node:crypto';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CHUNK_SIZE,
+  RangeHasher,
+  type HashTask,
+} from '../../src/manifest/hash-worker.js';
+import { tempDir } from '../helpers/tree.js';
+
+function task(path: string, size: number, listed = size): HashTask {
+  return {
+    id: 0,
+    path,
+    name: 'w.bin',
+    start: 0,
+    end: listed,
+    size: listed,
+    algorithm: 'sha256',
+    noFollow: true,
+  };
+}
+
+describe('the end of a range that ends with its file', () => {
+  const dir = tempDir();
+  const hasher = new RangeHasher();
+
+  it('hashes files of every size around a chunk as SHA-256 of their bytes', () => {
+    for (const size of [
+      0,
+      1,
+      CHUNK_SIZE - 1,
+      CHUNK_SIZE,
+      CHUNK_SIZE + 1,
+      3 * CHUNK_SIZE,
+    ]) {
+      const path = join(dir, `s${size}.bin`);
+      const bytes = Buffer.alloc(size, size % 251);
+      writeFileSync(path, bytes);
+      expect(hasher.hashWhole(task(path, size), () => {}).digest).toBe(
+        createHash('sha256').update(bytes).digest('hex'),
+      );
+    }
+  });
+
+  it('refuses a file that grew after it was listed', () => {
+    for (const size of [10, CHUNK_SIZE, CHUNK_SIZE + 10]) {
+      const path = join(dir, `g${size}.bin`);
+      writeFileSync(path, Buffer.alloc(size + 1));
+      expect(() =>
+        hasher.hashWhole(task(path, size + 1, size), () => {}),
+      ).toThrow(/w\.bin: file changed size while hashing/);
+    }
+  });
+
+  it('refuses a file that grows while it is read', () => {
+    const path = join(dir, 'growing.bin');
+    writeFileSync(path, Buffer.alloc(2 * CHUNK_SIZE + 10));
+    let grown = false;
+    expect(() =>
+      hasher.hashWhole(task(path, 2 * CHUNK_SIZE + 10), () => {
+        // After the first chunk: one byte more at the end.
+        if (!grown) appendFileSync(path, 'x');
+        grown = true;
+      }),
+    ).toThrow(/w\.bin: file changed size while hashing/);
+  });
+
+  it('refuses a file that shrank after it was listed', () => {
+    const path = join(dir, 'shrunk.bin');
+    writeFileSync(path, Buffer.alloc(CHUNK_SIZE + 5));
+    expect(() =>
+      hasher.hashWhole(task(path, CHUNK_SIZE + 5, CHUNK_SIZE + 6), () => {}),
+    ).toThrow(/w\.bin: file (shrank|changed size) while hashing/);
+  });
+});
