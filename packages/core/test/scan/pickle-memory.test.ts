@@ -236,6 +236,11 @@ describe('pickle VM packed memo and containers', () => {
     p.op(u8(0x28));
     for (const [j, m] of memoised.entries()) p.op(int(j), get(m.idx));
     p.op(u8(0x64));
+    // A short str read twice from the memo: one object, not a copy per GET.
+    const key = memoised.find(
+      (m) => (m.picture as { str?: string } | null)?.str === 'k00000001',
+    )!;
+    p.op(get(key.idx), get(key.idx), u8(0x86));
     p.op(u8(0x74, 0x2e)); // TUPLE, STOP
     expect(used).toBeGreaterThan(budget - 70_000); // the budget ran out
     const a = await analysePickleSource(bufferSource(p.bytes()), {
@@ -243,7 +248,11 @@ describe('pickle VM packed memo and containers', () => {
     });
     expect(a.anomalies).toEqual([]);
     const top = a.results[0];
-    const [list, l, t, fs, s, d1, d2] = top?.k === 'tuple' ? top.items : [];
+    const [list, l, t, fs, s, d1, d2, twice] =
+      top?.k === 'tuple' ? top.items : [];
+    const [k1, k2] = twice?.k === 'tuple' ? twice.items : [];
+    expect(plain(k1)).toEqual(key.picture);
+    expect(k2).toBe(k1);
     expect(plain(list)).toEqual(expected);
     expect(plain(l)).toEqual(memoPictures);
     expect(plain(t)).toEqual({ tuple: memoPictures });
@@ -253,11 +262,16 @@ describe('pickle VM packed memo and containers', () => {
     expect(plain(d1)).toEqual(dict);
     expect(plain(d2)).toEqual(dict);
     // Values with an identity are the objects the VM made, wherever they are
-    // read from: the memo, a packed list, tuple or set.
+    // read from: the memo, a packed list, tuple or set; so are long strings
+    // (a memo GET of one is not a copy).
     const identities = (v: PickleValue | undefined): PickleValue[] =>
       v?.k === 'list' || v?.k === 'tuple' || v?.k === 'set'
         ? v.items.filter(
-            (x) => x.k === 'global' || x.k === 'list' || x.k === 'dict',
+            (x) =>
+              x.k === 'global' ||
+              x.k === 'list' ||
+              x.k === 'dict' ||
+              (x.k === 'str' && x.v.length > 1000),
           )
         : [];
     const fromList = identities(l);

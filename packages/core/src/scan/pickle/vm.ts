@@ -451,8 +451,8 @@ function bigintFromLE(bytes: Buffer): bigint {
 /**
  * A `str` value: its text and offset, `k` shared on the prototype. `r` is
  * its record in the {@link Arena} once the memo or a container packed it
- * (-1 before), so that packing it again (`BINPUT` then `SETITEMS`) writes
- * nothing more.
+ * (-1 before, -2 when it is too long to pack), so that packing it again
+ * (`BINPUT` then `SETITEMS`) writes nothing more.
  */
 class StrValue {
   declare readonly k: 'str';
@@ -496,8 +496,12 @@ Object.defineProperties(UnkeptBytes.prototype, {
 
 /** Bytes of an arena chunk; a record never spans two. */
 const ARENA_CHUNK = 1024 * 1024;
-/** Largest record packed; a longer string stays a value of its own. */
-const MAX_RECORD = 64 * 1024;
+/**
+ * Longest text packed (bytes). Each memo `GET` and each read of a container
+ * decodes a record again: cheap for keys and names, while a longer string
+ * stays one value that a pickle may `GET` millions of times for nothing.
+ */
+const MAX_RECORD_TEXT = 256;
 const REC_LATIN1 = 0;
 const REC_UTF16 = 1;
 const REC_BYTES = 2;
@@ -558,11 +562,12 @@ class Arena {
   /** The record of `v`, written on first use; -1 for a value that is not packed. */
   recordOf(v: PickleValue): number {
     if (v instanceof StrValue) {
-      if (v.r >= 0) return v.r;
+      if (v.r !== -1) return v.r;
       const s = v.v;
+      if (s.length > MAX_RECORD_TEXT) return (v.r = -2);
       const latin1 = isLatin1(s);
       const size = latin1 ? s.length : 2 * s.length;
-      if (size > MAX_RECORD) return -1;
+      if (size > MAX_RECORD_TEXT) return (v.r = -2);
       const at = this.reserve(16 + size);
       const b = this.chunks[this.chunks.length - 1]!;
       let o = writeVarint(
@@ -719,8 +724,23 @@ class Packed {
     return writeVarint(b, o, values.length - 1);
   }
 
-  /** The elements, in order (new objects for packed scalars). */
+  /**
+   * The last array read, while the garbage collector leaves it (at least to
+   * the end of the current turn): a consumer that reads the elements several
+   * times in a row (a call's arguments) decodes them once.
+   */
+  private last: WeakRef<PickleValue[]> | undefined;
+
+  /** The elements, in order (new objects for packed scalars, then the same array while it lives). */
   toArray(): PickleValue[] {
+    const last = this.last?.deref();
+    if (last?.length === this.length) return last;
+    const out = this.decode();
+    this.last = new WeakRef(out);
+    return out;
+  }
+
+  private decode(): PickleValue[] {
     const out: PickleValue[] = [];
     let int = 0;
     let record = 0;
@@ -840,12 +860,18 @@ Object.defineProperty(SetValue.prototype, 'k', {
 /** A dict: keys and values alternate in its elements; `entries` pairs them. */
 class DictValue {
   declare readonly k: 'dict';
+  /** The last pairs read of packed elements (see {@link Packed.toArray}). */
+  private last: WeakRef<[PickleValue, PickleValue][]> | undefined;
   constructor(private e: Elements) {}
   get entries(): [PickleValue, PickleValue][] {
-    const flat = arrayOf(this.e);
+    const e = this.e;
+    const last = this.last?.deref();
+    if (!Array.isArray(e) && last?.length === e.length / 2) return last;
+    const flat = arrayOf(e);
     const out: [PickleValue, PickleValue][] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
       out.push([flat[i]!, flat[i + 1]!]);
+    if (!Array.isArray(e)) this.last = new WeakRef(out);
     return out;
   }
   /** Adds `flat` (key, value, key, value...). */
@@ -878,6 +904,8 @@ function tupleOf(items: PickleValue[], arena: Arena): PickleValue {
 
 /** Memo keys per chunk of the dense part. */
 const MEMO_CHUNK = 65_536;
+/** Entries of the memo's cache of value objects (a power of two). */
+const MEMO_CACHE = 4096;
 /** Largest record position a memo slot holds (2^31 - 1); past it the value is kept as it is. */
 const MEMO_RECORD_MAX = 0x7fff_ffff;
 
@@ -895,6 +923,14 @@ class Memo {
   /** Indexes of `values` let go by a slot that now holds a record. */
   private readonly free: number[] = [];
   private sparse: Map<number, PickleValue> | undefined;
+  /**
+   * The value object of recently written or read record slots, by key
+   * modulo {@link MEMO_CACHE}: a key `GET` again and again (Python's pickler
+   * writes a `BINGET` for each repeated dict key or class name) gives the
+   * same object each time, not a copy per `GET`.
+   */
+  private cacheKeys: Int32Array | undefined;
+  private readonly cacheValues: PickleValue[] = [];
 
   constructor(private readonly arena: Arena) {}
 
@@ -905,11 +941,20 @@ class Memo {
   get(idx: number): PickleValue | undefined {
     if (idx >= 0 && idx < this.dense) {
       const s = this.chunks[Math.floor(idx / MEMO_CHUNK)]![idx % MEMO_CHUNK]!;
-      return s % 2 === 1
-        ? this.arena.value((s - 1) / 2)
-        : this.values[s / 2 - 1];
+      if (s % 2 === 0) return this.values[s / 2 - 1];
+      const h = idx % MEMO_CACHE;
+      if (this.cacheKeys?.[h] === idx) return this.cacheValues[h];
+      const v = this.arena.value((s - 1) / 2);
+      this.cache(idx, v);
+      return v;
     }
     return this.sparse?.get(idx);
+  }
+
+  private cache(idx: number, v: PickleValue): void {
+    const h = idx % MEMO_CACHE;
+    (this.cacheKeys ??= new Int32Array(MEMO_CACHE).fill(-1))[h] = idx;
+    this.cacheValues[h] = v;
   }
 
   has(idx: number): boolean {
@@ -938,8 +983,11 @@ class Memo {
         this.free.push(held);
       }
       chunk[i] = 2 * r + 1;
+      this.cache(idx, v);
       return;
     }
+    if (this.cacheKeys?.[idx % MEMO_CACHE] === idx)
+      this.cacheKeys[idx % MEMO_CACHE] = -1;
     if (held >= 0) {
       this.values[held] = v;
       return;
