@@ -629,6 +629,10 @@ const T_FLOAT = 4;
 const T_RECORD = 5;
 const T_VALUE = 6;
 const T_UNKNOWN = 7;
+/** Tags of an int or a record whose zigzag difference is below {@link T_SHORT_MAX}: one byte. */
+const T_SHORT_INT = 0x40;
+const T_SHORT_RECORD = 0x80;
+const T_SHORT_MAX = 0x40;
 /** Ints packed inline (their differences stay below 2^52). */
 const PACKED_INT_MAX = 2n ** 50n;
 /** First and largest chunk of a packed sequence. */
@@ -650,8 +654,8 @@ function unzigzag(z: number): number {
  * The elements of a large container, packed (see {@link Arena}): a tag byte
  * each, then the difference from the previous int (int) or record (str,
  * unkept bytes) as a zigzag varint, a double (float) or an index into
- * `values` (anything else). Keys and counters that follow each other cost a
- * byte or two.
+ * `values` (anything else). A small difference is in the tag byte: keys
+ * and counters that follow each other cost a byte each.
  */
 class Packed {
   private readonly chunks: Buffer[] = [];
@@ -698,8 +702,12 @@ class Packed {
       case 'int':
         if (v.v < PACKED_INT_MAX && v.v > -PACKED_INT_MAX) {
           const n = Number(v.v);
-          b[o++] = T_INT;
-          o = writeVarint(b, o, zigzag(n - this.lastInt));
+          const d = zigzag(n - this.lastInt);
+          if (d < T_SHORT_MAX) b[o++] = T_SHORT_INT | d;
+          else {
+            b[o++] = T_INT;
+            o = writeVarint(b, o, d);
+          }
           this.lastInt = n;
           break;
         }
@@ -708,8 +716,12 @@ class Packed {
       default: {
         const r = this.arena.recordOf(v);
         if (r >= 0) {
-          b[o++] = T_RECORD;
-          o = writeVarint(b, o, zigzag(r - this.lastRecord));
+          const d = zigzag(r - this.lastRecord);
+          if (d < T_SHORT_MAX) b[o++] = T_SHORT_RECORD | d;
+          else {
+            b[o++] = T_RECORD;
+            o = writeVarint(b, o, d);
+          }
           this.lastRecord = r;
         } else o = this.pushValue(b, o, v);
       }
@@ -750,6 +762,17 @@ class Packed {
       let o = 0;
       while (o < end) {
         const t = b[o++]!;
+        if (t >= T_SHORT_INT) {
+          // A difference below T_SHORT_MAX, in the tag byte.
+          if (t >= T_SHORT_RECORD) {
+            record += unzigzag(t - T_SHORT_RECORD);
+            out.push(this.arena.value(record));
+          } else {
+            int += unzigzag(t - T_SHORT_INT);
+            out.push(intValue(int));
+          }
+          continue;
+        }
         switch (t) {
           case T_NONE:
             out.push(NONE);
