@@ -511,9 +511,14 @@ let varintEnd = 0;
 
 /** Writes `n` (0 to 2^53) as a LEB128 varint at `o`; returns the end. */
 function writeVarint(b: Buffer, o: number, n: number): number {
-  while (n >= 0x80) {
+  while (n > 0x7fff_ffff) {
     b[o++] = (n % 0x80) | 0x80;
     n = Math.floor(n / 0x80);
+  }
+  // 31 bits and less (nearly all): integer operations.
+  while (n >= 0x80) {
+    b[o++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
   }
   b[o++] = n;
   return o;
