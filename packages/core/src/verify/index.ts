@@ -23,23 +23,10 @@ export {
   type SigstoreVerifyOptions,
   type SigstoreVerifyResult,
 } from './sigstore.js';
-export type {
-  CertificateInfo,
-  CertificateSignerInfo,
-  KeySignerInfo,
-  SignerInfo,
-  SigstoreSignerInfo,
-  TimeSource,
-  VerifyCertificateOptions,
-  VerifyCommonOptions,
-  VerifyKeyOptions,
-  VerifyModelSignatureOptions,
-  VerifyModelSignatureResult,
-  VerifySigstoreOptions,
-  VerifyWarning,
-} from './types.js';
+// verifyModelSignature and the types of its options and result.
+export * from './model.js';
+export type { CertificateInfo } from './types.js';
 export { verifyTimestamps, type VerifiedTimestamp } from './timestamp.js';
-export { verifyModelSignature } from './verify-model.js';
 export {
   checkIdentityPolicy,
   compileIdentityPolicy,

@@ -9,17 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { skipValue } from '../../src/internal/json-scan.js';
 import { invalidPathReason } from '../../src/manifest/names.js';
 import { plainResource } from '../../src/manifest/statement-scan.js';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mutate, seeded } from '../helpers/mutation.js';
 
 const DIGEST = 'ab'.repeat(32);
 const BASES = [
@@ -28,26 +18,12 @@ const BASES = [
   `{ "digest" : "${DIGEST}" , "name" : "a b" , "algorithm" : "sha256-sharded-3" }`,
 ];
 // Bytes that change JSON structure or string contents, most of all.
-const ALPHABET = [
+const ALPHABET: readonly number[] = [
   ...Buffer.from('{}[],:"\\ \n\t\r\x01\x7fae0u/'),
   0xc3,
   0xa9,
   0xff,
 ];
-
-function mutate(base: Buffer, random: () => number): Buffer {
-  const bytes = [...base];
-  const edits = 1 + Math.floor(random() * 3);
-  for (let k = 0; k < edits; k++) {
-    const at = Math.floor(random() * bytes.length);
-    const c = ALPHABET[Math.floor(random() * ALPHABET.length)]!;
-    const op = random();
-    if (op < 0.4) bytes[at] = c;
-    else if (op < 0.7) bytes.splice(at, 1);
-    else bytes.splice(at, 0, c);
-  }
-  return Buffer.from(bytes);
-}
 
 function parsed(bytes: Buffer): unknown {
   try {
@@ -68,12 +44,12 @@ describe('plainResource against JSON.parse', () => {
   });
 
   it('answers only where JSON.parse agrees, on 30,000 mutations', () => {
-    const random = prng(0x1157);
+    const random = seeded(0x1157);
     let answered = 0;
     let declined = 0;
     for (let n = 0; n < 30_000; n++) {
       const base = Buffer.from(BASES[n % BASES.length]!);
-      const bytes = mutate(base, random);
+      const bytes = mutate(base, random, ALPHABET);
       // The element is followed by more list, as in a statement.
       const text = Buffer.concat([bytes, Buffer.from(',{}]')]);
       const got = plainResource(text, 0, text.length - 1);
@@ -122,7 +98,7 @@ describe('invalidPathReason', () => {
   };
 
   it('gives the reason the component-array check gives, on 20,000 names', () => {
-    const random = prng(7);
+    const random = seeded(7);
     const pieces = ['a', '.', '..', '...', '/', '.a', 'a.', '', '\0', 'é'];
     for (let n = 0; n < 20_000; n++) {
       let name = '';

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseBundle } from '../../src/bundle/read.js';
 import { decodeStatement } from '../../src/manifest/index.js';
+import { mutate, seeded } from '../helpers/mutation.js';
 
 const sha = (text: string): string =>
   createHash('sha256').update(text).digest('hex');
@@ -39,31 +40,6 @@ function statement(): Buffer {
       Number(process.env['INDENT'] ?? 1),
     ),
   );
-}
-
-// Bytes that change JSON structure, most of all.
-const ALPHABET = Buffer.from('{}[],:"\\ \n\tau0-e.');
-
-function mutate(base: Buffer, random: () => number): Buffer {
-  const bytes = [...base];
-  const edits = 1 + Math.floor(random() * 3);
-  for (let k = 0; k < edits; k++) {
-    const at = Math.floor(random() * bytes.length);
-    const c = ALPHABET[Math.floor(random() * ALPHABET.length)]!;
-    const op = random();
-    if (op < 0.4) bytes[at] = c;
-    else if (op < 0.7) bytes.splice(at, 1);
-    else bytes.splice(at, 0, c);
-  }
-  return Buffer.from(bytes);
-}
-
-function seeded(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return s / 2 ** 31;
-  };
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; code: string };
