@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire, enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -90,15 +90,21 @@ if (
   !args.some((a) => a === '--help' || a === '-h')
 ) {
   const last = args[args.length - 1];
-  if (!last.startsWith('-')) {
+  // One large file uses workers only when it is cut into shards; `verify`
+  // learns that from the bundle, so it starts none for one file.
+  const shards =
+    args[0] !== 'verify' && args.some((a) => /^--shard[-_]size(=|$)/.test(a));
+  // A plain file hashed whole needs no look (nor the module that looks).
+  // (Any problem with the path is the command's to report, not this look's.)
+  let stat;
+  try {
+    if (!last.startsWith('-')) stat = statSync(last);
+  } catch {
+    stat = undefined;
+  }
+  if (stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers } = await import('@modelseal/core/prestart');
-    const { large } = prestartHashWorkers(last, {
-      // One large file uses workers only when it is cut into shards; `verify`
-      // learns that from the bundle, so it starts none for one file.
-      shards:
-        args[0] !== 'verify' &&
-        args.some((a) => /^--shard[-_]size(=|$)/.test(a)),
-    });
+    const { large } = prestartHashWorkers(last, { shards });
     // A large model is held in typed arrays, but V8 would still grow its
     // young generation (up to 128 MiB on Node 24) while it is hashed: at
     // 200,000 files that was 40 MiB of the peak (issue 11 item 4). A process

@@ -82,6 +82,10 @@ describe('CLI import graph', () => {
     expect(r.builtins).toContain('node:crypto');
     expect(r.builtins).not.toContain('node:worker_threads');
     expect(r.builtins).not.toContain('node:v8');
+    // One file hashed whole: not even the look at the model is loaded.
+    const one = loaded(['digest', join(model, 'model.safetensors')]);
+    expect(one.own).not.toContain('core/manifest/prestart.js');
+    expect(one.builtins).not.toContain('node:worker_threads');
   });
 
   it('digest of a large model starts its hash workers before loading the command', () => {
