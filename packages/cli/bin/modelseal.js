@@ -104,7 +104,12 @@ if (
   }
   if (stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers } = await import('@modelseal/core/prestart');
-    const { large } = prestartHashWorkers(last, { shards });
+    const { large } = prestartHashWorkers(last, {
+      shards,
+      // verify decodes the statement first: a worker started ahead for a
+      // tree of many files would only be held through that phase.
+      fewFilesOnly: args[0] === 'verify',
+    });
     // A large model is held in typed arrays, but V8 would still grow its
     // young generation (up to 128 MiB on Node 24) while it is hashed: at
     // 200,000 files that was 40 MiB of the peak (issue 11 item 4). A process

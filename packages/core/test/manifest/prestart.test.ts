@@ -33,17 +33,33 @@ describe('prestartHashWorkers', () => {
     const small = makeTree({ 'config.json': '{}', 'w.bin': 'x'.repeat(1000) });
     expect(prestartHashWorkers(small, { concurrency: 2 })).toEqual({
       large: false,
+      manyFiles: false,
       workers: 0,
     });
     expect(
       prestartHashWorkers(join(small, 'missing'), { concurrency: 2 }),
-    ).toEqual({ large: false, workers: 0 });
+    ).toEqual({ large: false, manyFiles: false, workers: 0 });
     const many = manyFiles(100);
     expect(prestartHashWorkers(many, { concurrency: 1 })).toEqual({
       large: true,
+      manyFiles: true,
       workers: 0,
     });
+    // Verification of many files starts none ahead (the statement is decoded first).
+    expect(
+      prestartHashWorkers(many, { concurrency: 2, fewFilesOnly: true }),
+    ).toEqual({ large: true, manyFiles: true, workers: 0 });
     expect(prestartedWorkers()).toBe(0);
+  });
+
+  it('a few large files start workers, also for verification', () => {
+    const dir = join(tempDir(), 'few');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.bin'), Buffer.alloc(9 * 1024 * 1024));
+    writeFileSync(join(dir, 'b.bin'), Buffer.alloc(9 * 1024 * 1024));
+    expect(
+      prestartHashWorkers(dir, { concurrency: 2, fewFilesOnly: true }),
+    ).toEqual({ large: true, manyFiles: false, workers: 1 });
   });
 
   it('one large file needs workers only in shards', () => {
@@ -69,6 +85,7 @@ describe('prestartHashWorkers', () => {
     const plain = await hashModel(model, { concurrency: 3 });
     expect(prestartHashWorkers(model, { concurrency: 3 })).toEqual({
       large: true,
+      manyFiles: true,
       workers: 2,
     });
     expect(prestartedWorkers()).toBe(2);
