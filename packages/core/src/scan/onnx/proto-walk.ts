@@ -9,7 +9,20 @@
  * The generated `onnx-proto` decoders recurse per nesting level and overflow the
  * stack on crafted files (`threats.md` §9), hence this walker.
  */
-import protobuf from 'protobufjs/minimal.js';
+import { createRequire } from 'node:module';
+import type * as Protobuf from 'protobufjs/minimal.js';
+
+/**
+ * protobufjs, loaded on the first walk: it costs about 20 ms to load, which
+ * every `scan` paid at start-up, whatever the format (issue 11 item 1).
+ */
+let protobuf: typeof Protobuf | undefined;
+function protobufjs(): typeof Protobuf {
+  protobuf ??= createRequire(import.meta.url)(
+    'protobufjs/minimal.js',
+  ) as typeof Protobuf;
+  return protobuf;
+}
 
 /** For each message type, the length-delimited fields that are sub-messages, and their type. */
 export type ProtoSchema = Readonly<
@@ -60,7 +73,7 @@ export interface ProtoWalkResult {
 }
 
 /** The protobufjs reader as used here. */
-export type ProtoReader = protobuf.Reader;
+export type ProtoReader = Protobuf.Reader;
 
 function longBits(value: number | { low: number; high: number }): bigint {
   if (typeof value === 'number') return BigInt.asUintN(64, BigInt(value));
@@ -137,7 +150,7 @@ export function walkProto(
   visitor: ProtoVisitor,
   maxDepth: number,
 ): ProtoWalkResult {
-  const reader = protobuf.Reader.create(bytes);
+  const reader = protobufjs().Reader.create(bytes);
   const rootFrame: ProtoFrame = {
     type: root,
     field: 0,
