@@ -47,7 +47,7 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$work/key.pem" 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in "$work/key.pem" -out "$work/key8.pem"
 openssl ec -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
 cat > esm.mjs <<JS
-const subs = ['', '/manifest', '/prestart', '/bundle', '/sign', '/verify', '/verify/model', '/trust', '/scan', '/load', '/attest', '/audit', '/diff'];
+const subs = ['', '/manifest', '/prestart', '/bundle', '/sign', '/verify', '/verify/model', '/scan/engine', '/trust', '/scan', '/load', '/attest', '/audit', '/diff'];
 for (const s of subs) {
   const m = await import('@modelseal/core' + s);
   console.log('  import @modelseal/core' + s + ': ' + Object.keys(m).length + ' exports');

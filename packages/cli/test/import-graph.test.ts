@@ -149,5 +149,15 @@ describe('CLI import graph', () => {
     // Nor protobufjs (20 ms to load): only an ONNX, TensorFlow or Keras
     // metadata scan walks protobuf.
     expect(r.packages).toEqual([]);
+    // The registry loads scanners up to the one that accepts: SafeTensors is
+    // first, so no other format's scanner is loaded (116 modules before).
+    expect(r.own).toContain('core/scan/safetensors/safetensors-scanner.js');
+    expect(
+      r.own.filter((m) =>
+        /^core\/scan\/(pickle\/vm|pickle\/scanner|onnx\/onnx-scanner|archive\/(zip|tar)-scanner|keras\/keras-scanner|gguf\/gguf-scanner|torch\/)/.test(
+          m,
+        ),
+      ),
+    ).toEqual([]);
   });
 });

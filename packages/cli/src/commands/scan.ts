@@ -14,7 +14,7 @@ import {
   scanPaths,
   type ScanOptions,
   type ScanReport,
-} from '@modelseal/core/scan';
+} from '@modelseal/core/scan/engine';
 import {
   safeJSONStringify,
   safeText,

@@ -14,7 +14,7 @@ import {
   type CompiledScanPolicy,
   type ScanPolicy,
 } from './policy.js';
-import { PICKLE_POLICY_SETTING } from './pickle/scanner.js';
+import { PICKLE_POLICY_SETTING } from './settings.js';
 import { FALLBACK_SCANNERS, SCANNERS } from './registry.js';
 import { ruleInfo } from './rules.js';
 import { INCOMPLETE_RULE_IDS, reportIncomplete } from './incomplete.js';

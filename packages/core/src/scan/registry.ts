@@ -4,66 +4,159 @@
  * `detect` accepts the bytes scans them. Specific formats come before generic
  * ones (a PyTorch zip before a plain zip, a legacy torch file before a raw
  * pickle). Other format families append their scanners to this list.
+ *
+ * Each entry loads its scanner's module the first time it is consulted, so a
+ * scan loads the scanners up to the one that accepts its files and no further
+ * (a SafeTensors file: the SafeTensors scanner only; docs/performance.md,
+ * "Start-up"). The order and the detections are the scanners' own.
  */
-import type { FormatScanner } from './types.js';
-import {
-  COMPRESSION_SCANNERS,
-  UNSUPPORTED_COMPRESSION_SCANNER,
-} from './compression/wrappers.js';
-import { NPY_SCANNER, NPZ_SCANNER } from './numpy/npy.js';
-import { PICKLE_SCANNER, TEXT_PICKLE_SCANNER } from './pickle/scanner.js';
-import {
-  TORCH_LEGACY_SCANNER,
-  TORCH_LEGACY_TAR_SCANNER,
-} from './torch/legacy.js';
-import { TORCH_ZIP_SCANNER } from './torch/zip-scanner.js';
-import { TarArchiveScanner, ZipArchiveScanner } from './archive/index.js';
-import { GgufScanner } from './gguf/index.js';
-import {
-  KerasH5Scanner,
-  KerasMetadataScanner,
-  KerasScanner,
-} from './keras/index.js';
-import { OnnxScanner } from './onnx/index.js';
-import { SafetensorsScanner } from './safetensors/index.js';
-import { SavedModelScanner } from './savedmodel/index.js';
-import { TfliteScanner } from './tflite/index.js';
-import { NemoConfigScanner } from './nemo/index.js';
-import { SkopsScanner } from './skops/index.js';
+import type { ByteSource, FormatScanner, ScanContext } from './types.js';
+
+/**
+ * A scanner whose module is loaded when it is first consulted. A module that
+ * cannot be loaded fails closed: `detect` accepts, and `scan` then throws,
+ * which the engine reports as a high SCAN_INTERNAL_ERROR naming the scanner.
+ */
+export function lazyScanner(
+  id: string,
+  load: () => Promise<FormatScanner>,
+): FormatScanner {
+  let loading: Promise<FormatScanner> | undefined;
+  const scanner = (): Promise<FormatScanner> =>
+    (loading ??= load().then((s) => {
+      if (s.id !== id) throw new Error(`scanner ${id} loaded as ${s.id}`);
+      return s;
+    }));
+  return {
+    id,
+    async detect(head: Buffer, source: ByteSource): Promise<boolean> {
+      let s: FormatScanner;
+      try {
+        s = await scanner();
+      } catch {
+        return true;
+      }
+      return s.detect(head, source);
+    },
+    async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
+      return (await scanner()).scan(source, ctx);
+    },
+  };
+}
+
+/** One of the compression wrappers (one module for all of them). */
+const compression = (id: string): FormatScanner =>
+  lazyScanner(id, async () => {
+    const m = await import('./compression/wrappers.js');
+    const found = [
+      ...m.COMPRESSION_SCANNERS,
+      m.UNSUPPORTED_COMPRESSION_SCANNER,
+    ].find((s) => s.id === id);
+    if (found === undefined) throw new Error(`no compression scanner ${id}`);
+    return found;
+  });
 
 /** Format scanners, consulted in order. */
 export const SCANNERS: FormatScanner[] = [
   // Strict magic first: a SafeTensors header length can begin with bytes that
   // look like a pickle PROTO or a zlib header, and a TFLite root offset like a
   // zlib header; these three never claim another format's bytes.
-  SafetensorsScanner,
-  GgufScanner,
-  TfliteScanner,
-  TORCH_ZIP_SCANNER,
-  NPZ_SCANNER,
-  NPY_SCANNER,
-  TORCH_LEGACY_SCANNER,
-  PICKLE_SCANNER,
-  TORCH_LEGACY_TAR_SCANNER,
-  ...COMPRESSION_SCANNERS,
-  UNSUPPORTED_COMPRESSION_SCANNER,
-  OnnxScanner,
-  SavedModelScanner,
-  KerasMetadataScanner,
-  KerasH5Scanner,
+  lazyScanner(
+    'safetensors',
+    async () => (await import('./safetensors/index.js')).SafetensorsScanner,
+  ),
+  lazyScanner(
+    'gguf',
+    async () => (await import('./gguf/index.js')).GgufScanner,
+  ),
+  lazyScanner(
+    'tflite',
+    async () => (await import('./tflite/index.js')).TfliteScanner,
+  ),
+  lazyScanner(
+    'pytorch-zip',
+    async () => (await import('./torch/zip-scanner.js')).TORCH_ZIP_SCANNER,
+  ),
+  lazyScanner(
+    'numpy-npz',
+    async () => (await import('./numpy/npy.js')).NPZ_SCANNER,
+  ),
+  lazyScanner(
+    'numpy-npy',
+    async () => (await import('./numpy/npy.js')).NPY_SCANNER,
+  ),
+  lazyScanner(
+    'pytorch-legacy',
+    async () => (await import('./torch/legacy.js')).TORCH_LEGACY_SCANNER,
+  ),
+  lazyScanner(
+    'pickle',
+    async () => (await import('./pickle/scanner.js')).PICKLE_SCANNER,
+  ),
+  lazyScanner(
+    'pytorch-legacy-tar',
+    async () => (await import('./torch/legacy.js')).TORCH_LEGACY_TAR_SCANNER,
+  ),
+  ...[
+    'gzip',
+    'zlib',
+    'bzip2',
+    'xz',
+    'lzma',
+    'zstd',
+    'lz4',
+    'joblib-zf',
+    'compression-unsupported',
+  ].map(compression),
+  lazyScanner(
+    'onnx',
+    async () => (await import('./onnx/index.js')).OnnxScanner,
+  ),
+  lazyScanner(
+    'tf-savedmodel',
+    async () => (await import('./savedmodel/index.js')).SavedModelScanner,
+  ),
+  lazyScanner(
+    'keras-metadata',
+    async () => (await import('./keras/index.js')).KerasMetadataScanner,
+  ),
+  lazyScanner(
+    'keras-h5',
+    async () => (await import('./keras/index.js')).KerasH5Scanner,
+  ),
   // Zip-based and generic archives after the PyTorch and NumPy zips and the
   // torch legacy tar above.
-  SkopsScanner,
-  KerasScanner,
-  ZipArchiveScanner,
-  TarArchiveScanner,
+  lazyScanner(
+    'skops',
+    async () => (await import('./skops/index.js')).SkopsScanner,
+  ),
+  lazyScanner(
+    'keras',
+    async () => (await import('./keras/index.js')).KerasScanner,
+  ),
+  lazyScanner(
+    'zip',
+    async () => (await import('./archive/index.js')).ZipArchiveScanner,
+  ),
+  lazyScanner(
+    'tar',
+    async () => (await import('./archive/index.js')).TarArchiveScanner,
+  ),
   // Text only (YAML with Hydra `_target_` keys); it also scans the bytes as a
   // protocol 0 pickle when they read as one.
-  NemoConfigScanner,
+  lazyScanner(
+    'nemo-config',
+    async () => (await import('./nemo/index.js')).NemoConfigScanner,
+  ),
 ];
 
 /**
  * Scanners with weak detection (protocol 0/1 pickles have no magic bytes),
  * consulted only when nothing in {@link SCANNERS} accepted the bytes.
  */
-export const FALLBACK_SCANNERS: FormatScanner[] = [TEXT_PICKLE_SCANNER];
+export const FALLBACK_SCANNERS: FormatScanner[] = [
+  lazyScanner(
+    'pickle-text',
+    async () => (await import('./pickle/scanner.js')).TEXT_PICKLE_SCANNER,
+  ),
+];

@@ -31,9 +31,9 @@ import {
 } from './vm.js';
 import { bufferSource, sliceSource } from '../source.js';
 import { incompleteFinding } from '../incomplete.js';
+import { PICKLE_POLICY_SETTING } from '../settings.js';
 
-/** Key of `ScanContext.settings` holding a {@link CompiledScanPolicy}. */
-export const PICKLE_POLICY_SETTING = 'pickle.policy';
+export { PICKLE_POLICY_SETTING };
 
 /** The policy of a context: its `pickle.policy` setting, else the default. */
 export function policyOf(ctx: ScanContext): CompiledScanPolicy {
