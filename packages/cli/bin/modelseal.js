@@ -34,20 +34,21 @@ function privateCompileCache() {
   }
 }
 
-// Start-up: NODE_COMPILE_CACHE (Node's own setting) wins;
-// NODE_DISABLE_COMPILE_CACHE=1 turns the cache off. `--version` answers
-// before anything else is loaded.
-if (process.env.NODE_COMPILE_CACHE) enableCompileCache?.();
-else if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
-  const dir = privateCompileCache();
-  if (dir !== undefined) enableCompileCache?.(dir);
-}
+// `--version` answers before anything else is loaded.
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(
     `${createRequire(import.meta.url)('../package.json').version}\n`,
   );
   process.exit(0);
+}
+
+// Start-up: NODE_COMPILE_CACHE (Node's own setting) wins;
+// NODE_DISABLE_COMPILE_CACHE=1 turns the cache off.
+if (process.env.NODE_COMPILE_CACHE) enableCompileCache?.();
+else if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
+  const dir = privateCompileCache();
+  if (dir !== undefined) enableCompileCache?.(dir);
 }
 
 // `modelseal inspect model.sig | head`: a closed pipe ends the command quietly.
