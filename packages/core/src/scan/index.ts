@@ -31,7 +31,7 @@ export {
   type SarifLog,
   type SarifOptions,
 } from './sarif.js';
-export { SCANNERS, FALLBACK_SCANNERS } from './registry.js';
+export { SCANNERS, FALLBACK_SCANNERS, lazyScanner } from './registry.js';
 export {
   openFileSource,
   sliceSource,
