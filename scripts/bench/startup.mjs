@@ -22,6 +22,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import {
   cpSync,
   existsSync,
+  readFileSync,
   mkdtempSync,
   rmSync,
   writeFileSync,
@@ -157,14 +158,20 @@ try {
   });
 
   // Import cost of each subpath: modules loaded and milliseconds (median of --import-runs).
+  const EXPORTS = JSON.parse(
+    readFileSync(join(DIST, '..', 'package.json'), 'utf8'),
+  ).exports;
   const subpaths = [
     '',
     'manifest',
+    'prestart',
     'bundle',
     'sign',
     'verify',
+    'verify/model',
     'trust',
     'scan',
+    'scan/engine',
     'scan/report',
     'load',
     'attest',
@@ -175,12 +182,12 @@ try {
     'constants',
   ];
   const imports = subpaths.map((sub) => {
-    const file =
-      sub === ''
-        ? join(DIST, 'index.js')
-        : existsSync(join(DIST, sub, 'index.js'))
-          ? join(DIST, sub, 'index.js')
-          : join(DIST, `${sub}.js`);
+    // The file the package's exports map gives the subpath.
+    const file = join(
+      DIST,
+      '..',
+      EXPORTS[sub === '' ? '.' : `./${sub}`].default,
+    );
     const code = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log('MS ' + (performance.now() - t));`;
     const ms = [];
     let modules = 0;
