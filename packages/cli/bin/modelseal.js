@@ -3,7 +3,7 @@
 import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire, enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /**
  * Where Node may keep the compiled code of modelseal and its dependencies
@@ -14,19 +14,28 @@ import { join } from 'node:path';
  */
 function privateCompileCache() {
   try {
+    const xdg = process.env.XDG_CACHE_HOME;
     const base =
       process.platform === 'win32'
         ? (process.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'))
         : process.platform === 'darwin'
           ? join(homedir(), 'Library', 'Caches')
-          : process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-    const dir = join(base, 'modelseal', 'node-compile-cache');
+          : // The XDG rule: a relative XDG_CACHE_HOME is ignored.
+            xdg && isAbsolute(xdg)
+            ? xdg
+            : join(homedir(), '.cache');
+    const own = join(base, 'modelseal');
+    const dir = join(own, 'node-compile-cache');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const stat = lstatSync(dir);
-    if (!stat.isDirectory()) return undefined;
-    if (process.platform !== 'win32') {
-      if (stat.uid !== process.getuid?.()) return undefined;
-      if ((stat.mode & 0o022) !== 0) return undefined;
+    // Ours and closed to others, the folder and the one it is in (whoever
+    // can write there could swap the folder).
+    for (const path of [own, dir]) {
+      const stat = lstatSync(path);
+      if (!stat.isDirectory()) return undefined;
+      if (process.platform !== 'win32') {
+        if (stat.uid !== process.getuid?.()) return undefined;
+        if ((stat.mode & 0o022) !== 0) return undefined;
+      }
     }
     return dir;
   } catch {

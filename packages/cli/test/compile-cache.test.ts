@@ -19,8 +19,9 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
 
-function run(cacheHome: string, model: string): string {
+function run(cacheHome: string, model: string, home?: string): string {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
+  if (home !== undefined) env.HOME = home;
   delete env.NODE_COMPILE_CACHE;
   delete env.NODE_DISABLE_COMPILE_CACHE;
   return execFileSync(process.execPath, [BIN, 'digest', model], {
@@ -52,5 +53,26 @@ describe.skipIf(process.platform === 'win32')('compile cache', () => {
     chmodSync(cache, 0o777);
     expect(run(home, model)).toMatch(/^sha256:[0-9a-f]{64}/);
     expect(readdirSync(cache)).toEqual([]);
+  });
+
+  it('is not used when the folder it is in is open to others', () => {
+    const home = join(dir, 'open-parent');
+    mkdirSync(join(home, 'modelseal'), { recursive: true });
+    chmodSync(join(home, 'modelseal'), 0o777);
+    expect(run(home, model)).toMatch(/^sha256:[0-9a-f]{64}/);
+    expect(readdirSync(join(home, 'modelseal', 'node-compile-cache'))).toEqual(
+      [],
+    );
+  });
+
+  it('ignores a relative XDG_CACHE_HOME (the XDG rule)', () => {
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    expect(run('relative-cache', model, home)).toMatch(/^sha256:[0-9a-f]{64}/);
+    expect(
+      statSync(
+        join(home, '.cache', 'modelseal', 'node-compile-cache'),
+      ).isDirectory(),
+    ).toBe(true);
   });
 });

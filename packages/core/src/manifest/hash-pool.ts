@@ -19,9 +19,11 @@ import {
   INLINE_BYTES,
   INLINE_FILES,
   endPrestartedWorkers,
+  isLive,
   prestartedWorkers,
   spawnHashWorker,
   takePrestartedWorker,
+  watchWaiting,
 } from './worker-spawn.js';
 
 /** Options of {@link runHashTasks}. */
@@ -87,18 +89,22 @@ export class WorkerReserve {
       (this.concurrency ?? defaultConcurrency()) - 1 - prestartedWorkers();
     for (let i = 0; i < count; i++) {
       const worker = spawnHashWorker();
-      // A worker waiting here must not keep the process alive.
+      // A worker waiting here must not keep the process alive, nor end it
+      // with an uncaught error if it fails before it is taken.
       worker.unref();
+      watchWaiting(worker);
       this.ready.push(worker);
     }
   }
 
   /** A started worker, if one is left. */
   take(): Worker | undefined {
-    const worker = this.ready.pop();
-    if (worker === undefined) return takePrestartedWorker();
-    worker.ref();
-    return worker;
+    for (let worker = this.ready.pop(); worker; worker = this.ready.pop()) {
+      if (!isLive(worker)) continue;
+      worker.ref();
+      return worker;
+    }
+    return takePrestartedWorker();
   }
 
   /** Ends the workers nobody took. */

@@ -47,6 +47,28 @@ export function spawnHashWorker(): Worker {
 /** Workers started ahead by {@link prestartHashWorkers}, not yet taken. */
 const prestarted: Worker[] = [];
 
+/** Workers that failed or ended while waiting to be taken. */
+const dead = new WeakSet<Worker>();
+
+/**
+ * Watches a worker that waits to be taken: a failure then marks it dead
+ * instead of ending the process with an uncaught error, and {@link isLive}
+ * lets the taker start a fresh one in its place (a dead worker would never
+ * answer its batch).
+ */
+export function watchWaiting(worker: Worker): void {
+  const mark = (): void => {
+    dead.add(worker);
+  };
+  worker.once('error', mark);
+  worker.once('exit', mark);
+}
+
+/** Whether a waiting worker is still usable (see {@link watchWaiting}). */
+export function isLive(worker: Worker): boolean {
+  return !dead.has(worker);
+}
+
 /**
  * Starts `count` hash workers now, for the next hashing in this process to
  * take (it takes only as many as it uses). They do not keep the process
@@ -58,20 +80,24 @@ export function prestartWorkers(count: number): void {
   for (let i = prestarted.length; i < count; i++) {
     const worker = spawnHashWorker();
     worker.unref();
+    watchWaiting(worker);
     prestarted.push(worker);
   }
 }
 
 /** A worker started ahead, if one is left (it then keeps the process alive again). */
 export function takePrestartedWorker(): Worker | undefined {
-  const worker = prestarted.pop();
-  worker?.ref();
-  return worker;
+  for (let worker = prestarted.pop(); worker; worker = prestarted.pop()) {
+    if (!isLive(worker)) continue;
+    worker.ref();
+    return worker;
+  }
+  return undefined;
 }
 
 /** How many workers started ahead are waiting. */
 export function prestartedWorkers(): number {
-  return prestarted.length;
+  return prestarted.filter(isLive).length;
 }
 
 /** Ends the workers started ahead that nobody took. */

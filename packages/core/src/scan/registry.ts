@@ -14,8 +14,10 @@ import type { ByteSource, FormatScanner, ScanContext } from './types.js';
 
 /**
  * A scanner whose module is loaded when it is first consulted. A module that
- * cannot be loaded fails closed: `detect` accepts, and `scan` then throws,
- * which the engine reports as a high SCAN_INTERNAL_ERROR naming the scanner.
+ * cannot be loaded fails closed: `detect` accepts the file (it cannot tell
+ * that the file is not of its format), and `scan` then throws, which the
+ * engine reports as a high SCAN_INTERNAL_ERROR naming the scanner. The load
+ * is tried again for the next file.
  */
 export function lazyScanner(
   id: string,
@@ -23,10 +25,21 @@ export function lazyScanner(
 ): FormatScanner {
   let loading: Promise<FormatScanner> | undefined;
   const scanner = (): Promise<FormatScanner> =>
-    (loading ??= load().then((s) => {
-      if (s.id !== id) throw new Error(`scanner ${id} loaded as ${s.id}`);
-      return s;
-    }));
+    (loading ??= load().then(
+      (s) => {
+        if (s.id !== id) throw new Error(`scanner ${id} loaded as ${s.id}`);
+        return s;
+      },
+      (cause: unknown) => {
+        // Tried again next time (a passing EMFILE must not claim every later
+        // file), and without the cause's `code`: an `E…` code would read as
+        // an I/O error of the model file being scanned.
+        loading = undefined;
+        throw new Error(`cannot load the ${id} scanner`, { cause });
+      },
+    ));
+  // Sources this scanner could not look at (its module failed to load).
+  const unseen = new WeakSet<ByteSource>();
   return {
     id,
     async detect(head: Buffer, source: ByteSource): Promise<boolean> {
@@ -34,11 +47,14 @@ export function lazyScanner(
       try {
         s = await scanner();
       } catch {
+        unseen.add(source);
         return true;
       }
       return s.detect(head, source);
     },
     async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
+      if (unseen.has(source))
+        throw new Error(`the ${id} scanner could not be loaded`);
       return (await scanner()).scan(source, ctx);
     },
   };

@@ -3,6 +3,7 @@
 // its command) are taken by the next hashing, which gives the same manifest;
 // a small model starts none, and the look at the path is bounded.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
@@ -11,7 +12,9 @@ import { HASH_WORKER_MARK } from '../../src/manifest/hash-worker.js';
 import {
   HASH_WORKER_MARK as SPAWN_MARK,
   endPrestartedWorkers,
+  isLive,
   prestartedWorkers,
+  watchWaiting,
 } from '../../src/manifest/worker-spawn.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
@@ -102,5 +105,16 @@ describe('prestartHashWorkers', () => {
     // A small model hashed next uses no worker; the one waiting is ended.
     await hashModel(makeTree({ 'a.txt': 'a' }), { concurrency: 2 });
     expect(prestartedWorkers()).toBe(0);
+  });
+
+  it('a waiting worker that fails is marked dead, not an uncaught error', async () => {
+    // Without the watch, the worker's 'error' event would end the process
+    // with a stack trace (the test run would report an unhandled error).
+    const worker = new Worker('throw new Error("no start")', { eval: true });
+    worker.unref();
+    watchWaiting(worker);
+    expect(isLive(worker)).toBe(true);
+    await new Promise((resolve) => worker.once('exit', resolve));
+    expect(isLive(worker)).toBe(false);
   });
 });

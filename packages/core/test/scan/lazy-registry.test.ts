@@ -12,6 +12,10 @@ import {
 } from '../../src/scan/registry.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { PICKLE_SCANNER } from '../../src/scan/pickle/scanner.js';
+import {
+  COMPRESSION_SCANNERS,
+  UNSUPPORTED_COMPRESSION_SCANNER,
+} from '../../src/scan/compression/wrappers.js';
 
 describe('lazy scanner registry', () => {
   it('keeps the detection order', () => {
@@ -47,6 +51,14 @@ describe('lazy scanner registry', () => {
     expect(FALLBACK_SCANNERS.map((s) => s.id)).toEqual(['pickle-text']);
   });
 
+  it('lists every compression wrapper the wrappers module has', () => {
+    // The registry names them before their module loads: a wrapper added
+    // there and not here would never be consulted.
+    const ids = SCANNERS.map((s) => s.id);
+    for (const s of [...COMPRESSION_SCANNERS, UNSUPPORTED_COMPRESSION_SCANNER])
+      expect(ids).toContain(s.id);
+  });
+
   it('every entry loads the scanner of its id', async () => {
     // detect() loads the module; an entry whose module gave another scanner
     // would accept everything (fail closed), so a random head must be refused
@@ -72,6 +84,36 @@ describe('lazy scanner registry', () => {
         severity: 'high',
       }),
     );
+  });
+
+  it('a failed load is not blamed on the file and is tried again', async () => {
+    let calls = 0;
+    const flaky = lazyScanner('flaky', () => {
+      calls += 1;
+      // The first load fails as an out-of-descriptors error would.
+      if (calls === 1)
+        return Promise.reject(
+          Object.assign(new Error('EMFILE: too many open files'), {
+            code: 'EMFILE',
+          }),
+        );
+      return Promise.resolve({ ...PICKLE_SCANNER, id: 'flaky' });
+    });
+    const first = await scanSource(bufferSource(Buffer.from('x')), 'w.bin', {
+      scanners: [flaky],
+    });
+    expect(first.error).toBeUndefined();
+    expect(first.findings).toContainEqual(
+      expect.objectContaining({
+        ruleId: 'SCAN_INTERNAL_ERROR',
+        severity: 'high',
+      }),
+    );
+    // The next file loads the scanner again, and it works.
+    expect(
+      await flaky.detect(Buffer.from('x'), bufferSource(Buffer.from('x'))),
+    ).toBe(false);
+    expect(calls).toBe(2);
   });
 
   it('a module that gives another scanner than its id is refused the same way', async () => {
