@@ -19,9 +19,9 @@ import {
   INLINE_BYTES,
   INLINE_FILES,
   endPrestartedWorkers,
-  isLive,
   prestartedWorkers,
   spawnHashWorker,
+  takeLive,
   takePrestartedWorker,
   watchWaiting,
 } from './worker-spawn.js';
@@ -99,12 +99,7 @@ export class WorkerReserve {
 
   /** A started worker, if one is left. */
   take(): Worker | undefined {
-    for (let worker = this.ready.pop(); worker; worker = this.ready.pop()) {
-      if (!isLive(worker)) continue;
-      worker.ref();
-      return worker;
-    }
-    return takePrestartedWorker();
+    return takeLive(this.ready) ?? takePrestartedWorker();
   }
 
   /** Ends the workers nobody took. */

@@ -87,7 +87,15 @@ export function prestartWorkers(count: number): void {
 
 /** A worker started ahead, if one is left (it then keeps the process alive again). */
 export function takePrestartedWorker(): Worker | undefined {
-  for (let worker = prestarted.pop(); worker; worker = prestarted.pop()) {
+  return takeLive(prestarted);
+}
+
+/**
+ * The last live worker of `waiting` (dead ones are dropped), which then keeps
+ * the process alive again; undefined when none is left.
+ */
+export function takeLive(waiting: Worker[]): Worker | undefined {
+  for (let worker = waiting.pop(); worker; worker = waiting.pop()) {
     if (!isLive(worker)) continue;
     worker.ref();
     return worker;

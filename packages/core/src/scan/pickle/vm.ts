@@ -449,6 +449,14 @@ function bigintFromLE(bytes: Buffer): bigint {
 }
 
 /**
+ * Puts the kind tag `k` on a class's prototype: one shared, enumerable
+ * property instead of one per value (a big pickle holds millions).
+ */
+function kindOn(cls: { prototype: object }, k: PickleValue['k']): void {
+  Object.defineProperty(cls.prototype, 'k', { value: k, enumerable: true });
+}
+
+/**
  * A `str` value: its text and offset, `k` shared on the prototype. `r` is
  * its record in the {@link Arena} once the memo or a container packed it
  * (-1 before, -2 when it is too long to pack), so that packing it again
@@ -462,10 +470,7 @@ class StrValue {
     readonly offset: number,
   ) {}
 }
-Object.defineProperty(StrValue.prototype, 'k', {
-  value: 'str',
-  enumerable: true,
-});
+kindOn(StrValue, 'str');
 
 /**
  * A `bytes` value whose bytes were not kept: three numbers of its own, `k`
@@ -850,9 +855,11 @@ function arrayOf(e: Elements): PickleValue[] {
   return Array.isArray(e) ? e : e.toArray();
 }
 
-/** A list: `items` reads its elements (a new array when they are packed). */
-class ListValue {
-  declare readonly k: 'list';
+/**
+ * The elements of a list or a set: `items` reads them (a new array when they
+ * are packed); APPEND(S) and ADDITEMS add to them.
+ */
+abstract class ElementsValue {
   constructor(private e: Elements) {}
   get items(): PickleValue[] {
     return arrayOf(this.e);
@@ -861,29 +868,24 @@ class ListValue {
     this.e = appendElements(this.e, more, arena);
   }
 }
-Object.defineProperty(ListValue.prototype, 'k', {
-  value: 'list',
-  enumerable: true,
-});
+
+/** A list. */
+class ListValue extends ElementsValue {
+  declare readonly k: 'list';
+}
+kindOn(ListValue, 'list');
 
 /** A set or frozenset. */
-class SetValue {
+class SetValue extends ElementsValue {
   declare readonly k: 'set';
   constructor(
-    private e: Elements,
+    e: Elements,
     readonly frozen: boolean,
-  ) {}
-  get items(): PickleValue[] {
-    return arrayOf(this.e);
-  }
-  add(more: PickleValue[], arena: Arena): void {
-    this.e = appendElements(this.e, more, arena);
+  ) {
+    super(e);
   }
 }
-Object.defineProperty(SetValue.prototype, 'k', {
-  value: 'set',
-  enumerable: true,
-});
+kindOn(SetValue, 'set');
 
 /** A dict: keys and values alternate in its elements; `entries` pairs them. */
 class DictValue {
@@ -907,10 +909,7 @@ class DictValue {
     this.e = appendElements(this.e, flat, arena);
   }
 }
-Object.defineProperty(DictValue.prototype, 'k', {
-  value: 'dict',
-  enumerable: true,
-});
+kindOn(DictValue, 'dict');
 
 /** A tuple of more than {@link PACK_AFTER} elements, packed (small ones are literals). */
 class PackedTuple {
@@ -920,10 +919,7 @@ class PackedTuple {
     return this.e.toArray();
   }
 }
-Object.defineProperty(PackedTuple.prototype, 'k', {
-  value: 'tuple',
-  enumerable: true,
-});
+kindOn(PackedTuple, 'tuple');
 
 function tupleOf(items: PickleValue[], arena: Arena): PickleValue {
   const e = elementsOf(items, arena);
@@ -1944,7 +1940,7 @@ class PickleMachine {
         // ADDITEMS
         const items = this.popMark(op);
         const t = this.top(op);
-        if (t instanceof SetValue && !t.frozen) t.add(items, this.arena);
+        if (t instanceof SetValue && !t.frozen) t.append(items, this.arena);
         else if (t.k !== 'set' || t.frozen) this.mutate(op, t, start);
         break;
       }
