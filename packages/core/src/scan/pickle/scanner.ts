@@ -131,53 +131,119 @@ function isTensorLike(v: PickleValue): boolean {
   );
 }
 
-/** Decodes a staging helper applied to a constant (`base64.b64decode(b'…')`), when we can. */
-function stagedConstant(
-  v: PickleValue,
-  used: Set<number>,
-  depth = 0,
-): Buffer | undefined {
-  if (v.k === 'bytes' || v.k === 'str') used.add(v.offset);
-  if (v.k === 'bytes') return v.v;
-  if (v.k === 'str') return Buffer.from(v.v, 'latin1');
-  if (v.k !== 'call' || v.fn.k !== 'global' || depth > 8) return undefined;
-  const c = globalName(v.fn).canonical;
-  const inner = stagedConstant(
-    tupleItems(v.args)[0] ?? { k: 'unknown' },
-    used,
-    depth + 1,
-  );
-  if (inner === undefined) return undefined;
-  try {
-    if (
-      /^base64\.(b64decode|decodebytes|standard_b64decode)$/.test(c) ||
-      c === 'binascii.a2b_base64'
-    )
-      return Buffer.from(inner.toString('latin1'), 'base64');
-    if (c === 'base64.urlsafe_b64decode')
-      return Buffer.from(inner.toString('latin1'), 'base64url');
-    if (c === 'binascii.unhexlify' || c === 'bytes.fromhex')
-      return Buffer.from(inner.toString('latin1'), 'hex');
-    if (c === 'zlib.decompress')
-      return inflateSync(inner, { maxOutputLength: 64 * 1024 * 1024 });
-  } catch {
-    return undefined;
-  }
+/** The decoder a staging helper applies, by its canonical name. */
+function stagingDecoder(c: string): ((b: Buffer) => Buffer) | undefined {
+  if (
+    /^base64\.(b64decode|decodebytes|standard_b64decode)$/.test(c) ||
+    c === 'binascii.a2b_base64'
+  )
+    return (b) => Buffer.from(b.toString('latin1'), 'base64');
+  if (c === 'base64.urlsafe_b64decode')
+    return (b) => Buffer.from(b.toString('latin1'), 'base64url');
+  if (c === 'binascii.unhexlify' || c === 'bytes.fromhex')
+    return (b) => Buffer.from(b.toString('latin1'), 'hex');
+  if (c === 'zlib.decompress')
+    return (b) => inflateSync(b, { maxOutputLength: 64 * 1024 * 1024 });
   return undefined;
 }
 
-/** True when `v` is, or stages (`b64decode(…)`), a constant the VM did not keep. */
-function unkeptConstant(v: PickleValue, depth = 0): boolean {
-  if (v.k === 'bytes') return v.v === undefined;
+/** Bytes of constants the VM did not keep, read back from the source, by the offset of their opcode. */
+type ReadBack = Map<number, Buffer>;
+
+/**
+ * Decodes a staging helper applied to a constant (`base64.b64decode(b'…')`),
+ * when we can; the bytes of a constant the VM did not keep come from `readBack`.
+ */
+function stagedConstant(
+  v: PickleValue,
+  used: Set<number>,
+  readBack: ReadBack,
+  depth = 0,
+): Buffer | undefined {
+  if (v.k === 'bytes' || v.k === 'str') used.add(v.offset);
+  if (v.k === 'bytes') return v.v ?? readBack.get(v.offset);
+  if (v.k === 'str') return Buffer.from(v.v, 'latin1');
+  if (v.k !== 'call' || v.fn.k !== 'global' || depth > 8) return undefined;
+  const decode = stagingDecoder(globalName(v.fn).canonical);
+  const inner = stagedConstant(
+    tupleItems(v.args)[0] ?? { k: 'unknown' },
+    used,
+    readBack,
+    depth + 1,
+  );
+  if (inner === undefined || decode === undefined) return undefined;
+  try {
+    return decode(inner);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The constant a chain of staging helpers decodes (`zlib.decompress(b64decode(b'…'))`),
+ * when the VM did not keep its bytes and they lie in the source: what
+ * {@link stagedConstant} needs read back.
+ */
+function unkeptStagedBytes(
+  v: PickleValue,
+  depth = 0,
+): Extract<PickleValue, { k: 'bytes' }> | undefined {
+  if (v.k === 'bytes')
+    return depth > 0 && v.v === undefined && v.dataOffset !== undefined
+      ? v
+      : undefined;
+  if (v.k !== 'call' || v.fn.k !== 'global' || depth > 8) return undefined;
+  if (stagingDecoder(globalName(v.fn).canonical) === undefined)
+    return undefined;
+  const first = tupleItems(v.args)[0];
+  return first === undefined ? undefined : unkeptStagedBytes(first, depth + 1);
+}
+
+/** True when `v` is, or stages (`b64decode(…)`), a constant the VM did not keep (nor read back). */
+function unkeptConstant(
+  v: PickleValue,
+  readBack: ReadBack,
+  depth = 0,
+): boolean {
+  if (v.k === 'bytes') return v.v === undefined && !readBack.has(v.offset);
   if (v.k === 'unknown') return true;
   if (v.k !== 'call' || depth > 8) return false;
   const first = tupleItems(v.args)[0];
-  return first !== undefined && unkeptConstant(first, depth + 1);
+  return first !== undefined && unkeptConstant(first, readBack, depth + 1);
 }
+
+/**
+ * Bytes of unkept constants read back for staging helpers, per analysis:
+ * as many as the VM keeps by default (`maxRetainedBytes`). Past it a staged
+ * payload is not decoded: a high `SCAN_INCOMPLETE`, as before.
+ */
+const READ_BACK_BYTES = 16 * 1024 * 1024;
 
 /** True when the bytes look like a complete binary pickle (`PROTO n … STOP`). */
 export function looksLikePickle(b: Buffer): boolean {
   return b.length >= 4 && b[b.length - 1] === 0x2e && detectBinaryPickle(b);
+}
+
+/**
+ * False when bytes of `length` whose first are `b[start, end)` cannot be a
+ * complete binary pickle ({@link looksLikePickle}); the last byte is looked
+ * at only when it is there.
+ */
+function mayBePickle(
+  b: Buffer,
+  start: number,
+  end: number,
+  length: number,
+): boolean {
+  if (length < 4) return false;
+  if (end - start === length && b[end - 1] !== 0x2e) return false;
+  if (end - start < 3) return true;
+  return (
+    b[start] === 0x80 &&
+    b[start + 1]! >= 2 &&
+    b[start + 1]! <= 5 &&
+    pickleOpcodeName(b[start + 2]!) !== undefined
+  );
 }
 
 /** Bytes that `String.prototype.trim` removes from a latin1 string. */
@@ -205,10 +271,10 @@ function isBase64Byte(c: number): boolean {
  * into a string of its own size to be matched. Never false for text the
  * matching below would accept.
  */
-function mayBeEncodedText(b: Buffer): boolean {
-  let i = 0;
-  while (i < b.length && isTrimmedByte(b[i]!)) i++;
-  const end = Math.min(b.length, i + 256);
+function mayBeEncodedText(b: Buffer, start = 0, stop = b.length): boolean {
+  let i = start;
+  while (i < stop && isTrimmedByte(b[i]!)) i++;
+  const end = Math.min(stop, i + 256);
   for (; i < end; i++) {
     const c = b[i]!;
     if (!isBase64Byte(c) && !isTrimmedByte(c)) return false;
@@ -216,12 +282,46 @@ function mayBeEncodedText(b: Buffer): boolean {
   return true;
 }
 
+/** False when bytes of `length` whose first are `b[start, end)` do not start with a zlib header (`0x78`, then a check byte). */
+function mayBeZlib(
+  b: Buffer,
+  start: number,
+  end: number,
+  length: number,
+): boolean {
+  if (length < 8) return false;
+  if (end - start < 2) return true;
+  return b[start] === 0x78 && ((0x78 << 8) | b[start + 1]!) % 31 === 0;
+}
+
+/**
+ * False when {@link unwrapNestedPickle} finds nothing in bytes of `length`
+ * whose first are `b[start, end)` (all of them, or a part), whatever the
+ * bytes not looked at: not a raw pickle, no zlib header, not base64 or hex
+ * text. The VM keeps and lists only the bytes constants for which this
+ * holds (its `keepBytes`): the others are data that no later check reads
+ * (a staging helper applied to one reads it back from the source; a
+ * loader's raw payload is a slice of it).
+ */
+export function mayHideNestedPickle(
+  b: Buffer,
+  start = 0,
+  end: number = b.length,
+  length: number = end - start,
+): boolean {
+  return (
+    mayBePickle(b, start, end, length) ||
+    mayBeZlib(b, start, end, length) ||
+    mayBeEncodedText(b, start, end)
+  );
+}
+
 /** Finds a pickle hidden in a constant: raw, zlib-compressed, base64 or hex text. */
 export function unwrapNestedPickle(
   b: Buffer,
 ): { data: Buffer; encoding: string } | undefined {
   if (looksLikePickle(b)) return { data: b, encoding: 'raw' };
-  if (b.length >= 8 && b[0] === 0x78 && ((0x78 << 8) | b[1]!) % 31 === 0) {
+  if (mayBeZlib(b, 0, b.length, b.length)) {
     try {
       const out = inflateSync(b, { maxOutputLength: 64 * 1024 * 1024 });
       if (looksLikePickle(out)) return { data: out, encoding: 'zlib' };
@@ -278,6 +378,7 @@ export async function scanPickleSource(
     onBuild: joblibBuildHook(() => {
       joblib = true;
     }),
+    keepBytes: mayHideNestedPickle,
     limits: {
       maxOpcodes: ctx.limits.maxPickleOpcodes,
       maxStack: ctx.limits.maxPickleStack,
@@ -371,6 +472,8 @@ export async function scanPickleSource(
   const nestedJobs: { data: Buffer; name: string }[] = [];
   /** Nested payloads too large to keep: scanned as slices of the source. */
   const sliceJobs: { offset: number; length: number; name: string }[] = [];
+  const readBack: ReadBack = new Map();
+  let readBackLeft = READ_BACK_BYTES;
   for (const { value: call, offset } of analysis.calls) {
     const fn = call.fn;
     if (fn.k !== 'global') {
@@ -493,9 +596,21 @@ export async function scanPickleSource(
           sliced++;
           continue;
         }
-        const b = stagedConstant(a, nestedDone);
+        const leaf = unkeptStagedBytes(a);
+        if (
+          leaf !== undefined &&
+          !readBack.has(leaf.offset) &&
+          leaf.length <= readBackLeft
+        ) {
+          const data = await source.read(leaf.dataOffset!, leaf.length);
+          if (data.length === leaf.length) {
+            readBack.set(leaf.offset, data);
+            readBackLeft -= data.length;
+          }
+        }
+        const b = stagedConstant(a, nestedDone, readBack);
         if (b !== undefined) payloads.push(b);
-        else if (unkeptConstant(a)) {
+        else if (unkeptConstant(a, readBack)) {
           // An encoded payload too large to keep: it was not decoded nor scanned.
           const f = incompleteFinding({
             limit: 'pickleRetainedBytes',
