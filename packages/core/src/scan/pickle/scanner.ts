@@ -298,10 +298,11 @@ function mayBeZlib(
  * False when {@link unwrapNestedPickle} finds nothing in bytes of `length`
  * whose first are `b[start, end)` (all of them, or a part), whatever the
  * bytes not looked at: not a raw pickle, no zlib header, not base64 or hex
- * text. The VM keeps and lists only the bytes constants for which this
- * holds (its `keepBytes`): the others are data that no later check reads
- * (a staging helper applied to one reads it back from the source; a
- * loader's raw payload is a slice of it).
+ * text. The VM lists a constant past its retention budget only when this
+ * holds (`listBytes`), and keeps one within it only when
+ * {@link unwrapNestedPickle} finds a pickle (`keepBytes`): the others are
+ * data that no later check reads (a staging helper applied to one reads
+ * it back from the source; a loader's raw payload is a slice of it).
  */
 export function mayHideNestedPickle(
   b: Buffer,
@@ -378,7 +379,9 @@ export async function scanPickleSource(
     onBuild: joblibBuildHook(() => {
       joblib = true;
     }),
-    keepBytes: mayHideNestedPickle,
+    // The bytes of a constant matter afterwards only when they hide a pickle.
+    keepBytes: (b) => unwrapNestedPickle(b) !== undefined,
+    listBytes: mayHideNestedPickle,
     limits: {
       maxOpcodes: ctx.limits.maxPickleOpcodes,
       maxStack: ctx.limits.maxPickleStack,

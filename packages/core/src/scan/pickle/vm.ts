@@ -172,8 +172,8 @@ export type PickleBuildHook = (
   state: PickleValue,
 ) => { skip: number; paddingByte?: boolean } | { pickle: true } | undefined;
 
-/** See {@link PickleAnalysisOptions.keepBytes}. */
-export type KeepBytes = (
+/** See {@link PickleAnalysisOptions.listBytes}. */
+export type ListBytes = (
   buf: Buffer,
   start: number,
   end: number,
@@ -190,17 +190,22 @@ export interface PickleAnalysisOptions {
   /** See {@link PickleBuildHook}. */
   onBuild?: PickleBuildHook;
   /**
-   * Whether a later check needs the bytes of a `bytes` operand of `length`
-   * bytes whose first `end - start` are `buf[start, end)` (valid only during
-   * the call). Asked, with all of them, for each operand the retention
-   * budget lets the VM keep: false drops its bytes, and the value is then
-   * as one past the budget (length and offsets only, its bytes contiguous
-   * in the source at `dataOffset`); the budget is charged all the same.
-   * Asked too, with those in the window, for an operand past the budget
-   * that starts in the window. Either way, false leaves the value out of
-   * `constants`. Default: every operand the budget allows is kept.
+   * Whether a later check needs the bytes of a `bytes` operand that the
+   * retention budget lets the VM keep (`data`: a view valid only during the
+   * call). False drops them: the value is then as one past the budget
+   * (length and offsets only, its bytes contiguous in the source at
+   * `dataOffset`) and is not listed in `constants`; the budget is charged
+   * all the same. Default: every operand the budget allows is kept.
    */
-  keepBytes?: KeepBytes;
+  keepBytes?: (data: Buffer) => boolean;
+  /**
+   * Whether a `bytes` operand past the retention budget, of `length` bytes
+   * whose first `end - start` are `buf[start, end)` (those in the window,
+   * valid only during the call), may matter to a later check: false leaves
+   * it out of `constants`. Asked only for operands that start in the
+   * window. Default: all are listed.
+   */
+  listBytes?: ListBytes;
   /** Start offset. Default 0. */
   start?: number;
   signal?: AbortSignal;
@@ -1113,7 +1118,8 @@ class PickleMachine {
     readonly limits: PickleVmLimits,
     private readonly onBuild: PickleBuildHook | undefined,
     start: number,
-    private readonly keepBytes?: KeepBytes,
+    private readonly keepBytes?: (data: Buffer) => boolean,
+    private readonly listBytes?: ListBytes,
   ) {
     this.pos = start;
   }
@@ -1326,7 +1332,7 @@ class PickleMachine {
         length >= 8 &&
         o >= 0 &&
         o < buf.length &&
-        this.keepBytes?.(buf, o, Math.min(buf.length, o + length), length) ===
+        this.listBytes?.(buf, o, Math.min(buf.length, o + length), length) ===
           false
       )
         return v;
@@ -1334,7 +1340,7 @@ class PickleMachine {
     }
     this.retained += length;
     // Bytes no later check needs (data, mostly): neither copied nor listed.
-    if (this.keepBytes?.(data, 0, length, length) === false)
+    if (this.keepBytes?.(data) === false)
       return new UnkeptBytes(length, offset, dataOffset);
     return this.constant({
       k: 'bytes',
@@ -2406,6 +2412,7 @@ async function runMachine(
     options.onBuild,
     start,
     options.keepBytes,
+    options.listBytes,
   );
   const callerStreams = options.streamLimit ?? Infinity;
   const streamLimit = Math.min(callerStreams, limits.maxStreams);
