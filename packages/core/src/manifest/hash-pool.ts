@@ -11,19 +11,20 @@ import { modelSealError } from '../errors.js';
 import {
   HashTaskError,
   RangeHasher,
+  hexLength,
+  packTasks,
   type FromWorker,
   type HashTask,
   type ToWorker,
 } from './hash-worker.js';
 import {
-  INLINE_BYTES,
-  INLINE_FILES,
   endPrestartedWorkers,
   prestartedWorkers,
   spawnHashWorker,
   takeLive,
   takePrestartedWorker,
   watchWaiting,
+  workersFor,
 } from './worker-spawn.js';
 
 /** Options of {@link runHashTasks}. */
@@ -80,13 +81,18 @@ export class WorkerReserve {
   /** @param concurrency - the hashing threads wanted (the calling thread included) */
   constructor(private readonly concurrency: number | undefined) {}
 
-  /** Starts the workers a large model will need (once; nothing after {@link close}). */
-  start(): void {
+  /**
+   * Starts the workers a large model will need (once; nothing after
+   * {@link close}), judged from the first `files` files listed, of `bytes`
+   * in all: none for small files on two threads (workersFor).
+   */
+  start(files: number, bytes: number): void {
     if (this.started || this.closed) return;
+    const threads = this.concurrency ?? defaultConcurrency();
+    if (workersFor(files, bytes, threads) === 0) return;
     this.started = true;
     // Workers already started ahead (prestartHashWorkers) count.
-    const count =
-      (this.concurrency ?? defaultConcurrency()) - 1 - prestartedWorkers();
+    const count = threads - 1 - prestartedWorkers();
     for (let i = 0; i < count; i++) {
       const worker = spawnHashWorker();
       // A worker waiting here must not keep the process alive, nor end it
@@ -144,10 +150,13 @@ export async function runHashTasks(
   if (options.signal?.aborted) aborted();
   let totalBytes = 0;
   for (let i = 0; i < source.count; i++) totalBytes += source.bytes(i);
-  const requested = options.concurrency ?? defaultConcurrency();
-  let workers = Math.max(0, Math.min(requested - 1, source.count - 1));
-  // Workers cost a few tens of milliseconds to start; a small model of few files is hashed here.
-  if (totalBytes < INLINE_BYTES && source.count <= INLINE_FILES) workers = 0;
+  // Workers cost a few tens of milliseconds to start and about 20 MiB each:
+  // none for a small model, nor for small files on two threads (workersFor).
+  const workers = workersFor(
+    source.count,
+    totalBytes,
+    options.concurrency ?? defaultConcurrency(),
+  );
   try {
     return await hashOnPool(source, workers, options);
   } finally {
@@ -210,30 +219,29 @@ function hashOnPool(
       const worker =
         options.reserve?.take() ?? takePrestartedWorker() ?? spawnHashWorker();
       pool.push(worker);
-      const inFlight = new Map<number, HashTask>();
+      // Batches sent and not yet answered, in order (a worker answers in order).
+      const sent: HashTask[][] = [];
       let inFlightBytes = 0;
-      let batches = 0;
       // Two batches of small files in flight: the next is there when one
       // ends, whatever the calling thread is doing. A large range goes alone.
       const fill = (): void => {
-        while (batches < 2 && inFlightBytes < BATCH_BYTES) {
+        while (sent.length < 2 && inFlightBytes < BATCH_BYTES) {
           const batch = nextBatch(BATCH_BYTES, BATCH_COUNT);
           if (batch.length === 0) break;
-          for (const task of batch) {
-            inFlight.set(task.id, task);
-            inFlightBytes += task.end - task.start;
-          }
-          batches += 1;
-          worker.postMessage({
-            type: 'tasks',
-            tasks: batch,
-          } satisfies ToWorker);
+          for (const task of batch) inFlightBytes += task.end - task.start;
+          sent.push(batch);
+          const packed = packTasks(batch);
+          worker.postMessage(
+            (packed === undefined
+              ? { type: 'tasks', tasks: batch }
+              : { type: 'packed', packed }) satisfies ToWorker,
+          );
         }
-        if (batches === 0) void worker.terminate();
+        if (sent.length === 0) void worker.terminate();
       };
       // A worker that dies with work in hand must not leave the caller waiting forever.
       worker.on('exit', (code) => {
-        if (inFlight.size > 0)
+        if (sent.length > 0)
           finish(
             modelSealError(
               'INTERNAL_ERROR',
@@ -244,17 +252,35 @@ function hashOnPool(
       worker.on('message', (message: FromWorker) => {
         if (settled) return;
         switch (message.type) {
-          case 'batch':
-            batches -= 1;
-            for (const { id, digest, state } of message.digests) {
-              const task = inFlight.get(id)!;
-              inFlight.delete(id);
+          case 'batch': {
+            const batch = sent.shift()!;
+            let expected = 0;
+            for (const task of batch) expected += hexLength(task.algorithm);
+            if (message.hex.length !== expected) {
+              finish(
+                modelSealError(
+                  'INTERNAL_ERROR',
+                  `hash worker answered ${message.hex.length} hex digits for ${expected}`,
+                ),
+              );
+              break;
+            }
+            let at = 0;
+            for (let i = 0; i < batch.length; i++) {
+              const task = batch[i]!;
+              const length = hexLength(task.algorithm);
               inFlightBytes -= task.end - task.start;
-              done(task, digest, state);
+              done(
+                task,
+                message.hex.slice(at, at + length),
+                message.states?.[i] ?? undefined,
+              );
+              at += length;
             }
             if (remaining === 0) finish();
             else fill();
             break;
+          }
           case 'error':
             finish(toModelSealError(message));
             break;

@@ -10,7 +10,7 @@
  * (docs/performance.md). The thread that hashes a chunk also reads it (one
  * synchronous pread), so the bytes are still in its cache when they are hashed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as hashOnce } from 'node:crypto';
 import { constants, closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as WorkerThreads from 'node:worker_threads';
@@ -114,6 +114,11 @@ export interface Hasher {
   hex(): string;
 }
 
+/** Node's name of a manifest hash algorithm other than BLAKE3 (BLAKE2b is BLAKE2b-512). */
+function nodeAlgorithm(algorithm: HashTask['algorithm']): string {
+  return algorithm === 'blake2b' ? 'blake2b512' : 'sha256';
+}
+
 /** An incremental hasher for a manifest hash algorithm (BLAKE2b is BLAKE2b-512). */
 export function createHasher(algorithm: HashTask['algorithm']): Hasher {
   if (algorithm === 'blake3') {
@@ -133,7 +138,7 @@ export function createHasher(algorithm: HashTask['algorithm']): Hasher {
       hex: () => h.digest('hex'),
     };
   }
-  const h = createHash(algorithm === 'blake2b' ? 'blake2b512' : 'sha256');
+  const h = createHash(nodeAlgorithm(algorithm));
   return { update: (data) => void h.update(data), hex: () => h.digest('hex') };
 }
 
@@ -247,7 +252,13 @@ export class RangeHasher {
       return {
         task,
         fd,
-        hasher: createHasher(task.algorithm),
+        // Made on the first read that is not the whole range (a range read
+        // in one piece is hashed in one call: no hash object per small
+        // file). BLAKE3's now, so that a missing binding fails at once.
+        hasher:
+          task.algorithm === 'blake3'
+            ? createHasher(task.algorithm)
+            : undefined,
         position: task.start,
         before,
       };
@@ -268,7 +279,7 @@ export class RangeHasher {
     maxBytes: number,
     onBytes: (n: number) => void,
   ): boolean {
-    const { task, fd, hasher } = range;
+    const { task, fd } = range;
     const buffer = this.buffer;
     // A range that ends where the file ends asks its last read for one byte
     // more: getting exactly the rest proves the file still ends there, with
@@ -302,7 +313,14 @@ export class RangeHasher {
           `${task.name}: file changed size while hashing`,
         );
       if (last && bytesRead === rest) range.endChecked = true;
-      hasher.update(buffer.subarray(0, bytesRead));
+      const chunk = buffer.subarray(0, bytesRead);
+      if (
+        range.hasher === undefined &&
+        range.position === task.start &&
+        range.position + bytesRead === task.end
+      )
+        range.digest = hashOnce(nodeAlgorithm(task.algorithm), chunk, 'hex');
+      else (range.hasher ??= createHasher(task.algorithm)).update(chunk);
       range.position += bytesRead;
       onBytes(bytesRead);
     }
@@ -316,7 +334,10 @@ export class RangeHasher {
     const after = range.task.bindStat
       ? fileState(fstatSync(range.fd, { bigint: true }))
       : undefined;
-    return bound(range.hasher.hex(), range.before, after);
+    const digest =
+      range.digest ??
+      (range.hasher ?? createHasher(range.task.algorithm)).hex();
+    return bound(digest, range.before, after);
   }
 
   /** Closes the range's file. */
@@ -329,7 +350,10 @@ export class RangeHasher {
 export interface OpenRange {
   readonly task: HashTask;
   readonly fd: number;
-  readonly hasher: Hasher;
+  /** Made on the first read of a range that takes more than one. */
+  hasher: Hasher | undefined;
+  /** The digest of a range read in one piece. */
+  digest?: string;
   position: number;
   readonly before: string | undefined;
   /** The last read found the end of the file at the size it was listed with. */
@@ -346,12 +370,100 @@ function bound(
     : { digest };
 }
 
+/**
+ * A batch of tasks as a worker receives it: a few flat values instead of an
+ * object and two strings per task, so that neither thread makes garbage per
+ * file (at 200,000 files, promoted task copies were most of the calling
+ * thread's heap; issue 11 item 4). Task `i` is `nums[4i..4i+3]` (id, start,
+ * end, size), `flags[i]` ({@link NO_FOLLOW}, {@link BIND_STAT}) and the
+ * `2i`-th and `2i+1`-th NUL-separated parts of `text` (path, name).
+ */
+export interface PackedTasks {
+  nums: Float64Array;
+  flags: Uint8Array;
+  text: string;
+  algorithm: HashTask['algorithm'];
+}
+
+const NO_FOLLOW = 1;
+const BIND_STAT = 2;
+
+/**
+ * Packs a batch for a worker; undefined when it cannot be packed (a path
+ * given as bytes, a NUL in a path or name, mixed algorithms): the batch then
+ * goes as objects.
+ */
+export function packTasks(tasks: readonly HashTask[]): PackedTasks | undefined {
+  const algorithm = tasks[0]?.algorithm;
+  if (algorithm === undefined) return undefined;
+  const nums = new Float64Array(tasks.length * 4);
+  const flags = new Uint8Array(tasks.length);
+  let text = '';
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i]!;
+    if (typeof task.path !== 'string' || task.algorithm !== algorithm)
+      return undefined;
+    if (task.path.includes('\0') || task.name.includes('\0')) return undefined;
+    nums[4 * i] = task.id;
+    nums[4 * i + 1] = task.start;
+    nums[4 * i + 2] = task.end;
+    nums[4 * i + 3] = task.size;
+    flags[i] =
+      (task.noFollow ? NO_FOLLOW : 0) |
+      (task.bindStat === true ? BIND_STAT : 0);
+    text +=
+      i === 0 ? `${task.path}\0${task.name}` : `\0${task.path}\0${task.name}`;
+  }
+  return { nums, flags, text, algorithm };
+}
+
+/** The tasks of a packed batch (see {@link PackedTasks}). */
+export function unpackTasks(packed: PackedTasks): HashTask[] {
+  const { nums, flags, text, algorithm } = packed;
+  const tasks: HashTask[] = [];
+  let at = 0;
+  const part = (): string => {
+    const end = text.indexOf('\0', at);
+    const value = text.slice(at, end === -1 ? text.length : end);
+    at = end === -1 ? text.length : end + 1;
+    return value;
+  };
+  for (let i = 0; i < flags.length; i++) {
+    const path = part();
+    const name = part();
+    const task: HashTask = {
+      id: nums[4 * i]!,
+      path,
+      name,
+      start: nums[4 * i + 1]!,
+      end: nums[4 * i + 2]!,
+      size: nums[4 * i + 3]!,
+      algorithm,
+      noFollow: (flags[i]! & NO_FOLLOW) !== 0,
+    };
+    if ((flags[i]! & BIND_STAT) !== 0) task.bindStat = true;
+    tasks.push(task);
+  }
+  return tasks;
+}
+
+/** Length of a digest's hex text. */
+export function hexLength(algorithm: HashTask['algorithm']): number {
+  return algorithm === 'blake2b' ? 128 : 64;
+}
+
 /** Messages from the pool to a worker. */
-export type ToWorker = { type: 'tasks'; tasks: HashTask[] };
+export type ToWorker =
+  | { type: 'tasks'; tasks: HashTask[] }
+  | { type: 'packed'; packed: PackedTasks };
 /** Messages from a worker to the pool. */
 export type FromWorker =
-  /** Every task of a batch, answered in one message; the worker is then idle. */
-  | { type: 'batch'; digests: { id: number; digest: string; state?: string }[] }
+  /**
+   * Every task of a batch, answered in one message in the batch's order (the
+   * worker is then idle): the digests' hex texts one after the other, and
+   * each task's bound file state (null when none) only when some task has one.
+   */
+  | { type: 'batch'; hex: string; states?: (string | null)[] }
   | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
   | { type: 'progress'; bytes: number };
 
@@ -390,13 +502,19 @@ function listen(port: WorkerThreads.MessagePort): void {
     }
   };
   port.on('message', (message: ToWorker) => {
-    const digests: { id: number; digest: string; state?: string }[] = [];
-    for (const task of message.tasks) {
+    const tasks =
+      message.type === 'packed' ? unpackTasks(message.packed) : message.tasks;
+    let hex = '';
+    let states: (string | null)[] | undefined;
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
       try {
-        digests.push({
-          id: task.id,
-          ...hasher.hashWhole(task, onBytes),
-        });
+        const { digest, state } = hasher.hashWhole(task, onBytes);
+        hex += digest;
+        if (state !== undefined) {
+          states ??= new Array<string | null>(tasks.length).fill(null);
+          states[i] = state;
+        }
       } catch (error) {
         const e = error instanceof HashTaskError ? error : ioError(task, error);
         port.postMessage({
@@ -415,6 +533,10 @@ function listen(port: WorkerThreads.MessagePort): void {
       } satisfies FromWorker);
       unreported = 0;
     }
-    port.postMessage({ type: 'batch', digests } satisfies FromWorker);
+    port.postMessage(
+      (states === undefined
+        ? { type: 'batch', hex }
+        : { type: 'batch', hex, states }) satisfies FromWorker,
+    );
   });
 }
