@@ -114,7 +114,25 @@ if (
   }
   if (stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers } = await import('@modelseal/core/prestart');
+    // --threads N (as the command reads it; anything else is the command's to refuse).
+    const at = args.findIndex(
+      (a) => a === '--threads' || a.startsWith('--threads='),
+    );
+    const text =
+      at === -1
+        ? undefined
+        : args[at].startsWith('--threads=')
+          ? args[at].slice('--threads='.length)
+          : args[at + 1];
+    // Past 256 the command refuses the value: then no worker starts here.
+    const threads =
+      text === undefined || !/^[1-9][0-9]*$/.test(text)
+        ? undefined
+        : Number(text) <= 256
+          ? Number(text)
+          : 1;
     const { large } = prestartHashWorkers(last, {
+      concurrency: threads,
       shards,
       // verify decodes the statement first: a worker started ahead for a
       // tree of many files would only be held through that phase.

@@ -115,6 +115,8 @@ describe('modelseal digest', () => {
       ['digest'],
       ['digest', demo, '--hash', 'md5'],
       ['digest', demo, '--shard-size', '-1'],
+      ['digest', demo, '--threads', '0'],
+      ['digest', demo, '--threads', '257'],
       ['frobnicate'],
     ]) {
       const result = await runCli(args);
@@ -123,6 +125,20 @@ describe('modelseal digest', () => {
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('--threads N gives the same digest with one thread as with several', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 80; i++) files[`d${i % 4}/f${i}.txt`] = `${i}\n`;
+    files['big.bin'] = 'x'.repeat(3 * 1024 * 1024);
+    const model = tree('threads', files);
+    const roots = new Set<string>();
+    for (const threads of ['1', '2', '4']) {
+      const result = await runCli(['digest', '--threads', threads, model]);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      roots.add(result.stdout);
+    }
+    expect(roots.size).toBe(1);
   });
 
   it('a missing model exits 3 naming the path; --json puts the error on stdout', async () => {

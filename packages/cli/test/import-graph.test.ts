@@ -93,10 +93,15 @@ describe('CLI import graph', () => {
     mkdirSync(wide);
     for (let i = 0; i < 100; i++)
       writeFileSync(join(wide, `f${i}.txt`), `${i}\n`);
-    const r = loaded(['digest', wide]);
+    // Three threads: small files use workers (on two they do not: below).
+    const r = loaded(['digest', '--threads', '3', wide]);
     expect(r.builtins).toContain('node:worker_threads');
     expect(r.builtins).toContain('node:v8');
     expect(r.own).toContain('core/manifest/prestart.js');
+    // Many small files on two threads: no worker (17-20 MiB for a few per cent).
+    const two = loaded(['digest', '--threads', '2', wide]);
+    expect(two.builtins).not.toContain('node:worker_threads');
+    expect(two.builtins).toContain('node:v8');
   });
 
   it('verify key loads neither the Sigstore signing, TUF or verifier stack nor BLAKE3', () => {

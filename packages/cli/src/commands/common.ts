@@ -14,6 +14,7 @@ export const MODEL_FLAGS = {
   'allow-symlinks': { type: 'boolean' },
   hash: { type: 'string' },
   'shard-size': { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
 /** Output flags shared by every command. */
@@ -45,8 +46,23 @@ export function hashOptionsFrom(parsed: Parsed): HashModelOptions {
     options.method = 'shards';
     options.shardSize = shardSize;
   }
+  const threads = threadsFrom(parsed);
+  if (threads !== undefined) options.concurrency = threads;
   return options;
 }
+
+/** `--threads N`: hashing threads, the calling thread included (default: one per core). */
+export function threadsFrom(parsed: Parsed): number | undefined {
+  const threads = positiveInteger(parsed, 'threads');
+  if (threads !== undefined && threads > MAX_THREADS)
+    throw new UsageError(
+      `--threads must be at most ${MAX_THREADS}, got ${threads}`,
+    );
+  return threads;
+}
+
+/** Each hashing thread but this one is a worker of about 20 MiB. */
+const MAX_THREADS = 256;
 
 /** The progress mode: none with --json or --quiet, else --progress (auto by default). */
 export function progressModeFrom(parsed: Parsed): ProgressMode {

@@ -28,6 +28,7 @@ in the current directory) is left out when it lies inside the model.
 options:
   --hash sha256|blake2b|blake3   hash of each file or shard (default sha256)
   --shard-size N                 hash shards of N bytes instead of whole files
+  --threads N                    hashing threads, this one included (default: one per core)
   --ignore-paths PATH            leave PATH out (repeatable; relative to the current directory or absolute)
   --no-ignore-git-paths          sign .git, .gitattributes, .github, .gitignore too
   --allow-symlinks               follow symlinks to files (hashes the target under the link's name)

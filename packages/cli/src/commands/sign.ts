@@ -46,6 +46,7 @@ common options:
   --force                          overwrite an existing bundle
   --hash sha256|blake2b|blake3     hash of each file or shard (default sha256)
   --shard-size N                   hash shards of N bytes instead of whole files
+  --threads N                      hashing threads, this one included (default: one per core)
   --ignore-paths PATH              leave PATH out (repeatable; relative to the current directory)
   --no-ignore-git-paths            sign .git, .gitattributes, .github, .gitignore too
   --allow-symlinks                 follow symlinks to files

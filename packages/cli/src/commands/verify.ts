@@ -27,6 +27,7 @@ import { describeMismatch, describeSigner } from '../output/text.js';
 import {
   OUTPUT_FLAGS,
   progressModeFrom,
+  threadsFrom,
   fileSha256Of,
   signaturePathFrom,
 } from './common.js';
@@ -52,6 +53,7 @@ common options:
   --progress auto|plain|none, -q   progress on stderr
   --verbose, -v                    list every missing, changed or unsigned file (default: 20 of each and a count)
   --max-bundle-bytes N             refuse a bundle larger than N bytes (default 67108864, 64 MiB)
+  --threads N                      hashing threads, this one included (default: one per core)
 
 key:
   --public-key FILE                the signer's public key
@@ -106,6 +108,7 @@ export const FLAGS: NonNullable<
   'ignore-git-paths': { type: 'boolean' },
   hash: { type: 'string' },
   'shard-size': { type: 'string' },
+  threads: { type: 'string' },
   'public-key': { type: 'string' },
   'timestamp-certificate': { type: 'string', multiple: true },
   'certificate-chain': { type: 'string', multiple: true },
@@ -437,6 +440,9 @@ export async function verifyCommand(
     ...(str(parsed, 'verify-cache') === undefined
       ? {}
       : { verifyCache: resolve(str(parsed, 'verify-cache')!) }),
+    ...(threadsFrom(parsed) === undefined
+      ? {}
+      : { concurrency: threadsFrom(parsed) }),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   } as unknown as VerifyModelSignatureOptions;

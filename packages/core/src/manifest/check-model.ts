@@ -140,7 +140,7 @@ export async function checkModel(
   // Workers start while a large model is still being listed.
   const reserve = new WorkerReserve(options.concurrency);
   const walk = await enumerateModel(modelPath, {
-    onLarge: () => reserve.start(),
+    onLarge: (files, bytes) => reserve.start(files, bytes),
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
     strictSymlinks: false,
     hfCache,

@@ -192,7 +192,7 @@ export async function hashModel(
       allowSymlinks,
       strictSymlinks: options.strictSymlinks ?? false,
       skip: (rel) => ignore.matches(rel),
-      onLarge: () => reserve.start(),
+      onLarge: (files, bytes) => reserve.start(files, bytes),
       signal: options.signal,
     });
     if (walk.files.length === 0) {

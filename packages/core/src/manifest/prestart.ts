@@ -10,7 +10,12 @@
 import { lstatSync, opendirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { INLINE_BYTES, INLINE_FILES, prestartWorkers } from './worker-spawn.js';
+import {
+  INLINE_BYTES,
+  INLINE_FILES,
+  prestartWorkers,
+  workersFor,
+} from './worker-spawn.js';
 
 /** Options of {@link prestartHashWorkers}. */
 export interface PrestartOptions {
@@ -52,33 +57,52 @@ export function prestartHashWorkers(
   try {
     look = lookAt(modelPath, options.shards === true);
   } catch {
-    look = { large: false, manyFiles: false };
+    look = NOTHING;
   }
   const threads = options.concurrency ?? availableParallelism();
-  if (
-    !look.large ||
-    (look.manyFiles && options.fewFilesOnly === true) ||
-    !Number.isSafeInteger(threads) ||
-    threads < 2
-  )
-    return { ...look, workers: 0 };
+  // One file is one range, or shards of a size not known here; a folder is
+  // judged by the files seen (no worker for small files on two threads).
+  const use = look.oneFile
+    ? look.large && Number.isSafeInteger(threads) && threads >= 2
+    : workersFor(look.files, look.bytes, threads) > 0;
+  const result = { large: look.large, manyFiles: look.manyFiles };
+  if (!use || (look.manyFiles && options.fewFilesOnly === true))
+    return { ...result, workers: 0 };
   prestartWorkers(threads - 1);
-  return { ...look, workers: threads - 1 };
+  return { ...result, workers: threads - 1 };
 }
 
 interface Look {
   large: boolean;
   manyFiles: boolean;
+  oneFile: boolean;
+  /** Files seen, and their bytes. */
+  files: number;
+  bytes: number;
 }
+
+const NOTHING: Look = {
+  large: false,
+  manyFiles: false,
+  oneFile: false,
+  files: 0,
+  bytes: 0,
+};
 
 /** Whether hashing `path` will use workers (the pool's rule), and whether it has many files: a bounded look. */
 function lookAt(path: string, shards: boolean): Look {
   const root = statSync(path, { throwIfNoEntry: false });
-  if (root === undefined) return { large: false, manyFiles: false };
+  if (root === undefined) return NOTHING;
   // One file: one task unless it is cut into shards.
   if (root.isFile())
-    return { large: shards && root.size >= INLINE_BYTES, manyFiles: false };
-  if (!root.isDirectory()) return { large: false, manyFiles: false };
+    return {
+      large: shards && root.size >= INLINE_BYTES,
+      manyFiles: false,
+      oneFile: true,
+      files: 1,
+      bytes: root.size,
+    };
+  if (!root.isDirectory()) return NOTHING;
   let files = 0;
   let bytes = 0;
   let entries = 0;
@@ -91,18 +115,31 @@ function lookAt(path: string, shards: boolean): Look {
       for (let entry = handle.readSync(); entry; entry = handle.readSync()) {
         // A tree this wide is not small, whatever its files (bounded look).
         if (++entries > 4 * INLINE_FILES)
-          return { large: true, manyFiles: true };
+          return { large: true, manyFiles: true, oneFile: false, files, bytes };
         const full = join(dir, entry.name);
         if (entry.isDirectory()) dirs.push(full);
         else if (entry.isFile()) {
           files += 1;
-          if (files > INLINE_FILES) return { large: true, manyFiles: true };
           bytes += lstatSync(full).size;
+          if (files > INLINE_FILES)
+            return {
+              large: true,
+              manyFiles: true,
+              oneFile: false,
+              files,
+              bytes,
+            };
         }
       }
     } finally {
       handle.closeSync();
     }
   }
-  return { large: bytes >= INLINE_BYTES, manyFiles: false };
+  return {
+    large: bytes >= INLINE_BYTES,
+    manyFiles: false,
+    oneFile: false,
+    files,
+    bytes,
+  };
 }

@@ -33,10 +33,11 @@ export interface WalkOptions {
    */
   hfCache?: HfCacheSnapshot | undefined;
   /**
-   * Called once when the model turns out large enough for worker threads
-   * (more than 64 files, or 16 MiB), while the walk goes on.
+   * Called when the model turns out large enough for worker threads (more
+   * than 64 files, or 16 MiB), while the walk goes on, and again each time
+   * the number of files listed doubles, with the files and bytes so far.
    */
-  onLarge?: (() => void) | undefined;
+  onLarge?: ((files: number, bytes: number) => void) | undefined;
   /** True when an entry is out of scope and must not be visited. */
   skip: (relative: string, isDirectory: boolean) => boolean;
   signal?: AbortSignal | undefined;
@@ -234,9 +235,14 @@ export async function enumerateModel(
       if (s.isFile()) {
         files.add(relBytes, s.size, false);
         bytes += s.size;
-        if (!large && (files.length > 64 || bytes >= 16 * 1024 * 1024)) {
+        if (large) {
+          // Asked again as the model grows (whether its files are small is
+          // judged from those listed so far).
+          const n = files.length;
+          if ((n & (n - 1)) === 0) options.onLarge?.(n, bytes);
+        } else if (files.length > 64 || bytes >= 16 * 1024 * 1024) {
           large = true;
-          options.onLarge?.();
+          options.onLarge?.(files.length, bytes);
         }
         continue;
       }

@@ -1,20 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 // Issue 11 items 2-3: hash workers started ahead of need (before the CLI loads
 // its command) are taken by the next hashing, which gives the same manifest;
-// a small model starts none, and the look at the path is bounded.
+// a small model starts none, nor many small files on two threads, and the
+// look at the path is bounded. Batches go to a worker packed.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
 import { prestartHashWorkers } from '../../src/manifest/prestart.js';
-import { HASH_WORKER_MARK } from '../../src/manifest/hash-worker.js';
+import {
+  HASH_WORKER_MARK,
+  packTasks,
+  unpackTasks,
+  type HashTask,
+} from '../../src/manifest/hash-worker.js';
 import {
   HASH_WORKER_MARK as SPAWN_MARK,
+  SMALL_AVERAGE,
   endPrestartedWorkers,
   isLive,
   prestartedWorkers,
   watchWaiting,
+  workersFor,
 } from '../../src/manifest/worker-spawn.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
@@ -98,12 +106,32 @@ describe('prestartHashWorkers', () => {
     expect(ahead.manifest.resources).toEqual(plain.manifest.resources);
   });
 
+  it('many small files on two threads start none; on three they do', () => {
+    const model = manyFiles(100);
+    expect(prestartHashWorkers(model, { concurrency: 2 })).toEqual({
+      large: true,
+      manyFiles: true,
+      workers: 0,
+    });
+    expect(prestartedWorkers()).toBe(0);
+    expect(prestartHashWorkers(model, { concurrency: 3 }).workers).toBe(2);
+    expect(prestartedWorkers()).toBe(2);
+  });
+
+  it('many files of 64 KiB or more on average start a worker on two threads', () => {
+    const dir = join(tempDir(), 'mid');
+    mkdirSync(dir);
+    for (let i = 0; i < 70; i++)
+      writeFileSync(join(dir, `f${i}.bin`), Buffer.alloc(64 * 1024));
+    expect(prestartHashWorkers(dir, { concurrency: 2 }).workers).toBe(1);
+  });
+
   it('workers left over when the hashing needs none are ended', async () => {
     const model = manyFiles(100);
-    prestartHashWorkers(model, { concurrency: 2 });
-    expect(prestartedWorkers()).toBe(1);
-    // A small model hashed next uses no worker; the one waiting is ended.
-    await hashModel(makeTree({ 'a.txt': 'a' }), { concurrency: 2 });
+    prestartHashWorkers(model, { concurrency: 3 });
+    expect(prestartedWorkers()).toBe(2);
+    // A small model hashed next uses no worker; the ones waiting are ended.
+    await hashModel(makeTree({ 'a.txt': 'a' }), { concurrency: 3 });
     expect(prestartedWorkers()).toBe(0);
   });
 
@@ -116,5 +144,50 @@ describe('prestartHashWorkers', () => {
     expect(isLive(worker)).toBe(true);
     await new Promise((resolve) => worker.once('exit', resolve));
     expect(isLive(worker)).toBe(false);
+  });
+});
+
+describe('workersFor (the pool rule)', () => {
+  const MiB = 1024 * 1024;
+  it('no worker for a small model, one thread or one range', () => {
+    expect(workersFor(64, 16 * MiB - 1, 16)).toBe(0);
+    expect(workersFor(1000, 8 * 1024 * MiB, 1)).toBe(0);
+    expect(workersFor(1, 8 * 1024 * MiB, 16)).toBe(0);
+  });
+  it('small files: none on two threads, one per thread but this one on more', () => {
+    expect(workersFor(200_000, 200_000 * 4096, 2)).toBe(0);
+    expect(workersFor(200_000, 200_000 * 4096, 3)).toBe(2);
+    expect(workersFor(200_000, 200_000 * 4096, 16)).toBe(15);
+    expect(workersFor(5000, 5000 * SMALL_AVERAGE, 2)).toBe(1);
+    expect(workersFor(4, 4 * 512 * MiB, 2)).toBe(1);
+    expect(workersFor(4, 4 * 512 * MiB, 16)).toBe(3);
+  });
+});
+
+describe('the packed batch a worker receives', () => {
+  const task = (id: number, path: string | Uint8Array): HashTask => ({
+    id,
+    path,
+    name: `n${id}`,
+    start: id,
+    end: id * 10,
+    size: id * 10,
+    algorithm: 'sha256',
+    noFollow: id % 2 === 0,
+    ...(id === 3 ? { bindStat: true } : {}),
+  });
+  it('unpacks to the same tasks', () => {
+    const tasks = [1, 2, 3, 4].map((i) => task(i, `/m/é/${i}`));
+    expect(unpackTasks(packTasks(tasks)!)).toEqual(tasks);
+  });
+  it('is not used for a path given as bytes, a NUL or mixed algorithms', () => {
+    expect(packTasks([task(1, 'a'), task(2, Uint8Array.of(0x61))])).toBe(
+      undefined,
+    );
+    expect(packTasks([task(1, 'a\0b')])).toBe(undefined);
+    expect(
+      packTasks([task(1, 'a'), { ...task(2, 'b'), algorithm: 'blake2b' }]),
+    ).toBe(undefined);
+    expect(packTasks([])).toBe(undefined);
   });
 });
