@@ -351,6 +351,17 @@ export function unwrapNestedPickle(
   return undefined;
 }
 
+/**
+ * The VM's `keepBytes` and `listBytes` of {@link scanPickleSource}: the
+ * bytes of a constant matter afterwards only when they hide a pickle.
+ */
+export const PICKLE_BYTES_HOOKS: Readonly<
+  Pick<PickleAnalysisOptions, 'keepBytes' | 'listBytes'>
+> = Object.freeze({
+  keepBytes: (b: Buffer): boolean => unwrapNestedPickle(b) !== undefined,
+  listBytes: mayHideNestedPickle,
+});
+
 /** Options of {@link scanPickleSource}. */
 export interface PickleScanOptions {
   /** Stop after this many stacked streams. */
@@ -379,9 +390,7 @@ export async function scanPickleSource(
     onBuild: joblibBuildHook(() => {
       joblib = true;
     }),
-    // The bytes of a constant matter afterwards only when they hide a pickle.
-    keepBytes: (b) => unwrapNestedPickle(b) !== undefined,
-    listBytes: mayHideNestedPickle,
+    ...PICKLE_BYTES_HOOKS,
     limits: {
       maxOpcodes: ctx.limits.maxPickleOpcodes,
       maxStack: ctx.limits.maxPickleStack,
