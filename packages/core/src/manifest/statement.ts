@@ -237,6 +237,7 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
           parsedElements(bytes, list),
           countElements(bytes, list),
           serialization,
+          list.close - list.open,
         );
   const computed = table.rootDigest();
   if (computed !== rootDigest.toLowerCase()) {
@@ -348,15 +349,34 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
   return serialization;
 }
 
+/**
+ * The JSON of a resource without its name's characters is at least this
+ * long: `{"name":"","algorithm":"sha256","digest":""}` and 64 hex digits.
+ */
+const MIN_ELEMENT_BYTES_BUT_NAME = 108;
+
+/**
+ * @param listBytes - the bytes of the resources list, when decoded from
+ *   them: the names' UTF-8 bytes are at most these less the rest of each
+ *   resource's JSON (an escape is never shorter than what it stands for), so
+ *   the table is sized once instead of grown
+ */
 function decodeResources(
   raw: Iterable<unknown>,
   count: number,
   serialization: Serialization,
+  listBytes?: number,
 ): ResourceTable {
   const hexLength = digestHexLength(serialization.hashType);
   const expectedAlgorithm = algorithmName(serialization);
   const shards = serialization.method === 'shards';
-  const builder = new ResourceTableBuilder(serialization, count);
+  const builder = new ResourceTableBuilder(
+    serialization,
+    count,
+    listBytes === undefined
+      ? undefined
+      : Math.max(0, listBytes - count * MIN_ELEMENT_BYTES_BUT_NAME),
+  );
   let index = 0;
   for (const item of raw) {
     if (!isObject(item)) inconsistent(`resource ${index} is not an object`);

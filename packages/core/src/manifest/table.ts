@@ -27,11 +27,22 @@ const SLASH = 0x2f;
 
 /** A growable list of UTF-8 names in one arena. */
 export class NameList {
-  private arena: Buffer = Buffer.allocUnsafe(4096);
-  private ends: Uint32Array = new Uint32Array(256);
+  private arena: Buffer;
+  private ends: Uint32Array;
   private used = 0;
   /** How many names. */
   count = 0;
+
+  /**
+   * @param names - how many names to make room for at first
+   * @param bytes - how many bytes of names to make room for at first (both
+   *   grow as needed: a decoded statement sizes them from its bytes, so that
+   *   200,000 names are not copied through a dozen doublings)
+   */
+  constructor(names = 256, bytes = 4096) {
+    this.arena = Buffer.allocUnsafe(Math.max(bytes, 64));
+    this.ends = new Uint32Array(Math.max(names, 16));
+  }
 
   /** Adds a name (a string, or its UTF-8 bytes) and returns its index. */
   push(name: string | Uint8Array): number {
@@ -91,9 +102,12 @@ export class NameList {
     return xe - x - (ye - y);
   }
 
-  /** Drops the unused tail of the arena once the list is complete. */
+  /**
+   * Drops the unused tail of the arena once the list is complete, when it is
+   * more than a quarter of it (a copy costs as much memory as it saves).
+   */
   trim(): void {
-    if (this.arena.length > this.used + 4096) {
+    if (this.arena.length > this.used + Math.max(4096, this.used / 4)) {
       const next = Buffer.allocUnsafe(this.used);
       this.arena.copy(next, 0, 0, this.used);
       this.arena = next;
@@ -464,14 +478,17 @@ export function compareTables(
  * from the list's bytes).
  */
 export class ResourceTableBuilder {
-  private readonly paths = new NameList();
+  private readonly paths: NameList;
   private readonly table: ResourceTable;
   count = 0;
 
+  /** @param nameBytes - room to make at first for the paths' UTF-8 bytes (grows as needed) */
   constructor(
     readonly serialization: TableSerialization,
     readonly capacity: number,
+    nameBytes?: number,
   ) {
+    this.paths = new NameList(capacity, nameBytes);
     this.table = new ResourceTable(serialization, this.paths, capacity);
   }
 

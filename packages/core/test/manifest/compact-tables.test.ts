@@ -19,7 +19,7 @@ import {
   findResourcesList,
   listElements,
 } from '../../src/manifest/statement-scan.js';
-import { resourceCount, tableOf } from '../../src/manifest/table.js';
+import { NameList, resourceCount, tableOf } from '../../src/manifest/table.js';
 import {
   decodeBase64Strict,
   decodeBase64StrictBytes,
@@ -304,5 +304,26 @@ describe('the walk lists files in the reference order', () => {
     expect(listed).toEqual([...names].sort(comparePaths));
     // In order as walked: the fallback sort did not run.
     expect(walk.files.order).toBeUndefined();
+  });
+});
+
+describe('names sized ahead (a decoded statement)', () => {
+  it('a list sized too small grows and reads every name back', () => {
+    const list = new NameList(1, 8);
+    const names: string[] = [];
+    for (let i = 0; i < 500; i++) names.push(`d${i % 7}/é${i}.bin`);
+    for (const name of names) list.push(name);
+    list.trim();
+    expect(Array.from({ length: 500 }, (_, i) => list.get(i))).toEqual(names);
+  });
+
+  it('a statement of non-ASCII names decodes to the names it was encoded from', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`d${i % 5}/日本${i}é.txt`] = `${i}`;
+    const { manifest } = await hashModel(makeTree(files));
+    const decoded = decodeStatement(encodeStatement(manifest)).manifest;
+    // Decoded into a table (the resources array is made when it is read).
+    expect(tableOf(decoded)?.count).toBe(300);
+    expect(decoded.resources).toEqual(manifest.resources);
   });
 });
