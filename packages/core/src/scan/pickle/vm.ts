@@ -131,8 +131,10 @@ export interface PickleVmLimits {
   maxResyncBytes: number;
   /**
    * Bytes of `bytes` constants and of `str` constants over 4 KiB kept (for
-   * nested scanning). Past it such operands are skipped by length: a
-   * `bytes` value without its bytes, a `str` of unknown content. Default 16 MiB.
+   * nested scanning), or looked at and dropped (see
+   * {@link PickleAnalysisOptions.keepBytes}). Past it such operands are
+   * skipped by length: a `bytes` value without its bytes, a `str` of
+   * unknown content. Default 16 MiB.
    */
   maxRetainedBytes: number;
   /**
