@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
-import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire, enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -40,6 +40,35 @@ function privateCompileCache() {
     return dir;
   } catch {
     return undefined;
+  }
+}
+
+/** The value of `--name V` or `--name=V` in the arguments (a hint: the command parses them). */
+function flagValue(name) {
+  const at = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (at === -1) return undefined;
+  return args[at] === name ? args[at + 1] : args[at].slice(name.length + 1);
+}
+
+/**
+ * Whether the bundle at `path` says its model was hashed in shards: a peek
+ * at a small bundle (one file's), before anything is verified, only to
+ * start a worker ahead. A bundle that lies costs a worker started for
+ * nothing or late, never a check: the command verifies it all.
+ */
+function bundleSaysShards(path) {
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile() || stat.size > 1024 * 1024) return false;
+    const payload = /"payload"\s*:\s*"([A-Za-z0-9+/=]{1,1400000})"/.exec(
+      readFileSync(path, 'latin1'),
+    );
+    if (payload === null) return false;
+    return /"method"\s*:\s*"shards"/.test(
+      Buffer.from(payload[1], 'base64').toString('latin1'),
+    );
+  } catch {
+    return false;
   }
 }
 
@@ -100,10 +129,6 @@ if (
   !args.some((a) => a === '--help' || a === '-h')
 ) {
   const last = args[args.length - 1];
-  // One large file uses workers only when it is cut into shards; `verify`
-  // learns that from the bundle, so it starts none for one file.
-  const shards =
-    args[0] !== 'verify' && args.some((a) => /^--shard[-_]size(=|$)/.test(a));
   // A plain file hashed whole needs no look (nor the module that looks).
   // (Any problem with the path is the command's to report, not this look's.)
   let stat;
@@ -112,18 +137,20 @@ if (
   } catch {
     stat = undefined;
   }
+  // One large file uses workers only when it is cut into shards: `--shard-size`
+  // for digest and sign, the bundle for verify (a peek, see below).
+  const shards =
+    args[0] === 'verify'
+      ? stat?.isFile() === true &&
+        stat.size >= 16 * 1024 * 1024 &&
+        bundleSaysShards(
+          flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig',
+        )
+      : args.some((a) => /^--shard[-_]size(=|$)/.test(a));
   if (stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers } = await import('@modelseal/core/prestart');
     // --threads N (as the command reads it; anything else is the command's to refuse).
-    const at = args.findIndex(
-      (a) => a === '--threads' || a.startsWith('--threads='),
-    );
-    const text =
-      at === -1
-        ? undefined
-        : args[at].startsWith('--threads=')
-          ? args[at].slice('--threads='.length)
-          : args[at + 1];
+    const text = flagValue('--threads');
     // Past 256 the command refuses the value: then no worker starts here.
     const threads =
       text === undefined || !/^[1-9][0-9]*$/.test(text)

@@ -148,6 +148,42 @@ describe('CLI import graph', () => {
     expect(r.packages).toEqual([]);
   });
 
+  it('verify of one large file starts its worker ahead only when the bundle says shards', () => {
+    const big = join(dir, 'big.bin');
+    writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 1));
+    const verifyWith = (sig: string): Loaded => {
+      const args = [
+        'key',
+        big,
+        '--private-key',
+        join(dir, 'key.pem'),
+        '--signature',
+        sig,
+        '--force',
+      ];
+      if (sig.endsWith('shards.sig')) args.push('--shard-size', '8388608');
+      // The model path stays last, as the bin's look expects.
+      args.push(args.splice(1, 1)[0]!);
+      execFileSync(process.execPath, [BIN, 'sign', ...args]);
+      return loaded([
+        'verify',
+        'key',
+        '--public-key',
+        join(dir, 'pub.pem'),
+        '--signature',
+        sig,
+        big,
+      ]);
+    };
+    const sharded = verifyWith(join(dir, 'big-shards.sig'));
+    expect(sharded.own).toContain('core/manifest/prestart.js');
+    expect(sharded.builtins).toContain('node:worker_threads');
+    // Hashed whole on this thread: no look, no worker.
+    const whole = verifyWith(join(dir, 'big-files.sig'));
+    expect(whole.own).not.toContain('core/manifest/prestart.js');
+    expect(whole.builtins).not.toContain('node:worker_threads');
+  });
+
   it('scan of a safetensors file loads no Sigstore module', () => {
     const r = loaded(['scan', join(model, 'model.safetensors')]);
     expect(sigstore(r)).toEqual([]);
