@@ -225,15 +225,18 @@ export function looksLikePickle(b: Buffer): boolean {
 }
 
 /**
- * False when bytes of `length` whose first are `b[start, end)` cannot be a
- * complete binary pickle ({@link looksLikePickle}); the last byte is looked
- * at only when it is there.
+ * False when bytes of `length` whose first are `b[start, end)` (all of
+ * them, or a part) cannot be a complete binary pickle
+ * ({@link looksLikePickle}); the last byte is looked at only when it is
+ * there. The VM lists a constant past its retention budget only when this
+ * holds (`listBytes`): of such a constant the scanner reads back only its
+ * first and last bytes, to find a raw pickle.
  */
-function mayBePickle(
+export function mayBeRawPickle(
   b: Buffer,
-  start: number,
-  end: number,
-  length: number,
+  start = 0,
+  end: number = b.length,
+  length: number = end - start,
 ): boolean {
   if (length < 4) return false;
   if (end - start === length && b[end - 1] !== 0x2e) return false;
@@ -271,10 +274,10 @@ function isBase64Byte(c: number): boolean {
  * into a string of its own size to be matched. Never false for text the
  * matching below would accept.
  */
-function mayBeEncodedText(b: Buffer, start = 0, stop = b.length): boolean {
-  let i = start;
-  while (i < stop && isTrimmedByte(b[i]!)) i++;
-  const end = Math.min(stop, i + 256);
+function mayBeEncodedText(b: Buffer): boolean {
+  let i = 0;
+  while (i < b.length && isTrimmedByte(b[i]!)) i++;
+  const end = Math.min(b.length, i + 256);
   for (; i < end; i++) {
     const c = b[i]!;
     if (!isBase64Byte(c) && !isTrimmedByte(c)) return false;
@@ -282,47 +285,12 @@ function mayBeEncodedText(b: Buffer, start = 0, stop = b.length): boolean {
   return true;
 }
 
-/** False when bytes of `length` whose first are `b[start, end)` do not start with a zlib header (`0x78`, then a check byte). */
-function mayBeZlib(
-  b: Buffer,
-  start: number,
-  end: number,
-  length: number,
-): boolean {
-  if (length < 8) return false;
-  if (end - start < 2) return true;
-  return b[start] === 0x78 && ((0x78 << 8) | b[start + 1]!) % 31 === 0;
-}
-
-/**
- * False when {@link unwrapNestedPickle} finds nothing in bytes of `length`
- * whose first are `b[start, end)` (all of them, or a part), whatever the
- * bytes not looked at: not a raw pickle, no zlib header, not base64 or hex
- * text. The VM lists a constant past its retention budget only when this
- * holds (`listBytes`), and keeps one within it only when
- * {@link unwrapNestedPickle} finds a pickle (`keepBytes`): the others are
- * data that no later check reads (a staging helper applied to one reads
- * it back from the source; a loader's raw payload is a slice of it).
- */
-export function mayHideNestedPickle(
-  b: Buffer,
-  start = 0,
-  end: number = b.length,
-  length: number = end - start,
-): boolean {
-  return (
-    mayBePickle(b, start, end, length) ||
-    mayBeZlib(b, start, end, length) ||
-    mayBeEncodedText(b, start, end)
-  );
-}
-
 /** Finds a pickle hidden in a constant: raw, zlib-compressed, base64 or hex text. */
 export function unwrapNestedPickle(
   b: Buffer,
 ): { data: Buffer; encoding: string } | undefined {
   if (looksLikePickle(b)) return { data: b, encoding: 'raw' };
-  if (mayBeZlib(b, 0, b.length, b.length)) {
+  if (b.length >= 8 && b[0] === 0x78 && ((0x78 << 8) | b[1]!) % 31 === 0) {
     try {
       const out = inflateSync(b, { maxOutputLength: 64 * 1024 * 1024 });
       if (looksLikePickle(out)) return { data: out, encoding: 'zlib' };
@@ -352,14 +320,19 @@ export function unwrapNestedPickle(
 }
 
 /**
- * The VM's `keepBytes` and `listBytes` of {@link scanPickleSource}: the
- * bytes of a constant matter afterwards only when they hide a pickle.
+ * The VM's `keepBytes` and `listBytes` of {@link scanPickleSource}. The
+ * bytes of a constant matter afterwards only when they hide a pickle: one
+ * within the retention budget is kept only when {@link unwrapNestedPickle}
+ * finds one in it, one past it is listed only when it may be a raw pickle
+ * ({@link mayBeRawPickle}). The others are data that no later check reads
+ * (a staging helper applied to one reads it back from the source; a
+ * loader's raw payload is a slice of it).
  */
 export const PICKLE_BYTES_HOOKS: Readonly<
   Pick<PickleAnalysisOptions, 'keepBytes' | 'listBytes'>
 > = Object.freeze({
   keepBytes: (b: Buffer): boolean => unwrapNestedPickle(b) !== undefined,
-  listBytes: mayHideNestedPickle,
+  listBytes: mayBeRawPickle,
 });
 
 /** Options of {@link scanPickleSource}. */
