@@ -169,7 +169,12 @@ async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
       });
     }
     // Read at most maxBytes + 1 so a file that grows while we read is still capped.
-    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    // Resizable: once the payload is decoded over its base64, the buffer
+    // shrinks to the payload (parseBundleSource).
+    const size = Math.min(stat.size, maxBytes) + 1;
+    const buffer = Buffer.from(
+      new ResizableArrayBuffer(size, { maxByteLength: size }),
+    );
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(
@@ -209,6 +214,40 @@ function decodeField(name: string, field: string, value: unknown): Buffer {
   if (bytes === undefined)
     throw malformed(name, `${field} is not valid base64`);
   return bytes;
+}
+
+/** `ArrayBuffer` with the ES2024 resizable form (not in this TypeScript lib). */
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+  length: number,
+  options: { maxByteLength: number },
+) => ArrayBuffer;
+
+/**
+ * A view of a resizable buffer of ours (readCapped's), as the only thing
+ * left in it: moved to its start and the buffer shrunk to it. The payload of
+ * a 200,000-file model is 32 MB decoded from 43 MB of base64; the other
+ * 11 MB are given back before the statement is decoded (issue 11 item 4).
+ * Any other view is returned as it is.
+ */
+function shrinkToView(view: Buffer): Buffer {
+  const buffer = view.buffer as ArrayBuffer & {
+    resizable?: boolean;
+    resize?: (length: number) => void;
+  };
+  if (
+    !(buffer instanceof ArrayBuffer) ||
+    buffer.resizable !== true ||
+    typeof buffer.resize !== 'function'
+  )
+    return view;
+  const length = view.byteLength;
+  new Uint8Array(buffer).copyWithin(
+    0,
+    view.byteOffset,
+    view.byteOffset + length,
+  );
+  buffer.resize(length);
+  return Buffer.from(buffer, 0, length);
 }
 
 /** Below this many base64 characters the payload is parsed with the rest. */
@@ -452,6 +491,7 @@ function parseBundleSource(
       if (lifted === undefined)
         throw malformed(name, 'dsseEnvelope.payload is not valid base64');
       source = found.rest;
+      if (owned) lifted = shrinkToView(lifted);
     }
   }
   if (typeof source === 'string' || source instanceof Uint8Array) {

@@ -110,6 +110,34 @@ describe('readBundle accepts', () => {
     expect(parsed.envelope.payload.toString()).toBe('{"a":1}');
   });
 
+  it('a large payload read from a file is the only thing left in its buffer', async () => {
+    // 300 KB of payload (past the 64 KiB of base64 where it is lifted out of
+    // the JSON): the file's buffer shrinks to the decoded payload, which
+    // reads back as the bytes that were encoded, and the rest of the
+    // bundle is parsed as usual.
+    const payload = Buffer.alloc(300_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7919) % 251;
+    const file = join(tempDir(), 'large.sig');
+    writeFileSync(
+      file,
+      JSON.stringify(envelopeWith({ payload: payload.toString('base64') })),
+    );
+    const parsed = await readBundle(file);
+    const read = parsed.envelope.payload;
+    expect(Buffer.compare(read, payload)).toBe(0);
+    expect(read.byteOffset).toBe(0);
+    expect(read.buffer.byteLength).toBe(payload.length);
+    expect(parsed.envelope.signature.sig.toString()).toBe('sig');
+    // From bytes the caller holds, the caller's buffer is left alone.
+    const bytes = Buffer.from(
+      JSON.stringify(envelopeWith({ payload: payload.toString('base64') })),
+    );
+    const copy = Buffer.from(bytes);
+    const fromBytes = await readBundle(bytes);
+    expect(Buffer.compare(fromBytes.envelope.payload, payload)).toBe(0);
+    expect(Buffer.compare(bytes, copy)).toBe(0);
+  });
+
   it('URL-safe base64 without padding', () => {
     const payload = Buffer.from([0xfb, 0xff, 0xfe]);
     const parsed = parseBundle(
