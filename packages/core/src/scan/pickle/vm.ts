@@ -981,7 +981,7 @@ class Memo {
    * gives the same object each time, not a copy per `GET`. Unkept bytes
    * are not cached when written: data memoised by the million is seldom
    * read back, and holding the last 4,096 kept them alive long enough to
-   * grow V8's young generation (medium case: +9 MiB RSS).
+   * grow V8's young generation (medium case: about 7 MiB of RSS).
    */
   private cacheKeys: Int32Array | undefined;
   private readonly cacheValues: PickleValue[] = [];
