@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
-import { lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { createRequire, enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -57,11 +65,20 @@ function flagValue(name) {
  * nothing or late, never a check: the command verifies it all.
  */
 function bundleSaysShards(path) {
+  let fd;
   try {
-    const stat = statSync(path);
-    if (!stat.isFile() || stat.size > 1024 * 1024) return false;
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) return false;
+    // At most 1 MiB, whatever the file does meanwhile.
+    const bytes = Buffer.alloc(1024 * 1024 + 1);
+    let length = 0;
+    for (let n; length < bytes.length; length += n) {
+      n = readSync(fd, bytes, length, bytes.length - length, length);
+      if (n === 0) break;
+    }
+    if (length > 1024 * 1024) return false;
     const payload = /"payload"\s*:\s*"([A-Za-z0-9+/=]{1,1400000})"/.exec(
-      readFileSync(path, 'latin1'),
+      bytes.toString('latin1', 0, length),
     );
     if (payload === null) return false;
     return /"method"\s*:\s*"shards"/.test(
@@ -69,6 +86,8 @@ function bundleSaysShards(path) {
     );
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -147,10 +166,15 @@ if (
           flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig',
         )
       : args.some((a) => /^--shard[-_]size(=|$)/.test(a));
-  if (stat !== undefined && (stat.isDirectory() || shards)) {
+  // --threads N as the command reads it; given twice or not a number, the
+  // command refuses it, and nothing is started here.
+  const text = flagValue('--threads');
+  const threadsUsable =
+    args.filter((a) => a === '--threads' || a.startsWith('--threads=')).length <
+      2 &&
+    (text === undefined || /^[1-9][0-9]*$/.test(text));
+  if (threadsUsable && stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers } = await import('@modelseal/core/prestart');
-    // --threads N (as the command reads it; anything else is the command's to refuse).
-    const text = flagValue('--threads');
     // Past 256 the command refuses the value: then no worker starts here.
     const threads =
       text === undefined || !/^[1-9][0-9]*$/.test(text)

@@ -22,7 +22,7 @@ with the hashing flags below. Bundles are read, NOT verified: run
 anything changed.
 
 options:
-  --hash, --shard-size, --ignore-paths, --no-ignore-git-paths, --allow-symlinks
+  --hash, --shard-size, --ignore-paths, --no-ignore-git-paths, --allow-symlinks, --threads
                                  hashing of directories (as for digest)
   --json                         {schemaVersion, ok, added, removed, changed, unchanged, old, new, verified: false}
   --progress auto|plain|none, -q progress on stderr`;

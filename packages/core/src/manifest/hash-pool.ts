@@ -220,7 +220,8 @@ function hashOnPool(
         options.reserve?.take() ?? takePrestartedWorker() ?? spawnHashWorker();
       pool.push(worker);
       // Batches sent and not yet answered, in order (a worker answers in order).
-      const sent: HashTask[][] = [];
+      const sent: { seq: number; tasks: HashTask[] }[] = [];
+      let seq = 0;
       let inFlightBytes = 0;
       // Two batches of small files in flight: the next is there when one
       // ends, whatever the calling thread is doing. A large range goes alone.
@@ -229,12 +230,13 @@ function hashOnPool(
           const batch = nextBatch(BATCH_BYTES, BATCH_COUNT);
           if (batch.length === 0) break;
           for (const task of batch) inFlightBytes += task.end - task.start;
-          sent.push(batch);
+          seq += 1;
+          sent.push({ seq, tasks: batch });
           const packed = packTasks(batch);
           worker.postMessage(
             (packed === undefined
-              ? { type: 'tasks', tasks: batch }
-              : { type: 'packed', packed }) satisfies ToWorker,
+              ? { type: 'tasks', seq, tasks: batch }
+              : { type: 'packed', seq, packed }) satisfies ToWorker,
           );
         }
         if (sent.length === 0) void worker.terminate();
@@ -253,20 +255,31 @@ function hashOnPool(
         if (settled) return;
         switch (message.type) {
           case 'batch': {
-            const batch = sent.shift()!;
-            let expected = 0;
-            for (const task of batch) expected += hexLength(task.algorithm);
-            if (message.hex.length !== expected) {
+            // The answer to the oldest batch sent, or the run fails: a
+            // digest is never given to a task it was not computed for.
+            const expected = sent[0];
+            let hexDigits = 0;
+            for (const task of expected?.tasks ?? [])
+              hexDigits += hexLength(task.algorithm);
+            if (
+              expected === undefined ||
+              message.seq !== expected.seq ||
+              message.hex.length !== hexDigits
+            ) {
               finish(
                 modelSealError(
                   'INTERNAL_ERROR',
-                  `hash worker answered ${message.hex.length} hex digits for ${expected}`,
+                  `hash worker answered batch ${message.seq} with ${message.hex.length} hex digits; expected batch ${expected?.seq ?? 'none'} with ${hexDigits}`,
                 ),
               );
               break;
             }
+            sent.shift();
+            const batch = expected.tasks;
             let at = 0;
             for (let i = 0; i < batch.length; i++) {
+              // A caller's onDigest may have ended the run (an abort).
+              if (settled) return;
               const task = batch[i]!;
               const length = hexLength(task.algorithm);
               inFlightBytes -= task.end - task.start;
@@ -277,6 +290,7 @@ function hashOnPool(
               );
               at += length;
             }
+            if (settled) return;
             if (remaining === 0) finish();
             else fill();
             break;
@@ -308,6 +322,7 @@ function hashOnPool(
         const batch = nextBatch(MAIN_SLICE_BYTES, MAIN_BATCH_COUNT);
         if (batch.length === 0) return;
         for (const task of batch) {
+          if (settled) return;
           const range = hasher.openRange(task);
           try {
             while (!hasher.step(range, MAIN_SLICE_BYTES, onBytes)) {

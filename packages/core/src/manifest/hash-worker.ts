@@ -116,6 +116,11 @@ export interface Hasher {
 
 /** Node's name of a manifest hash algorithm other than BLAKE3 (BLAKE2b is BLAKE2b-512). */
 function nodeAlgorithm(algorithm: HashTask['algorithm']): string {
+  if (algorithm === 'blake3')
+    throw new HashTaskError(
+      'UNSUPPORTED_ALGORITHM',
+      'blake3 is hashed by its binding, not by node:crypto',
+    );
   return algorithm === 'blake2b' ? 'blake2b512' : 'sha256';
 }
 
@@ -454,16 +459,17 @@ export function hexLength(algorithm: HashTask['algorithm']): number {
 
 /** Messages from the pool to a worker. */
 export type ToWorker =
-  | { type: 'tasks'; tasks: HashTask[] }
-  | { type: 'packed'; packed: PackedTasks };
+  | { type: 'tasks'; seq: number; tasks: HashTask[] }
+  | { type: 'packed'; seq: number; packed: PackedTasks };
 /** Messages from a worker to the pool. */
 export type FromWorker =
   /**
    * Every task of a batch, answered in one message in the batch's order (the
-   * worker is then idle): the digests' hex texts one after the other, and
-   * each task's bound file state (null when none) only when some task has one.
+   * worker is then idle): the batch's number as it was sent, the digests' hex
+   * texts one after the other, and each task's bound file state (null when
+   * none) only when some task has one.
    */
-  | { type: 'batch'; hex: string; states?: (string | null)[] }
+  | { type: 'batch'; seq: number; hex: string; states?: (string | null)[] }
   | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
   | { type: 'progress'; bytes: number };
 
@@ -535,8 +541,13 @@ function listen(port: WorkerThreads.MessagePort): void {
     }
     port.postMessage(
       (states === undefined
-        ? { type: 'batch', hex }
-        : { type: 'batch', hex, states }) satisfies FromWorker,
+        ? { type: 'batch', seq: message.seq, hex }
+        : {
+            type: 'batch',
+            seq: message.seq,
+            hex,
+            states,
+          }) satisfies FromWorker,
     );
   });
 }

@@ -62,9 +62,14 @@ export function prestartHashWorkers(
   const threads = options.concurrency ?? availableParallelism();
   // One file is one range, or shards of a size not known here; a folder is
   // judged by the files seen (no worker for small files on two threads).
+  const many = Number.isSafeInteger(threads) && threads >= 2;
   const use = look.oneFile
-    ? look.large && Number.isSafeInteger(threads) && threads >= 2
-    : workersFor(look.files, look.bytes, threads) > 0;
+    ? look.large && many
+    : // A look cut short before two files (a tree wide in folders) cannot
+      // judge their size: started, as for any large tree.
+      look.manyFiles && look.files < 2
+      ? many
+      : workersFor(look.files, look.bytes, threads) > 0;
   const result = { large: look.large, manyFiles: look.manyFiles };
   if (!use || (look.manyFiles && options.fewFilesOnly === true))
     return { ...result, workers: 0 };

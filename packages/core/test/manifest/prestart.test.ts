@@ -84,6 +84,15 @@ describe('prestartHashWorkers', () => {
     expect(prestartedWorkers()).toBe(1);
   });
 
+  it('a tree wide in folders, cut short before two files, starts workers as any large tree', () => {
+    const root = join(tempDir(), 'folders');
+    for (let i = 0; i < 300; i++) {
+      mkdirSync(join(root, `d${i}`), { recursive: true });
+      writeFileSync(join(root, `d${i}`, 'w.bin'), Buffer.alloc(200_000));
+    }
+    expect(prestartHashWorkers(root, { concurrency: 4 }).workers).toBe(3);
+  });
+
   it('a wide tree of empty directories is judged large without walking it all', () => {
     const root = join(tempDir(), 'wide');
     for (let i = 0; i < 400; i++)
