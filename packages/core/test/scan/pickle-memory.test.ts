@@ -17,27 +17,12 @@ import {
   type PickleValue,
 } from '../../src/scan/pickle/vm.js';
 import { bufferSource, openFileSource } from '../../src/scan/source.js';
+import { u8, u32, i32, f64be as f64 } from '../helpers/bytes.js';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'modelseal-pickle-memory-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const u8 = (...b: number[]): Buffer => Buffer.from(b);
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
-const i32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32LE(n);
-  return b;
-};
-const f64 = (x: number): Buffer => {
-  const b = Buffer.alloc(8);
-  b.writeDoubleBE(x);
-  return b;
-};
 /** BINUNICODE. */
 const str = (s: string): Buffer => {
   const b = Buffer.from(s, 'utf8');

@@ -9,17 +9,8 @@ import type { ByteSource } from '../../../src/scan/types.js';
 import { GgufScanner } from '../../../src/scan/gguf/index.js';
 import { scanBytes } from '../archive/format-harness.js';
 import { scanSource } from '../../../src/scan/engine.js';
+import { u32, u64 } from '../../helpers/bytes.js';
 
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
-const u64 = (n: number): Buffer => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(n));
-  return b;
-};
 const str = (s: string): Buffer =>
   Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s)]);
 const INJECTION = "{{ cycler.__init__.__globals__.os.popen('id').read() }}";
