@@ -19,4 +19,12 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$work/key.pem" 2>/dev/null
 openssl ec -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
 "$node22" packages/cli/bin/modelseal.js sign key test-vectors/sample-model --private-key "$work/key.pem" --signature "$work/model.sig" -q >/dev/null
 "$node22" packages/cli/bin/modelseal.js verify key test-vectors/sample-model --public-key "$work/pub.pem" --signature "$work/model.sig" -q >/dev/null
+# A model of 2,000 small files: a statement over 64 KiB (the payload decoded
+# over its base64 and the buffer shrunk to it), and three threads (workers
+# with packed batches), on Node 22 as well.
+many="$work/many"
+mkdir -p "$many"
+for i in $(seq 1 2000); do echo "file $i" > "$many/f$i.txt"; done
+"$node22" packages/cli/bin/modelseal.js sign key "$many" --threads 3 --private-key "$work/key.pem" --signature "$work/many.sig" -q >/dev/null
+"$node22" packages/cli/bin/modelseal.js verify key "$many" --threads 3 --public-key "$work/pub.pem" --signature "$work/many.sig" -q >/dev/null
 echo "node22-smoke: digest, sign and verify ok on Node 22"
