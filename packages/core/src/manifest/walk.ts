@@ -314,7 +314,6 @@ export async function enumerateModel(
       files.add(relBytes, target.size, true);
     }
   }
-  files.trim();
   // Listed in the reference order; checked in one pass (sorted otherwise).
   return {
     files: files.inOrder() ? files : files.sorted(),

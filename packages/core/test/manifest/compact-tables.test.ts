@@ -313,7 +313,6 @@ describe('names sized ahead (a decoded statement)', () => {
     const names: string[] = [];
     for (let i = 0; i < 500; i++) names.push(`d${i % 7}/é${i}.bin`);
     for (const name of names) list.push(name);
-    list.trim();
     expect(Array.from({ length: 500 }, (_, i) => list.get(i))).toEqual(names);
   });
 
