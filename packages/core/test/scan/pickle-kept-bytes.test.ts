@@ -232,6 +232,25 @@ describe('pickle bytes constants kept only when they hide a pickle (issue 11 ite
     }
   }, 60_000);
 
+  it('base64 that Python and Node would decode differently is not decoded: the payload is critical', async () => {
+    // An `=` early on (Python skips it, Node stops there) or a URL-safe digit
+    // in standard base64 (Python skips it, Node reads it): scanning what Node
+    // decodes would scan another payload than the one the loader gets.
+    const b64 = EVIL.toString('base64');
+    for (const [name, text] of [
+      ['early-pad', `${b64.slice(0, 1)}=${b64.slice(1)}`],
+      ['url-digit', `${b64.slice(0, 4)}-${b64.slice(4)}`],
+    ] as const) {
+      const path = join(dir, `staged-${name}.pkl`);
+      writeParts(path, stagedLoads(Buffer.from(text, 'latin1'), 10));
+      const r = await scanFile(path);
+      const trampoline = r.findings.find(
+        (f) => f.ruleId === 'PICKLE_LOADER_TRAMPOLINE',
+      );
+      expect(trampoline?.severity).toBe('critical');
+    }
+  });
+
   it('a staged constant too large to read back is a high SCAN_INCOMPLETE (pickleRetainedBytes)', async () => {
     const path = join(dir, 'staged-huge.pkl');
     writeParts(path, stagedLoads(Buffer.alloc(17 * MiB, 0x41), 10));

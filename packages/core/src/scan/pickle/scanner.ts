@@ -131,17 +131,42 @@ function isTensorLike(v: PickleValue): boolean {
   );
 }
 
+/**
+ * Base64 text decoded only where Python's lenient decoder (`b64decode`,
+ * `a2b_base64`) and Node's read the same bytes. Both skip characters outside
+ * the alphabet; they differ on `=` before the end (Python skips it, Node
+ * stops) and on `-` and `_` (Node reads them as URL-safe digits, Python skips
+ * them). Text with either is not decoded: the payload then counts as
+ * computed at load time (critical), never as a payload we scanned.
+ */
+function strictBase64(text: string): Buffer {
+  const kept = text.replace(/[^A-Za-z0-9+/=_-]+/g, '');
+  if (/[-_]/.test(kept) || !/^[^=]*={0,2}$/.test(kept))
+    throw new Error('base64 text that decoders read differently');
+  return Buffer.from(kept, 'base64');
+}
+
+/** Hex text decoded only when every character is read (whitespace aside). */
+function strictHex(text: string): Buffer {
+  const digits = text.replace(/\s+/g, '');
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(digits))
+    throw new Error('hex text that decoders read differently');
+  return Buffer.from(digits, 'hex');
+}
+
 /** The decoder a staging helper applies, by its canonical name. */
 function stagingDecoder(c: string): ((b: Buffer) => Buffer) | undefined {
   if (
     /^base64\.(b64decode|decodebytes|standard_b64decode)$/.test(c) ||
     c === 'binascii.a2b_base64'
   )
-    return (b) => Buffer.from(b.toString('latin1'), 'base64');
+    return (b) => strictBase64(b.toString('latin1'));
   if (c === 'base64.urlsafe_b64decode')
-    return (b) => Buffer.from(b.toString('latin1'), 'base64url');
+    // Python maps - and _ to + and / and decodes the result.
+    return (b) =>
+      strictBase64(b.toString('latin1').replace(/-/g, '+').replace(/_/g, '/'));
   if (c === 'binascii.unhexlify' || c === 'bytes.fromhex')
-    return (b) => Buffer.from(b.toString('latin1'), 'hex');
+    return (b) => strictHex(b.toString('latin1'));
   if (c === 'zlib.decompress')
     return (b) => inflateSync(b, { maxOutputLength: 64 * 1024 * 1024 });
   return undefined;
