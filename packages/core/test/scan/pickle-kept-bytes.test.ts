@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { scanFile } from '../../src/scan/engine.js';
 import {
@@ -190,15 +190,19 @@ describe('pickle bytes constants kept only when they hide a pickle (issue 11 ite
     expect(systemCalls(r)).toBe(5);
   }, 60_000);
 
-  /** `pickle.loads(base64.b64decode(<text>))` after `before` 1 KiB data operands. */
-  function stagedLoads(text: Buffer, before: number): Buffer[] {
+  /** `pickle.loads(<decoder>(<text>))` after `before` 1 KiB data operands (`base64.b64decode` by default). */
+  function stagedLoads(
+    text: Buffer,
+    before: number,
+    decoder = 'base64\nb64decode',
+  ): Buffer[] {
     const list = dataList(before);
     const last = list.pop()!;
     return [
       ...list,
       last.subarray(0, last.length - 1), // the list, without its STOP
       u8(0x30), // POP
-      Buffer.from('cpickle\nloads\ncbase64\nb64decode\n', 'latin1'),
+      Buffer.from(`cpickle\nloads\nc${decoder}\n`, 'latin1'),
       text.length <= 0xffff_ffff
         ? Buffer.concat([u8(0x42), u32(text.length)])
         : Buffer.concat([u8(0x8e), u64(text.length)]),
@@ -249,6 +253,17 @@ describe('pickle bytes constants kept only when they hide a pickle (issue 11 ite
       );
       expect(trampoline?.severity).toBe('critical');
     }
+  });
+
+  it('a loader fed through a decoder not modelled is critical, not "too large"', async () => {
+    const path = join(dir, 'staged-gzip.pkl');
+    writeParts(path, stagedLoads(gzipSync(EVIL), 10, 'gzip\ndecompress'));
+    const r = await scanFile(path);
+    const trampoline = r.findings.find(
+      (f) => f.ruleId === 'PICKLE_LOADER_TRAMPOLINE',
+    );
+    expect(trampoline?.severity).toBe('critical');
+    expect(r.findings.some((f) => f.ruleId === 'SCAN_INCOMPLETE')).toBe(false);
   });
 
   it('a staged constant too large to read back is a high SCAN_INCOMPLETE (pickleRetainedBytes)', async () => {

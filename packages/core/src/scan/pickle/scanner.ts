@@ -233,6 +233,14 @@ function unkeptConstant(
   if (v.k === 'bytes') return v.v === undefined && !readBack.has(v.offset);
   if (v.k === 'unknown') return true;
   if (v.k !== 'call' || depth > 8) return false;
+  // A decoder modelseal does not model (gzip, b85…): the payload is not
+  // decoded whatever its size (the loader's finding is critical), so it is
+  // not "too large".
+  if (
+    v.fn.k === 'global' &&
+    stagingDecoder(globalName(v.fn).canonical) === undefined
+  )
+    return false;
   const first = tupleItems(v.args)[0];
   return first !== undefined && unkeptConstant(first, readBack, depth + 1);
 }
