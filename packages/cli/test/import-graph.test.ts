@@ -73,6 +73,8 @@ describe('CLI import graph', () => {
     expect(sigstore(r)).toEqual([]);
     expect(r.packages).not.toContain('protobufjs');
     expect(r.packages).not.toContain('@napi-rs/blake-hash');
+    // Nor the audit module, without an audit log.
+    expect(r.own.filter((m) => m.startsWith('core/audit/'))).toEqual([]);
   });
 
   it('digest of a small model starts no worker thread and loads no node:v8', () => {

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
 import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
-import { singleFileSha256 } from '@modelseal/core/audit';
-import type { HashAlgorithm, HashModelOptions } from '@modelseal/core/manifest';
+import type {
+  HashAlgorithm,
+  HashModelOptions,
+  Manifest,
+} from '@modelseal/core/manifest';
 import { flag, list, positiveInteger, str, type Parsed } from '../args.js';
 import { UsageError } from '../exit-codes.js';
 import type { ProgressMode } from '../output/progress.js';
@@ -77,9 +80,11 @@ export function progressModeFrom(parsed: Parsed): ProgressMode {
 }
 
 /** `file.hash.sha256` of an audit event: only a single-file model's own SHA-256. */
-export function fileSha256Of(
-  manifest: Parameters<typeof singleFileSha256>[0],
-): { fileSha256?: string } {
+export async function fileSha256Of(
+  manifest: Pick<Manifest, 'resources'>,
+): Promise<{ fileSha256?: string }> {
+  // Loaded only with an audit log (the only caller).
+  const { singleFileSha256 } = await import('@modelseal/core/audit');
   const sha = singleFileSha256(manifest);
   return sha === undefined ? {} : { fileSha256: sha };
 }

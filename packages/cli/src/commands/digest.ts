@@ -75,7 +75,7 @@ export async function digestCommand(
       rootDigest: manifest.rootDigest,
       resources: resourceCount(manifest),
       bytes: result.bytes,
-      ...fileSha256Of(manifest),
+      ...(await fileSha256Of(manifest)),
     });
   if (parsed.values.json === true) {
     // The values exactly as `sign` would write them into the statement.

@@ -479,7 +479,7 @@ export async function signCommand(
       resources: manifest.resources.length,
       bytes: result.bytes,
       signer: result.signedBy,
-      ...fileSha256Of(manifest),
+      ...(await fileSha256Of(manifest)),
     });
     if (result.scan !== undefined) {
       io.audit.findings = { ...result.scan.report.summary.bySeverity };

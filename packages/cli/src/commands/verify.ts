@@ -502,7 +502,7 @@ export async function verifyCommand(
       rootDigest: manifest.rootDigest,
       resources: resourceCount(manifest),
       signer: result.signer as unknown as Record<string, unknown>,
-      ...fileSha256Of(manifest),
+      ...(await fileSha256Of(manifest)),
     });
   }
   if (flag(parsed, 'json')) {
