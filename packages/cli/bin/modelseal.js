@@ -167,7 +167,8 @@ if (
         )
       : args.some((a) => /^--shard[-_]size(=|$)/.test(a));
   // --threads N as the command reads it; given twice or not a number, the
-  // command refuses it, and nothing is started here.
+  // command refuses it, and nothing is started here (nor past 256: then one
+  // thread, no worker).
   const text = flagValue('--threads');
   const threadsUsable =
     args.filter((a) => a === '--threads' || a.startsWith('--threads=')).length <
@@ -175,13 +176,8 @@ if (
     (text === undefined || /^[1-9][0-9]*$/.test(text));
   if (threadsUsable && stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers } = await import('@modelseal/core/prestart');
-    // Past 256 the command refuses the value: then no worker starts here.
     const threads =
-      text === undefined || !/^[1-9][0-9]*$/.test(text)
-        ? undefined
-        : Number(text) <= 256
-          ? Number(text)
-          : 1;
+      text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
     const { large } = prestartHashWorkers(last, {
       concurrency: threads,
       shards,

@@ -8,10 +8,10 @@ import { availableParallelism } from 'node:os';
 import { setImmediate } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
 import { modelSealError } from '../errors.js';
+import { digestHexLength } from './algorithms.js';
 import {
   HashTaskError,
   RangeHasher,
-  hexLength,
   packTasks,
   type FromWorker,
   type HashTask,
@@ -260,7 +260,7 @@ function hashOnPool(
             const expected = sent[0];
             let hexDigits = 0;
             for (const task of expected?.tasks ?? [])
-              hexDigits += hexLength(task.algorithm);
+              hexDigits += digestHexLength(task.algorithm);
             if (
               expected === undefined ||
               message.seq !== expected.seq ||
@@ -281,7 +281,7 @@ function hashOnPool(
               // A caller's onDigest may have ended the run (an abort).
               if (settled) return;
               const task = batch[i]!;
-              const length = hexLength(task.algorithm);
+              const length = digestHexLength(task.algorithm);
               inFlightBytes -= task.end - task.start;
               done(
                 task,

@@ -452,11 +452,6 @@ export function unpackTasks(packed: PackedTasks): HashTask[] {
   return tasks;
 }
 
-/** Length of a digest's hex text. */
-export function hexLength(algorithm: HashTask['algorithm']): number {
-  return algorithm === 'blake2b' ? 128 : 64;
-}
-
 /** Messages from the pool to a worker. */
 export type ToWorker =
   | { type: 'tasks'; seq: number; tasks: HashTask[] }

@@ -55,58 +55,51 @@ export function prestartHashWorkers(
 ): PrestartResult {
   let look: Look;
   try {
-    look = lookAt(modelPath, options.shards === true);
+    look = lookAt(modelPath);
   } catch {
     look = NOTHING;
   }
+  // Many files, or a tree too wide to count: the look stopped early.
+  const manyFiles = look.cut;
+  const large = look.oneFile
+    ? options.shards === true && look.bytes >= INLINE_BYTES
+    : look.cut || look.bytes >= INLINE_BYTES;
   const threads = options.concurrency ?? availableParallelism();
+  const many = Number.isSafeInteger(threads) && threads >= 2;
   // One file is one range, or shards of a size not known here; a folder is
   // judged by the files seen (no worker for small files on two threads).
-  const many = Number.isSafeInteger(threads) && threads >= 2;
   const use = look.oneFile
-    ? look.large && many
+    ? large && many
     : // A look cut short before two files (a tree wide in folders) cannot
       // judge their size: started, as for any large tree.
-      look.manyFiles && look.files < 2
+      look.cut && look.files < 2
       ? many
       : workersFor(look.files, look.bytes, threads) > 0;
-  const result = { large: look.large, manyFiles: look.manyFiles };
-  if (!use || (look.manyFiles && options.fewFilesOnly === true))
-    return { ...result, workers: 0 };
+  if (!use || (manyFiles && options.fewFilesOnly === true))
+    return { large, manyFiles, workers: 0 };
   prestartWorkers(threads - 1);
-  return { ...result, workers: threads - 1 };
+  return { large, manyFiles, workers: threads - 1 };
 }
 
+/** What a bounded look at the model path saw. */
 interface Look {
-  large: boolean;
-  manyFiles: boolean;
+  /** The path is a file. */
   oneFile: boolean;
   /** Files seen, and their bytes. */
   files: number;
   bytes: number;
+  /** The look stopped before the end: more than 64 files, or a tree too wide. */
+  cut: boolean;
 }
 
-const NOTHING: Look = {
-  large: false,
-  manyFiles: false,
-  oneFile: false,
-  files: 0,
-  bytes: 0,
-};
+const NOTHING: Look = { oneFile: false, files: 0, bytes: 0, cut: false };
 
-/** Whether hashing `path` will use workers (the pool's rule), and whether it has many files: a bounded look. */
-function lookAt(path: string, shards: boolean): Look {
+/** The files of `path`, looked at entry by entry up to a few hundred entries. */
+function lookAt(path: string): Look {
   const root = statSync(path, { throwIfNoEntry: false });
   if (root === undefined) return NOTHING;
-  // One file: one task unless it is cut into shards.
   if (root.isFile())
-    return {
-      large: shards && root.size >= INLINE_BYTES,
-      manyFiles: false,
-      oneFile: true,
-      files: 1,
-      bytes: root.size,
-    };
+    return { oneFile: true, files: 1, bytes: root.size, cut: false };
   if (!root.isDirectory()) return NOTHING;
   let files = 0;
   let bytes = 0;
@@ -120,31 +113,19 @@ function lookAt(path: string, shards: boolean): Look {
       for (let entry = handle.readSync(); entry; entry = handle.readSync()) {
         // A tree this wide is not small, whatever its files (bounded look).
         if (++entries > 4 * INLINE_FILES)
-          return { large: true, manyFiles: true, oneFile: false, files, bytes };
+          return { oneFile: false, files, bytes, cut: true };
         const full = join(dir, entry.name);
         if (entry.isDirectory()) dirs.push(full);
         else if (entry.isFile()) {
           files += 1;
           bytes += lstatSync(full).size;
           if (files > INLINE_FILES)
-            return {
-              large: true,
-              manyFiles: true,
-              oneFile: false,
-              files,
-              bytes,
-            };
+            return { oneFile: false, files, bytes, cut: true };
         }
       }
     } finally {
       handle.closeSync();
     }
   }
-  return {
-    large: bytes >= INLINE_BYTES,
-    manyFiles: false,
-    oneFile: false,
-    files,
-    bytes,
-  };
+  return { oneFile: false, files, bytes, cut: false };
 }

@@ -10,6 +10,7 @@
  * (a SafeTensors file: the SafeTensors scanner only; docs/performance.md,
  * "Start-up"). The order and the detections are the scanners' own.
  */
+import { WRAPPER_KINDS } from './compression/kinds.js';
 import type { ByteSource, FormatScanner, ScanContext } from './types.js';
 
 /**
@@ -113,17 +114,7 @@ export const SCANNERS: FormatScanner[] = [
     'pytorch-legacy-tar',
     async () => (await import('./torch/legacy.js')).TORCH_LEGACY_TAR_SCANNER,
   ),
-  ...[
-    'gzip',
-    'zlib',
-    'bzip2',
-    'xz',
-    'lzma',
-    'zstd',
-    'lz4',
-    'joblib-zf',
-    'compression-unsupported',
-  ].map(compression),
+  ...[...WRAPPER_KINDS, 'compression-unsupported'].map(compression),
   lazyScanner(
     'onnx',
     async () => (await import('./onnx/index.js')).OnnxScanner,

@@ -24,6 +24,10 @@ import type {
   FormatScanner,
 } from '../../src/scan/types.js';
 import { severityAtLeast } from '../../src/scan/types.js';
+import {
+  WRAPPER_KINDS,
+  type WrapperKind,
+} from '../../src/scan/compression/kinds.js';
 
 const evil = Buffer.from(
   '\x80\x02cposix\nsystem\nX\x02\x00\x00\x00id\x85R.',
@@ -31,18 +35,8 @@ const evil = Buffer.from(
 );
 const clean = Buffer.from('\x80\x02}q\x00X\x01\x00\x00\x00aK\x01s.', 'latin1');
 
-type Kind =
-  'gzip' | 'zlib' | 'bzip2' | 'xz' | 'lzma' | 'zstd' | 'lz4' | 'joblib-zf';
-const KINDS: Kind[] = [
-  'gzip',
-  'zlib',
-  'bzip2',
-  'xz',
-  'lzma',
-  'zstd',
-  'lz4',
-  'joblib-zf',
-];
+type Kind = WrapperKind;
+const KINDS: Kind[] = [...WRAPPER_KINDS];
 const MEMBER: Record<Kind, string> = {
   gzip: 'gunzip',
   zlib: 'inflate',

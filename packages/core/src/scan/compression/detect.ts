@@ -7,9 +7,9 @@
  * (a wrapper that then fails to decode is a high finding).
  */
 
-/** A compression wrapper the scanner decodes. */
-export type WrapperKind =
-  'gzip' | 'zlib' | 'bzip2' | 'xz' | 'lzma' | 'zstd' | 'lz4' | 'joblib-zf';
+import type { WrapperKind } from './kinds.js';
+
+export type { WrapperKind };
 
 /** True for a gzip member header (`1f 8b 08`). */
 export function isGzipHead(head: Buffer): boolean {

@@ -23,6 +23,7 @@ import {
 import { normaliseGlobal, type NormalisedGlobal } from './names.js';
 import {
   analysePickleSource,
+  DEFAULT_PICKLE_VM_LIMITS,
   PICKLE_INCOMPLETE_RULE,
   pickleOpcodeName,
   type PickleAnalysis,
@@ -250,7 +251,7 @@ function unkeptConstant(
  * as many as the VM keeps by default (`maxRetainedBytes`). Past it a staged
  * payload is not decoded: a high `SCAN_INCOMPLETE`, as before.
  */
-const READ_BACK_BYTES = 16 * 1024 * 1024;
+const READ_BACK_BYTES = DEFAULT_PICKLE_VM_LIMITS.maxRetainedBytes;
 
 /** True when the bytes look like a complete binary pickle (`PROTO n … STOP`). */
 export function looksLikePickle(b: Buffer): boolean {
