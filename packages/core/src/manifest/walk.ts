@@ -91,6 +91,76 @@ function isInside(root: string, target: string): boolean {
 }
 
 /**
+ * A directory's entries in byte order of their names, the names' UTF-8 in
+ * one buffer: no object per entry outlives the `readdir` call (an array of
+ * them would be promoted to the old generation, whose garbage is collected
+ * late: 200,000 files, 7 MiB more peak RSS; issue 11 item 4).
+ */
+class PackedEntries {
+  private readonly names: Buffer;
+  private readonly ends: Uint32Array;
+  private readonly directory: Uint8Array;
+  private readonly order: Uint32Array;
+  readonly count: number;
+
+  constructor(entries: readonly (Dirent<string> | Dirent<Buffer>)[]) {
+    const n = entries.length;
+    this.count = n;
+    let bytes = 0;
+    for (const e of entries)
+      bytes +=
+        typeof e.name === 'string' ? Buffer.byteLength(e.name) : e.name.length;
+    this.names = Buffer.allocUnsafe(bytes);
+    this.ends = new Uint32Array(n);
+    this.directory = new Uint8Array(n);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const e = entries[i]!;
+      at +=
+        typeof e.name === 'string'
+          ? this.names.write(e.name, at, 'utf8')
+          : e.name.copy(this.names, at);
+      this.ends[i] = at;
+      this.directory[i] = e.isDirectory() ? 1 : 0;
+    }
+    this.order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) this.order[i] = i;
+    this.order.sort((a, b) => this.compare(a, b));
+  }
+
+  private start(i: number): number {
+    return i === 0 ? 0 : this.ends[i - 1]!;
+  }
+
+  /** Byte order of two names (by index in the listing). */
+  private compare(a: number, b: number): number {
+    const names = this.names;
+    let x = this.start(a);
+    let y = this.start(b);
+    const xe = this.ends[a]!;
+    const ye = this.ends[b]!;
+    while (x < xe && y < ye) {
+      const d = names[x]! - names[y]!;
+      if (d !== 0) return d;
+      x++;
+      y++;
+    }
+    return xe - x - (ye - y);
+  }
+
+  /** The `k`-th name in byte order. */
+  name(k: number): Buffer {
+    const i = this.order[k]!;
+    return this.names.subarray(this.start(i), this.ends[i]);
+  }
+
+  /** As readdir typed it (a directory found otherwise is caught by lstat). */
+  isDirectory(k: number): boolean {
+    return this.directory[this.order[k]!] === 1;
+  }
+}
+
+/**
  * Lists the files of a model directory or the single file a model path names.
  *
  * @throws IO_ERROR when the path or a directory cannot be read or vanishes
@@ -168,21 +238,30 @@ export async function enumerateModel(
   // subdirectory at its place among them: that lists the files in the
   // reference order (a name before every longer name it begins; order.ts)
   // with no sort of the whole tree.
+  // A directory's entries are kept packed (names in one buffer) while it is
+  // visited: an array of Dirent objects would outlive a few collections and
+  // be promoted to the old generation, whose garbage is collected late
+  // (200,000 files: 15 MiB more peak RSS; issue 11 item 4).
   const frames: {
     abs: Buffer;
     rel: string;
-    entries: Dirent<Buffer>[];
+    entries: PackedEntries;
     next: number;
   }[] = [];
   const openDir = (abs: Buffer, rel: string): void => {
-    let entries: Dirent<Buffer>[];
+    let entries: Dirent<string>[] | Dirent<Buffer>[];
     try {
-      entries = readdirSync(abs, { encoding: 'buffer', withFileTypes: true });
+      // Names as strings: a Buffer per name is memory allocated outside
+      // the JavaScript heap, and freed late. A name that is not valid UTF-8
+      // reads with U+FFFD: that directory is read again as bytes, so that
+      // such a name is refused and a real U+FFFD kept.
+      entries = readdirSync(abs, { withFileTypes: true });
+      if (entries.some((e) => e.name.includes('\ufffd')))
+        entries = readdirSync(abs, { encoding: 'buffer', withFileTypes: true });
     } catch (error) {
       throw fsError(error, rel === '' ? modelPath : rel);
     }
-    entries.sort((a, b) => Buffer.compare(a.name, b.name));
-    frames.push({ abs, rel, entries, next: 0 });
+    frames.push({ abs, rel, entries: new PackedEntries(entries), next: 0 });
   };
   let sinceYield = 0;
   let bytes = 0;
@@ -192,19 +271,19 @@ export async function enumerateModel(
     if (options.signal?.aborted)
       throw modelSealError('ABORTED', 'enumeration was cancelled');
     const dir = frames[frames.length - 1]!;
-    if (dir.next >= dir.entries.length) {
+    if (dir.next >= dir.entries.count) {
       frames.pop();
       continue;
     }
     {
-      const dirent = dir.entries[dir.next++]!;
+      const at = dir.next++;
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
         await setImmediate();
         if (options.signal?.aborted)
           throw modelSealError('ABORTED', 'enumeration was cancelled');
       }
-      const raw = dirent.name;
+      const raw = dir.entries.name(at);
       const abs = Buffer.allocUnsafe(dir.abs.length + 1 + raw.length);
       dir.abs.copy(abs, 0);
       abs[dir.abs.length] = 0x2f;
@@ -221,7 +300,7 @@ export async function enumerateModel(
           { details: { path: shown } },
         );
       }
-      if (dirent.isDirectory()) {
+      if (dir.entries.isDirectory(at)) {
         if (!options.skip(rel, true)) openDir(abs, rel);
         continue;
       }

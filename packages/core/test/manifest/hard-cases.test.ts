@@ -33,6 +33,21 @@ describe('names and order', () => {
     ]);
   });
 
+  it('a name with a real U+FFFD is kept, where invalid UTF-8 beside it would read the same', async () => {
+    // The walk reads names as text and rereads a directory as bytes when a
+    // name holds U+FFFD (what an invalid byte reads as): a real one is valid.
+    const root = makeTree({ 'a\ufffd.bin': 'a', 'b/\ufffd': 'b', c: 'c' });
+    const { manifest } = await hashModel(root);
+    expect(manifest.resources.map((r) => r.name)).toEqual([
+      'a\ufffd.bin',
+      'b/\ufffd',
+      'c',
+    ]);
+    expect(manifest.resources[0]!.digest).toBe(sha256('a'));
+    const checked = await checkModel(root, manifest);
+    expect(checked.compare.ok).toBe(true);
+  });
+
   it('a-b beside a/x: the directory component sorts first', async () => {
     const root = makeTree({ 'a-b': '1', 'a/x': '2', 'a.b': '3', a0: '4' });
     expect(await names(root)).toEqual(['a/x', 'a-b', 'a.b', 'a0']);

@@ -29,6 +29,17 @@ describe('hostile trees', () => {
     expect(String(error)).toContain('bad-\\xff\\xfe.bin');
   });
 
+  it('an invalid UTF-8 name beside a real U+FFFD is still rejected', async () => {
+    const root = makeTree({ 'ok-\ufffd': 'ok', 'sub/x': 'x' });
+    writeFileSync(
+      Buffer.concat([Buffer.from(`${root}/sub/bad-`), Buffer.from([0xc3])]),
+      'x',
+    );
+    const error = await hashModel(root).catch((e: unknown) => e);
+    expect(error).toHaveCode('INVALID_PATH');
+    expect(String(error)).toContain('sub/bad-\\xc3');
+  });
+
   it('a FIFO in the tree is rejected without blocking', async () => {
     const root = makeTree({ ok: 'ok' });
     execFileSync('mkfifo', [join(root, 'pipe')]);
