@@ -79,9 +79,15 @@ export async function hashFiles(
     count,
     files.order,
   );
-  const rangesLeft = new Uint32Array(files.length);
-  // Resources still to hash; the others had known digests.
-  const pending = new Uint32Array(count);
+  // Ranges of each file still to hash (shards only: a file is one range otherwise).
+  const rangesLeft = shards ? new Uint32Array(files.length) : undefined;
+  // Resources still to hash, when some digests are known or a file can have
+  // no range; otherwise every resource, in order (no array: 200,000 files,
+  // 0.8 MB).
+  const pending =
+    shards || options.known !== undefined ? new Uint32Array(count) : undefined;
+  const resourceOf = (i: number): number =>
+    pending === undefined ? i : pending[i]!;
   let pendingCount = 0;
   let bytesTotal = 0;
   let filesDone = 0;
@@ -92,7 +98,7 @@ export async function hashFiles(
       const n = rangesOf(size);
       const known = options.known?.(f);
       const usable = known !== undefined && known.length === n;
-      rangesLeft[f] = usable ? 0 : n;
+      if (rangesLeft !== undefined) rangesLeft[f] = usable ? 0 : n;
       if (usable || n === 0) filesDone += 1;
       for (let k = 0; k < n; k++, r++) {
         if (shards) {
@@ -103,7 +109,8 @@ export async function hashFiles(
         }
         if (usable) table.setDigestHex(r, known[k]!);
         else {
-          pending[pendingCount++] = r;
+          if (pending !== undefined) pending[pendingCount] = r;
+          pendingCount++;
           bytesTotal += rangeEnd(r) - rangeStart(r);
         }
       }
@@ -118,9 +125,9 @@ export async function hashFiles(
   const fileOfResource = (r: number): number => table.file(r);
   const source: HashTaskSource = {
     count: pendingCount,
-    bytes: (i) => rangeEnd(pending[i]!) - rangeStart(pending[i]!),
+    bytes: (i) => rangeEnd(resourceOf(i)) - rangeStart(resourceOf(i)),
     task: (i) => {
-      const r = pending[i]!;
+      const r = resourceOf(i);
       const f = fileOfResource(r);
       const path = files.pathString(f);
       const name = files.name(f);
@@ -168,7 +175,7 @@ export async function hashFiles(
         emit(false);
       },
       onDigest: (id, digest, state) => {
-        const r = pending[id]!;
+        const r = resourceOf(id);
         table.setDigestHex(r, digest);
         if (state !== undefined)
           options.onBound?.(
@@ -180,9 +187,9 @@ export async function hashFiles(
           );
       },
       onTaskDone: (task) => {
-        const f = fileOfResource(pending[task.id]!);
-        rangesLeft[f] = rangesLeft[f]! - 1;
-        if (rangesLeft[f] === 0) {
+        const f = fileOfResource(resourceOf(task.id));
+        if (rangesLeft !== undefined) rangesLeft[f] = rangesLeft[f]! - 1;
+        if (rangesLeft === undefined || rangesLeft[f] === 0) {
           filesDone += 1;
           // Un-throttled: --progress plain prints a line per file.
           if (options.onProgress) emit(true, files.name(f));

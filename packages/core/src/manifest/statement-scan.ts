@@ -153,33 +153,55 @@ export function plainResource(
 }
 
 /**
+ * Gives back the bytes before an offset of the list being read: moves the
+ * rest of them to the front of their buffer, shrinks it, and returns the
+ * bytes that are left (offset `from` is now 0).
+ */
+export type ListCompactor = (from: number) => Buffer;
+
+/**
  * Each element of the list, parsed: by {@link plainResource} when it has the
  * common shape, else by `JSON.parse` of its bytes. Same separators as
  * {@link listElements}.
  *
+ * @param compact - called between two elements once `every` bytes have
+ *   been read since the last call (the list is then read from the bytes
+ *   it returns): a large statement's bytes are given back as its resources
+ *   are decoded (issue 11 item 4)
  * @throws SyntaxError when the separators or an element are not JSON
  */
 export function* listResources(
   b: Buffer,
   list: ResourcesList,
+  compact?: { every: number; from: ListCompactor },
 ): Generator<unknown> {
+  let close = list.close;
+  // Offsets in messages are the statement's, whatever was given back.
+  let given = 0;
   let i = skipSpace(b, list.open + 1);
-  if (i === list.close) return;
+  if (i === close) return;
   for (;;) {
-    const plain = plainResource(b, i, list.close);
+    const plain = plainResource(b, i, close);
     let end: number;
     if (plain !== undefined) {
       end = plain.end;
       yield plain.value;
     } else {
       end = skipValue(b, i);
-      if (end < 0 || end > list.close)
-        throw new SyntaxError(`malformed resource list at byte ${i}`);
+      if (end < 0 || end > close)
+        throw new SyntaxError(`malformed resource list at byte ${given + i}`);
       yield JSON.parse(b.toString('utf8', i, end)) as unknown;
     }
     i = skipSpace(b, end);
-    if (i === list.close) return;
-    if (b[i] !== COMMA) throw new SyntaxError(`expected , or ] at byte ${i}`);
+    if (i === close) return;
+    if (b[i] !== COMMA)
+      throw new SyntaxError(`expected , or ] at byte ${given + i}`);
     i = skipSpace(b, i + 1);
+    if (compact !== undefined && i >= compact.every) {
+      b = compact.from(i);
+      given += i;
+      close -= i;
+      i = 0;
+    }
   }
 }

@@ -345,19 +345,20 @@ export class ResourceTable {
     return this.start[i]! - other.start[j]! || this.end![i]! - other.end![j]!;
   }
 
-  /** Resource indexes in the reference order (the identity when already sorted). */
-  order(): Uint32Array {
-    const order = new Uint32Array(this.count);
+  /**
+   * Resource indexes in the reference order, or `undefined` when the table
+   * is already in it (the usual case: no array of one index per resource).
+   */
+  sortOrder(): Uint32Array | undefined {
     let sorted = true;
-    for (let i = 0; i < this.count; i++) {
-      order[i] = i;
-      if (i > 0 && sorted && this.compare(i - 1, this, i) > 0) sorted = false;
-    }
-    if (!sorted) order.sort((a, b) => this.compare(a, this, b));
-    return order;
+    for (let i = 1; i < this.count && sorted; i++)
+      if (this.compare(i - 1, this, i) > 0) sorted = false;
+    if (sorted) return undefined;
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i++) order[i] = i;
+    return order.sort((a, b) => this.compare(a, this, b));
   }
 
-  /** True when resources `i` and `j` of the two tables have the same digest bytes. */
   sameDigest(i: number, other: ResourceTable, j: number): boolean {
     const n = this.digestLength;
     if (n !== other.digestLength) return false;
@@ -425,14 +426,14 @@ export function compareTables(
   const missing: Resource[] = [];
   const extra: Resource[] = [];
   const changed: ChangedResource[] = [];
-  const so = signed.order();
-  const ao = actual.order();
+  const so = signed.sortOrder();
+  const ao = actual.sortOrder();
   const sameAlgorithm = signed.algorithm === actual.algorithm;
   let i = 0;
   let j = 0;
-  while (i < so.length || j < ao.length) {
-    const s = so[i];
-    const a = ao[j];
+  while (i < signed.count || j < actual.count) {
+    const s = i < signed.count ? (so === undefined ? i : so[i]) : undefined;
+    const a = j < actual.count ? (ao === undefined ? j : ao[j]) : undefined;
     const c =
       s === undefined ? 1 : a === undefined ? -1 : signed.compare(s, actual, a);
     if (c < 0) {

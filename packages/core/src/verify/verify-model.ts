@@ -14,7 +14,8 @@ import {
   checkKeyFingerprint,
   parseKeyFingerprint,
 } from '../internal/key-fingerprint.js';
-import { checkModel, decodeStatement } from '../manifest/index.js';
+import { checkModel } from '../manifest/index.js';
+import { decodeOwnedStatement } from '../manifest/statement.js';
 import type { CheckModelOptions } from '../manifest/index.js';
 import { verifyKeyBundleSignature } from './key.js';
 // Certificate, timestamp and Sigstore verification load on first use: a key
@@ -328,15 +329,16 @@ export async function verifyStatementBundle(
 async function verifiedStatement(
   options: VerifyModelSignatureOptions,
 ): Promise<{
-  decoded: ReturnType<typeof decodeStatement>;
+  decoded: ReturnType<typeof decodeOwnedStatement>;
   outcome: SignatureOutcome;
   warnings: VerifyWarning[];
 }> {
   const { payload, outcome, warnings } = await verifyStatementBundle(options);
-  const decoded = decodeStatement(payload);
-  // The bundle file's buffer (tens of MB for a large model; the payload is
-  // a view of it) is not needed any more: freed now, not at the next full
-  // garbage collection, which could come after the whole model is hashed.
+  // Ours (read from the bundle file), and given back as it is decoded.
+  const decoded = decodeOwnedStatement(payload);
+  // What is left of the bundle file's buffer (the payload is a view of it)
+  // is not needed any more: freed now, not at the next full garbage
+  // collection, which could come after the whole model is hashed.
   releaseBuffer(payload);
   return { decoded, outcome, warnings };
 }

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issue 11 item 4: verify decodes the statement of a bundle file it read
+// itself while giving the bytes back (decodeOwnedStatement). It must decode
+// exactly what decodeStatement decodes, refuse what it refuses with the same
+// message (offsets are the statement's, not the shrunk buffer's), and leave
+// nothing of a caller's buffer changed when that buffer cannot shrink.
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readBundle } from '../../src/bundle/read.js';
+import {
+  decodeOwnedStatement,
+  decodeStatement,
+} from '../../src/manifest/statement.js';
+import { tempDir } from '../helpers/tree.js';
+
+/** Resources enough for several compactions (about 6.5 MB pretty-printed, 4 MiB steps). */
+const COUNT = 40_000;
+
+const digestOf = (i: number): string =>
+  createHash('sha256').update(String(i)).digest('hex');
+
+/** A statement the way the reference prints it (2-space indentation), names in the reference order. */
+function statement(count: number): Buffer {
+  const resources: string[] = [];
+  const digests: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const digest = digestOf(i);
+    digests.push(Buffer.from(digest, 'hex'));
+    // Zero-padded: the byte order is the numeric order.
+    const name = `d${String(Math.floor(i / 1000)).padStart(3, '0')}/f${String(i).padStart(6, '0')}.bin`;
+    resources.push(
+      `      {\n        "name": "${name}",\n        "algorithm": "sha256",\n        "digest": "${digest}"\n      }`,
+    );
+  }
+  const root = createHash('sha256')
+    .update(Buffer.concat(digests))
+    .digest('hex');
+  return Buffer.from(
+    `{\n  "_type": "https://in-toto.io/Statement/v1",\n  "subject": [\n    {\n      "name": "m",\n      "digest": {\n        "sha256": "${root}"\n      }\n    }\n  ],\n  "predicateType": "https://model_signing/signature/v1.0",\n  "predicate": {\n    "serialization": {\n      "method": "files",\n      "hash_type": "sha256",\n      "allow_symlinks": false\n    },\n    "resources": [\n${resources.join(',\n')}\n    ]\n  }\n}`,
+  );
+}
+
+/** `ArrayBuffer` with the ES2024 resizable form (not in this TypeScript lib). */
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+  length: number,
+  options: { maxByteLength: number },
+) => ArrayBuffer;
+
+/** The bytes in a resizable buffer of exactly their length, as readBundle leaves a payload. */
+function owned(bytes: Uint8Array): Buffer {
+  const buffer = new ResizableArrayBuffer(bytes.length, {
+    maxByteLength: bytes.length,
+  });
+  const view = Buffer.from(buffer, 0, bytes.length);
+  view.set(bytes);
+  return view;
+}
+
+function failure(run: () => unknown): {
+  code: unknown;
+  message: string;
+  cause: unknown;
+} {
+  try {
+    run();
+  } catch (error) {
+    const e = error as { code?: unknown; message: string; cause?: unknown };
+    return {
+      code: e.code,
+      message: e.message,
+      cause: (e.cause as Error | undefined)?.message,
+    };
+  }
+  throw new Error('expected a failure');
+}
+
+describe('decodeOwnedStatement', () => {
+  const text = statement(COUNT);
+
+  it('decodes what decodeStatement decodes, and gives the buffer back as it reads', () => {
+    // Over 4 MiB steps (the smallest): compacted at least once.
+    expect(text.length).toBeGreaterThan(6 * 1024 * 1024);
+    const payload = owned(text);
+    const buffer = payload.buffer as ArrayBuffer;
+    const before = buffer.byteLength;
+    const ours = decodeOwnedStatement(payload);
+    const theirs = decodeStatement(Buffer.from(text));
+    expect(ours.manifest.rootDigest).toBe(theirs.manifest.rootDigest);
+    expect(ours.manifest.resources).toEqual(theirs.manifest.resources);
+    expect(ours.manifest.resources).toHaveLength(COUNT);
+    expect(ours.manifest.resources[COUNT - 1]).toEqual({
+      name: 'd039/f039999.bin',
+      algorithm: 'sha256',
+      digest: digestOf(COUNT - 1),
+    });
+    // Compacted at least once: what is left is under one step (4 MiB) of the list.
+    expect(buffer.byteLength).toBeLessThan(before);
+    expect(buffer.byteLength).toBeLessThanOrEqual(4 * 1024 * 1024);
+  });
+
+  it('refuses a malformed resource past a compaction with the statement offset decodeStatement gives', () => {
+    // A separator broken near the end: found only after several compactions.
+    const at = text.lastIndexOf(',\n      {');
+    const bad = Buffer.from(text);
+    bad[at] = 0x3b; // ';'
+    const expected = failure(() => decodeStatement(Buffer.from(bad)));
+    expect(expected.code).toBe('STATEMENT_INVALID');
+    const actual = failure(() => decodeOwnedStatement(owned(bad)));
+    expect(actual).toEqual(expected);
+    expect(expected.message).toMatch(/statement payload is not valid JSON/);
+    expect(expected.cause).toBe(`expected , or ] at byte ${at}`);
+  });
+
+  it('refuses a wrong digest past a compaction as decodeStatement does', () => {
+    const bad = Buffer.from(text);
+    const at = bad.lastIndexOf(digestOf(COUNT - 2));
+    bad.write('z', at, 'latin1');
+    const expected = failure(() => decodeStatement(Buffer.from(bad)));
+    expect(expected.code).toBe('MANIFEST_INCONSISTENT');
+    expect(failure(() => decodeOwnedStatement(owned(bad)))).toEqual(expected);
+  });
+
+  it('leaves a buffer that cannot shrink as it was', () => {
+    const plain = Buffer.from(text);
+    const result = decodeOwnedStatement(plain);
+    expect(result.manifest.resources).toHaveLength(COUNT);
+    expect(plain.equals(text)).toBe(true);
+    // A view into a larger resizable buffer is not the payload's own either.
+    const buffer = new ResizableArrayBuffer(text.length + 10, {
+      maxByteLength: text.length + 10,
+    });
+    const inner = Buffer.from(buffer, 5, text.length);
+    inner.set(text);
+    decodeOwnedStatement(inner);
+    expect(buffer.byteLength).toBe(text.length + 10);
+    expect(inner.equals(text)).toBe(true);
+  });
+
+  it('readBundle leaves a signed payload that decodeOwnedStatement shrinks', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'model.sig');
+    writeFileSync(path, bundleFor(text));
+    const read = await readBundle(path, {});
+    const buffer = read.envelope.payload.buffer as ArrayBuffer & {
+      resizable?: boolean;
+    };
+    expect(buffer.resizable).toBe(true);
+    const decoded = decodeOwnedStatement(read.envelope.payload);
+    expect(decoded.manifest.resources).toHaveLength(COUNT);
+    expect(buffer.byteLength).toBeLessThan(text.length);
+  });
+});
+
+/** A key bundle's JSON around the payload (the signature is not checked here). */
+function bundleFor(payload: Buffer): string {
+  return JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
+    dsseEnvelope: {
+      payload: payload.toString('base64'),
+      payloadType: 'application/vnd.in-toto+json',
+      signatures: [{ sig: Buffer.from('sig').toString('base64') }],
+    },
+  });
+}
