@@ -29,6 +29,7 @@ import type {
 } from './types.js';
 import { isObject } from '../internal/json.js';
 import { parseBoundedJson } from '../internal/bounded-json.js';
+import { ResizableArrayBuffer, shrinkableBuffer } from '../internal/release.js';
 
 /** Media types we accept: Sigstore bundle v0.1–v0.3 in both spellings. */
 const MEDIA_TYPE =
@@ -216,12 +217,6 @@ function decodeField(name: string, field: string, value: unknown): Buffer {
   return bytes;
 }
 
-/** `ArrayBuffer` with the ES2024 resizable form (not in this TypeScript lib). */
-const ResizableArrayBuffer = ArrayBuffer as unknown as new (
-  length: number,
-  options: { maxByteLength: number },
-) => ArrayBuffer;
-
 /**
  * A view of a resizable buffer of ours (readCapped's), as the only thing
  * left in it: moved to its start and the buffer shrunk to it. The payload of
@@ -230,16 +225,8 @@ const ResizableArrayBuffer = ArrayBuffer as unknown as new (
  * Any other view is returned as it is.
  */
 function shrinkToView(view: Buffer): Buffer {
-  const buffer = view.buffer as ArrayBuffer & {
-    resizable?: boolean;
-    resize?: (length: number) => void;
-  };
-  if (
-    !(buffer instanceof ArrayBuffer) ||
-    buffer.resizable !== true ||
-    typeof buffer.resize !== 'function'
-  )
-    return view;
+  const buffer = shrinkableBuffer(view);
+  if (buffer === undefined) return view;
   const length = view.byteLength;
   new Uint8Array(buffer).copyWithin(
     0,

@@ -23,3 +23,30 @@ export function releaseBuffer(view: Uint8Array): void {
   )
     buffer.transfer(0);
 }
+
+/** `ArrayBuffer` with the ES2024 resizable form (not in this project's ES lib). */
+export const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+  length: number,
+  options: { maxByteLength: number },
+) => ArrayBuffer;
+
+/** A resizable `ArrayBuffer` (ES2024), typed. */
+export interface ShrinkableBuffer extends ArrayBuffer {
+  readonly resizable: true;
+  resize(length: number): void;
+}
+
+/** The buffer of `view` when it can shrink (a resizable `ArrayBuffer`), else `undefined`. */
+export function shrinkableBuffer(
+  view: Uint8Array,
+): ShrinkableBuffer | undefined {
+  const buffer = view.buffer as ArrayBuffer & {
+    resizable?: boolean;
+    resize?: unknown;
+  };
+  return buffer instanceof ArrayBuffer &&
+    buffer.resizable === true &&
+    typeof buffer.resize === 'function'
+    ? (buffer as ShrinkableBuffer)
+    : undefined;
+}

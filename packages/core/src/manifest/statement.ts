@@ -39,6 +39,7 @@ import type {
   SerializationMethod,
 } from './types.js';
 import { isObject } from '../internal/json.js';
+import { shrinkableBuffer } from '../internal/release.js';
 
 /** A statement decoded and checked for internal consistency. */
 export interface DecodedStatement {
@@ -200,14 +201,9 @@ interface Compactor {
  * away (8 compactions took 0.3–0.5 s more).
  */
 function compactor(payload: Uint8Array): Compactor | undefined {
-  const buffer = payload.buffer as ArrayBuffer & {
-    resizable?: boolean;
-    resize?: (length: number) => void;
-  };
+  const buffer = shrinkableBuffer(payload);
   if (
-    !(buffer instanceof ArrayBuffer) ||
-    buffer.resizable !== true ||
-    typeof buffer.resize !== 'function' ||
+    buffer === undefined ||
     payload.byteOffset !== 0 ||
     payload.byteLength !== buffer.byteLength
   )
@@ -223,7 +219,7 @@ function compactor(payload: Uint8Array): Compactor | undefined {
     every: Math.max(COMPACT_BYTES, Math.ceil(bytes.length / 8)),
     from: (from) => {
       bytes.copyWithin(0, from);
-      buffer.resize!(bytes.length - from);
+      buffer.resize(bytes.length - from);
       return bytes;
     },
   };

@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import { modelSealError } from '../errors.js';
 import { checkHfCacheLink, type HfCacheSnapshot } from './hf-cache.js';
 import { decodeName, displayName } from './names.js';
-import { FileTable } from './table.js';
+import { FileTable, NameList } from './table.js';
 import type { ManifestWarning } from './types.js';
 
 /** Options of {@link enumerateModel}. */
@@ -97,8 +97,7 @@ function isInside(root: string, target: string): boolean {
  * late: 200,000 files, 7 MiB more peak RSS; issue 11 item 4).
  */
 class PackedEntries {
-  private readonly names: Buffer;
-  private readonly ends: Uint32Array;
+  private readonly names: NameList;
   private readonly directory: Uint8Array;
   private readonly order: Uint32Array;
   readonly count: number;
@@ -110,48 +109,24 @@ class PackedEntries {
     for (const e of entries)
       bytes +=
         typeof e.name === 'string' ? Buffer.byteLength(e.name) : e.name.length;
-    this.names = Buffer.allocUnsafe(bytes);
-    this.ends = new Uint32Array(n);
+    this.names = new NameList(n, bytes);
     this.directory = new Uint8Array(n);
-    let at = 0;
     for (let i = 0; i < n; i++) {
       const e = entries[i]!;
-      at +=
-        typeof e.name === 'string'
-          ? this.names.write(e.name, at, 'utf8')
-          : e.name.copy(this.names, at);
-      this.ends[i] = at;
+      this.names.push(e.name);
       this.directory[i] = e.isDirectory() ? 1 : 0;
     }
+    // Byte order: a name in a directory has no "/", the one byte the
+    // list's comparison treats apart.
+    const names = this.names;
     this.order = new Uint32Array(n);
     for (let i = 0; i < n; i++) this.order[i] = i;
-    this.order.sort((a, b) => this.compare(a, b));
-  }
-
-  private start(i: number): number {
-    return i === 0 ? 0 : this.ends[i - 1]!;
-  }
-
-  /** Byte order of two names (by index in the listing). */
-  private compare(a: number, b: number): number {
-    const names = this.names;
-    let x = this.start(a);
-    let y = this.start(b);
-    const xe = this.ends[a]!;
-    const ye = this.ends[b]!;
-    while (x < xe && y < ye) {
-      const d = names[x]! - names[y]!;
-      if (d !== 0) return d;
-      x++;
-      y++;
-    }
-    return xe - x - (ye - y);
+    this.order.sort((a, b) => names.compare(a, names, b));
   }
 
   /** The `k`-th name in byte order. */
   name(k: number): Buffer {
-    const i = this.order[k]!;
-    return this.names.subarray(this.start(i), this.ends[i]);
+    return this.names.bytes(this.order[k]!);
   }
 
   /** As readdir typed it (a directory found otherwise is caught by lstat). */

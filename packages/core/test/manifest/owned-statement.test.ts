@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
+import { ResizableArrayBuffer } from '../../src/internal/release.js';
 import {
   decodeOwnedStatement,
   decodeStatement,
@@ -41,12 +42,6 @@ function statement(count: number): Buffer {
     `{\n  "_type": "https://in-toto.io/Statement/v1",\n  "subject": [\n    {\n      "name": "m",\n      "digest": {\n        "sha256": "${root}"\n      }\n    }\n  ],\n  "predicateType": "https://model_signing/signature/v1.0",\n  "predicate": {\n    "serialization": {\n      "method": "files",\n      "hash_type": "sha256",\n      "allow_symlinks": false\n    },\n    "resources": [\n${resources.join(',\n')}\n    ]\n  }\n}`,
   );
 }
-
-/** `ArrayBuffer` with the ES2024 resizable form (not in this TypeScript lib). */
-const ResizableArrayBuffer = ArrayBuffer as unknown as new (
-  length: number,
-  options: { maxByteLength: number },
-) => ArrayBuffer;
 
 /** The bytes in a resizable buffer of exactly their length, as readBundle leaves a payload. */
 function owned(bytes: Uint8Array): Buffer {
