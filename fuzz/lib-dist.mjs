@@ -14,11 +14,15 @@ import {
   readZipEntry,
 } from '../packages/core/dist/scan/zip/reader.js';
 
-import { decodeStatement } from '../packages/core/dist/manifest/statement.js';
+import {
+  decodeOwnedStatement,
+  decodeStatement,
+} from '../packages/core/dist/manifest/statement.js';
 import { parseBundle } from '../packages/core/dist/bundle/read.js';
 
 export const lib = {
   decodeStatement,
+  decodeOwnedStatement,
   parseBundle,
   scanSource,
   bufferSource,

@@ -167,7 +167,7 @@ function checkDigest(digest: unknown, hexLength: number, what: string): string {
  *   root digest that does not match the resources
  */
 export function decodeStatement(payload: Uint8Array): DecodedStatement {
-  return decode(payload, false);
+  return decode(payload, false, undefined);
 }
 
 /**
@@ -177,9 +177,16 @@ export function decodeStatement(payload: Uint8Array): DecodedStatement {
  * resources are read, a few MiB at a time, so the statement and its table
  * are never both whole in memory (200,000 files: 32 MB of statement; issue
  * 11 item 4). The payload's bytes are undefined afterwards.
+ *
+ * @param options.compactEvery - bytes read between two compactions, at
+ *   least (default: 4 MiB, or an eighth of the payload); tests give a few
+ *   bytes to compact between almost every two resources
  */
-export function decodeOwnedStatement(payload: Uint8Array): DecodedStatement {
-  return decode(payload, true);
+export function decodeOwnedStatement(
+  payload: Uint8Array,
+  options: { compactEvery?: number } = {},
+): DecodedStatement {
+  return decode(payload, true, options.compactEvery);
 }
 
 /** Bytes read between two compactions of an owned statement, at least. */
@@ -200,7 +207,10 @@ interface Compactor {
  * class each time, and each one made the decoder's optimised code be thrown
  * away (8 compactions took 0.3–0.5 s more).
  */
-function compactor(payload: Uint8Array): Compactor | undefined {
+function compactor(
+  payload: Uint8Array,
+  every: number | undefined,
+): Compactor | undefined {
   const buffer = shrinkableBuffer(payload);
   if (
     buffer === undefined ||
@@ -216,7 +226,7 @@ function compactor(payload: Uint8Array): Compactor | undefined {
   return {
     bytes,
     // At most eight moves of what is left (a 64 MiB statement: 8 MiB steps).
-    every: Math.max(COMPACT_BYTES, Math.ceil(bytes.length / 8)),
+    every: every ?? Math.max(COMPACT_BYTES, Math.ceil(bytes.length / 8)),
     from: (from) => {
       bytes.copyWithin(0, from);
       buffer.resize(bytes.length - from);
@@ -225,9 +235,13 @@ function compactor(payload: Uint8Array): Compactor | undefined {
   };
 }
 
-function decode(payload: Uint8Array, owned: boolean): DecodedStatement {
+function decode(
+  payload: Uint8Array,
+  owned: boolean,
+  compactEvery: number | undefined,
+): DecodedStatement {
   let value: unknown;
-  const compact = owned ? compactor(payload) : undefined;
+  const compact = owned ? compactor(payload, compactEvery) : undefined;
   // A view, not a copy: a large model's statement is tens of megabytes.
   const bytes =
     compact?.bytes ??
