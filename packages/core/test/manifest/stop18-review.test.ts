@@ -15,6 +15,7 @@ import {
   decodeStatement,
 } from '../../src/manifest/statement.js';
 import { compareTables, tableOf } from '../../src/manifest/table.js';
+import { ResizableArrayBuffer } from '../../src/internal/release.js';
 import { tempDir } from '../helpers/tree.js';
 
 const WALK = {
@@ -127,8 +128,12 @@ describe('walk: names read as text, read again as bytes on U+FFFD', () => {
 // ---------------------------------------------------------------------------
 // decodeOwnedStatement at the compaction point.
 
-/** Bytes read between two compactions, for a statement under 32 MiB (statement.ts). */
-const STEP = 4 << 20;
+/**
+ * Bytes read between two compactions: the default is 4 MiB (owned-statement
+ * .test.ts decodes statements past it); here 16 KiB, the same code on
+ * statements 256 times smaller.
+ */
+const STEP = 16 << 10;
 
 const digestOf = (i: number): string =>
   createHash('sha256').update(`r${i}`).digest('hex');
@@ -136,16 +141,10 @@ const nameOf = (i: number): string => `f${String(i).padStart(7, '0')}`;
 const element = (i: number, name = nameOf(i)): string =>
   `{"name":"${name}","algorithm":"sha256","digest":"${digestOf(i)}"}`;
 
-/** `ArrayBuffer` with the ES2024 resizable form (not in this TypeScript lib). */
-const Resizable = ArrayBuffer as unknown as new (
-  length: number,
-  options: { maxByteLength: number },
-) => ArrayBuffer;
-
 /** A copy in a resizable buffer of its length, as readBundle leaves a payload. */
 function owned(bytes: Buffer): Buffer {
   const view = Buffer.from(
-    new Resizable(bytes.length, { maxByteLength: bytes.length }),
+    new ResizableArrayBuffer(bytes.length, { maxByteLength: bytes.length }),
   );
   view.set(bytes);
   return view;
@@ -199,8 +198,8 @@ function outcome(run: () => ReturnType<typeof decodeStatement>): unknown {
   }
 }
 
-/** Elements enough to pass one compaction point (about 4.4 MB). */
-const COUNT = 40_000;
+/** Elements enough to pass one compaction point (about 44 KB). */
+const COUNT = 400;
 
 /**
  * The last element that starts at or before `target` with `,` separators,
@@ -360,7 +359,9 @@ describe('decodeOwnedStatement: whatever sits at the compaction point', () => {
         const text = variant.build(STEP + delta);
         const expected = outcome(() => decodeStatement(Buffer.from(text)));
         const payload = owned(text);
-        const actual = outcome(() => decodeOwnedStatement(payload));
+        const actual = outcome(() =>
+          decodeOwnedStatement(payload, { compactEvery: STEP }),
+        );
         expect(actual, `${variant.name} at ${delta}`).toEqual(expected);
         // At or past the point, the buffer was compacted before it was read.
         if (delta >= 0)
