@@ -92,9 +92,11 @@ function isInside(root: string, target: string): boolean {
 
 /**
  * A directory's entries in byte order of their names, the names' UTF-8 in
- * one buffer: no object per entry outlives the `readdir` call (an array of
- * them would be promoted to the old generation, whose garbage is collected
- * late: 200,000 files, 7 MiB more peak RSS; issue 11 item 4).
+ * one buffer: no object per entry outlives the `readdir` call. An array of
+ * `Dirent`s, each with a `Buffer` name, lived while its directory was
+ * visited, was promoted to the old generation (collected late), and its
+ * names were memory outside the heap: a 200,000-file walk peaked at 85 MiB,
+ * 71–80 this way (issue 11 item 4).
  */
 class PackedEntries {
   private readonly names: NameList;
@@ -213,10 +215,6 @@ export async function enumerateModel(
   // subdirectory at its place among them: that lists the files in the
   // reference order (a name before every longer name it begins; order.ts)
   // with no sort of the whole tree.
-  // A directory's entries are kept packed (names in one buffer) while it is
-  // visited: an array of Dirent objects would outlive a few collections and
-  // be promoted to the old generation, whose garbage is collected late
-  // (200,000 files: 15 MiB more peak RSS; issue 11 item 4).
   const frames: {
     abs: Buffer;
     rel: string;
