@@ -138,8 +138,11 @@ const STEP = 16 << 10;
 const digestOf = (i: number): string =>
   createHash('sha256').update(`r${i}`).digest('hex');
 const nameOf = (i: number): string => `f${String(i).padStart(7, '0')}`;
-const element = (i: number, name = nameOf(i)): string =>
-  `{"name":"${name}","algorithm":"sha256","digest":"${digestOf(i)}"}`;
+const element = (
+  i: number,
+  name = nameOf(i),
+  digest: (i: number) => string = digestOf,
+): string => `{"name":"${name}","algorithm":"sha256","digest":"${digest(i)}"}`;
 
 /** A copy in a resizable buffer of its length, as readBundle leaves a payload. */
 function owned(bytes: Buffer): Buffer {
@@ -160,9 +163,10 @@ function statement(
   digests: number[],
   separators: Map<number, string>,
   tail = ']',
+  digest: (i: number) => string = digestOf,
 ): { text: Buffer; open: number } {
   const root = createHash('sha256')
-    .update(Buffer.concat(digests.map((i) => Buffer.from(digestOf(i), 'hex'))))
+    .update(Buffer.concat(digests.map((i) => Buffer.from(digest(i), 'hex'))))
     .digest('hex');
   const head =
     '{"_type":"https://in-toto.io/Statement/v1",' +
@@ -227,128 +231,105 @@ const range = (n: number): number[] => [...Array(n).keys()];
 /** Whitespace of every JSON kind. */
 const space = (n: number): string => ' \n\t\r'.repeat(n).slice(0, n);
 
+/** The parts of a statement, as {@link around} builds and a variant edits them. */
+interface Parts {
+  elements: string[];
+  digests: number[];
+  separators: Map<number, string>;
+  tail: string;
+}
+
+/**
+ * A statement of `COUNT` elements whose element k starts at `target` (the
+ * separator before it padded with whitespace), after `edit` changes it.
+ */
+function around(
+  target: number,
+  edit: (k: number, parts: Parts, pad: number) => void = () => {},
+): Buffer {
+  const { k, pad } = elementAt(baseOpen, target);
+  const parts: Parts = {
+    elements: range(COUNT).map((i) => element(i)),
+    digests: range(COUNT),
+    separators: new Map([[k - 1, `,${space(pad)}`]]),
+    tail: ']',
+  };
+  edit(k, parts, pad);
+  return statement(parts.elements, parts.digests, parts.separators, parts.tail)
+    .text;
+}
+
 const variants: Variant[] = [
-  {
-    // The element after a compaction starts at `target`.
-    name: 'element start (plain)',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      return statement(
-        range(COUNT).map((i) => element(i)),
-        range(COUNT),
-        new Map([[k - 1, `,${space(pad)}`]]),
-      ).text;
-    },
-  },
+  // The element after a compaction starts at `target`.
+  { name: 'element start (plain)', build: (target) => around(target) },
   {
     // Whitespace before the comma: the comma itself at `target`.
     name: 'comma',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      return statement(
-        range(COUNT).map((i) => element(i)),
-        range(COUNT),
-        new Map([[k - 1, `${space(pad)}, `]]),
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p, pad) => p.separators.set(k - 1, `${space(pad)}, `)),
   },
   {
     // An element JSON.parse reads (escapes) right where the buffer was compacted.
     name: 'escaped element',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      const elements = range(COUNT).map((i) => element(i));
-      elements[k] = element(k, `\\u0066${nameOf(k).slice(1)}`);
-      elements[k + 1] =
-        ` { "digest" : "${digestOf(k + 1)}", "algorithm": "sha256", "name": "${nameOf(k + 1)}", "x": [1, "]"] } `;
-      return statement(
-        elements,
-        range(COUNT),
-        new Map([[k - 1, `,${space(pad)}`]]),
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p) => {
+        p.elements[k] = element(k, `\\u0066${nameOf(k).slice(1)}`);
+        p.elements[k + 1] =
+          ` { "digest" : "${digestOf(k + 1)}", "algorithm": "sha256", "name": "${nameOf(k + 1)}", "x": [1, "]"] } `;
+      }),
   },
   {
     // The last element starts at `target`: `]` comes right after it.
     name: 'last element',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      return statement(
-        range(k + 1).map((i) => element(i)),
-        range(k + 1),
-        new Map([[k - 1, `,${space(pad)}`]]),
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p) => {
+        p.elements.length = k + 1;
+        p.digests.length = k + 1;
+      }),
   },
   {
     // A trailing comma, with the `]` after it at `target`.
     name: 'trailing comma',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      return statement(
-        range(k).map((i) => element(i)),
-        range(k),
-        new Map(),
-        `,${space(pad)}]`,
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p, pad) => {
+        p.elements.length = k;
+        p.digests.length = k;
+        p.separators.clear();
+        p.tail = `,${space(pad)}]`;
+      }),
   },
   {
     // A malformed element at `target` (found by JSON.parse).
     name: 'malformed element',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      const elements = range(COUNT).map((i) => element(i));
-      elements[k] = `{"name":"${nameOf(k)}",}`;
-      return statement(
-        elements,
-        range(COUNT),
-        new Map([[k - 1, `,${space(pad)}`]]),
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p) => {
+        p.elements[k] = `{"name":"${nameOf(k)}",}`;
+      }),
   },
   {
     // A bad separator right after the element at `target`.
     name: 'bad separator',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      return statement(
-        range(COUNT).map((i) => element(i)),
-        range(COUNT),
-        new Map([
-          [k - 1, `,${space(pad)}`],
-          [k, ';'],
-        ]),
-      ).text;
-    },
+    build: (target) => around(target, (k, p) => p.separators.set(k, ';')),
   },
   {
-    // The name of the element before the compaction again after it, and
-    // two elements out of order: duplicates are found, order is kept.
+    // The name of the element before the compaction again after it:
+    // the duplicate is found.
     name: 'duplicate across the point',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      const elements = range(COUNT).map((i) => element(i));
-      elements[k] = element(k, nameOf(k - 1));
-      return statement(
-        elements,
-        range(COUNT),
-        new Map([[k - 1, `,${space(pad)}`]]),
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p) => {
+        p.elements[k] = element(k, nameOf(k - 1));
+      }),
   },
   {
+    // Two elements out of order across the point: order is kept.
     name: 'unsorted across the point',
-    build: (target) => {
-      const { k, pad } = elementAt(baseOpen, target);
-      const order = range(COUNT);
-      [order[k - 1], order[k + 1]] = [order[k + 1]!, order[k - 1]!];
-      return statement(
-        order.map((i) => element(i)),
-        order,
-        new Map([[k - 1, `,${space(pad)}`]]),
-      ).text;
-    },
+    build: (target) =>
+      around(target, (k, p) => {
+        const order = range(COUNT);
+        [order[k - 1], order[k + 1]] = [order[k + 1]!, order[k - 1]!];
+        p.elements = order.map((i) => element(i));
+        p.digests = order;
+      }),
   },
 ];
 
@@ -402,20 +383,14 @@ describe('decodeOwnedStatement: whatever sits at the compaction point', () => {
 // sortOrder: unsorted tables compare and check duplicates as before.
 
 function decodedTable(order: number[], digests: (i: number) => string) {
-  const list = order.map(
-    (i) =>
-      `{"name":"${nameOf(i)}","algorithm":"sha256","digest":"${digests(i)}"}`,
+  const { text } = statement(
+    order.map((i) => element(i, nameOf(i), digests)),
+    order,
+    new Map(),
+    ']',
+    digests,
   );
-  const root = createHash('sha256')
-    .update(Buffer.concat(order.map((i) => Buffer.from(digests(i), 'hex'))))
-    .digest('hex');
-  const text =
-    '{"_type":"https://in-toto.io/Statement/v1",' +
-    `"subject":[{"name":"m","digest":{"sha256":"${root}"}}],` +
-    '"predicateType":"https://model_signing/signature/v1.0",' +
-    '"predicate":{"serialization":{"method":"files","hash_type":"sha256"},' +
-    `"resources":[${list.join(',')}]}}`;
-  return tableOf(decodeStatement(Buffer.from(text)).manifest)!;
+  return tableOf(decodeStatement(text).manifest)!;
 }
 
 describe('compareTables with tables in or out of the reference order', () => {
