@@ -985,6 +985,19 @@ function targetLines(cases, rows, samples, ctx, startup, pickle) {
       );
     }
   }
+  // Memory at 200,000 files (issue 11 item 4): judged when the 4 KiB set is
+  // that large (`--tiny-files 200000`; the default run has 20,000).
+  const tinyCount = ctx.sets.tiny?.files.length ?? 0;
+  if (tinyCount >= 200_000) {
+    for (const verb of ['digest', 'verify']) {
+      const r = rows.get(`tiny/ms-${verb}`);
+      if (!r || r.rssMiB === undefined) continue;
+      check(
+        r.rssMiB < 100,
+        `tiny/ms-${verb}: peak RSS ${fmt(r.rssMiB, 1)} MiB at ${tinyCount.toLocaleString('en-US')} files (< 100)`,
+      );
+    }
+  }
   const ours = [...rows.values()].filter(
     (r) =>
       r.kind === 'modelseal' &&
