@@ -152,12 +152,16 @@ export function plainResource(
   };
 }
 
-/**
- * Gives back the bytes before an offset of the list being read: moves the
- * rest of them to the front of their buffer, shrinks it, and returns the
- * bytes that are left (offset `from` is now 0).
- */
-export type ListCompactor = (from: number) => Buffer;
+/** How a list being read gives its bytes back (statement.ts, decodeOwnedStatement). */
+export interface ListCompaction {
+  /** Bytes read between two calls of `from`, at least. */
+  every: number;
+  /**
+   * Gives back the bytes before `offset`: moves the rest to the front of
+   * their buffer, shrinks it, and returns the bytes left (`offset` is now 0).
+   */
+  from: (offset: number) => Buffer;
+}
 
 /**
  * Each element of the list, parsed: by {@link plainResource} when it has the
@@ -173,7 +177,7 @@ export type ListCompactor = (from: number) => Buffer;
 export function* listResources(
   b: Buffer,
   list: ResourcesList,
-  compact?: { every: number; from: ListCompactor },
+  compact?: ListCompaction,
 ): Generator<unknown> {
   let close = list.close;
   // Offsets in messages are the statement's, whatever was given back.

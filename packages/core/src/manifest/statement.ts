@@ -29,7 +29,7 @@ import {
 import {
   findResourcesList,
   listResources,
-  type ListCompactor,
+  type ListCompaction,
   type ResourcesList,
 } from './statement-scan.js';
 import type {
@@ -167,7 +167,7 @@ function checkDigest(digest: unknown, hexLength: number, what: string): string {
  *   root digest that does not match the resources
  */
 export function decodeStatement(payload: Uint8Array): DecodedStatement {
-  return decode(payload, false, undefined);
+  return decode(payload, undefined);
 }
 
 /**
@@ -186,18 +186,16 @@ export function decodeOwnedStatement(
   payload: Uint8Array,
   options: { compactEvery?: number } = {},
 ): DecodedStatement {
-  return decode(payload, true, options.compactEvery);
+  return decode(payload, options);
 }
 
 /** Bytes read between two compactions of an owned statement, at least. */
 const COMPACT_BYTES = 4 << 20;
 
 /** An owned payload's bytes, and how to give them back as they are read. */
-interface Compactor {
+interface Compactor extends ListCompaction {
   /** The payload: a view that follows its buffer as it shrinks. */
   bytes: Buffer;
-  every: number;
-  from: ListCompactor;
 }
 
 /**
@@ -235,13 +233,14 @@ function compactor(
   };
 }
 
+/** @param owned - decodeOwnedStatement's options; undefined: a caller's bytes, left alone */
 function decode(
   payload: Uint8Array,
-  owned: boolean,
-  compactEvery: number | undefined,
+  owned: { compactEvery?: number } | undefined,
 ): DecodedStatement {
   let value: unknown;
-  const compact = owned ? compactor(payload, compactEvery) : undefined;
+  const compact =
+    owned === undefined ? undefined : compactor(payload, owned.compactEvery);
   // A view, not a copy: a large model's statement is tens of megabytes.
   const bytes =
     compact?.bytes ??
@@ -481,8 +480,7 @@ function decodeResources(
   if (index === 0) inconsistent('manifest lists no resources');
   const table = builder.finish();
   // Duplicates sit side by side in the reference order.
-  const order = table.sortOrder();
-  const at = (k: number): number => (order === undefined ? k : order[k]!);
+  const at = table.inOrder();
   for (let k = 1; k < table.count; k++) {
     if (table.compare(at(k - 1), table, at(k)) === 0) {
       const name = table.name(at(k));

@@ -346,19 +346,22 @@ export class ResourceTable {
   }
 
   /**
-   * Resource indexes in the reference order, or `undefined` when the table
-   * is already in it (the usual case: no array of one index per resource).
+   * The index of the `k`-th resource in the reference order. A table
+   * already in that order (the usual case) needs no array of one index per
+   * resource: the identity.
    */
-  sortOrder(): Uint32Array | undefined {
+  inOrder(): (k: number) => number {
     let sorted = true;
     for (let i = 1; i < this.count && sorted; i++)
       if (this.compare(i - 1, this, i) > 0) sorted = false;
-    if (sorted) return undefined;
+    if (sorted) return (k) => k;
     const order = new Uint32Array(this.count);
     for (let i = 0; i < this.count; i++) order[i] = i;
-    return order.sort((a, b) => this.compare(a, this, b));
+    order.sort((a, b) => this.compare(a, this, b));
+    return (k) => order[k]!;
   }
 
+  /** True when resources `i` and `j` of the two tables have the same digest bytes. */
   sameDigest(i: number, other: ResourceTable, j: number): boolean {
     const n = this.digestLength;
     if (n !== other.digestLength) return false;
@@ -426,14 +429,14 @@ export function compareTables(
   const missing: Resource[] = [];
   const extra: Resource[] = [];
   const changed: ChangedResource[] = [];
-  const so = signed.sortOrder();
-  const ao = actual.sortOrder();
+  const so = signed.inOrder();
+  const ao = actual.inOrder();
   const sameAlgorithm = signed.algorithm === actual.algorithm;
   let i = 0;
   let j = 0;
   while (i < signed.count || j < actual.count) {
-    const s = i < signed.count ? (so === undefined ? i : so[i]) : undefined;
-    const a = j < actual.count ? (ao === undefined ? j : ao[j]) : undefined;
+    const s = i < signed.count ? so(i) : undefined;
+    const a = j < actual.count ? ao(j) : undefined;
     const c =
       s === undefined ? 1 : a === undefined ? -1 : signed.compare(s, actual, a);
     if (c < 0) {

@@ -2,6 +2,8 @@
 // Little builders of binary test inputs (pickle opcodes' operands, GGUF
 // fields): each returns the value's bytes as a Buffer.
 
+import { ResizableArrayBuffer } from '../../src/internal/release.js';
+
 /** The bytes given. */
 export const u8 = (...bytes: number[]): Buffer => Buffer.from(bytes);
 
@@ -32,3 +34,15 @@ export const f64be = (x: number): Buffer => {
   b.writeDoubleBE(x);
   return b;
 };
+
+/**
+ * A copy of `bytes` filling a resizable buffer of exactly their length, as
+ * readBundle leaves a payload it read (what decodeOwnedStatement gives back).
+ */
+export function ownedCopy(bytes: Uint8Array): Buffer {
+  const view = Buffer.from(
+    new ResizableArrayBuffer(bytes.length, { maxByteLength: bytes.length }),
+  );
+  view.set(bytes);
+  return view;
+}

@@ -9,13 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
-import { ResizableArrayBuffer } from '../../src/internal/release.js';
 import {
   decodeOwnedStatement,
   decodeStatement,
   type DecodedStatement,
 } from '../../src/manifest/statement.js';
 import { mutate, seeded } from '../helpers/mutation.js';
+import { ResizableArrayBuffer } from '../../src/internal/release.js';
+import { ownedCopy as owned } from '../helpers/bytes.js';
 import { tempDir } from '../helpers/tree.js';
 
 /** Resources enough for several compactions (about 6.5 MB pretty-printed, 4 MiB steps). */
@@ -43,16 +44,6 @@ function statement(count: number): Buffer {
   return Buffer.from(
     `{\n  "_type": "https://in-toto.io/Statement/v1",\n  "subject": [\n    {\n      "name": "m",\n      "digest": {\n        "sha256": "${root}"\n      }\n    }\n  ],\n  "predicateType": "https://model_signing/signature/v1.0",\n  "predicate": {\n    "serialization": {\n      "method": "files",\n      "hash_type": "sha256",\n      "allow_symlinks": false\n    },\n    "resources": [\n${resources.join(',\n')}\n    ]\n  }\n}`,
   );
-}
-
-/** The bytes in a resizable buffer of exactly their length, as readBundle leaves a payload. */
-function owned(bytes: Uint8Array): Buffer {
-  const buffer = new ResizableArrayBuffer(bytes.length, {
-    maxByteLength: bytes.length,
-  });
-  const view = Buffer.from(buffer, 0, bytes.length);
-  view.set(bytes);
-  return view;
 }
 
 function failure(run: () => unknown): {

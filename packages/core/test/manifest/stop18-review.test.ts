@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Review of the memory cuts of issue 11 item 4 (walk names read as text,
-// statements decoded while their bytes are given back, sortOrder):
+// statements decoded while their bytes are given back, inOrder):
 // - a walk lists the same names in the same order, and refuses the same
 //   names, whether a directory is read once as text or again as bytes;
 // - decodeOwnedStatement gives what decodeStatement gives, success or
@@ -15,7 +15,7 @@ import {
   decodeStatement,
 } from '../../src/manifest/statement.js';
 import { compareTables, tableOf } from '../../src/manifest/table.js';
-import { ResizableArrayBuffer } from '../../src/internal/release.js';
+import { ownedCopy as owned } from '../helpers/bytes.js';
 import { tempDir } from '../helpers/tree.js';
 
 const WALK = {
@@ -143,15 +143,6 @@ const element = (
   name = nameOf(i),
   digest: (i: number) => string = digestOf,
 ): string => `{"name":"${name}","algorithm":"sha256","digest":"${digest(i)}"}`;
-
-/** A copy in a resizable buffer of its length, as readBundle leaves a payload. */
-function owned(bytes: Buffer): Buffer {
-  const view = Buffer.from(
-    new ResizableArrayBuffer(bytes.length, { maxByteLength: bytes.length }),
-  );
-  view.set(bytes);
-  return view;
-}
 
 /**
  * A statement whose list is `elements` joined by `separators[k]` (before
@@ -380,7 +371,7 @@ describe('decodeOwnedStatement: whatever sits at the compaction point', () => {
 });
 
 // ---------------------------------------------------------------------------
-// sortOrder: unsorted tables compare and check duplicates as before.
+// inOrder: unsorted tables compare and check duplicates as before.
 
 function decodedTable(order: number[], digests: (i: number) => string) {
   const { text } = statement(
