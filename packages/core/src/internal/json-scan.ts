@@ -93,35 +93,54 @@ export function objectMembers(
   i: number,
   visit: (key: string, start: number, end: number) => void,
 ): boolean {
-  if (b[i] !== OPEN_OBJECT) return false;
+  return objectEnd(b, i, visit) >= 0;
+}
+
+/**
+ * {@link objectMembers}, returning the end (exclusive) of the object, or -1
+ * when it is not well formed at this level or a key comes twice.
+ *
+ * @param skip - finds where the value of `key` starting at `start` ends
+ *   (-1: not a value); {@link skipValue} by default. A caller that reads a
+ *   member's value itself passes the end it found, so that a large value is
+ *   not scanned twice.
+ */
+export function objectEnd(
+  b: Uint8Array,
+  i: number,
+  visit: (key: string, start: number, end: number) => void,
+  skip: (key: string, start: number) => number = (_key, start) =>
+    skipValue(b, start),
+): number {
+  if (b[i] !== OPEN_OBJECT) return -1;
   const seen = new Set<string>();
   i = skipSpace(b, i + 1);
-  if (b[i] === CLOSE_OBJECT) return true;
+  if (b[i] === CLOSE_OBJECT) return i + 1;
   for (;;) {
-    if (b[i] !== QUOTE) return false;
+    if (b[i] !== QUOTE) return -1;
     const keyEnd = skipString(b, i);
-    if (keyEnd < 0) return false;
+    if (keyEnd < 0) return -1;
     let key: unknown;
     try {
       key = JSON.parse(
         Buffer.from(b.buffer, b.byteOffset + i, keyEnd - i).toString('utf8'),
       );
     } catch {
-      return false;
+      return -1;
     }
-    if (typeof key !== 'string' || seen.has(key)) return false;
+    if (typeof key !== 'string' || seen.has(key)) return -1;
     seen.add(key);
     i = skipSpace(b, keyEnd);
-    if (b[i] !== COLON) return false;
+    if (b[i] !== COLON) return -1;
     const start = skipSpace(b, i + 1);
-    const end = skipValue(b, start);
-    if (end < 0) return false;
+    const end = skip(key, start);
+    if (end < 0) return -1;
     visit(key, start, end);
     i = skipSpace(b, end);
     if (b[i] === COMMA) {
       i = skipSpace(b, i + 1);
       continue;
     }
-    return b[i] === CLOSE_OBJECT;
+    return b[i] === CLOSE_OBJECT ? i + 1 : -1;
   }
 }

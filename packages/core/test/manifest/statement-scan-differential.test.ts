@@ -6,7 +6,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseBundle } from '../../src/bundle/read.js';
+import { objectMembers, skipSpace } from '../../src/internal/json-scan.js';
 import { decodeStatement } from '../../src/manifest/index.js';
+import {
+  findResourcesList,
+  type ResourcesList,
+} from '../../src/manifest/statement-scan.js';
 import { mutate, seeded } from '../helpers/mutation.js';
 
 const sha = (text: string): string =>
@@ -120,5 +125,75 @@ describe('bundle payloads lifted from the bytes vs the parsed object', () => {
       expect(a).toEqual(b);
     }
     expect(valid).toBeGreaterThan(50);
+  });
+});
+
+/**
+ * The list as it was found before the predicate was read in one pass: the
+ * top level read with every value skipped, then the predicate read again.
+ */
+function listReadTwice(b: Buffer): ResourcesList | undefined {
+  let predicate: [number, number] | undefined;
+  const top = objectMembers(b, skipSpace(b, 0), (key, start, end) => {
+    if (key === 'predicate') predicate = [start, end];
+  });
+  if (!top || predicate === undefined) return undefined;
+  let list: ResourcesList | undefined;
+  const inner = objectMembers(b, predicate[0], (key, start, end) => {
+    if (key === 'resources' && b[start] === 0x5b)
+      list = { open: start, close: end - 1 };
+  });
+  if (!inner || list === undefined || b[list.close] !== 0x5d) return undefined;
+  return list;
+}
+
+describe('the predicate is read once (findResourcesList)', () => {
+  it('finds the list reading it twice finds, on 6,000 mutations near the predicate', () => {
+    const base = statement();
+    const at = base.indexOf('"predicate"');
+    const head = base.subarray(0, at);
+    const rest = base.subarray(at);
+    const random = seeded(23);
+    let found = 0;
+    for (let i = 0; i < 6000; i++) {
+      // Mostly the predicate and what follows it: its bare values, brackets
+      // and quotes are where a single reading could end elsewhere.
+      const text =
+        random() < 0.2
+          ? mutate(base, random)
+          : Buffer.concat([head, mutate(rest, random)]);
+      const expected = listReadTwice(text);
+      expect(findResourcesList(text)).toEqual(expected);
+      if (expected !== undefined) found++;
+    }
+    expect(found).toBeGreaterThan(1000);
+  });
+
+  it('a bare value holding a bracket or quote in the predicate is judged as before', () => {
+    const list = '"resources": [{"name": "a"}]';
+    const cases = [
+      // Malformed bare values: skipValue counts their brackets and quotes.
+      `{"predicate": {"x": tru{e, ${list}}, "y": 1}`,
+      `{"predicate": {"x": tru[e, ${list}}, "y": 1}`,
+      `{"predicate": {"x": tr"ue, ${list}}, "y": 1}`,
+      `{"predicate": {${list}, "x": 1{}}}`,
+      `{"predicate": {${list}, "x": 1[]}, "z": [}`,
+      `{"predicate": {"x": a"b", ${list}}, "y": "}"}`,
+      // Well formed, for contrast.
+      `{"predicate": {"x": true, ${list}}, "y": 1}`,
+      `{"predicate": {${list}}}`,
+      `{"predicate": {${list}, "resources": []}}`,
+      `{"predicate": [${list}]}`,
+      `{"predicate": {${list}}, "predicate": {}}`,
+      `{"predicate": {"inner": {${list}}}}`,
+    ];
+    let some = 0;
+    for (const text of cases) {
+      const b = Buffer.from(text);
+      const expected = listReadTwice(b);
+      expect(findResourcesList(b), text).toEqual(expected);
+      if (expected !== undefined) some++;
+    }
+    expect(some).toBeGreaterThan(2);
   });
 });
