@@ -18,6 +18,7 @@ import { isModelSealError, ModelSealError } from '../errors.js';
 import {
   decodeBase64Strict,
   decodeBase64StrictBytes,
+  StrictBase64Decoder,
 } from '../internal/base64.js';
 import { objectMembers, skipSpace } from '../internal/json-scan.js';
 import type {
@@ -29,7 +30,11 @@ import type {
 } from './types.js';
 import { isObject } from '../internal/json.js';
 import { parseBoundedJson } from '../internal/bounded-json.js';
-import { ResizableArrayBuffer, shrinkableBuffer } from '../internal/release.js';
+import {
+  ResizableArrayBuffer,
+  shrinkableBuffer,
+  type ShrinkableBuffer,
+} from '../internal/release.js';
 
 /** Media types we accept: Sigstore bundle v0.1–v0.3 in both spellings. */
 const MEDIA_TYPE =
@@ -149,17 +154,35 @@ function malformed(
   });
 }
 
-async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
+/** What a bundle file read gives: its bytes, or the bundle with its payload taken out. */
+type BundleFileRead =
+  | { bytes: Buffer; rest?: undefined; payload?: undefined }
+  | { bytes?: undefined; rest: Buffer; payload: Buffer };
+
+/**
+ * Reads a bundle file, capped at `maxBytes`. A file of {@link STREAM_BYTES}
+ * or more has its payload decoded as it is read (see {@link readStreamed}).
+ * Exported for tests; {@link readBundle} is the way in.
+ *
+ * @param chunk - bytes read at a time while streaming (tests give less)
+ */
+export async function readBundleFile(
+  file: string,
+  maxBytes: number,
+  chunk: number = STREAM_CHUNK,
+): Promise<BundleFileRead> {
+  const cannotRead = (error: unknown): ModelSealError =>
+    new ModelSealError({
+      code: 'IO_ERROR',
+      message: `cannot read bundle ${file}: ${(error as Error).message}`,
+      cause: error,
+    });
   // The size is checked on the open file (no race) before anything is allocated.
   let handle;
   try {
     handle = await open(file, 'r');
   } catch (error) {
-    throw new ModelSealError({
-      code: 'IO_ERROR',
-      message: `cannot read bundle ${file}: ${(error as Error).message}`,
-      cause: error,
-    });
+    throw cannotRead(error);
   }
   try {
     const stat = await handle.stat();
@@ -170,42 +193,212 @@ async function readCapped(file: string, maxBytes: number): Promise<Buffer> {
       });
     }
     // Read at most maxBytes + 1 so a file that grows while we read is still capped.
-    // Resizable: once the payload is decoded over its base64, the buffer
-    // shrinks to the payload (parseBundleSource).
-    const size = Math.min(stat.size, maxBytes) + 1;
-    const buffer = Buffer.from(
-      new ResizableArrayBuffer(size, { maxByteLength: size }),
-    );
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(
-        buffer,
-        length,
-        buffer.length - length,
-        length,
-      );
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length === buffer.length) break;
-    }
-    if (length > maxBytes)
-      throw overLimit(
+    const capacity = Math.min(stat.size, maxBytes) + 1;
+    if (capacity > STREAM_BYTES) {
+      const streamed = await readStreamed(
+        handle,
+        capacity,
         file,
-        'maxBytes',
         maxBytes,
-        `is larger than ${maxBytes} bytes`,
+        chunk,
       );
-    return buffer.subarray(0, length);
+      if (streamed !== undefined) return streamed;
+    }
+    return { bytes: await readWhole(handle, capacity, file, maxBytes) };
   } catch (error) {
     if (isModelSealError(error)) throw error;
-    throw new ModelSealError({
-      code: 'IO_ERROR',
-      message: `cannot read bundle ${file}: ${(error as Error).message}`,
-      cause: error,
-    });
+    throw cannotRead(error);
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
+function tooLarge(file: string, maxBytes: number): ModelSealError {
+  return overLimit(
+    file,
+    'maxBytes',
+    maxBytes,
+    `is larger than ${maxBytes} bytes`,
+  );
+}
+
+/**
+ * The whole file, in a resizable buffer: once the payload is decoded over
+ * its base64, the buffer shrinks to the payload (parseBundleSource).
+ */
+async function readWhole(
+  handle: FileHandle,
+  capacity: number,
+  file: string,
+  maxBytes: number,
+): Promise<Buffer> {
+  const buffer = Buffer.from(
+    new ResizableArrayBuffer(capacity, { maxByteLength: capacity }),
+  );
+  let length = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(
+      buffer,
+      length,
+      buffer.length - length,
+      length,
+    );
+    if (bytesRead === 0) break;
+    length += bytesRead;
+    if (length === buffer.length) break;
+  }
+  if (length > maxBytes) throw tooLarge(file, maxBytes);
+  return buffer.subarray(0, length);
+}
+
+/** Files at least this large have their payload decoded as they are read. */
+const STREAM_BYTES = 1 << 20;
+/** Bytes read at a time while streaming. */
+const STREAM_CHUNK = 1 << 20;
+const PAYLOAD_KEY = Buffer.from('"payload"');
+const QUOTE = 0x22;
+const COLON = 0x3a;
+
+/**
+ * Reads a large bundle file with its payload decoded as it comes: the
+ * buffer holds the bytes before the payload, the payload decoded so far,
+ * then the bytes after it, so the base64 text (a third more than the
+ * payload: 11 MB for a 200,000-file model) is never whole in memory
+ * (issue 11 item 4).
+ *
+ * The payload is found by its key (the first `"payload": "`), and taken
+ * only when the bundle without it, `"payload": ""`, has exactly there its
+ * `dsseEnvelope.payload` (liftPayload's reading): then the whole file would
+ * have been taken apart the same way, since the text between the quotes is
+ * base64 characters only. The answer is then the one {@link liftPayload}
+ * and {@link decodeBase64StrictBytes} give for the whole file.
+ *
+ * @returns the bundle without its payload and the payload; the file's bytes
+ *   when no payload key was found (nothing was decoded); `undefined` when
+ *   the file must be read again whole (the payload is not canonical base64,
+ *   not where the key was found, or small): parseBundleSource then gives
+ *   the answer, error message included
+ */
+async function readStreamed(
+  handle: FileHandle,
+  capacity: number,
+  file: string,
+  maxBytes: number,
+  chunk: number,
+): Promise<BundleFileRead | undefined> {
+  // Grown as it is read, and a view that follows its length: a buffer
+  // made whole at first would be zeroed past the payload when it shrinks
+  // at the end (V8 clears what a resizable buffer gives back), touching
+  // the pages never read into.
+  const rab = new ResizableArrayBuffer(0, {
+    maxByteLength: capacity,
+  }) as ShrinkableBuffer;
+  const buffer = Object.setPrototypeOf(
+    new Uint8Array(rab),
+    Buffer.prototype as object,
+  ) as Buffer;
+  // Bytes held at the start of `buffer`, and the file offset read up to.
+  let held = 0;
+  let position = 0;
+  // Where the payload's text starts (just past its opening quote); its
+  // decoded bytes are written from there.
+  let payloadAt = -1;
+  let decoded = 0;
+  let textLength = 0;
+  // Where the bytes after the payload start (its closing quote).
+  let suffixAt = -1;
+  let searchFrom = 0;
+  const decoder = new StrictBase64Decoder();
+  const giveUp = (): undefined => {
+    rab.resize(0);
+    return undefined;
+  };
+  // As readWhole: no more than `capacity` bytes of the file.
+  while (position < capacity) {
+    const length = Math.min(chunk, capacity - position);
+    if (buffer.length < held + length) rab.resize(held + length);
+    const { bytesRead } = await handle.read(buffer, held, length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    if (position > maxBytes) throw tooLarge(file, maxBytes);
+    held += bytesRead;
+    if (suffixAt >= 0) continue;
+    if (payloadAt < 0) {
+      const at = payloadTextStart(buffer.subarray(0, held), searchFrom);
+      if (typeof at !== 'number') {
+        searchFrom = at.searchFrom;
+        continue;
+      }
+      payloadAt = at;
+    }
+    // The text not decoded yet: a few characters kept from the last chunk
+    // (right after the bytes decoded), then this chunk, up to the closing
+    // quote if it is here.
+    const from = payloadAt + decoded;
+    const quote = buffer.subarray(0, held).indexOf(QUOTE, from);
+    const textEnd = quote < 0 ? held : quote;
+    const step = decoder.push(
+      buffer.subarray(from, textEnd),
+      buffer,
+      from,
+      quote >= 0,
+    );
+    if (step === undefined) return giveUp();
+    decoded += step.written;
+    textLength += step.read;
+    const left = textEnd - from - step.read;
+    buffer.copyWithin(payloadAt + decoded, from + step.read, textEnd);
+    if (quote < 0) {
+      held = payloadAt + decoded + left;
+      continue;
+    }
+    suffixAt = payloadAt + decoded;
+    buffer.copyWithin(suffixAt, quote, held);
+    held = suffixAt + (held - quote);
+  }
+  if (payloadAt < 0) return { bytes: buffer.subarray(0, held) };
+  if (suffixAt < 0 || textLength < LIFT_BYTES) return giveUp();
+  const rest = Buffer.concat([
+    buffer.subarray(0, payloadAt),
+    buffer.subarray(suffixAt, held),
+  ]);
+  const found = locatePayload(rest);
+  if (
+    found === undefined ||
+    found[0] !== payloadAt - 1 ||
+    found[1] !== payloadAt + 1
+  )
+    return giveUp();
+  buffer.copyWithin(0, payloadAt, payloadAt + decoded);
+  rab.resize(decoded);
+  return { rest, payload: Buffer.from(rab, 0, decoded) };
+}
+
+/**
+ * Where the text of the first `"payload": "` in `b` starts (past its
+ * opening quote), or where to look again once more bytes are read.
+ */
+function payloadTextStart(
+  b: Buffer,
+  from: number,
+): number | { searchFrom: number } {
+  for (
+    let k = b.indexOf(PAYLOAD_KEY, from);
+    k >= 0;
+    k = b.indexOf(PAYLOAD_KEY, k + 1)
+  ) {
+    let i = skipSpace(b, k + PAYLOAD_KEY.length);
+    // Cut off by the end of what was read: looked at again with more.
+    if (i >= b.length) return { searchFrom: k };
+    if (b[i] !== COLON) continue;
+    i = skipSpace(b, i + 1);
+    if (i >= b.length) return { searchFrom: k };
+    if (b[i] === QUOTE) return i + 1;
+  }
+  // A key cut off at the end is found again from here.
+  return { searchFrom: Math.max(from, b.length - PAYLOAD_KEY.length + 1) };
 }
 
 function decodeField(name: string, field: string, value: unknown): Buffer {
@@ -218,7 +411,7 @@ function decodeField(name: string, field: string, value: unknown): Buffer {
 }
 
 /**
- * A view of a resizable buffer of ours (readCapped's), as the only thing
+ * A view of a resizable buffer of ours (readWhole's), as the only thing
  * left in it: moved to its start and the buffer shrunk to it. The payload of
  * a 200,000-file model is 32 MB decoded from 43 MB of base64; the other
  * 11 MB are given back before the statement is decoded (issue 11 item 4).
@@ -250,6 +443,26 @@ const LIFT_BYTES = 64 * 1024;
 function liftPayload(
   bytes: Uint8Array,
 ): { rest: Buffer; base64: Uint8Array } | undefined {
+  const payload = locatePayload(bytes);
+  if (payload === undefined) return undefined;
+  const [start, end] = payload;
+  const base64 = bytes.subarray(start + 1, end - 1);
+  if (base64.length < LIFT_BYTES || base64.includes(0x5c)) return undefined;
+  return {
+    rest: Buffer.concat([
+      bytes.subarray(0, start + 1),
+      bytes.subarray(end - 1),
+    ]),
+    base64,
+  };
+}
+
+/**
+ * Where the string value of `dsseEnvelope.payload` lies in a bundle's bytes
+ * ([start, end), quotes included), or `undefined` when the layout is
+ * unexpected (not objects, a key twice, the value not a string).
+ */
+function locatePayload(bytes: Uint8Array): [number, number] | undefined {
   let envelope: [number, number] | undefined;
   const top = objectMembers(bytes, skipSpace(bytes, 0), (key, start, end) => {
     if (key === 'dsseEnvelope') envelope = [start, end];
@@ -261,16 +474,7 @@ function liftPayload(
   });
   if (!inner || payload === undefined || bytes[payload[0]] !== 0x22)
     return undefined;
-  const [start, end] = payload;
-  const base64 = bytes.subarray(start + 1, end - 1);
-  if (base64.length < LIFT_BYTES || base64.includes(0x5c)) return undefined;
-  return {
-    rest: Buffer.concat([
-      bytes.subarray(0, start + 1),
-      bytes.subarray(end - 1),
-    ]),
-    base64,
-  };
+  return payload;
 }
 
 function readEnvelope(
@@ -459,17 +663,22 @@ export function parseBundle(
   return parseBundleSource(source, name, options, false);
 }
 
-/** {@link parseBundle}; `owned`: `source` is a buffer of ours, free to overwrite. */
+/**
+ * {@link parseBundle}; `owned`: `source` is a buffer of ours, free to
+ * overwrite. `payload`: taken out of `source` already (readStreamed), where
+ * `source` has `"payload": ""`.
+ */
 function parseBundleSource(
   source: unknown,
   name: string,
   options: Partial<BundleLimits>,
   owned: boolean,
+  payload?: Buffer,
 ): ParsedBundle {
   const limits = bundleLimits(options);
   let json: unknown = source;
-  let lifted: Buffer | undefined;
-  if (source instanceof Uint8Array) {
+  let lifted: Buffer | undefined = payload;
+  if (source instanceof Uint8Array && lifted === undefined) {
     const found = liftPayload(source);
     if (found !== undefined) {
       // Decoded over the base64 text when the buffer is the file's, read
@@ -633,14 +842,7 @@ export async function readBundle(
   options: ReadBundleOptions = {},
 ): Promise<ParsedBundle> {
   const limits = bundleLimits(options);
-  if (typeof source === 'string') {
-    return parseBundleSource(
-      await readCapped(source, limits.maxBytes),
-      source,
-      limits,
-      true,
-    );
-  }
+  if (typeof source === 'string') return readBundlePath(source, limits);
   const name = options.name ?? 'bundle';
   if (source.length > limits.maxBytes)
     throw overLimit(
@@ -650,6 +852,25 @@ export async function readBundle(
       `is larger than ${limits.maxBytes} bytes`,
     );
   return parseBundle(source, name, limits);
+}
+
+/**
+ * {@link readBundle} of a file. Exported for tests, which read in small
+ * chunks (`chunk`) to put every boundary of the payload between two reads.
+ */
+export async function readBundlePath(
+  file: string,
+  limits: BundleLimits,
+  chunk?: number,
+): Promise<ParsedBundle> {
+  const read = await readBundleFile(file, limits.maxBytes, chunk);
+  return parseBundleSource(
+    read.bytes ?? read.rest,
+    file,
+    limits,
+    true,
+    read.payload,
+  );
 }
 
 /** True when the text or bytes hold nothing but JSON whitespace. */

@@ -90,3 +90,73 @@ export function decodeBase64StrictBytes(
 const ANY_ALPHABET = /^[A-Za-z0-9+/_-]*$/;
 const STANDARD_ONLY = /[+/]/;
 const URL_ONLY = /[-_]/;
+
+const STREAM_PIECE = 64 * 1024;
+
+/**
+ * {@link decodeBase64StrictBytes} fed a piece at a time (a bundle's payload
+ * read from its file in chunks): the same bytes, or a refusal exactly when
+ * that function refuses the whole text. Whole quads are decoded as they
+ * come; the caller keeps what is left of each piece (fewer than four
+ * characters, or the end that holds `=`) and gives it again with more.
+ */
+export class StrictBase64Decoder {
+  private standard = false;
+  private urlSafe = false;
+  private refused = false;
+
+  /**
+   * Decodes `text` (base64 characters as bytes) into `out` at `at`: all of
+   * it when `last` (the end of the text: padding and the last character's
+   * spare bits are checked), else its whole quads up to any `=`. `out` may
+   * be the buffer `text` lies in, with `at` no further than `text`: each
+   * piece is read before it is written, and the bytes written (three for
+   * four characters) never catch up with those still to read.
+   *
+   * @returns the characters read and the bytes written, or `undefined` once
+   *   the text cannot be canonical base64
+   */
+  push(
+    text: Uint8Array,
+    out: Buffer,
+    at: number,
+    last: boolean,
+  ): { read: number; written: number } | undefined {
+    if (this.refused) return undefined;
+    const view = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    let end = view.length;
+    const pad = view.indexOf(EQUALS);
+    if (!last) {
+      // `=` only ends the text: more than a quad after one cannot be canonical.
+      if (pad >= 0 && end - pad > 4) return this.refuse();
+      end = ((pad < 0 ? end : pad) >> 2) << 2;
+    } else {
+      while (end > 0 && view[end - 1] === EQUALS) end--;
+      const padding = view.length - end;
+      // Whole quads came before: lengths agree with the whole text's modulo 4.
+      if (padding > 2 || end % 4 === 1) return this.refuse();
+      if (padding > 0 && view.length % 4 !== 0) return this.refuse();
+      if (end % 4 !== 0) {
+        const spare = end % 4 === 2 ? 0x0f : 0x03;
+        if ((sextet(String.fromCharCode(view[end - 1]!)) & spare) !== 0)
+          return this.refuse();
+      }
+    }
+    let written = 0;
+    // Short pieces, as decodeBase64StrictBytes: each string dies young.
+    for (let i = 0; i < end; i += STREAM_PIECE) {
+      const piece = view.toString('latin1', i, Math.min(end, i + STREAM_PIECE));
+      if (!ANY_ALPHABET.test(piece)) return this.refuse();
+      if (!this.standard && STANDARD_ONLY.test(piece)) this.standard = true;
+      if (!this.urlSafe && URL_ONLY.test(piece)) this.urlSafe = true;
+      if (this.standard && this.urlSafe) return this.refuse();
+      written += out.write(piece, at + written, 'base64');
+    }
+    return { read: last ? view.length : end, written };
+  }
+
+  private refuse(): undefined {
+    this.refused = true;
+    return undefined;
+  }
+}
