@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Run by node22-smoke.sh: a statement past the first 4 MiB step, decoded the way
-// verify decodes the bundle file it read (given back as it is read, through one
-// length-tracking view of a resizable buffer), must give what decodeStatement
-// gives, on the Node version running this.
+// Run by node22-smoke.sh: a statement past the first 4 MiB step, in a bundle
+// file read the way verify reads it (the payload decoded as the file is read,
+// into a resizable buffer grown through a length-tracking view), then decoded
+// the way verify decodes it (given back as it is read), must give what
+// decodeStatement gives, on the Node version running this.
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readBundle } from '../../packages/core/dist/bundle/read.js';
 import {
   decodeOwnedStatement,
   decodeStatement,
@@ -24,9 +29,29 @@ const root = createHash('sha256').update(Buffer.concat(digests)).digest('hex');
 const text = Buffer.from(
   `{\n  "_type": "https://in-toto.io/Statement/v1",\n  "subject": [{"name": "m", "digest": {"sha256": "${root}"}}],\n  "predicateType": "https://model_signing/signature/v1.0",\n  "predicate": {\n    "serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": false},\n    "resources": [\n${resources.join(',\n')}\n    ]\n  }\n}`,
 );
-const buffer = new ArrayBuffer(text.length, { maxByteLength: text.length });
-const payload = Buffer.from(buffer, 0, text.length);
-payload.set(text);
+const dir = mkdtempSync(join(tmpdir(), 'owned-statement-'));
+const file = join(dir, 'model.sig');
+writeFileSync(
+  file,
+  JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: 'check' } },
+    dsseEnvelope: {
+      payload: text.toString('base64'),
+      payloadType: 'application/vnd.in-toto+json',
+      signatures: [{ sig: 'AAAA', keyid: '' }],
+    },
+  }),
+);
+const payload = (await readBundle(file)).envelope.payload;
+rmSync(dir, { recursive: true, force: true });
+const buffer = payload.buffer;
+if (!payload.equals(text) || buffer.resizable !== true) {
+  console.error(
+    `owned-statement-check: the bundle file's payload ${payload.equals(text) ? 'is not in a resizable buffer' : 'differs'} on ${process.version}`,
+  );
+  process.exit(1);
+}
 const owned = decodeOwnedStatement(payload).manifest;
 const plain = decodeStatement(text).manifest;
 const same =
@@ -40,5 +65,5 @@ if (!same || buffer.byteLength >= text.length) {
   process.exit(1);
 }
 console.log(
-  `owned-statement-check: ${count} resources, ${text.length} bytes given back to ${buffer.byteLength}, same manifest on ${process.version}`,
+  `owned-statement-check: ${count} resources, a ${text.length}-byte payload read from its bundle file and given back to ${buffer.byteLength}, same manifest on ${process.version}`,
 );
