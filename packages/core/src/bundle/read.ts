@@ -390,15 +390,25 @@ function payloadTextStart(
     k = b.indexOf(PAYLOAD_KEY, k + 1)
   ) {
     let i = skipSpace(b, k + PAYLOAD_KEY.length);
-    // Cut off by the end of what was read: looked at again with more.
-    if (i >= b.length) return { searchFrom: k };
+    // Cut off by the end of what was read: looked at again with more. A
+    // longer gap of whitespace is not looked at again (each chunk would scan
+    // it anew): the file is then read as it is, and parsed whole.
+    if (i >= b.length) return { searchFrom: cutOff(k, i) };
     if (b[i] !== COLON) continue;
     i = skipSpace(b, i + 1);
-    if (i >= b.length) return { searchFrom: k };
+    if (i >= b.length) return { searchFrom: cutOff(k, i) };
     if (b[i] === QUOTE) return i + 1;
   }
   // A key cut off at the end is found again from here.
   return { searchFrom: Math.max(from, b.length - PAYLOAD_KEY.length + 1) };
+}
+
+/** Whitespace after a payload key, at most, that is looked at again. */
+const KEY_GAP = 4096;
+
+/** Where to look again for the key at `k` cut off at `end`: nowhere (Infinity) past {@link KEY_GAP}. */
+function cutOff(k: number, end: number): number {
+  return end - k > KEY_GAP ? Infinity : k;
 }
 
 function decodeField(name: string, field: string, value: unknown): Buffer {

@@ -225,6 +225,37 @@ describe('a large bundle file read in chunks, against its bytes parsed whole', (
     expect(valid).toBeGreaterThan(8);
   });
 
+  it('a long gap after the payload key is not scanned again with each read: the file is parsed whole', async () => {
+    // Review finding: 32 MiB of whitespace after the key took 13-200 s.
+    const text = Buffer.from(
+      bundleText(payload).replace(
+        '"payload":',
+        `"payload"${' '.repeat(8192)}:`,
+      ),
+    );
+    expect((await agree(file, text, 4093)).ok).toBe(true);
+    const read = await readBundleFile(
+      file,
+      DEFAULT_BUNDLE_LIMITS.maxBytes,
+      4093,
+    );
+    expect(read.bytes?.length).toBe(text.length);
+    // A short gap is still read streamed.
+    const short = Buffer.from(
+      bundleText(payload).replace(
+        '"payload":',
+        `"payload"${' '.repeat(3000)}:`,
+      ),
+    );
+    writeFileSync(file, short);
+    const streamedRead = await readBundleFile(
+      file,
+      DEFAULT_BUNDLE_LIMITS.maxBytes,
+      4093,
+    );
+    expect(streamedRead.payload?.length).toBe(900_000);
+  });
+
   it('cut off, or over the size limit, as a whole read says', async () => {
     const text = Buffer.from(bundleText(payload));
     for (const end of [text.length - 1, text.indexOf(payload) + 500_000]) {
