@@ -60,7 +60,7 @@ describe('StrictBase64Decoder: pieces decode as the whole text does', () => {
     let accepted = 0;
     for (let i = 0; i < 5000; i++) {
       const data = randomBytes(Math.floor(random() * 40));
-      let text = Buffer.from(
+      let text: Buffer = Buffer.from(
         data.toString(random() < 0.5 ? 'base64' : 'base64url'),
       );
       // Padding dropped or added, a character changed, removed or added.
