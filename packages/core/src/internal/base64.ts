@@ -56,35 +56,13 @@ export function decodeBase64StrictBytes(
 ): Buffer | undefined {
   let end = text.length;
   while (end > 0 && text[end - 1] === EQUALS) end--;
-  const padding = text.length - end;
-  if (padding > 2) return undefined;
-  if (end % 4 === 1) return undefined;
-  if (padding > 0 && text.length % 4 !== 0) return undefined;
-  if (end % 4 !== 0) {
-    const spare = end % 4 === 2 ? 0x0f : 0x03;
-    if ((sextet(String.fromCharCode(text[end - 1]!)) & spare) !== 0)
-      return undefined;
-  }
-  const view = Buffer.from(text.buffer, text.byteOffset, end);
   const size = Math.floor((end * 3) / 4);
-  const out = inPlace ? view.subarray(0, size) : Buffer.allocUnsafe(size);
-  // Short pieces: each string dies young (a long one would sit in the
-  // large-object space until a full collection). Each piece is checked by a
-  // regular expression (native speed), then decoded: Node's decoder reads
-  // both alphabets, so which one was used is checked across pieces.
-  const PIECE = 64 * 1024; // a multiple of 4 characters
-  let standard = false;
-  let urlSafe = false;
-  let written = 0;
-  for (let i = 0; i < end; i += PIECE) {
-    const piece = view.toString('latin1', i, Math.min(end, i + PIECE));
-    if (!ANY_ALPHABET.test(piece)) return undefined;
-    if (!standard && STANDARD_ONLY.test(piece)) standard = true;
-    if (!urlSafe && URL_ONLY.test(piece)) urlSafe = true;
-    written += out.write(piece, written, 'base64');
-  }
-  if (standard && urlSafe) return undefined;
-  return written === out.length ? out : out.subarray(0, written);
+  const out = inPlace
+    ? Buffer.from(text.buffer, text.byteOffset, size)
+    : Buffer.allocUnsafe(size);
+  const step = new StrictBase64Decoder().push(text, out, 0, true);
+  if (step === undefined) return undefined;
+  return step.written === out.length ? out : out.subarray(0, step.written);
 }
 
 const ANY_ALPHABET = /^[A-Za-z0-9+/_-]*$/;
@@ -143,7 +121,10 @@ export class StrictBase64Decoder {
       }
     }
     let written = 0;
-    // Short pieces, as decodeBase64StrictBytes: each string dies young.
+    // Short pieces: each string dies young (a long one would sit in the
+    // large-object space until a full collection). Each piece is checked by
+    // a regular expression (native speed), then decoded: Node's decoder
+    // reads both alphabets, so which one was used is checked across pieces.
     for (let i = 0; i < end; i += STREAM_PIECE) {
       const piece = view.toString('latin1', i, Math.min(end, i + STREAM_PIECE));
       if (!ANY_ALPHABET.test(piece)) return this.refuse();
