@@ -6,7 +6,7 @@
 // payload's key, colon, quotes and padding, decoys, escaped keys and sizes at
 // each threshold; the decoder agrees with decodeBase64StrictBytes for every
 // cut of short texts, written in place as readStreamed writes.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,16 +17,16 @@ import {
   readBundleFile,
   readBundlePath,
 } from '../../src/bundle/read.js';
-import type { ParsedBundle } from '../../src/bundle/types.js';
 import {
   decodeBase64StrictBytes,
   StrictBase64Decoder,
 } from '../../src/internal/base64.js';
+import {
+  bundleOutcome as outcome,
+  type BundleOutcome as Outcome,
+} from '../helpers/bundle-outcome.js';
 import { seeded } from '../helpers/mutation.js';
 import { tempDir } from '../helpers/tree.js';
-
-const sha = (bytes: Uint8Array | string): string =>
-  createHash('sha256').update(bytes).digest('hex');
 
 const STREAM_BYTES = 1 << 20;
 const LIFT_BYTES = 64 * 1024;
@@ -119,37 +119,6 @@ describe('StrictBase64Decoder against decodeBase64StrictBytes, every cut', () =>
     expect(decoder.push(Buffer.from('AAAA'), out, 0, true)).toBe(undefined);
   });
 });
-
-type Outcome =
-  | {
-      ok: true;
-      payload: string;
-      type: string;
-      kind: string;
-      sig: string;
-      json: string;
-    }
-  | { ok: false; code: string; message: string };
-
-async function outcome(
-  run: () => ParsedBundle | Promise<ParsedBundle>,
-): Promise<Outcome> {
-  try {
-    const b = await run();
-    return {
-      ok: true,
-      payload: sha(b.envelope.payload),
-      type: b.envelope.payloadType,
-      kind: b.materialKind,
-      sig: b.envelope.signature.sig.toString('hex'),
-      // The rest of the bundle too, the payload put back as its reader sees it.
-      json: sha(JSON.stringify(b.json)),
-    };
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    return { ok: false, code: e.code ?? 'THROW', message: e.message ?? '' };
-  }
-}
 
 const MEDIA = '"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"';
 const SIGS =

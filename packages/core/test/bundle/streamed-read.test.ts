@@ -3,7 +3,7 @@
 // readStreamed): the same answer as decoding the whole text, for every place
 // a read can end, every layout and every non-canonical payload; and the
 // streamed path is the one taken for an ordinary large bundle.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,16 +13,17 @@ import {
   readBundleFile,
   readBundlePath,
 } from '../../src/bundle/read.js';
-import type { ParsedBundle } from '../../src/bundle/types.js';
 import {
   decodeBase64StrictBytes,
   StrictBase64Decoder,
 } from '../../src/internal/base64.js';
+import {
+  bundleOutcome as outcome,
+  sha,
+  type BundleOutcome as Outcome,
+} from '../helpers/bundle-outcome.js';
 import { mutate, seeded } from '../helpers/mutation.js';
 import { tempDir } from '../helpers/tree.js';
-
-const sha = (bytes: Uint8Array): string =>
-  createHash('sha256').update(bytes).digest('hex');
 
 /** Decodes `text` the way readStreamed does: pieces cut at `cuts`, leftovers given again. */
 function streamed(text: Buffer, cuts: number[]): Buffer | undefined {
@@ -100,26 +101,6 @@ function bundleText(
     : `{${media},${s}"verificationMaterial":${s}${material},${s}"dsseEnvelope":${s}${envelope}}`;
 }
 
-type Outcome =
-  | { ok: true; payload: string; type: string; kind: string; sig: string }
-  | { ok: false; code: string; message: string };
-
-async function outcome(run: () => Promise<ParsedBundle>): Promise<Outcome> {
-  try {
-    const b = await run();
-    return {
-      ok: true,
-      payload: sha(b.envelope.payload),
-      type: b.envelope.payloadType,
-      kind: b.materialKind,
-      sig: b.envelope.signature.sig.toString('hex'),
-    };
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    return { ok: false, code: e.code ?? 'THROW', message: e.message ?? '' };
-  }
-}
-
 /** readBundle of the file in `chunk`-byte reads, and parseBundle of its bytes: the same. */
 async function agree(
   file: string,
@@ -130,7 +111,7 @@ async function agree(
   const read = await outcome(() =>
     readBundlePath(file, DEFAULT_BUNDLE_LIMITS, chunk),
   );
-  const parsed = await outcome(() => Promise.resolve(parseBundle(text, file)));
+  const parsed = await outcome(() => parseBundle(text, file));
   expect(read).toEqual(parsed);
   return read;
 }
