@@ -157,7 +157,42 @@ function malformed(
 /** What a bundle file read gives: its bytes, or the bundle with its payload taken out. */
 type BundleFileRead =
   | { bytes: Buffer; rest?: undefined; payload?: undefined }
-  | { bytes?: undefined; rest: Buffer; payload: Buffer };
+  | {
+      bytes?: undefined;
+      rest: Buffer;
+      payload: Buffer;
+      /** Where the payload's base64 text lies in the file. */
+      text: { offset: number; length: number };
+    };
+
+/**
+ * Where a payload read by {@link readStreamed} came from: its base64 text in
+ * the bundle file, which a caller may read again (and decode a window at a
+ * time) instead of holding the payload whole.
+ */
+export interface PayloadSource {
+  file: string;
+  /** Byte offset of the text (past its opening quote) in the file. */
+  offset: number;
+  /** Characters of base64 text. */
+  length: number;
+  /** Bytes of payload they decode to. */
+  payloadLength: number;
+}
+
+const payloadSources = new WeakMap<Uint8Array, PayloadSource>();
+
+/**
+ * Where a bundle's payload was read from, when {@link readBundle} decoded
+ * it as it read the file (files of 1 MiB or more); `undefined` for any other
+ * payload. Nothing about it is verified: a reader of the file again must
+ * check that it gives the same bytes.
+ */
+export function payloadSourceOf(
+  payload: Uint8Array,
+): PayloadSource | undefined {
+  return payloadSources.get(payload);
+}
 
 /**
  * Reads a bundle file, capped at `maxBytes`. A file of {@link STREAM_BYTES}
@@ -373,7 +408,13 @@ async function readStreamed(
     return giveUp();
   buffer.copyWithin(0, payloadAt, payloadAt + decoded);
   rab.resize(decoded);
-  return { rest, payload: Buffer.from(rab, 0, decoded) };
+  // Nothing was decoded before the key was found: `payloadAt` is then
+  // also the text's offset in the file.
+  return {
+    rest,
+    payload: Buffer.from(rab, 0, decoded),
+    text: { offset: payloadAt, length: textLength },
+  };
 }
 
 /**
@@ -874,6 +915,12 @@ export async function readBundlePath(
   chunk?: number,
 ): Promise<ParsedBundle> {
   const read = await readBundleFile(file, limits.maxBytes, chunk);
+  if (read.payload !== undefined)
+    payloadSources.set(read.payload, {
+      file,
+      ...read.text,
+      payloadLength: read.payload.length,
+    });
   return parseBundleSource(
     read.bytes ?? read.rest,
     file,

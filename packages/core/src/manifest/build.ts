@@ -42,6 +42,13 @@ export interface HashFilesOptions {
    * are not read (the verification cache).
    */
   known?: ((file: number) => readonly string[] | undefined) | undefined;
+  /**
+   * Called with the table once its rows are set and before any is hashed;
+   * with `keep`, a digest that arrives is stored only when `keep` says so
+   * (a verify compares it on arrival, and keeps only the differences).
+   */
+  onTable?: ((table: ResourceTable) => void) | undefined;
+  keep?: ((resource: number, digest: string) => boolean) | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -123,6 +130,8 @@ export async function hashFiles(
     return shards ? table.end![r]! : files.size(r);
   }
   const fileOfResource = (r: number): number => table.file(r);
+  options.onTable?.(table);
+  const keep = options.keep;
   const source: HashTaskSource = {
     count: pendingCount,
     bytes: (i) => rangeEnd(resourceOf(i)) - rangeStart(resourceOf(i)),
@@ -176,7 +185,8 @@ export async function hashFiles(
       },
       onDigest: (id, digest, state) => {
         const r = resourceOf(id);
-        table.setDigestHex(r, digest);
+        if (keep === undefined || keep(r, digest))
+          table.setDigestHex(r, digest);
         if (state !== undefined)
           options.onBound?.(
             fileOfResource(r),

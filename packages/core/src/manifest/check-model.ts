@@ -14,10 +14,12 @@ import { ignoreEntries } from './hash-model.js';
 import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
 import { parseShardName, shardName } from './names.js';
 import {
+  ArrivalComparison,
   compareTables,
   manifestFromTable,
   tableOf,
   type FileTable,
+  type ResourceTable,
 } from './table.js';
 import { enumerateModel } from './walk.js';
 import type {
@@ -90,6 +92,28 @@ export async function checkModel(
   signed: Manifest,
   options: CheckModelOptions = {},
 ): Promise<CheckModelResult> {
+  return (await check(modelPath, signed, options, false)) as CheckModelResult;
+}
+
+/**
+ * {@link checkModel} without the manifest computed from disk (verify's):
+ * the digests are then compared as they arrive, and only those that
+ * differ are held.
+ */
+export async function compareModel(
+  modelPath: string,
+  signed: Manifest,
+  options: CheckModelOptions = {},
+): Promise<Omit<CheckModelResult, 'actual'>> {
+  return check(modelPath, signed, options, true);
+}
+
+async function check(
+  modelPath: string,
+  signed: Manifest,
+  options: CheckModelOptions,
+  compareOnly: boolean,
+): Promise<Omit<CheckModelResult, 'actual'> & { actual?: Manifest }> {
   const s = signed.serialization;
   const root = resolve(modelPath);
   const recorded = s.ignorePaths.filter(isUsableRecordedIgnore);
@@ -150,6 +174,15 @@ export async function checkModel(
       return !(isDirectory ? paths.dirs.has(rel) : paths.files.has(rel));
     },
     signal: options.signal,
+    // Room for the signed files at first: most of a verified tree.
+    ...(signedTable === undefined
+      ? {}
+      : {
+          expect: {
+            files: signedTable.paths.count,
+            nameBytes: signedTable.paths.byteLength,
+          },
+        }),
   }).catch((error: unknown) => {
     reserve.close();
     throw error;
@@ -172,7 +205,21 @@ export async function checkModel(
   const cache = options.verifyCache;
   const algorithm = algorithmName(s);
   const bound = new Map<number, { state: string; ranges: string[][] }>();
+  // Without a cache (whose digests skip the comparison) and when the
+  // computed manifest is not wanted, each digest is compared as it comes.
+  let arrival: ArrivalComparison | undefined;
+  const onArrival =
+    compareOnly && signedTable !== undefined && cache === undefined;
   const { table } = await hashFiles(files, s, {
+    ...(onArrival
+      ? {
+          onTable: (t: ResourceTable) => {
+            if (t.algorithm === signedTable.algorithm)
+              arrival = new ArrivalComparison(signedTable, t);
+          },
+          keep: (r: number, digest: string) => arrival?.keep(r, digest) ?? true,
+        }
+      : {}),
     concurrency: options.concurrency,
     reserve,
     signal: options.signal,
@@ -227,12 +274,18 @@ export async function checkModel(
       );
     }
   }
+  const ignoreUnsigned = options.ignoreUnsignedFiles === true;
+  const rest = {
+    warnings: walk.warnings,
+    ...(hfCache === undefined ? {} : { hfCache }),
+  };
+  if (arrival !== undefined)
+    return { compare: arrival.result(ignoreUnsigned), ...rest };
   const actual = manifestFromTable(
     signed.modelName,
     { ...s, ignorePaths: [...entries] },
     table,
   );
-  const ignoreUnsigned = options.ignoreUnsignedFiles === true;
   return {
     compare:
       signedTable !== undefined
@@ -241,8 +294,7 @@ export async function checkModel(
             ignoreUnsignedFiles: ignoreUnsigned,
           }),
     actual,
-    warnings: walk.warnings,
-    ...(hfCache === undefined ? {} : { hfCache }),
+    ...rest,
   };
 }
 

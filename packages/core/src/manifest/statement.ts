@@ -29,9 +29,11 @@ import {
 import {
   findResourcesList,
   listResources,
+  plainResource,
   type ListCompaction,
   type ResourcesList,
 } from './statement-scan.js';
+import { skipSpace, skipValue } from '../internal/json-scan.js';
 import type {
   Manifest,
   Resource,
@@ -189,6 +191,211 @@ export function decodeOwnedStatement(
   return decode(payload, options);
 }
 
+/**
+ * Writes the next bytes of a payload into `out` from `at` (no more than fit)
+ * and returns how many; 0 only at its end.
+ */
+export type PayloadPull = (out: Buffer, at: number) => number;
+
+/**
+ * {@link decodeStatement} of a payload read a window at a time, never whole:
+ * a verified bundle's statement read again from its file (200,000 files: 32
+ * MB of statement, decoded within 1 MiB; issue 11 item 4).
+ *
+ * It reads the common layout only: `predicate.resources` opens in the first
+ * window, after the serialization. The list's elements are read as
+ * {@link listResources} reads them; the statement around the list is then
+ * checked as {@link decodeStatement} checks it, with the list left empty.
+ * So when it gives a statement, {@link decodeStatement} of the same bytes
+ * gives the same one.
+ *
+ * @param payloadLength - the payload's bytes: the table is sized from them
+ * @param options.window - bytes held at a time (tests give less)
+ * @returns `undefined` when the statement cannot be read this way, for any
+ *   reason, an error included: the caller then decodes it whole, which
+ *   gives that error
+ */
+export function decodeStatementWindows(
+  pull: PayloadPull,
+  payloadLength: number,
+  options: { window?: number } = {},
+): DecodedStatement | undefined {
+  try {
+    return windowed(new Window(pull, options.window ?? WINDOW), payloadLength);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of statement held at a time by {@link decodeStatementWindows}. */
+const WINDOW = 1 << 20;
+/** Room to keep at the end of a window to pull into. */
+const PULL_ROOM = 64;
+
+/** A window on a payload read in order: `view` holds its bytes from `base` on. */
+class Window {
+  private readonly buffer: Buffer;
+  private length = 0;
+  /** The bytes held. */
+  view: Buffer;
+  ended = false;
+
+  constructor(
+    private readonly pull: PayloadPull,
+    size: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.max(size, 4 * PULL_ROOM));
+    this.view = this.buffer.subarray(0, 0);
+    this.fill();
+  }
+
+  /** Bytes held past `i`, at least: more are read when fewer are. */
+  get ahead(): number {
+    return this.buffer.length >> 2;
+  }
+
+  private fill(): void {
+    while (!this.ended && this.buffer.length - this.length >= PULL_ROOM) {
+      const n = this.pull(this.buffer, this.length);
+      if (n === 0) this.ended = true;
+      this.length += n;
+    }
+    this.view = this.buffer.subarray(0, this.length);
+  }
+
+  /** Gives back the bytes before `from` and reads more; returns `from` (the shift). */
+  slide(from: number): number {
+    this.buffer.copyWithin(0, from, this.length);
+    this.length -= from;
+    this.fill();
+    return from;
+  }
+}
+
+/** Thrown inside {@link windowed}: not read this way. */
+class NotWindowed extends Error {}
+
+/** The `[` of the first `"resources"` key in `b`, or -1. */
+function resourcesOpen(b: Buffer): number {
+  for (
+    let k = b.indexOf(RESOURCES_KEY);
+    k >= 0;
+    k = b.indexOf(RESOURCES_KEY, k + 1)
+  ) {
+    let i = skipSpace(b, k + RESOURCES_KEY.length);
+    if (b[i] !== COLON) continue;
+    i = skipSpace(b, i + 1);
+    if (b[i] === OPEN_ARRAY) return i;
+  }
+  return -1;
+}
+
+const RESOURCES_KEY = Buffer.from('"resources"');
+const COLON = 0x3a;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+/** Bytes of statement after its list, at most, in {@link windowed}. */
+const SUFFIX_BYTES = 1 << 20;
+
+function windowed(
+  win: Window,
+  payloadLength: number,
+): DecodedStatement | undefined {
+  const open = resourcesOpen(win.view);
+  if (open < 0) return undefined;
+  // The statement up to the list, closed: it must hold the serialization.
+  const prefix = Buffer.from(win.view.subarray(0, open));
+  const early = statementHead(
+    JSON.parse(`${prefix.toString('utf8')}[]}}`) as unknown,
+  );
+  if (early.legacy !== undefined) return undefined;
+  // Each resource takes MIN_ELEMENT_BYTES at least; rows never written are
+  // never touched, and finish() keeps views of those that were.
+  const capacity = Math.floor(payloadLength / MIN_ELEMENT_BYTES) + 1;
+  const list = { close: -1 };
+  const table = decodeResources(
+    windowElements(win, open, list),
+    capacity,
+    early.serialization,
+    payloadLength,
+  );
+  // The rest of the statement, after the list.
+  const rest: Buffer[] = [Buffer.from(win.view.subarray(list.close + 1))];
+  let restBytes = rest[0]!.length;
+  while (!win.ended) {
+    win.slide(win.view.length);
+    rest.push(Buffer.from(win.view));
+    restBytes += win.view.length;
+    if (restBytes > SUFFIX_BYTES) return undefined;
+  }
+  const skeleton = Buffer.concat([prefix, EMPTY_LIST, ...rest]);
+  // The list found where decodeStatement would find it, and the statement
+  // around it the same, serialization included.
+  const found = findResourcesList(skeleton);
+  if (found?.open !== open || found.close !== open + 1) return undefined;
+  const head = statementHead(JSON.parse(skeleton.toString('utf8')) as unknown);
+  if (
+    head.legacy !== undefined ||
+    JSON.stringify(head.serialization) !== JSON.stringify(early.serialization)
+  )
+    return undefined;
+  return statementOf(head, table);
+}
+
+/**
+ * The elements of the list opening at `open` in the window, parsed as
+ * {@link listResources} parses them; `list.close` is then where its `]` is
+ * in the window. Throws NotWindowed on anything else.
+ */
+function* windowElements(
+  win: Window,
+  open: number,
+  list: { close: number },
+): Generator<unknown> {
+  let i = open + 1;
+  // The next token at or after `i`, with `ahead` bytes after it held.
+  const next = (): void => {
+    for (;;) {
+      i = skipSpace(win.view, i);
+      if (i < win.view.length || win.ended) break;
+      i -= win.slide(i);
+    }
+    if (!win.ended && win.view.length - i < win.ahead) i -= win.slide(i);
+    if (i >= win.view.length) throw new NotWindowed();
+  };
+  next();
+  if (win.view[i] === CLOSE_ARRAY) {
+    list.close = i;
+    return;
+  }
+  for (;;) {
+    const b = win.view;
+    const plain = plainResource(b, i, b.length);
+    const end = plain?.end ?? skipValue(b, i);
+    // Cut off by the window's end: read again from its start, with more.
+    if ((end < 0 || end >= b.length) && !win.ended) {
+      if (i === 0) throw new NotWindowed();
+      i -= win.slide(i);
+      continue;
+    }
+    if (end < 0) throw new NotWindowed();
+    yield plain !== undefined
+      ? plain.value
+      : (JSON.parse(b.toString('utf8', i, end)) as unknown);
+    i = end;
+    next();
+    const c = win.view[i];
+    if (c === CLOSE_ARRAY) {
+      list.close = i;
+      return;
+    }
+    if (c !== COMMA) throw new NotWindowed();
+    i += 1;
+    next();
+  }
+}
+
 /** Bytes read between two compactions of an owned statement, at least. */
 const COMPACT_BYTES = 4 << 20;
 
@@ -265,6 +472,38 @@ function decode(
       { cause },
     );
   }
+  const head = statementHead(value);
+  if (head.legacy !== undefined) return head.legacy;
+  const { predicate, serialization } = head;
+  let table: ResourceTable;
+  if (list === undefined) {
+    const raw = predicate.resources as unknown[];
+    table = decodeResources(raw, raw.length, serialization);
+  } else {
+    const count = countElements(bytes, list);
+    const listBytes = list.close - list.open;
+    table = decodeResources(
+      parsedElements(bytes, list, compact),
+      count,
+      serialization,
+      Math.max(0, listBytes - count * MIN_ELEMENT_BYTES_BUT_NAME),
+    );
+  }
+  return statementOf(head, table);
+}
+
+/** What a statement says besides its resources, checked. */
+interface StatementHead {
+  /** A v0.2 statement, decoded whole (the rest is then unset). */
+  legacy?: DecodedStatement;
+  modelName: string;
+  rootDigest: string;
+  predicate: Record<string, unknown>;
+  serialization: Serialization;
+}
+
+/** The checks of a parsed statement (its list maybe left empty), in order, up to its resources. */
+function statementHead(value: unknown): StatementHead {
   if (!isObject(value))
     statementError('statement payload is not a JSON object');
   if (value._type !== IN_TOTO_STATEMENT_TYPE) {
@@ -273,7 +512,15 @@ function decode(
     );
   }
   const predicateType = value.predicateType;
-  if (predicateType === OMS_LEGACY_PREDICATE_TYPE) return decodeLegacy(value);
+  if (predicateType === OMS_LEGACY_PREDICATE_TYPE) {
+    return {
+      legacy: decodeLegacy(value),
+      modelName: '',
+      rootDigest: '',
+      predicate: {},
+      serialization: {} as Serialization,
+    };
+  }
   if (predicateType !== OMS_PREDICATE_TYPE) {
     statementError(
       `unsupported predicate type ${JSON.stringify(predicateType)}`,
@@ -297,30 +544,33 @@ function decode(
     statementError('predicate has no serialization');
   if (!Array.isArray(predicate.resources))
     statementError('predicate has no resources list');
+  return {
+    modelName,
+    rootDigest,
+    predicate,
+    serialization: decodeSerialization(predicate.serialization),
+  };
+}
 
-  const serialization = decodeSerialization(predicate.serialization);
-  const table =
-    list === undefined
-      ? decodeResources(
-          predicate.resources as unknown[],
-          (predicate.resources as unknown[]).length,
-          serialization,
-        )
-      : decodeResources(
-          parsedElements(bytes, list, compact),
-          countElements(bytes, list),
-          serialization,
-          list.close - list.open,
-        );
+/** The decoded statement of a head and its resources, once the root digest agrees. */
+function statementOf(
+  head: StatementHead,
+  table: ResourceTable,
+): DecodedStatement {
   const computed = table.rootDigest();
-  if (computed !== rootDigest.toLowerCase()) {
+  if (computed !== head.rootDigest.toLowerCase()) {
     inconsistent('root digest does not match the resources', {
-      expected: rootDigest.toLowerCase(),
+      expected: head.rootDigest.toLowerCase(),
       actual: computed,
     });
   }
   return {
-    manifest: manifestFromTable(modelName, serialization, table, computed),
+    manifest: manifestFromTable(
+      head.modelName,
+      head.serialization,
+      table,
+      computed,
+    ),
     predicateType: OMS_PREDICATE_TYPE,
     legacy: false,
   };
@@ -430,27 +680,23 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
 const MIN_ELEMENT_BYTES_BUT_NAME = 108;
 
 /**
- * @param listBytes - the bytes of the resources list, when decoded from
- *   them: the names' UTF-8 bytes are at most these less the rest of each
- *   resource's JSON (an escape is never shorter than what it stands for), so
- *   the table is sized once instead of grown
+ * @param count - room for this many resources (at least as many as come)
+ * @param nameBytes - room to make at first for the names' UTF-8 bytes, when
+ *   decoded from a list of known length: at most its bytes less the rest of
+ *   each resource's JSON ({@link MIN_ELEMENT_BYTES_BUT_NAME}: an escape is
+ *   never shorter than what it stands for), so the table is sized once
+ *   instead of grown
  */
 function decodeResources(
   raw: Iterable<unknown>,
   count: number,
   serialization: Serialization,
-  listBytes?: number,
+  nameBytes?: number,
 ): ResourceTable {
   const hexLength = digestHexLength(serialization.hashType);
   const expectedAlgorithm = algorithmName(serialization);
   const shards = serialization.method === 'shards';
-  const builder = new ResourceTableBuilder(
-    serialization,
-    count,
-    listBytes === undefined
-      ? undefined
-      : Math.max(0, listBytes - count * MIN_ELEMENT_BYTES_BUT_NAME),
-  );
+  const builder = new ResourceTableBuilder(serialization, count, nameBytes);
   let index = 0;
   for (const item of raw) {
     if (!isObject(item)) inconsistent(`resource ${index} is not an object`);
