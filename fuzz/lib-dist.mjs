@@ -17,12 +17,14 @@ import {
 import {
   decodeOwnedStatement,
   decodeStatement,
+  decodeStatementWindows,
 } from '../packages/core/dist/manifest/statement.js';
 import { parseBundle } from '../packages/core/dist/bundle/read.js';
 
 export const lib = {
   decodeStatement,
   decodeOwnedStatement,
+  decodeStatementWindows,
   parseBundle,
   scanSource,
   bufferSource,

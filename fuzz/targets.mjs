@@ -365,6 +365,57 @@ function decodeOutcome(run) {
   }
 }
 
+/**
+ * The reading verify does of a large payload from its bundle file again, a
+ * window at a time (here windows of 256 B and more, pulled a few bytes at a
+ * time, sizes the input picks): it never throws, and a statement it gives is
+ * the one decodeStatement gives, manifest whole.
+ */
+function checkWindowed(lib, bytes) {
+  if (lib.decodeStatementWindows === undefined) return;
+  let at = 0;
+  const step = 1 + (bytes.length % 97);
+  const pull = (out, offset) => {
+    const n = Math.min(out.length - offset, bytes.length - at, step);
+    bytes.copy(out, offset, at, at + n);
+    at += n;
+    return n;
+  };
+  const manifest = (decoded) => {
+    const m = decoded.manifest;
+    return JSON.stringify([
+      m.modelName,
+      m.serialization,
+      m.rootDigest,
+      m.resources,
+    ]);
+  };
+  let windowed;
+  try {
+    windowed = lib.decodeStatementWindows(pull, bytes.length, {
+      window: 256 + (bytes.length % 4096),
+    });
+  } catch (e) {
+    throw new FuzzFailure(
+      `statement: the windowed reading threw: ${e?.stack ?? e}`,
+      e,
+    );
+  }
+  if (windowed === undefined) return;
+  let whole;
+  try {
+    whole = manifest(lib.decodeStatement(bytes));
+  } catch (e) {
+    throw new FuzzFailure(
+      `statement: the windowed reading accepted what decodeStatement refuses (${e?.code})`,
+    );
+  }
+  if (manifest(windowed) !== whole)
+    throw new FuzzFailure(
+      `statement: the windowed reading differs: ${manifest(windowed).slice(0, 200)} vs ${whole.slice(0, 200)}`,
+    );
+}
+
 /** A decode target: documented codes only, and agreement with a whole parse. */
 function runDecode(lib, kind, bytes) {
   const decode =
@@ -423,6 +474,7 @@ function runDecode(lib, kind, bytes) {
       throw new FuzzFailure(
         `statement: the owned reading differs: ${summary(owned).slice(0, 200)} vs ${summary(got).slice(0, 200)}`,
       );
+    checkWindowed(lib, bytes);
   }
   return got;
 }

@@ -15,13 +15,19 @@ import { ruleInfo } from '../../src/scan/rules.js';
 import { bufferSource } from '../../src/scan/source.js';
 import type { FileScanResult } from '../../src/scan/types.js';
 import { readZipDirectory, readZipEntry } from '../../src/scan/zip/reader.js';
-import { decodeStatement } from '../../src/manifest/statement.js';
+import {
+  decodeOwnedStatement,
+  decodeStatement,
+  decodeStatementWindows,
+} from '../../src/manifest/statement.js';
 import { parseBundle } from '../../src/bundle/read.js';
 import { FuzzFailure, TARGETS, runTarget } from '../../../../fuzz/targets.mjs';
 import { REPO_ROOT } from '../helpers/vectors.js';
 
 const lib = {
   decodeStatement,
+  decodeOwnedStatement,
+  decodeStatementWindows,
   parseBundle,
   scanSource,
   bufferSource,
