@@ -2,13 +2,18 @@
 // Run by node22-smoke.sh: a statement past the first 4 MiB step, in a bundle
 // file read the way verify reads it (the payload decoded as the file is read,
 // into a resizable buffer grown through a length-tracking view), then decoded
-// the way verify decodes it (given back as it is read), must give what
-// decodeStatement gives, on the Node version running this.
+// the way verify decodes it (given back as it is read; and from the file
+// again, a window at a time), must give what decodeStatement gives, on the
+// Node version running this.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBundle } from '../../packages/core/dist/bundle/read.js';
+import {
+  payloadSourceOf,
+  readBundle,
+} from '../../packages/core/dist/bundle/read.js';
+import { decodeStatementFile } from '../../packages/core/dist/verify/statement-file.js';
 import {
   decodeOwnedStatement,
   decodeStatement,
@@ -44,6 +49,14 @@ writeFileSync(
   }),
 );
 const payload = (await readBundle(file)).envelope.payload;
+// verify's reading of a large statement: from the bundle file again, a
+// window at a time, the bytes held to the payload's SHA-256.
+const source = payloadSourceOf(payload);
+const windowed =
+  source === undefined
+    ? undefined
+    : decodeStatementFile(source, createHash('sha256').update(payload).digest())
+        .manifest;
 rmSync(dir, { recursive: true, force: true });
 const buffer = payload.buffer;
 if (!payload.equals(text) || buffer.resizable !== true) {
@@ -58,6 +71,16 @@ const same =
   owned.rootDigest === plain.rootDigest &&
   JSON.stringify(owned.resources) === JSON.stringify(plain.resources) &&
   owned.resources.length === count;
+if (
+  windowed === undefined ||
+  windowed.rootDigest !== plain.rootDigest ||
+  JSON.stringify(windowed.resources) !== JSON.stringify(plain.resources)
+) {
+  console.error(
+    `owned-statement-check: ${windowed === undefined ? 'no source recorded for the payload' : 'the windowed decode differs'} on ${process.version}`,
+  );
+  process.exit(1);
+}
 if (!same || buffer.byteLength >= text.length) {
   console.error(
     `owned-statement-check: ${same ? 'the buffer was not given back' : 'the owned decode differs'} on ${process.version}`,
@@ -65,5 +88,5 @@ if (!same || buffer.byteLength >= text.length) {
   process.exit(1);
 }
 console.log(
-  `owned-statement-check: ${count} resources, a ${text.length}-byte payload read from its bundle file and given back to ${buffer.byteLength}, same manifest on ${process.version}`,
+  `owned-statement-check: ${count} resources, a ${text.length}-byte payload read from its bundle file and given back to ${buffer.byteLength}, and read again in windows, same manifest on ${process.version}`,
 );
