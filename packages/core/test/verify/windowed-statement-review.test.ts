@@ -15,7 +15,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { payloadSourceOf, readBundle } from '../../src/bundle/read.js';
+import {
+  bundleLimits,
+  payloadSourceOf,
+  readBundle,
+  readBundlePath,
+} from '../../src/bundle/read.js';
 import { checkModel, compareModel } from '../../src/manifest/check-model.js';
 import { hashModel } from '../../src/manifest/hash-model.js';
 import {
@@ -215,7 +220,7 @@ function generate(random: Random): Generated {
   const hash = pick(random, HASHES);
   const hexLength = hash === 'blake2b' ? 128 : 64;
   const shardSize = 1 + int(random, 40);
-  const count = 1 + int(random, 30);
+  const count = 1 + int(random, random() < 0.1 ? 200 : 30);
   const flawAt = int(random, count);
 
   const seen = new Set<string>();
@@ -396,12 +401,14 @@ const MUTATION_ALPHABET = [
 
 describe('decodeStatementWindows against decodeStatement', () => {
   it('never gives another answer on 2,500 generated statements, in windows of 256 B to 8 KiB and pulls of 1 B up', () => {
-    const random = seeded(0x5eed);
     let taken = 0;
     let commonValid = 0;
     let commonTaken = 0;
     let refused = 0;
-    for (let n = 0; n < 2_500; n++) {
+    // REVIEW_ROUNDS: a longer soak by hand (the review ran 60,000).
+    const rounds = Number(process.env.REVIEW_ROUNDS ?? 2_500);
+    const random = seeded(Number(process.env.REVIEW_SEED ?? 0x5eed));
+    for (let n = 0; n < rounds; n++) {
       const generated = generate(random);
       const mutated = random() < 0.2;
       const bytes = mutated
@@ -433,9 +440,9 @@ describe('decodeStatementWindows against decodeStatement', () => {
       }
     }
     // Both sides exercised, and the common layout read in windows.
-    expect(refused).toBeGreaterThan(800);
-    expect(taken).toBeGreaterThan(600);
-    expect(commonValid).toBeGreaterThan(500);
+    expect(refused).toBeGreaterThan(0.32 * rounds);
+    expect(taken).toBeGreaterThan(0.24 * rounds);
+    expect(commonValid).toBeGreaterThan(0.2 * rounds);
     expect(commonTaken).toBe(commonValid);
   });
 
@@ -525,6 +532,38 @@ describe('decodeStatementWindows against decodeStatement', () => {
     const longer = Buffer.concat([valid, Buffer.from(' '.repeat(70_000))]);
     const got = windowed(longer, 4096, 333, valid.length);
     expect(got === 'undefined' || got === expected).toBe(true);
+  });
+});
+
+describe('decodeStatementWindows at every window size', () => {
+  it('gives decodeStatement’s answer for every window from 256 B to 1.5 KiB and every cut of the list', () => {
+    const random = seeded(0x5eeb);
+    // Statements of 60-200 resources, pretty, compact and with long runs.
+    const texts: Buffer[] = [];
+    while (texts.length < 3) {
+      const g = generate(random);
+      if (
+        g.common &&
+        g.text.length > 6_000 &&
+        !outcome(() => decodeStatement(g.text)).startsWith('error')
+      )
+        texts.push(g.text);
+    }
+    let taken = 0;
+    let runs = 0;
+    for (const text of texts) {
+      const expected = outcome(() => decodeStatement(text));
+      for (let window = 256; window <= 1536; window += 1 + int(random, 6)) {
+        const got = windowed(text, window, 1 + int(random, 300));
+        runs++;
+        if (got === 'undefined') continue;
+        expect(got, `window ${window}`).toBe(expected);
+        taken++;
+      }
+    }
+    // Left to the whole decode only where an element or a run of spaces
+    // is close to the window's size.
+    expect(taken).toBeGreaterThan(0.5 * runs);
   });
 });
 
@@ -628,6 +667,101 @@ describe('decodeStatementFile review', () => {
   });
 });
 
+describe('decodeStatementFile read errors', () => {
+  // FOUND (open for the lead): a read error other than a short read
+  // escapes decodeStatementFile as Node's own Error (code EISDIR, message
+  // "EISDIR: illegal operation on a directory, read", no file named), not
+  // as ModelSealError IO_ERROR "cannot read bundle <file>: ..." as its doc
+  // says: PayloadReader.pull calls readSync unguarded. Input: the bundle
+  // path replaced by a folder (or any readSync failure: EIO) after
+  // readBundle. Expected: IO_ERROR naming the file. Actual: the raw Error
+  // reaches verifyModelSignature's caller. Fail-closed (nothing accepted).
+  it.fails(
+    'gives IO_ERROR naming the bundle when the file cannot be read again',
+    async () => {
+      const text = bigStatement(6_000);
+      const path = join(tempDir(), 'model.sig');
+      writeFileSync(path, bundleFor(text));
+      const read = await readBundle(path, {});
+      const source = payloadSourceOf(read.envelope.payload)!;
+      const digest = createHash('sha256')
+        .update(read.envelope.payload)
+        .digest();
+      rmSync(path);
+      mkdirSync(path);
+      for (const window of [4096, undefined]) {
+        expect(
+          outcome(() =>
+            decodeStatementFile(
+              source,
+              digest,
+              window === undefined ? {} : { window },
+            ),
+          ),
+        ).toMatch(/^error IO_ERROR: cannot read bundle .*model\.sig/);
+      }
+    },
+  );
+});
+
+describe('payloadSourceOf', () => {
+  it('points at the text of the payload that was verified, whatever the bundle layout and read chunk', async () => {
+    const text = bigStatement(6_000);
+    const b64 = text.toString('base64');
+    const envelope = `"dsseEnvelope": {"payload": "${b64}", "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": "c2ln"}]}`;
+    const material = `"verificationMaterial": {"publicKey": {"hint": "\u00e9\u{1f600}"}, "tlogEntries": []}`;
+    const media = `"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"`;
+    const layouts: [string, string][] = [
+      ['compact', `{${media}, ${material}, ${envelope}}`],
+      ['envelope first', `{${envelope}, ${media}, ${material}}`],
+      [
+        'long whitespace before the payload',
+        `{${media}, ${material},${' '.repeat(1_200_000)}${envelope}}`,
+      ],
+      [
+        'a decoy payload key before the envelope',
+        `{${media}, "x": {"payload": "QUJD"}, ${material}, ${envelope}}`,
+      ],
+      [
+        'a decoy payload key in a string',
+        `{${media}, "note": "\\"payload\\": \\"QUJD\\"", ${material}, ${envelope}}`,
+      ],
+      [
+        'the payload key escaped',
+        `{${media}, ${material}, ${envelope.replace('"payload"', '"p\\u0061yload"')}}`,
+      ],
+    ];
+    let found = 0;
+    for (const [what, json] of layouts) {
+      const path = join(tempDir(), 'model.sig');
+      writeFileSync(path, json);
+      for (const chunk of [undefined, 4096, 1000]) {
+        const read = await readBundlePath(path, bundleLimits({}), chunk);
+        expect(read.envelope.payload.equals(text), what).toBe(true);
+        const source = payloadSourceOf(read.envelope.payload);
+        if (source === undefined) continue;
+        found++;
+        // The text there decodes to the payload verified.
+        const bytes = readFileSync(path).subarray(
+          source.offset,
+          source.offset + source.length,
+        );
+        expect(
+          Buffer.from(bytes.toString('latin1'), 'base64').equals(text),
+          what,
+        ).toBe(true);
+        expect(source.payloadLength, what).toBe(text.length);
+        const digest = createHash('sha256').update(text).digest();
+        expect(
+          outcome(() => decodeStatementFile(source, digest, { window: 8192 })),
+          what,
+        ).toBe(outcome(() => decodeStatement(text)));
+      }
+    }
+    expect(found).toBeGreaterThanOrEqual(9);
+  });
+});
+
 // ---------------------------------------------------------------------------
 // ArrivalComparison against compareTables, on random tables.
 
@@ -676,9 +810,10 @@ function tableOfRows(
 
 describe('ArrivalComparison against compareTables', () => {
   it('gives the same result, order included, on 3,000 random table pairs', () => {
-    const random = seeded(0xa11);
+    const rounds = Number(process.env.REVIEW_ROUNDS ?? 3_000);
+    const random = seeded(Number(process.env.REVIEW_SEED ?? 0xa11));
     let differences = 0;
-    for (let n = 0; n < 3_000; n++) {
+    for (let n = 0; n < rounds; n++) {
       const shards = random() < 0.5;
       const serialization: TableSerialization = shards
         ? { method: 'shards', hashType: 'sha256', shardSize: 4 }
@@ -744,7 +879,7 @@ describe('ArrivalComparison against compareTables', () => {
       expect(got, `pair ${n}`).toEqual(expected);
       if (!expected.ok) differences++;
     }
-    expect(differences).toBeGreaterThan(1_000);
+    expect(differences).toBeGreaterThan(rounds / 3);
   });
 });
 
@@ -900,5 +1035,32 @@ describe('compareModel against checkModel', () => {
       expect(byArray.ok).toBe(whole.compare.ok);
       expect(names(byArray)).toEqual(names(whole.compare));
     }
+  });
+
+  it('lists exactly the differences when the tree grows past the table made for the signed files', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++)
+      files[`s${i % 7}/f${String(i).padStart(4, '0')}`] = `v${i}`;
+    const model = makeTree(files);
+    const signed = await hashModel(model, { concurrency: 0 });
+    const extra: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const name = `${i % 2 === 0 ? ' x' : 's3'}/extra-${String(i).padStart(3, '0')}-${'n'.repeat(60)}`;
+      extra.push(name);
+    }
+    mkdirSync(join(model, ' x'));
+    for (const name of extra) writeFileSync(join(model, name), 'e');
+    const gone = ['s0/f0000', 's6/f0090', 's5/f0299'];
+    for (const name of gone) rmSync(join(model, name));
+    const changed = ['s1/f0001', 's2/f0100', 's4/f0298'];
+    for (const name of changed) writeFileSync(join(model, name), 'changed');
+    const got = (await compareModel(model, signed.manifest, { concurrency: 0 }))
+      .compare;
+    expect(got).toEqual(
+      (await checkModel(model, signed.manifest, { concurrency: 0 })).compare,
+    );
+    expect(got.extra.map((r) => r.name).sort()).toEqual([...extra].sort());
+    expect(got.missing.map((r) => r.name).sort()).toEqual([...gone].sort());
+    expect(got.changed.map((r) => r.name).sort()).toEqual([...changed].sort());
   });
 });
