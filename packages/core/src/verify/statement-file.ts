@@ -7,7 +7,7 @@
  * SHA-256 is compared with the verified payload's.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { PayloadSource } from '../bundle/read.js';
 import { ModelSealError } from '../errors.js';
 import { StrictBase64Decoder } from '../internal/base64.js';
@@ -26,6 +26,14 @@ function changed(file: string, cause?: unknown): ModelSealError {
     code: 'IO_ERROR',
     message: `cannot read bundle ${file}: it changed while it was read`,
     ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function cannotRead(file: string, error: unknown): ModelSealError {
+  return new ModelSealError({
+    code: 'IO_ERROR',
+    message: `cannot read bundle ${file}: ${(error as Error).message}`,
+    cause: error,
   });
 }
 
@@ -61,13 +69,7 @@ class PayloadReader {
       const want = Math.min(this.left, TEXT_CHUNK, Math.max(room, 0));
       let got = 0;
       while (got < want) {
-        const n = readSync(
-          this.fd,
-          this.text,
-          this.carry + got,
-          want - got,
-          this.position,
-        );
+        const n = this.read(this.carry + got, want - got);
         if (n === 0) throw changed(this.source.file);
         got += n;
         this.position += n;
@@ -89,6 +91,14 @@ class PayloadReader {
         return step.written;
       }
       if (want === 0) return 0;
+    }
+  }
+
+  private read(at: number, length: number): number {
+    try {
+      return readSync(this.fd, this.text, at, length, this.position);
+    } catch (error) {
+      throw cannotRead(this.source.file, error);
     }
   }
 
@@ -121,15 +131,20 @@ export function decodeStatementFile(
 ): DecodedStatement {
   let fd: number;
   try {
-    fd = openSync(source.file, 'r');
+    // Without waiting: a FIFO put in the file's place would block an open
+    // for reading until someone writes; it is refused below instead.
+    fd = openSync(source.file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new ModelSealError({
-      code: 'IO_ERROR',
-      message: `cannot read bundle ${source.file}: ${(error as Error).message}`,
-      cause: error,
-    });
+    throw cannotRead(source.file, error);
   }
   try {
+    let regular: boolean;
+    try {
+      regular = fstatSync(fd).isFile();
+    } catch (error) {
+      throw cannotRead(source.file, error);
+    }
+    if (!regular) throw changed(source.file);
     const reader = new PayloadReader(fd, source);
     const decoded = decodeStatementWindows(
       (out, at) => reader.pull(out, at),

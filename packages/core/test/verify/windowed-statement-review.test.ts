@@ -695,38 +695,52 @@ describe('decodeStatementFile review', () => {
 });
 
 describe('decodeStatementFile read errors', () => {
-  // FOUND (open for the lead): a read error other than a short read
-  // escapes decodeStatementFile as Node's own Error (code EISDIR, message
-  // "EISDIR: illegal operation on a directory, read", no file named), not
-  // as ModelSealError IO_ERROR "cannot read bundle <file>: ..." as its doc
-  // says: PayloadReader.pull calls readSync unguarded. Input: the bundle
-  // path replaced by a folder (or any readSync failure: EIO) after
-  // readBundle. Expected: IO_ERROR naming the file. Actual: the raw Error
-  // reaches verifyModelSignature's caller. Fail-closed (nothing accepted).
-  it.fails(
-    'gives IO_ERROR naming the bundle when the file cannot be read again',
-    async () => {
-      const text = bigStatement(6_000);
-      const path = join(tempDir(), 'model.sig');
-      writeFileSync(path, bundleFor(text));
-      const read = await readBundle(path, {});
-      const source = payloadSourceOf(read.envelope.payload)!;
-      const digest = createHash('sha256')
-        .update(read.envelope.payload)
-        .digest();
-      rmSync(path);
-      mkdirSync(path);
-      for (const window of [4096, undefined]) {
-        expect(
-          outcome(() =>
-            decodeStatementFile(
-              source,
-              digest,
-              window === undefined ? {} : { window },
-            ),
+  // Found by this review: a read error other than a short read escaped as
+  // Node's own Error (a folder in the bundle's place: EISDIR, no file named).
+  // Now a folder is refused before any read (not a regular file), and a
+  // read error is IO_ERROR naming the file (the next test).
+  it('gives IO_ERROR naming the bundle when the file cannot be read again', async () => {
+    const text = bigStatement(6_000);
+    const path = join(tempDir(), 'model.sig');
+    writeFileSync(path, bundleFor(text));
+    const read = await readBundle(path, {});
+    const source = payloadSourceOf(read.envelope.payload)!;
+    const digest = createHash('sha256').update(read.envelope.payload).digest();
+    rmSync(path);
+    mkdirSync(path);
+    for (const window of [4096, undefined]) {
+      expect(
+        outcome(() =>
+          decodeStatementFile(
+            source,
+            digest,
+            window === undefined ? {} : { window },
           ),
-        ).toMatch(/^error IO_ERROR: cannot read bundle .*model\.sig/);
-      }
+        ),
+      ).toMatch(
+        /^error IO_ERROR: cannot read bundle .*model\.sig: it changed while it was read/,
+      );
+    }
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'gives IO_ERROR naming the file when a read fails (EIO)',
+    () => {
+      // Reading this process's memory at address 0 fails with EIO.
+      const got = outcome(() =>
+        decodeStatementFile(
+          {
+            file: '/proc/self/mem',
+            offset: 0,
+            length: 400,
+            payloadLength: 300,
+          },
+          Buffer.alloc(32),
+        ),
+      );
+      expect(got).toMatch(
+        /^error IO_ERROR: cannot read bundle \/proc\/self\/mem: EIO/,
+      );
     },
   );
 });

@@ -5,6 +5,7 @@
 // of the model as they arrive (compareModel). Each must give exactly what
 // the whole decode and checkModel give; any doubt takes the whole path; a
 // bundle file that changed between the two reads is refused.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   mkdirSync,
@@ -318,6 +319,10 @@ describe('decodeStatementFile', () => {
         () => writeFileSync(path, original.subarray(0, found.offset + 5000)),
       ],
       ['removed', () => rmSync(path)],
+      [
+        'a FIFO in its place (read without waiting for a writer)',
+        () => execFileSync('mkfifo', [path]),
+      ],
     ];
     for (const [what, change] of changes) {
       change();
