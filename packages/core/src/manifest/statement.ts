@@ -232,7 +232,7 @@ const WINDOW = 1 << 20;
 /** Room to keep at the end of a window to pull into. */
 const PULL_ROOM = 64;
 
-/** A window on a payload read in order: `view` holds its bytes from `base` on. */
+/** A window on a payload read in order: `view` holds the bytes not given back yet. */
 class Window {
   private readonly buffer: Buffer;
   private length = 0;
