@@ -445,6 +445,39 @@ export function resourceCount(manifest: Manifest): number {
 }
 
 /**
+ * One pass over both tables in the reference order: `pair` gets each signed
+ * row with the row of `actual` of the same name, either one `undefined` when
+ * the other table has no such name.
+ */
+function joinTables(
+  signed: ResourceTable,
+  actual: ResourceTable,
+  pair: (s: number | undefined, a: number | undefined) => void,
+): void {
+  const so = signed.inOrder();
+  const ao = actual.inOrder();
+  let i = 0;
+  let j = 0;
+  while (i < signed.count || j < actual.count) {
+    const s = i < signed.count ? so(i) : undefined;
+    const a = j < actual.count ? ao(j) : undefined;
+    const c =
+      s === undefined ? 1 : a === undefined ? -1 : signed.compare(s, actual, a);
+    if (c < 0) {
+      pair(s, undefined);
+      i++;
+    } else if (c > 0) {
+      pair(undefined, a);
+      j++;
+    } else {
+      pair(s, a);
+      i++;
+      j++;
+    }
+  }
+}
+
+/**
  * Compares a signed table with one computed from disk (compare.ts has the
  * rules): one pass over both in the reference order; only the differences
  * become objects.
@@ -457,30 +490,13 @@ export function compareTables(
   const missing: Resource[] = [];
   const extra: Resource[] = [];
   const changed: ChangedResource[] = [];
-  const so = signed.inOrder();
-  const ao = actual.inOrder();
   const sameAlgorithm = signed.algorithm === actual.algorithm;
-  let i = 0;
-  let j = 0;
-  while (i < signed.count || j < actual.count) {
-    const s = i < signed.count ? so(i) : undefined;
-    const a = j < actual.count ? ao(j) : undefined;
-    const c =
-      s === undefined ? 1 : a === undefined ? -1 : signed.compare(s, actual, a);
-    if (c < 0) {
-      missing.push(signed.resource(s!));
-      i++;
-    } else if (c > 0) {
-      extra.push(actual.resource(a!));
-      j++;
-    } else {
-      if (!sameAlgorithm || !signed.sameDigest(s!, actual, a!)) {
-        changed.push(changedResource(signed.resource(s!), actual.resource(a!)));
-      }
-      i++;
-      j++;
-    }
-  }
+  joinTables(signed, actual, (s, a) => {
+    if (a === undefined) missing.push(signed.resource(s!));
+    else if (s === undefined) extra.push(actual.resource(a));
+    else if (!sameAlgorithm || !signed.sameDigest(s, actual, a))
+      changed.push(changedResource(signed.resource(s), actual.resource(a)));
+  });
   return compareResult(missing, extra, changed, ignoreUnsignedFiles);
 }
 
@@ -504,29 +520,10 @@ export class ArrivalComparison {
   ) {
     this.match = new Int32Array(actual.count).fill(-1);
     this.changed = new Uint8Array(actual.count);
-    const so = signed.inOrder();
-    const ao = actual.inOrder();
-    let i = 0;
-    let j = 0;
-    while (i < signed.count || j < actual.count) {
-      const s = i < signed.count ? so(i) : undefined;
-      const a = j < actual.count ? ao(j) : undefined;
-      const c =
-        s === undefined
-          ? 1
-          : a === undefined
-            ? -1
-            : signed.compare(s, actual, a);
-      if (c < 0) {
-        this.missing.push(s!);
-        i++;
-      } else if (c > 0) j++;
-      else {
-        this.match[a!] = s!;
-        i++;
-        j++;
-      }
-    }
+    joinTables(signed, actual, (s, a) => {
+      if (a === undefined) this.missing.push(s!);
+      else if (s !== undefined) this.match[a] = s;
+    });
   }
 
   /** True when the digest of row `a` must be stored: it is not signed, or not as signed. */
