@@ -4,7 +4,6 @@
 // exactly what decodeStatement decodes, refuse what it refuses with the same
 // message (offsets are the statement's, not the shrunk buffer's), and leave
 // nothing of a caller's buffer changed when that buffer cannot shrink.
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,33 +17,12 @@ import { mutate, seeded } from '../helpers/mutation.js';
 import { ResizableArrayBuffer } from '../../src/internal/release.js';
 import { ownedCopy as owned } from '../helpers/bytes.js';
 import { tempDir } from '../helpers/tree.js';
+import { digestOf, referenceStatement } from '../helpers/statements.js';
 
 /** Resources enough for several compactions (about 6.5 MB pretty-printed, 4 MiB steps). */
 const COUNT = 40_000;
 
-const digestOf = (i: number): string =>
-  createHash('sha256').update(String(i)).digest('hex');
-
-/** A statement the way the reference prints it (2-space indentation), names in the reference order. */
-function statement(count: number): Buffer {
-  const resources: string[] = [];
-  const digests: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const digest = digestOf(i);
-    digests.push(Buffer.from(digest, 'hex'));
-    // Zero-padded: the byte order is the numeric order.
-    const name = `d${String(Math.floor(i / 1000)).padStart(3, '0')}/f${String(i).padStart(6, '0')}.bin`;
-    resources.push(
-      `      {\n        "name": "${name}",\n        "algorithm": "sha256",\n        "digest": "${digest}"\n      }`,
-    );
-  }
-  const root = createHash('sha256')
-    .update(Buffer.concat(digests))
-    .digest('hex');
-  return Buffer.from(
-    `{\n  "_type": "https://in-toto.io/Statement/v1",\n  "subject": [\n    {\n      "name": "m",\n      "digest": {\n        "sha256": "${root}"\n      }\n    }\n  ],\n  "predicateType": "https://model_signing/signature/v1.0",\n  "predicate": {\n    "serialization": {\n      "method": "files",\n      "hash_type": "sha256",\n      "allow_symlinks": false\n    },\n    "resources": [\n${resources.join(',\n')}\n    ]\n  }\n}`,
-  );
-}
+const statement = (count: number): Buffer => referenceStatement(count);
 
 function failure(run: () => unknown): {
   code: unknown;

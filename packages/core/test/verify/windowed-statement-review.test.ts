@@ -26,8 +26,6 @@ import { hashModel } from '../../src/manifest/hash-model.js';
 import {
   decodeStatement,
   decodeStatementWindows,
-  type DecodedStatement,
-  type PayloadPull,
 } from '../../src/manifest/statement.js';
 import {
   ArrivalComparison,
@@ -39,62 +37,18 @@ import {
 import type { Manifest } from '../../src/manifest/types.js';
 import { decodeStatementFile } from '../../src/verify/statement-file.js';
 import { VerifyCache } from '../../src/verify-cache/index.js';
-import { JSON_ALPHABET, mutate } from '../helpers/mutation.js';
+import { JSON_ALPHABET, mutate, seeded } from '../helpers/mutation.js';
+import { pullOf, statementOutcome } from '../helpers/statements.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
 type Random = () => number;
-
-/**
- * A seeded generator (mulberry32). Not helpers/mutation.ts's `seeded`: its
- * product overflows 2^53, loses bits and falls into short cycles (seed 0x19
- * repeats after 10,466 numbers), so long runs test the same inputs again.
- */
-function seeded(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(random: Random, items: readonly T[]): T =>
   items[Math.floor(random() * items.length)]!;
 const int = (random: Random, below: number): number =>
   Math.floor(random() * below);
 
-/** A pull over `bytes`, at most `step` bytes a call. */
-function pullOf(bytes: Buffer, step = Infinity): PayloadPull {
-  let at = 0;
-  return (out, offset) => {
-    const n = Math.min(out.length - offset, bytes.length - at, step);
-    bytes.copy(out, offset, at, at + n);
-    at += n;
-    return n;
-  };
-}
-
-/** What a decode gave, as text: the whole manifest, or the error. */
-function outcome(run: () => DecodedStatement | undefined): string {
-  try {
-    const decoded = run();
-    if (decoded === undefined) return 'undefined';
-    const { manifest } = decoded;
-    return JSON.stringify([
-      decoded.predicateType,
-      decoded.legacy,
-      manifest.modelName,
-      manifest.serialization,
-      manifest.rootDigest,
-      manifest.resources,
-    ]);
-  } catch (error) {
-    const e = error as { code?: unknown; message: string };
-    return `error ${String(e.code)}: ${e.message}`;
-  }
-}
+const outcome = statementOutcome;
 
 const windowed = (
   bytes: Buffer,

@@ -22,73 +22,21 @@ import { checkModel, compareModel } from '../../src/manifest/check-model.js';
 import {
   decodeStatement,
   decodeStatementWindows,
-  type DecodedStatement,
-  type PayloadPull,
 } from '../../src/manifest/statement.js';
 import { signModel } from '../../src/sign/sign-model.js';
 import { decodeStatementFile } from '../../src/verify/statement-file.js';
 import { verifyModelSignature } from '../../src/verify/verify-model.js';
 import { mutate, seeded } from '../helpers/mutation.js';
+import {
+  digestOf,
+  pullOf,
+  referenceStatement,
+  statementOutcome,
+} from '../helpers/statements.js';
 import { newKey, type TestKey } from '../helpers/pki.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 
-const digestOf = (i: number): string =>
-  createHash('sha256').update(String(i)).digest('hex');
-
-/** A statement as the reference prints it; `resourcesFirst`: the list before the serialization. */
-function statement(count: number, resourcesFirst = false): Buffer {
-  const resources: string[] = [];
-  const digests: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const digest = digestOf(i);
-    digests.push(Buffer.from(digest, 'hex'));
-    const name = `d${String(Math.floor(i / 1000)).padStart(3, '0')}/f${String(i).padStart(6, '0')}.bin`;
-    resources.push(
-      `      {\n        "name": "${name}",\n        "algorithm": "sha256",\n        "digest": "${digest}"\n      }`,
-    );
-  }
-  const root = createHash('sha256')
-    .update(Buffer.concat(digests))
-    .digest('hex');
-  const serialization = `"serialization": {\n      "method": "files",\n      "hash_type": "sha256",\n      "allow_symlinks": false\n    }`;
-  const list = `"resources": [\n${resources.join(',\n')}\n    ]`;
-  return Buffer.from(
-    `{\n  "_type": "https://in-toto.io/Statement/v1",\n  "subject": [\n    {\n      "name": "m",\n      "digest": {\n        "sha256": "${root}"\n      }\n    }\n  ],\n  "predicateType": "https://model_signing/signature/v1.0",\n  "predicate": {\n    ${resourcesFirst ? `${list},\n    ${serialization}` : `${serialization},\n    ${list}`}\n  }\n}`,
-  );
-}
-
-/** A pull over `bytes`, at most `step` bytes a call. */
-function pullOf(bytes: Buffer, step = Infinity): PayloadPull {
-  let at = 0;
-  return (out, offset) => {
-    const n = Math.min(out.length - offset, bytes.length - at, step);
-    bytes.copy(out, offset, at, at + n);
-    at += n;
-    return n;
-  };
-}
-
-/** What a decode gave, as text: the manifest, or the error with its cause. */
-function outcome(run: () => DecodedStatement | undefined): string {
-  try {
-    const decoded = run();
-    if (decoded === undefined) return 'undefined';
-    const { manifest } = decoded;
-    return JSON.stringify([
-      manifest.modelName,
-      manifest.serialization,
-      manifest.rootDigest,
-      manifest.resources,
-    ]);
-  } catch (error) {
-    const e = error as {
-      code?: unknown;
-      message: string;
-      cause?: { message?: string };
-    };
-    return `error ${String(e.code)}: ${e.message} (${e.cause?.message ?? ''})`;
-  }
-}
+const outcome = statementOutcome;
 
 const windowed = (bytes: Buffer, window?: number, step?: number): string =>
   outcome(() =>
@@ -101,7 +49,7 @@ const windowed = (bytes: Buffer, window?: number, step?: number): string =>
 
 describe('decodeStatementWindows', () => {
   it('decodes a 40,000-resource statement within 64 KiB what decodeStatement decodes', () => {
-    const text = statement(40_000);
+    const text = referenceStatement(40_000);
     const expected = outcome(() => decodeStatement(text));
     expect(expected).toMatch(/^\[/);
     expect(windowed(text, 64 * 1024)).toBe(expected);
@@ -111,7 +59,7 @@ describe('decodeStatementWindows', () => {
   it('agrees with decodeStatement on 4,000 mutated statements, in windows of 640 B to 4 KiB', () => {
     // An escape in one name (JSON.parse reads that element, not the plain reader).
     const base = Buffer.from(
-      statement(30)
+      referenceStatement(30)
         .toString('latin1')
         .replace('d000/f000007.bin', 'd000/f00000\\u0037.bin'),
       'latin1',
@@ -141,9 +89,12 @@ describe('decodeStatementWindows', () => {
   });
 
   it('leaves other layouts to the whole decode, and never takes a decoy list or key', () => {
-    const text = statement(50);
+    const text = referenceStatement(50);
     const cases: [string, Buffer][] = [
-      ['resources before the serialization', statement(50, true)],
+      [
+        'resources before the serialization',
+        referenceStatement(50, { resourcesFirst: true }),
+      ],
       [
         'a second serialization after the list',
         Buffer.from(
@@ -263,7 +214,10 @@ describe('decodeStatementFile', () => {
   }
 
   it('decodes a statement read again from the bundle file, windowed and whole', async () => {
-    for (const text of [statement(8_000), statement(8_000, true)]) {
+    for (const text of [
+      referenceStatement(8_000),
+      referenceStatement(8_000, { resourcesFirst: true }),
+    ]) {
       const { digest, read } = await source(text);
       const found = payloadSourceOf(read.envelope.payload);
       expect(found).toBeDefined();
@@ -278,7 +232,7 @@ describe('decodeStatementFile', () => {
   });
 
   it('gives the whole decode’s error for a statement it cannot read in windows', async () => {
-    const bad = Buffer.from(statement(8_000));
+    const bad = Buffer.from(referenceStatement(8_000));
     bad.write('z', bad.lastIndexOf(digestOf(7_998)), 'latin1');
     const { digest, read } = await source(bad);
     const expected = outcome(() => decodeStatement(bad));
@@ -291,7 +245,7 @@ describe('decodeStatementFile', () => {
   });
 
   it('refuses a bundle file changed, cut or gone after it was read', async () => {
-    const text = statement(8_000);
+    const text = referenceStatement(8_000);
     const { path, digest, read } = await source(text);
     const found = payloadSourceOf(read.envelope.payload)!;
     const original = readFileSync(path);
