@@ -86,3 +86,16 @@ export function statementOutcome(
     return `error ${String(e.code)}: ${e.message} (${e.cause?.message ?? ''})`;
   }
 }
+
+/** A key bundle's JSON around `payload` (its signature is not a real one: for reading, not verifying). */
+export function unsignedBundleFor(payload: Buffer): string {
+  return JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
+    dsseEnvelope: {
+      payload: payload.toString('base64'),
+      payloadType: 'application/vnd.in-toto+json',
+      signatures: [{ sig: Buffer.from('sig').toString('base64') }],
+    },
+  });
+}

@@ -17,7 +17,11 @@ import { mutate, seeded } from '../helpers/mutation.js';
 import { ResizableArrayBuffer } from '../../src/internal/release.js';
 import { ownedCopy as owned } from '../helpers/bytes.js';
 import { tempDir } from '../helpers/tree.js';
-import { digestOf, referenceStatement } from '../helpers/statements.js';
+import {
+  digestOf,
+  referenceStatement,
+  unsignedBundleFor,
+} from '../helpers/statements.js';
 
 /** Resources enough for several compactions (about 6.5 MB pretty-printed, 4 MiB steps). */
 const COUNT = 40_000;
@@ -165,15 +169,4 @@ describe('decodeOwnedStatement', () => {
   });
 });
 
-/** A key bundle's JSON around the payload (the signature is not checked here). */
-function bundleFor(payload: Buffer): string {
-  return JSON.stringify({
-    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
-    dsseEnvelope: {
-      payload: payload.toString('base64'),
-      payloadType: 'application/vnd.in-toto+json',
-      signatures: [{ sig: Buffer.from('sig').toString('base64') }],
-    },
-  });
-}
+const bundleFor = unsignedBundleFor;

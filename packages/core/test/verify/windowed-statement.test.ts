@@ -32,6 +32,7 @@ import {
   pullOf,
   referenceStatement,
   statementOutcome,
+  unsignedBundleFor,
 } from '../helpers/statements.js';
 import { newKey, type TestKey } from '../helpers/pki.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
@@ -187,18 +188,7 @@ describe('decodeStatementWindows', () => {
   });
 });
 
-/** A key bundle's JSON around the payload (the signature is not checked here). */
-function bundleFor(payload: Buffer): string {
-  return JSON.stringify({
-    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
-    dsseEnvelope: {
-      payload: payload.toString('base64'),
-      payloadType: 'application/vnd.in-toto+json',
-      signatures: [{ sig: Buffer.from('sig').toString('base64') }],
-    },
-  });
-}
+const bundleFor = unsignedBundleFor;
 
 describe('decodeStatementFile', () => {
   async function source(text: Buffer): Promise<{
