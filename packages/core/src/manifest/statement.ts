@@ -41,7 +41,7 @@ import type {
   SerializationMethod,
 } from './types.js';
 import { isObject } from '../internal/json.js';
-import { shrinkableBuffer } from '../internal/release.js';
+import { releaseBuffer, shrinkableBuffer } from '../internal/release.js';
 
 /** A statement decoded and checked for internal consistency. */
 export interface DecodedStatement {
@@ -220,10 +220,16 @@ export function decodeStatementWindows(
   payloadLength: number,
   options: { window?: number } = {},
 ): DecodedStatement | undefined {
+  let win: Window | undefined;
   try {
-    return windowed(new Window(pull, options.window ?? WINDOW), payloadLength);
+    win = new Window(pull, options.window ?? WINDOW);
+    return windowed(win, payloadLength);
   } catch {
     return undefined;
+  } finally {
+    // Freed now, not at the next full collection (the model's hashing may
+    // end first): nothing decoded is a view of it.
+    win?.release();
   }
 }
 
@@ -261,6 +267,12 @@ class Window {
       this.length += n;
     }
     this.view = this.buffer.subarray(0, this.length);
+  }
+
+  /** Frees the window's memory; the window is not used again. */
+  release(): void {
+    this.view = this.buffer.subarray(0, 0);
+    releaseBuffer(this.buffer);
   }
 
   /** Gives back the bytes before `from` and reads more; returns `from` (the shift). */

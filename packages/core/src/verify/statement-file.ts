@@ -102,6 +102,11 @@ class PayloadReader {
     }
   }
 
+  /** Frees the reader's buffer; the reader is not used again. */
+  release(): void {
+    releaseBuffer(this.text);
+  }
+
   /** Throws unless the bytes read were the payload's, all of them. */
   finish(digest: Buffer): void {
     if (
@@ -146,26 +151,36 @@ export function decodeStatementFile(
     }
     if (!regular) throw changed(source.file);
     const reader = new PayloadReader(fd, source);
-    const decoded = decodeStatementWindows(
-      (out, at) => reader.pull(out, at),
-      source.payloadLength,
-      options,
-    );
-    if (decoded !== undefined) {
-      reader.finish(digest);
-      return decoded;
+    let decoded: DecodedStatement | undefined;
+    try {
+      decoded = decodeStatementWindows(
+        (out, at) => reader.pull(out, at),
+        source.payloadLength,
+        options,
+      );
+      if (decoded !== undefined) reader.finish(digest);
+    } finally {
+      reader.release();
     }
+    if (decoded !== undefined) return decoded;
     // Not this layout, or an error to report: the payload whole, decoded
     // as before (the same answer, the same message).
     const whole = new PayloadReader(fd, source);
     const payload = Buffer.allocUnsafe(source.payloadLength);
-    let length = 0;
-    for (;;) {
-      const n = whole.pull(payload, length);
-      if (n === 0) break;
-      length += n;
+    try {
+      let length = 0;
+      for (;;) {
+        const n = whole.pull(payload, length);
+        if (n === 0) break;
+        length += n;
+      }
+      whole.finish(digest);
+    } catch (error) {
+      releaseBuffer(payload);
+      throw error;
+    } finally {
+      whole.release();
     }
-    whole.finish(digest);
     try {
       return decodeOwnedStatement(payload);
     } finally {
