@@ -368,8 +368,9 @@ function decodeOutcome(run) {
 /**
  * The reading verify does of a large payload from its bundle file again, a
  * window at a time (here windows of 256 B and more, pulled a few bytes at a
- * time, sizes the input picks): it never throws, and a statement it gives is
- * the one decodeStatement gives, manifest whole.
+ * time, sizes the input picks; read twice when the list comes before the
+ * serialization): it never throws, and a statement it gives is the one
+ * decodeStatement gives, manifest whole.
  */
 function checkWindowed(lib, bytes) {
   if (lib.decodeStatementWindows === undefined) return;
@@ -394,6 +395,16 @@ function checkWindowed(lib, bytes) {
   try {
     windowed = lib.decodeStatementWindows(pull, bytes.length, {
       window: 256 + (bytes.length % 4096),
+      // A second reading from the start (a list before the serialization).
+      again: () => {
+        let from = 0;
+        return (out, offset) => {
+          const n = Math.min(out.length - offset, bytes.length - from, step);
+          bytes.copy(out, offset, from, from + n);
+          from += n;
+          return n;
+        };
+      },
     });
   } catch (e) {
     throw new FuzzFailure(

@@ -202,15 +202,19 @@ export type PayloadPull = (out: Buffer, at: number) => number;
  * a verified bundle's statement read again from its file (200,000 files: 32
  * MB of statement, decoded within 1 MiB; issue 11 item 4).
  *
- * It reads the common layout only: `predicate.resources` opens in the first
- * window, after the serialization. The list's elements are read as
- * {@link listResources} reads them; the statement around the list is then
- * checked as {@link decodeStatement} checks it, with the list left empty.
- * So when it gives a statement, {@link decodeStatement} of the same bytes
- * gives the same one.
+ * `predicate.resources` must open in the first window. The list's elements
+ * are read as {@link listResources} reads them; the statement around the
+ * list is then checked as {@link decodeStatement} checks it, with the list
+ * left empty. So when it gives a statement, {@link decodeStatement} of the
+ * same bytes gives the same one. When the serialization comes after the list
+ * (some reference versions write it so), the list is first skipped to read
+ * the rest, then the payload is read again (`options.again`) for the list.
  *
  * @param payloadLength - the payload's bytes: the table is sized from them
  * @param options.window - bytes held at a time (tests give less)
+ * @param options.again - a pull over the same bytes from their start, for
+ *   a second reading; without it, a list before the serialization is left
+ *   to the whole decode
  * @returns `undefined` when the statement cannot be read this way, for any
  *   reason, an error included: the caller then decodes it whole, which
  *   gives that error
@@ -218,12 +222,18 @@ export type PayloadPull = (out: Buffer, at: number) => number;
 export function decodeStatementWindows(
   pull: PayloadPull,
   payloadLength: number,
-  options: { window?: number } = {},
+  options: { window?: number; again?: () => PayloadPull } = {},
 ): DecodedStatement | undefined {
   let win: Window | undefined;
+  const size = options.window ?? WINDOW;
+  const again = options.again;
   try {
-    win = new Window(pull, options.window ?? WINDOW);
-    return windowed(win, payloadLength);
+    win = new Window(pull, size);
+    return windowed(
+      win,
+      payloadLength,
+      again === undefined ? undefined : () => new Window(again(), size),
+    );
   } catch {
     return undefined;
   } finally {
@@ -244,6 +254,8 @@ class Window {
   private length = 0;
   /** The bytes held. */
   view: Buffer;
+  /** Where `view` starts in the payload (the bytes given back before it). */
+  base = 0;
   ended = false;
 
   constructor(
@@ -279,6 +291,7 @@ class Window {
   slide(from: number): number {
     this.buffer.copyWithin(0, from, this.length);
     this.length -= from;
+    this.base += from;
     this.fill();
     return from;
   }
@@ -307,33 +320,62 @@ const COLON = 0x3a;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
 /** Bytes of statement after its list, at most, in {@link windowed}. */
 const SUFFIX_BYTES = 1 << 20;
 
 function windowed(
   win: Window,
   payloadLength: number,
+  again: (() => Window) | undefined,
 ): DecodedStatement | undefined {
   const open = resourcesOpen(win.view);
   if (open < 0) return undefined;
-  // The statement up to the list, closed: it must hold the serialization.
+  // The statement up to the list, closed: it must hold the serialization,
+  // or come after it.
   const prefix = Buffer.from(win.view.subarray(0, open));
-  const early = statementHead(
-    JSON.parse(`${prefix.toString('utf8')}[]}}`) as unknown,
-  );
+  let early: StatementHead;
+  try {
+    early = statementHead(
+      JSON.parse(`${prefix.toString('utf8')}[]}}`) as unknown,
+    );
+  } catch {
+    return again === undefined
+      ? undefined
+      : listFirst(win, open, prefix, payloadLength, again);
+  }
   if (early.legacy !== undefined) return undefined;
-  // Each resource takes MIN_ELEMENT_BYTES at least; rows never written are
-  // never touched, and finish() keeps views of those that were.
-  const capacity = Math.floor(payloadLength / MIN_ELEMENT_BYTES) + 1;
   const list = { close: -1 };
   const table = decodeResources(
     windowElements(win, open, list),
-    capacity,
+    capacityFor(payloadLength),
     early.serialization,
     payloadLength,
   );
-  // The rest of the statement, after the list.
-  const rest: Buffer[] = [Buffer.from(win.view.subarray(list.close + 1))];
+  const rest = restAfter(win, list.close);
+  const head = rest === undefined ? undefined : headAround(prefix, rest, open);
+  if (
+    head === undefined ||
+    JSON.stringify(head.serialization) !== JSON.stringify(early.serialization)
+  )
+    return undefined;
+  return statementOf(head, table);
+}
+
+/**
+ * Each resource takes MIN_ELEMENT_BYTES at least; rows never written are
+ * never touched, and finish() keeps views of those that were.
+ */
+function capacityFor(payloadLength: number): number {
+  return Math.floor(payloadLength / MIN_ELEMENT_BYTES) + 1;
+}
+
+/** The statement after the list's `]` at `close` in the window, read to its end (at most {@link SUFFIX_BYTES}). */
+function restAfter(win: Window, close: number): Buffer[] | undefined {
+  const rest: Buffer[] = [Buffer.from(win.view.subarray(close + 1))];
   let restBytes = rest[0]!.length;
   while (!win.ended) {
     win.slide(win.view.length);
@@ -341,18 +383,88 @@ function windowed(
     restBytes += win.view.length;
     if (restBytes > SUFFIX_BYTES) return undefined;
   }
+  return rest;
+}
+
+/**
+ * The statement with its list left empty, checked as decodeStatement checks
+ * it, when decodeStatement would find the list where it was read (`open`).
+ */
+function headAround(
+  prefix: Buffer,
+  rest: readonly Buffer[],
+  open: number,
+): StatementHead | undefined {
   const skeleton = Buffer.concat([prefix, EMPTY_LIST, ...rest]);
-  // The list found where decodeStatement would find it, and the statement
-  // around it the same, serialization included.
   const found = findResourcesList(skeleton);
   if (found?.open !== open || found.close !== open + 1) return undefined;
   const head = statementHead(JSON.parse(skeleton.toString('utf8')) as unknown);
-  if (
-    head.legacy !== undefined ||
-    JSON.stringify(head.serialization) !== JSON.stringify(early.serialization)
-  )
-    return undefined;
-  return statementOf(head, table);
+  return head.legacy !== undefined ? undefined : head;
+}
+
+/**
+ * A list before the serialization: skipped (brackets and strings counted)
+ * to read the rest and its serialization, then read again from the start
+ * for its elements, which must end where the skip ended.
+ */
+function listFirst(
+  win: Window,
+  open: number,
+  prefix: Buffer,
+  payloadLength: number,
+  again: () => Window,
+): DecodedStatement | undefined {
+  const close = skipList(win, open);
+  const rest = restAfter(win, close - win.base);
+  const head = rest === undefined ? undefined : headAround(prefix, rest, open);
+  if (head === undefined) return undefined;
+  const second = again();
+  try {
+    if (!second.view.subarray(0, open).equals(prefix)) return undefined;
+    const list = { close: -1 };
+    const table = decodeResources(
+      windowElements(second, open, list),
+      capacityFor(payloadLength),
+      head.serialization,
+      payloadLength,
+    );
+    if (second.base + list.close !== close) return undefined;
+    // Read to the end, so that all the bytes pulled are the payload's.
+    while (!second.ended) second.slide(second.view.length);
+    return statementOf(head, table);
+  } finally {
+    second.release();
+  }
+}
+
+/**
+ * Where the list opening at `open` ends (its `]`, as an offset in the
+ * payload), counting brackets outside strings; the window then holds it.
+ * Its elements are not checked here: the second reading does.
+ */
+function skipList(win: Window, open: number): number {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let i = open;
+  for (;;) {
+    const b = win.view;
+    for (; i < b.length; i++) {
+      const c = b[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) inString = false;
+      } else if (c === QUOTE) inString = true;
+      else if (c === OPEN_ARRAY || c === OPEN_OBJECT) depth++;
+      else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+        depth--;
+        if (depth === 0) return win.base + i;
+      }
+    }
+    if (win.ended) throw new NotWindowed();
+    i -= win.slide(i);
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   decodeOwnedStatement,
   decodeStatementWindows,
   type DecodedStatement,
+  type PayloadPull,
 } from '../manifest/statement.js';
 
 /** Base64 characters read from the file at a time. */
@@ -121,7 +122,8 @@ class PayloadReader {
 
 /**
  * Decodes a verified payload's statement from its bundle file: a window at
- * a time when the layout allows (decodeStatementWindows), else read whole
+ * a time when the layout allows (decodeStatementWindows; the file read
+ * twice when the list comes before the serialization), else read whole
  * and decoded as before. Either way the bytes read must hash to `digest`
  * (the verified payload's SHA-256), or it throws `IO_ERROR`.
  *
@@ -150,17 +152,23 @@ export function decodeStatementFile(
       throw cannotRead(source.file, error);
     }
     if (!regular) throw changed(source.file);
-    const reader = new PayloadReader(fd, source);
+    // One reading, or two when the list comes before the serialization.
+    const readers: PayloadReader[] = [];
+    const pull = (): PayloadPull => {
+      const reader = new PayloadReader(fd, source);
+      readers.push(reader);
+      return (out, at) => reader.pull(out, at);
+    };
     let decoded: DecodedStatement | undefined;
     try {
-      decoded = decodeStatementWindows(
-        (out, at) => reader.pull(out, at),
-        source.payloadLength,
-        options,
-      );
-      if (decoded !== undefined) reader.finish(digest);
+      decoded = decodeStatementWindows(pull(), source.payloadLength, {
+        ...options,
+        again: pull,
+      });
+      if (decoded !== undefined)
+        for (const reader of readers) reader.finish(digest);
     } finally {
-      reader.release();
+      for (const reader of readers) reader.release();
     }
     if (decoded !== undefined) return decoded;
     // Not this layout, or an error to report: the payload whole, decoded

@@ -50,6 +50,11 @@ const int = (random: Random, below: number): number =>
 
 const outcome = statementOutcome;
 
+/**
+ * The windowed reading; with an even window it may read the bytes twice (a
+ * list before the serialization), as verify does, so both ways are held to
+ * decodeStatement.
+ */
 const windowed = (
   bytes: Buffer,
   window?: number,
@@ -57,11 +62,10 @@ const windowed = (
   payloadLength = bytes.length,
 ): string =>
   outcome(() =>
-    decodeStatementWindows(
-      pullOf(bytes, step),
-      payloadLength,
-      window === undefined ? {} : { window },
-    ),
+    decodeStatementWindows(pullOf(bytes, step), payloadLength, {
+      ...(window === undefined ? {} : { window }),
+      ...((window ?? 0) % 2 === 0 ? { again: () => pullOf(bytes, step) } : {}),
+    }),
   );
 
 // ---------------------------------------------------------------------------

@@ -39,13 +39,18 @@ import { makeTree, tempDir } from '../helpers/tree.js';
 
 const outcome = statementOutcome;
 
-const windowed = (bytes: Buffer, window?: number, step?: number): string =>
+/** The windowed reading of `bytes`; `again`: it may read them twice (as verify does). */
+const windowed = (
+  bytes: Buffer,
+  window?: number,
+  step?: number,
+  again = true,
+): string =>
   outcome(() =>
-    decodeStatementWindows(
-      pullOf(bytes, step),
-      bytes.length,
-      window === undefined ? {} : { window },
-    ),
+    decodeStatementWindows(pullOf(bytes, step), bytes.length, {
+      ...(window === undefined ? {} : { window }),
+      ...(again ? { again: () => pullOf(bytes, step) } : {}),
+    }),
   );
 
 describe('decodeStatementWindows', () => {
@@ -57,39 +62,46 @@ describe('decodeStatementWindows', () => {
     expect(windowed(text)).toBe(expected);
   });
 
-  it('agrees with decodeStatement on 4,000 mutated statements, in windows of 640 B to 4 KiB', () => {
-    // An escape in one name (JSON.parse reads that element, not the plain reader).
-    const base = Buffer.from(
-      referenceStatement(30)
-        .toString('latin1')
-        .replace('d000/f000007.bin', 'd000/f00000\\u0037.bin'),
-      'latin1',
-    );
-    expect(windowed(base, 640)).toBe(outcome(() => decodeStatement(base)));
-    const random = seeded(0x19);
-    let taken = 0;
-    let refused = 0;
-    for (let n = 0; n < 4_000; n++) {
-      const bytes = mutate(base, random);
-      const window = 640 + Math.floor(random() * 3456);
-      const step = 1 + Math.floor(random() * 700);
-      const expected = outcome(() => decodeStatement(Buffer.from(bytes)));
-      const got = windowed(bytes, window, step);
-      // Never a statement decodeStatement would not give; never an error.
-      if (got !== 'undefined') {
-        expect(got).toBe(expected);
-        taken++;
+  it.each([
+    ['the serialization first', false, 0x19],
+    ['the list first (read twice)', true, 0x1a],
+  ])(
+    'agrees with decodeStatement on 4,000 mutated statements, %s, in windows of 640 B to 4 KiB',
+    (_, resourcesFirst, seed) => {
+      // An escape in one name (JSON.parse reads that element, not the plain reader).
+      const base = Buffer.from(
+        referenceStatement(30, { resourcesFirst })
+          .toString('latin1')
+          .replace('d000/f000007.bin', 'd000/f00000\\u0037.bin'),
+        'latin1',
+      );
+      expect(windowed(base, 640)).toBe(outcome(() => decodeStatement(base)));
+      expect(windowed(base, 640)).toMatch(/^\[/);
+      const random = seeded(seed);
+      let taken = 0;
+      let refused = 0;
+      for (let n = 0; n < 4_000; n++) {
+        const bytes = mutate(base, random);
+        const window = 640 + Math.floor(random() * 3456);
+        const step = 1 + Math.floor(random() * 700);
+        const expected = outcome(() => decodeStatement(Buffer.from(bytes)));
+        const got = windowed(bytes, window, step);
+        // Never a statement decodeStatement would not give; never an error.
+        if (got !== 'undefined') {
+          expect(got).toBe(expected);
+          taken++;
+        }
+        if (expected.startsWith('error')) refused++;
       }
-      if (expected.startsWith('error')) refused++;
-    }
-    // Both sides exercised: the valid mutants decoded by windows (all but a
-    // few whose list no longer opens in the first window), many refused whole.
-    expect(refused).toBeGreaterThan(200);
-    expect(4_000 - refused).toBeGreaterThan(200);
-    expect(taken).toBeGreaterThan(0.9 * (4_000 - refused));
-  });
+      // Both sides exercised: the valid mutants decoded by windows (all but a
+      // few whose list no longer opens in the first window), many refused whole.
+      expect(refused).toBeGreaterThan(200);
+      expect(4_000 - refused).toBeGreaterThan(200);
+      expect(taken).toBeGreaterThan(0.9 * (4_000 - refused));
+    },
+  );
 
-  it('leaves other layouts to the whole decode, and never takes a decoy list or key', () => {
+  it('reads a list before the serialization twice, leaves other layouts to the whole decode, and never takes a decoy list or key', () => {
     const text = referenceStatement(50);
     const cases: [string, Buffer][] = [
       [
@@ -147,12 +159,16 @@ describe('decodeStatementWindows', () => {
     // Each is valid and left to the whole decode (the decoy in the subject
     // is the first list found, and refused).
     for (const [what, bytes] of cases) {
-      // The escaped key is no key: the real list is read.
+      // The escaped key is no key: the real list is read. A list before the
+      // serialization is read twice, and not at all when that is not allowed.
       expect(windowed(bytes, 4096), what).toBe(
-        what === 'a decoy key inside a string'
+        what === 'a decoy key inside a string' ||
+          what === 'resources before the serialization'
           ? outcome(() => decodeStatement(bytes))
           : 'undefined',
       );
+      if (what === 'resources before the serialization')
+        expect(windowed(bytes, 4096, undefined, false)).toBe('undefined');
       // A hash the format does not know, in the second serialization.
       expect(
         outcome(() => decodeStatement(bytes)),
