@@ -214,7 +214,9 @@ export type PayloadPull = (out: Buffer, at: number) => number;
  * @param options.window - bytes held at a time (tests give less)
  * @param options.again - a pull over the same bytes from their start, for
  *   a second reading; without it, a list before the serialization is left
- *   to the whole decode
+ *   to the whole decode. The bytes must be the same: the head is taken from
+ *   the first reading and the resources from the second (verify holds each
+ *   reading to the payload's SHA-256)
  * @returns `undefined` when the statement cannot be read this way, for any
  *   reason, an error included: the caller then decodes it whole, which
  *   gives that error
