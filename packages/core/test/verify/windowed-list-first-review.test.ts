@@ -341,14 +341,34 @@ describe('decodeStatementWindows, list first (review of 4b6237b)', () => {
     },
   );
 
-  // The same gap, worse: the result is a mix that neither reading decodes to.
-  // Input: first reading = the good statement with `"allow_symlinks": true`
-  // after the list (same length: `false` -> ` true`), `again` = the good
-  // statement. decodeStatement(first) gives allow_symlinks true with the
-  // list; decodeStatement(second) gives false; the windowed reading gives
-  // allow_symlinks true (the first's rest) with the second's list. Here the
-  // two lists are the same, so the result equals decodeStatement(first): it
-  // passes, and shows the rest is taken from the first reading only.
+  // The same gap, worse: a statement neither reading decodes to. Input:
+  // first reading = the reference list-first statement with one digest
+  // digit changed (its list refused) and `"allow_symlinks":  true` after
+  // the list (same length as `false`); `again` = the unchanged statement.
+  // Expected: `undefined` (or what decodeStatement of either reading gives).
+  // Actual: allow_symlinks true (the first reading's rest) with the second
+  // reading's resources: decodeStatement(first) throws MANIFEST_INCONSISTENT,
+  // decodeStatement(second) gives allow_symlinks false. Verify is safe (both
+  // readings hashed against the verified digest, statement-file.ts).
+  it.fails(
+    'gives nothing but what decodeStatement of one of its two readings gives, when `again` gives other bytes',
+    () => {
+      const good = referenceStatement(5, { resourcesFirst: true });
+      const text = good
+        .toString()
+        .replace('"allow_symlinks": false', '"allow_symlinks":  true');
+      const at = text.lastIndexOf('"digest": "') + 11;
+      const first = Buffer.from(
+        text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1),
+      );
+      expect(first.length).toBe(good.length);
+      expect(whole(first)).toMatch(/^error MANIFEST_INCONSISTENT/);
+      expect(whole(good)).toMatch(/"allowSymlinks":false/);
+      const got = windowed(first, 512, Infinity, good);
+      expect(['undefined', whole(first), whole(good)]).toContain(got);
+    },
+  );
+
   it('takes the statement around the list from the first reading and only the list from `again`', () => {
     const good = referenceStatement(5, { resourcesFirst: true });
     const first = Buffer.from(
@@ -360,5 +380,70 @@ describe('decodeStatementWindows, list first (review of 4b6237b)', () => {
     const got = windowed(first, 512, Infinity, good);
     expect(got).toBe(whole(first));
     expect(got).not.toBe(whole(good));
+  });
+
+  it('gives undefined or the same statement when payloadLength is not the bytes pulled', () => {
+    const bytes = referenceStatement(30, { resourcesFirst: true });
+    const expected = whole(bytes);
+    for (const length of [0, 1, 200, bytes.length - 1, bytes.length * 4]) {
+      const got = outcome(() =>
+        decodeStatementWindows(pullOf(bytes, 33), length, {
+          window: 1024,
+          again: () => pullOf(bytes, 33),
+        }),
+      );
+      if (got !== 'undefined') expect(got).toBe(expected);
+    }
+  });
+
+  it('agrees on 1,500 generated list-first statements (tricky names, extra members with brackets in strings, long whitespace)', () => {
+    const random = seeded(0x1f157);
+    const space = (): string =>
+      random() < 0.15
+        ? ' '.repeat(200 + int(random, 900))
+        : pick(random, ['', ' ', '\n  ', '\t', '\r\n']);
+    const extras = [
+      '"x": "]"',
+      '"x": "\\\\"',
+      '"x": ["[", "\\"]", {"y": "}"}]',
+      '"x": {"resources": []}',
+      '"x": "\\"resources\\": ["',
+      '"x": 1',
+      '"x": null',
+    ];
+    let accepted = 0;
+    for (let round = 0; round < 1500; round++) {
+      const count = 1 + int(random, 6);
+      const names = new Set<string>();
+      while (names.size < count)
+        names.add(
+          `${pick(random, TRICKY_NAMES)}${int(random, 1000)}${pick(random, ['', ']', '\\"', '\\\\'])}`.replace(
+            /^\/+|\/+$/g,
+            '',
+          ),
+        );
+      const elements = [...names].map((n) => {
+        const text = element(n);
+        return random() < 0.3
+          ? text.replace(/, /g, `,${space()}`).replace(/: /g, `${space()}:`)
+          : text;
+      });
+      const before = random() < 0.3 ? `${pick(random, extras)},${space()}` : '';
+      const after = random() < 0.3 ? `, ${pick(random, extras)}` : '';
+      const bytes = listFirst(elements, {
+        between: space(),
+        afterList: space(),
+        beforeList: before,
+        tail: after,
+      });
+      const window = pick(random, [256, 512, 1024, 4096]);
+      const step = pick(random, [1, 5, 64, Infinity]);
+      const got = windowed(bytes, window, step);
+      if (got !== 'undefined') {
+        expect(got).toBe(whole(bytes));
+        accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(300);
   });
 });
