@@ -100,6 +100,10 @@ describe('CLI import graph', () => {
     expect(r.builtins).toContain('node:worker_threads');
     expect(r.builtins).toContain('node:v8');
     expect(r.own).toContain('core/manifest/prestart.js');
+    // The path right after the command, the flags after it: the same.
+    const after = loaded(['digest', wide, '--threads', '3']);
+    expect(after.builtins).toContain('node:worker_threads');
+    expect(after.own).toContain('core/manifest/prestart.js');
     // Many small files on two threads: no worker (17-20 MiB for a few per cent).
     const two = loaded(['digest', '--threads', '2', wide]);
     expect(two.builtins).not.toContain('node:worker_threads');
