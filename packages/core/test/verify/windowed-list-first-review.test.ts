@@ -446,4 +446,74 @@ describe('decodeStatementWindows, list first (review of 4b6237b)', () => {
     }
     expect(accepted).toBeGreaterThan(300);
   });
+
+  it('agrees when the two readings pull in different steps (the second window slides elsewhere)', () => {
+    const space = ' '.repeat(700);
+    const bytes = listFirst(
+      [element('a]'), `${space}${element('b\\"')}`, element('c')],
+      { between: space, afterList: space },
+    );
+    const expected = whole(bytes);
+    expect(expected).toMatch(/^\[/);
+    let accepted = 0;
+    for (const window of [256, 384, 1024])
+      for (const [one, two] of [
+        [1, Infinity],
+        [Infinity, 1],
+        [7, 100],
+        [100, 7],
+      ] as const) {
+        const got = outcome(() =>
+          decodeStatementWindows(pullOf(bytes, one), bytes.length, {
+            window,
+            again: () => pullOf(bytes, two),
+          }),
+        );
+        if (got !== 'undefined') {
+          expect(got).toBe(expected);
+          accepted++;
+        }
+      }
+    // 256 B: a 1-byte pull holds less than the 247-byte prefix (declined).
+    expect(accepted).toBeGreaterThanOrEqual(8);
+  });
+
+  it('agrees on 4,000 statements mutated next to the list brackets and inside its strings', () => {
+    const random = seeded(0x5b5d);
+    const bases = [
+      referenceStatement(4, { resourcesFirst: true }),
+      listFirst(
+        ['a\\"]', 'b\\\\', 'c]}'].map((n) => element(n)),
+        {
+          afterList: '   ',
+        },
+      ),
+    ];
+    const alphabet = [...Buffer.from('[]{}"\\,: ')];
+    let accepted = 0;
+    for (let round = 0; round < 4000; round++) {
+      const base = pick(random, bases);
+      const text = base.toString('latin1');
+      const open = text.indexOf('"resources": [') + 13;
+      const close = text.lastIndexOf(']', text.indexOf('"serialization"'));
+      const spots = [open, close, open + int(random, close - open)];
+      const at = Math.max(0, pick(random, spots) - 8);
+      const cut = base.subarray(at, at + 16);
+      const bytes = Buffer.concat([
+        base.subarray(0, at),
+        mutate(cut, random, alphabet),
+        base.subarray(at + cut.length),
+      ]);
+      const got = windowed(
+        bytes,
+        pick(random, [512, 1024]),
+        pick(random, [3, Infinity]),
+      );
+      if (got !== 'undefined') {
+        expect(got).toBe(whole(bytes));
+        accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(50);
+  });
 });
