@@ -5,6 +5,7 @@
  * steps 6–8. Nothing in a decoded statement is trusted until its signature has
  * been verified; decoding only validates shape and internal consistency.
  */
+import { createHash, type Hash } from 'node:crypto';
 import {
   IN_TOTO_STATEMENT_TYPE,
   LEGACY_MODEL_NAME,
@@ -214,9 +215,8 @@ export type PayloadPull = (out: Buffer, at: number) => number;
  * @param options.window - bytes held at a time (tests give less)
  * @param options.again - a pull over the same bytes from their start, for
  *   a second reading; without it, a list before the serialization is left
- *   to the whole decode. The bytes must be the same: the head is taken from
- *   the first reading and the resources from the second (verify holds each
- *   reading to the payload's SHA-256)
+ *   to the whole decode. The two readings must see the same bytes (their
+ *   SHA-256 is compared), or there is no answer
  * @returns `undefined` when the statement cannot be read this way, for any
  *   reason, an error included: the caller then decodes it whole, which
  *   gives that error
@@ -230,11 +230,13 @@ export function decodeStatementWindows(
   const size = options.window ?? WINDOW;
   const again = options.again;
   try {
-    win = new Window(pull, size);
+    // Two readings must see the same bytes: each is hashed as it is pulled.
+    const hashed = again !== undefined;
+    win = new Window(pull, size, hashed);
     return windowed(
       win,
       payloadLength,
-      again === undefined ? undefined : () => new Window(again(), size),
+      again === undefined ? undefined : () => new Window(again(), size, true),
     );
   } catch {
     return undefined;
@@ -260,13 +262,24 @@ class Window {
   base = 0;
   ended = false;
 
+  /** SHA-256 of every byte pulled, when two readings are compared. */
+  private readonly hash: Hash | undefined;
+
   constructor(
     private readonly pull: PayloadPull,
     size: number,
+    hashed = false,
   ) {
     this.buffer = Buffer.allocUnsafe(Math.max(size, 4 * PULL_ROOM));
     this.view = this.buffer.subarray(0, 0);
+    this.hash = hashed ? createHash('sha256') : undefined;
     this.fill();
+  }
+
+  /** The SHA-256 of all the bytes pulled (a hashed window read to its end). */
+  digest(): Buffer {
+    if (this.hash === undefined || !this.ended) throw new NotWindowed();
+    return this.hash.digest();
   }
 
   /** Bytes held past `i`, at least: more are read when fewer are. */
@@ -278,6 +291,7 @@ class Window {
     while (!this.ended && this.buffer.length - this.length >= PULL_ROOM) {
       const n = this.pull(this.buffer, this.length);
       if (n === 0) this.ended = true;
+      this.hash?.update(this.buffer.subarray(this.length, this.length + n));
       this.length += n;
     }
     this.view = this.buffer.subarray(0, this.length);
@@ -431,8 +445,10 @@ function listFirst(
       payloadLength,
     );
     if (second.base + list.close !== close) return undefined;
-    // Read to the end, so that all the bytes pulled are the payload's.
+    // Read to the end: the two readings must have seen the same bytes (the
+    // head is the first's, the resources the second's).
     while (!second.ended) second.slide(second.view.length);
+    if (!second.digest().equals(win.digest())) return undefined;
     return statementOf(head, table);
   } finally {
     second.release();

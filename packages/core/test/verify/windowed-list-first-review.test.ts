@@ -314,62 +314,41 @@ describe('decodeStatementWindows, list first (review of 4b6237b)', () => {
     }
   });
 
-  // Found by this review. decodeStatementWindows checks that the second
-  // reading has the same prefix and a list ending at the same offset, but
-  // nothing else of it: its list is decoded against the first reading's
-  // statement around it. Input: the first reading a reference list-first
-  // statement whose last resource's digest has one hex digit changed (so
-  // decodeStatement of it throws MANIFEST_INCONSISTENT: root digest does not
-  // match), `again` the unchanged statement (same length). Expected: a
-  // statement only when decodeStatement of the first bytes gives it, so
-  // `undefined` here. Actual: the second reading's statement. In verify this
-  // cannot happen: decodeStatementFile hashes both readings against the
-  // verified digest (so it is the function's contract, "same bytes", that
-  // it relies on); documented, not fixed here.
-  it.fails(
-    'gives no statement decodeStatement of the first reading refuses, when `again` gives other bytes of the same length',
-    () => {
-      const good = referenceStatement(5, { resourcesFirst: true });
-      const text = good.toString();
-      const at = text.lastIndexOf('"digest": "') + 11;
-      const bad = Buffer.from(
-        text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1),
-      );
-      expect(bad.length).toBe(good.length);
-      expect(whole(bad)).toMatch(/^error MANIFEST_INCONSISTENT/);
-      expect(windowed(bad, 512, Infinity, good)).toBe('undefined');
-    },
-  );
+  // Found by this review: the second reading was checked only for the same
+  // prefix and a list ending at the same offset, so a list from the second
+  // reading could be decoded against the first reading's statement around
+  // it. Now both readings are hashed as they are pulled and must match.
+  it('gives no statement decodeStatement of the first reading refuses, when `again` gives other bytes of the same length', () => {
+    const good = referenceStatement(5, { resourcesFirst: true });
+    const text = good.toString();
+    const at = text.lastIndexOf('"digest": "') + 11;
+    const bad = Buffer.from(
+      text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1),
+    );
+    expect(bad.length).toBe(good.length);
+    expect(whole(bad)).toMatch(/^error MANIFEST_INCONSISTENT/);
+    expect(windowed(bad, 512, Infinity, good)).toBe('undefined');
+  });
 
-  // The same gap, worse: a statement neither reading decodes to. Input:
-  // first reading = the reference list-first statement with one digest
-  // digit changed (its list refused) and `"allow_symlinks":  true` after
-  // the list (same length as `false`); `again` = the unchanged statement.
-  // Expected: `undefined` (or what decodeStatement of either reading gives).
-  // Actual: allow_symlinks true (the first reading's rest) with the second
-  // reading's resources: decodeStatement(first) throws MANIFEST_INCONSISTENT,
-  // decodeStatement(second) gives allow_symlinks false. Verify is safe (both
-  // readings hashed against the verified digest, statement-file.ts).
-  it.fails(
-    'gives nothing but what decodeStatement of one of its two readings gives, when `again` gives other bytes',
-    () => {
-      const good = referenceStatement(5, { resourcesFirst: true });
-      const text = good
-        .toString()
-        .replace('"allow_symlinks": false', '"allow_symlinks":  true');
-      const at = text.lastIndexOf('"digest": "') + 11;
-      const first = Buffer.from(
-        text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1),
-      );
-      expect(first.length).toBe(good.length);
-      expect(whole(first)).toMatch(/^error MANIFEST_INCONSISTENT/);
-      expect(whole(good)).toMatch(/"allowSymlinks":false/);
-      const got = windowed(first, 512, Infinity, good);
-      expect(['undefined', whole(first), whole(good)]).toContain(got);
-    },
-  );
+  // The same, worse: a statement neither reading decodes to (the first
+  // reading's rest, the second's resources): refused now as well.
+  it('gives nothing but what decodeStatement of one of its two readings gives, when `again` gives other bytes', () => {
+    const good = referenceStatement(5, { resourcesFirst: true });
+    const text = good
+      .toString()
+      .replace('"allow_symlinks": false', '"allow_symlinks":  true');
+    const at = text.lastIndexOf('"digest": "') + 11;
+    const first = Buffer.from(
+      text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1),
+    );
+    expect(first.length).toBe(good.length);
+    expect(whole(first)).toMatch(/^error MANIFEST_INCONSISTENT/);
+    expect(whole(good)).toMatch(/"allowSymlinks":false/);
+    const got = windowed(first, 512, Infinity, good);
+    expect(['undefined', whole(first), whole(good)]).toContain(got);
+  });
 
-  it('takes the statement around the list from the first reading and only the list from `again`', () => {
+  it('gives nothing when `again` differs from the first reading only after the list', () => {
     const good = referenceStatement(5, { resourcesFirst: true });
     const first = Buffer.from(
       good
@@ -377,9 +356,12 @@ describe('decodeStatementWindows, list first (review of 4b6237b)', () => {
         .replace('"allow_symlinks": false', '"allow_symlinks":  true'),
     );
     expect(first.length).toBe(good.length);
-    const got = windowed(first, 512, Infinity, good);
-    expect(got).toBe(whole(first));
-    expect(got).not.toBe(whole(good));
+    // Each reading alone decodes (to different statements).
+    expect(whole(first)).toMatch(/"allowSymlinks":true/);
+    expect(whole(good)).toMatch(/"allowSymlinks":false/);
+    expect(windowed(first, 512, Infinity, good)).toBe('undefined');
+    // The same bytes twice: read.
+    expect(windowed(first, 512, Infinity, first)).toBe(whole(first));
   });
 
   it('gives undefined or the same statement when payloadLength is not the bytes pulled', () => {
