@@ -58,15 +58,6 @@ function flagValue(name) {
   return args[at] === name ? args[at + 1] : args[at].slice(name.length + 1);
 }
 
-/** A file's size, or 0 when it cannot be read (the command says why). */
-function sizeOf(path) {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * Whether the bundle at `path` says its model was hashed in shards: a peek
  * at a small bundle (one file's), before anything is verified, only to
@@ -208,23 +199,19 @@ if (
     // load, so only for a large model.
     if (large) {
       const { setFlagsFromString } = await import('node:v8');
-      setFlagsFromString('--semi-space-growth-factor=1');
+      // verify sets this itself for a large statement, once its modules are
+      // loaded: set here, before they load, it made its peak at 200,000
+      // files vary by up to 9 MiB (more of the loading promoted).
+      if (args[0] !== 'verify')
+        setFlagsFromString('--semi-space-growth-factor=1');
       // Nor does digest or verify need V8's optimising compiler: their time
       // is spent in native hashing, and the compiler's code (5.4 MiB of the
       // `node` binary) and memory page in once a loop runs long. An 8 GiB
       // model: 82.8 -> 77.2 MiB for the same CPU time; 200,000 files:
-      // 93 -> 81-88 MiB (digest). Maglev still compiles hot code. Not for a
-      // verify whose bundle holds tens of thousands of files: decoding its
-      // statement is JSON work, 40 % slower without it (sign: the same).
-      const bundle =
-        args[0] === 'verify'
-          ? (flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig')
-          : undefined;
-      if (
-        args[0] === 'digest' ||
-        (bundle !== undefined && sizeOf(bundle) < 4 * 1024 * 1024)
-      )
-        setFlagsFromString('--no-turbofan');
+      // digest 93 -> 81-88 MiB at the same speed, verify 96-102 -> 92.5-93
+      // MiB, its statement decode (JSON work) 40 % slower. Maglev still
+      // compiles hot code.
+      if (args[0] !== 'sign') setFlagsFromString('--no-turbofan');
     }
   }
 }
