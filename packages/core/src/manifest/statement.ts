@@ -364,13 +364,7 @@ function windowed(
       : listFirst(win, open, prefix, payloadLength, again);
   }
   if (early.legacy !== undefined) return undefined;
-  const list = { close: -1 };
-  const table = decodeResources(
-    windowElements(win, open, list),
-    capacityFor(payloadLength),
-    early.serialization,
-    payloadLength,
-  );
+  const list = listTable(win, open, early.serialization, payloadLength);
   const rest = restAfter(win, list.close);
   const head = rest === undefined ? undefined : headAround(prefix, rest, open);
   if (
@@ -378,15 +372,29 @@ function windowed(
     JSON.stringify(head.serialization) !== JSON.stringify(early.serialization)
   )
     return undefined;
-  return statementOf(head, table);
+  return statementOf(head, list.table);
 }
 
 /**
- * Each resource takes MIN_ELEMENT_BYTES at least; rows never written are
+ * The resources of the list opening at `open` in the window, and where its
+ * `]` is in the window. The table has room for every resource the payload
+ * could hold (each takes MIN_ELEMENT_BYTES at least): rows never written are
  * never touched, and finish() keeps views of those that were.
  */
-function capacityFor(payloadLength: number): number {
-  return Math.floor(payloadLength / MIN_ELEMENT_BYTES) + 1;
+function listTable(
+  win: Window,
+  open: number,
+  serialization: Serialization,
+  payloadLength: number,
+): { table: ResourceTable; close: number } {
+  const list = { close: -1 };
+  const table = decodeResources(
+    windowElements(win, open, list),
+    Math.floor(payloadLength / MIN_ELEMENT_BYTES) + 1,
+    serialization,
+    payloadLength,
+  );
+  return { table, close: list.close };
 }
 
 /** The statement after the list's `]` at `close` in the window, read to its end (at most {@link SUFFIX_BYTES}). */
@@ -437,19 +445,13 @@ function listFirst(
   const second = again();
   try {
     if (!second.view.subarray(0, open).equals(prefix)) return undefined;
-    const list = { close: -1 };
-    const table = decodeResources(
-      windowElements(second, open, list),
-      capacityFor(payloadLength),
-      head.serialization,
-      payloadLength,
-    );
+    const list = listTable(second, open, head.serialization, payloadLength);
     if (second.base + list.close !== close) return undefined;
     // Read to the end: the two readings must have seen the same bytes (the
     // head is the first's, the resources the second's).
     while (!second.ended) second.slide(second.view.length);
     if (!second.digest().equals(win.digest())) return undefined;
-    return statementOf(head, table);
+    return statementOf(head, list.table);
   } finally {
     second.release();
   }

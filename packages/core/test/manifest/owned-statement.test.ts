@@ -11,7 +11,6 @@ import { readBundle } from '../../src/bundle/read.js';
 import {
   decodeOwnedStatement,
   decodeStatement,
-  type DecodedStatement,
 } from '../../src/manifest/statement.js';
 import { mutate, seeded } from '../helpers/mutation.js';
 import { ResizableArrayBuffer } from '../../src/internal/release.js';
@@ -20,6 +19,7 @@ import { tempDir } from '../helpers/tree.js';
 import {
   digestOf,
   referenceStatement,
+  statementOutcome,
   unsignedBundleFor,
 } from '../helpers/statements.js';
 
@@ -46,20 +46,7 @@ function failure(run: () => unknown): {
   throw new Error('expected a failure');
 }
 
-/** What a decode gave, as text: the manifest, or the error with its cause. */
-function outcome(run: () => DecodedStatement): string {
-  try {
-    const { manifest } = run();
-    return JSON.stringify([manifest.rootDigest, manifest.resources]);
-  } catch (error) {
-    const e = error as {
-      code?: unknown;
-      message: string;
-      cause?: { message?: string };
-    };
-    return `error ${String(e.code)}: ${e.message} (${e.cause?.message ?? ''})`;
-  }
-}
+const outcome = statementOutcome;
 
 describe('decodeOwnedStatement', () => {
   const text = statement(COUNT);
