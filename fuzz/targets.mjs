@@ -374,13 +374,16 @@ function decodeOutcome(run) {
  */
 function checkWindowed(lib, bytes) {
   if (lib.decodeStatementWindows === undefined) return;
-  let at = 0;
   const step = 1 + (bytes.length % 97);
-  const pull = (out, offset) => {
-    const n = Math.min(out.length - offset, bytes.length - at, step);
-    bytes.copy(out, offset, at, at + n);
-    at += n;
-    return n;
+  // A reading of the bytes from their start, `step` bytes a pull.
+  const pull = () => {
+    let at = 0;
+    return (out, offset) => {
+      const n = Math.min(out.length - offset, bytes.length - at, step);
+      bytes.copy(out, offset, at, at + n);
+      at += n;
+      return n;
+    };
   };
   const manifest = (decoded) => {
     const m = decoded.manifest;
@@ -393,18 +396,10 @@ function checkWindowed(lib, bytes) {
   };
   let windowed;
   try {
-    windowed = lib.decodeStatementWindows(pull, bytes.length, {
+    windowed = lib.decodeStatementWindows(pull(), bytes.length, {
       window: 256 + (bytes.length % 4096),
-      // A second reading from the start (a list before the serialization).
-      again: () => {
-        let from = 0;
-        return (out, offset) => {
-          const n = Math.min(out.length - offset, bytes.length - from, step);
-          bytes.copy(out, offset, from, from + n);
-          from += n;
-          return n;
-        };
-      },
+      // A second reading (a list before the serialization).
+      again: pull,
     });
   } catch (e) {
     throw new FuzzFailure(
