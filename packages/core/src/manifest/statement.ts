@@ -230,13 +230,13 @@ export function decodeStatementWindows(
   const size = options.window ?? WINDOW;
   const again = options.again;
   try {
-    // Two readings must see the same bytes: each is hashed as it is pulled.
-    const hashed = again !== undefined;
-    win = new Window(pull, size, hashed);
+    win = new Window(pull, size);
     return windowed(
       win,
       payloadLength,
-      again === undefined ? undefined : () => new Window(again(), size, true),
+      again === undefined
+        ? undefined
+        : () => new Window(again(), size).hashed(),
     );
   } catch {
     return undefined;
@@ -263,17 +263,26 @@ class Window {
   ended = false;
 
   /** SHA-256 of every byte pulled, when two readings are compared. */
-  private readonly hash: Hash | undefined;
+  private hash: Hash | undefined;
 
   constructor(
     private readonly pull: PayloadPull,
     size: number,
-    hashed = false,
   ) {
     this.buffer = Buffer.allocUnsafe(Math.max(size, 4 * PULL_ROOM));
     this.view = this.buffer.subarray(0, 0);
-    this.hash = hashed ? createHash('sha256') : undefined;
     this.fill();
+  }
+
+  /**
+   * Hashes every byte pulled from here on, and those held: only before any
+   * was given back (two readings are compared only when a list comes first,
+   * known once the first window is read).
+   */
+  hashed(): this {
+    if (this.base !== 0) throw new NotWindowed();
+    this.hash = createHash('sha256').update(this.view);
+    return this;
   }
 
   /** The SHA-256 of all the bytes pulled (a hashed window read to its end). */
@@ -438,6 +447,9 @@ function listFirst(
   payloadLength: number,
   again: () => Window,
 ): DecodedStatement | undefined {
+  // The two readings must see the same bytes (the head is the first's, the
+  // resources the second's): both are hashed.
+  win.hashed();
   const close = skipList(win, open);
   const rest = restAfter(win, close - win.base);
   const head = rest === undefined ? undefined : headAround(prefix, rest, open);
@@ -447,8 +459,6 @@ function listFirst(
     if (!second.view.subarray(0, open).equals(prefix)) return undefined;
     const list = listTable(second, open, head.serialization, payloadLength);
     if (second.base + list.close !== close) return undefined;
-    // Read to the end: the two readings must have seen the same bytes (the
-    // head is the first's, the resources the second's).
     while (!second.ended) second.slide(second.view.length);
     if (!second.digest().equals(win.digest())) return undefined;
     return statementOf(head, list.table);
