@@ -345,10 +345,6 @@ const COLON = 0x3a;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
 /** Bytes of statement after its list, at most, in {@link windowed}. */
 const SUFFIX_BYTES = 1 << 20;
 
@@ -469,43 +465,26 @@ function listFirst(
 
 /**
  * Where the list opening at `open` ends (its `]`, as an offset in the
- * payload), counting brackets outside strings; the window then holds it.
- * Its elements are not checked here: the second reading does.
+ * payload); the window then holds it. Its elements are only skipped (as
+ * findResourcesList skips them), not parsed: the second reading does.
  */
 function skipList(win: Window, open: number): number {
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let i = open;
-  for (;;) {
-    const b = win.view;
-    for (; i < b.length; i++) {
-      const c = b[i];
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (c === BACKSLASH) escaped = true;
-        else if (c === QUOTE) inString = false;
-      } else if (c === QUOTE) inString = true;
-      else if (c === OPEN_ARRAY || c === OPEN_OBJECT) depth++;
-      else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
-        depth--;
-        if (depth === 0) return win.base + i;
-      }
-    }
-    if (win.ended) throw new NotWindowed();
-    i -= win.slide(i);
-  }
+  const list = { close: -1 };
+  for (const _ of windowElements(win, open, list, false));
+  return win.base + list.close;
 }
 
 /**
  * The elements of the list opening at `open` in the window, parsed as
- * {@link listResources} parses them; `list.close` is then where its `]` is
- * in the window. Throws NotWindowed on anything else.
+ * {@link listResources} parses them (`parse` false: only skipped, nothing
+ * yielded); `list.close` is then where its `]` is in the window. Throws
+ * NotWindowed on anything else.
  */
 function* windowElements(
   win: Window,
   open: number,
   list: { close: number },
+  parse = true,
 ): Generator<unknown> {
   let i = open + 1;
   // The next token at or after `i`, with `ahead` bytes after it held.
@@ -525,7 +504,7 @@ function* windowElements(
   }
   for (;;) {
     const b = win.view;
-    const plain = plainResource(b, i, b.length);
+    const plain = parse ? plainResource(b, i, b.length) : undefined;
     const end = plain?.end ?? skipValue(b, i);
     // Cut off by the window's end: read again from its start, with more.
     if ((end < 0 || end >= b.length) && !win.ended) {
@@ -534,9 +513,10 @@ function* windowElements(
       continue;
     }
     if (end < 0) throw new NotWindowed();
-    yield plain !== undefined
-      ? plain.value
-      : (JSON.parse(b.toString('utf8', i, end)) as unknown);
+    if (parse)
+      yield plain !== undefined
+        ? plain.value
+        : (JSON.parse(b.toString('utf8', i, end)) as unknown);
     i = end;
     next();
     const c = win.view[i];
