@@ -59,16 +59,17 @@ function flagValue(name) {
 }
 
 /**
- * Whether the bundle at `path` says its model was hashed in shards: a peek
- * at a small bundle (one file's), before anything is verified, only to
- * start a worker ahead. A bundle that lies costs a worker started for
- * nothing or late, never a check: the command verifies it all.
+ * Whether the bundle at `path` says its model was hashed in shards, and of
+ * what size (0 when it does not say): a peek at a small bundle (one
+ * file's), before anything is verified, only to start workers ahead. A
+ * bundle that lies costs workers started for nothing or late, never a
+ * check: the command verifies it all. Undefined when not in shards.
  */
-function bundleSaysShards(path) {
+function bundleShards(path) {
   let fd;
   try {
     fd = openSync(path, 'r');
-    if (!fstatSync(fd).isFile()) return false;
+    if (!fstatSync(fd).isFile()) return undefined;
     // At most 1 MiB, whatever the file does meanwhile.
     const bytes = Buffer.alloc(1024 * 1024 + 1);
     let length = 0;
@@ -76,16 +77,17 @@ function bundleSaysShards(path) {
       n = readSync(fd, bytes, length, bytes.length - length, length);
       if (n === 0) break;
     }
-    if (length > 1024 * 1024) return false;
+    if (length > 1024 * 1024) return undefined;
     const payload = /"payload"\s*:\s*"([A-Za-z0-9+/=]{1,1400000})"/.exec(
       bytes.toString('latin1', 0, length),
     );
-    if (payload === null) return false;
-    return /"method"\s*:\s*"shards"/.test(
-      Buffer.from(payload[1], 'base64').toString('latin1'),
-    );
+    if (payload === null) return undefined;
+    const statement = Buffer.from(payload[1], 'base64').toString('latin1');
+    if (!/"method"\s*:\s*"shards"/.test(statement)) return undefined;
+    const size = /"shard_size"\s*:\s*([1-9][0-9]{0,14})[,}\s]/.exec(statement);
+    return size === null ? 0 : Number(size[1]);
   } catch {
-    return false;
+    return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -165,14 +167,25 @@ if (
   }
   // One large file uses workers only when it is cut into shards: `--shard-size`
   // for digest and sign, the bundle for verify (a peek, see below).
-  const shards =
-    args[0] === 'verify'
-      ? stat?.isFile() === true &&
-        stat.size >= 16 * 1024 * 1024 &&
-        bundleSaysShards(
-          flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig',
-        )
-      : args.some((a) => /^--shard[-_]size(=|$)/.test(a));
+  // The shard size, when known, bounds the workers started to those the
+  // shards keep busy.
+  let shards;
+  let shardSize;
+  if (args[0] === 'verify') {
+    const size =
+      stat?.isFile() === true && stat.size >= 16 * 1024 * 1024
+        ? bundleShards(
+            flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig',
+          )
+        : undefined;
+    shards = size !== undefined;
+    if (size) shardSize = size;
+  } else {
+    shards = args.some((a) => /^--shard[-_]size(=|$)/.test(a));
+    const text = flagValue('--shard-size');
+    if (text !== undefined && /^[1-9][0-9]{0,14}$/.test(text))
+      shardSize = Number(text);
+  }
   // --threads N as the command reads it; given twice or not a number, the
   // command refuses it, and nothing is started here (nor past 256: then one
   // thread, no worker).
@@ -188,6 +201,7 @@ if (
     const { large } = prestartHashWorkers(last, {
       concurrency: threads,
       shards,
+      shardSize,
       // verify decodes the statement first: a worker started ahead for a
       // tree of many files would only be held through that phase.
       fewFilesOnly: args[0] === 'verify',

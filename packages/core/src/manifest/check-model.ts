@@ -162,9 +162,12 @@ async function check(
     }
   }
   // Workers start while a large model is still being listed.
-  const reserve = new WorkerReserve(options.concurrency);
+  const reserve = new WorkerReserve(
+    options.concurrency,
+    s.method === 'shards' ? s.shardSize : undefined,
+  );
   const walk = await enumerateModel(modelPath, {
-    onLarge: (files, bytes) => reserve.start(files, bytes),
+    onLarge: (files, bytes, largest) => reserve.start(files, bytes, largest),
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,
     strictSymlinks: false,
     hfCache,

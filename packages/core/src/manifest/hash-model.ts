@@ -183,7 +183,10 @@ export async function hashModel(
     filesTotal: 0,
   });
   // Workers start while a large model is still being listed.
-  const reserve = new WorkerReserve(options.concurrency);
+  const reserve = new WorkerReserve(
+    options.concurrency,
+    config.method === 'shards' ? config.shardSize : undefined,
+  );
   let walk: Awaited<ReturnType<typeof enumerateModel>>;
   let table: ResourceTable;
   let bytes: number;
@@ -192,7 +195,7 @@ export async function hashModel(
       allowSymlinks,
       strictSymlinks: options.strictSymlinks ?? false,
       skip: (rel) => ignore.matches(rel),
-      onLarge: (files, bytes) => reserve.start(files, bytes),
+      onLarge: (files, bytes, largest) => reserve.start(files, bytes, largest),
       signal: options.signal,
     });
     if (walk.files.length === 0) {

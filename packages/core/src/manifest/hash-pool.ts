@@ -75,24 +75,41 @@ function toModelSealError(error: {
  */
 export class WorkerReserve {
   private readonly ready: Worker[] = [];
-  private started = false;
+  private spawned = 0;
   private closed = false;
 
-  /** @param concurrency - the hashing threads wanted (the calling thread included) */
-  constructor(private readonly concurrency: number | undefined) {}
+  /**
+   * @param concurrency - the hashing threads wanted (the calling thread included)
+   * @param shardSize - the shard size when the model is hashed in shards
+   */
+  constructor(
+    private readonly concurrency: number | undefined,
+    private readonly shardSize?: number | undefined,
+  ) {}
 
   /**
-   * Starts the workers a large model will need (once; nothing after
-   * {@link close}), judged from the first `files` files listed, of `bytes`
-   * in all: none for small files on two threads (workersFor).
+   * Starts the workers the model listed so far needs (nothing after
+   * {@link close}): `files` files of `bytes` in all, the largest of
+   * `largest` bytes. None for small files on two threads, none beyond what
+   * the work keeps busy (workersFor). Called again as the model grows, it
+   * starts only the workers still missing.
    */
-  start(files: number, bytes: number): void {
-    if (this.started || this.closed) return;
+  start(files: number, bytes: number, largest?: number): void {
+    if (this.closed) return;
     const threads = this.concurrency ?? defaultConcurrency();
-    if (workersFor(files, bytes, threads) === 0) return;
-    this.started = true;
+    let tasks = files;
+    let biggest = largest;
+    const shard = this.shardSize;
+    if (shard !== undefined && shard > 0) {
+      // Shards: at least one range a shard, none larger than a shard.
+      tasks = Math.max(files, Math.ceil(bytes / shard));
+      if (biggest !== undefined) biggest = Math.min(biggest, shard);
+    }
     // Workers already started ahead (prestartHashWorkers) count.
-    const count = threads - 1 - prestartedWorkers();
+    const count =
+      workersFor(tasks, bytes, threads, biggest) -
+      this.spawned -
+      prestartedWorkers();
     for (let i = 0; i < count; i++) {
       const worker = spawnHashWorker();
       // A worker waiting here must not keep the process alive, nor end it
@@ -100,6 +117,7 @@ export class WorkerReserve {
       worker.unref();
       watchWaiting(worker);
       this.ready.push(worker);
+      this.spawned++;
     }
   }
 
@@ -149,13 +167,20 @@ export async function runHashTasks(
 ): Promise<void> {
   if (options.signal?.aborted) aborted();
   let totalBytes = 0;
-  for (let i = 0; i < source.count; i++) totalBytes += source.bytes(i);
-  // Workers cost a few tens of milliseconds to start and about 20 MiB each:
-  // none for a small model, nor for small files on two threads (workersFor).
+  let largest = 0;
+  for (let i = 0; i < source.count; i++) {
+    const bytes = source.bytes(i);
+    totalBytes += bytes;
+    if (bytes > largest) largest = bytes;
+  }
+  // Workers cost a few tens of milliseconds to start and about 12 MiB each:
+  // none for a small model, nor for small files on two threads, nor more
+  // than the work keeps busy (workersFor).
   const workers = workersFor(
     source.count,
     totalBytes,
     options.concurrency ?? defaultConcurrency(),
+    largest,
   );
   try {
     return await hashOnPool(source, workers, options);

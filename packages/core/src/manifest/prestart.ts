@@ -30,6 +30,11 @@ export interface PrestartOptions {
    * peak of its memory (200,000 files: 10 MiB more).
    */
   fewFilesOnly?: boolean | undefined;
+  /**
+   * The shard size, when known, for a model hashed in shards: no more
+   * workers are started than one file's shards keep busy.
+   */
+  shardSize?: number | undefined;
 }
 
 /** What {@link prestartHashWorkers} found and did. */
@@ -66,43 +71,74 @@ export function prestartHashWorkers(
     : look.cut || look.bytes >= INLINE_BYTES;
   const threads = options.concurrency ?? availableParallelism();
   const many = Number.isSafeInteger(threads) && threads >= 2;
-  // One file is one range, or shards of a size not known here; a folder is
-  // judged by the files seen (no worker for small files on two threads).
-  const use = look.oneFile
-    ? large && many
+  const shard = options.shardSize;
+  // One file is one range, or shards (as many workers as they keep busy
+  // when their size is known); a folder is judged by the files seen: none
+  // for small files on two threads, none beyond what the work keeps busy.
+  const count = look.oneFile
+    ? !large || !many
+      ? 0
+      : shard !== undefined && Number.isSafeInteger(shard) && shard > 0
+        ? workersFor(
+            Math.ceil(look.bytes / shard),
+            look.bytes,
+            threads,
+            Math.min(look.bytes, shard),
+          )
+        : threads - 1
     : // A look cut short before two files (a tree wide in folders) cannot
       // judge their size: started, as for any large tree.
       look.cut && look.files < 2
       ? many
-      : workersFor(look.files, look.bytes, threads) > 0;
-  if (!use || (manyFiles && options.fewFilesOnly === true))
+        ? threads - 1
+        : 0
+      : look.cut
+        ? workersFor(look.files, look.bytes, threads) > 0
+          ? threads - 1
+          : 0
+        : workersFor(look.files, look.bytes, threads, look.largest);
+  if (count === 0 || (manyFiles && options.fewFilesOnly === true))
     return { large, manyFiles, workers: 0 };
-  prestartWorkers(threads - 1);
-  return { large, manyFiles, workers: threads - 1 };
+  prestartWorkers(count);
+  return { large, manyFiles, workers: count };
 }
 
 /** What a bounded look at the model path saw. */
 interface Look {
   /** The path is a file. */
   oneFile: boolean;
-  /** Files seen, and their bytes. */
+  /** Files seen, their bytes, and the largest one's. */
   files: number;
   bytes: number;
+  largest: number;
   /** The look stopped before the end: more than 64 files, or a tree too wide. */
   cut: boolean;
 }
 
-const NOTHING: Look = { oneFile: false, files: 0, bytes: 0, cut: false };
+const NOTHING: Look = {
+  oneFile: false,
+  files: 0,
+  bytes: 0,
+  largest: 0,
+  cut: false,
+};
 
 /** The files of `path`, looked at entry by entry up to a few hundred entries. */
 function lookAt(path: string): Look {
   const root = statSync(path, { throwIfNoEntry: false });
   if (root === undefined) return NOTHING;
   if (root.isFile())
-    return { oneFile: true, files: 1, bytes: root.size, cut: false };
+    return {
+      oneFile: true,
+      files: 1,
+      bytes: root.size,
+      largest: root.size,
+      cut: false,
+    };
   if (!root.isDirectory()) return NOTHING;
   let files = 0;
   let bytes = 0;
+  let largest = 0;
   let entries = 0;
   const dirs = [path];
   while (dirs.length > 0) {
@@ -113,19 +149,21 @@ function lookAt(path: string): Look {
       for (let entry = handle.readSync(); entry; entry = handle.readSync()) {
         // A tree this wide is not small, whatever its files (bounded look).
         if (++entries > 4 * INLINE_FILES)
-          return { oneFile: false, files, bytes, cut: true };
+          return { oneFile: false, files, bytes, largest, cut: true };
         const full = join(dir, entry.name);
         if (entry.isDirectory()) dirs.push(full);
         else if (entry.isFile()) {
           files += 1;
-          bytes += lstatSync(full).size;
+          const size = lstatSync(full).size;
+          bytes += size;
+          if (size > largest) largest = size;
           if (files > INLINE_FILES)
-            return { oneFile: false, files, bytes, cut: true };
+            return { oneFile: false, files, bytes, largest, cut: true };
         }
       }
     } finally {
       handle.closeSync();
     }
   }
-  return { oneFile: false, files, bytes, cut: false };
+  return { oneFile: false, files, bytes, largest, cut: false };
 }

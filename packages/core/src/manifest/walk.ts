@@ -35,9 +35,11 @@ export interface WalkOptions {
   /**
    * Called when the model turns out large enough for worker threads (more
    * than 64 files, or 16 MiB), while the walk goes on, and again each time
-   * the number of files listed doubles, with the files and bytes so far.
+   * the number of files listed doubles, with the files, bytes and largest
+   * file's bytes so far.
    */
-  onLarge?: ((files: number, bytes: number) => void) | undefined;
+  onLarge?:
+    ((files: number, bytes: number, largest: number) => void) | undefined;
   /** True when an entry is out of scope and must not be visited. */
   skip: (relative: string, isDirectory: boolean) => boolean;
   signal?: AbortSignal | undefined;
@@ -244,6 +246,7 @@ export async function enumerateModel(
   };
   let sinceYield = 0;
   let bytes = 0;
+  let largest = 0;
   let large = false;
   openDir(Buffer.from(root), '');
   while (frames.length > 0) {
@@ -293,14 +296,15 @@ export async function enumerateModel(
       if (s.isFile()) {
         files.add(relBytes, s.size, false);
         bytes += s.size;
+        if (s.size > largest) largest = s.size;
         if (large) {
           // Asked again as the model grows (whether its files are small is
           // judged from those listed so far).
           const n = files.length;
-          if ((n & (n - 1)) === 0) options.onLarge?.(n, bytes);
+          if ((n & (n - 1)) === 0) options.onLarge?.(n, bytes, largest);
         } else if (files.length > 64 || bytes >= 16 * 1024 * 1024) {
           large = true;
-          options.onLarge?.(files.length, bytes);
+          options.onLarge?.(files.length, bytes, largest);
         }
         continue;
       }

@@ -3,11 +3,12 @@
 // its command) are taken by the next hashing, which gives the same manifest;
 // a small model starts none, nor many small files on two threads, and the
 // look at the path is bounded. Batches go to a worker packed.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
+import { WorkerReserve } from '../../src/manifest/hash-pool.js';
 import { prestartHashWorkers } from '../../src/manifest/prestart.js';
 import {
   HASH_WORKER_MARK,
@@ -21,6 +22,8 @@ import {
   endPrestartedWorkers,
   isLive,
   prestartedWorkers,
+  RANGE_COST,
+  usefulThreads,
   watchWaiting,
   workersFor,
 } from '../../src/manifest/worker-spawn.js';
@@ -30,6 +33,13 @@ function manyFiles(count: number): string {
   const files: Record<string, string> = {};
   for (let i = 0; i < count; i++) files[`d${i % 3}/f${i}.txt`] = `file ${i}\n`;
   return makeTree(files);
+}
+
+/** A sparse file of `size` bytes (no disk used: the look reads sizes only). */
+function sparse(path: string, size: number): string {
+  writeFileSync(path, '');
+  truncateSync(path, size);
+  return path;
 }
 
 afterEach(() => endPrestartedWorkers());
@@ -144,6 +154,33 @@ describe('prestartHashWorkers', () => {
     expect(prestartedWorkers()).toBe(0);
   });
 
+  it('starts no more workers than the files keep busy (issue 11, 16 cores)', () => {
+    const MiB = 1024 * 1024;
+    const dir = join(tempDir(), 'two');
+    mkdirSync(dir);
+    sparse(join(dir, 'a.bin'), 512 * MiB);
+    sparse(join(dir, 'b.bin'), 512 * MiB);
+    writeFileSync(join(dir, 'config.json'), '{}');
+    // Two large files and a small one: two threads keep pace, one worker.
+    expect(prestartHashWorkers(dir, { concurrency: 16 }).workers).toBe(1);
+    expect(prestartedWorkers()).toBe(1);
+    endPrestartedWorkers();
+    // One file in shards of a known size: one worker a shard but the first.
+    const file = sparse(join(tempDir(), 'one.bin'), 64 * MiB);
+    expect(
+      prestartHashWorkers(file, {
+        concurrency: 16,
+        shards: true,
+        shardSize: 16 * MiB,
+      }).workers,
+    ).toBe(3);
+    endPrestartedWorkers();
+    // Shards of an unknown size: every thread, as before.
+    expect(
+      prestartHashWorkers(file, { concurrency: 16, shards: true }).workers,
+    ).toBe(15);
+  });
+
   it('a waiting worker that fails is marked dead, not an uncaught error', async () => {
     // Without the watch, the worker's 'error' event would end the process
     // with a stack trace (the test run would report an unhandled error).
@@ -170,6 +207,48 @@ describe('workersFor (the pool rule)', () => {
     expect(workersFor(5000, 5000 * SMALL_AVERAGE, 2)).toBe(1);
     expect(workersFor(4, 4 * 512 * MiB, 2)).toBe(1);
     expect(workersFor(4, 4 * 512 * MiB, 16)).toBe(3);
+  });
+  it('no more workers than the largest range leaves work for (16 cores)', () => {
+    // The bench's model: 4 x 512 MiB and 10 small files (3.3 MB).
+    const model = 4 * 512 * MiB + 3_300_000;
+    // Four threads, one a file; the small files after: 0.6 % longer.
+    expect(workersFor(14, model, 16, 512 * MiB)).toBe(3);
+    expect(workersFor(2, 2048 * MiB, 16, 1024 * MiB)).toBe(1);
+    // Ranges of one size: every thread is busy.
+    expect(workersFor(20_000, 20_000 * 4096, 16, 4096)).toBe(15);
+    expect(workersFor(32, 2048 * MiB, 16, 64 * MiB)).toBe(15);
+    // Small files count by their number as well as their bytes: 200,000
+    // of them beside a file of 1 GiB keep 14 threads busy, not 2.
+    expect(
+      workersFor(200_001, 1024 * MiB + 200_000 * 4096, 16, 1024 * MiB),
+    ).toBe(13);
+    expect(usefulThreads(3, 3 * RANGE_COST, 0)).toBe(6);
+    // Fewer threads than the work could use: the threads decide.
+    expect(workersFor(14, model, 2, 512 * MiB)).toBe(1);
+  });
+});
+
+describe('WorkerReserve', () => {
+  const MiB = 1024 * 1024;
+  it('starts, as the model is listed, only the workers still missing', async () => {
+    const reserve = new WorkerReserve(16);
+    const taken = [];
+    try {
+      reserve.start(2, 32 * MiB, 16 * MiB);
+      reserve.start(4, 64 * MiB, 16 * MiB);
+      // Listed again with no more work: nothing new.
+      reserve.start(4, 64 * MiB, 16 * MiB);
+      for (let w = reserve.take(); w; w = reserve.take()) taken.push(w);
+      expect(taken).toHaveLength(3);
+      // In shards of 8 MiB, 64 MiB of one file keep 8 threads busy.
+      const shards = new WorkerReserve(16, 8 * MiB);
+      shards.start(1, 64 * MiB, 64 * MiB);
+      for (let w = shards.take(); w; w = shards.take()) taken.push(w);
+      expect(taken).toHaveLength(3 + 7);
+    } finally {
+      reserve.close();
+      await Promise.all(taken.map((w) => w.terminate()));
+    }
   });
 });
 
