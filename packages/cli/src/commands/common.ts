@@ -54,7 +54,7 @@ export function hashOptionsFrom(parsed: Parsed): HashModelOptions {
   return options;
 }
 
-/** `--threads N`: hashing threads, the calling thread included (default: one per core). */
+/** `--threads N`: hashing threads, the calling thread included (default: one per core, no more than the work keeps busy). */
 export function threadsFrom(parsed: Parsed): number | undefined {
   const threads = positiveInteger(parsed, 'threads');
   if (threads !== undefined && threads > MAX_THREADS)
