@@ -50,10 +50,10 @@ export function usefulThreads(
   largest: number,
 ): number {
   if (!(largest >= 0) || !(bytes >= 0)) return Infinity;
-  // A thread less when the work then takes at most 1/16 longer than the
+  // A thread less when the work then takes at most 1/32 longer than the
   // largest range alone (two large files and a config file: two threads).
   const cost = bytes + tasks * RANGE_COST;
-  return Math.max(1, Math.ceil(cost / ((largest + RANGE_COST) * 1.0625)));
+  return Math.max(1, Math.ceil(cost / ((largest + RANGE_COST) * 1.03125)));
 }
 
 /**

@@ -223,6 +223,10 @@ describe('workersFor (the pool rule)', () => {
       workersFor(200_001, 1024 * MiB + 200_000 * 4096, 16, 1024 * MiB),
     ).toBe(13);
     expect(usefulThreads(3, 3 * RANGE_COST, 0)).toBe(6);
+    // The rest beside one large file: a worker for 5 % of the time, none
+    // for 2 % (the work then takes 1/32 longer at most).
+    expect(workersFor(11, 10_240 * MiB + 500 * MiB, 2, 10_240 * MiB)).toBe(1);
+    expect(workersFor(11, 10_240 * MiB + 200 * MiB, 2, 10_240 * MiB)).toBe(0);
     // Fewer threads than the work could use: the threads decide.
     expect(workersFor(14, model, 2, 512 * MiB)).toBe(1);
   });
