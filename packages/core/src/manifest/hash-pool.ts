@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Runs hash tasks on worker threads (one per core by default) with a dynamic
- * queue: the largest ranges first, small files handed out in batches. Each
+ * Runs hash tasks on worker threads (one per core by default, no more than
+ * the work keeps busy) with a dynamic queue: the largest ranges first, small
+ * files handed out in batches. Each
  * hashing thread owns one 1 MiB buffer, so peak memory does not grow with the model.
  */
 import { availableParallelism } from 'node:os';
