@@ -2,8 +2,8 @@
 /**
  * Runs hash tasks on worker threads (one per core by default, no more than
  * the work keeps busy) with a dynamic queue: the largest ranges first, small
- * files handed out in batches. Each
- * hashing thread owns one 1 MiB buffer, so peak memory does not grow with the model.
+ * files handed out in batches. Each hashing thread owns one 1 MiB buffer,
+ * so peak memory does not grow with the model.
  */
 import { availableParallelism } from 'node:os';
 import { setImmediate } from 'node:timers/promises';
