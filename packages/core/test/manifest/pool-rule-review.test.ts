@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
 import { WorkerReserve } from '../../src/manifest/hash-pool.js';
+import { prestartHashWorkers } from '../../src/manifest/prestart.js';
 import {
   RANGE_COST,
   endPrestartedWorkers,
@@ -85,6 +86,30 @@ describe('digests whatever the thread count', () => {
         if (r !== results[0]) expect.fail('manifests differ by concurrency');
     }, 20_000);
   }
+});
+
+describe('prestartHashWorkers past 64 files', () => {
+  // Gap: a look cut short (more than 64 files) starts a worker a thread but
+  // one, whatever the largest file seen: a tree of one large file and 70
+  // config files starts 5 workers on 6 threads, where the pool's rule then
+  // takes none (16 cores, 4 x 512 MiB and 70 small files: 15 for 3).
+  it.fails('starts no more workers than the rule gives the whole tree', () => {
+    const root = join(tempDir(), 'wide');
+    mkdirSync(root);
+    const sizes: number[] = [];
+    const big = join(root, 'model.safetensors');
+    writeFileSync(big, '');
+    truncateSync(big, 2 * GiB);
+    sizes.push(2 * GiB);
+    for (let i = 0; i < 70; i++) {
+      writeFileSync(join(root, `c${i}.json`), '{}');
+      sizes.push(2);
+    }
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    const rule = workersFor(sizes.length, bytes, 6, 2 * GiB);
+    expect(rule).toBe(0);
+    expect(prestartHashWorkers(root, { concurrency: 6 }).workers).toBe(rule);
+  });
 });
 
 describe('WorkerReserve', () => {
