@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// Red-team review of the scan gate (stop 21). Each `it.fails` is a bypass:
+// bytes a real loader executes while the scan reports nothing at high or
+// above. They pass (as failures) until the scanner is fixed; then drop `.fails`.
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { scanSource } from '../../src/scan/engine.js';
+import { bufferSource } from '../../src/scan/source.js';
+import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import { buildZip } from './helpers/zip-builder.js';
+
+/** A protocol 0 body that calls `posix.system('id')`. */
+const CALL = Buffer.from("cposix\nsystem\n(S'id'\ntR.", 'latin1');
+
+/** `PROTO n` then the body. */
+const withProto = (n: number, body: Buffer = CALL): Buffer =>
+  Buffer.concat([Buffer.from([0x80, n]), body]);
+
+function highs(r: FileScanResult): string[] {
+  return r.findings
+    .filter((f) => severityAtLeast(f.severity, 'high'))
+    .map((f) => f.ruleId);
+}
+
+const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
+  scanSource(bufferSource(data), name);
+
+describe('red team (stop 21): PROTO 0 and PROTO 1 headers', () => {
+  // Python's Unpickler.load_proto accepts any protocol 0..HIGHEST_PROTOCOL,
+  // so `\x80\x01` and `\x80\x00` start a valid pickle. The binary detector
+  // wants PROTO 2..5 and the text detector refuses a leading 0x80, so no
+  // scanner claims the file: 0 findings, exit 0. pickle.load,
+  // numpy.load(allow_pickle=True) (non-npy, non-zip bytes go to pickle.load)
+  // and torch.load(weights_only=False) (legacy path: pickle_module.load of
+  // the first record) all run os.system.
+  it.fails('flags a PROTO 1 pickle that calls os.system', async () => {
+    const r = await scan(withProto(1), 'model.pkl');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  it.fails('flags a PROTO 0 pickle that calls os.system', async () => {
+    const r = await scan(withProto(0), 'model.pkl');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  it.fails(
+    'flags a PROTO 1 pickle with binary opcodes (BINUNICODE, BINPUT)',
+    async () => {
+      const body = Buffer.concat([
+        Buffer.from('cos\nsystem\nq\x00(X', 'latin1'),
+        Buffer.from([2, 0, 0, 0]),
+        Buffer.from('idtR.', 'latin1'),
+      ]);
+      const r = await scan(withProto(1, body), 'weights.dat');
+      expect(highs(r)).not.toEqual([]);
+    },
+  );
+
+  // joblib.load opens gzip/zlib/bz2/xz/lz4 wrappers and pickle.loads the
+  // content: the wrapper is read, the inner PROTO 1 pickle is not claimed.
+  it.fails('flags a gzip-wrapped PROTO 1 pickle (joblib.load)', async () => {
+    const r = await scan(gzipSync(withProto(1)), 'model.joblib');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  // Same root cause inside a generic zip: the member is not claimed.
+  it.fails('flags a PROTO 1 pickle member of a plain zip', async () => {
+    const zip = buildZip([{ name: 'model.pkl', data: withProto(1) }]);
+    const r = await scan(zip, 'bundle.zip');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  // Held: inside a PyTorch zip, data.pkl is scanned whatever its header.
+  it('flags a PROTO 1 data.pkl inside a PyTorch zip', async () => {
+    const zip = buildZip([
+      { name: 'archive/data.pkl', data: withProto(1) },
+      { name: 'archive/version', data: Buffer.from('3\n') },
+    ]);
+    const r = await scan(zip, 'model.pt');
+    expect(highs(r)).toContain('PICKLE_DANGEROUS_GLOBAL');
+  });
+});
