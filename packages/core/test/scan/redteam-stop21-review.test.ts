@@ -80,3 +80,33 @@ describe('red team (stop 21): PROTO 0 and PROTO 1 headers', () => {
     expect(highs(r)).toContain('PICKLE_DANGEROUS_GLOBAL');
   });
 });
+
+describe('red team (stop 21): protocol 0 pickles the text detector gives up on', () => {
+  // The text detector runs at most 4096 opcodes over the head and claims the
+  // file only if it saw an import or a call by then. Python runs any number
+  // of NONE/POP pairs before the GLOBAL and REDUCE: 2100 pairs (4200
+  // opcodes, 4 KiB of padding) and the file is unclaimed, 0 findings, exit 0.
+  it.fails('flags os.system after 2100 NONE/POP pairs', async () => {
+    const data = Buffer.concat([
+      Buffer.from('N0'.repeat(2100), 'latin1'),
+      CALL,
+    ]);
+    const r = await scan(data, 'model.pkl');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  // A 16 MiB STRING operand first (`S'aaaa…'\n0`, then the call): the
+  // detector's run over the source fails on the long operand (the full scan
+  // of an 8 MiB one reports SCAN_INCOMPLETE high; at 16 MiB nothing claims
+  // the file): 0 findings, exit 0. Python reads any line length.
+  it.fails('flags os.system after a 16 MiB STRING operand', async () => {
+    const data = Buffer.concat([
+      Buffer.from("S'", 'latin1'),
+      Buffer.alloc(16 * 1024 * 1024, 0x61),
+      Buffer.from("'\n0", 'latin1'),
+      CALL,
+    ]);
+    const r = await scan(data, 'model.pkl');
+    expect(highs(r)).not.toEqual([]);
+  });
+});
