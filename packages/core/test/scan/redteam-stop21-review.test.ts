@@ -110,3 +110,22 @@ describe('red team (stop 21): protocol 0 pickles the text detector gives up on',
     expect(highs(r)).not.toEqual([]);
   });
 });
+
+describe('red team (stop 21): compression wrappers', () => {
+  // A small gzip member followed by 7 bytes of garbage: the decoder fails
+  // before it hands out a byte, and the scan says a medium SCAN_INCOMPLETE
+  // ("corrupt before its first byte; nothing decodes"), exit 0. Python's
+  // gzip.GzipFile (and joblib's gzip reader) returns the first member's
+  // bytes before it looks for a next header, so pickle.load runs the call
+  // and only then fails on the garbage. Checked with CPython 3.11:
+  // `pickle.load(gzip.GzipFile(path))` runs os.system. A 1 MiB payload
+  // with the same tail is reported high (the decoder emits bytes first).
+  it.fails('flags a gzip pickle with a garbage tail at high', async () => {
+    const data = Buffer.concat([
+      gzipSync(withProto(2)),
+      Buffer.from('garbage', 'latin1'),
+    ]);
+    const r = await scan(data, 'model.joblib');
+    expect(highs(r)).not.toEqual([]);
+  });
+});
