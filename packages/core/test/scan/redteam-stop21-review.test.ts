@@ -128,4 +128,30 @@ describe('red team (stop 21): compression wrappers', () => {
     const r = await scan(data, 'model.joblib');
     expect(highs(r)).not.toEqual([]);
   });
+  // Same verdict (medium, exit 0) for a gzip member whose trailer lies:
+  // GzipFile returns the member's bytes first and checks CRC32 and ISIZE on
+  // the next read, after pickle.load has run the call (checked with CPython
+  // 3.11). And for a valid member followed by a second, broken member.
+  it.fails('flags a gzip pickle with a wrong CRC32 at high', async () => {
+    const g = gzipSync(withProto(2));
+    g[g.length - 8] ^= 0xff;
+    const r = await scan(g, 'model.joblib');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  it.fails('flags a gzip pickle with a wrong ISIZE at high', async () => {
+    const g = gzipSync(withProto(2));
+    g[g.length - 4] ^= 0xff;
+    const r = await scan(g, 'model.joblib');
+    expect(highs(r)).not.toEqual([]);
+  });
+
+  it.fails('flags a gzip pickle followed by a broken member', async () => {
+    const data = Buffer.concat([
+      gzipSync(withProto(2)),
+      Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]),
+    ]);
+    const r = await scan(data, 'model.joblib');
+    expect(highs(r)).not.toEqual([]);
+  });
 });
