@@ -26,6 +26,7 @@ import {
   takePrestartedWorker,
   watchWaiting,
   workersFor,
+  workersForRanges,
 } from './worker-spawn.js';
 
 /** Options of {@link runHashTasks}. */
@@ -167,21 +168,13 @@ export async function runHashTasks(
   options: HashPoolOptions,
 ): Promise<void> {
   if (options.signal?.aborted) aborted();
-  let totalBytes = 0;
-  let largest = 0;
-  for (let i = 0; i < source.count; i++) {
-    const bytes = source.bytes(i);
-    totalBytes += bytes;
-    if (bytes > largest) largest = bytes;
-  }
   // Workers cost a few tens of milliseconds to start and about 12 MiB each:
   // none for a small model, nor for small files on two threads, nor more
-  // than the work keeps busy (workersFor).
-  const workers = workersFor(
+  // than the work keeps busy (workersForRanges).
+  const workers = workersForRanges(
     source.count,
-    totalBytes,
+    (i) => source.bytes(i),
     options.concurrency ?? defaultConcurrency(),
-    largest,
   );
   try {
     return await hashOnPool(source, workers, options);

@@ -15,6 +15,7 @@ import {
   INLINE_FILES,
   prestartWorkers,
   workersFor,
+  workersForRanges,
 } from './worker-spawn.js';
 
 /** Options of {@link prestartHashWorkers}. */
@@ -79,12 +80,7 @@ export function prestartHashWorkers(
     ? !large || !many
       ? 0
       : shard !== undefined && Number.isSafeInteger(shard) && shard > 0
-        ? workersFor(
-            Math.ceil(look.bytes / shard),
-            look.bytes,
-            threads,
-            Math.min(look.bytes, shard),
-          )
+        ? shardWorkers(look.bytes, shard, threads)
         : threads - 1
     : // A look cut short before two files (a tree wide in folders) cannot
       // judge their size: started, as for any large tree.
@@ -93,14 +89,29 @@ export function prestartHashWorkers(
         ? threads - 1
         : 0
       : look.cut
-        ? workersFor(look.files, look.bytes, threads) > 0
-          ? threads - 1
-          : 0
+        ? workersFor(look.files, look.bytes, threads) === 0
+          ? 0
+          : // Large files among those seen bound the workers (the walk
+            // starts more if the rest of the tree needs them); small files
+            // alone, not (many small files keep every thread busy).
+            look.bytes >= INLINE_BYTES
+            ? workersFor(look.files, look.bytes, threads, look.largest)
+            : threads - 1
         : workersFor(look.files, look.bytes, threads, look.largest);
   if (count === 0 || (manyFiles && options.fewFilesOnly === true))
     return { large, manyFiles, workers: 0 };
   prestartWorkers(count);
   return { large, manyFiles, workers: count };
+}
+
+/** The pool's rule for one file of `size` bytes in shards of `shard`. */
+function shardWorkers(size: number, shard: number, threads: number): number {
+  const count = Math.ceil(size / shard);
+  return workersForRanges(
+    count,
+    (i) => (i < count - 1 ? shard : size - shard * (count - 1)),
+    threads,
+  );
 }
 
 /** What a bounded look at the model path saw. */

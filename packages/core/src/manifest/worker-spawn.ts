@@ -35,6 +35,9 @@ export const SMALL_AVERAGE: number = 64 * 1024;
  */
 export const RANGE_COST: number = 64 * 1024;
 
+/** Slack of the rule: a thread less when the work then ends at most 1/32 later. */
+const SLACK = 1.03125;
+
 /**
  * How many hashing threads `tasks` ranges of `bytes` in all can keep busy
  * when the largest is `largest` bytes: one thread hashes a range from start
@@ -42,7 +45,9 @@ export const RANGE_COST: number = 64 * 1024;
  * there are, and more threads than the work over the largest only wait.
  * Each costs about 12 MiB and 40 ms of CPU to start (16 cores, 4 files of
  * 512 MiB and 10 small ones: 16 threads peaked at 234 MiB where 4 keep
- * the same pace).
+ * the same pace). A bound from the total and the largest alone, for the
+ * workers started while the model is listed: ranges are whole, and the
+ * pool checks the bound against their schedule ({@link workersForRanges}).
  */
 export function usefulThreads(
   tasks: number,
@@ -53,7 +58,7 @@ export function usefulThreads(
   // A thread less when the work then takes at most 1/32 longer than the
   // largest range alone (two large files and a config file: two threads).
   const cost = bytes + tasks * RANGE_COST;
-  return Math.max(1, Math.ceil(cost / ((largest + RANGE_COST) * 1.03125)));
+  return Math.max(1, Math.ceil(cost / ((largest + RANGE_COST) * SLACK)));
 }
 
 /**
@@ -76,6 +81,78 @@ export function workersFor(
   const useful =
     largest === undefined ? Infinity : usefulThreads(tasks, bytes, largest);
   return Math.max(0, Math.min(threads - 1, tasks - 1, useful - 1));
+}
+
+/**
+ * When `threads` threads finish ranges of `sorted` bytes (largest first),
+ * each range hashed whole by the thread that is free first, as the pool
+ * hands them out: the largest load, counting {@link RANGE_COST} a range.
+ */
+function finishTime(sorted: Float64Array, threads: number): number {
+  // A binary min-heap of the threads' loads.
+  const heap = new Float64Array(threads);
+  for (let i = 0; i < sorted.length; i++) {
+    heap[0] = heap[0]! + sorted[i]! + RANGE_COST;
+    // Sift the grown root down.
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= threads) break;
+      const right = left + 1;
+      const child =
+        right < threads && heap[right]! < heap[left]! ? right : left;
+      if (heap[child]! >= heap[at]!) break;
+      const t = heap[at]!;
+      heap[at] = heap[child]!;
+      heap[child] = t;
+      at = child;
+    }
+  }
+  let most = 0;
+  for (let i = 0; i < threads; i++) if (heap[i]! > most) most = heap[i]!;
+  return most;
+}
+
+/**
+ * The pool's rule over the ranges themselves: how many worker threads to
+ * hash `count` ranges of `sizeOf(i)` bytes with `threads` hashing threads
+ * (the calling thread included). {@link workersFor} from the total and the
+ * largest, and, where that leaves threads idle, the fewest threads whose
+ * largest-first schedule ends within 1/32 of the schedule on every thread
+ * the ranges can use: ranges are whole, so 40 equal ranges need 40 threads,
+ * not the 39 that their bytes over the largest allow.
+ */
+export function workersForRanges(
+  count: number,
+  sizeOf: (index: number) => number,
+  threads: number,
+): number {
+  let bytes = 0;
+  let largest = 0;
+  for (let i = 0; i < count; i++) {
+    const size = sizeOf(i);
+    bytes += size;
+    if (size > largest) largest = size;
+  }
+  const bound = workersFor(count, bytes, threads, largest);
+  const uncut = workersFor(count, bytes, threads);
+  if (bound >= uncut) return bound;
+  const sorted = new Float64Array(count);
+  for (let i = 0; i < count; i++) sorted[i] = sizeOf(i);
+  sorted.sort().reverse();
+  const most = uncut + 1;
+  const limit = finishTime(sorted, most) * SLACK;
+  // The fewest threads within the limit, by halving (a thread count that
+  // passes is kept, so the answer passes even where more threads would not
+  // always finish sooner).
+  let low = Math.max(1, Math.ceil((bytes + count * RANGE_COST) / limit));
+  let high = most;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (finishTime(sorted, mid) <= limit) high = mid;
+    else low = mid + 1;
+  }
+  return Math.min(uncut, high - 1);
 }
 
 let workerClass: typeof Worker | undefined;

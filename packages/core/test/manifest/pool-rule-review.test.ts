@@ -20,6 +20,7 @@ import {
   endPrestartedWorkers,
   usefulThreads,
   workersFor,
+  workersForRanges,
 } from '../../src/manifest/worker-spawn.js';
 import { tempDir } from '../helpers/tree.js';
 
@@ -89,20 +90,23 @@ describe('digests whatever the thread count', () => {
 });
 
 describe('prestartHashWorkers past 64 files', () => {
-  // Gap: a look cut short (more than 64 files) starts a worker a thread but
-  // one, whatever the largest file seen: a tree of one large file and 70
-  // config files starts 5 workers on 6 threads, where the pool's rule then
-  // takes none (16 cores, 4 x 512 MiB and 70 small files: 15 for 3).
-  it.fails('starts no more workers than the rule gives the whole tree', () => {
+  // Was a gap: a look cut short (more than 64 files) started a worker a
+  // thread but one, whatever the largest file seen: a tree of one large file
+  // and 70 config files started 5 workers on 6 threads, where the pool's
+  // rule then takes none (16 cores, 4 x 512 MiB and 70 small files: 15 for
+  // 3). The large file is seen first here (the look lists a folder's files
+  // before its subfolders); one seen after the 64th file is the walk's to
+  // judge.
+  it('starts no more workers than the rule gives the whole tree', () => {
     const root = join(tempDir(), 'wide');
-    mkdirSync(root);
+    mkdirSync(join(root, 'configs'), { recursive: true });
     const sizes: number[] = [];
     const big = join(root, 'model.safetensors');
     writeFileSync(big, '');
     truncateSync(big, 2 * GiB);
     sizes.push(2 * GiB);
     for (let i = 0; i < 70; i++) {
-      writeFileSync(join(root, `c${i}.json`), '{}');
+      writeFileSync(join(root, 'configs', `c${i}.json`), '{}');
       sizes.push(2);
     }
     const bytes = sizes.reduce((a, b) => a + b, 0);
@@ -162,10 +166,9 @@ function makespan(sizes: number[], threads: number): number {
   return Math.max(...load);
 }
 
-/** The threads the rule gives (the calling thread and its workers). */
+/** The threads the pool's rule gives (the calling thread and its workers). */
 function ruleThreads(sizes: number[], cores: number): number {
-  const bytes = sizes.reduce((a, b) => a + b, 0);
-  return workersFor(sizes.length, bytes, cores, Math.max(...sizes)) + 1;
+  return workersForRanges(sizes.length, (i) => sizes[i]!, cores) + 1;
 }
 
 describe('the rule keeps the pace of one thread a range', () => {
@@ -189,28 +192,71 @@ describe('the rule keeps the pace of one thread a range', () => {
     );
   });
 
-  // Bug: the rule bounds the threads by bytes / largest, as if the work could
-  // be cut anywhere; ranges are whole, so one thread fewer than ranges of
-  // equal size leaves one range to run alone after the others.
-  it.fails(
-    '40 equal shard files of 5 GiB on 64 cores: not twice as long',
-    () => {
-      const sizes = new Array<number>(40).fill(5 * GiB);
-      const threads = ruleThreads(sizes, 64);
-      // Actual: 39 threads, 10 GiB of hashing on one of them; 40 threads: 5 GiB.
-      expect(makespan(sizes, threads)).toBeLessThanOrEqual(
-        makespan(sizes, 64) * (1 + 1 / 32),
-      );
-    },
-  );
+  // Was a bug: the bound from bytes / largest alone treats the work as if it
+  // could be cut anywhere; ranges are whole, so one thread fewer than ranges
+  // of equal size leaves one range to run alone after the others. The
+  // bound alone gave 39 threads here (10 GiB on one of them), and 3 threads
+  // for the files below (1200 MiB on one).
+  it('40 equal shard files of 5 GiB on 64 cores: not twice as long', () => {
+    const sizes = new Array<number>(40).fill(5 * GiB);
+    expect(
+      workersFor(40, 40 * 5 * GiB, 64, 5 * GiB) + 1,
+      'the bound alone',
+    ).toBe(39);
+    const threads = ruleThreads(sizes, 64);
+    expect(threads).toBe(40);
+    expect(makespan(sizes, threads)).toBeLessThanOrEqual(
+      makespan(sizes, 64) * (1 + 1 / 32),
+    );
+  });
 
-  it.fails('1 GiB and three 600 MiB files on 8 cores: not 20% longer', () => {
+  it('1 GiB and three 600 MiB files on 8 cores: not 20% longer', () => {
     const sizes = [GiB, 600 * MiB, 600 * MiB, 600 * MiB];
     const threads = ruleThreads(sizes, 8);
-    // Actual: 3 threads, 1200 MiB on one; 4 threads: 1 GiB.
+    expect(threads).toBe(4);
     expect(makespan(sizes, threads)).toBeLessThanOrEqual(
       makespan(sizes, 8) * (1 + 1 / 32),
     );
+  });
+
+  it('random sets of ranges: the rule keeps within 1/32 of every thread, with as few as that allows', () => {
+    let seed = 7;
+    const next = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    let checked = 0;
+    let cut = 0;
+    for (let round = 0; round < 300; round++) {
+      const cores = 2 + Math.floor(next() * 63);
+      const count = 2 + Math.floor(next() * 80);
+      const sizes = Array.from({ length: count }, () =>
+        next() < 0.3
+          ? Math.floor(next() * 64 * 1024)
+          : Math.floor(MiB * 2 ** (next() * 13)),
+      );
+      // A small model, or small files on two threads, use no worker
+      // whatever their schedule (the rule's first part).
+      const bytes = sizes.reduce((a, b) => a + b, 0);
+      if (workersFor(count, bytes, cores) === 0) continue;
+      const threads = ruleThreads(sizes, cores);
+      checked++;
+      if (threads < Math.min(cores, count)) cut++;
+      const every = makespan(sizes, Math.min(cores, count));
+      expect(makespan(sizes, threads)).toBeLessThanOrEqual(
+        every * (1 + 1 / 32),
+      );
+      // No fewer would do (where the schedule shrinks as threads grow).
+      if (threads > 1 && threads < Math.min(cores, count)) {
+        const fewer = makespan(sizes, threads - 1);
+        const more = makespan(sizes, threads + 1);
+        if (more <= makespan(sizes, threads))
+          expect(fewer).toBeGreaterThan(every * (1 + 1 / 32));
+      }
+    }
+    // Most sets are judged, and the rule cuts threads in many of them.
+    expect(checked).toBeGreaterThan(200);
+    expect(cut).toBeGreaterThan(50);
   });
 
   it('usefulThreads is never below one, nor below bytes over the largest', () => {
