@@ -155,3 +155,21 @@ describe('red team (stop 21): compression wrappers', () => {
     expect(highs(r)).not.toEqual([]);
   });
 });
+
+describe('red team (stop 21): PyTorch zip member names', () => {
+  // PyTorchStreamReader::getRecordID calls mz_zip_reader_locate_file(...,
+  // flags 0): miniz compares names case-insensitively unless
+  // MZ_ZIP_FLAG_CASE_SENSITIVE is set, so torch.load unpickles
+  // `archive/DATA.PKL` as the data.pkl record. The scanner matches
+  // `data.pkl` and `.pkl` case-sensitively: the member goes to content
+  // detection, a PROTO 1 body is not claimed, and the verdict is a medium
+  // TORCH_NO_DATA_PKL, exit 0. (Not run against torch here: no torch.)
+  it.fails('flags a PROTO 1 archive/DATA.PKL', async () => {
+    const zip = buildZip([
+      { name: 'archive/DATA.PKL', data: withProto(1) },
+      { name: 'archive/version', data: Buffer.from('3\n') },
+    ]);
+    const r = await scan(zip, 'model.pt');
+    expect(highs(r)).not.toEqual([]);
+  });
+});
