@@ -14,7 +14,12 @@
  * what decoded before it is still scanned. 7z cannot be decoded here and is a
  * high `COMPRESSION_UNSUPPORTED`.
  */
-import { constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
+import {
+  constants as zlibConstants,
+  gunzipSync,
+  inflateRawSync,
+  inflateSync,
+} from 'node:zlib';
 import { reportIncomplete } from '../incomplete.js';
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import {
@@ -66,6 +71,64 @@ function brokenWithin(
   }
 }
 
+/** Where a gzip member's deflate data start in `b`, or undefined when its header is not whole there. */
+function gzipDataStart(b: Buffer): number | undefined {
+  if (b.length < 10 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8)
+    return undefined;
+  const flags = b[3]!;
+  let at = 10;
+  if (flags & 4) {
+    if (at + 2 > b.length) return undefined;
+    at += 2 + b.readUInt16LE(at);
+  }
+  for (const flag of [8, 16]) {
+    if (flags & flag) {
+      const end = b.indexOf(0, at);
+      if (end < 0) return undefined;
+      at = end + 1;
+    }
+  }
+  if (flags & 2) at += 2;
+  return at <= b.length ? at : undefined;
+}
+
+/**
+ * gzip: true when the first member's deflate data in `probe` decode to
+ * nothing, its trailer and what follows it unread. Python's `gzip` (and
+ * joblib's reader) hands out a member's bytes before it checks the CRC and
+ * length and before it reads past the member, so a pickle in a member with
+ * a wrong trailer or garbage after it still runs (stop 21 red team), while
+ * `gunzipSync` fails on it and keeps nothing.
+ */
+function gzipInert(probe: Buffer): boolean {
+  const start = gzipDataStart(probe);
+  if (start === undefined) return brokenWithin(probe, gunzipSync);
+  const body = probe.subarray(start);
+  // Bytes decoded from the first `k` bytes of the data, or -1 on an error
+  // within them (a prefix ends short, never in error, when the data are sound).
+  const decoded = (k: number): number => {
+    try {
+      return inflateRawSync(body.subarray(0, k), {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: 1024 * 1024,
+      }).length;
+    } catch (error) {
+      return (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
+        ? 1
+        : -1;
+    }
+  };
+  // The longest prefix that decodes without an error, then what it gives.
+  let low = 0;
+  let high = body.length;
+  while (low < high) {
+    const mid = (low + high + 1) >>> 1;
+    if (decoded(mid) >= 0) low = mid;
+    else high = mid - 1;
+  }
+  return decoded(low) <= 0;
+}
+
 /** Compressed bytes read per step. */
 const INPUT_CHUNK = 1024 * 1024;
 
@@ -92,7 +155,7 @@ interface WrapperSpec {
 const SPECS: WrapperSpec[] = [
   {
     kind: 'gzip',
-    inert: (probe) => brokenWithin(probe, gunzipSync),
+    inert: gzipInert,
     format: 'gzip',
     member: 'gunzip',
     detect: isGzipHead,

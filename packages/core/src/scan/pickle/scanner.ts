@@ -26,6 +26,7 @@ import {
   DEFAULT_PICKLE_VM_LIMITS,
   PICKLE_INCOMPLETE_RULE,
   pickleOpcodeName,
+  protoHeader,
   type PickleAnalysis,
   type PickleAnalysisOptions,
   type PickleValue,
@@ -276,9 +277,7 @@ export function mayBeRawPickle(
   if (end - start === length && b[end - 1] !== 0x2e) return false;
   if (end - start < 3) return true;
   return (
-    b[start] === 0x80 &&
-    b[start + 1]! >= 2 &&
-    b[start + 1]! <= 5 &&
+    protoHeader(b[start], b[start + 1]) &&
     pickleOpcodeName(b[start + 2]!) !== undefined
   );
 }
@@ -871,13 +870,15 @@ export async function scanPickleSource(
   return analysis;
 }
 
-/** True when `head` starts like a binary pickle (`PROTO 2..5` then an opcode). */
+/**
+ * True when `head` starts like a binary pickle: `PROTO 0..5` (any protocol
+ * a loader accepts, not only the 2..5 that `pickle.dumps` writes) then an
+ * opcode.
+ */
 export function detectBinaryPickle(head: Buffer): boolean {
   return (
     head.length >= 3 &&
-    head[0] === 0x80 &&
-    head[1]! >= 2 &&
-    head[1]! <= 5 &&
+    protoHeader(head[0], head[1]) &&
     pickleOpcodeName(head[2]!) !== undefined
   );
 }
@@ -920,11 +921,19 @@ export async function detectTextPickle(
   // the call when the loader fails (nullifAI): it is a pickle all the same.
   const calls = (a: PickleAnalysis): boolean =>
     a.imports.length > 0 && a.calls.length > 0;
+  // A reading limit reached on a sound run (the opcode budget, or a line
+  // or operand past the VM's limits): a loader reads on where the detector
+  // stopped, so the file is a pickle to the scan, which then reports what it
+  // could not read (fail closed). Padding of 4096 opcodes before the call,
+  // or a 16 MiB string first, passed unclaimed before (stop 21 red team).
+  const limited = (a: PickleAnalysis): boolean =>
+    a.anomalies.some((x) => x.ruleId === PICKLE_INCOMPLETE_RULE);
   const a = await run(bufferSource(head));
   if (!sound(a)) return calls(a);
   if (a.results.length > 0) return a.opcodes >= 2;
   if (a.opcodes >= 4 && (a.imports.length > 0 || a.calls.length > 0))
     return true;
+  if (limited(a)) return true;
   const truncated = a.anomalies.some((x) => x.ruleId === 'PICKLE_TRUNCATED');
   if (!truncated || source === undefined || source.size <= head.length)
     return false;
@@ -932,10 +941,10 @@ export async function detectTextPickle(
     sliceSource(source, 0, Math.min(source.size, TEXT_DETECT_BYTES)),
   );
   if (!sound(b)) return calls(b);
-  return b.opcodes >= 4 && b.end > head.length;
+  return (b.opcodes >= 4 && b.end > head.length) || limited(b);
 }
 
-/** Raw pickle files and stacked pickles, detected by `PROTO 2..5`. */
+/** Raw pickle files and stacked pickles, detected by `PROTO 0..5`. */
 export const PICKLE_SCANNER: FormatScanner = {
   id: 'pickle',
   detect: (head: Buffer): boolean => detectBinaryPickle(head),

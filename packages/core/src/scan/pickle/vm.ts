@@ -2194,9 +2194,25 @@ class PickleMachine {
   }
 }
 
-/** True when `b0 b1` looks like the start of a binary pickle (`PROTO 2..5`). */
+/**
+ * True when `b0 b1` is a `PROTO` opcode a loader accepts: Python's
+ * `load_proto` takes any protocol from 0 to 5, though only protocols 2 and
+ * up write one (a hand-made `PROTO 1` pickle loads all the same).
+ */
+export function protoHeader(
+  b0: number | undefined,
+  b1: number | undefined,
+): boolean {
+  return b0 === 0x80 && b1 !== undefined && b1 <= 5;
+}
+
+/**
+ * True when `b0 b1` starts a pickle as `pickle.dumps` writes one
+ * (`PROTO 2..5`): the marker searched for in junk between streams, where
+ * `0x80 0x00` and `0x80 0x01` are common bytes of anything.
+ */
 function protoMarker(b0: number | undefined, b1: number | undefined): boolean {
-  return b0 === 0x80 && b1 !== undefined && b1 >= 2 && b1 <= 5;
+  return protoHeader(b0, b1) && b1! >= 2;
 }
 
 /**
@@ -2504,10 +2520,10 @@ async function runMachine(
     const next = await peek(vm.pos, 2);
     if (
       ok &&
-      (protoMarker(next[0], next[1]) ||
+      (protoHeader(next[0], next[1]) ||
         (pickleOpcodeName(next[0] ?? 0x100) !== undefined && next[0] !== 0x2e))
     ) {
-      if (protoMarker(next[0], next[1])) continue;
+      if (protoHeader(next[0], next[1])) continue;
       // A protocol 0/1 opcode byte: accept only when resync is on (junk otherwise).
       if (!resync) break;
       continue;

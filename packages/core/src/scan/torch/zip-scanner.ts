@@ -242,8 +242,11 @@ export const TORCH_ZIP_SCANNER: FormatScanner = {
         records.set(e.name.slice(dataDir.length), e.uncompressedSize);
       }
     }
+    // torch finds its records through miniz, which compares names without
+    // regard to case: `ARCHIVE/DATA.PKL` is unpickled as `archive/data.pkl`.
+    const dataPkl = `${base}data.pkl`.toLowerCase();
     if (
-      !dir.entries.some((e) => e.name === `${base}data.pkl`) &&
+      !dir.entries.some((e) => e.name.toLowerCase() === dataPkl) &&
       !torchScript
     ) {
       ctx.report({
@@ -267,13 +270,13 @@ export const TORCH_ZIP_SCANNER: FormatScanner = {
       if (member === 'skip') continue;
       if (member === 'stop') return;
       try {
-        if (e.name.endsWith('.pkl')) {
+        if (e.name.toLowerCase().endsWith('.pkl')) {
           // torch unpickles these whatever their first byte is (protocol 0/1 included, CVE-2025-1889).
           ctx.recognise('pickle');
           const analysis = await scanPickleSource(member.source, ctx, {
             member: [e.name],
           });
-          if (e.name === `${base}data.pkl`)
+          if (e.name.toLowerCase() === dataPkl)
             checkTorchTensors(analysis, records, ctx, [e.name]);
         } else {
           await ctx.scanNested(member.source, e.name);
