@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import {
   closeSync,
+  constants,
   fstatSync,
   lstatSync,
   mkdirSync,
@@ -68,7 +69,8 @@ function flagValue(name) {
 function bundleShards(path) {
   let fd;
   try {
-    fd = openSync(path, 'r');
+    // Non-blocking: a FIFO must not wait for a writer (no effect on files).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     if (!fstatSync(fd).isFile()) return undefined;
     // At most 1 MiB, whatever the file does meanwhile.
     const bytes = Buffer.alloc(1024 * 1024 + 1);

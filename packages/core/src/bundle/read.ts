@@ -2,6 +2,7 @@
 /**
  * Tolerant bundle reader (oms-format.md §2, §13.1 steps 1–2).
  */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
@@ -215,7 +216,9 @@ export async function readBundleFile(
   // The size is checked on the open file (no race) before anything is allocated.
   let handle;
   try {
-    handle = await open(file, 'r');
+    // Non-blocking: a FIFO named as the bundle must not wait for a writer
+    // (it is refused below as not a regular file). No effect on files.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw cannotRead(error);
   }
