@@ -73,6 +73,63 @@ function hideInComment(benign: Buffer, hidden: Buffer): Buffer {
   return file;
 }
 
+/**
+ * Two ZIP64 end records: the locator points at `decoy`'s, while the record
+ * right before the locator describes `real`'s directory. Members of both
+ * are kept, `real`'s rebased after `decoy`'s.
+ */
+function splitZip64(decoy: Buffer, real: Buffer): Buffer {
+  const dCount = decoy.readUInt16LE(decoy.length - 12);
+  const dCdSize = decoy.readUInt32LE(decoy.length - 10);
+  const dCdOff = decoy.readUInt32LE(decoy.length - 6);
+  const rCount = real.readUInt16LE(real.length - 12);
+  const rCdSize = real.readUInt32LE(real.length - 10);
+  const rCdOff = real.readUInt32LE(real.length - 6);
+  const rCd = Buffer.from(real.subarray(rCdOff, rCdOff + rCdSize));
+  for (let p = 0, i = 0; i < rCount; i++) {
+    rCd.writeUInt32LE(rCd.readUInt32LE(p + 42) + dCdOff, p + 42);
+    p += 46 + rCd.readUInt16LE(p + 28) + rCd.readUInt16LE(p + 30);
+  }
+  const locals = Buffer.concat([
+    decoy.subarray(0, dCdOff),
+    real.subarray(0, rCdOff),
+  ]);
+  const record = (count: number, size: number, offset: number): Buffer => {
+    const r = Buffer.alloc(56);
+    r.writeUInt32LE(0x06064b50, 0);
+    r.writeBigUInt64LE(44n, 4);
+    r.writeUInt16LE(45, 12);
+    r.writeUInt16LE(45, 14);
+    r.writeBigUInt64LE(BigInt(count), 24);
+    r.writeBigUInt64LE(BigInt(count), 32);
+    r.writeBigUInt64LE(BigInt(size), 40);
+    r.writeBigUInt64LE(BigInt(offset), 48);
+    return r;
+  };
+  const aAt = locals.length;
+  const dCdAt = aAt + 56;
+  const rCdAt = dCdAt + dCdSize;
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(aAt), 8);
+  locator.writeUInt32LE(1, 16);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(0xffff, 8);
+  eocd.writeUInt16LE(0xffff, 10);
+  eocd.writeUInt32LE(0xffffffff, 12);
+  eocd.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([
+    locals,
+    record(dCount, dCdSize, dCdAt),
+    decoy.subarray(dCdOff, dCdOff + dCdSize),
+    rCd,
+    record(rCount, rCdSize, rCdAt),
+    locator,
+    eocd,
+  ]);
+}
+
 describe('red team (containers): end records and offsets', () => {
   // zipfile._RealGetContents: concat = end-record position - cd size - cd
   // offset, added to the directory offset and to every header offset. Our
@@ -125,6 +182,22 @@ describe('red team (containers): end records and offsets', () => {
       ]);
       const hidden = buildZip([{ name: 'arr.npy', data: objectNpy(EVIL) }]);
       const r = await scan(hideInComment(benign, hidden), 'arrays.npz');
+      expect(highs(r)).not.toEqual([]);
+    },
+  );
+
+  // zipfile._EndRecData64 (CPython before the CVE-2025-8291 fix, 3.11.7
+  // here) reads the ZIP64 end record right before the locator and ignores the
+  // offset the locator holds; our reader (and miniz 3.0.2) follow the
+  // locator. numpy.load reads the directory the locator does not point at.
+  it.fails(
+    'flags an npz whose ZIP64 locator points at a decoy end record',
+    async () => {
+      const decoy = buildZip([
+        { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
+      ]);
+      const real = buildZip([{ name: 'arr.npy', data: objectNpy(EVIL) }]);
+      const r = await scan(splitZip64(decoy, real), 'arrays.npz');
       expect(highs(r)).not.toEqual([]);
     },
   );
