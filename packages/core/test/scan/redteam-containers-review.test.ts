@@ -202,6 +202,24 @@ describe('red team (containers): end records and offsets', () => {
     },
   );
 
+  // zipfile._RealGetContents reads central records until the directory SIZE
+  // is used up and ignores the entry count; our reader (and miniz) stop after
+  // the count. With a count of 1, zipfile also lists a second `arr.npy`, and
+  // a read by name takes the last one.
+  it.fails(
+    'flags an npz whose end record counts fewer entries than its directory holds',
+    async () => {
+      const z = buildZip([
+        { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
+        { name: 'arr.npy', data: objectNpy(EVIL) },
+      ]);
+      z.writeUInt16LE(1, z.length - 14);
+      z.writeUInt16LE(1, z.length - 12);
+      const r = await scan(z, 'arrays.npz');
+      expect(highs(r)).not.toEqual([]);
+    },
+  );
+
   // Held: torch's legacy path (not a zip at offset 0) unpickles the first
   // pickle of the file, whatever follows it.
   it('flags a pickle followed by a zip', async () => {
