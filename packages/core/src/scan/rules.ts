@@ -293,7 +293,7 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'ZIP_UNSUPPORTED_METHOD',
     'medium',
     'zip entry not scannable',
-    'An entry uses a compression method other than stored or DEFLATE and was not scanned.',
+    "An entry uses a compression method other than stored or DEFLATE and was not scanned: high for bzip2, LZMA and zstd (methods 12, 14, 93), which Python's zipfile decodes, medium for the others.",
     'Treat the entry as unscanned.',
   ),
   rule(
@@ -309,6 +309,13 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'zip CRC mismatch',
     'An entry CRC-32 differs from its data (CVE-2025-10156); torch ignores CRCs, Python fails.',
     'Re-create the archive.',
+  ),
+  rule(
+    'ZIP_AMBIGUOUS',
+    'high',
+    'zip reads differently in other readers',
+    "The archive's records admit another reading that a loader takes: an end record past the one whose comment fits (miniz and Python's zipfile take the last), bytes before the archive by which zipfile shifts every offset, a central directory longer than its entry count (zipfile reads by size), or a ZIP64 end record other than the one the locator names. A loader may load members the scan did not list: the scan is incomplete.",
+    'Do not load the file; re-create the archive with a standard tool.',
   ),
   rule(
     'ZIP_MALFORMED',

@@ -138,7 +138,7 @@ describe('red team (containers): end records and offsets', () => {
   // a benign local header and directory (same length) at the raw offsets and
   // the real archive after them: numpy.load sees `PK\x03\x04` first, opens it
   // with zipfile, and unpickles the hidden object array.
-  it.fails(
+  it(
     'flags an npz whose offsets zipfile shifts past a benign copy',
     async () => {
       const mal = objectNpy(EVIL);
@@ -157,7 +157,7 @@ describe('red team (containers): end records and offsets', () => {
   // comment truncated) both take the LAST end-record signature with 22 bytes
   // after it; neither checks that its comment fits. Our reader skips an end
   // record whose comment runs past the file and falls back to the earlier one.
-  it.fails(
+  it(
     'flags a torch zip whose last end record declares a comment past the file',
     async () => {
       const version = { name: 'archive/version', data: Buffer.from('3\n') };
@@ -174,7 +174,7 @@ describe('red team (containers): end records and offsets', () => {
     },
   );
 
-  it.fails(
+  it(
     'flags an npz whose last end record declares a comment past the file',
     async () => {
       const benign = buildZip([
@@ -190,7 +190,7 @@ describe('red team (containers): end records and offsets', () => {
   // here) reads the ZIP64 end record right before the locator and ignores the
   // offset the locator holds; our reader (and miniz 3.0.2) follow the
   // locator. numpy.load reads the directory the locator does not point at.
-  it.fails(
+  it(
     'flags an npz whose ZIP64 locator points at a decoy end record',
     async () => {
       const decoy = buildZip([
@@ -206,7 +206,7 @@ describe('red team (containers): end records and offsets', () => {
   // is used up and ignores the entry count; our reader (and miniz) stop after
   // the count. With a count of 1, zipfile also lists a second `arr.npy`, and
   // a read by name takes the last one.
-  it.fails(
+  it(
     'flags an npz whose end record counts fewer entries than its directory holds',
     async () => {
       const z = buildZip([
@@ -233,7 +233,7 @@ describe('red team (containers): methods and prefixes zipfile accepts', () => {
   // zipfile decompresses method 12 (bzip2) and 14 (LZMA), and 93 (zstd) from
   // Python 3.14; numpy.load(npz, allow_pickle=True) then unpickles the member.
   // The scan stops at a medium ZIP_UNSUPPORTED_METHOD.
-  it.fails(
+  it(
     'flags an npz object member compressed with bzip2 (method 12)',
     async () => {
       // bzip2 -c of objectNpy(EVIL).

@@ -113,6 +113,21 @@ export async function readZipDirectory(
   }
   if (eocd < 0) return undefined;
   const anomalies: ZipAnomaly[] = [];
+  // An end record past this one whose comment does not fit: miniz and
+  // zipfile take the last signature with 22 bytes after it, whatever its
+  // comment says (stop 21 red team: a second archive hidden in the comment).
+  for (let i = tail.length - 22; i > eocd; i--) {
+    if (tail.readUInt32LE(i) === EOCD) {
+      anomalies.push({
+        ruleId: 'ZIP_AMBIGUOUS',
+        severity: 'high',
+        message:
+          'a second end-of-central-directory record follows the one read (other readers take the last)',
+        offset: tailStart + i,
+      });
+      break;
+    }
+  }
   let count = tail.readUInt16LE(eocd + 10);
   let cdSize = tail.readUInt32LE(eocd + 12);
   let cdOffset = tail.readUInt32LE(eocd + 16);
@@ -125,6 +140,24 @@ export async function readZipDirectory(
       count = u64(rec, 32);
       cdSize = u64(rec, 40);
       cdOffset = u64(rec, 48);
+      // zipfile reads the ZIP64 record just before the locator, whatever
+      // the locator says: two records that disagree are two archives.
+      const before = tailStart + eocd - 20 - 56;
+      if (before >= 0 && before !== z64Offset) {
+        const other = await source.read(before, 56);
+        if (
+          other.length === 56 &&
+          other.readUInt32LE(0) === ZIP64_EOCD &&
+          !other.subarray(24, 56).equals(rec.subarray(24, 56))
+        )
+          anomalies.push({
+            ruleId: 'ZIP_AMBIGUOUS',
+            severity: 'high',
+            message:
+              'the zip64 end record before the locator is not the one the locator names',
+            offset: before,
+          });
+      }
     } else {
       anomalies.push({
         ruleId: 'ZIP_MALFORMED',
@@ -135,6 +168,17 @@ export async function readZipDirectory(
     }
   }
   const eocdAbs = tailStart + eocd;
+  // Bytes between the directory and the end record (the ZIP64 records
+  // aside): zipfile takes them as bytes before the archive and shifts every
+  // offset by as many, so it reads other local headers than the ones here.
+  const gap = eocdAbs - (zip64 ? 76 : 0) - (cdOffset + cdSize);
+  if (gap > 0)
+    anomalies.push({
+      ruleId: 'ZIP_AMBIGUOUS',
+      severity: 'high',
+      message: `${gap} bytes between the central directory and the end record: Python's zipfile shifts every offset by them`,
+      evidence: { cdOffset, cdSize, eocd: eocdAbs },
+    });
   if (cdOffset + cdSize > eocdAbs) {
     // Prepended data (self-extracting stubs) shifts offsets; zipfile corrects by the difference.
     anomalies.push({
@@ -145,7 +189,8 @@ export async function readZipDirectory(
     });
     if (cdSize <= eocdAbs) cdOffset = eocdAbs - cdSize;
   }
-  if (count > maxEntries) {
+  const capped = count > maxEntries;
+  if (capped) {
     anomalies.push({
       ruleId: 'SCAN_LIMIT_EXCEEDED',
       severity: 'medium',
@@ -225,6 +270,20 @@ export async function readZipDirectory(
     });
     p += 46 + nameLen + extraLen + commentLen;
   }
+  // More entries in the directory than the end record counts: zipfile reads
+  // the directory by its size and finds them (a later one wins by name).
+  if (
+    !capped &&
+    entries.length === count &&
+    p + 4 <= cd.length &&
+    cd.readUInt32LE(p) === CENTRAL
+  )
+    anomalies.push({
+      ruleId: 'ZIP_AMBIGUOUS',
+      severity: 'high',
+      message: `the central directory holds more than the ${count} entries its end record counts`,
+      offset: cdOffset + p,
+    });
 
   // Local headers: data offsets, name agreement, bounds.
   for (const e of entries) {
@@ -348,11 +407,15 @@ export async function readZipEntry(
     };
   }
   if (entry.method !== 0 && entry.method !== 8) {
+    // bzip2, LZMA and zstd: Python's zipfile decodes them (zstd from 3.14),
+    // so a loader may read what was not scanned.
+    const decodable =
+      entry.method === 12 || entry.method === 14 || entry.method === 93;
     return {
       ok: false,
       anomaly: {
         ruleId: 'ZIP_UNSUPPORTED_METHOD',
-        severity: 'medium',
+        severity: decodable ? 'high' : 'medium',
         message: `${entry.name} uses compression method ${entry.method}`,
         entry: entry.name,
         evidence: { method: entry.method },
