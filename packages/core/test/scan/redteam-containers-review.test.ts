@@ -138,87 +138,72 @@ describe('red team (containers): end records and offsets', () => {
   // a benign local header and directory (same length) at the raw offsets and
   // the real archive after them: numpy.load sees `PK\x03\x04` first, opens it
   // with zipfile, and unpickles the hidden object array.
-  it(
-    'flags an npz whose offsets zipfile shifts past a benign copy',
-    async () => {
-      const mal = objectNpy(EVIL);
-      const decoy = buildZip([
-        { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
-      ]);
-      const real = buildZip([{ name: 'arr.npy', data: mal }]);
-      // The decoy's local header and directory, without its end record.
-      const file = Buffer.concat([decoy.subarray(0, decoy.length - 22), real]);
-      const r = await scan(file, 'arrays.npz');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+  it('flags an npz whose offsets zipfile shifts past a benign copy', async () => {
+    const mal = objectNpy(EVIL);
+    const decoy = buildZip([
+      { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
+    ]);
+    const real = buildZip([{ name: 'arr.npy', data: mal }]);
+    // The decoy's local header and directory, without its end record.
+    const file = Buffer.concat([decoy.subarray(0, decoy.length - 22), real]);
+    const r = await scan(file, 'arrays.npz');
+    expect(highs(r)).not.toEqual([]);
+  });
 
   // miniz (mz_zip_reader_locate_header_sig) and zipfile (_EndRecData: rfind,
   // comment truncated) both take the LAST end-record signature with 22 bytes
   // after it; neither checks that its comment fits. Our reader skips an end
   // record whose comment runs past the file and falls back to the earlier one.
-  it(
-    'flags a torch zip whose last end record declares a comment past the file',
-    async () => {
-      const version = { name: 'archive/version', data: Buffer.from('3\n') };
-      const benign = buildZip([
-        { name: 'archive/data.pkl', data: benignPickle(EVIL.length) },
-        version,
-      ]);
-      const hidden = buildZip([
-        { name: 'archive/data.pkl', data: EVIL },
-        version,
-      ]);
-      const r = await scan(hideInComment(benign, hidden), 'model.pt');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+  it('flags a torch zip whose last end record declares a comment past the file', async () => {
+    const version = { name: 'archive/version', data: Buffer.from('3\n') };
+    const benign = buildZip([
+      { name: 'archive/data.pkl', data: benignPickle(EVIL.length) },
+      version,
+    ]);
+    const hidden = buildZip([
+      { name: 'archive/data.pkl', data: EVIL },
+      version,
+    ]);
+    const r = await scan(hideInComment(benign, hidden), 'model.pt');
+    expect(highs(r)).not.toEqual([]);
+  });
 
-  it(
-    'flags an npz whose last end record declares a comment past the file',
-    async () => {
-      const benign = buildZip([
-        { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
-      ]);
-      const hidden = buildZip([{ name: 'arr.npy', data: objectNpy(EVIL) }]);
-      const r = await scan(hideInComment(benign, hidden), 'arrays.npz');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+  it('flags an npz whose last end record declares a comment past the file', async () => {
+    const benign = buildZip([
+      { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
+    ]);
+    const hidden = buildZip([{ name: 'arr.npy', data: objectNpy(EVIL) }]);
+    const r = await scan(hideInComment(benign, hidden), 'arrays.npz');
+    expect(highs(r)).not.toEqual([]);
+  });
 
   // zipfile._EndRecData64 (CPython before the CVE-2025-8291 fix, 3.11.7
   // here) reads the ZIP64 end record right before the locator and ignores the
   // offset the locator holds; our reader (and miniz 3.0.2) follow the
   // locator. numpy.load reads the directory the locator does not point at.
-  it(
-    'flags an npz whose ZIP64 locator points at a decoy end record',
-    async () => {
-      const decoy = buildZip([
-        { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
-      ]);
-      const real = buildZip([{ name: 'arr.npy', data: objectNpy(EVIL) }]);
-      const r = await scan(splitZip64(decoy, real), 'arrays.npz');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+  it('flags an npz whose ZIP64 locator points at a decoy end record', async () => {
+    const decoy = buildZip([
+      { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
+    ]);
+    const real = buildZip([{ name: 'arr.npy', data: objectNpy(EVIL) }]);
+    const r = await scan(splitZip64(decoy, real), 'arrays.npz');
+    expect(highs(r)).not.toEqual([]);
+  });
 
   // zipfile._RealGetContents reads central records until the directory SIZE
   // is used up and ignores the entry count; our reader (and miniz) stop after
   // the count. With a count of 1, zipfile also lists a second `arr.npy`, and
   // a read by name takes the last one.
-  it(
-    'flags an npz whose end record counts fewer entries than its directory holds',
-    async () => {
-      const z = buildZip([
-        { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
-        { name: 'arr.npy', data: objectNpy(EVIL) },
-      ]);
-      z.writeUInt16LE(1, z.length - 14);
-      z.writeUInt16LE(1, z.length - 12);
-      const r = await scan(z, 'arrays.npz');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+  it('flags an npz whose end record counts fewer entries than its directory holds', async () => {
+    const z = buildZip([
+      { name: 'arr.npy', data: objectNpy(benignPickle(EVIL.length)) },
+      { name: 'arr.npy', data: objectNpy(EVIL) },
+    ]);
+    z.writeUInt16LE(1, z.length - 14);
+    z.writeUInt16LE(1, z.length - 12);
+    const r = await scan(z, 'arrays.npz');
+    expect(highs(r)).not.toEqual([]);
+  });
 
   // Held: torch's legacy path (not a zip at offset 0) unpickles the first
   // pickle of the file, whatever follows it.
@@ -233,29 +218,26 @@ describe('red team (containers): methods and prefixes zipfile accepts', () => {
   // zipfile decompresses method 12 (bzip2) and 14 (LZMA), and 93 (zstd) from
   // Python 3.14; numpy.load(npz, allow_pickle=True) then unpickles the member.
   // The scan stops at a medium ZIP_UNSUPPORTED_METHOD.
-  it(
-    'flags an npz object member compressed with bzip2 (method 12)',
-    async () => {
-      // bzip2 -c of objectNpy(EVIL).
-      const bz = Buffer.from(
-        'QlpoOTFBWSZTWZMkPVUAADDf4HAQQOUgMAED2iCvZ91uQAAIACAASKnpBkNADTQZMgAyEUzSAaGgAAAaaeoDk7WdyUtMKgVYhgNV/Sw+IkHrSmIdCUFieBTnKaRbPNaO9i8QokJvBAmMusy2PCwG3yA5QD9mCYyUJ3cHPvxdyRThQkJMkPVU',
-        'base64',
-      );
-      const mal = objectNpy(EVIL);
-      const z = buildZip([
-        {
-          name: 'arr.npy',
-          data: bz,
-          crc: crc32(mal),
-          declaredSize: mal.length,
-        },
-      ]);
-      z.writeUInt16LE(12, 8); // local header method
-      z.writeUInt16LE(12, z.readUInt32LE(z.length - 6) + 10); // central method
-      const r = await scan(z, 'arrays.npz');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+  it('flags an npz object member compressed with bzip2 (method 12)', async () => {
+    // bzip2 -c of objectNpy(EVIL).
+    const bz = Buffer.from(
+      'QlpoOTFBWSZTWZMkPVUAADDf4HAQQOUgMAED2iCvZ91uQAAIACAASKnpBkNADTQZMgAyEUzSAaGgAAAaaeoDk7WdyUtMKgVYhgNV/Sw+IkHrSmIdCUFieBTnKaRbPNaO9i8QokJvBAmMusy2PCwG3yA5QD9mCYyUJ3cHPvxdyRThQkJMkPVU',
+      'base64',
+    );
+    const mal = objectNpy(EVIL);
+    const z = buildZip([
+      {
+        name: 'arr.npy',
+        data: bz,
+        crc: crc32(mal),
+        declaredSize: mal.length,
+      },
+    ]);
+    z.writeUInt16LE(12, 8); // local header method
+    z.writeUInt16LE(12, z.readUInt32LE(z.length - 6) + 10); // central method
+    const r = await scan(z, 'arrays.npz');
+    expect(highs(r)).not.toEqual([]);
+  });
 
   // keras.saving.load_model checks zipfile.is_zipfile (end record only) and
   // opens the file with zipfile, which skips any bytes before the archive.
