@@ -72,36 +72,46 @@ export function prestartHashWorkers(
     : look.cut || look.bytes >= INLINE_BYTES;
   const threads = options.concurrency ?? availableParallelism();
   const many = Number.isSafeInteger(threads) && threads >= 2;
-  const shard = options.shardSize;
-  // One file is one range, or shards (as many workers as they keep busy
-  // when their size is known); a folder is judged by the files seen: none
-  // for small files on two threads, none beyond what the work keeps busy.
-  const count = look.oneFile
-    ? !large || !many
-      ? 0
-      : shard !== undefined && Number.isSafeInteger(shard) && shard > 0
-        ? shardWorkers(look.bytes, shard, threads)
-        : threads - 1
-    : // A look cut short before two files (a tree wide in folders) cannot
-      // judge their size: started, as for any large tree.
-      look.cut && look.files < 2
-      ? many
-        ? threads - 1
-        : 0
-      : look.cut
-        ? workersFor(look.files, look.bytes, threads) === 0
-          ? 0
-          : // Large files among those seen bound the workers (the walk
-            // starts more if the rest of the tree needs them); small files
-            // alone, not (many small files keep every thread busy).
-            look.bytes >= INLINE_BYTES
-            ? workersFor(look.files, look.bytes, threads, look.largest)
-            : threads - 1
-        : workersFor(look.files, look.bytes, threads, look.largest);
+  const count = many ? workersToStart(look, large, threads, options) : 0;
   if (count === 0 || (manyFiles && options.fewFilesOnly === true))
     return { large, manyFiles, workers: 0 };
   prestartWorkers(count);
   return { large, manyFiles, workers: count };
+}
+
+/**
+ * The workers to start for what the look saw (`threads` of at least two):
+ * the pool's rule, as far as the look can judge it.
+ */
+function workersToStart(
+  look: Look,
+  large: boolean,
+  threads: number,
+  options: PrestartOptions,
+): number {
+  // One file is one range, or shards: as many workers as they keep busy
+  // when their size is known.
+  if (look.oneFile) {
+    if (!large) return 0;
+    const shard = options.shardSize;
+    return shard !== undefined && Number.isSafeInteger(shard) && shard > 0
+      ? shardWorkers(look.bytes, shard, threads)
+      : threads - 1;
+  }
+  // A folder is judged by the files seen: none for small files on two
+  // threads, none beyond what the work keeps busy.
+  if (!look.cut)
+    return workersFor(look.files, look.bytes, threads, look.largest);
+  // A look cut short before two files (a tree wide in folders) cannot
+  // judge their size: started, as for any large tree.
+  if (look.files < 2) return threads - 1;
+  if (workersFor(look.files, look.bytes, threads) === 0) return 0;
+  // Large files among those seen bound the workers (the walk starts more if
+  // the rest of the tree needs them); small files alone, not (many small
+  // files keep every thread busy).
+  return look.bytes >= INLINE_BYTES
+    ? workersFor(look.files, look.bytes, threads, look.largest)
+    : threads - 1;
 }
 
 /** The pool's rule for one file of `size` bytes in shards of `shard`. */
