@@ -18,7 +18,8 @@ import { PICKLE_POLICY_SETTING } from './settings.js';
 import { FALLBACK_SCANNERS, SCANNERS } from './registry.js';
 import { ruleInfo } from './rules.js';
 import { INCOMPLETE_RULE_IDS, reportIncomplete } from './incomplete.js';
-import { openFileSource } from './source.js';
+import { openFileSource, sliceOrigin, sliceSource } from './source.js';
+import { findEmbeddedZip } from './zip/embedded.js';
 import {
   DEFAULT_SCAN_LIMITS,
   SEVERITIES,
@@ -98,9 +99,13 @@ interface FileState {
   fallback: readonly FormatScanner[];
   /** Set once the file's result is taken: late reports of a timed-out scanner are dropped. */
   closed?: boolean;
+  /** Byte ranges of a source that were scanned as nested members (slices of it), by source. */
+  nestedRanges: WeakMap<ByteSource, { start: number; end: number }[]>;
 }
 
 const MAX_FINDINGS_PER_FILE = 10_000;
+/** Nested member ranges remembered per source (past it, an embedded zip is scanned again rather than missed). */
+const MAX_NESTED_RANGES = 100_000;
 
 function makeContext(
   state: FileState,
@@ -126,6 +131,17 @@ function makeContext(
       });
     },
     async scanNested(source: ByteSource, memberName: string): Promise<void> {
+      const origin = sliceOrigin(source);
+      if (origin !== undefined) {
+        const ranges = state.nestedRanges.get(origin.parent) ?? [];
+        if (ranges.length < MAX_NESTED_RANGES) {
+          ranges.push({
+            start: origin.offset,
+            end: origin.offset + source.size,
+          });
+          state.nestedRanges.set(origin.parent, ranges);
+        }
+      }
       if (depth + 1 > state.limits.maxNestingDepth) {
         reportIncomplete(ctx, {
           limit: 'maxNestingDepth',
@@ -159,13 +175,47 @@ function isIoError(e: unknown): e is NodeJS.ErrnoException {
   return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
+/** Scanners that read a file as a zip archive (the embedded-archive check is theirs already). */
+const ZIP_SCANNER_IDS: ReadonlySet<string> = new Set([
+  'pytorch-zip',
+  'numpy-npz',
+  'skops',
+  'keras',
+  'zip',
+]);
+
+/** Runs one accepted scanner; a scanner bug on hostile input is a finding, not a crash of the whole scan. */
+async function runScanner(
+  scanner: FormatScanner,
+  source: ByteSource,
+  ctx: ScanContext,
+  state: FileState,
+): Promise<void> {
+  try {
+    await scanner.scan(source, ctx);
+  } catch (e) {
+    if (isIoError(e)) throw e;
+    if (state.signal?.aborted === true) throw e;
+    ctx.report({
+      ruleId: 'SCAN_INTERNAL_ERROR',
+      severity: 'high',
+      message: `scanner ${scanner.id} failed; not fully scanned`,
+      evidence: {
+        scanner: scanner.id,
+        error: String((e as Error)?.message ?? e).slice(0, 200),
+      },
+    });
+  }
+}
+
 async function dispatch(
   source: ByteSource,
   ctx: ScanContext,
   state: FileState,
 ): Promise<boolean> {
   const head = await source.read(0, Math.min(4096, source.size));
-  for (const list of [state.scanners, state.fallback]) {
+  let claimed: FormatScanner | undefined;
+  search: for (const list of [state.scanners, state.fallback]) {
     for (const scanner of list) {
       let accepted: boolean;
       try {
@@ -174,26 +224,83 @@ async function dispatch(
         accepted = false;
       }
       if (!accepted) continue;
-      try {
-        await scanner.scan(source, ctx);
-      } catch (e) {
-        if (isIoError(e)) throw e;
-        // A scanner bug on hostile input is a finding, not a crash of the whole scan.
-        if (state.signal?.aborted === true) throw e;
-        ctx.report({
-          ruleId: 'SCAN_INTERNAL_ERROR',
-          severity: 'high',
-          message: `scanner ${scanner.id} failed; not fully scanned`,
-          evidence: {
-            scanner: scanner.id,
-            error: String((e as Error)?.message ?? e).slice(0, 200),
-          },
-        });
-      }
+      await runScanner(scanner, source, ctx, state);
+      claimed = scanner;
+      break search;
+    }
+  }
+  if (claimed === undefined || !ZIP_SCANNER_IDS.has(claimed.id))
+    return (await scanEmbeddedZip(source, ctx, state)) || claimed !== undefined;
+  return true;
+}
+
+/**
+ * A zip archive that Python's `zipfile` finds by its end record in a file
+ * that did not read as a zip at byte 0 (a prefixed `.keras`, a pickle or a
+ * SafeTensors file with an archive after it): reported, then scanned as the
+ * zip it is, with the zip formats' own detection (Keras, NumPy, PyTorch)
+ * and the generic zip scanner when none of them takes it.
+ */
+async function scanEmbeddedZip(
+  source: ByteSource,
+  ctx: ScanContext,
+  state: FileState,
+): Promise<boolean> {
+  const found = await findEmbeddedZip(source);
+  if (found === undefined) return false;
+  // An archive that lies within a member already scanned (a tar's last
+  // member is a zip, a pickle's bytes constant is one) was scanned there,
+  // with its own embedded-archive check.
+  const archiveEnd = found.endRecord + 22;
+  const ranges = state.nestedRanges.get(source) ?? [];
+  if (ranges.some((r) => r.start <= found.shift && archiveEnd <= r.end))
+    return false;
+  const start = found.shift > 0 ? found.shift : found.firstLocalHeader;
+  const label = `<zip archive at byte ${start}>`;
+  ctx.report({
+    ruleId: 'ZIP_EMBEDDED',
+    severity: 'medium',
+    message: `a zip archive starts at byte ${start} of a file that does not read as a zip at byte 0; Python's zipfile (keras.saving.load_model) opens it, so it was scanned as one too`,
+    offset: start,
+    evidence: { shift: found.shift, endRecord: found.endRecord },
+  });
+  if (ctx.depth + 1 > state.limits.maxNestingDepth) {
+    reportIncomplete(ctx, {
+      limit: 'maxNestingDepth',
+      value: state.limits.maxNestingDepth,
+      message: 'nested deeper than the nesting limit',
+      member: [label],
+    });
+    return true;
+  }
+  // zipfile adds the shift to every offset: the archive is the bytes from
+  // there on. With no shift, its offsets count from the file's start.
+  const archive =
+    found.shift > 0
+      ? sliceSource(source, found.shift, source.size - found.shift)
+      : source;
+  const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
+  const headAt = Math.min(found.firstLocalHeader - found.shift, archive.size);
+  const head = await archive.read(
+    headAt,
+    Math.min(4096, archive.size - headAt),
+  );
+  for (const scanner of state.scanners) {
+    if (!ZIP_SCANNER_IDS.has(scanner.id) || scanner.id === 'zip') continue;
+    let accepted: boolean;
+    try {
+      accepted = await scanner.detect(head, archive);
+    } catch {
+      accepted = false;
+    }
+    if (accepted) {
+      await runScanner(scanner, archive, inner, state);
       return true;
     }
   }
-  return false;
+  const { ZipArchiveScanner } = await import('./archive/zip-scanner.js');
+  await runScanner(ZipArchiveScanner, archive, inner, state);
+  return true;
 }
 
 function resolveLimits(limits: Partial<ScanLimits> | undefined): ScanLimits {
@@ -313,6 +420,7 @@ async function scanSourceWith(
     expanded: 0,
     scanners: p.scanners,
     fallback: p.fallback,
+    nestedRanges: new WeakMap(),
   };
   const ctx = makeContext(state, [], 0);
   let timer: NodeJS.Timeout | undefined;

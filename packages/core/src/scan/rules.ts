@@ -318,6 +318,13 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'Do not load the file; re-create the archive with a standard tool.',
   ),
   rule(
+    'ZIP_EMBEDDED',
+    'medium',
+    'zip archive inside another format',
+    "The file does not read as a zip at byte 0, yet it ends with a zip archive that Python's zipfile opens: zipfile finds an archive by its end record and skips whatever comes before it, and keras.saving.load_model opens any `.keras` path that way. A file that is two formats at once (a polyglot) loads differently in different loaders. The archive is scanned as well, and its findings are reported under the member `<zip archive at byte N>`.",
+    'Find out why the file carries a second format; re-create it with the tool that wrote the model.',
+  ),
+  rule(
     'ZIP_MALFORMED',
     'medium',
     'malformed zip directory',

@@ -89,6 +89,19 @@ export function bufferSource(bytes: Buffer): ByteSource {
   };
 }
 
+/** Where a slice lies in the source it was cut from. */
+export interface SliceOrigin {
+  parent: ByteSource;
+  offset: number;
+}
+
+const ORIGINS = new WeakMap<ByteSource, SliceOrigin>();
+
+/** The source `slice` was cut from by {@link sliceSource}, and where; `undefined` for any other source. */
+export function sliceOrigin(slice: ByteSource): SliceOrigin | undefined {
+  return ORIGINS.get(slice);
+}
+
 /** The bytes `[offset, offset + length)` of `source` as a source of their own (clamped to the source). */
 export function sliceSource(
   source: ByteSource,
@@ -116,5 +129,6 @@ export function sliceSource(
         ? Promise.resolve(0)
         : inner(target.subarray(0, m), start + s);
     };
+  ORIGINS.set(slice, { parent: source, offset: start });
   return slice;
 }

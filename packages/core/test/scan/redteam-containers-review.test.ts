@@ -241,44 +241,42 @@ describe('red team (containers): methods and prefixes zipfile accepts', () => {
 
   // keras.saving.load_model checks zipfile.is_zipfile (end record only) and
   // opens the file with zipfile, which skips any bytes before the archive.
-  // Content detection wants `PK\x03\x04` at offset 0, so nothing claims it.
-  it.fails(
-    'flags a .keras archive with a Lambda layer behind a prefix',
-    async () => {
-      const config = {
-        module: 'keras',
-        class_name: 'Sequential',
-        config: {
-          name: 's',
-          layers: [
-            {
-              module: 'keras.layers',
-              class_name: 'Lambda',
-              config: {
-                name: 'x',
-                function: {
-                  class_name: '__lambda__',
-                  config: { code: 'AA==' },
-                },
+  // Content detection wants `PK\x03\x04` at offset 0; the engine now finds the
+  // archive by its end record as zipfile does (ZIP_EMBEDDED) and scans it.
+  it('flags a .keras archive with a Lambda layer behind a prefix', async () => {
+    const config = {
+      module: 'keras',
+      class_name: 'Sequential',
+      config: {
+        name: 's',
+        layers: [
+          {
+            module: 'keras.layers',
+            class_name: 'Lambda',
+            config: {
+              name: 'x',
+              function: {
+                class_name: '__lambda__',
+                config: { code: 'AA==' },
               },
             },
-          ],
-        },
-      };
-      const members = [
-        {
-          name: 'metadata.json',
-          data: Buffer.from('{"keras_version":"3.11.3"}'),
-        },
-        { name: 'config.json', data: Buffer.from(JSON.stringify(config)) },
-      ];
-      const plain = await scan(buildZip(members), 'model.keras');
-      expect(highs(plain)).toContain('KERAS_LAMBDA'); // the same bytes without the prefix
-      const z = buildZip(members, {
-        prefix: Buffer.from('#!/bin/sh\nexit 0\n'),
-      });
-      const r = await scan(z, 'model.keras');
-      expect(highs(r)).not.toEqual([]);
-    },
-  );
+          },
+        ],
+      },
+    };
+    const members = [
+      {
+        name: 'metadata.json',
+        data: Buffer.from('{"keras_version":"3.11.3"}'),
+      },
+      { name: 'config.json', data: Buffer.from(JSON.stringify(config)) },
+    ];
+    const plain = await scan(buildZip(members), 'model.keras');
+    expect(highs(plain)).toContain('KERAS_LAMBDA'); // the same bytes without the prefix
+    const z = buildZip(members, {
+      prefix: Buffer.from('#!/bin/sh\nexit 0\n'),
+    });
+    const r = await scan(z, 'model.keras');
+    expect(highs(r)).not.toEqual([]);
+  });
 });
