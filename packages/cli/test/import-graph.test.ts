@@ -5,7 +5,13 @@
 // Sigstore signing/TUF/verifier stack nor the BLAKE3 binding; `scan` loads no Sigstore.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,9 +99,12 @@ describe('CLI import graph', () => {
   it('digest of a large model starts its hash workers before loading the command', () => {
     const wide = join(dir, 'wide');
     mkdirSync(wide);
-    for (let i = 0; i < 100; i++)
-      writeFileSync(join(wide, `f${i}.txt`), `${i}\n`);
-    // Three threads: small files use workers (on two they do not: below).
+    // 100 files of 4 MiB (sparse): more than the look sees, and enough
+    // hashing for workers to pay for their start.
+    for (let i = 0; i < 100; i++) {
+      writeFileSync(join(wide, `f${i}.bin`), '');
+      truncateSync(join(wide, `f${i}.bin`), 4 * 1024 * 1024);
+    }
     const r = loaded(['digest', '--threads', '3', wide]);
     expect(r.builtins).toContain('node:worker_threads');
     expect(r.builtins).toContain('node:v8');
@@ -104,10 +113,17 @@ describe('CLI import graph', () => {
     const after = loaded(['digest', wide, '--threads', '3']);
     expect(after.builtins).toContain('node:worker_threads');
     expect(after.own).toContain('core/manifest/prestart.js');
-    // Many small files on two threads: no worker (17-20 MiB for a few per cent).
-    const two = loaded(['digest', '--threads', '2', wide]);
-    expect(two.builtins).not.toContain('node:worker_threads');
-    expect(two.builtins).toContain('node:v8');
+    // Many small files: no worker, on two threads or three (a worker takes
+    // longer to start than it would hash).
+    const small = join(dir, 'small');
+    mkdirSync(small);
+    for (let i = 0; i < 100; i++)
+      writeFileSync(join(small, `f${i}.txt`), `${i}\n`);
+    for (const threads of ['2', '3']) {
+      const none = loaded(['digest', '--threads', threads, small]);
+      expect(none.builtins).not.toContain('node:worker_threads');
+      expect(none.builtins).toContain('node:v8');
+    }
   });
 
   it('verify key loads neither the Sigstore signing, TUF or verifier stack nor BLAKE3', () => {
@@ -156,7 +172,9 @@ describe('CLI import graph', () => {
 
   it('verify of one large file starts its worker ahead only when the bundle says shards', () => {
     const big = join(dir, 'big.bin');
-    writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 1));
+    // 128 MiB: a worker pays for its start (64 MiB of hashing) only on
+    // more than that.
+    writeFileSync(big, Buffer.alloc(128 * 1024 * 1024, 1));
     const verifyWith = (sig: string): Loaded => {
       const args = [
         'key',
@@ -167,7 +185,7 @@ describe('CLI import graph', () => {
         sig,
         '--force',
       ];
-      if (sig.endsWith('shards.sig')) args.push('--shard-size', '8388608');
+      if (sig.endsWith('shards.sig')) args.push('--shard-size', '33554432');
       // The model path stays last, as the bin's look expects.
       args.push(args.splice(1, 1)[0]!);
       execFileSync(process.execPath, [BIN, 'sign', ...args]);

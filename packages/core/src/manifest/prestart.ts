@@ -105,13 +105,17 @@ function workersToStart(
   // A look cut short before two files (a tree wide in folders) cannot
   // judge their size: started, as for any large tree.
   if (look.files < 2) return threads - 1;
-  if (workersFor(look.files, look.bytes, threads) === 0) return 0;
-  // Large files among those seen bound the workers (the walk starts more if
-  // the rest of the tree needs them); small files alone, not (many small
-  // files keep every thread busy).
-  return look.bytes >= INLINE_BYTES
-    ? workersFor(look.files, look.bytes, threads, look.largest)
-    : threads - 1;
+  // More files than the look saw, how many is not known: judged by those
+  // seen, as if they were all (none for small files on two threads, none
+  // that would not pay for its start, large files among them bounding the
+  // rest). A larger tree gets the workers it needs while it is listed
+  // (WorkerReserve), which starts the ones still missing.
+  return workersFor(
+    look.files,
+    look.bytes,
+    threads,
+    look.bytes >= INLINE_BYTES ? look.largest : undefined,
+  );
 }
 
 /** The pool's rule for one file of `size` bytes in shards of `shard`. */

@@ -104,10 +104,11 @@ function rogueWorker(mode: 'repeat' | 'renumber'): Worker {
 describe('the hash pool protocol', () => {
   for (const mode of ['repeat', 'renumber'] as const) {
     it(`a worker that ${mode === 'repeat' ? 'repeats an answer' : 'numbers an answer wrong'} fails the run`, async () => {
-      const paths = files(300);
+      const paths = files(2_500);
       const worker = rogueWorker(mode);
       const given = new Map<number, string>();
-      // Three threads: small files use workers (the rogue one and a real one).
+      // Three threads: enough small files for workers to pay for their
+      // start (the rogue one and a real one).
       const run = runHashTasks(sourceOf(paths), {
         concurrency: 3,
         reserve: reserveOf(worker),
