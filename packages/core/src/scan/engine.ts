@@ -18,8 +18,12 @@ import { PICKLE_POLICY_SETTING } from './settings.js';
 import { FALLBACK_SCANNERS, SCANNERS } from './registry.js';
 import { ruleInfo } from './rules.js';
 import { INCOMPLETE_RULE_IDS, reportIncomplete } from './incomplete.js';
-import { openFileSource, sliceOrigin, sliceSource } from './source.js';
-import { findEmbeddedZip } from './zip/embedded.js';
+import { openFileSource, sliceOrigin } from './source.js';
+import {
+  archiveView,
+  findEmbeddedZip,
+  type EmbeddedZip,
+} from './zip/embedded.js';
 import {
   DEFAULT_SCAN_LIMITS,
   SEVERITIES,
@@ -248,14 +252,26 @@ async function scanEmbeddedZip(
 ): Promise<boolean> {
   const found = await findEmbeddedZip(source);
   if (found === undefined) return false;
+  // zipfile adds the shift to every offset: the archive as it reads it.
+  const archive = archiveView(source, found.shift);
   // An archive that lies within a member already scanned (a tar's last
   // member is a zip, a pickle's bytes constant is one) was scanned there,
-  // with its own embedded-archive check.
-  const archiveEnd = found.endRecord + 22;
+  // with its own embedded-archive check: all of it, directory, local
+  // headers and data, or it is scanned again here.
   const ranges = state.nestedRanges.get(source) ?? [];
-  if (ranges.some((r) => r.start <= found.shift && archiveEnd <= r.end))
-    return false;
-  const start = found.shift > 0 ? found.shift : found.firstLocalHeader;
+  const around = ranges.filter(
+    (r) => r.start <= found.directory && found.endRecord + 22 <= r.end,
+  );
+  if (around.length > 0) {
+    const extent = await archiveExtent(archive, found);
+    if (
+      extent !== undefined &&
+      around.some((r) => r.start <= extent.start && extent.end <= r.end)
+    )
+      return false;
+  }
+  const start =
+    found.shift > 0 ? found.shift : Math.max(0, found.firstLocalHeader);
   const label = `<zip archive at byte ${start}>`;
   ctx.report({
     ruleId: 'ZIP_EMBEDDED',
@@ -273,12 +289,6 @@ async function scanEmbeddedZip(
     });
     return true;
   }
-  // zipfile adds the shift to every offset: the archive is the bytes from
-  // there on. With no shift, its offsets count from the file's start.
-  const archive =
-    found.shift > 0
-      ? sliceSource(source, found.shift, source.size - found.shift)
-      : source;
   const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
   const headAt = Math.min(found.firstLocalHeader - found.shift, archive.size);
   const head = await archive.read(
@@ -301,6 +311,29 @@ async function scanEmbeddedZip(
   const { ZipArchiveScanner } = await import('./archive/zip-scanner.js');
   await runScanner(ZipArchiveScanner, archive, inner, state);
   return true;
+}
+
+/**
+ * The bytes of `source` an embedded archive spans as zipfile reads it
+ * (`archive` is {@link archiveView}'s): its directory and end record, and
+ * every member's local header and data; `undefined` when a member has no
+ * readable local header or data (its extent is then unknown).
+ */
+async function archiveExtent(
+  archive: ByteSource,
+  found: EmbeddedZip,
+): Promise<{ start: number; end: number } | undefined> {
+  const { readZipDirectory } = await import('./zip/reader.js');
+  const listed = await readZipDirectory(archive);
+  if (listed === undefined) return undefined;
+  let start = found.directory;
+  let end = found.endRecord + 22;
+  for (const e of listed.entries) {
+    if (e.dataOffset === undefined) return undefined;
+    start = Math.min(start, e.localHeaderOffset + found.shift);
+    end = Math.max(end, e.dataOffset + e.compressedSize + found.shift);
+  }
+  return { start, end };
 }
 
 function resolveLimits(limits: Partial<ScanLimits> | undefined): ScanLimits {

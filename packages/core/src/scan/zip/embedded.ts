@@ -10,6 +10,7 @@
  * that way. Content detection claims zips by the local header at byte 0; this
  * finds the archive the way `zipfile` does, so the engine can scan it too.
  */
+import { sliceSource } from '../source.js';
 import type { ByteSource } from '../types.js';
 
 const EOCD = 0x06054b50;
@@ -21,12 +22,16 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Where an archive found by its end record lies in a file. */
 export interface EmbeddedZip {
   /**
-   * Bytes before the archive: `zipfile` adds this to every offset the
-   * archive records (0 when the offsets already count from the file's start).
+   * What `zipfile` adds to every offset the archive records: the bytes in
+   * front of the archive (0 when its offsets already count from the file's
+   * start; below 0 when they count from before it, which zipfile accepts
+   * as long as the directory it then reads starts in the file).
    */
   shift: number;
   /** Offset in the file of the first member's local header, as the directory records it (plus `shift`). */
   firstLocalHeader: number;
+  /** Offset of the central directory in the file. */
+  directory: number;
   /** Offset of the end record. */
   endRecord: number;
 }
@@ -36,11 +41,47 @@ function u64(b: Buffer, o: number): number {
   return v > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(v);
 }
 
+/** The directory's size and recorded offset, and where it ends. */
+interface Directory {
+  size: number;
+  offset: number;
+  end: number;
+}
+
+/**
+ * The ZIP64 end record that a locator just before the end record names, as
+ * either CPython reads it: the fixed `_EndRecData64` (CVE-2025-8291) first
+ * where the locator points, when the signature is there and nothing but
+ * extensible data lies between it and the locator; every version 56 bytes
+ * before the locator. Neither: the plain end record's values (older CPython
+ * keeps them; the fixed one refuses the file).
+ */
+async function zip64Directory(
+  source: ByteSource,
+  endRecord: number,
+  plain: Directory,
+): Promise<Directory> {
+  if (endRecord < 20) return plain;
+  const locator = await source.read(endRecord - 20, 20);
+  if (locator.length !== 20 || locator.readUInt32LE(0) !== ZIP64_LOCATOR)
+    return plain;
+  const before = endRecord - 20 - 56;
+  const named = u64(locator, 8);
+  for (const at of named <= before ? [named, before] : [before]) {
+    if (at < 0) continue;
+    const rec = await source.read(at, 56);
+    if (rec.length === 56 && rec.readUInt32LE(0) === ZIP64_EOCD)
+      return { size: u64(rec, 40), offset: u64(rec, 48), end: at };
+  }
+  return plain;
+}
+
 /**
  * The archive `zipfile` would open in `source`, or `undefined` when it would
- * open none: no end record, an empty archive (nothing to load), or no central
- * directory where `zipfile` looks for it (it raises `BadZipFile`). Reads the
- * tail (at most 64 KiB + 22 bytes) and at most three small records.
+ * open none: no end record, an empty directory (nothing to load), or no
+ * central directory where `zipfile` looks for it (it raises `BadZipFile`).
+ * The entry counts are not read: zipfile walks the directory by its size.
+ * Reads the tail (at most 64 KiB + 22 bytes) and a few small records.
  */
 export async function findEmbeddedZip(
   source: ByteSource,
@@ -60,35 +101,71 @@ export async function findEmbeddedZip(
       : tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]), last);
   if (eocd < 0) return undefined;
   const endRecord = tailStart + eocd;
-  let count = tail.readUInt16LE(eocd + 10);
-  let cdSize = tail.readUInt32LE(eocd + 12);
-  let cdOffset = tail.readUInt32LE(eocd + 16);
-  // The directory ends where the end record (or the ZIP64 end record just
-  // before the locator, which is the one zipfile reads) begins.
-  let directoryEnd = endRecord;
-  if (endRecord >= 20) {
-    const locator = await source.read(endRecord - 20, 4);
-    if (locator.length === 4 && locator.readUInt32LE(0) === ZIP64_LOCATOR) {
-      const at = endRecord - 20 - 56;
-      const rec = at >= 0 ? await source.read(at, 56) : Buffer.alloc(0);
-      if (rec.length !== 56 || rec.readUInt32LE(0) !== ZIP64_EOCD)
-        return undefined; // zipfile: "Corrupt zip64 end of central directory record"
-      count = u64(rec, 32);
-      cdSize = u64(rec, 40);
-      cdOffset = u64(rec, 48);
-      directoryEnd = at;
-    }
-  }
-  if (count === 0 || cdSize === 0) return undefined;
-  const directoryStart = directoryEnd - cdSize;
-  const shift = directoryStart - cdOffset;
-  if (directoryStart < 0 || shift < 0) return undefined;
-  const first = await source.read(directoryStart, 46);
+  const dir = await zip64Directory(source, endRecord, {
+    size: tail.readUInt32LE(eocd + 12),
+    offset: tail.readUInt32LE(eocd + 16),
+    end: endRecord,
+  });
+  if (dir.size === 0) return undefined;
+  const directory = dir.end - dir.size;
+  if (directory < 0) return undefined; // zipfile: "Bad offset for central directory"
+  const shift = directory - dir.offset;
+  const first = await source.read(directory, 46);
   if (first.length !== 46 || first.readUInt32LE(0) !== CENTRAL)
     return undefined;
   return {
     shift,
-    firstLocalHeader: shift + first.readUInt32LE(42),
+    firstLocalHeader:
+      shift + (await localHeaderOffset(source, directory, first)),
+    directory,
     endRecord,
+  };
+}
+
+/** The local header offset a central entry records (from its ZIP64 extra field when the 32-bit one is saturated). */
+async function localHeaderOffset(
+  source: ByteSource,
+  at: number,
+  entry: Buffer,
+): Promise<number> {
+  const offset = entry.readUInt32LE(42);
+  if (offset !== 0xffffffff) return offset;
+  const extra = await source.read(
+    at + 46 + entry.readUInt16LE(28),
+    entry.readUInt16LE(30),
+  );
+  for (let e = 0; e + 4 <= extra.length; e += 4 + extra.readUInt16LE(e + 2)) {
+    if (extra.readUInt16LE(e) !== 0x0001) continue;
+    // The saturated fields in order: size, compressed size, offset.
+    let q = e + 4;
+    if (entry.readUInt32LE(24) === 0xffffffff) q += 8;
+    if (entry.readUInt32LE(20) === 0xffffffff) q += 8;
+    return q + 8 <= extra.length ? u64(extra, q) : offset;
+  }
+  return offset;
+}
+
+/**
+ * The archive as `zipfile` reads it: position `p` of the result is byte
+ * `p + shift` of `source` (a slice when `shift` is positive; with a negative
+ * shift, the first `-shift` bytes read as zeros).
+ */
+export function archiveView(source: ByteSource, shift: number): ByteSource {
+  if (shift >= 0)
+    return shift === 0
+      ? source
+      : sliceSource(source, shift, source.size - shift);
+  const pad = -shift;
+  return {
+    size: source.size + pad,
+    async read(offset: number, length: number): Promise<Buffer> {
+      const start = Math.max(0, offset);
+      const end = Math.min(start + Math.max(0, length), source.size + pad);
+      if (end <= start) return Buffer.alloc(0);
+      if (end <= pad) return Buffer.alloc(end - start);
+      if (start >= pad) return source.read(start - pad, end - start);
+      const tail = await source.read(0, end - pad);
+      return Buffer.concat([Buffer.alloc(pad - start), tail]);
+    },
   };
 }

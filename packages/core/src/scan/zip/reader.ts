@@ -179,15 +179,22 @@ export async function readZipDirectory(
       message: `${gap} bytes between the central directory and the end record: Python's zipfile shifts every offset by them`,
       evidence: { cdOffset, cdSize, eocd: eocdAbs },
     });
-  if (cdOffset + cdSize > eocdAbs) {
-    // Prepended data (self-extracting stubs) shifts offsets; zipfile corrects by the difference.
+  // Offsets recorded past where the records are: zipfile shifts every one
+  // of them back by the difference (its "concat" below 0), local headers
+  // included, while miniz refuses the archive. Read as zipfile reads it.
+  let backShift = 0;
+  const directoryEnd = eocdAbs - (zip64 ? 76 : 0);
+  if (cdOffset + cdSize > directoryEnd) {
+    if (cdSize <= directoryEnd) {
+      backShift = cdOffset + cdSize - directoryEnd;
+      cdOffset = directoryEnd - cdSize;
+    }
     anomalies.push({
-      ruleId: 'ZIP_MALFORMED',
-      severity: 'medium',
-      message: 'central directory does not end at the end record',
+      ruleId: 'ZIP_AMBIGUOUS',
+      severity: 'high',
+      message: `the records put the central directory past where it is${backShift > 0 ? ` (by ${backShift} bytes)` : ''}: Python's zipfile shifts every offset back by as much, PyTorch's miniz refuses the archive`,
       evidence: { cdOffset, cdSize, eocd: eocdAbs },
     });
-    if (cdSize <= eocdAbs) cdOffset = eocdAbs - cdSize;
   }
   const capped = count > maxEntries;
   if (capped) {
@@ -202,7 +209,21 @@ export async function readZipDirectory(
   const cd = await source.read(cdOffset, Math.min(cdSize, size - cdOffset));
   const entries: ZipEntry[] = [];
   let p = 0;
-  for (let i = 0; i < count; i++) {
+  // By the count, as miniz reads the directory, and on past it while more
+  // entries follow within the directory's size, as zipfile reads it.
+  const beyondCount = (i: number): boolean =>
+    i >= count &&
+    i < maxEntries &&
+    p + 46 <= cd.length &&
+    cd.readUInt32LE(p) === CENTRAL;
+  for (let i = 0; i < count || beyondCount(i); i++) {
+    if (i === count && !capped)
+      anomalies.push({
+        ruleId: 'ZIP_AMBIGUOUS',
+        severity: 'high',
+        message: `the central directory holds more than the ${count} entries its end record counts`,
+        offset: cdOffset + p,
+      });
     if (p + 46 > cd.length || cd.readUInt32LE(p) !== CENTRAL) {
       anomalies.push({
         ruleId: 'ZIP_MALFORMED',
@@ -270,23 +291,13 @@ export async function readZipDirectory(
     });
     p += 46 + nameLen + extraLen + commentLen;
   }
-  // More entries in the directory than the end record counts: zipfile reads
-  // the directory by its size and finds them (a later one wins by name).
-  if (
-    !capped &&
-    entries.length === count &&
-    p + 4 <= cd.length &&
-    cd.readUInt32LE(p) === CENTRAL
-  )
-    anomalies.push({
-      ruleId: 'ZIP_AMBIGUOUS',
-      severity: 'high',
-      message: `the central directory holds more than the ${count} entries its end record counts`,
-      offset: cdOffset + p,
-    });
 
   // Local headers: data offsets, name agreement, bounds.
   for (const e of entries) {
+    // Where zipfile reads it; an offset the shift would take below 0
+    // (zipfile fails on that member) is read as recorded.
+    if (backShift > 0 && e.localHeaderOffset >= backShift)
+      e.localHeaderOffset -= backShift;
     const lh = await source.read(e.localHeaderOffset, 30);
     if (lh.length < 30 || lh.readUInt32LE(0) !== LOCAL) {
       anomalies.push({
