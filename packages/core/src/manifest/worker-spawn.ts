@@ -42,9 +42,10 @@ const SLACK = 1.03125;
  * What starting a worker costs before it hashes anything, in bytes of
  * hashing: Node boots a new isolate, about 35 ms of CPU on the 2-core
  * machine. Workers started together slow each other down (about 100 ms
- * each when 15 start at once on 16 cores): each one started beside it adds
- * an eighth ({@link evenTime}). Work smaller than this is done sooner
- * without the worker.
+ * of CPU each when 15 start at once on 16 cores, though in parallel): each
+ * one started beside it adds a sixteenth ({@link evenTime}; an eighth cut
+ * shards of one file to 13 threads on 16 cores, 13 % slower than 16). Work
+ * smaller than this is done sooner without the worker.
  */
 export const WORKER_START_COST: number = 64 * 1024 * 1024;
 
@@ -62,14 +63,14 @@ export const MAIN_RANGE_COST: number = 32 * 1024;
  * How long `threads` hashing threads take over `tasks` ranges of `bytes`,
  * work spread evenly (no range is too large to share): the calling thread
  * begins with its per-range work ({@link MAIN_RANGE_COST}), each worker with
- * its start ({@link WORKER_START_COST}, an eighth more for each other worker
- * starting with it).
+ * its start ({@link WORKER_START_COST}, a sixteenth more for each other
+ * worker starting with it).
  */
 function evenTime(tasks: number, bytes: number, threads: number): number {
   const main = tasks * MAIN_RANGE_COST;
   const work = bytes + tasks * RANGE_COST;
   if (threads <= 1) return main + work;
-  const start = WORKER_START_COST * (1 + (threads - 2) / 8);
+  const start = WORKER_START_COST * (1 + (threads - 2) / 16);
   const even = (work + main + (threads - 1) * start) / threads;
   // The calling thread's own part is a floor: beyond it, workers only wait.
   return Math.max(main, even);
