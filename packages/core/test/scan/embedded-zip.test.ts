@@ -3,40 +3,18 @@
 // its end record, so the engine finds it the same way (ZIP_EMBEDDED) and
 // scans it as the zip it is. Each bypass test below scanned clean before.
 import { randomBytes } from 'node:crypto';
-import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { findEmbeddedZip } from '../../src/scan/zip/embedded.js';
 import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
 import { buildZip } from './helpers/zip-builder.js';
+import { KERAS_LAMBDA_MEMBERS, tarOf } from './helpers/keras-lambda.js';
 
 /** A protocol 2 pickle that calls `posix.system('id')`. */
 const EVIL = Buffer.from("\x80\x02cposix\nsystem\n(S'id'\ntR.", 'latin1');
 /** A protocol 2 pickle of `None`. */
 const BENIGN_PICKLE = Buffer.from('\x80\x02N.', 'latin1');
-
-const lambdaConfig = {
-  module: 'keras',
-  class_name: 'Sequential',
-  config: {
-    name: 's',
-    layers: [
-      {
-        module: 'keras.layers',
-        class_name: 'Lambda',
-        config: {
-          name: 'x',
-          function: { class_name: '__lambda__', config: { code: 'AA==' } },
-        },
-      },
-    ],
-  },
-};
-const kerasMembers = [
-  { name: 'metadata.json', data: Buffer.from('{"keras_version":"3.11.3"}') },
-  { name: 'config.json', data: Buffer.from(JSON.stringify(lambdaConfig)) },
-];
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
   scanSource(bufferSource(data), name);
@@ -46,22 +24,11 @@ const ids = (r: FileScanResult, min: 'high' | 'medium' = 'high'): string[] =>
     .filter((f) => severityAtLeast(f.severity, min))
     .map((f) => f.ruleId);
 
-async function tarOf(files: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<void>((res) => p.on('end', () => res()));
-  for (const f of files) p.entry({ name: f.name }, f.data);
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
 describe('a zip archive after other bytes', () => {
   it('scans a .keras written behind a shell prefix (offsets counted from the archive)', async () => {
     // `cat prefix model.keras > out.keras`: zipfile shifts every offset by the prefix.
     const prefix = Buffer.from('#!/bin/sh\nexit 0\n');
-    const z = Buffer.concat([prefix, buildZip(kerasMembers)]);
+    const z = Buffer.concat([prefix, buildZip(KERAS_LAMBDA_MEMBERS)]);
     const r = await scan(z, 'model.keras');
     expect(ids(r)).toContain('KERAS_LAMBDA');
     const embedded = r.findings.find((f) => f.ruleId === 'ZIP_EMBEDDED');
@@ -89,7 +56,7 @@ describe('a zip archive after other bytes', () => {
     const z = Buffer.concat([
       len,
       header,
-      buildZip(kerasMembers, { prefix: Buffer.alloc(0) }),
+      buildZip(KERAS_LAMBDA_MEMBERS, { prefix: Buffer.alloc(0) }),
     ]);
     const r = await scan(z, 'model.keras');
     expect(r.formats).toContain('safetensors');
@@ -139,14 +106,14 @@ describe('a zip archive after other bytes', () => {
 
   it("a zip appended after a tar's end is reported and scanned", async () => {
     const t = await tarOf([{ name: 'README', data: Buffer.from('model\n') }]);
-    const z = Buffer.concat([t, buildZip(kerasMembers)]);
+    const z = Buffer.concat([t, buildZip(KERAS_LAMBDA_MEMBERS)]);
     const r = await scan(z, 'model.keras');
     expect(ids(r)).toContain('KERAS_LAMBDA');
     expect(ids(r, 'medium')).toContain('ZIP_EMBEDDED');
   });
 
   it('a plain zip at byte 0 is not reported as embedded', async () => {
-    const r = await scan(buildZip(kerasMembers), 'model.keras');
+    const r = await scan(buildZip(KERAS_LAMBDA_MEMBERS), 'model.keras');
     expect(r.findings.map((f) => f.ruleId)).not.toContain('ZIP_EMBEDDED');
     expect(ids(r)).toContain('KERAS_LAMBDA');
   });

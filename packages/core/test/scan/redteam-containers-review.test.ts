@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
-import { buildZip } from './helpers/zip-builder.js';
+import { buildZip, shiftLocalOffsets } from './helpers/zip-builder.js';
+import { KERAS_LAMBDA_MEMBERS } from './helpers/keras-lambda.js';
 
 /** A protocol 2 pickle that calls `posix.system('id')`. */
 const EVIL = Buffer.from("\x80\x02cposix\nsystem\n(S'id'\ntR.", 'latin1');
@@ -57,15 +58,7 @@ function hideInComment(benign: Buffer, hidden: Buffer): Buffer {
   const inner = Buffer.from(hidden);
   const count = inner.readUInt16LE(inner.length - 12);
   const cdOff = inner.readUInt32LE(inner.length - 6);
-  let p = cdOff;
-  for (let i = 0; i < count; i++) {
-    inner.writeUInt32LE(inner.readUInt32LE(p + 42) + base, p + 42);
-    p +=
-      46 +
-      inner.readUInt16LE(p + 28) +
-      inner.readUInt16LE(p + 30) +
-      inner.readUInt16LE(p + 32);
-  }
+  shiftLocalOffsets(inner, cdOff, count, base);
   inner.writeUInt32LE(cdOff + base, inner.length - 6);
   inner.writeUInt16LE(7, inner.length - 2); // runs past the end of the file
   const file = Buffer.concat([benign, inner]);
@@ -244,36 +237,9 @@ describe('red team (containers): methods and prefixes zipfile accepts', () => {
   // Content detection wants `PK\x03\x04` at offset 0; the engine now finds the
   // archive by its end record as zipfile does (ZIP_EMBEDDED) and scans it.
   it('flags a .keras archive with a Lambda layer behind a prefix', async () => {
-    const config = {
-      module: 'keras',
-      class_name: 'Sequential',
-      config: {
-        name: 's',
-        layers: [
-          {
-            module: 'keras.layers',
-            class_name: 'Lambda',
-            config: {
-              name: 'x',
-              function: {
-                class_name: '__lambda__',
-                config: { code: 'AA==' },
-              },
-            },
-          },
-        ],
-      },
-    };
-    const members = [
-      {
-        name: 'metadata.json',
-        data: Buffer.from('{"keras_version":"3.11.3"}'),
-      },
-      { name: 'config.json', data: Buffer.from(JSON.stringify(config)) },
-    ];
-    const plain = await scan(buildZip(members), 'model.keras');
+    const plain = await scan(buildZip(KERAS_LAMBDA_MEMBERS), 'model.keras');
     expect(highs(plain)).toContain('KERAS_LAMBDA'); // the same bytes without the prefix
-    const z = buildZip(members, {
+    const z = buildZip(KERAS_LAMBDA_MEMBERS, {
       prefix: Buffer.from('#!/bin/sh\nexit 0\n'),
     });
     const r = await scan(z, 'model.keras');

@@ -8,35 +8,14 @@
 // the same bytes with CPython 3.9.18, 3.11.7, 3.12.1 and 3.13.0 (is_zipfile
 // True, every member read back) unless a test says otherwise.
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { findEmbeddedZip } from '../../src/scan/zip/embedded.js';
 import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
-import { buildZip } from './helpers/zip-builder.js';
+import { buildZip, shiftLocalOffsets } from './helpers/zip-builder.js';
+import { KERAS_LAMBDA_MEMBERS, tarOf } from './helpers/keras-lambda.js';
 
-const lambdaConfig = {
-  module: 'keras',
-  class_name: 'Sequential',
-  config: {
-    name: 's',
-    layers: [
-      {
-        module: 'keras.layers',
-        class_name: 'Lambda',
-        config: {
-          name: 'x',
-          function: { class_name: '__lambda__', config: { code: 'AA==' } },
-        },
-      },
-    ],
-  },
-};
-const kerasMembers = [
-  { name: 'metadata.json', data: Buffer.from('{"keras_version":"3.11.3"}') },
-  { name: 'config.json', data: Buffer.from(JSON.stringify(lambdaConfig)) },
-];
 const PREFIX = Buffer.from('#!/bin/sh\nexit 0\n');
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
@@ -46,17 +25,6 @@ const highs = (r: FileScanResult): string[] =>
   r.findings
     .filter((f) => severityAtLeast(f.severity, 'high'))
     .map((f) => f.ruleId);
-
-async function tarOf(files: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<void>((res) => p.on('end', () => res()));
-  for (const f of files) p.entry({ name: f.name }, f.data);
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 /** Offsets of the central entries of `z` (a zip whose end record is its last 22 bytes). */
 function centralEntries(z: Buffer): number[] {
@@ -108,7 +76,7 @@ describe('red team: embedded zip bypasses', () => {
     // zipfile never reads the entry counts: _RealGetContents walks the
     // directory `while total < size_cd`, so both members are listed and read.
     // findEmbeddedZip returned undefined on count === 0 ("empty archive").
-    const z = Buffer.concat([PREFIX, buildZip(kerasMembers)]);
+    const z = Buffer.concat([PREFIX, buildZip(KERAS_LAMBDA_MEMBERS)]);
     z.writeUInt16LE(0, z.length - 22 + 8);
     z.writeUInt16LE(0, z.length - 22 + 10);
     expect(highs(await scan(z, 'model.keras'))).toContain('KERAS_LAMBDA');
@@ -118,7 +86,7 @@ describe('red team: embedded zip bypasses', () => {
     // concat = -1000: zipfile only refuses a negative directory start, not a
     // negative shift. findEmbeddedZip returned undefined on shift < 0.
     const z = negativeShift(
-      Buffer.concat([PREFIX, buildZip(kerasMembers)]),
+      Buffer.concat([PREFIX, buildZip(KERAS_LAMBDA_MEMBERS)]),
       1000,
     );
     expect((await findEmbeddedZip(bufferSource(z)))?.shift).toBe(
@@ -132,7 +100,7 @@ describe('red team: embedded zip bypasses', () => {
     // directory past the end record, re-seats the directory but not the local
     // headers, and reports ZIP_MALFORMED / ZIP_ENTRY_OUT_OF_BOUNDS (medium)
     // for members zipfile reads fine (numpy.load takes the same path for .npz).
-    const z = negativeShift(buildZip(kerasMembers), 1000);
+    const z = negativeShift(buildZip(KERAS_LAMBDA_MEMBERS), 1000);
     const r = await scan(z, 'model.keras');
     expect(highs(r)).toContain('KERAS_LAMBDA');
   });
@@ -149,7 +117,7 @@ describe('red team: embedded zip bypasses', () => {
     const comment = Buffer.concat([Buffer.alloc(56, 0x20), loc]);
     const z = Buffer.concat([
       PREFIX,
-      withLastEntryComment(buildZip(kerasMembers), comment),
+      withLastEntryComment(buildZip(KERAS_LAMBDA_MEMBERS), comment),
     ]);
     expect((await findEmbeddedZip(bufferSource(z)))?.shift).toBe(PREFIX.length);
     expect(highs(await scan(z, 'model.keras'))).toContain('KERAS_LAMBDA');
@@ -162,7 +130,7 @@ describe('red team: embedded zip bypasses', () => {
     // (absolute offsets after a prefix). findEmbeddedZip only looked 56 bytes
     // before the locator. Checked by grafting the fixed _EndRecData64 onto
     // 3.11.7 (stock 3.11.7 refuses these bytes).
-    const z = buildZip(kerasMembers, { prefix: PREFIX, zip64: true });
+    const z = buildZip(KERAS_LAMBDA_MEMBERS, { prefix: PREFIX, zip64: true });
     const rec = z.length - 22 - 20 - 56;
     const extensible = Buffer.alloc(64, 0x41);
     const out = Buffer.concat([
@@ -185,21 +153,14 @@ describe('red team: embedded zip bypasses', () => {
     // shift do), but m's own scan finds no local header inside m (medium).
     // CPython 3.9.18, 3.11.7 and 3.12.1 load it; 3.13.0 refuses it ("Overlapped
     // entries": it bounds the last member by the directory's start).
-    const zip = buildZip(kerasMembers);
+    const zip = buildZip(KERAS_LAMBDA_MEMBERS);
     const e = zip.length - 22;
     const cdStart = e - zip.readUInt32LE(e + 12);
     const local = zip.subarray(0, cdStart);
     const m = Buffer.from(zip.subarray(cdStart));
     const nData = 512 + Math.ceil(m.length / 512) * 512 + 512;
     const delta = nData - 512;
-    for (let p = 0, k = 0; k < kerasMembers.length; k++) {
-      m.writeUInt32LE(m.readUInt32LE(p + 42) + delta, p + 42);
-      p +=
-        46 +
-        m.readUInt16LE(p + 28) +
-        m.readUInt16LE(p + 30) +
-        m.readUInt16LE(p + 32);
-    }
+    shiftLocalOffsets(m, 0, KERAS_LAMBDA_MEMBERS.length, delta);
     m.writeUInt32LE(0, m.length - 22 + 16);
     const t = await tarOf([
       { name: 'm', data: m },
@@ -213,7 +174,7 @@ describe('red team: embedded zip bypasses', () => {
 
 describe('red team: embedded zip checks that hold', () => {
   it('scans an archive with absolute offsets after a prefix (shift 0, first local header not at 0)', async () => {
-    const z = buildZip(kerasMembers, { prefix: PREFIX });
+    const z = buildZip(KERAS_LAMBDA_MEMBERS, { prefix: PREFIX });
     const found = await findEmbeddedZip(bufferSource(z));
     expect(found?.shift).toBe(0);
     expect(found?.firstLocalHeader).toBe(PREFIX.length);
@@ -225,7 +186,7 @@ describe('red team: embedded zip checks that hold', () => {
     // end record in the last, the end record's directory offset set so that
     // zipfile's shift is 512: the shift lies before the last member, so that
     // member's range does not cover the archive and the skip does not apply.
-    const zip = buildZip(kerasMembers);
+    const zip = buildZip(KERAS_LAMBDA_MEMBERS);
     const e = zip.length - 22;
     const cdStart = e - zip.readUInt32LE(e + 12);
     const local = zip.subarray(0, cdStart);
@@ -244,7 +205,10 @@ describe('red team: embedded zip checks that hold', () => {
 
   it('scans a .keras after a tar member that is itself prefix + zip (nested member, own check)', async () => {
     const t = await tarOf([
-      { name: 'm', data: Buffer.concat([PREFIX, buildZip(kerasMembers)]) },
+      {
+        name: 'm',
+        data: Buffer.concat([PREFIX, buildZip(KERAS_LAMBDA_MEMBERS)]),
+      },
     ]);
     expect(highs(await scan(t, 'model.keras'))).toContain('KERAS_LAMBDA');
   });
@@ -262,7 +226,7 @@ describe('red team: embedded zip checks that hold', () => {
     const npy = Buffer.concat([npyPre, Buffer.from(`${h}\n`), Buffer.alloc(4)]);
     const gz = gzipSync(Buffer.from('hello'));
     for (const prefix of [gguf, npy, gz]) {
-      const z = Buffer.concat([prefix, buildZip(kerasMembers)]);
+      const z = Buffer.concat([prefix, buildZip(KERAS_LAMBDA_MEMBERS)]);
       expect(highs(await scan(z, 'model.keras'))).toContain('KERAS_LAMBDA');
     }
   });

@@ -124,3 +124,26 @@ export function buildZip(
     comment,
   ]);
 }
+
+/**
+ * Adds `delta` to the local header offset of each of the `count` central
+ * entries that start at `cdStart` in `buf` (in place); returns where the
+ * directory's entries end.
+ */
+export function shiftLocalOffsets(
+  buf: Buffer,
+  cdStart: number,
+  count: number,
+  delta: number,
+): number {
+  let p = cdStart;
+  for (let i = 0; i < count; i++) {
+    buf.writeUInt32LE(buf.readUInt32LE(p + 42) + delta, p + 42);
+    p +=
+      46 +
+      buf.readUInt16LE(p + 28) +
+      buf.readUInt16LE(p + 30) +
+      buf.readUInt16LE(p + 32);
+  }
+  return p;
+}
