@@ -316,8 +316,9 @@ async function scanEmbeddedZip(
 /**
  * The bytes of `source` an embedded archive spans as zipfile reads it
  * (`archive` is {@link archiveView}'s): its directory and end record, and
- * every member's local header and data; `undefined` when a member has no
- * readable local header or data (its extent is then unknown).
+ * every member's local header and data; `undefined` when that is not known
+ * (a member with no readable local header or data, more entries than the
+ * reader lists, or records another reader reads otherwise).
  */
 async function archiveExtent(
   archive: ByteSource,
@@ -325,7 +326,14 @@ async function archiveExtent(
 ): Promise<{ start: number; end: number } | undefined> {
   const { readZipDirectory } = await import('./zip/reader.js');
   const listed = await readZipDirectory(archive);
-  if (listed === undefined) return undefined;
+  // Not listed whole, or read otherwise by another reader: not known.
+  if (
+    listed === undefined ||
+    listed.anomalies.some(
+      (a) => a.ruleId === 'ZIP_AMBIGUOUS' || a.ruleId === 'SCAN_LIMIT_EXCEEDED',
+    )
+  )
+    return undefined;
   let start = found.directory;
   let end = found.endRecord + 22;
   for (const e of listed.entries) {
