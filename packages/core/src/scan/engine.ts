@@ -233,9 +233,81 @@ async function dispatch(
       break search;
     }
   }
+  let found = claimed !== undefined;
   if (claimed === undefined || !ZIP_SCANNER_IDS.has(claimed.id))
-    return (await scanEmbeddedZip(source, ctx, state)) || claimed !== undefined;
-  return true;
+    found = (await scanEmbeddedZip(source, ctx, state)) || found;
+  if (
+    claimed !== undefined &&
+    !TAR_SCANNER_IDS.has(claimed.id) &&
+    (await isTarHead(head))
+  )
+    await scanAlsoAsTar(source, head, ctx, state);
+  return found;
+}
+
+/** Scanners that read a file as a tar archive. */
+const TAR_SCANNER_IDS: ReadonlySet<string> = new Set([
+  'tar',
+  'pytorch-legacy-tar',
+]);
+
+/**
+ * Whether the first block is a header tarfile reads (its checksum), checked
+ * cheaply first: most formats hold something else at bytes 148–155.
+ */
+async function isTarHead(head: Buffer): Promise<boolean> {
+  if (head.length < 512) return false;
+  for (let i = 148; i < 156; i++) {
+    const c = head[i] as number;
+    if (c > 0x7f && !(i === 148 && (c === 0x80 || c === 0xff))) return false;
+  }
+  const { isTarHeader } = await import('./archive/tar-scanner.js');
+  return isTarHeader(head.subarray(0, 512));
+}
+
+/**
+ * A file another scanner claimed whose first block is also a tar header
+ * (a tar whose first member's name is a pickle): `tarfile`, and torch's
+ * legacy loader, read it as the archive, so it is scanned as one too.
+ */
+async function scanAlsoAsTar(
+  source: ByteSource,
+  head: Buffer,
+  ctx: ScanContext,
+  state: FileState,
+): Promise<void> {
+  const label = '<tar archive>';
+  ctx.report({
+    ruleId: 'ARCHIVE_TAR_POLYGLOT',
+    severity: 'medium',
+    message:
+      "the file reads as another format and also as a tar archive (Python's tarfile, torch's legacy loader): it was scanned as both",
+  });
+  if (ctx.depth + 1 > state.limits.maxNestingDepth) {
+    reportIncomplete(ctx, {
+      limit: 'maxNestingDepth',
+      value: state.limits.maxNestingDepth,
+      message: 'nested deeper than the nesting limit',
+      member: [label],
+    });
+    return;
+  }
+  const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
+  for (const scanner of state.scanners) {
+    if (!TAR_SCANNER_IDS.has(scanner.id)) continue;
+    let accepted: boolean;
+    try {
+      accepted = await scanner.detect(head, source);
+    } catch {
+      accepted = false;
+    }
+    if (accepted) {
+      await runScanner(scanner, source, inner, state);
+      return;
+    }
+  }
+  const { TarArchiveScanner } = await import('./archive/tar-scanner.js');
+  await runScanner(TarArchiveScanner, source, inner, state);
 }
 
 /**

@@ -318,6 +318,13 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'Do not load the file; re-create the archive with a standard tool.',
   ),
   rule(
+    'ARCHIVE_TAR_POLYGLOT',
+    'medium',
+    'file is also a tar archive',
+    "The file was read as another format (a pickle, say), but its first block is also a tar header that Python's tarfile and torch's legacy loader accept: a tar whose first member's name is a pickle. It is scanned as the tar as well, and the archive's findings are reported under the member `<tar archive>`.",
+    'Find out why the file carries a second format; re-create it with the tool that wrote the model.',
+  ),
+  rule(
     'ZIP_EMBEDDED',
     'medium',
     'zip archive inside another format',

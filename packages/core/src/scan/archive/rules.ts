@@ -87,7 +87,7 @@ export const ARCHIVE_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'high',
     title: 'tar readers disagree on the members',
     description:
-      'Some tar readers see a member that others do not: a member header after the end-of-archive marker (read by `tar --ignore-zeros` and readers that skip zero blocks, not by tarfile or GNU tar), or a valid header where readers that skip the data a directory, link or device entry declares (tar-stream, node-tar), or that ignore a pax size, look for the next member. The hidden member is scanned, but an archive shaped this way is built to show a scanner one thing and a loader another.',
+      'Some tar readers see a member that others do not: a member header after the end-of-archive marker (read by `tar --ignore-zeros` and readers that skip zero blocks, not by tarfile or GNU tar), or a valid header where readers that skip the data a directory, link or device entry declares (tar-stream, node-tar), or that ignore a pax size, look for the next member; or a member whose pax `GNU.sparse.size` or `GNU.sparse.realsize` (with no sparse map) makes tarfile read more or fewer bytes than the header size, over the headers after it (the member is scanned as far as either reads). The hidden member is scanned, but an archive shaped this way is built to show a scanner one thing and a loader another.',
     remediation: 'Do not extract the archive; rebuild it with one tar tool.',
   },
   {

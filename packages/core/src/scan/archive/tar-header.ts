@@ -81,12 +81,33 @@ export function tarNumber(b: Buffer, start: number, end: number): number {
       throw new TarHeaderError('number out of range');
     return Number(n);
   }
-  const text = nts(b, start, end).trim();
+  // tarfile's nti: the text up to a nul, ASCII, `int(text.strip() or "0", 8)`,
+  // which takes Python's whitespace around it, a sign, a `0o` prefix and
+  // underscores between digits.
+  const end0 = b.indexOf(0, start);
+  const raw = b.subarray(start, end0 < 0 || end0 > end ? end : end0);
+  if (raw.some((c) => c > 0x7f))
+    throw new TarHeaderError('invalid number field');
+  const text = pyStrip(raw.toString('latin1'));
   if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarHeaderError('invalid number field');
-  const n = Number.parseInt(text, 8);
+  const m = /^([+-]?)(?:0[oO]_?)?([0-7](?:_?[0-7])*)$/.exec(text);
+  if (m === null) throw new TarHeaderError('invalid number field');
+  const n = Number.parseInt((m[2] as string).replace(/_/g, ''), 8);
   if (!Number.isSafeInteger(n)) throw new TarHeaderError('number out of range');
-  return n;
+  return m[1] === '-' ? -n : n;
+}
+
+/** Python's `str.strip()` on ASCII: blanks, \t \n \v \f \r and \x1c–\x1f. */
+const PY_SPACE = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20,
+]);
+
+function pyStrip(text: string): string {
+  let a = 0;
+  let b = text.length;
+  while (a < b && PY_SPACE.has(text.charCodeAt(a))) a++;
+  while (b > a && PY_SPACE.has(text.charCodeAt(b - 1))) b--;
+  return text.slice(a, b);
 }
 
 /** True when every byte is zero (an end-of-archive block). */
@@ -95,15 +116,23 @@ export function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
+/** Bytes other than octal digits and nul that tarfile's number parsing accepts in a field. */
+const CHECKSUM_CHARS: ReadonlySet<number> = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x2b, 0x2d, 0x5f,
+  0x6f, 0x4f,
+]);
+
 /** The checksum check of tarfile: stored value equals the unsigned or the signed byte sum. */
 export function checksumOk(block: Buffer): boolean {
   // Cheap pre-check (used when searching garbage for the next header): the
-  // field is octal digits, blanks and nuls, or base-256.
+  // field holds only what tarfile's number parsing can take (octal digits,
+  // nuls, Python whitespace, a sign, `_`, the `o` of `0o`), or base-256.
   const f = block[148] as number;
   if (f !== 0x80 && f !== 0xff) {
     for (let i = 148; i < 156; i++) {
       const c = block[i] as number;
-      if (!(c === 0 || c === 0x20 || (c >= 0x30 && c <= 0x37))) return false;
+      if (!(c === 0 || (c >= 0x30 && c <= 0x37) || CHECKSUM_CHARS.has(c)))
+        return false;
     }
   }
   let stored: number;

@@ -149,6 +149,12 @@ interface Resolved {
 }
 
 const PAX_SPARSE = /^GNU\.sparse\./;
+/**
+ * The sparse 0.0 keywords as tarfile before 3.11.10 / 3.12.6 matches them:
+ * a regular expression whose dots match any byte (`GNUxsparse.offset`).
+ */
+const LOOSE_OFFSET = /^GNU.sparse.offset$/s;
+const LOOSE_NUMBYTES = /^GNU.sparse.numbytes$/s;
 
 function applyPax(r: Resolved, records: Iterable<[string, string]>): void {
   for (const [k, v] of records) {
@@ -156,7 +162,8 @@ function applyPax(r: Resolved, records: Iterable<[string, string]>): void {
     else if (k === 'linkpath') r.linkname = v;
     else if (k === 'size') r.paxSize = paxInt(v) ?? 0;
     else if (k === 'GNU.sparse.name') r.name = v;
-    if (PAX_SPARSE.test(k)) r.sparse.push([k, v]);
+    if (PAX_SPARSE.test(k) || LOOSE_OFFSET.test(k) || LOOSE_NUMBYTES.test(k))
+      r.sparse.push([k, v]);
   }
 }
 
@@ -607,6 +614,26 @@ class TarWalk {
         `ignores the pax size of ${name} (${r.paxSize}) and uses the header's (${h.size})`,
       );
 
+    // GNU.sparse.size or .realsize with no sparse map tarfile applies: it
+    // takes the member's size from them (_apply_pax_info) but the next
+    // header's place from the header's size, so the member reads over the
+    // headers and padding after it. Scanned to the longer of the two.
+    let readable = stored;
+    if (segments === undefined) {
+      for (const [k, v] of r.sparse) {
+        if (k !== 'GNU.sparse.size' && k !== 'GNU.sparse.realsize') continue;
+        const n = paxInt(v);
+        if (n === undefined || n === stored) continue;
+        this.ctx.report({
+          ruleId: 'ARCHIVE_TAR_DIFFERENTIAL',
+          severity: 'high',
+          offset: pos,
+          message: `tar member ${name}: tarfile reads ${n} bytes (${k}, no sparse map), GNU tar ${stored}`,
+          evidence: { name, keyword: k, tarfile: n, header: stored },
+        });
+        readable = Math.max(readable, n);
+      }
+    }
     const available = Math.max(0, this.source.size - dataStart);
     if (stored > available)
       this.malformed(
@@ -616,7 +643,7 @@ class TarWalk {
     const data = sliceSource(
       this.source,
       dataStart,
-      Math.min(stored, available),
+      Math.min(readable, available),
     );
     if (segments !== undefined && realSize !== undefined)
       await this.scanSparse(name, pos, data, segments, realSize);
@@ -671,10 +698,10 @@ class TarWalk {
         nums = parts.map((p) => paxInt(p) ?? Number.NaN);
       } else {
         const offsets = r.sparse
-          .filter(([k]) => k === 'GNU.sparse.offset')
+          .filter(([k]) => LOOSE_OFFSET.test(k))
           .map(([, v]) => paxInt(v) ?? Number.NaN);
         const counts = r.sparse
-          .filter(([k]) => k === 'GNU.sparse.numbytes')
+          .filter(([k]) => LOOSE_NUMBYTES.test(k))
           .map(([, v]) => paxInt(v) ?? Number.NaN);
         nums = [];
         for (let i = 0; i < Math.min(offsets.length, counts.length); i++)
@@ -873,12 +900,16 @@ export async function listTarMembers(
   return members;
 }
 
-/** True when the block looks like a tar header: `ustar` magic or a valid v7 checksum. */
+/**
+ * True when the block looks like a tar header: `ustar` magic, or a checksum
+ * tarfile accepts (any name, an empty one included: a pax global header
+ * needs none) on a block that is not all zeros.
+ */
 export function isTarHeader(block: Buffer): boolean {
   if (block.length < TAR_BLOCK) return false;
   if (block.toString('latin1', 257, 262) === 'ustar') return true;
-  if (block[0] === 0) return false;
-  return checksumOk(block.subarray(0, TAR_BLOCK));
+  const header = block.subarray(0, TAR_BLOCK);
+  return !isZeroBlock(header) && checksumOk(header);
 }
 
 function detectTar(head: Buffer): boolean {
