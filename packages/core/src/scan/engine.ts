@@ -245,6 +245,11 @@ async function dispatch(
   return found;
 }
 
+/** Bytes tarfile's number parsing can take: octal digits, nul, Python whitespace, a sign, `_`, the `o` of `0o`. */
+const TAR_NUMBER_BYTES: ReadonlySet<number> = new Set(
+  Buffer.from('01234567\0\t\n\v\f\r\x1c\x1d\x1e\x1f +-_oO', 'latin1'),
+);
+
 /** Scanners that read a file as a tar archive. */
 const TAR_SCANNER_IDS: ReadonlySet<string> = new Set([
   'tar',
@@ -257,10 +262,10 @@ const TAR_SCANNER_IDS: ReadonlySet<string> = new Set([
  */
 async function isTarHead(head: Buffer): Promise<boolean> {
   if (head.length < 512) return false;
-  for (let i = 148; i < 156; i++) {
-    const c = head[i] as number;
-    if (c > 0x7f && !(i === 148 && (c === 0x80 || c === 0xff))) return false;
-  }
+  const first = head[148] as number;
+  if (first !== 0x80 && first !== 0xff)
+    for (let i = 148; i < 156; i++)
+      if (!TAR_NUMBER_BYTES.has(head[i] as number)) return false;
   const { isTarHeader } = await import('./archive/tar-scanner.js');
   return isTarHeader(head.subarray(0, 512));
 }
