@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// Known gaps of the legacy Keras `.h5` heuristic (keras-scanner.ts): the
+// `model_config` attribute is found by searching the first 16 MiB for a JSON
+// object that starts with `{"class_name"`, not by reading HDF5. Keras 3
+// loads a Lambda layer from a legacy `.h5` (its safe mode is not applied on
+// that path), so each `it.fails` below is a bypass, left open this stop:
+// closing it needs the attribute read from the HDF5 structure (or the
+// whole file searched for any object holding "class_name").
+import { describe, expect, it } from 'vitest';
+import { scanSource } from '../../../src/scan/engine.js';
+import { bufferSource } from '../../../src/scan/source.js';
+import { severityAtLeast } from '../../../src/scan/types.js';
+import { LAMBDA_CONFIG } from '../helpers/keras-lambda.js';
+
+const HDF5 = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** `value` with `class_name` moved after the other keys of every object. */
+function classNameLast(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(classNameLast);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value as Record<string, unknown>);
+  for (const [k, v] of entries)
+    if (k !== 'class_name') out[k] = classNameLast(v);
+  for (const [k, v] of entries) if (k === 'class_name') out[k] = v;
+  return out;
+}
+
+async function highs(bytes: Buffer): Promise<string[]> {
+  const r = await scanSource(bufferSource(bytes), 'model.h5');
+  return r.findings
+    .filter((f) => severityAtLeast(f.severity, 'high'))
+    .map((f) => f.ruleId);
+}
+
+describe('legacy Keras .h5: the heuristic config search', () => {
+  it('finds a Lambda layer in a config that starts with class_name', async () => {
+    const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
+    const file = Buffer.concat([HDF5, Buffer.alloc(1024), config]);
+    expect(await highs(file)).toContain('KERAS_LAMBDA');
+  });
+
+  it.fails(
+    'finds a Lambda layer in a config whose first key is not class_name',
+    async () => {
+      // json.loads does not care about key order: class_name last in every
+      // object.
+      const config = Buffer.from(JSON.stringify(classNameLast(LAMBDA_CONFIG)));
+      const file = Buffer.concat([HDF5, Buffer.alloc(1024), config]);
+      expect(await highs(file)).not.toEqual([]);
+    },
+  );
+
+  it.fails(
+    'finds a Lambda layer in a config after 16 benign decoy objects',
+    async () => {
+      // The search stops after 16 objects that start with class_name.
+      const decoy = Buffer.from(
+        JSON.stringify({ class_name: 'Dense', config: { units: 1 } }),
+      );
+      const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
+      const file = Buffer.concat([
+        HDF5,
+        ...new Array<Buffer>(16).fill(decoy),
+        config,
+      ]);
+      expect(await highs(file)).not.toEqual([]);
+    },
+  );
+
+  it.fails(
+    'finds a Lambda layer in a config stored past the first 16 MiB',
+    async () => {
+      // h5py stores a str attribute in a global heap collection, which can
+      // lie after the weights.
+      const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
+      const file = Buffer.concat([
+        HDF5,
+        Buffer.alloc(17 * 1024 * 1024),
+        config,
+      ]);
+      expect(await highs(file)).not.toEqual([]);
+    },
+  );
+});
