@@ -163,6 +163,10 @@ export const SCANNERS: FormatScanner[] = [
  */
 export const FALLBACK_SCANNERS: FormatScanner[] = [
   lazyScanner(
+    'keras-h5-userblock',
+    async () => (await import('./keras/index.js')).KerasH5UserBlockScanner,
+  ),
+  lazyScanner(
     'pickle-text',
     async () => (await import('./pickle/scanner.js')).TEXT_PICKLE_SCANNER,
   ),

@@ -43,7 +43,10 @@ describe('lazy scanner registry', () => {
       'tar',
       'nemo-config',
     ]);
-    expect(FALLBACK_SCANNERS.map((s) => s.id)).toEqual(['pickle-text']);
+    expect(FALLBACK_SCANNERS.map((s) => s.id)).toEqual([
+      'keras-h5-userblock',
+      'pickle-text',
+    ]);
   });
 
   it('every entry loads the scanner of its id', async () => {

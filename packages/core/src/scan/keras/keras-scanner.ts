@@ -6,14 +6,14 @@
  * object (no HDF5 library is used).
  */
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
-import { readRange } from '../archive/byte-source.js';
 import { zipDirectoryOf } from '../zip/zip-directory-of.js';
 import { scanZipArchive } from '../archive/zip-scanner.js';
 import { reportIncomplete } from '../incomplete.js';
 import { reportKerasConfig } from './report-keras-config.js';
+import { findH5Configs } from './h5-config-search.js';
 
-/** How much of an .h5 file is searched for model_config. */
-const H5_SEARCH_BYTES = 16 * 1024 * 1024;
+/** Largest JSON object read from an .h5 file (a model_config is a few MB at most). */
+const H5_OBJECT_BYTES = 64 * 1024 * 1024;
 const HDF5_SIGNATURE = Buffer.from([
   0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a,
 ]);
@@ -63,81 +63,98 @@ export const KerasScanner: FormatScanner = Object.freeze({
   },
 });
 
-/** End of the balanced JSON object starting at `start`, or -1 (string-aware brace matching). */
-function objectEnd(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b) depth++;
-    else if (c === 0x7d && --depth === 0) return i + 1;
-  }
-  return -1;
-}
-
 function detectH5(head: Buffer): boolean {
-  // Keras writes the superblock at 0. HDF5 also allows it after a user block
-  // (512, 1024, … bytes), but a signature there is as likely a member of
-  // another container, so only offset 0 is claimed.
+  // Keras writes the superblock at 0.
   return head.length >= 8 && head.subarray(0, 8).equals(HDF5_SIGNATURE);
 }
 
 /**
- * Scanner for legacy Keras `.h5` (HDF5) files. Heuristic: the first 16 MiB are
- * searched for `{"class_name"` objects (the `model_config` attribute) and each
- * balanced JSON object found is walked. A weights-only HDF5 file has none and
- * yields no finding.
+ * HDF5 (h5py, so keras.models.load_model) also finds the superblock after a
+ * user block of 512, 1024, 2048, … bytes. Such a file is claimed only when
+ * no other format does (a fallback): a signature there may as well be a
+ * member of another container, which its own scanner reads.
+ */
+async function detectH5UserBlock(
+  head: Buffer,
+  source: ByteSource,
+): Promise<boolean> {
+  for (let at = 512; at + 8 <= source.size; at *= 2) {
+    const bytes =
+      at + 8 <= head.length
+        ? head.subarray(at, at + 8)
+        : await source.read(at, 8);
+    if (bytes.equals(HDF5_SIGNATURE)) return true;
+  }
+  return false;
+}
+
+/**
+ * Scanner for legacy Keras `.h5` (HDF5) files. Heuristic: the whole file is
+ * searched for `"class_name"` keys and the outermost JSON object around each
+ * (the `model_config` attribute, wherever HDF5 stored it) is walked
+ * ({@link findH5Configs}). A weights-only HDF5 file has none and yields no
+ * finding.
  */
 export const KerasH5Scanner: FormatScanner = Object.freeze({
   id: 'keras-h5',
   detect: detectH5,
-  async scan(source: ByteSource, ctx: ScanContext): Promise<void> {
-    ctx.recognise('hdf5');
-    const window = await readRange(
-      source,
-      0,
-      Math.min(source.size, H5_SEARCH_BYTES),
-    );
-    // latin1 keeps one character per byte, so string offsets are file offsets.
-    const text = window.toString('latin1');
-    let from = 0;
-    let found = 0;
-    for (;;) {
-      const start = text.indexOf('{"class_name"', from);
-      if (start < 0 || found >= 16) break;
-      const end = objectEnd(text, start);
-      if (end < 0 && source.size <= H5_SEARCH_BYTES) {
+  scan: scanH5,
+});
+
+/** {@link KerasH5Scanner} for an HDF5 file behind a user block (a fallback scanner). */
+export const KerasH5UserBlockScanner: FormatScanner = Object.freeze({
+  id: 'keras-h5-userblock',
+  detect: detectH5UserBlock,
+  scan: scanH5,
+});
+
+async function scanH5(source: ByteSource, ctx: ScanContext): Promise<void> {
+  ctx.recognise('hdf5');
+  let found = 0;
+  for await (const hit of findH5Configs(source, {
+    maxObjectBytes: Math.min(ctx.limits.maxMemberBytes, H5_OBJECT_BYTES),
+    maxTotalBytes: ctx.limits.maxMemberBytes,
+  })) {
+    if (ctx.signal?.aborted === true) return;
+    switch (hit.kind) {
+      case 'object':
+        found++;
+        if (found === 1) ctx.recognise('keras-h5');
+        reportKerasConfig(ctx, hit.bytes, 'model_config', hit.offset);
+        break;
+      case 'unclosed':
         ctx.report({
           ruleId: 'KERAS_MALFORMED',
           severity: 'high',
-          offset: start,
+          offset: hit.offset,
           message: 'model_config json is not closed before the end of the file',
         });
         break;
-      }
-      if (end < 0) {
-        // The rest of the object lies past the searched window: not read.
-        reportIncomplete(ctx, {
-          limit: 'h5-search-window',
-          value: H5_SEARCH_BYTES,
-          offset: start,
-          message: `model_config json is not closed within the first ${H5_SEARCH_BYTES} bytes`,
+      case 'no-object':
+        ctx.report({
+          ruleId: 'KERAS_MALFORMED',
+          severity: 'high',
+          offset: hit.offset,
+          message:
+            'a "class_name" key outside any json object that can be read',
         });
         break;
-      }
-      found++;
-      if (found === 1) ctx.recognise('keras-h5');
-      reportKerasConfig(
-        ctx,
-        window.subarray(start, end),
-        'model_config',
-        start,
-      );
-      from = end;
+      case 'too-large':
+        reportIncomplete(ctx, {
+          limit: 'h5-config-bytes',
+          value: hit.limit,
+          offset: hit.offset,
+          message: `a json object around "class_name" is larger than ${hit.limit} bytes: not read`,
+        });
+        break;
+      case 'budget':
+        reportIncomplete(ctx, {
+          limit: 'maxMemberBytes',
+          value: hit.limit,
+          offset: hit.offset,
+          message: `more than ${hit.limit} bytes of json objects around "class_name": the rest not read`,
+        });
+        break;
     }
-  },
-});
+  }
+}

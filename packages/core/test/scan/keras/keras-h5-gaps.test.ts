@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Known gaps of the legacy Keras `.h5` heuristic (keras-scanner.ts): the
-// `model_config` attribute is found by searching the first 16 MiB for a JSON
-// object that starts with `{"class_name"`, not by reading HDF5. Keras 3
-// loads a Lambda layer from a legacy `.h5` (its safe mode is not applied on
-// that path), so each `it.fails` below is a bypass, left open this stop:
-// closing it needs the attribute read from the HDF5 structure (or the
-// whole file searched for any object holding "class_name").
+// The legacy Keras `.h5` config search (keras-scanner.ts, h5-config-search.ts).
+// Keras 3 loads a Lambda layer from a legacy `.h5` (its safe mode is not
+// applied on that path). The search looked for objects that start with
+// `{"class_name"`, 16 of them at most, in the first 16 MiB of a file with
+// the HDF5 signature at byte 0; each case below was a bypass of that
+// (written as `it.fails`, now passing): it now reads the whole file for
+// `"class_name"` keys, takes the outermost object around each, has a byte
+// budget instead of a count, and finds the signature after a user block.
 import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../../src/scan/engine.js';
 import { bufferSource } from '../../../src/scan/source.js';
@@ -40,46 +41,40 @@ describe('legacy Keras .h5: the heuristic config search', () => {
     expect(await highs(file)).toContain('KERAS_LAMBDA');
   });
 
-  it.fails(
-    'finds a Lambda layer in a config whose first key is not class_name',
-    async () => {
-      // json.loads does not care about key order: class_name last in every
-      // object.
-      const config = Buffer.from(JSON.stringify(classNameLast(LAMBDA_CONFIG)));
-      const file = Buffer.concat([HDF5, Buffer.alloc(1024), config]);
-      expect(await highs(file)).not.toEqual([]);
-    },
-  );
+  it('finds a Lambda layer in a config whose first key is not class_name', async () => {
+    // json.loads does not care about key order: class_name last in every
+    // object.
+    const config = Buffer.from(JSON.stringify(classNameLast(LAMBDA_CONFIG)));
+    const file = Buffer.concat([HDF5, Buffer.alloc(1024), config]);
+    expect(await highs(file)).not.toEqual([]);
+  });
 
-  it.fails(
-    'finds a Lambda layer in a config after 16 benign decoy objects',
-    async () => {
-      // The search stops after 16 objects that start with class_name.
-      const decoy = Buffer.from(
-        JSON.stringify({ class_name: 'Dense', config: { units: 1 } }),
-      );
-      const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
-      const file = Buffer.concat([
-        HDF5,
-        ...new Array<Buffer>(16).fill(decoy),
-        config,
-      ]);
-      expect(await highs(file)).not.toEqual([]);
-    },
-  );
+  it('finds a Lambda layer in a config after 16 benign decoy objects', async () => {
+    // The search stops after 16 objects that start with class_name.
+    const decoy = Buffer.from(
+      JSON.stringify({ class_name: 'Dense', config: { units: 1 } }),
+    );
+    const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
+    const file = Buffer.concat([
+      HDF5,
+      ...new Array<Buffer>(16).fill(decoy),
+      config,
+    ]);
+    expect(await highs(file)).not.toEqual([]);
+  });
 
-  it.fails(
-    'finds a Lambda layer in a config stored past the first 16 MiB',
-    async () => {
-      // h5py stores a str attribute in a global heap collection, which can
-      // lie after the weights.
-      const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
-      const file = Buffer.concat([
-        HDF5,
-        Buffer.alloc(17 * 1024 * 1024),
-        config,
-      ]);
-      expect(await highs(file)).not.toEqual([]);
-    },
-  );
+  it('finds a Lambda layer in an HDF5 file behind a user block', async () => {
+    // h5py finds the superblock at 512, 1024, 2048, … bytes.
+    const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
+    const file = Buffer.concat([Buffer.alloc(2048, 0x20), HDF5, config]);
+    expect(await highs(file)).toContain('KERAS_LAMBDA');
+  });
+
+  it('finds a Lambda layer in a config stored past the first 16 MiB', async () => {
+    // h5py stores a str attribute in a global heap collection, which can
+    // lie after the weights.
+    const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
+    const file = Buffer.concat([HDF5, Buffer.alloc(17 * 1024 * 1024), config]);
+    expect(await highs(file)).not.toEqual([]);
+  });
 });
