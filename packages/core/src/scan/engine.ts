@@ -17,8 +17,13 @@ import {
 import { PICKLE_POLICY_SETTING } from './settings.js';
 import { FALLBACK_SCANNERS, SCANNERS } from './registry.js';
 import { ruleInfo } from './rules.js';
-import { INCOMPLETE_RULE_IDS, reportIncomplete } from './incomplete.js';
+import {
+  INCOMPLETE_RULE_IDS,
+  incompleteFinding,
+  reportIncomplete,
+} from './incomplete.js';
 import { openFileSource, sliceOrigin } from './source.js';
+import { hdf5AfterUserBlock } from './keras/hdf5-signature.js';
 import {
   archiveView,
   findEmbeddedZip,
@@ -126,7 +131,21 @@ function makeContext(
     ...(state.signal !== undefined ? { signal: state.signal } : {}),
     report(f: FindingInput): void {
       if (state.closed === true) return;
-      if (state.findings.length >= MAX_FINDINGS_PER_FILE) return;
+      if (state.findings.length >= MAX_FINDINGS_PER_FILE) {
+        // Findings past the cap are dropped, a high one among them perhaps:
+        // the file then counts as not fully scanned (once).
+        if (state.findings.length === MAX_FINDINGS_PER_FILE)
+          state.findings.push({
+            ...incompleteFinding({
+              limit: 'maxFindings',
+              value: MAX_FINDINGS_PER_FILE,
+              message: `more than ${MAX_FINDINGS_PER_FILE} findings: the rest were not kept`,
+            }),
+            file: state.file,
+            member: [],
+          });
+        return;
+      }
       const { member: sub, ...rest } = f;
       state.findings.push({
         ...rest,
@@ -242,7 +261,39 @@ async function dispatch(
     (await isTarHead(head))
   )
     await scanAlsoAsTar(source, head, ctx, state);
+  // HDF5 behind a user block that another format's bytes fill (a pickle):
+  // h5py, so keras.models.load_model, finds it there.
+  if (
+    claimed !== undefined &&
+    !claimed.id.startsWith('keras-h5') &&
+    (await hdf5AfterUserBlock(head, source))
+  ) {
+    const h5 = state.fallback.find((s) => s.id === 'keras-h5-userblock');
+    if (h5 !== undefined)
+      await scanAlso(h5, '<hdf5 after a user block>', source, ctx, state);
+  }
   return found;
+}
+
+/** Scans `source` with `scanner` as well, its findings under the member `label`. */
+async function scanAlso(
+  scanner: FormatScanner,
+  label: string,
+  source: ByteSource,
+  ctx: ScanContext,
+  state: FileState,
+): Promise<void> {
+  if (ctx.depth + 1 > state.limits.maxNestingDepth) {
+    reportIncomplete(ctx, {
+      limit: 'maxNestingDepth',
+      value: state.limits.maxNestingDepth,
+      message: 'nested deeper than the nesting limit',
+      member: [label],
+    });
+    return;
+  }
+  const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
+  await runScanner(scanner, source, inner, state);
 }
 
 /** Bytes tarfile's number parsing can take: octal digits, nul, Python whitespace, a sign, `_`, the `o` of `0o`. */

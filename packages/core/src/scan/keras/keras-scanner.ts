@@ -10,13 +10,12 @@ import { zipDirectoryOf } from '../zip/zip-directory-of.js';
 import { scanZipArchive } from '../archive/zip-scanner.js';
 import { reportIncomplete } from '../incomplete.js';
 import { reportKerasConfig } from './report-keras-config.js';
+import { jsonBudget, parseBoundedJson } from '../bounded-json.js';
 import { findH5Configs } from './h5-config-search.js';
+import { HDF5_SIGNATURE, hdf5AfterUserBlock } from './hdf5-signature.js';
 
 /** Largest JSON object read from an .h5 file (a model_config is a few MB at most). */
 const H5_OBJECT_BYTES = 64 * 1024 * 1024;
-const HDF5_SIGNATURE = Buffer.from([
-  0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a,
-]);
 
 async function detectKeras(head: Buffer, source: ByteSource): Promise<boolean> {
   if (head.length < 4 || head.readUInt32LE(0) !== 0x04034b50) return false;
@@ -69,26 +68,6 @@ function detectH5(head: Buffer): boolean {
 }
 
 /**
- * HDF5 (h5py, so keras.models.load_model) also finds the superblock after a
- * user block of 512, 1024, 2048, … bytes. Such a file is claimed only when
- * no other format does (a fallback): a signature there may as well be a
- * member of another container, which its own scanner reads.
- */
-async function detectH5UserBlock(
-  head: Buffer,
-  source: ByteSource,
-): Promise<boolean> {
-  for (let at = 512; at + 8 <= source.size; at *= 2) {
-    const bytes =
-      at + 8 <= head.length
-        ? head.subarray(at, at + 8)
-        : await source.read(at, 8);
-    if (bytes.equals(HDF5_SIGNATURE)) return true;
-  }
-  return false;
-}
-
-/**
  * Scanner for legacy Keras `.h5` (HDF5) files. Heuristic: the whole file is
  * searched for `"class_name"` keys and the outermost JSON object around each
  * (the `model_config` attribute, wherever HDF5 stored it) is walked
@@ -101,12 +80,35 @@ export const KerasH5Scanner: FormatScanner = Object.freeze({
   scan: scanH5,
 });
 
-/** {@link KerasH5Scanner} for an HDF5 file behind a user block (a fallback scanner). */
+/**
+ * {@link KerasH5Scanner} for an HDF5 file behind a user block, claimed only
+ * when no other format does (a fallback scanner): a signature there may as
+ * well be a member of another container, which its own scanner reads. The
+ * engine also scans a file another format claimed this way.
+ */
 export const KerasH5UserBlockScanner: FormatScanner = Object.freeze({
   id: 'keras-h5-userblock',
-  detect: detectH5UserBlock,
+  detect: hdf5AfterUserBlock,
   scan: scanH5,
 });
+
+/** Whether `bytes` parse as JSON with a `class_name` key somewhere (however it is spelled). */
+function hasClassName(bytes: Buffer, ctx: ScanContext): boolean {
+  const parsed = parseBoundedJson(bytes, jsonBudget(ctx.limits), {
+    python: true,
+  });
+  if (!parsed.ok) return false;
+  const stack: unknown[] = [parsed.value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) stack.push(...(v as unknown[]));
+    else if (v !== null && typeof v === 'object') {
+      if (Object.hasOwn(v, 'class_name')) return true;
+      stack.push(...Object.values(v as Record<string, unknown>));
+    }
+  }
+  return false;
+}
 
 async function scanH5(source: ByteSource, ctx: ScanContext): Promise<void> {
   ctx.recognise('hdf5');
@@ -114,6 +116,7 @@ async function scanH5(source: ByteSource, ctx: ScanContext): Promise<void> {
   for await (const hit of findH5Configs(source, {
     maxObjectBytes: Math.min(ctx.limits.maxMemberBytes, H5_OBJECT_BYTES),
     maxTotalBytes: ctx.limits.maxMemberBytes,
+    isConfig: (bytes) => hasClassName(bytes, ctx),
   })) {
     if (ctx.signal?.aborted === true) return;
     switch (hit.kind) {
