@@ -132,14 +132,18 @@ function makeContext(
     report(f: FindingInput): void {
       if (state.closed === true) return;
       if (state.findings.length >= MAX_FINDINGS_PER_FILE) {
-        // Findings past the cap are dropped, a high one among them perhaps:
-        // the file then counts as not fully scanned (once).
-        if (state.findings.length === MAX_FINDINGS_PER_FILE)
+        // Findings past the cap are dropped; a high one among them makes
+        // the file count as not fully scanned (reported once), so that a
+        // flood of low findings cannot hide it.
+        if (
+          state.findings.length === MAX_FINDINGS_PER_FILE &&
+          severityAtLeast(f.severity, 'high')
+        )
           state.findings.push({
             ...incompleteFinding({
               limit: 'maxFindings',
               value: MAX_FINDINGS_PER_FILE,
-              message: `more than ${MAX_FINDINGS_PER_FILE} findings: the rest were not kept`,
+              message: `more than ${MAX_FINDINGS_PER_FILE} findings, a ${f.severity} ${f.ruleId} among those not kept`,
             }),
             file: state.file,
             member: [],
