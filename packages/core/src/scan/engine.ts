@@ -287,6 +287,20 @@ async function scanAlso(
   ctx: ScanContext,
   state: FileState,
 ): Promise<void> {
+  const inner = innerContext(ctx, state, label);
+  if (inner !== undefined) await runScanner(scanner, source, inner, state);
+}
+
+/**
+ * The context of a second reading of the current bytes, reported under the
+ * member `label`; `undefined`, with the nesting limit reported, when it
+ * would nest too deep.
+ */
+function innerContext(
+  ctx: ScanContext,
+  state: FileState,
+  label: string,
+): ScanContext | undefined {
   if (ctx.depth + 1 > state.limits.maxNestingDepth) {
     reportIncomplete(ctx, {
       limit: 'maxNestingDepth',
@@ -294,10 +308,28 @@ async function scanAlso(
       message: 'nested deeper than the nesting limit',
       member: [label],
     });
-    return;
+    return undefined;
   }
-  const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
-  await runScanner(scanner, source, inner, state);
+  return makeContext(state, [...ctx.member, label], ctx.depth + 1);
+}
+
+/** The first scanner among `ids` (in `state.scanners`' order, but `except`) that accepts `source`. */
+async function firstAccepting(
+  ids: ReadonlySet<string>,
+  head: Buffer,
+  source: ByteSource,
+  state: FileState,
+  except?: string,
+): Promise<FormatScanner | undefined> {
+  for (const scanner of state.scanners) {
+    if (!ids.has(scanner.id) || scanner.id === except) continue;
+    try {
+      if (await scanner.detect(head, source)) return scanner;
+    } catch {
+      // A detector that fails on hostile bytes does not claim them.
+    }
+  }
+  return undefined;
 }
 
 /** Bytes tarfile's number parsing can take: octal digits, nul, Python whitespace, a sign, `_`, the `o` of `0o`. */
@@ -343,31 +375,12 @@ async function scanAlsoAsTar(
     message:
       "the file reads as another format and also as a tar archive (Python's tarfile, torch's legacy loader): it was scanned as both",
   });
-  if (ctx.depth + 1 > state.limits.maxNestingDepth) {
-    reportIncomplete(ctx, {
-      limit: 'maxNestingDepth',
-      value: state.limits.maxNestingDepth,
-      message: 'nested deeper than the nesting limit',
-      member: [label],
-    });
-    return;
-  }
-  const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
-  for (const scanner of state.scanners) {
-    if (!TAR_SCANNER_IDS.has(scanner.id)) continue;
-    let accepted: boolean;
-    try {
-      accepted = await scanner.detect(head, source);
-    } catch {
-      accepted = false;
-    }
-    if (accepted) {
-      await runScanner(scanner, source, inner, state);
-      return;
-    }
-  }
-  const { TarArchiveScanner } = await import('./archive/tar-scanner.js');
-  await runScanner(TarArchiveScanner, source, inner, state);
+  const inner = innerContext(ctx, state, label);
+  if (inner === undefined) return;
+  const scanner =
+    (await firstAccepting(TAR_SCANNER_IDS, head, source, state)) ??
+    (await import('./archive/tar-scanner.js')).TarArchiveScanner;
+  await runScanner(scanner, source, inner, state);
 }
 
 /**
@@ -412,36 +425,17 @@ async function scanEmbeddedZip(
     offset: start,
     evidence: { shift: found.shift, endRecord: found.endRecord },
   });
-  if (ctx.depth + 1 > state.limits.maxNestingDepth) {
-    reportIncomplete(ctx, {
-      limit: 'maxNestingDepth',
-      value: state.limits.maxNestingDepth,
-      message: 'nested deeper than the nesting limit',
-      member: [label],
-    });
-    return true;
-  }
-  const inner = makeContext(state, [...ctx.member, label], ctx.depth + 1);
+  const inner = innerContext(ctx, state, label);
+  if (inner === undefined) return true;
   const headAt = Math.min(found.firstLocalHeader - found.shift, archive.size);
   const head = await archive.read(
     headAt,
     Math.min(4096, archive.size - headAt),
   );
-  for (const scanner of state.scanners) {
-    if (!ZIP_SCANNER_IDS.has(scanner.id) || scanner.id === 'zip') continue;
-    let accepted: boolean;
-    try {
-      accepted = await scanner.detect(head, archive);
-    } catch {
-      accepted = false;
-    }
-    if (accepted) {
-      await runScanner(scanner, archive, inner, state);
-      return true;
-    }
-  }
-  const { ZipArchiveScanner } = await import('./archive/zip-scanner.js');
-  await runScanner(ZipArchiveScanner, archive, inner, state);
+  const scanner =
+    (await firstAccepting(ZIP_SCANNER_IDS, head, archive, state, 'zip')) ??
+    (await import('./archive/zip-scanner.js')).ZipArchiveScanner;
+  await runScanner(scanner, archive, inner, state);
   return true;
 }
 
