@@ -49,9 +49,11 @@ function jsonOutside(c: number): boolean {
  * The start of the outermost JSON object around the end of `buf` (which
  * ends outside any string, as before a key's opening quote), walking back
  * until a byte that JSON text cannot hold: its offset in `buf`, -1 when no
- * object encloses it, -2 when the walk reached the start of `buf` first.
+ * object encloses it, -2 when the walk reached the start of `buf` first
+ * (an object further out may start before it) unless `floor` says nothing
+ * before `buf` is to be read.
  */
-function outermostStart(buf: Buffer): number {
+function outermostStart(buf: Buffer, floor: boolean): number {
   let depth = 0;
   let inString = false;
   let found = -1;
@@ -74,7 +76,7 @@ function outermostStart(buf: Buffer): number {
       else depth--;
     }
   }
-  return found >= 0 ? found : -2;
+  return floor && found >= 0 ? found : -2;
 }
 
 /**
@@ -213,7 +215,8 @@ export async function* findH5Configs(
         const before = await readRange(source, from, at - from);
         // An escape stands inside a string: walk from its opening quote.
         const end = t.key ? before.length : openingQuote(before);
-        s = end < 0 ? -1 : outermostStart(before.subarray(0, end));
+        s =
+          end < 0 ? -1 : outermostStart(before.subarray(0, end), from <= floor);
       }
       if (s < 0) {
         if (t.key)

@@ -63,6 +63,28 @@ describe('legacy Keras .h5: the heuristic config search', () => {
     expect(await highs(file)).not.toEqual([]);
   });
 
+  it('reads a benign config whose first key lies far inside it as one object', async () => {
+    // JSON-legal bytes before the object, and 10 KiB before its first
+    // class_name key: the walk back must reach the object's own start.
+    const config = {
+      config: {
+        name: 'x'.repeat(10_000),
+        layers: [{ config: { units: 1 }, class_name: 'Dense' }],
+      },
+      class_name: 'Sequential',
+    };
+    const file = Buffer.concat([
+      HDF5,
+      Buffer.alloc(8192, 0x20),
+      Buffer.from(JSON.stringify(config)),
+    ]);
+    const r = await scanSource(bufferSource(file), 'model.h5');
+    expect(r.formats).toContain('keras-h5');
+    expect(
+      r.findings.filter((f) => severityAtLeast(f.severity, 'medium')),
+    ).toEqual([]);
+  });
+
   it('finds a Lambda layer in an HDF5 file behind a user block', async () => {
     // h5py finds the superblock at 512, 1024, 2048, … bytes.
     const config = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
