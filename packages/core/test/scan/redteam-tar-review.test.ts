@@ -279,6 +279,18 @@ describe('red team: tar checks that held', () => {
     ).toBe(true);
   });
 
+  it('a negative size (a sign tarfile takes) is an unreadable header, not a loop', async () => {
+    const h = header({ name: 'model.pkl' });
+    h.write('-0000001\0', 124, 'latin1');
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const tar = Buffer.concat([h, pad(EVIL), END]);
+    const r = await scan(tar, 'model.tar');
+    expect(highs(r)).toContain('SCAN_INCOMPLETE');
+  });
+
   it('a hard link to an earlier evil member: the target is scanned', async () => {
     const tar = Buffer.concat([
       member({ name: 'evil.pkl' }, EVIL),

@@ -110,6 +110,13 @@ function pyStrip(text: string): string {
   return text.slice(a, b);
 }
 
+/** A size or offset field: {@link tarNumber}, and not below 0. */
+function tarCount(b: Buffer, start: number, end: number): number {
+  const n = tarNumber(b, start, end);
+  if (n < 0) throw new TarHeaderError('negative size or offset');
+  return n;
+}
+
 /** True when every byte is zero (an end-of-archive block). */
 export function isZeroBlock(block: Buffer): boolean {
   for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
@@ -175,6 +182,9 @@ export function parseHeader(block: Buffer): TarHeader {
   if (!checksumOk(block)) throw new TarHeaderError('bad checksum');
   const rawName = nts(block, 0, 100);
   const size = tarNumber(block, 124, 136);
+  // A sign is a number to tarfile, but a negative size moves its next
+  // header backwards: not a header any tool writes (the walk reports it).
+  if (size < 0) throw new TarHeaderError('negative size');
   // tarfile rejects these fields too when they are not numbers.
   for (const [s, e] of [
     [100, 108],
@@ -194,14 +204,14 @@ export function parseHeader(block: Buffer): TarHeader {
     for (let i = 0; i < 4; i++) {
       const p = 386 + i * 24;
       structs.push([
-        tarNumber(block, p, p + 12),
-        tarNumber(block, p + 12, p + 24),
+        tarCount(block, p, p + 12),
+        tarCount(block, p + 12, p + 24),
       ]);
     }
     sparse = {
       structs,
       extended: block[482] !== 0,
-      realSize: tarNumber(block, 483, 495),
+      realSize: tarCount(block, 483, 495),
     };
   }
   let name = rawName;
@@ -231,8 +241,8 @@ export function parseSparseExtension(block: Buffer): {
   const structs: [number, number][] = [];
   for (let i = 0; i < 21; i++) {
     const p = i * 24;
-    const offset = tarNumber(block, p, p + 12);
-    const numbytes = tarNumber(block, p + 12, p + 24);
+    const offset = tarCount(block, p, p + 12);
+    const numbytes = tarCount(block, p + 12, p + 24);
     if (offset !== 0 && numbytes !== 0) structs.push([offset, numbytes]);
   }
   return { structs, extended: block[504] !== 0 };
