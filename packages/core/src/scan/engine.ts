@@ -24,6 +24,7 @@ import {
 } from './incomplete.js';
 import { openFileSource, sliceOrigin } from './source.js';
 import { hdf5AfterUserBlock } from './keras/hdf5-signature.js';
+import { numberFieldMayParse } from './archive/tar-number.js';
 import {
   archiveView,
   findEmbeddedZip,
@@ -332,11 +333,6 @@ async function firstAccepting(
   return undefined;
 }
 
-/** Bytes tarfile's number parsing can take: octal digits, nul, Python whitespace, a sign, `_`, the `o` of `0o`. */
-const TAR_NUMBER_BYTES: ReadonlySet<number> = new Set(
-  Buffer.from('01234567\0\t\n\v\f\r\x1c\x1d\x1e\x1f +-_oO', 'latin1'),
-);
-
 /** Scanners that read a file as a tar archive. */
 const TAR_SCANNER_IDS: ReadonlySet<string> = new Set([
   'tar',
@@ -348,12 +344,8 @@ const TAR_SCANNER_IDS: ReadonlySet<string> = new Set([
  * cheaply first: most formats hold something else at bytes 148–155.
  */
 async function isTarHead(head: Buffer): Promise<boolean> {
-  if (head.length < 512) return false;
-  const first = head[148] as number;
-  if (first !== 0x80 && first !== 0xff)
-    for (let i = 148; i < 156; i++)
-      if (!TAR_NUMBER_BYTES.has(head[i] as number)) return false;
-  const { isTarHeader } = await import('./archive/tar-scanner.js');
+  if (head.length < 512 || !numberFieldMayParse(head, 148, 156)) return false;
+  const { isTarHeader } = await import('./archive/tar-header.js');
   return isTarHeader(head.subarray(0, 512));
 }
 
@@ -450,8 +442,10 @@ async function archiveExtent(
   archive: ByteSource,
   found: EmbeddedZip,
 ): Promise<{ start: number; end: number } | undefined> {
-  const { readZipDirectory } = await import('./zip/reader.js');
-  const listed = await readZipDirectory(archive);
+  // The same listing the zip scanners' detection takes when the archive is
+  // scanned next (one parse of its directory).
+  const { zipDirectoryOf } = await import('./zip/zip-directory-of.js');
+  const listed = await zipDirectoryOf(archive);
   // Not listed whole, or read otherwise by another reader: not known.
   if (
     listed === undefined ||

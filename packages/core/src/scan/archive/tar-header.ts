@@ -6,6 +6,7 @@
  * prefix, GNU old sparse structures, pax records and the GNU sparse 1.0 map.
  * Pure functions over buffers; every length is checked before use.
  */
+import { numberFieldMayParse } from './tar-number.js';
 
 /** Size of a tar block. */
 export const TAR_BLOCK: number = 512;
@@ -123,25 +124,10 @@ export function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
-/** Bytes other than octal digits and nul that tarfile's number parsing accepts in a field. */
-const CHECKSUM_CHARS: ReadonlySet<number> = new Set([
-  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x2b, 0x2d, 0x5f,
-  0x6f, 0x4f,
-]);
-
 /** The checksum check of tarfile: stored value equals the unsigned or the signed byte sum. */
 export function checksumOk(block: Buffer): boolean {
-  // Cheap pre-check (used when searching garbage for the next header): the
-  // field holds only what tarfile's number parsing can take (octal digits,
-  // nuls, Python whitespace, a sign, `_`, the `o` of `0o`), or base-256.
-  const f = block[148] as number;
-  if (f !== 0x80 && f !== 0xff) {
-    for (let i = 148; i < 156; i++) {
-      const c = block[i] as number;
-      if (!(c === 0 || (c >= 0x30 && c <= 0x37) || CHECKSUM_CHARS.has(c)))
-        return false;
-    }
-  }
+  // Cheap pre-check (used when searching garbage for the next header).
+  if (!numberFieldMayParse(block, 148, 156)) return false;
   let stored: number;
   try {
     stored = tarNumber(block, 148, 156);
@@ -157,6 +143,18 @@ export function checksumOk(block: Buffer): boolean {
     signed += c > 127 ? c - 256 : c;
   }
   return stored === unsigned || stored === signed;
+}
+
+/**
+ * True when the block looks like a tar header: `ustar` magic, or a checksum
+ * tarfile accepts (any name, an empty one included: a pax global header
+ * needs none) on a block that is not all zeros.
+ */
+export function isTarHeader(block: Buffer): boolean {
+  if (block.length < TAR_BLOCK) return false;
+  if (block.toString('latin1', 257, 262) === 'ustar') return true;
+  const header = block.subarray(0, TAR_BLOCK);
+  return !isZeroBlock(header) && checksumOk(header);
 }
 
 /** One header block, decoded. */

@@ -40,6 +40,7 @@ import {
   blockCeil,
   checksumOk,
   isKnownType,
+  isTarHeader,
   isZeroBlock,
   META_TYPES,
   nts,
@@ -51,6 +52,8 @@ import {
   typeHasData,
   type TarHeader,
 } from './tar-header.js';
+
+export { isTarHeader };
 
 /** Header blocks of every kind (members, extended headers, sparse extensions) read per archive. */
 export const MAX_TAR_HEADERS = 1_000_000;
@@ -898,18 +901,6 @@ export async function listTarMembers(
     return Promise.resolve();
   }).run();
   return members;
-}
-
-/**
- * True when the block looks like a tar header: `ustar` magic, or a checksum
- * tarfile accepts (any name, an empty one included: a pax global header
- * needs none) on a block that is not all zeros.
- */
-export function isTarHeader(block: Buffer): boolean {
-  if (block.length < TAR_BLOCK) return false;
-  if (block.toString('latin1', 257, 262) === 'ustar') return true;
-  const header = block.subarray(0, TAR_BLOCK);
-  return !isZeroBlock(header) && checksumOk(header);
 }
 
 function detectTar(head: Buffer): boolean {

@@ -12,12 +12,14 @@
  */
 import { sliceSource } from '../source.js';
 import type { ByteSource } from '../types.js';
-
-const EOCD = 0x06054b50;
-const ZIP64_LOCATOR = 0x07064b50;
-const ZIP64_EOCD = 0x06064b50;
-const CENTRAL = 0x02014b50;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+import {
+  CENTRAL,
+  EOCD,
+  u64,
+  ZIP64_EOCD,
+  ZIP64_LOCATOR,
+  zip64Sizes,
+} from './reader.js';
 
 /** Where an archive found by its end record lies in a file. */
 export interface EmbeddedZip {
@@ -34,11 +36,6 @@ export interface EmbeddedZip {
   directory: number;
   /** Offset of the end record. */
   endRecord: number;
-}
-
-function u64(b: Buffer, o: number): number {
-  const v = b.readBigUInt64LE(o);
-  return v > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(v);
 }
 
 /** The directory's size and recorded offset, and where it ends. */
@@ -128,21 +125,18 @@ async function localHeaderOffset(
   at: number,
   entry: Buffer,
 ): Promise<number> {
-  const offset = entry.readUInt32LE(42);
-  if (offset !== 0xffffffff) return offset;
+  const lho = entry.readUInt32LE(42);
+  if (lho !== 0xffffffff) return lho;
   const extra = await source.read(
     at + 46 + entry.readUInt16LE(28),
     entry.readUInt16LE(30),
   );
-  for (let e = 0; e + 4 <= extra.length; e += 4 + extra.readUInt16LE(e + 2)) {
-    if (extra.readUInt16LE(e) !== 0x0001) continue;
-    // The saturated fields in order: size, compressed size, offset.
-    let q = e + 4;
-    if (entry.readUInt32LE(24) === 0xffffffff) q += 8;
-    if (entry.readUInt32LE(20) === 0xffffffff) q += 8;
-    return q + 8 <= extra.length ? u64(extra, q) : offset;
-  }
-  return offset;
+  const fields = {
+    usize: entry.readUInt32LE(24),
+    csize: entry.readUInt32LE(20),
+    lho,
+  };
+  return (zip64Sizes(extra, fields) ?? fields).lho;
 }
 
 /**
