@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { findEmbeddedZip } from '../../src/scan/zip/embedded.js';
-import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import type { FileScanResult } from '../../src/scan/types.js';
 import { buildZip } from './helpers/zip-builder.js';
 import { KERAS_LAMBDA_MEMBERS, tarOf } from './helpers/keras-lambda.js';
+import { ruleIds as ids } from './helpers/findings.js';
 
 /** A protocol 2 pickle that calls `posix.system('id')`. */
 const EVIL = Buffer.from("\x80\x02cposix\nsystem\n(S'id'\ntR.", 'latin1');
@@ -18,11 +19,6 @@ const BENIGN_PICKLE = Buffer.from('\x80\x02N.', 'latin1');
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
   scanSource(bufferSource(data), name);
-
-const ids = (r: FileScanResult, min: 'high' | 'medium' = 'high'): string[] =>
-  r.findings
-    .filter((f) => severityAtLeast(f.severity, min))
-    .map((f) => f.ruleId);
 
 describe('a zip archive after other bytes', () => {
   it('scans a .keras written behind a shell prefix (offsets counted from the archive)', async () => {

@@ -9,9 +9,10 @@ import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
-import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import type { FileScanResult } from '../../src/scan/types.js';
 import { buildZip, shiftLocalOffsets } from './helpers/zip-builder.js';
 import { KERAS_LAMBDA_MEMBERS } from './helpers/keras-lambda.js';
+import { highs } from './helpers/findings.js';
 
 /** A protocol 2 pickle that calls `posix.system('id')`. */
 const EVIL = Buffer.from("\x80\x02cposix\nsystem\n(S'id'\ntR.", 'latin1');
@@ -36,12 +37,6 @@ function objectNpy(body: Buffer): Buffer {
   const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0, 0]);
   pre.writeUInt16LE(h.length, 8);
   return Buffer.concat([pre, Buffer.from(h, 'latin1'), body]);
-}
-
-function highs(r: FileScanResult): string[] {
-  return r.findings
-    .filter((f) => severityAtLeast(f.severity, 'high'))
-    .map((f) => f.ruleId);
 }
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>

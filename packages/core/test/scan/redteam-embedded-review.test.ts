@@ -12,19 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { findEmbeddedZip } from '../../src/scan/zip/embedded.js';
-import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import type { FileScanResult } from '../../src/scan/types.js';
 import { buildZip, shiftLocalOffsets } from './helpers/zip-builder.js';
 import { KERAS_LAMBDA_MEMBERS, tarOf } from './helpers/keras-lambda.js';
+import { highs } from './helpers/findings.js';
 
 const PREFIX = Buffer.from('#!/bin/sh\nexit 0\n');
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
   scanSource(bufferSource(data), name);
-
-const highs = (r: FileScanResult): string[] =>
-  r.findings
-    .filter((f) => severityAtLeast(f.severity, 'high'))
-    .map((f) => f.ruleId);
 
 /** Offsets of the central entries of `z` (a zip whose end record is its last 22 bytes). */
 function centralEntries(z: Buffer): number[] {

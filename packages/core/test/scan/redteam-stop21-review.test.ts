@@ -7,8 +7,9 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
-import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import type { FileScanResult } from '../../src/scan/types.js';
 import { buildZip } from './helpers/zip-builder.js';
+import { highs } from './helpers/findings.js';
 
 /** A protocol 0 body that calls `posix.system('id')`. */
 const CALL = Buffer.from("cposix\nsystem\n(S'id'\ntR.", 'latin1');
@@ -16,12 +17,6 @@ const CALL = Buffer.from("cposix\nsystem\n(S'id'\ntR.", 'latin1');
 /** `PROTO n` then the body. */
 const withProto = (n: number, body: Buffer = CALL): Buffer =>
   Buffer.concat([Buffer.from([0x80, n]), body]);
-
-function highs(r: FileScanResult): string[] {
-  return r.findings
-    .filter((f) => severityAtLeast(f.severity, 'high'))
-    .map((f) => f.ruleId);
-}
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
   scanSource(bufferSource(data), name);

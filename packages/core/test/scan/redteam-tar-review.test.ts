@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import { highs } from './helpers/findings.js';
 
 const BLOCK = 512;
 
@@ -79,12 +80,6 @@ function pax(pairs: [string, string][], type = 'x'): Buffer {
 }
 
 const END = Buffer.alloc(2 * BLOCK);
-
-function highs(r: FileScanResult): string[] {
-  return r.findings
-    .filter((f) => severityAtLeast(f.severity, 'high'))
-    .map((f) => f.ruleId);
-}
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
   scanSource(bufferSource(data), name);

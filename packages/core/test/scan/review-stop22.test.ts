@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scanPaths, scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
-import { severityAtLeast, type FileScanResult } from '../../src/scan/types.js';
+import type { FileScanResult } from '../../src/scan/types.js';
 import { hashModel } from '../../src/manifest/index.js';
 import { worthThreads } from '../../src/manifest/worker-spawn.js';
 import { makeTree, tempDir } from '../helpers/tree.js';
 import { LAMBDA_CONFIG, tarOf } from './helpers/keras-lambda.js';
 import { buildZip } from './helpers/zip-builder.js';
+import { ruleIds as atLeast } from './helpers/findings.js';
 
 const HDF5 = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 const LAMBDA = Buffer.from(JSON.stringify(LAMBDA_CONFIG));
@@ -27,12 +28,6 @@ const EVIL = Buffer.concat([
 
 const scan = (data: Buffer, name: string): Promise<FileScanResult> =>
   scanSource(bufferSource(data), name);
-
-function atLeast(r: FileScanResult, s: 'medium' | 'high'): string[] {
-  return r.findings
-    .filter((f) => severityAtLeast(f.severity, s))
-    .map((f) => f.ruleId);
-}
 
 /** `b` padded with zeros to `n` bytes. */
 const padTo = (b: Buffer, n: number): Buffer =>

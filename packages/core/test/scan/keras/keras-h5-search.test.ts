@@ -12,6 +12,7 @@ import { scanSource } from '../../../src/scan/engine.js';
 import { bufferSource } from '../../../src/scan/source.js';
 import { severityAtLeast } from '../../../src/scan/types.js';
 import { LAMBDA_CONFIG } from '../helpers/keras-lambda.js';
+import { ruleIds } from '../helpers/findings.js';
 
 const HDF5 = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -28,10 +29,7 @@ function classNameLast(value: unknown): unknown {
 }
 
 async function highs(bytes: Buffer): Promise<string[]> {
-  const r = await scanSource(bufferSource(bytes), 'model.h5');
-  return r.findings
-    .filter((f) => severityAtLeast(f.severity, 'high'))
-    .map((f) => f.ruleId);
+  return ruleIds(await scanSource(bufferSource(bytes), 'model.h5'));
 }
 
 describe('legacy Keras .h5: the heuristic config search', () => {
