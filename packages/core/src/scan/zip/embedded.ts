@@ -19,7 +19,7 @@ import {
   ZIP64_EOCD,
   ZIP64_LOCATOR,
   zip64Sizes,
-} from './reader.js';
+} from './records.js';
 
 /** Where an archive found by its end record lies in a file. */
 export interface EmbeddedZip {

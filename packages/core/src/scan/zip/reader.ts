@@ -13,6 +13,14 @@
  */
 import { crc32, inflateRawSync } from 'node:zlib';
 import type { ByteSource, Severity } from '../types.js';
+import {
+  CENTRAL,
+  EOCD,
+  u64,
+  ZIP64_EOCD,
+  ZIP64_LOCATOR,
+  zip64Sizes,
+} from './records.js';
 
 /** One central-directory entry. */
 export interface ZipEntry {
@@ -63,12 +71,7 @@ export interface ZipReadOptions {
   maxEntries?: number;
 }
 
-export const EOCD = 0x06054b50;
-export const ZIP64_LOCATOR = 0x07064b50;
-export const ZIP64_EOCD = 0x06064b50;
-export const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** True when `head` starts with a local header or an empty archive's end record. */
 export function isZipHead(head: Buffer): boolean {
@@ -78,51 +81,6 @@ export function isZipHead(head: Buffer): boolean {
     head[1] === 0x4b &&
     ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))
   );
-}
-
-/** A little-endian 64-bit field, saturated at the largest safe integer. */
-export function u64(b: Buffer, o: number): number {
-  const v = b.readBigUInt64LE(o);
-  return v > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(v);
-}
-
-/** A central entry's 32-bit sizes and local header offset. */
-export interface EntrySizes {
-  usize: number;
-  csize: number;
-  lho: number;
-}
-
-/**
- * The entry's fields with the saturated (0xffffffff) ones taken from its
- * ZIP64 extended information in `extra`, in the order the format gives
- * them; `undefined` when `extra` has no ZIP64 field.
- */
-export function zip64Sizes(
-  extra: Buffer,
-  fields: EntrySizes,
-): EntrySizes | undefined {
-  let out: EntrySizes | undefined;
-  for (let e = 0; e + 4 <= extra.length;) {
-    const id = extra.readUInt16LE(e);
-    const len = extra.readUInt16LE(e + 2);
-    if (id === 0x0001) {
-      out = { ...fields };
-      let q = e + 4;
-      const end = Math.min(extra.length, e + 4 + len);
-      if (out.usize === 0xffffffff && q + 8 <= end) {
-        out.usize = u64(extra, q);
-        q += 8;
-      }
-      if (out.csize === 0xffffffff && q + 8 <= end) {
-        out.csize = u64(extra, q);
-        q += 8;
-      }
-      if (out.lho === 0xffffffff && q + 8 <= end) out.lho = u64(extra, q);
-    }
-    e += 4 + len;
-  }
-  return out;
 }
 
 /**
