@@ -174,8 +174,10 @@ if (
   let shards;
   let shardSize;
   if (args[0] === 'verify') {
+    // A folder too: in shards, its few large files are more ranges.
     const size =
-      stat?.isFile() === true && stat.size >= 16 * 1024 * 1024
+      (stat?.isFile() === true && stat.size >= 16 * 1024 * 1024) ||
+      stat?.isDirectory() === true
         ? bundleShards(
             flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig',
           )
@@ -197,7 +199,8 @@ if (
       2 &&
     (text === undefined || /^[1-9][0-9]*$/.test(text));
   if (threadsUsable && stat !== undefined && (stat.isDirectory() || shards)) {
-    const { prestartHashWorkers } = await import('@modelseal/core/prestart');
+    const { prestartHashWorkers, whenHashWorkersLoaded } =
+      await import('@modelseal/core/prestart');
     const threads =
       text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
     const { large } = prestartHashWorkers(last, {
@@ -208,18 +211,14 @@ if (
       // tree of many files would only be held through that phase.
       fewFilesOnly: args[0] === 'verify',
     });
-    // A large model is held in typed arrays, but V8 would still grow its
-    // young generation (up to 128 MiB on Node 24) while it is hashed: at
-    // 200,000 files that was 40 MiB of the peak (issue 11 item 4). A process
-    // setting of the CLI's own, never the library's; node:v8 costs 3-4 ms to
-    // load, so only for a large model.
     if (large) {
-      const { setFlagsFromString } = await import('node:v8');
-      // verify sets this itself for a large statement, once its modules are
-      // loaded: set here, before they load, it made its peak at 200,000
-      // files vary by up to 9 MiB (more of the loading promoted).
-      if (args[0] !== 'verify')
-        setFlagsFromString('--semi-space-growth-factor=1');
+      const flags = [];
+      // A large model is held in typed arrays, but V8 would still grow its
+      // young generation (up to 128 MiB on Node 24) while it is hashed: at
+      // 200,000 files that was 40 MiB of the peak (issue 11 item 4).
+      // verify sets this itself for a large statement (its peak at 200,000
+      // files varied by up to 9 MiB when it was set before the modules load).
+      if (args[0] !== 'verify') flags.push('--semi-space-growth-factor=1');
       // Nor does digest or verify need V8's optimising compiler: their time
       // is spent in native hashing, and the compiler's code (5.4 MiB of the
       // `node` binary) and memory page in once a loop runs long. An 8 GiB
@@ -227,7 +226,11 @@ if (
       // digest 93 -> 81-88 MiB at the same speed, verify 96-102 -> 92.5-93
       // MiB, its statement decode (JSON work) 40 % slower. Maglev still
       // compiles hot code.
-      if (args[0] !== 'sign') setFlagsFromString('--no-turbofan');
+      if (args[0] !== 'sign') flags.push('--no-turbofan');
+      // Set once the command's modules and the workers' are loaded: a flag
+      // set earlier costs every later compile its code cache (v8-flags.ts).
+      const { deferV8Flags } = await import('../dist/process/v8-flags.js');
+      deferV8Flags(flags, whenHashWorkersLoaded());
     }
   }
 }

@@ -6,7 +6,13 @@
 // V8's own trace: a hot function run at exit is compiled by TurboFan in a
 // small model's process, and only by Maglev in a large one's.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +58,18 @@ describe('V8 settings for a large model', () => {
   it('turns it off for a large model, the path last or right after the command', () => {
     expect(turbofan(['digest', '--threads', '3', wide])).toBe(false);
     expect(turbofan(['digest', wide, '--threads', '3'])).toBe(false);
+  });
+
+  it('turns it off once the hash worker started ahead has loaded (issue 11)', () => {
+    // Two large files: a worker is started ahead, and the setting waits for
+    // it to load (v8-flags.ts); the hashing of 1.5 GiB outlasts that wait.
+    const big = join(dir, 'big');
+    mkdirSync(big);
+    for (const name of ['a.bin', 'b.bin']) {
+      writeFileSync(join(big, name), '');
+      truncateSync(join(big, name), 768 * 1024 * 1024);
+    }
+    expect(turbofan(['digest', big, '--threads', '2'])).toBe(false);
   });
 
   it('turns it off for the verify of a large model, whatever its bundle', () => {

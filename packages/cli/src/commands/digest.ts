@@ -11,6 +11,7 @@ import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { progressReporter } from '../output/progress.js';
 import type { Io } from '../io.js';
+import { commandModulesLoaded } from '../process/v8-flags.js';
 import {
   MODEL_FLAGS,
   OUTPUT_FLAGS,
@@ -62,6 +63,7 @@ export async function digestCommand(
   if (io.signal) options.signal = io.signal;
   let result;
   try {
+    commandModulesLoaded();
     result = await hashModel(modelPath, options);
   } finally {
     progress.done();

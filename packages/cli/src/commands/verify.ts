@@ -21,6 +21,7 @@ import {
 } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
+import { commandModulesLoaded } from '../process/v8-flags.js';
 import { progressReporter } from '../output/progress.js';
 import { fileFlagsOf, refusePrivateKeyFile } from './key-files.js';
 import { withFlagHint } from '../output/errors.js';
@@ -457,6 +458,7 @@ export async function verifyCommand(
   }
   let result: VerifyModelSignatureResult;
   try {
+    commandModulesLoaded();
     result = await verifyModelSignature(options);
   } catch (error) {
     progress.done();

@@ -320,6 +320,9 @@ function hashOnPool(
           case 'progress':
             onBytes(message.bytes);
             break;
+          case 'ready':
+            // Loaded (worker-spawn.ts tracks it); nothing to do here.
+            break;
         }
       });
       worker.on('error', (error: Error) =>

@@ -466,7 +466,12 @@ export type FromWorker =
    */
   | { type: 'batch'; seq: number; hex: string; states?: (string | null)[] }
   | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
-  | { type: 'progress'; bytes: number };
+  | { type: 'progress'; bytes: number }
+  /**
+   * Sent once, when the worker's module is loaded and it listens: from then
+   * on it compiles nothing more before hashing (whenHashWorkersLoaded).
+   */
+  | { type: 'ready' };
 
 /**
  * Marks the worker threads the pool starts (their `argv` and `workerData`):
@@ -485,8 +490,10 @@ if (process.argv[2] === HASH_WORKER_MARK) {
   const threads = createRequire(import.meta.url)(
     'node:worker_threads',
   ) as typeof WorkerThreads;
-  if (threads.parentPort !== null && threads.workerData === HASH_WORKER_MARK)
+  if (threads.parentPort !== null && threads.workerData === HASH_WORKER_MARK) {
     listen(threads.parentPort);
+    threads.parentPort.postMessage({ type: 'ready' } satisfies FromWorker);
+  }
 }
 
 function listen(port: WorkerThreads.MessagePort): void {

@@ -18,6 +18,8 @@ import {
   workersForRanges,
 } from './worker-spawn.js';
 
+export { whenHashWorkersLoaded } from './worker-spawn.js';
+
 /** Options of {@link prestartHashWorkers}. */
 export interface PrestartOptions {
   /** Hashing threads, the calling thread included (as `hashModel`'s `concurrency`). */
@@ -98,23 +100,35 @@ function workersToStart(
       ? shardWorkers(look.bytes, shard, threads)
       : threads - 1;
   }
+  // In shards of a known size, a folder's files are at least as many ranges
+  // as the shards their bytes fill, none larger than a shard (as
+  // WorkerReserve counts them).
+  const shard = options.shards === true ? options.shardSize : undefined;
+  const seen =
+    shard !== undefined && Number.isSafeInteger(shard) && shard > 0
+      ? {
+          ...look,
+          files: Math.max(look.files, Math.ceil(look.bytes / shard)),
+          largest: Math.min(look.largest, shard),
+        }
+      : look;
   // A folder is judged by the files seen: none for small files on two
   // threads, none beyond what the work keeps busy.
-  if (!look.cut)
-    return workersFor(look.files, look.bytes, threads, look.largest);
+  if (!seen.cut)
+    return workersFor(seen.files, seen.bytes, threads, seen.largest);
   // A look cut short before two files (a tree wide in folders) cannot
   // judge their size: started, as for any large tree.
-  if (look.files < 2) return threads - 1;
+  if (seen.files < 2) return threads - 1;
   // More files than the look saw, how many is not known: judged by those
   // seen, as if they were all (none for small files on two threads, none
   // that would not pay for its start, large files among them bounding the
   // rest). A larger tree gets the workers it needs while it is listed
   // (WorkerReserve), which starts the ones still missing.
   return workersFor(
-    look.files,
-    look.bytes,
+    seen.files,
+    seen.bytes,
     threads,
-    look.bytes >= INLINE_BYTES ? look.largest : undefined,
+    seen.bytes >= INLINE_BYTES ? seen.largest : undefined,
   );
 }
 

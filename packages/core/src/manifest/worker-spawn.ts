@@ -233,13 +233,51 @@ export function spawnHashWorker(): Worker {
       Worker: typeof Worker;
     }
   ).Worker;
-  return new workerClass(workerURL(), {
+  const worker = new workerClass(workerURL(), {
     argv: [HASH_WORKER_MARK],
     workerData: HASH_WORKER_MARK,
     // A worker holds one 1 MiB buffer and one batch: a small young
     // generation keeps each isolate's heap a few MiB (issue 11 item 4).
     resourceLimits: { maxYoungGenerationSizeMb: 2 },
   });
+  trackLoading(worker);
+  return worker;
+}
+
+/** Workers started whose module is not loaded yet. */
+const loading = new Set<Worker>();
+/** Called when {@link loading} empties. */
+let onLoaded: (() => void)[] = [];
+
+function trackLoading(worker: Worker): void {
+  loading.add(worker);
+  const settle = (): void => {
+    worker.off('message', onMessage);
+    worker.off('exit', settle);
+    if (!loading.delete(worker) || loading.size > 0) return;
+    const waiting = onLoaded;
+    onLoaded = [];
+    for (const resolve of waiting) resolve();
+  };
+  const onMessage = (message: { type?: unknown } | null): void => {
+    if (message?.type === 'ready') settle();
+  };
+  worker.on('message', onMessage);
+  worker.once('exit', settle);
+}
+
+/**
+ * Resolves once every hash worker started so far has loaded its module (or
+ * ended): at once when none is loading. For a process that changes V8's
+ * flags at run time (`v8.setFlagsFromString`): V8 then rejects the code
+ * caches made under the old flags, and a worker still loading compiles
+ * Node's internals from source instead, about 45 ms more CPU on the 2-core
+ * machine (docs/performance.md). Never rejects; a worker that never loads
+ * leaves it pending.
+ */
+export function whenHashWorkersLoaded(): Promise<void> {
+  if (loading.size === 0) return Promise.resolve();
+  return new Promise((resolve) => onLoaded.push(resolve));
 }
 
 /** Workers started ahead by {@link prestartHashWorkers}, not yet taken. */

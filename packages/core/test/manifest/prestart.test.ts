@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
 import { WorkerReserve } from '../../src/manifest/hash-pool.js';
-import { prestartHashWorkers } from '../../src/manifest/prestart.js';
+import {
+  prestartHashWorkers,
+  whenHashWorkersLoaded,
+} from '../../src/manifest/prestart.js';
 import {
   HASH_WORKER_MARK,
   packTasks,
@@ -210,6 +213,57 @@ describe('prestartHashWorkers', () => {
     expect(
       prestartHashWorkers(file, { concurrency: 16, shards: true }).workers,
     ).toBe(15);
+  });
+
+  it('a folder of one large file in shards of a known size starts workers by its shards', () => {
+    const MiB = 1024 * 1024;
+    const dir = join(tempDir(), 'one-in-folder');
+    mkdirSync(dir);
+    sparse(join(dir, 'model.safetensors'), 1024 * MiB);
+    // Whole files: one range, no worker.
+    expect(prestartHashWorkers(dir, { concurrency: 16 }).workers).toBe(0);
+    // Four shards of 256 MiB: a worker for each but the first (as for the file itself).
+    expect(
+      prestartHashWorkers(dir, {
+        concurrency: 16,
+        shards: true,
+        shardSize: 256 * MiB,
+      }).workers,
+    ).toBe(3);
+    endPrestartedWorkers();
+    // Shards of an unknown size: the files as they are.
+    expect(
+      prestartHashWorkers(dir, { concurrency: 16, shards: true }).workers,
+    ).toBe(0);
+  });
+
+  it('tells when the workers started have loaded their module', async () => {
+    // Workers of the tests before, ended, may still be going away.
+    await whenHashWorkersLoaded();
+    // None loading: at once.
+    let none = false;
+    void whenHashWorkersLoaded().then(() => (none = true));
+    await Promise.resolve();
+    expect(none).toBe(true);
+    const dir = join(tempDir(), 'loading');
+    mkdirSync(dir);
+    for (let i = 0; i < 3; i++)
+      sparse(join(dir, `f${i}.bin`), 512 * 1024 * 1024);
+    expect(prestartHashWorkers(dir, { concurrency: 3 }).workers).toBe(2);
+    let loaded = false;
+    const wait = whenHashWorkersLoaded().then(() => (loaded = true));
+    // A worker cannot load within the call that started it.
+    await Promise.resolve();
+    expect(loaded).toBe(false);
+    await wait;
+    expect(prestartedWorkers()).toBe(2);
+    // A worker ended before it loads settles it too.
+    endPrestartedWorkers();
+    prestartHashWorkers(dir, { concurrency: 3 });
+    expect(prestartedWorkers()).toBe(2);
+    const ended = whenHashWorkersLoaded();
+    endPrestartedWorkers();
+    await ended;
   });
 
   it('a waiting worker that fails is marked dead, not an uncaught error', async () => {
