@@ -164,6 +164,7 @@ try {
   const subpaths = [
     '',
     'manifest',
+    'manifest/hash',
     'prestart',
     'bundle',
     'sign',

@@ -81,6 +81,13 @@ describe('CLI import graph', () => {
     expect(r.packages).not.toContain('@napi-rs/blake-hash');
     // Nor the audit module, without an audit log.
     expect(r.own.filter((m) => m.startsWith('core/audit/'))).toEqual([]);
+    // Nor the statement codec and the checks (@modelseal/core/manifest/hash),
+    // but for --json.
+    expect(r.own).not.toContain('core/manifest/statement.js');
+    expect(r.own).not.toContain('core/manifest/check-model.js');
+    expect(loaded(['digest', model, '--json']).own).toContain(
+      'core/manifest/statement.js',
+    );
   });
 
   it('digest of a small model starts no worker thread and loads no node:v8', () => {

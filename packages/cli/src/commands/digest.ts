@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { resolve } from 'node:path';
 import { DEFAULT_SIGNATURE_NAME } from '@modelseal/core/constants';
-import {
-  encodeStatement,
-  hashModel,
-  resourceCount,
-} from '@modelseal/core/manifest';
+import { hashModel, resourceCount } from '@modelseal/core/manifest/hash';
 import { safeJSONStringify, safeText } from '@modelseal/core/output';
 import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -80,7 +76,9 @@ export async function digestCommand(
       ...(await fileSha256Of(manifest)),
     });
   if (parsed.values.json === true) {
-    // The values exactly as `sign` would write them into the statement.
+    // The values exactly as `sign` would write them into the statement (the
+    // statement codec is loaded only here).
+    const { encodeStatement } = await import('@modelseal/core/manifest');
     const statement = JSON.parse(
       encodeStatement(manifest).toString('utf8'),
     ) as {

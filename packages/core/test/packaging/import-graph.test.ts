@@ -5,7 +5,7 @@
 // real process (a load hook), not on timings. Runs against dist (`pnpm build`).
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,8 +36,16 @@ function loaded(code: string): { modules: number; packages: string[] } {
   };
 }
 
+/** The file the package's exports map gives a subpath. */
+const EXPORTS = (
+  JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')) as {
+    exports: Record<string, { default: string }>;
+  }
+).exports;
 const entry = (sub: string): string =>
-  JSON.stringify(join(DIST, sub, 'index.js'));
+  JSON.stringify(
+    join(DIST, '..', EXPORTS[sub === '.' ? '.' : `./${sub}`]!.default),
+  );
 
 describe('import graph', () => {
   it('the hook sees a heavy package when it is loaded (control)', () => {
@@ -49,6 +57,7 @@ describe('import graph', () => {
   for (const sub of [
     '.',
     'manifest',
+    'manifest/hash',
     'bundle',
     'sign',
     'verify',
@@ -66,6 +75,31 @@ describe('import graph', () => {
       expect(r.packages.filter((p) => HEAVY.includes(p))).toEqual([]);
     });
   }
+
+  it('the hashing subpath loads neither the statement codec nor the checks', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        HOOK,
+        '--input-type=module',
+        '-e',
+        `await import(${entry('manifest/hash')});`,
+      ],
+      { encoding: 'utf8' },
+    );
+    const line = out.split('\n').find((l) => l.startsWith('LOADED '))!;
+    const own = (JSON.parse(line.slice('LOADED '.length)) as { own: string[] })
+      .own;
+    expect(own).toContain('core/manifest/hash-model.js');
+    for (const heavy of [
+      'core/manifest/statement.js',
+      'core/manifest/check-model.js',
+      'core/manifest/compare.js',
+      'core/manifest/index.js',
+    ])
+      expect(own).not.toContain(heavy);
+  });
 
   it('key signing and verification with sha256 load no heavy package; keyless loads @sigstore/sign', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ms-graph-'));
