@@ -107,11 +107,18 @@ export class WorkerReserve {
       tasks = Math.max(files, Math.ceil(bytes / shard));
       if (biggest !== undefined) biggest = Math.min(biggest, shard);
     }
+    // As many as the model listed so far needs, unless it would need fewer
+    // at twice the size: many small files come to be paced by the calling
+    // thread, which lists and hands out each one, and take fewer workers
+    // the more there are (4,096 files of 4 KiB: 6 workers on 16 threads;
+    // 8,192 or more: 3), and a worker started cannot be taken back. The
+    // pool starts any still missing when the listing ends.
     // Workers already started ahead (prestartHashWorkers) count.
-    const count =
-      workersFor(tasks, bytes, threads, biggest) -
-      this.spawned -
-      prestartedWorkers();
+    const wanted = Math.min(
+      workersFor(tasks, bytes, threads, biggest),
+      workersFor(2 * tasks, 2 * bytes, threads, biggest),
+    );
+    const count = wanted - this.spawned - prestartedWorkers();
     for (let i = 0; i < count; i++) {
       const worker = spawnHashWorker();
       // A worker waiting here must not keep the process alive, nor end it

@@ -355,6 +355,31 @@ describe('WorkerReserve', () => {
       await Promise.all(taken.map((w) => w.terminate()));
     }
   });
+
+  it('starts no more workers for small files than twice as many would take (16 threads)', async () => {
+    const KiB = 1024;
+    const reserve = new WorkerReserve(16);
+    const taken = [];
+    try {
+      // The walk asks at each doubling: 1,024, 2,048, 4,096 files of 4 KiB.
+      // The rule alone gives 2, 4 and 6 workers, and 3 from 8,192 files on:
+      // a worker started cannot be taken back, so the reserve goes by the
+      // fewer of now and twice the size.
+      for (const files of [1024, 2048, 4096])
+        reserve.start(files, files * 4 * KiB, 4 * KiB);
+      for (let w = reserve.take(); w; w = reserve.take()) taken.push(w);
+      expect(taken).toHaveLength(4);
+      expect(workersFor(20_000, 20_000 * 4 * KiB, 16, 4 * KiB)).toBe(3);
+      // Large files are unchanged: as many as the files keep busy now.
+      const large = new WorkerReserve(16);
+      large.start(8, 8 * 512 * MiB, 512 * MiB);
+      for (let w = large.take(); w; w = large.take()) taken.push(w);
+      expect(taken).toHaveLength(4 + 7);
+    } finally {
+      reserve.close();
+      await Promise.all(taken.map((w) => w.terminate()));
+    }
+  });
 });
 
 describe('the packed batch a worker receives', () => {
