@@ -47,7 +47,7 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$work/key.pem" 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in "$work/key.pem" -out "$work/key8.pem"
 openssl ec -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
 cat > esm.mjs <<JS
-const subs = ['', '/manifest', '/prestart', '/bundle', '/sign', '/verify', '/verify/model', '/scan/engine', '/trust', '/scan', '/load', '/attest', '/audit', '/diff'];
+const subs = ['', '/manifest', '/manifest/hash', '/prestart', '/bundle', '/sign', '/verify', '/verify/model', '/scan/engine', '/trust', '/scan', '/load', '/attest', '/audit', '/diff'];
 for (const s of subs) {
   const m = await import('@modelseal/core' + s);
   console.log('  import @modelseal/core' + s + ': ' + Object.keys(m).length + ' exports');
@@ -74,7 +74,14 @@ import { verifyModelSignature, type VerifyModelSignatureResult } from '@modelsea
 import { scanPaths, type ScanReport } from '@modelseal/core/scan';
 import { verifyModel, type VerifiedModel } from '@modelseal/core/load';
 import { isModelSealError } from '@modelseal/core';
+import { hashModel as hashOnly, type HashModelResult } from '@modelseal/core/manifest/hash';
+import { prestartHashWorkers, whenHashWorkersLoaded, whenHashingStarts, whenListingStarts } from '@modelseal/core/prestart';
 const opts: HashModelOptions = { hashAlgorithm: 'sha256' };
+export async function g(): Promise<HashModelResult> {
+  prestartHashWorkers('.', { shards: true, shardSize: 1 << 30 });
+  await Promise.race([whenListingStarts(), whenHashingStarts(), whenHashWorkersLoaded()]);
+  return hashOnly('.', opts);
+}
 const s: SignModelOptions = { method: 'key', modelPath: '.', signaturePath: 'x.sig', privateKey: 'k.pem' };
 export async function f(): Promise<[unknown, VerifyModelSignatureResult, ScanReport, VerifiedModel, boolean]> {
   return [await hashModel('.', opts), await verifyModelSignature({ method: 'key', modelPath: '.', bundlePath: 'x.sig', publicKey: 'p.pem' }),

@@ -61,25 +61,26 @@ function flagValue(name) {
 
 /**
  * Whether the bundle at `path` says its model was hashed in shards, and of
- * what size (0 when it does not say): a peek at a small bundle (one
- * file's), before anything is verified, only to start workers ahead. A
+ * what size (0 when it does not say): a peek at a bundle of at most
+ * `limit` bytes, before anything is verified, only to start workers ahead. A
  * bundle that lies costs workers started for nothing or late, never a
  * check: the command verifies it all. Undefined when not in shards.
  */
-function bundleShards(path) {
+function bundleShards(path, limit) {
   let fd;
   try {
     // Non-blocking: a FIFO must not wait for a writer (no effect on files).
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    if (!fstatSync(fd).isFile()) return undefined;
-    // At most 1 MiB, whatever the file does meanwhile.
-    const bytes = Buffer.alloc(1024 * 1024 + 1);
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > limit) return undefined;
+    // At most `limit` bytes, whatever the file does meanwhile.
+    const bytes = Buffer.alloc(limit + 1);
     let length = 0;
     for (let n; length < bytes.length; length += n) {
       n = readSync(fd, bytes, length, bytes.length - length, length);
       if (n === 0) break;
     }
-    if (length > 1024 * 1024) return undefined;
+    if (length > limit) return undefined;
     const payload = /"payload"\s*:\s*"([A-Za-z0-9+/=]{1,1400000})"/.exec(
       bytes.toString('latin1', 0, length),
     );
@@ -174,20 +175,27 @@ if (
   let shards;
   let shardSize;
   if (args[0] === 'verify') {
-    // A folder too: in shards, its few large files are more ranges.
+    // A folder too: in shards, its few large files are more ranges (a
+    // bundle of a few files is a few KiB; one of many files starts no
+    // worker ahead anyway, so it is not read).
+    const bundle =
+      flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig';
     const size =
-      (stat?.isFile() === true && stat.size >= 16 * 1024 * 1024) ||
-      stat?.isDirectory() === true
-        ? bundleShards(
-            flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig',
-          )
-        : undefined;
+      stat?.isFile() === true && stat.size >= 16 * 1024 * 1024
+        ? bundleShards(bundle, 1024 * 1024)
+        : stat?.isDirectory() === true
+          ? bundleShards(bundle, 256 * 1024)
+          : undefined;
     shards = size !== undefined;
     if (size) shardSize = size;
   } else {
     shards = args.some((a) => /^--shard[-_]size(=|$)/.test(a));
-    const text = flagValue('--shard-size');
-    if (text !== undefined && /^[1-9][0-9]{0,14}$/.test(text))
+    const text = flagValue('--shard-size') ?? flagValue('--shard_size');
+    if (
+      text !== undefined &&
+      /^[1-9][0-9]*$/.test(text) &&
+      Number.isSafeInteger(Number(text))
+    )
       shardSize = Number(text);
   }
   // --threads N as the command reads it; given twice or not a number, the
@@ -199,8 +207,12 @@ if (
       2 &&
     (text === undefined || /^[1-9][0-9]*$/.test(text));
   if (threadsUsable && stat !== undefined && (stat.isDirectory() || shards)) {
-    const { prestartHashWorkers, whenHashWorkersLoaded } =
-      await import('@modelseal/core/prestart');
+    const {
+      prestartHashWorkers,
+      whenHashWorkersLoaded,
+      whenHashingStarts,
+      whenListingStarts,
+    } = await import('@modelseal/core/prestart');
     const threads =
       text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
     const { large } = prestartHashWorkers(last, {
@@ -212,25 +224,32 @@ if (
       fewFilesOnly: args[0] === 'verify',
     });
     if (large) {
-      const flags = [];
+      // Set once the model is listed or hashed and every hash worker has
+      // loaded its module: a flag set earlier costs every later compile its
+      // code cache (v8-flags.ts).
+      const { deferV8Flags } = await import('../dist/process/v8-flags.js');
       // A large model is held in typed arrays, but V8 would still grow its
-      // young generation (up to 128 MiB on Node 24) while it is hashed: at
-      // 200,000 files that was 40 MiB of the peak (issue 11 item 4).
-      // verify sets this itself for a large statement (its peak at 200,000
-      // files varied by up to 9 MiB when it was set before the modules load).
-      if (args[0] !== 'verify') flags.push('--semi-space-growth-factor=1');
+      // young generation (up to 128 MiB on Node 24) while it is listed and
+      // hashed: at 200,000 files that was 40 MiB of the peak (issue 11 item
+      // 4). From the listing on (200,000 files: 80 MiB with it set there, 87
+      // when set at the hashing). verify sets it itself for a large
+      // statement, before decoding it.
+      if (args[0] !== 'verify')
+        deferV8Flags(
+          ['--semi-space-growth-factor=1'],
+          whenListingStarts().then(() => whenHashWorkersLoaded()),
+        );
       // Nor does digest or verify need V8's optimising compiler: their time
       // is spent in native hashing, and the compiler's code (5.4 MiB of the
       // `node` binary) and memory page in once a loop runs long. An 8 GiB
-      // model: 82.8 -> 77.2 MiB for the same CPU time; 200,000 files:
-      // digest 93 -> 81-88 MiB at the same speed, verify 96-102 -> 92.5-93
-      // MiB, its statement decode (JSON work) 40 % slower. Maglev still
-      // compiles hot code.
-      if (args[0] !== 'sign') flags.push('--no-turbofan');
-      // Set once the command's modules and the workers' are loaded: a flag
-      // set earlier costs every later compile its code cache (v8-flags.ts).
-      const { deferV8Flags } = await import('../dist/process/v8-flags.js');
-      deferV8Flags(flags, whenHashWorkersLoaded());
+      // model: 82.8 -> 77.2 MiB for the same CPU time. Maglev still
+      // compiles hot code. From the hashing on, once every worker it uses
+      // has loaded.
+      if (args[0] !== 'sign')
+        deferV8Flags(
+          ['--no-turbofan'],
+          whenHashingStarts().then(() => whenHashWorkersLoaded()),
+        );
     }
   }
 }

@@ -173,6 +173,11 @@ export async function main(
       await checkAuditTarget(auditLog);
       auditWritable = true;
     }
+    // The audit module is loaded before the command, not after: V8 flags set
+    // for a large model's hashing would cost its code cache
+    // (process/v8-flags.ts).
+    if (auditLog !== undefined && AUDITED.has(name))
+      await import('@modelseal/core/audit');
     code = await (await command.load()).run(args, io);
   } catch (caught) {
     // Ctrl-C: whatever stopped (hashing, scanning, a service call) is one line, exit 130.

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Issue 11: the CLI's V8 settings for a large model are held until the
-// command's modules are loaded and the hash workers started ahead have
-// loaded theirs (a flag set at run time costs every later compile its code
-// cache). Run in a child process, since a flag is process-wide; the flag
-// here, --allow-natives-syntax, shows at once whether it is in force: only
-// then does `%IsSmi(1)` compile.
+// hashing has started and the hash workers have loaded their module (a flag
+// set at run time costs every later compile its code cache), and a flag is
+// set once only. Run in a child process, since a flag is process-wide; the
+// flag here, --allow-natives-syntax, shows at once whether it is in force:
+// only then does `%IsSmi(1)` compile. The order in the real CLI:
+// v8-flags-order.test.ts.
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,7 +19,11 @@ const MODULE = pathToFileURL(
 /** What the script prints: one word per check, `on` when the flag was in force. */
 function run(body: string): string[] {
   const script = `
-    const { deferV8Flags, commandModulesLoaded } = await import(${JSON.stringify(MODULE)});
+    const { deferV8Flags, setV8Flags } = await import(${JSON.stringify(MODULE)});
+    const v8 = (await import('node:module')).createRequire(import.meta.url)('node:v8');
+    let calls = 0;
+    const original = v8.setFlagsFromString;
+    v8.setFlagsFromString = (flag) => { calls++; return original(flag); };
     const seen = [];
     const check = () => {
       try { new Function('return %IsSmi(1)'); seen.push('on'); }
@@ -36,37 +41,36 @@ function run(body: string): string[] {
 }
 
 describe('deferred V8 flags (bin/modelseal.js, process/v8-flags.ts)', () => {
-  it('waits for the command and for the workers, in either order', () => {
+  it('holds the flags until the moment given resolves', () => {
     expect(
       run(`
-        let loaded;
-        deferV8Flags(['--allow-natives-syntax'], new Promise((r) => (loaded = r)));
-        await tick(); check();          // neither
-        commandModulesLoaded();
-        await tick(); check();          // the command only
-        loaded();
-        await tick(); check();          // both
-      `),
-    ).toEqual(['off', 'off', 'on']);
-    expect(
-      run(`
-        deferV8Flags(['--allow-natives-syntax'], Promise.resolve());
-        await tick(); check();          // the workers only
-        commandModulesLoaded();
-        await tick(); check();
+        let now;
+        deferV8Flags(['--allow-natives-syntax'], new Promise((r) => (now = r)));
+        await tick(); check();          // not yet
+        now();
+        await tick(); check();          // then
       `),
     ).toEqual(['off', 'on']);
   });
 
-  it('sets nothing when nothing was held, and holds flags only once', () => {
+  it('never sets them when the moment never comes', () => {
     expect(
       run(`
-        commandModulesLoaded();
-        await tick(); check();
-        deferV8Flags(['--allow-natives-syntax'], Promise.resolve());
-        commandModulesLoaded();
+        deferV8Flags(['--allow-natives-syntax'], new Promise(() => {}));
         await tick(); check();
       `),
-    ).toEqual(['off', 'on']);
+    ).toEqual(['off']);
+  });
+
+  it('sets a flag once: set again, it would change the flag hash again', () => {
+    expect(
+      run(`
+        setV8Flags(['--allow-natives-syntax']);
+        setV8Flags(['--allow-natives-syntax']);
+        deferV8Flags(['--allow-natives-syntax'], Promise.resolve());
+        await tick(); check();
+        seen.push(String(calls));
+      `),
+    ).toEqual(['on', '1']);
   });
 });

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Issue 11 item 4: a large model's digest and verify run without V8's
 // optimising compiler (a setting of the CLI's own, made in bin/modelseal.js
-// with the hash workers' early start),
+// with the hash workers' early start and set once the hashing starts),
 // whether the model path comes right after the command or last. Checked with
 // V8's own trace: a hot function run at exit is compiled by TurboFan in a
 // small model's process, and only by Maglev in a large one's.
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   cpSync,
   mkdirSync,
@@ -60,20 +61,51 @@ describe('V8 settings for a large model', () => {
     expect(turbofan(['digest', wide, '--threads', '3'])).toBe(false);
   });
 
-  it('turns it off once the hash worker started ahead has loaded (issue 11)', () => {
+  it('turns it off once the hashing starts, with a worker started ahead (issue 11)', () => {
     // Two large files: a worker is started ahead, and the setting waits for
-    // it to load (v8-flags.ts); the hashing of 1.5 GiB outlasts that wait.
+    // the hashing to start and the worker to load (v8-flags.ts); the worker
+    // posts that it is loaded before any answer, so the flag is in force
+    // before the hashing can end.
     const big = join(dir, 'big');
     mkdirSync(big);
     for (const name of ['a.bin', 'b.bin']) {
       writeFileSync(join(big, name), '');
-      truncateSync(join(big, name), 768 * 1024 * 1024);
+      truncateSync(join(big, name), 64 * 1024 * 1024);
     }
     expect(turbofan(['digest', big, '--threads', '2'])).toBe(false);
   });
 
-  it('turns it off for the verify of a large model, whatever its bundle', () => {
-    // Only the bundle's size could matter here (the verify then fails on it).
+  it('turns it off for the verify of a large model once it hashes, or at once for a large bundle', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+    });
+    const key = join(dir, 'key.pem');
+    const pub = join(dir, 'pub.pem');
+    writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+    // Two files of 64 MiB: a worker is started ahead, and the flag is set
+    // before the hashing can end (the worker's `ready` comes before any of
+    // its answers). A model of tiny files may be hashed before a worker the
+    // pool started has loaded: the flag then comes late or not at all, and
+    // nothing ran long enough to need it.
+    const model = join(dir, 'verified');
+    mkdirSync(model);
+    for (const name of ['a.bin', 'b.bin']) {
+      writeFileSync(join(model, name), '');
+      truncateSync(join(model, name), 64 * 1024 * 1024);
+    }
+    const goodSig = join(dir, 'verified.sig');
+    execFileSync(process.execPath, [
+      BIN,
+      'sign',
+      'key',
+      model,
+      '--private-key',
+      key,
+      '--signature',
+      goodSig,
+      '-q',
+    ]);
     const smallSig = join(dir, 'small.sig');
     writeFileSync(smallSig, '{}');
     const largeSig = join(dir, 'large.sig');
@@ -82,16 +114,21 @@ describe('V8 settings for a large model', () => {
       turbofan([
         'verify',
         'key',
-        wide,
+        model,
         '--threads',
-        '3',
+        '2',
         '--public-key',
-        sig,
+        pub,
         '--signature',
         sig,
       ]);
-    expect(verify(smallSig)).toBe(false);
+    // Verified and hashed: off.
+    expect(verify(goodSig)).toBe(false);
+    // A bundle of 4 MiB or more: off before its statement is decoded (the
+    // verify then fails on it).
     expect(verify(largeSig)).toBe(false);
+    // Refused before any hashing: nothing was set (nor needed).
+    expect(verify(smallSig)).toBe(true);
     // A small model's verify keeps it.
     expect(
       turbofan([

@@ -7,7 +7,6 @@ import { parse, positionals, str } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { progressReporter } from '../output/progress.js';
 import type { Io } from '../io.js';
-import { commandModulesLoaded } from '../process/v8-flags.js';
 import {
   MODEL_FLAGS,
   OUTPUT_FLAGS,
@@ -57,9 +56,15 @@ export async function digestCommand(
   );
   if (progress.onProgress) options.onProgress = progress.onProgress;
   if (io.signal) options.signal = io.signal;
+  // The statement codec, for --json only, and loaded before the hashing: V8
+  // flags set for a large model once it starts would cost its code cache
+  // (process/v8-flags.ts).
+  const codec =
+    parsed.values.json === true
+      ? await import('@modelseal/core/manifest')
+      : undefined;
   let result;
   try {
-    commandModulesLoaded();
     result = await hashModel(modelPath, options);
   } finally {
     progress.done();
@@ -75,12 +80,10 @@ export async function digestCommand(
       bytes: result.bytes,
       ...(await fileSha256Of(manifest)),
     });
-  if (parsed.values.json === true) {
-    // The values exactly as `sign` would write them into the statement (the
-    // statement codec is loaded only here).
-    const { encodeStatement } = await import('@modelseal/core/manifest');
+  if (codec !== undefined) {
+    // The values exactly as `sign` would write them into the statement.
     const statement = JSON.parse(
-      encodeStatement(manifest).toString('utf8'),
+      codec.encodeStatement(manifest).toString('utf8'),
     ) as {
       predicate: { serialization: unknown; resources: unknown };
     };

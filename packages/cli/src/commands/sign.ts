@@ -16,7 +16,6 @@ import {
 import { flag, list, parse, str, type Parsed } from '../args.js';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.js';
 import type { Io } from '../io.js';
-import { commandModulesLoaded } from '../process/v8-flags.js';
 import { withFlagHint } from '../output/errors.js';
 import { fileFlagsOf } from './key-files.js';
 import { progressReporter } from '../output/progress.js';
@@ -386,7 +385,6 @@ async function signWithPrompt(
   io: Io,
 ): Promise<SignModelResult> {
   try {
-    commandModulesLoaded();
     return await signModel(options);
   } catch (error) {
     if (

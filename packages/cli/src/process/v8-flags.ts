@@ -1,50 +1,47 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * V8 settings of the CLI's own, never the library's, for a run that hashes a
- * large model (issue 11 item 4): set once the command's modules are loaded
- * and the hash workers started ahead have loaded theirs.
+ * large model (issue 11 item 4), set once the model is listed or hashed and
+ * every hash worker has loaded its module.
  *
  * Why not at once: a flag set at run time changes the flag hash that V8
- * checks before it takes a code cache, so every script compiled after it
- * is compiled from source. Node's own modules in a worker still starting
- * then cost about 45 ms more CPU (a hash worker's start: 84 -> 130 ms of
- * CPU on the 2-core machine), and the command's modules lose the compile
- * cache. Set after both, the flags cost nothing: a 2 GiB model's `digest`
- * took 0.838 s instead of 0.877 (docs/performance.md).
+ * checks before it takes a code cache, so every script compiled after it is
+ * compiled from source, and Node's compile cache of it is written again
+ * under the new hash (which the next run without the flags rejects in
+ * turn). Node's own modules in a worker still starting cost about 45 ms
+ * more CPU that way (a hash worker's start: 84 -> 130 ms of CPU on the
+ * 2-core machine). By the time the hashing starts, everything before it
+ * (the bundle's signature, the scan gate, their modules) is loaded; a 2 GiB
+ * model's `digest` took 0.846 s instead of 0.906 (docs/performance.md).
  */
 import { createRequire } from 'node:module';
 
-let pending: readonly string[] = [];
-let loaded: Promise<void> | undefined;
-
 /**
- * Holds `flags` until {@link commandModulesLoaded} is called and `workersLoaded`
- * has resolved (`whenHashWorkersLoaded` of `@modelseal/core/prestart`).
+ * Sets `flags` once `when` resolves (`whenListingStarts()` or
+ * `whenHashingStarts()`, then `whenHashWorkersLoaded()`, of
+ * `@modelseal/core/prestart`); nothing if it never does (nothing was
+ * hashed).
  */
 export function deferV8Flags(
   flags: readonly string[],
-  workersLoaded: Promise<void>,
+  when: Promise<unknown>,
 ): void {
-  pending = flags;
-  loaded = workersLoaded;
+  if (flags.length === 0) return;
+  void when.then(() => setV8Flags(flags));
 }
 
-/**
- * Called by a command right before it calls the library to hash: its
- * modules are loaded. Sets the flags held, if any, once the workers are
- * loaded too (at once when none is loading).
- */
-export function commandModulesLoaded(): void {
-  const flags = pending;
-  const workers = loaded;
-  pending = [];
-  loaded = undefined;
-  if (flags.length === 0 || workers === undefined) return;
-  void workers.then(() => {
-    // Loaded only now (3-4 ms), and at once: no further wait.
-    const { setFlagsFromString } = createRequire(import.meta.url)(
-      'node:v8',
-    ) as typeof import('node:v8');
-    for (const flag of flags) setFlagsFromString(flag);
-  });
+/** Flags set so far: set again, a flag would change the flag hash again. */
+const done = new Set<string>();
+/** node:v8, loaded on first use only (3-4 ms), and once. */
+let v8: typeof import('node:v8') | undefined;
+
+/** Sets `flags` now, those not set yet. */
+export function setV8Flags(flags: readonly string[]): void {
+  const fresh = flags.filter((flag) => !done.has(flag));
+  if (fresh.length === 0) return;
+  v8 ??= createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
+  for (const flag of fresh) {
+    v8.setFlagsFromString(flag);
+    done.add(flag);
+  }
 }

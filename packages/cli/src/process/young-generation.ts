@@ -4,7 +4,7 @@
  * generation at its first size for a run that builds large tables (issue 11
  * item 4).
  */
-import { setFlagsFromString } from 'node:v8';
+import { setV8Flags } from './v8-flags.js';
 
 /**
  * V8 starts the young generation at 4 MiB and doubles it as objects
@@ -13,5 +13,5 @@ import { setFlagsFromString } from 'node:v8';
  * peak, the same time). Only for the rest of this process.
  */
 export function keepYoungGenerationSmall(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
+  setV8Flags(['--semi-space-growth-factor=1']);
 }

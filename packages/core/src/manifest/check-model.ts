@@ -7,6 +7,7 @@ import type { VerifyCache } from '../verify-cache/index.js';
 import { algorithmName } from './algorithms.js';
 import { hashFiles } from './build.js';
 import { WorkerReserve } from './hash-pool.js';
+import { listingStarted } from './worker-spawn.js';
 import { fileState } from './hash-worker.js';
 import { detectHfCacheSnapshot, type HfCacheSnapshot } from './hf-cache.js';
 import { compareManifests } from './compare.js';
@@ -166,6 +167,7 @@ async function check(
     options.concurrency,
     s.method === 'shards' ? s.shardSize : undefined,
   );
+  listingStarted();
   const walk = await enumerateModel(modelPath, {
     onLarge: (files, bytes, largest) => reserve.start(files, bytes, largest),
     allowSymlinks: s.allowSymlinks && options.allowSymlinks !== false,

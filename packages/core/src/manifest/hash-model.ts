@@ -17,6 +17,7 @@ import { IgnoreSet, normaliseIgnorePath } from './ignore.js';
 import { modelNameOf } from './model-name.js';
 import { comparePaths } from './order.js';
 import { WorkerReserve } from './hash-pool.js';
+import { listingStarted } from './worker-spawn.js';
 import { manifestFromTable, type ResourceTable } from './table.js';
 import { enumerateModel } from './walk.js';
 import type {
@@ -175,6 +176,7 @@ export async function hashModel(
     options.signaturePath,
   );
   const ignore = new IgnoreSet(entries);
+  listingStarted();
   options.onProgress?.({
     phase: 'enumerate',
     bytesDone: 0,

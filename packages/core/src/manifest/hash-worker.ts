@@ -468,8 +468,9 @@ export type FromWorker =
   | { type: 'error'; id: number; code: HashTaskError['code']; message: string }
   | { type: 'progress'; bytes: number }
   /**
-   * Sent once, when the worker's module is loaded and it listens: from then
-   * on it compiles nothing more before hashing (whenHashWorkersLoaded).
+   * Sent once, when the worker's module is loaded and it listens
+   * (whenHashWorkersLoaded): Node's modules for hashing with node:crypto are
+   * loaded by then; the BLAKE3 binding only when a task first asks for it.
    */
   | { type: 'ready' };
 

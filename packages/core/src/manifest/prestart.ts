@@ -18,7 +18,11 @@ import {
   workersForRanges,
 } from './worker-spawn.js';
 
-export { whenHashWorkersLoaded } from './worker-spawn.js';
+export {
+  whenHashWorkersLoaded,
+  whenHashingStarts,
+  whenListingStarts,
+} from './worker-spawn.js';
 
 /** Options of {@link prestartHashWorkers}. */
 export interface PrestartOptions {
@@ -34,8 +38,9 @@ export interface PrestartOptions {
    */
   fewFilesOnly?: boolean | undefined;
   /**
-   * The shard size, when known, for a model hashed in shards: no more
-   * workers are started than one file's shards keep busy.
+   * The shard size, when known, for a model hashed in shards: a file's or a
+   * folder's shards are counted, and no more workers are started than they
+   * keep busy.
    */
   shardSize?: number | undefined;
 }

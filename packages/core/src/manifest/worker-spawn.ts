@@ -249,6 +249,11 @@ const loading = new Set<Worker>();
 /** Called when {@link loading} empties. */
 let onLoaded: (() => void)[] = [];
 
+/**
+ * Its 'message' listener is added before the caller can `unref()` the
+ * worker: Node refs a worker's port when the first listener is added, and a
+ * worker unref'd before that would keep the process alive.
+ */
 function trackLoading(worker: Worker): void {
   loading.add(worker);
   const settle = (): void => {
@@ -267,17 +272,61 @@ function trackLoading(worker: Worker): void {
 }
 
 /**
- * Resolves once every hash worker started so far has loaded its module (or
- * ended): at once when none is loading. For a process that changes V8's
- * flags at run time (`v8.setFlagsFromString`): V8 then rejects the code
- * caches made under the old flags, and a worker still loading compiles
- * Node's internals from source instead, about 45 ms more CPU on the 2-core
- * machine (docs/performance.md). Never rejects; a worker that never loads
- * leaves it pending.
+ * Resolves once no hash worker is loading its module: at once when none is,
+ * else when every worker started so far, and any started meanwhile, has
+ * loaded it (or ended). For a process that changes V8's flags at run time
+ * (`v8.setFlagsFromString`): V8 then rejects the code caches made under the
+ * old flags, and a worker still loading compiles Node's internals from
+ * source instead, about 45 ms more CPU on the 2-core machine
+ * (docs/performance.md). Never rejects. It does not keep the process alive:
+ * workers started ahead are unref'd, so a script that only awaits this at
+ * its top level can end first.
  */
 export function whenHashWorkersLoaded(): Promise<void> {
   if (loading.size === 0) return Promise.resolve();
   return new Promise((resolve) => onLoaded.push(resolve));
+}
+
+/** Called when the next model is listed ({@link whenListingStarts}). */
+let onListing: (() => void)[] = [];
+
+/**
+ * Resolves when the next hashing in this process starts to list the model
+ * (`hashModel`, also under `checkModel` and `verifyModelSignature`): what
+ * comes before it (a bundle's signature checked, a scan gate) is done and
+ * its modules loaded. Never rejects; pending for as long as nothing is
+ * listed.
+ */
+export function whenListingStarts(): Promise<void> {
+  return new Promise((resolve) => onListing.push(resolve));
+}
+
+/** hashModel's signal for {@link whenListingStarts}. */
+export function listingStarted(): void {
+  const waiting = onListing;
+  onListing = [];
+  for (const resolve of waiting) resolve();
+}
+
+/** Called by the next hashing once its threads are started ({@link whenHashingStarts}). */
+let onHashing: (() => void)[] = [];
+
+/**
+ * Resolves when the next hashing in this process has started its threads:
+ * every worker it uses taken or started, the calling thread about to hash.
+ * By then everything before the hashing is done (listing, a bundle's
+ * signature checked, a scan gate) and its modules loaded. Never rejects;
+ * pending for as long as nothing is hashed.
+ */
+export function whenHashingStarts(): Promise<void> {
+  return new Promise((resolve) => onHashing.push(resolve));
+}
+
+/** The pool's signal for {@link whenHashingStarts}. */
+export function hashingStarted(): void {
+  const waiting = onHashing;
+  onHashing = [];
+  for (const resolve of waiting) resolve();
 }
 
 /** Workers started ahead by {@link prestartHashWorkers}, not yet taken. */

@@ -12,6 +12,8 @@ import { WorkerReserve } from '../../src/manifest/hash-pool.js';
 import {
   prestartHashWorkers,
   whenHashWorkersLoaded,
+  whenHashingStarts,
+  whenListingStarts,
 } from '../../src/manifest/prestart.js';
 import {
   HASH_WORKER_MARK,
@@ -263,7 +265,27 @@ describe('prestartHashWorkers', () => {
     expect(prestartedWorkers()).toBe(2);
     const ended = whenHashWorkersLoaded();
     endPrestartedWorkers();
-    await ended;
+    // A failure here, not a hang until the test's own timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      ended.then(() => 'settled'),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('pending after 10 s'), 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(outcome).toBe('settled');
+  });
+
+  it('tells when the next hashing lists the model, then when it has started its threads', async () => {
+    const order: string[] = [];
+    const listed = whenListingStarts().then(() => order.push('listing'));
+    const hashed = whenHashingStarts().then(() => order.push('hashing'));
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    await hashModel(makeTree({ 'a.txt': 'a' }), { concurrency: 2 });
+    await Promise.all([listed, hashed]);
+    expect(order).toEqual(['listing', 'hashing']);
   });
 
   it('a waiting worker that fails is marked dead, not an uncaught error', async () => {

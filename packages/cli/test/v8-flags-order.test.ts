@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issue 11: for a large model the CLI sets V8 flags (--no-turbofan, a small
+// young generation), and a flag set at run time makes V8 reject the code
+// cache of everything compiled after it. So the flags must come after the
+// hash worker has loaded its module and after the last module the command
+// loads. Checked on the real process, by a preload that logs, on one clock,
+// each flag set, each module the main thread loads after a flag, and the
+// worker's `ready` message (the worker posts it once its module is loaded).
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
+
+const PRELOAD = `
+import { createRequire, registerHooks } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
+const out = (line) => process.stderr.write('TRACE ' + line + '\\n');
+const v8 = createRequire(import.meta.url)('node:v8');
+let set = false;
+const original = v8.setFlagsFromString;
+v8.setFlagsFromString = (flag) => { set = true; out(now() + ' FLAG ' + flag); return original(flag); };
+registerHooks({ load(url, context, next) { if (set && isMainThread) out(now() + ' LOAD ' + url); return next(url, context); } });
+if (!isMainThread) {
+  const { parentPort } = await import('node:worker_threads');
+  const post = parentPort.postMessage.bind(parentPort);
+  parentPort.postMessage = (m, t) => { if (m?.type === 'ready') out(now() + ' READY'); return post(m, t); };
+}
+`;
+
+interface Trace {
+  flags: { at: number; flag: string }[];
+  ready: number[];
+  loadsAfter: string[];
+}
+
+function parsed(stderr: string): Trace {
+  const t: Trace = { flags: [], ready: [], loadsAfter: [] };
+  for (const line of stderr.split('\n')) {
+    const m = /^TRACE (\d+\.\d+) (FLAG|READY|LOAD) ?(.*)$/.exec(line);
+    if (m === null) continue;
+    const at = Number(m[1]);
+    if (m[2] === 'FLAG') t.flags.push({ at, flag: m[3]! });
+    else if (m[2] === 'READY') t.ready.push(at);
+    else t.loadsAfter.push(m[3]!);
+  }
+  return t;
+}
+
+describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-flag-order-'));
+  const preload = join(dir, 'preload.mjs');
+  writeFileSync(preload, PRELOAD);
+  // Two sparse files of 64 MiB: large enough for one worker on two threads.
+  const big = join(dir, 'big');
+  mkdirSync(big);
+  for (const name of ['a.bin', 'b.bin']) {
+    writeFileSync(join(big, name), '');
+    truncateSync(join(big, name), 64 * 1024 * 1024);
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+  });
+  const key = join(dir, 'key.pem');
+  const pub = join(dir, 'pub.pem');
+  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+  const sig = join(dir, 'big.sig');
+
+  const run = (args: string[]): Trace => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', preload, BIN, ...args, '--threads', '2'],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0)
+      throw new Error(`exit ${r.status}: ${r.stdout}${r.stderr}`);
+    return parsed(r.stderr);
+  };
+  const afterReady = (t: Trace): void => {
+    expect(t.ready).toHaveLength(1);
+    for (const f of t.flags) expect(f.at).toBeGreaterThanOrEqual(t.ready[0]!);
+  };
+
+  it('digest: after the worker is loaded, and nothing loads after them', () => {
+    const t = run(['digest', big]);
+    expect(t.flags.map((f) => f.flag)).toEqual([
+      '--semi-space-growth-factor=1',
+      '--no-turbofan',
+    ]);
+    afterReady(t);
+    expect(t.loadsAfter).toEqual([]);
+    // --json (the statement codec) and an audit log are loaded before the hashing.
+    const json = run([
+      'digest',
+      big,
+      '--json',
+      '--audit-log',
+      join(dir, 'audit.log'),
+    ]);
+    expect(json.flags).toHaveLength(2);
+    afterReady(json);
+    expect(json.loadsAfter).toEqual([]);
+  });
+
+  it('a command that fails before it hashes still ends at once', () => {
+    // The worker started ahead, and the listener that waits for it to load,
+    // must not keep the process alive.
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'digest', big, '--threads', '2', '--hash', 'nosuch'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(2);
+  });
+
+  it('sign and verify: after the scan gate and the signature check', () => {
+    const signed = run([
+      'sign',
+      'key',
+      big,
+      '--private-key',
+      key,
+      '--signature',
+      sig,
+    ]);
+    expect(signed.flags.map((f) => f.flag)).toEqual([
+      '--semi-space-growth-factor=1',
+    ]);
+    afterReady(signed);
+    expect(signed.loadsAfter).toEqual([]);
+    const verified = run([
+      'verify',
+      'key',
+      big,
+      '--public-key',
+      pub,
+      '--signature',
+      sig,
+    ]);
+    expect(verified.flags.map((f) => f.flag)).toEqual(['--no-turbofan']);
+    afterReady(verified);
+    expect(verified.loadsAfter).toEqual([]);
+  });
+});
