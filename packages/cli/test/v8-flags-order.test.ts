@@ -7,12 +7,12 @@
 // each flag set, each module the main thread loads after a flag, and the
 // worker's `ready` message (the worker posts it once its module is loaded).
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { keyPairFiles, sparseModel } from './helpers/fixtures.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
@@ -58,19 +58,8 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
   const preload = join(dir, 'preload.mjs');
   writeFileSync(preload, PRELOAD);
   // Two sparse files of 64 MiB: large enough for one worker on two threads.
-  const big = join(dir, 'big');
-  mkdirSync(big);
-  for (const name of ['a.bin', 'b.bin']) {
-    writeFileSync(join(big, name), '');
-    truncateSync(join(big, name), 64 * 1024 * 1024);
-  }
-  const { privateKey, publicKey } = generateKeyPairSync('ec', {
-    namedCurve: 'P-256',
-  });
-  const key = join(dir, 'key.pem');
-  const pub = join(dir, 'pub.pem');
-  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+  const big = sparseModel(dir, 'big', 2, 64 * 1024 * 1024);
+  const { key, pub } = keyPairFiles(dir);
   const sig = join(dir, 'big.sig');
 
   const run = (args: string[]): Trace => {

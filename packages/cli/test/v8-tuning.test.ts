@@ -6,18 +6,12 @@
 // V8's own trace: a hot function run at exit is compiled by TurboFan in a
 // small model's process, and only by Maglev in a large one's.
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { keyPairFiles, sparseModel } from './helpers/fixtures.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
@@ -66,34 +60,18 @@ describe('V8 settings for a large model', () => {
     // the hashing to start and the worker to load (v8-flags.ts); the worker
     // posts that it is loaded before any answer, so the flag is in force
     // before the hashing can end.
-    const big = join(dir, 'big');
-    mkdirSync(big);
-    for (const name of ['a.bin', 'b.bin']) {
-      writeFileSync(join(big, name), '');
-      truncateSync(join(big, name), 64 * 1024 * 1024);
-    }
+    const big = sparseModel(dir, 'big', 2, 64 * 1024 * 1024);
     expect(turbofan(['digest', big, '--threads', '2'])).toBe(false);
   });
 
   it('turns it off for the verify of a large model once it hashes, or at once for a large bundle', () => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', {
-      namedCurve: 'P-256',
-    });
-    const key = join(dir, 'key.pem');
-    const pub = join(dir, 'pub.pem');
-    writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+    const { key, pub } = keyPairFiles(dir);
     // Two files of 64 MiB: a worker is started ahead, and the flag is set
     // before the hashing can end (the worker's `ready` comes before any of
     // its answers). A model of tiny files may be hashed before a worker the
     // pool started has loaded: the flag then comes late or not at all, and
     // nothing ran long enough to need it.
-    const model = join(dir, 'verified');
-    mkdirSync(model);
-    for (const name of ['a.bin', 'b.bin']) {
-      writeFileSync(join(model, name), '');
-      truncateSync(join(model, name), 64 * 1024 * 1024);
-    }
+    const model = sparseModel(dir, 'verified', 2, 64 * 1024 * 1024);
     const goodSig = join(dir, 'verified.sig');
     execFileSync(process.execPath, [
       BIN,
