@@ -75,11 +75,11 @@ import { scanPaths, type ScanReport } from '@modelseal/core/scan';
 import { verifyModel, type VerifiedModel } from '@modelseal/core/load';
 import { isModelSealError } from '@modelseal/core';
 import { hashModel as hashOnly, type HashModelResult } from '@modelseal/core/manifest/hash';
-import { prestartHashWorkers, whenHashWorkersLoaded, whenHashingStarts, whenListingStarts } from '@modelseal/core/prestart';
+import { prestartHashWorkers, whenHashWorkersLoaded, whenListingStarts } from '@modelseal/core/prestart';
 const opts: HashModelOptions = { hashAlgorithm: 'sha256' };
 export async function g(): Promise<HashModelResult> {
   prestartHashWorkers('.', { shards: true, shardSize: 1 << 30 });
-  await Promise.race([whenListingStarts(), whenHashingStarts(), whenHashWorkersLoaded()]);
+  await Promise.race([whenListingStarts(), whenHashWorkersLoaded()]);
   return hashOnly('.', opts);
 }
 const s: SignModelOptions = { method: 'key', modelPath: '.', signaturePath: 'x.sig', privateKey: 'k.pem' };

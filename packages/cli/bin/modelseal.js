@@ -207,12 +207,8 @@ if (
       2 &&
     (text === undefined || /^[1-9][0-9]*$/.test(text));
   if (threadsUsable && stat !== undefined && (stat.isDirectory() || shards)) {
-    const {
-      prestartHashWorkers,
-      whenHashWorkersLoaded,
-      whenHashingStarts,
-      whenListingStarts,
-    } = await import('@modelseal/core/prestart');
+    const { prestartHashWorkers, whenHashWorkersLoaded, whenListingStarts } =
+      await import('@modelseal/core/prestart');
     const threads =
       text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
     const { large } = prestartHashWorkers(last, {
@@ -224,35 +220,31 @@ if (
       fewFilesOnly: args[0] === 'verify',
     });
     if (large) {
-      // Set once the model is listed or hashed and every hash worker has
-      // loaded its module: a flag set earlier costs every later compile its
-      // code cache (v8-flags.ts).
+      // Set once the model is listed and every hash worker has loaded its
+      // module: a flag set earlier costs every later compile its code cache
+      // (v8-flags.ts). From the listing on, not the hashing: the 4 KiB-1 MiB
+      // mix peaked 5-6 MiB lower (digest 81-83 against 87-90 MiB).
       const { deferV8Flags } = await import('../dist/process/v8-flags.js');
+      const flags = [];
       // A large model is held in typed arrays, but V8 would still grow its
       // young generation (up to 128 MiB on Node 24) while it is listed and
       // hashed: at 200,000 files that was 40 MiB of the peak (issue 11 item
-      // 4). From the listing on (200,000 files: 80 MiB with it set there, 87
-      // when set at the hashing). verify sets it itself for a large
-      // statement, before decoding it.
-      if (args[0] !== 'verify')
-        deferV8Flags(
-          ['--semi-space-growth-factor=1'],
-          whenListingStarts().then(() => whenHashWorkersLoaded()),
-        );
+      // 4). verify sets it itself for a large statement, before decoding it.
+      if (args[0] !== 'verify') flags.push('--semi-space-growth-factor=1');
       // Nor does digest or verify need V8's optimising compiler: their time
       // is spent in native hashing, and the compiler's code (5.4 MiB of the
       // `node` binary) and memory page in once a loop runs long. An 8 GiB
       // model: 82.8 -> 77.2 MiB for the same CPU time. Maglev still
-      // compiles hot code. From the hashing on, once every worker it uses
-      // has loaded.
-      if (args[0] !== 'sign')
-        deferV8Flags(
-          ['--no-turbofan'],
-          whenHashingStarts().then(() => whenHashWorkersLoaded()),
-        );
+      // compiles hot code.
+      if (args[0] !== 'sign') flags.push('--no-turbofan');
+      deferV8Flags(
+        flags,
+        whenListingStarts().then(() => whenHashWorkersLoaded()),
+      );
     }
   }
 }
+
 const { main } = await import('../dist/main.js');
 const { processIo } = await import('../dist/io.js');
 const code = await main(args, processIo(controller.signal));

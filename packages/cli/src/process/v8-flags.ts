@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * V8 settings of the CLI's own, never the library's, for a run that hashes a
- * large model (issue 11 item 4), set once the model is listed or hashed and
- * every hash worker has loaded its module.
+ * large model (issue 11 item 4), set once the model is listed and every
+ * hash worker has loaded its module.
  *
  * Why not at once: a flag set at run time changes the flag hash that V8
  * checks before it takes a code cache, so every script compiled after it is
@@ -10,17 +10,16 @@
  * under the new hash (which the next run without the flags rejects in
  * turn). Node's own modules in a worker still starting cost about 45 ms
  * more CPU that way (a hash worker's start: 84 -> 130 ms of CPU on the
- * 2-core machine). By the time the hashing starts, everything before it
+ * 2-core machine). By the time the model is listed, everything before it
  * (the bundle's signature, the scan gate, their modules) is loaded; a 2 GiB
  * model's `digest` took 0.846 s instead of 0.906 (docs/performance.md).
  */
 import { createRequire } from 'node:module';
 
 /**
- * Sets `flags` once `when` resolves (`whenListingStarts()` or
- * `whenHashingStarts()`, then `whenHashWorkersLoaded()`, of
- * `@modelseal/core/prestart`); nothing if it never does (nothing was
- * hashed).
+ * Sets `flags` once `when` resolves (`whenListingStarts()`, then
+ * `whenHashWorkersLoaded()`, of `@modelseal/core/prestart`); nothing if it
+ * never does (nothing was hashed).
  */
 export function deferV8Flags(
   flags: readonly string[],

@@ -20,7 +20,6 @@ import {
 } from './hash-worker.js';
 import {
   endPrestartedWorkers,
-  hashingStarted,
   prestartedWorkers,
   spawnHashWorker,
   takeLive,
@@ -344,9 +343,6 @@ function hashOnPool(
       );
       fill();
     }
-
-    // Every worker this hashing uses is taken or started.
-    hashingStarted();
 
     // The calling thread takes its share from the same queue.
     const hashHere = async (): Promise<void> => {

@@ -18,11 +18,7 @@ import {
   workersForRanges,
 } from './worker-spawn.js';
 
-export {
-  whenHashWorkersLoaded,
-  whenHashingStarts,
-  whenListingStarts,
-} from './worker-spawn.js';
+export { whenHashWorkersLoaded, whenListingStarts } from './worker-spawn.js';
 
 /** Options of {@link prestartHashWorkers}. */
 export interface PrestartOptions {

@@ -308,27 +308,6 @@ export function listingStarted(): void {
   for (const resolve of waiting) resolve();
 }
 
-/** Called by the next hashing once its threads are started ({@link whenHashingStarts}). */
-let onHashing: (() => void)[] = [];
-
-/**
- * Resolves when the next hashing in this process has started its threads:
- * every worker it uses taken or started, the calling thread about to hash.
- * By then everything before the hashing is done (listing, a bundle's
- * signature checked, a scan gate) and its modules loaded. Never rejects;
- * pending for as long as nothing is hashed.
- */
-export function whenHashingStarts(): Promise<void> {
-  return new Promise((resolve) => onHashing.push(resolve));
-}
-
-/** The pool's signal for {@link whenHashingStarts}. */
-export function hashingStarted(): void {
-  const waiting = onHashing;
-  onHashing = [];
-  for (const resolve of waiting) resolve();
-}
-
 /** Workers started ahead by {@link prestartHashWorkers}, not yet taken. */
 const prestarted: Worker[] = [];
 
