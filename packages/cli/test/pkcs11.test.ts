@@ -4,7 +4,6 @@
 // key, verify with it through `verify key --public-key`; a wrong PIN and a
 // missing module fail with one line on stderr.
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import {
   type Token,
 } from '../../core/test/sign/pkcs11-token.js';
 import { makeTree, tempDir } from '../../core/test/helpers/tree.js';
+import { keyPairFiles } from './helpers/fixtures.js';
 import { CLI, runCli } from './helpers/run-cli.js';
 
 const HOOK = fileURLToPath(
@@ -40,13 +40,7 @@ describe('the PKCS#11 binding loads only for --pkcs11-uri', () => {
   it('sign key --private-key and verify key never load pkcs11js', () => {
     const dir = tempDir();
     const model = makeTree({ 'a.bin': 'a' });
-    const { privateKey, publicKey } = generateKeyPairSync('ec', {
-      namedCurve: 'P-256',
-    });
-    const key = join(dir, 'key.pem');
-    const pub = join(dir, 'pub.pem');
-    writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+    const { key, pub } = keyPairFiles(dir);
     const sig = join(dir, 'model.sig');
     const signed = packages([
       'sign',
