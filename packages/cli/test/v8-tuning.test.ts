@@ -4,7 +4,8 @@
 // with the hash workers' early start and set once the hashing starts),
 // whether the model path comes right after the command or last. Checked with
 // V8's own trace: a hot function run at exit is compiled by TurboFan in a
-// small model's process, and only by Maglev in a large one's.
+// small model's process, and only by Maglev in a large one's (the trace of
+// that function only: the flag comes once the hashing is under way).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,11 @@ describe('V8 settings for a large model', () => {
       // A verify that fails still runs the hot function at exit.
       out = (error as { stdout?: string }).stdout ?? '';
     }
-    return out.includes('(target TURBOFAN');
+    // Only the function run at exit counts: the flag is set once the model
+    // is listed and the workers have loaded, so a function of the run that
+    // was already hot (Maglev, then TurboFan) may have been compiled before
+    // it, more so on a loaded or faster machine (seen once in CI).
+    return /<JSFunction hot \(sfi = [^)]*\)> \(target TURBOFAN/.test(out);
   };
 
   it('leaves the optimising compiler on for a small model', () => {
