@@ -43,8 +43,8 @@ describe('V8 settings for a large model', () => {
     // Only the function run at exit counts: the flag is set once the model
     // is listed and the workers have loaded, so a function of the run that
     // was already hot (Maglev, then TurboFan) may have been compiled before
-    // it, sooner where more cores compile in the background (seen once in
-    // CI). A verify that fails still runs the function at exit.
+    // it (seen once in CI, never here). A verify that fails still runs the
+    // function at exit.
     const compiled = lines.some((line) =>
       /<JSFunction hot \(sfi = [^)]*\)> \(target TURBOFAN/.test(line),
     );
