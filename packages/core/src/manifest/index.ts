@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-export { hashModel, checkHashOptions, listModelFiles } from './hash-model.js';
+// Hashing, as `@modelseal/core/manifest/hash` gives it alone.
+export * from './hash.js';
 export {
   checkModel,
   type CheckModelOptions,
@@ -7,7 +8,6 @@ export {
 } from './check-model.js';
 export { compareManifests, type CompareOptions } from './compare.js';
 export { computeRootDigest } from './root-digest.js';
-export { resourceCount } from './table.js';
 export {
   encodeStatement,
   decodeStatement,
@@ -26,17 +26,4 @@ export {
 } from './algorithms.js';
 export { invalidPathReason, parseShardName, type ShardName } from './names.js';
 export { modelNameOf } from './model-name.js';
-export { defaultConcurrency } from './hash-pool.js';
-export type {
-  ChangedResource,
-  CompareResult,
-  HashAlgorithm,
-  HashModelOptions,
-  HashModelResult,
-  HashProgress,
-  Manifest,
-  ManifestWarning,
-  Resource,
-  Serialization,
-  SerializationMethod,
-} from './types.js';
+export type { ChangedResource, CompareResult } from './types.js';
