@@ -6,16 +6,16 @@
 // V8's own trace: a hot function run at exit is compiled by TurboFan in a
 // small model's process, and only by Maglev in a large one's (the trace of
 // that function only: the flag comes once the hashing is under way).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { keyPairFiles, sparseModel } from './helpers/fixtures.js';
+import { CLI, runCli } from './helpers/run-cli.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
-const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
 const SAMPLE = join(ROOT, 'test-vectors/sample-model');
 
 describe('V8 settings for a large model', () => {
@@ -36,7 +36,7 @@ describe('V8 settings for a large model', () => {
   const traced = (args: string[]): { compiled: boolean; said: string } => {
     const run = spawnSync(
       process.execPath,
-      ['--trace-opt', '--require', hot, BIN, ...args],
+      ['--trace-opt', '--require', hot, CLI, ...args],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const lines = run.stdout.split('\n');
@@ -81,7 +81,7 @@ describe('V8 settings for a large model', () => {
     expectTurbofan(['digest', big, '--threads', '2'], false);
   });
 
-  it('turns it off for the verify of a large model once it hashes, or at once for a large bundle', () => {
+  it('turns it off for the verify of a large model once it hashes, or at once for a large bundle', async () => {
     const { key, pub } = keyPairFiles(dir);
     // Two files of 64 MiB: a worker is started ahead, and the flag is set
     // before the hashing can end (the worker's `ready` comes before any of
@@ -90,8 +90,7 @@ describe('V8 settings for a large model', () => {
     // nothing ran long enough to need it.
     const model = sparseModel(dir, 'verified', 2, 64 * 1024 * 1024);
     const goodSig = join(dir, 'verified.sig');
-    execFileSync(process.execPath, [
-      BIN,
+    const signed = await runCli([
       'sign',
       'key',
       model,
@@ -101,6 +100,7 @@ describe('V8 settings for a large model', () => {
       goodSig,
       '-q',
     ]);
+    expect(signed.code, signed.stderr).toBe(0);
     const smallSig = join(dir, 'small.sig');
     writeFileSync(smallSig, '{}');
     const largeSig = join(dir, 'large.sig');
