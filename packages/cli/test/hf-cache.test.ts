@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // modelseal verify on a Hugging Face hub-cache snapshot (issue 13 item 2) and
 // with --verify-cache (item 4), through the real CLI.
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
@@ -14,18 +14,13 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { keyPairFiles } from './helpers/fixtures.js';
 import { runCli } from './helpers/run-cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'modelseal-cli-hf-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', {
-  namedCurve: 'P-256',
-});
-const keyFile = join(work, 'key.pem');
-const pubFile = join(work, 'pub.pem');
-writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }));
+const { key: keyFile, pub: pubFile } = keyPairFiles(work);
 
 const FILES: Record<string, Buffer> = {
   'config.json': Buffer.from('{"model_type":"tiny"}\n'),

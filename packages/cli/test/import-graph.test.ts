@@ -4,7 +4,6 @@
 // load no Sigstore module and no scanner; `verify key` loads neither the
 // Sigstore signing/TUF/verifier stack nor the BLAKE3 binding; `scan` loads no Sigstore.
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import {
   cpSync,
   mkdirSync,
@@ -16,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { keyPairFiles } from './helpers/fixtures.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
@@ -55,17 +55,7 @@ describe('CLI import graph', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ms-cli-graph-'));
   const model = join(dir, 'model');
   cpSync(SAMPLE, model, { recursive: true });
-  const { privateKey, publicKey } = generateKeyPairSync('ec', {
-    namedCurve: 'P-256',
-  });
-  writeFileSync(
-    join(dir, 'key.pem'),
-    privateKey.export({ type: 'pkcs8', format: 'pem' }),
-  );
-  writeFileSync(
-    join(dir, 'pub.pem'),
-    publicKey.export({ type: 'spki', format: 'pem' }),
-  );
+  keyPairFiles(dir);
 
   it('--version loads no command, no Sigstore module, no scanner', () => {
     const r = loaded(['--version']);

@@ -5,12 +5,12 @@
 // against a real OpenID provider on loopback (oidc-provider), and the model is
 // then verified with the signed-in identity and the provider as issuer.
 import { execFileSync, spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { keyPairFiles } from './helpers/fixtures.js';
 import {
   browse,
   startOidcProvider,
@@ -281,17 +281,7 @@ describe('interactive keyless signing through the CLI (loopback OpenID provider)
       ).packages;
     };
     const root = model('lazy');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', {
-      namedCurve: 'P-256',
-    });
-    writeFileSync(
-      join(work, 'key.pem'),
-      privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
-    writeFileSync(
-      join(work, 'pub.pem'),
-      publicKey.export({ type: 'spki', format: 'pem' }),
-    );
+    keyPairFiles(work);
     const sig = join(work, 'lazy.sig');
     expect(
       loaded([

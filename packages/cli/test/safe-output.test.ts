@@ -3,7 +3,6 @@
 // global name, a file name or a key hint holding a carriage return, an ANSI
 // erase or a right-to-left override is printed escaped, in every command, on
 // stdout and stderr. JSON output parses to the exact values.
-import { generateKeyPairSync } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
@@ -14,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { keyPairFiles } from './helpers/fixtures.js';
 import type { Io } from '../src/io.js';
 import { main } from '../src/main.js';
 import { runCli } from './helpers/run-cli.js';
@@ -51,13 +51,7 @@ function hostilePickle(): Buffer {
   ]);
 }
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', {
-  namedCurve: 'P-256',
-});
-const key = join(work, 'key.pem');
-const pub = join(work, 'pub.pem');
-writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+const { key, pub } = keyPairFiles(work);
 
 /** An Io that keeps lines as the commands built them (no last-line guard of processIo). */
 function capture(): Io & { lines: string[] } {

@@ -1,22 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // `modelseal sign` scans first: a malicious pickle blocks signing (exit 1),
 // --allow-unsafe REASON overrides and is recorded, --require-scan enforces it.
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { keyPairFiles } from './helpers/fixtures.js';
 import { runCli } from './helpers/run-cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'modelseal-gate-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const { privateKey, publicKey } = generateKeyPairSync('ec', {
-  namedCurve: 'P-256',
-});
-const key = join(work, 'key.pem');
-const pub = join(work, 'pub.pem');
-writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+const { key, pub } = keyPairFiles(work);
 
 describe('sign scan gate and verify --require-scan', () => {
   it('refuses, overrides with a recorded reason, and only a clean attestation passes --require-scan', async () => {

@@ -2,11 +2,11 @@
 // `--limit NAME=VALUE` on scan and sign; files not fully scanned in the text
 // report, the summary and the exit code; sign refuses an incomplete scan and
 // verify --require-scan refuses an attestation of one (SCAN_INCOMPLETE).
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { keyPairFiles } from './helpers/fixtures.js';
 import { parse } from '../src/args.js';
 import { limitsFrom } from '../src/commands/limits.js';
 import { UsageError } from '../src/exit-codes.js';
@@ -20,13 +20,7 @@ const BENIGN_PICKLE = Buffer.from([
   0x80, 0x04, 0x4b, 0x01, 0x4b, 0x02, 0x86, 0x2e,
 ]);
 
-const { privateKey, publicKey } = generateKeyPairSync('ec', {
-  namedCurve: 'P-256',
-});
-const key = join(work, 'key.pem');
-const pub = join(work, 'pub.pem');
-writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+const { key, pub } = keyPairFiles(work);
 
 function model(name: string): string {
   const dir = join(work, name);
