@@ -22,16 +22,20 @@ import { invalidPathReason, parseShardName } from './names.js';
 import { comparePaths } from './order.js';
 import { computeRootDigest } from './root-digest.js';
 import {
+  HEX_VALUE,
   manifestFromTable,
   ResourceTableBuilder,
   tableOf,
   type ResourceTable,
 } from './table.js';
 import {
+  bytesAre,
   findResourcesList,
   listResources,
-  plainResource,
+  PlainSpans,
+  plainSpans,
   type ListCompaction,
+  type ResourceSink,
   type ResourcesList,
 } from './statement-scan.js';
 import { skipSpace, skipValue } from '../internal/json-scan.js';
@@ -393,13 +397,13 @@ function listTable(
   payloadLength: number,
 ): { table: ResourceTable; close: number } {
   const list = { close: -1 };
-  const table = decodeResources(
-    windowElements(win, open, list),
+  const decoder = new ResourceDecoder(
     Math.floor(payloadLength / MIN_ELEMENT_BYTES) + 1,
     serialization,
     payloadLength,
   );
-  return { table, close: list.close };
+  windowElements(win, open, list, decoder);
+  return { table: decoder.finish(), close: list.close };
 }
 
 /** The statement after the list's `]` at `close` in the window, read to its end (at most {@link SUFFIX_BYTES}). */
@@ -470,23 +474,24 @@ function listFirst(
  */
 function skipList(win: Window, open: number): number {
   const list = { close: -1 };
-  for (const _ of windowElements(win, open, list, false));
+  windowElements(win, open, list, undefined);
   return win.base + list.close;
 }
 
 /**
- * The elements of the list opening at `open` in the window, parsed as
- * {@link listResources} parses them (`parse` false: only skipped, nothing
- * yielded); `list.close` is then where its `]` is in the window. Throws
- * NotWindowed on anything else.
+ * The elements of the list opening at `open` in the window, given to `sink`
+ * as {@link listResources} gives them (no sink: only skipped);
+ * `list.close` is then where its `]` is in the window. Throws NotWindowed
+ * on anything else.
  */
-function* windowElements(
+function windowElements(
   win: Window,
   open: number,
   list: { close: number },
-  parse = true,
-): Generator<unknown> {
+  sink: ResourceSink | undefined,
+): void {
   let i = open + 1;
+  const spans = new PlainSpans();
   // The next token at or after `i`, with `ahead` bytes after it held.
   const next = (): void => {
     for (;;) {
@@ -504,8 +509,8 @@ function* windowElements(
   }
   for (;;) {
     const b = win.view;
-    const plain = parse ? plainResource(b, i, b.length) : undefined;
-    const end = plain?.end ?? skipValue(b, i);
+    const plain = sink !== undefined && plainSpans(b, i, b.length, spans);
+    const end = plain ? spans.end : skipValue(b, i);
     // Cut off by the window's end: read again from its start, with more.
     if ((end < 0 || end >= b.length) && !win.ended) {
       if (i === 0) throw new NotWindowed();
@@ -513,10 +518,10 @@ function* windowElements(
       continue;
     }
     if (end < 0) throw new NotWindowed();
-    if (parse)
-      yield plain !== undefined
-        ? plain.value
-        : (JSON.parse(b.toString('utf8', i, end)) as unknown);
+    if (sink !== undefined) {
+      if (plain) sink.plain(b, spans);
+      else sink.value(JSON.parse(b.toString('utf8', i, end)) as unknown);
+    }
     i = end;
     next();
     const c = win.view[i];
@@ -609,21 +614,22 @@ function decode(
   const head = statementHead(value);
   if (head.legacy !== undefined) return head.legacy;
   const { predicate, serialization } = head;
-  let table: ResourceTable;
+  let decoder: ResourceDecoder;
   if (list === undefined) {
     const raw = predicate.resources as unknown[];
-    table = decodeResources(raw, raw.length, serialization);
+    decoder = new ResourceDecoder(raw.length, serialization);
+    for (const item of raw) decoder.value(item);
   } else {
     const count = countElements(bytes, list);
     const listBytes = list.close - list.open;
-    table = decodeResources(
-      parsedElements(bytes, list, compact),
+    decoder = new ResourceDecoder(
       count,
       serialization,
       Math.max(0, listBytes - count * MIN_ELEMENT_BYTES_BUT_NAME),
     );
+    parseElements(bytes, list, decoder, compact);
   }
-  return statementOf(head, table);
+  return statementOf(head, decoder.finish());
 }
 
 /** What a statement says besides its resources, checked. */
@@ -737,14 +743,15 @@ function countElements(bytes: Buffer, list: ResourcesList): number {
  */
 const MIN_ELEMENT_BYTES = 100;
 
-/** Each element of the list, parsed on its own (each short-lived; the common shape without `JSON.parse`). */
-function* parsedElements(
+/** Each element of the list, parsed on its own and given to `decoder` (the common shape without `JSON.parse`). */
+function parseElements(
   bytes: Buffer,
   list: ResourcesList,
+  decoder: ResourceDecoder,
   compact: Compactor | undefined,
-): Generator<unknown> {
+): void {
   try {
-    yield* listResources(bytes, list, compact);
+    listResources(bytes, list, decoder, compact);
   } catch (cause) {
     if (!(cause instanceof SyntaxError)) throw cause;
     throw modelSealError(
@@ -814,25 +821,38 @@ function decodeSerialization(raw: Record<string, unknown>): Serialization {
 const MIN_ELEMENT_BYTES_BUT_NAME = 108;
 
 /**
- * @param count - room for this many resources (at least as many as come)
- * @param nameBytes - room to make at first for the names' UTF-8 bytes, when
- *   decoded from a list of known length: at most its bytes less the rest of
- *   each resource's JSON ({@link MIN_ELEMENT_BYTES_BUT_NAME}: an escape is
- *   never shorter than what it stands for), so the table is sized once
- *   instead of grown
+ * Checks and stores a statement's resources one at a time, in order (a
+ * {@link ResourceSink}), into a table; {@link finish} then checks the whole.
  */
-function decodeResources(
-  raw: Iterable<unknown>,
-  count: number,
-  serialization: Serialization,
-  nameBytes?: number,
-): ResourceTable {
-  const hexLength = digestHexLength(serialization.hashType);
-  const expectedAlgorithm = algorithmName(serialization);
-  const shards = serialization.method === 'shards';
-  const builder = new ResourceTableBuilder(serialization, count, nameBytes);
-  let index = 0;
-  for (const item of raw) {
+class ResourceDecoder implements ResourceSink {
+  private readonly hexLength: number;
+  private readonly expectedAlgorithm: string;
+  private readonly shards: boolean;
+  private readonly builder: ResourceTableBuilder;
+  private index = 0;
+
+  /**
+   * @param count - room for this many resources (at least as many as come)
+   * @param nameBytes - room to make at first for the names' UTF-8 bytes, when
+   *   decoded from a list of known length: at most its bytes less the rest of
+   *   each resource's JSON ({@link MIN_ELEMENT_BYTES_BUT_NAME}: an escape is
+   *   never shorter than what it stands for), so the table is sized once
+   *   instead of grown
+   */
+  constructor(
+    count: number,
+    private readonly serialization: Serialization,
+    nameBytes?: number,
+  ) {
+    this.hexLength = digestHexLength(serialization.hashType);
+    this.expectedAlgorithm = algorithmName(serialization);
+    this.shards = serialization.method === 'shards';
+    this.builder = new ResourceTableBuilder(serialization, count, nameBytes);
+  }
+
+  value(item: unknown): void {
+    const index = this.index;
+    const serialization = this.serialization;
     if (!isObject(item)) inconsistent(`resource ${index} is not an object`);
     const { name, algorithm } = item;
     if (typeof name !== 'string') inconsistent(`resource ${index} has no name`);
@@ -840,35 +860,104 @@ function decodeResources(
       inconsistent(`resource ${JSON.stringify(name)} has no algorithm`);
     checkResourceName(name, serialization.method);
     // Shards: the reference and Go write `sha256-sharded-N`; the spec says the plain hash name.
-    const plain = shards && algorithm === serialization.hashType;
-    if (algorithm !== expectedAlgorithm && !plain) {
+    const plain = this.shards && algorithm === serialization.hashType;
+    if (algorithm !== this.expectedAlgorithm && !plain) {
       inconsistent(
-        `resource ${JSON.stringify(name)} has algorithm ${JSON.stringify(algorithm)}, expected ${expectedAlgorithm}`,
+        `resource ${JSON.stringify(name)} has algorithm ${JSON.stringify(algorithm)}, expected ${this.expectedAlgorithm}`,
       );
     }
     const digest = checkDigest(
       item.digest,
-      hexLength,
+      this.hexLength,
       `resource ${JSON.stringify(name)}`,
     );
-    if (shards) {
+    if (this.shards) {
       const shard = parseShardName(name)!;
-      builder.push(shard.path, shard.start, shard.end, plain, digest);
-    } else builder.push(name, 0, 0, false, digest);
-    index++;
+      this.builder.push(shard.path, shard.start, shard.end, plain, digest);
+    } else this.builder.push(name, 0, 0, false, digest);
+    this.index++;
   }
-  if (index === 0) inconsistent('manifest lists no resources');
-  const table = builder.finish();
-  // Duplicates sit side by side in the reference order.
-  const at = table.inOrder();
-  for (let k = 1; k < table.count; k++) {
-    if (table.compare(at(k - 1), table, at(k)) === 0) {
-      const name = table.name(at(k));
-      inconsistent(`duplicate resource name ${JSON.stringify(name)}`, { name });
+
+  /**
+   * A resource of the common shape: a file's is checked and stored from its
+   * bytes (no string made), with the checks of {@link value}; anything it
+   * would refuse, and a shard, goes through {@link value} as the object
+   * `JSON.parse` gives (the same answer, the same message).
+   */
+  plain(b: Buffer, spans: PlainSpans): void {
+    const at = spans.at;
+    if (
+      this.shards ||
+      at[3]! - at[2]! !== this.expectedAlgorithm.length ||
+      !bytesAre(b, at[2]!, this.expectedAlgorithm) ||
+      !hexOfLength(b, at[4]!, at[5]!, this.hexLength) ||
+      !plainPathValid(b, at[0]!, at[1]!)
+    ) {
+      this.value(spans.value(b));
+      return;
     }
+    this.builder.pushBytes(b, at[0]!, at[1]!, at[4]!);
+    this.index++;
   }
-  return table;
+
+  /** The table, once no two resources have the same name. */
+  finish(): ResourceTable {
+    if (this.index === 0) inconsistent('manifest lists no resources');
+    const table = this.builder.finish();
+    // Duplicates sit side by side in the reference order.
+    const at = table.inOrder();
+    for (let k = 1; k < table.count; k++) {
+      if (table.compare(at(k - 1), table, at(k)) === 0) {
+        const name = table.name(at(k));
+        inconsistent(`duplicate resource name ${JSON.stringify(name)}`, {
+          name,
+        });
+      }
+    }
+    return table;
+  }
 }
+
+/** Whether `b[start, end)` is `length` hex digits (either case): what {@link checkDigest} takes. */
+function hexOfLength(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  length: number,
+): boolean {
+  if (end - start !== length) return false;
+  for (let k = start; k < end; k++) if (HEX_VALUE[b[k]!]! < 0) return false;
+  return true;
+}
+
+/**
+ * Whether the plain (printable ASCII, no escape) name `b[start, end)` is a
+ * valid files-method resource name: `.` (a one-file model), or what
+ * {@link invalidPathReason} takes. Its bytes are its UTF-8, and no lone
+ * surrogate or NUL can be among them.
+ */
+function plainPathValid(b: Uint8Array, start: number, end: number): boolean {
+  if (end === start) return false;
+  if (end - start === 1 && b[start] === DOT) return true;
+  if (b[start] === SLASH || b[end - 1] === SLASH) return false;
+  // Component by component: none empty, none `.` or `..`.
+  let from = start;
+  for (let k = start; k <= end; k++) {
+    if (k < end && b[k] !== SLASH) continue;
+    const length = k - from;
+    if (length === 0) return false;
+    if (
+      b[from] === DOT &&
+      (length === 1 || (length === 2 && b[from + 1] === DOT))
+    )
+      return false;
+    from = k + 1;
+  }
+  return true;
+}
+
+const DOT = 0x2e;
+const SLASH = 0x2f;
 
 const LONE_SURROGATE =
   /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
