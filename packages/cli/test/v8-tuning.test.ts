@@ -103,8 +103,12 @@ describe('V8 settings for a large model', () => {
     expect(signed.code, signed.stderr).toBe(0);
     const smallSig = join(dir, 'small.sig');
     writeFileSync(smallSig, '{}');
+    // The bundle sizes around the threshold (64 KiB: about 300 files),
+    // blank (each verify then fails on it before hashing).
     const largeSig = join(dir, 'large.sig');
-    writeFileSync(largeSig, Buffer.alloc(4 * 1024 * 1024, 0x20));
+    writeFileSync(largeSig, Buffer.alloc(64 * 1024, 0x20));
+    const belowSig = join(dir, 'below.sig');
+    writeFileSync(belowSig, Buffer.alloc(64 * 1024 - 1, 0x20));
     const verify = (sig: string, expected: boolean): void =>
       expectTurbofan(
         [
@@ -122,10 +126,10 @@ describe('V8 settings for a large model', () => {
       );
     // Verified and hashed: off.
     verify(goodSig, false);
-    // A bundle of 4 MiB or more: off before its statement is decoded (the
-    // verify then fails on it).
+    // A bundle of 64 KiB or more: off before its statement is decoded.
     verify(largeSig, false);
     // Refused before any hashing: nothing was set (nor needed).
+    verify(belowSig, true);
     verify(smallSig, true);
     // A small model's verify keeps it.
     expectTurbofan(

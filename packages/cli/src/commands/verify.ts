@@ -448,13 +448,17 @@ export async function verifyCommand(
     ...(io.signal ? { signal: io.signal } : {}),
   } as unknown as VerifyModelSignatureOptions;
 
-  // A bundle this large signs tens of thousands of files: the process is
+  // A bundle this large signs hundreds of files or more: the process is
   // tuned for the tables such a verify builds, before the statement is
-  // decoded (at 200,000 files, without TurboFan: 96-102 -> 92.5 MiB, the
-  // decode 40 % slower). The modules the library loads after this lose
-  // their code cache (process/v8-flags.ts): a price only runs of this size
-  // pay.
-  if (fileSize(options.bundlePath) >= LARGE_BUNDLE_BYTES) {
+  // decoded. Its decode would otherwise grow V8's young generation and get
+  // hot enough for TurboFan (5.4 MiB of the `node` binary paged in, and
+  // its compile memory): at 200,000 files 96-102 -> 92.5 MiB, the decode
+  // 40 % slower; at 5,000 (1.1 MB of bundle) 96.8 -> 91.3 MiB, 400 (89 KB)
+  // 72.7 -> 66.3, both with less CPU. The modules the library loads after
+  // this lose their code cache (process/v8-flags.ts); no hash worker is
+  // loading then (the CLI starts none ahead for a tree of more than 64
+  // files).
+  if (fileSize(options.bundlePath) >= TUNED_BUNDLE_BYTES) {
     // The young generation kept at its first size (V8 doubles it as objects
     // survive: 4-5 MiB of the peak at 200,000 files), and no TurboFan.
     const { setV8Flags } = await import('../process/v8-flags.js');
@@ -572,8 +576,8 @@ export async function verifyCommand(
   return EXIT.OK;
 }
 
-/** Bundles from this size on (about 25,000 files) tune the process. */
-const LARGE_BUNDLE_BYTES = 4 << 20;
+/** Bundles from this size on (about 300 files) tune the process. */
+const TUNED_BUNDLE_BYTES = 64 << 10;
 
 /** A file's size, or 0 when it cannot be read (the verify then says why). */
 function fileSize(path: string): number {
