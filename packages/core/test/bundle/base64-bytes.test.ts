@@ -55,7 +55,7 @@ describe('the byte decoder against the string decoder', () => {
       const data = randomBytes(Math.floor(random() * 60));
       let text = data.toString(random() < 0.5 ? 'base64' : 'base64url');
       if (random() < 0.3) text = text.replace(/=+$/, '');
-      let bytes = Buffer.from(text, 'latin1');
+      let bytes: Buffer = Buffer.from(text, 'latin1');
       if (random() < 0.5) bytes = mutate(bytes, random, alphabet);
       const expected = decodeBase64Strict(bytes.toString('latin1'));
       expect(hex(decodeBase64StrictBytes(bytes))).toBe(hex(expected));
@@ -89,6 +89,29 @@ describe('the byte decoder against the string decoder', () => {
       }
       expect(written).toBe(data.length);
       expect(out.equals(data)).toBe(true);
+    }
+  });
+
+  it('refuses text that decodes to more bytes than the output has room for', () => {
+    for (const text of ['QUJD', 'QUJDRA==', 'QUJDREU']) {
+      const room = decodeBase64Strict(text)!.length - 1;
+      expect(
+        new StrictBase64Decoder().push(
+          Buffer.from(text),
+          Buffer.alloc(room),
+          0,
+          true,
+        ),
+      ).toBeUndefined();
+      // One byte more, and it fits.
+      expect(
+        new StrictBase64Decoder().push(
+          Buffer.from(text),
+          Buffer.alloc(room + 1),
+          0,
+          true,
+        )?.written,
+      ).toBe(room + 1);
     }
   });
 
