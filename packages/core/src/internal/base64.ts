@@ -152,6 +152,9 @@ export class StrictBase64Decoder {
       input.set(view.subarray(k, k + n));
       const made = this.decodePiece(input, n, output);
       if (made < 0) return this.refuse();
+      // More bytes than `out` has room for (a file read again that now
+      // decodes to more than was verified): refused, not a RangeError.
+      if (at + written + made > out.length) return this.refuse();
       out.set(output.subarray(0, made), at + written);
       written += made;
     }

@@ -157,8 +157,11 @@ function resourceKey(b: Uint8Array, start: number, end: number): number {
  * is read without an object or a string made for each.
  */
 export class PlainSpans {
-  /** `[start, end)` of the name, the algorithm and the digest, in that order. */
-  readonly at: Uint32Array = new Uint32Array(6);
+  /**
+   * `[start, end)` of the name, the algorithm and the digest, in that order
+   * (doubles: a payload decoded whole may pass 4 GiB).
+   */
+  readonly at: Float64Array = new Float64Array(6);
   /** Where the element ends (after its `}`). */
   end = 0;
 

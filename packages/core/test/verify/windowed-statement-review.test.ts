@@ -681,6 +681,41 @@ describe('decodeStatementFile read errors', () => {
     }
   });
 
+  // Found by the sixth session's review: once the payload was decoded byte
+  // to byte, text that now decodes to more bytes than were verified (the
+  // padding of the last quad replaced) overran the output: a RangeError
+  // with no code, where IO_ERROR is the answer.
+  it('gives IO_ERROR when the text read again decodes to more bytes than were verified', () => {
+    const payload = Buffer.from('{"x":1}');
+    const text = payload.toString('base64');
+    const digest = createHash('sha256').update(payload).digest();
+    const path = join(tempDir(), 'model.sig');
+    for (const swapped of [
+      text.replace(/==$/, 'AA'),
+      text.replace(/==$/, 'A='),
+      text.replace(/^e/, 'f'),
+    ]) {
+      writeFileSync(path, `{"payload":"${swapped}"}`);
+      for (const window of [256, undefined])
+        expect(
+          outcome(() =>
+            decodeStatementFile(
+              {
+                file: path,
+                offset: 12,
+                length: text.length,
+                payloadLength: payload.length,
+              },
+              digest,
+              window === undefined ? {} : { window },
+            ),
+          ),
+        ).toMatch(
+          /^error IO_ERROR: cannot read bundle .*model\.sig: it changed while it was read/,
+        );
+    }
+  });
+
   it.runIf(process.platform === 'linux')(
     'gives IO_ERROR naming the file when a read fails (EIO)',
     () => {
