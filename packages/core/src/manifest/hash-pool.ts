@@ -200,7 +200,18 @@ function hashOnPool(
   // Indexes in a typed array: four bytes a task.
   const queue = new Uint32Array(source.count);
   for (let i = 0; i < queue.length; i++) queue[i] = i;
-  queue.sort((a, b) => source.bytes(b) - source.bytes(a));
+  // Sorted only when not already largest first (a stable sort leaves such a
+  // queue as it is): one file's shards, and files of one size, are. The
+  // comparator's tens of thousands of calls on 2,048 shards made the task
+  // source hot enough for TurboFan before the CLI turns it off (4.5 MiB of
+  // the `node` binary paged in: 82.5 MiB against 74.8 for 512 MiB shards).
+  let ordered = true;
+  for (let i = 1, last = source.bytes(0); ordered && i < queue.length; i++) {
+    const size = source.bytes(i);
+    ordered = last >= size;
+    last = size;
+  }
+  if (!ordered) queue.sort((a, b) => source.bytes(b) - source.bytes(a));
   let head = 0;
   let tail = queue.length;
   let remaining = source.count;

@@ -147,3 +147,38 @@ describe('the hash pool protocol', () => {
     }
   });
 });
+
+describe('the order tasks are taken in', () => {
+  /** The task indexes in the order the calling thread (alone) asks for them. */
+  async function order(paths: string[]): Promise<number[]> {
+    const source = sourceOf(paths);
+    const asked: number[] = [];
+    await runHashTasks(
+      {
+        ...source,
+        task: (i) => {
+          asked.push(i);
+          return source.task(i);
+        },
+      },
+      { concurrency: 1, onDigest: () => {} },
+    );
+    return asked;
+  }
+
+  it('takes the largest first, whether or not the queue was in order', async () => {
+    const dir = tempDir();
+    const write = (name: string, size: number): string => {
+      const path = join(dir, name);
+      writeFileSync(path, Buffer.alloc(size, 0x61));
+      return path;
+    };
+    // Out of order: sorted, largest first (then batches from the smallest end).
+    const mixed = [write('a', 10), write('b', 50), write('c', 30)];
+    expect((await order(mixed))[0]).toBe(1);
+    // Already largest first, equal sizes included: the queue as it is.
+    const ordered = [write('d', 50), write('e', 30), write('f', 30)];
+    expect((await order(ordered))[0]).toBe(0);
+    expect([...(await order(ordered))].sort()).toEqual([0, 1, 2]);
+  });
+});
