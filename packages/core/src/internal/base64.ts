@@ -10,12 +10,23 @@ const URL_SAFE = /^[A-Za-z0-9_-]*={0,2}$/;
 const ALPHABET =
   'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** The 6-bit value of a base64 character (either alphabet). */
-function sextet(c: string): number {
-  if (c === '+' || c === '-') return 62;
-  if (c === '/' || c === '_') return 63;
-  return ALPHABET.indexOf(c);
-}
+/** A character's flags in {@link SEXTETS}: the alphabet only `+` and `/` belong to, and the one only `-` and `_` do. */
+const STANDARD_ONLY = 0x100;
+const URL_ONLY = 0x200;
+
+/**
+ * Each byte's 6-bit value, with the alphabet flag of `+ / - _`; -1 for a
+ * byte that is no base64 character (`=` included: it is handled apart).
+ */
+const SEXTETS = (() => {
+  const table = new Int16Array(256).fill(-1);
+  for (let k = 0; k < ALPHABET.length; k++) table[ALPHABET.charCodeAt(k)] = k;
+  table[0x2b] = 62 | STANDARD_ONLY; // +
+  table[0x2f] = 63 | STANDARD_ONLY; // /
+  table[0x2d] = 62 | URL_ONLY; // -
+  table[0x5f] = 63 | URL_ONLY; // _
+  return table;
+})();
 
 /**
  * Decode standard or URL-safe base64 (padding optional), or return
@@ -36,7 +47,8 @@ export function decodeBase64Strict(text: string): Buffer | undefined {
   if (end % 4 !== 0) {
     // 2 characters carry 1 byte (4 spare bits), 3 carry 2 bytes (2 spare bits).
     const spare = end % 4 === 2 ? 0x0f : 0x03;
-    if ((sextet(text[end - 1] as string) & spare) !== 0) return undefined;
+    // The regular expressions above let only base64 characters through.
+    if ((SEXTETS[text.charCodeAt(end - 1)]! & spare) !== 0) return undefined;
   }
   return Buffer.from(text, urlSafe ? 'base64url' : 'base64');
 }
@@ -67,24 +79,6 @@ export function decodeBase64StrictBytes(
 
 /** Characters decoded at a time (a multiple of 4). */
 const STREAM_PIECE = 64 * 1024;
-
-/** A character's flags in {@link SEXTETS}: the alphabet only `+` and `/` belong to, and the one only `-` and `_` do. */
-const STANDARD_ONLY = 0x100;
-const URL_ONLY = 0x200;
-
-/**
- * Each byte's 6-bit value, with the alphabet flag of `+ / - _`; -1 for a
- * byte that is no base64 character (`=` included: it is handled apart).
- */
-const SEXTETS = (() => {
-  const table = new Int16Array(256).fill(-1);
-  for (let k = 0; k < ALPHABET.length; k++) table[ALPHABET.charCodeAt(k)] = k;
-  table[0x2b] = 62 | STANDARD_ONLY; // +
-  table[0x2f] = 63 | STANDARD_ONLY; // /
-  table[0x2d] = 62 | URL_ONLY; // -
-  table[0x5f] = 63 | URL_ONLY; // _
-  return table;
-})();
 
 /**
  * {@link decodeBase64StrictBytes} fed a piece at a time (a bundle's payload

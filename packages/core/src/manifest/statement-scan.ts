@@ -113,7 +113,7 @@ const COLON = 0x3a;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 
-/** A resource read by {@link plainResource}: the object `JSON.parse` would give. */
+/** A resource of the common shape (PlainSpans.value): the object `JSON.parse` would give. */
 export interface PlainResource {
   name: string;
   algorithm: string;
@@ -221,20 +221,6 @@ export function plainSpans(
   if (b[i] !== CLOSE_OBJECT || i >= limit) return false;
   spans.end = i + 1;
   return true;
-}
-
-/**
- * {@link plainSpans} as the object `JSON.parse` would give, and where the
- * element ends; `undefined` when the element is not of the common shape.
- */
-export function plainResource(
-  b: Buffer,
-  i: number,
-  limit: number,
-): { value: PlainResource; end: number } | undefined {
-  const spans = new PlainSpans();
-  if (!plainSpans(b, i, limit, spans)) return undefined;
-  return { value: spans.value(b), end: spans.end };
 }
 
 /**

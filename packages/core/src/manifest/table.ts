@@ -628,9 +628,7 @@ export class ResourceTableBuilder {
     plain: boolean,
     digestHex: string,
   ): void {
-    if (this.count === this.capacity)
-      throw new RangeError('more resources than the builder was sized for');
-    const i = this.count++;
+    const i = this.claim();
     this.paths.push(path);
     const t = this.table;
     if (t.fileOf !== undefined) {
@@ -654,13 +652,18 @@ export class ResourceTableBuilder {
     nameEnd: number,
     digestStart: number,
   ): void {
-    if (this.count === this.capacity)
-      throw new RangeError('more resources than the builder was sized for');
     if (this.table.fileOf !== undefined)
       throw new TypeError('pushBytes is for a files-method table');
-    const i = this.count++;
+    const i = this.claim();
     this.paths.pushRange(source, nameStart, nameEnd);
     this.table.setDigestFromHexBytes(i, source, digestStart);
+  }
+
+  /** The row of the next resource. */
+  private claim(): number {
+    if (this.count === this.capacity)
+      throw new RangeError('more resources than the builder was sized for');
+    return this.count++;
   }
 
   /**

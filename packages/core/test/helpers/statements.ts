@@ -99,3 +99,38 @@ export function unsignedBundleFor(payload: Buffer): string {
     },
   });
 }
+
+/** The root digest of resources with these digests (hex), in order. */
+export function rootDigestOf(digests: readonly string[]): string {
+  return createHash('sha256')
+    .update(Buffer.concat(digests.map((d) => Buffer.from(d, 'hex'))))
+    .digest('hex');
+}
+
+/**
+ * An OMS statement of the files method (sha256) as `JSON.stringify` writes
+ * it: subject `m` with `root`, and `resources` as given (any JSON value).
+ */
+export function filesStatementText(
+  resources: unknown,
+  root: string,
+  indent: number,
+): string {
+  return JSON.stringify(
+    {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'm', digest: { sha256: root } }],
+      predicateType: 'https://model_signing/signature/v1.0',
+      predicate: {
+        serialization: {
+          method: 'files',
+          hash_type: 'sha256',
+          allow_symlinks: false,
+        },
+        resources,
+      },
+    },
+    null,
+    indent,
+  );
+}

@@ -6,39 +6,24 @@
 // is no longer plain, so it goes through JSON.parse and the object checks)
 // must decode to the same statement or fail with the same error, whole and
 // windowed.
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   decodeStatement,
   decodeStatementWindows,
 } from '../../src/manifest/statement.js';
-import { pullOf, statementOutcome } from '../helpers/statements.js';
+import {
+  filesStatementText,
+  pullOf,
+  rootDigestOf,
+  statementOutcome,
+} from '../helpers/statements.js';
 
 const DIGEST = 'ab'.repeat(32);
 
 /** A statement of two resources, `a.bin` and the one given (its JSON as written). */
 function statement(element: string, rootOf: string[]): Buffer {
-  const root = createHash('sha256')
-    .update(Buffer.concat(rootOf.map((d) => Buffer.from(d, 'hex'))))
-    .digest('hex');
   return Buffer.from(
-    JSON.stringify(
-      {
-        _type: 'https://in-toto.io/Statement/v1',
-        subject: [{ name: 'm', digest: { sha256: root } }],
-        predicateType: 'https://model_signing/signature/v1.0',
-        predicate: {
-          serialization: {
-            method: 'files',
-            hash_type: 'sha256',
-            allow_symlinks: false,
-          },
-          resources: ['@'],
-        },
-      },
-      null,
-      2,
-    ).replace(
+    filesStatementText(['@'], rootDigestOf(rootOf), 2).replace(
       '"@"',
       `{"name": "a.bin", "algorithm": "sha256", "digest": "${'cd'.repeat(32)}"},\n${element}`,
     ),

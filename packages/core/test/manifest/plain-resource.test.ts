@@ -8,8 +8,23 @@
 import { describe, expect, it } from 'vitest';
 import { skipValue } from '../../src/internal/json-scan.js';
 import { invalidPathReason } from '../../src/manifest/names.js';
-import { plainResource } from '../../src/manifest/statement-scan.js';
+import {
+  PlainSpans,
+  plainSpans,
+  type PlainResource,
+} from '../../src/manifest/statement-scan.js';
 import { mutate, seeded } from '../helpers/mutation.js';
+
+/** plainSpans as the object JSON.parse would give, and where the element ends. */
+function plainResource(
+  b: Buffer,
+  i: number,
+  limit: number,
+): { value: PlainResource; end: number } | undefined {
+  const spans = new PlainSpans();
+  if (!plainSpans(b, i, limit, spans)) return undefined;
+  return { value: spans.value(b), end: spans.end };
+}
 
 const DIGEST = 'ab'.repeat(32);
 const BASES = [

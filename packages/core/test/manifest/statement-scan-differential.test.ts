@@ -13,6 +13,7 @@ import {
   type ResourcesList,
 } from '../../src/manifest/statement-scan.js';
 import { mutate, seeded } from '../helpers/mutation.js';
+import { filesStatementText, rootDigestOf } from '../helpers/statements.js';
 
 const sha = (text: string): string =>
   createHash('sha256').update(text).digest('hex');
@@ -23,27 +24,9 @@ function statement(): Buffer {
     algorithm: 'sha256',
     digest: sha(name),
   }));
-  const root = createHash('sha256')
-    .update(Buffer.concat(resources.map((r) => Buffer.from(r.digest, 'hex'))))
-    .digest('hex');
+  const root = rootDigestOf(resources.map((r) => r.digest));
   return Buffer.from(
-    JSON.stringify(
-      {
-        _type: 'https://in-toto.io/Statement/v1',
-        subject: [{ name: 'm', digest: { sha256: root } }],
-        predicateType: 'https://model_signing/signature/v1.0',
-        predicate: {
-          serialization: {
-            method: 'files',
-            hash_type: 'sha256',
-            allow_symlinks: false,
-          },
-          resources,
-        },
-      },
-      null,
-      Number(process.env['INDENT'] ?? 1),
-    ),
+    filesStatementText(resources, root, Number(process.env['INDENT'] ?? 1)),
   );
 }
 
