@@ -106,7 +106,9 @@ const FLAGS = {
   },
   'large-size': {
     type: 'string',
-    help: 'size of the one-large-file model (default: --size)',
+    default: '4GiB',
+    quick: '64MiB',
+    help: 'size of the one-large-file model (issue 11 measured one file at 4 GiB)',
   },
   'shard-size': {
     type: 'string',
@@ -1056,7 +1058,7 @@ async function main() {
     quick: Boolean(raw.quick),
     size: parseSize(raw.size, 'size'),
     largeFiles: intOption(raw['large-files'], 'large-files', 1),
-    largeSize: parseSize(raw['large-size'] ?? raw.size, 'large-size'),
+    largeSize: parseSize(raw['large-size'], 'large-size'),
     tinyFiles: intOption(raw['tiny-files'], 'tiny-files', 0),
     mixFiles: intOption(raw['mix-files'], 'mix-files', 0),
     runs: intOption(raw.runs, 'runs', 1),
@@ -1098,7 +1100,8 @@ async function main() {
       : Math.max(
           MiB,
           Math.min(
-            1e9,
+            // 1 GB (the reference's default shard) down to a whole MiB.
+            Math.floor(1e9 / MiB) * MiB,
             Math.floor(opts.largeSize / (2 * procs) / MiB) * MiB || MiB,
           ),
         );
