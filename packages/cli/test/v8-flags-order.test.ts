@@ -79,9 +79,11 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
 
   it('digest: after the worker is loaded, and nothing loads after them', () => {
     const t = run(['digest', big]);
+    // A model of two files: no Maglev either (bin/modelseal.js).
     expect(t.flags.map((f) => f.flag)).toEqual([
       '--semi-space-growth-factor=1',
       '--no-turbofan',
+      '--no-maglev',
     ]);
     afterReady(t);
     expect(t.loadsAfter).toEqual([]);
@@ -93,7 +95,7 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
       '--audit-log',
       join(dir, 'audit.log'),
     ]);
-    expect(json.flags).toHaveLength(2);
+    expect(json.flags).toHaveLength(3);
     afterReady(json);
     expect(json.loadsAfter).toEqual([]);
   });
@@ -134,7 +136,10 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
       '--signature',
       sig,
     ]);
-    expect(verified.flags.map((f) => f.flag)).toEqual(['--no-turbofan']);
+    expect(verified.flags.map((f) => f.flag)).toEqual([
+      '--no-turbofan',
+      '--no-maglev',
+    ]);
     afterReady(verified);
     expect(verified.loadsAfter).toEqual([]);
   });

@@ -32,8 +32,13 @@ describe('V8 settings for a large model', () => {
     hot,
     `if (require('node:worker_threads').isMainThread) process.on('exit', () => { function hot(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; } let x = 0; for (let k = 0; k < 400; k++) x += hot(100000); });`,
   );
-  /** Whether the exit-time function was compiled by TurboFan, and what the run said. */
-  const traced = (args: string[]): { compiled: boolean; said: string } => {
+  /**
+   * Whether the exit-time function was compiled by TurboFan, the compilers
+   * that compiled it, and what the run said.
+   */
+  const traced = (
+    args: string[],
+  ): { compiled: boolean; targets: string[]; said: string } => {
     const run = spawnSync(
       process.execPath,
       ['--trace-opt', '--require', hot, CLI, ...args],
@@ -45,9 +50,15 @@ describe('V8 settings for a large model', () => {
     // was already hot (Maglev, then TurboFan) may have been compiled before
     // it (seen once in CI, never here). A verify that fails still runs the
     // function at exit.
-    const compiled = lines.some((line) =>
-      /<JSFunction hot \(sfi = [^)]*\)> \(target TURBOFAN/.test(line),
-    );
+    // One line per compile: MAGLEV, TURBOFAN_JS (TURBOFAN on older V8).
+    const targets = lines.flatMap((line) => {
+      const m =
+        /^\[compiling method [^<]*<JSFunction hot \(sfi = [^)]*\)> \(target ([A-Z_]+)/.exec(
+          line,
+        );
+      return m === null ? [] : [m[1]!];
+    });
+    const compiled = targets.some((t) => t.startsWith('TURBOFAN'));
     const said = [
       `modelseal ${args.join(' ')}: exit ${run.status}`,
       ...lines.filter((line) => line !== '' && !line.startsWith('[')),
@@ -56,7 +67,7 @@ describe('V8 settings for a large model', () => {
         (line) => line.startsWith('[marking') && line.includes('TURBOFAN'),
       ),
     ].join('\n');
-    return { compiled, said };
+    return { compiled, targets, said };
   };
   const expectTurbofan = (args: string[], expected: boolean): void => {
     const { compiled, said } = traced(args);
@@ -79,6 +90,22 @@ describe('V8 settings for a large model', () => {
     // before the hashing can end.
     const big = sparseModel(dir, 'big', 2, 64 * 1024 * 1024);
     expectTurbofan(['digest', big, '--threads', '2'], false);
+  });
+
+  it('turns Maglev off too for a large model of a few files, not for one of many', () => {
+    // A few large files: the only hot JS is the loop around the native
+    // hashing, so Maglev goes too (bin/modelseal.js); many files keep it for
+    // their listing and comparison.
+    const few = sparseModel(dir, 'few', 2, 64 * 1024 * 1024);
+    const fewRun = traced(['digest', few, '--threads', '2']);
+    expect(fewRun.targets, fewRun.said).toEqual([]);
+    const manyRun = traced(['digest', wide, '--threads', '3']);
+    expect(manyRun.targets, manyRun.said).toContain('MAGLEV');
+    expect(manyRun.compiled, manyRun.said).toBe(false);
+    // A small model (no settings): Maglev, then TurboFan.
+    const smallRun = traced(['digest', small]);
+    expect(smallRun.targets, smallRun.said).toContain('MAGLEV');
+    expect(smallRun.compiled, smallRun.said).toBe(true);
   });
 
   it('turns it off for the verify of a large model once it hashes, or at once for a large bundle', async () => {
