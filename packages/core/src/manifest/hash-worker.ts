@@ -11,7 +11,14 @@
  * synchronous pread), so the bytes are still in its cache when they are hashed.
  */
 import { createHash, hash as hashOnce } from 'node:crypto';
-import { constants, closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import {
+  constants,
+  closeSync,
+  fstatSync,
+  openSync,
+  readSync,
+  readvSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as WorkerThreads from 'node:worker_threads';
 
@@ -220,6 +227,16 @@ function checkStat(
 export class RangeHasher {
   // One byte more than a chunk: a last read asks for one byte past the end.
   private readonly buffer: Buffer = alignedBuffer(CHUNK_SIZE + 1);
+  /**
+   * The buffer's first CHUNK_SIZE bytes, the chunk of every full read, made
+   * once: a view made per read was 10 % of the calling thread's garbage
+   * while it hashed, and that garbage touches more of the young generation
+   * the longer a model takes (the CLI runs it without an optimising
+   * compiler, which would have removed some of it).
+   */
+  private readonly full: Buffer = this.buffer.subarray(0, CHUNK_SIZE);
+  /** {@link full} as `readvSync` takes it: one argument check, not four. */
+  private readonly fullList: readonly Buffer[] = [this.full];
 
   /**
    * Hashes `task.path[start, end)` to its end, synchronously: open, stat,
@@ -297,13 +314,14 @@ export class RangeHasher {
       const last = toEnd && rest <= CHUNK_SIZE;
       let bytesRead: number;
       try {
-        bytesRead = readSync(
-          fd,
-          buffer,
-          0,
-          last ? rest + 1 : Math.min(CHUNK_SIZE, rest),
-          range.position,
-        );
+        // A full chunk through readvSync (the same pread): readSync checks
+        // its arguments in four calls that each leave garbage, 35 % of the
+        // calling thread's while it hashed (one 8 GiB file in shards: 3.7
+        // MB of garbage, 2.0 MB with both changes).
+        bytesRead =
+          !last && rest >= CHUNK_SIZE
+            ? readvSync(fd, this.fullList, range.position)
+            : readSync(fd, buffer, 0, last ? rest + 1 : rest, range.position);
       } catch (error) {
         throw ioError(task, error);
       }
@@ -318,7 +336,8 @@ export class RangeHasher {
           `${task.name}: file changed size while hashing`,
         );
       if (last && bytesRead === rest) range.endChecked = true;
-      const chunk = buffer.subarray(0, bytesRead);
+      const chunk =
+        bytesRead === CHUNK_SIZE ? this.full : buffer.subarray(0, bytesRead);
       if (
         range.hasher === undefined &&
         range.position === task.start &&

@@ -4,7 +4,7 @@
 // replaces must still hold. A file longer or shorter than when it was listed
 // is refused; one of the listed size hashes as before, at every size around
 // a chunk boundary.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,5 +79,50 @@ describe('the end of a range that ends with its file', () => {
     expect(() =>
       hasher.hashWhole(task(path, CHUNK_SIZE + 5, CHUNK_SIZE + 6), () => {}),
     ).toThrow(/w\.bin: file (shrank|changed size) while hashing/);
+  });
+});
+
+describe('ranges of distinct bytes, through full and partial reads', () => {
+  const dir = tempDir();
+  const hasher = new RangeHasher();
+  // Distinct bytes (not one value repeated): a read at the wrong offset, or
+  // a chunk left from an earlier read, changes the digest.
+  const size = 3 * CHUNK_SIZE + 12_345;
+  const bytes = randomBytes(size);
+  const path = join(dir, 'r.bin');
+  writeFileSync(path, bytes);
+  const expected = (start: number, end: number): string =>
+    createHash('sha256').update(bytes.subarray(start, end)).digest('hex');
+  const range = (start: number, end: number): HashTask => ({
+    ...task(path, size),
+    start,
+    end,
+  });
+
+  it('hashes ranges in the middle, at the end and whole, as SHA-256 of their bytes', () => {
+    for (const [start, end] of [
+      [0, size],
+      [0, 2 * CHUNK_SIZE + 7],
+      [2 * CHUNK_SIZE + 7, size],
+      [5, CHUNK_SIZE + 5],
+      [CHUNK_SIZE - 1, 3 * CHUNK_SIZE + 1],
+      [CHUNK_SIZE, 2 * CHUNK_SIZE],
+    ] as const) {
+      expect(hasher.hashWhole(range(start, end), () => {}).digest).toBe(
+        expected(start, end),
+      );
+    }
+  });
+
+  it('hashes the same in slices (the calling thread), whatever the slice', () => {
+    for (const slice of [1, CHUNK_SIZE, CHUNK_SIZE + 3, 4 * CHUNK_SIZE]) {
+      const open = hasher.openRange(range(3, size));
+      try {
+        while (!hasher.step(open, slice, () => {}));
+        expect(hasher.finish(open).digest).toBe(expected(3, size));
+      } finally {
+        hasher.abandon(open);
+      }
+    }
   });
 });
