@@ -117,5 +117,37 @@ describe('sign scan gate and verify --require-scan', () => {
     ]);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(/scanned clean: modelseal/);
+
+    // --allow-unsafe on a clean model (a pipeline that always passes it)
+    // overrides nothing: no warning, no "(overridden)", no override in the
+    // attestation, so --require-scan still passes.
+    const needless = await runCli([
+      'sign',
+      'key',
+      model,
+      '--private-key',
+      key,
+      '--signature',
+      sig,
+      '--attest-scan',
+      '--allow-unsafe',
+      'always passed in CI',
+      '--force',
+    ]);
+    expect(needless.code, needless.stderr).toBe(0);
+    expect(needless.stderr).not.toMatch(/despite|override/);
+    expect(needless.stdout).toMatch(/ {2}scan: clean, /);
+    const stillClean = await runCli([
+      'verify',
+      'key',
+      model,
+      '--public-key',
+      pub,
+      '--signature',
+      sig,
+      '--require-scan',
+    ]);
+    expect(stillClean.code, stillClean.stderr).toBe(0);
+    expect(stillClean.stdout).toMatch(/scanned clean: modelseal/);
   });
 });

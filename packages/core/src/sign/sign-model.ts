@@ -158,8 +158,14 @@ async function scanGate(
   const { scanModel } = await import('../attest/scan-model.js');
   const report = await scanModel(options.modelPath, scanOptions);
   const verdict = scanVerdict(report, failOn);
+  // An override is recorded only when it overrode something: a clean scan
+  // (nothing at or above fail-on, every file read to its end) records none,
+  // so its attestation still passes requireScan and no message says
+  // "despite findings".
   const overrideReason =
-    scan.overrideReason?.trim() === '' ? undefined : scan.overrideReason;
+    verdict === 'clean' || scan.overrideReason?.trim() === ''
+      ? undefined
+      : scan.overrideReason;
   if (verdict !== 'clean' && overrideReason === undefined) {
     const blocking = report.files
       .flatMap((f) => f.findings)

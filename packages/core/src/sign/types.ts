@@ -122,7 +122,7 @@ export interface SignScanOptions {
   policy?: ScanPolicy;
   /** Scanner limits; defaults in `DEFAULT_SCAN_LIMITS`. A limit that stops the scan makes it incomplete, which refuses by default. */
   limits?: Partial<ScanLimits>;
-  /** Sign despite findings. The reason is recorded in the scan attestation and the result. */
+  /** Sign despite findings. The reason is recorded in the scan attestation and the result when the scan was not clean (a clean scan overrides nothing and records none). */
   overrideReason?: string;
   /** Also write a signed scan attestation here (subject: the model's root digest). Left out of the model. */
   attestationPath?: string;

@@ -74,6 +74,33 @@ describe('scan gate', () => {
     expect(model.scan!.scanner.name).toBe('modelseal');
   });
 
+  it('an override of a clean scan overrides nothing: none recorded, requireScan passes', async () => {
+    const root = makeTree({ 'config.json': '{}', 'w.txt': 'weights' });
+    const { sig, att } = paths();
+    const signed = await signModel({
+      method: 'key',
+      modelPath: root,
+      signaturePath: sig,
+      privateKey,
+      scan: { attestationPath: att, overrideReason: 'always passed in CI' },
+    });
+    expect(signed.scan!.verdict).toBe('clean');
+    expect(signed.scan!.overrideReason).toBeUndefined();
+    const bundle = JSON.parse(readFileSync(att, 'utf8'));
+    const statement = decodeScanStatement(
+      Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
+    );
+    expect(statement.predicate.override).toBeUndefined();
+    const model = await verifyModel({
+      method: 'key',
+      modelPath: root,
+      bundlePath: sig,
+      publicKey,
+      requireScan: true,
+    });
+    expect(model.scan).toMatchObject({ verdict: 'clean' });
+  });
+
   it('an override signs, is recorded in the attestation, and fails requireScan', async () => {
     const root = makeTree({ 'pytorch_model.bin': MALICIOUS_PICKLE });
     const { sig, att } = paths();
@@ -177,7 +204,7 @@ describe('scan gate', () => {
       modelPath: root,
       bundlePath: sig,
       publicKey,
-      requireScan: { attestationPath: att },
+      requireScan: true,
     }).catch((e: unknown) => e);
     expect(['KEY_MISMATCH', 'SIGNATURE_INVALID']).toContain(
       (error as { code: string }).code,
