@@ -260,6 +260,23 @@ export class RangeHasher {
    * {@link abandon}.
    */
   openRange(task: HashTask): OpenRange {
+    // Offsets past 2^53 bytes (8 PiB) are not exact as numbers, and
+    // readvSync would take one that is not a safe integer as "the current
+    // position" instead of refusing it as readSync does: such a range is
+    // refused before anything is read.
+    const { start, end, size } = task;
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      !Number.isSafeInteger(size) ||
+      start < 0 ||
+      start > end ||
+      end > size
+    )
+      throw new HashTaskError(
+        'IO_ERROR',
+        `${task.name}: cannot read bytes ${start} to ${end} of a file of ${size} bytes (offsets are exact up to 2^53)`,
+      );
     let fd: number;
     try {
       fd = openSync(pathOf(task), openFlags(task));

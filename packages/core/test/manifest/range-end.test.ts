@@ -5,11 +5,17 @@
 // is refused; one of the listed size hashes as before, at every size around
 // a chunk boundary.
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  readFileSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CHUNK_SIZE,
+  HashTaskError,
   RangeHasher,
   type HashTask,
 } from '../../src/manifest/hash-worker.js';
@@ -124,5 +130,64 @@ describe('ranges of distinct bytes, through full and partial reads', () => {
         hasher.abandon(open);
       }
     }
+  });
+});
+
+describe('ranges that cannot be read exactly', () => {
+  const dir = tempDir();
+  const hasher = new RangeHasher();
+  const path = join(dir, 'x.bin');
+  writeFileSync(path, randomBytes(2 * CHUNK_SIZE));
+
+  it('refuses offsets that are not exact integers, or out of order, before reading', () => {
+    // readvSync reads a position that is not a safe integer from the file's
+    // current offset instead of refusing it: the range check comes first.
+    const size = 2 * CHUNK_SIZE;
+    for (const [start, end, listed] of [
+      [2 ** 53, 2 ** 53 + CHUNK_SIZE, 2 ** 53 + 2 * CHUNK_SIZE],
+      [2.5, CHUNK_SIZE, size],
+      [-CHUNK_SIZE, CHUNK_SIZE, size],
+      [CHUNK_SIZE, 0, size],
+      [0, size + 1, size],
+      [0, Number.NaN, size],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        hasher.hashWhole({ ...task(path, size, listed), start, end }, () => {
+          throw new Error('read');
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(HashTaskError);
+      expect((thrown as HashTaskError).code).toBe('IO_ERROR');
+      expect((thrown as Error).message).toMatch(
+        /^w\.bin: cannot read bytes .* \(offsets are exact up to 2\^53\)$/,
+      );
+    }
+  });
+
+  it('hashes a full read that comes back short as the bytes it got (a file cut and grown back)', () => {
+    // The range [0, 2 chunks) of a 3-chunk file: cut to 1.5 chunks after
+    // the first chunk (the next full read is short), then grown back to 3
+    // chunks with other bytes. The digest is of the bytes read at their
+    // offsets, which the file holds at the end.
+    const grown = join(dir, 'cut.bin');
+    writeFileSync(grown, randomBytes(3 * CHUNK_SIZE));
+    let reads = 0;
+    const digest = hasher.hashWhole(
+      { ...task(grown, 3 * CHUNK_SIZE), end: 2 * CHUNK_SIZE },
+      () => {
+        reads += 1;
+        if (reads === 1) truncateSync(grown, 1.5 * CHUNK_SIZE);
+        if (reads === 2) appendFileSync(grown, randomBytes(1.5 * CHUNK_SIZE));
+      },
+    ).digest;
+    expect(reads).toBe(3);
+    expect(digest).toBe(
+      createHash('sha256')
+        .update(readFileSync(grown).subarray(0, 2 * CHUNK_SIZE))
+        .digest('hex'),
+    );
   });
 });
