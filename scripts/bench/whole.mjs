@@ -11,7 +11,7 @@
  * Then start-up per command and import cost per library subpath
  * (startup.mjs), and the pickle scan (pickle-scan.mjs, when present).
  *
- *   pnpm bench                       # 2 GiB model, 2 GiB file, 20,000 + 5,000 small files, 5 rounds
+ *   pnpm bench                       # 2 GiB model, 4 GiB file, 20,000 + 5,000 small files, 5 rounds
  *   pnpm bench --quick               # small sizes, 1 round: a smoke test (about 1-2 min)
  *   pnpm bench --size 8GiB --runs 3 --json bench-out/16core.json
  *   pnpm bench --only model/,large/  # case ids or substrings

@@ -211,7 +211,7 @@ if (
       await import('@modelseal/core/prestart');
     const threads =
       text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
-    const { large, manyFiles } = prestartHashWorkers(last, {
+    const { large, fewRanges } = prestartHashWorkers(last, {
       concurrency: threads,
       shards,
       shardSize,
@@ -237,13 +237,15 @@ if (
       // model: 82.8 -> 77.2 MiB for the same CPU time. Maglev still
       // compiles hot code.
       if (args[0] !== 'sign') flags.push('--no-turbofan');
-      // Nor Maglev, for a model of a few files (at most 64): the only JS that
-      // runs hot then is the loop around the native hashing, and Maglev's
-      // compiles of it, late in a long run, held 1-2 MiB of the peak (one
-      // 4 GiB file in shards: verify 80.8-81.9 -> 79.3-79.7 MiB, the same
-      // CPU). Many files keep it: their listing and comparison are JS, and
-      // without Maglev 200,000 files took 4.5 s instead of 3.0.
-      if (args[0] !== 'sign' && !manyFiles) flags.push('--no-maglev');
+      // Nor Maglev, for a model of at most 64 ranges to hash (files, or
+      // their shards): the only JS that runs hot is then the loop around the
+      // native hashing, and Maglev's compiles of it, late in a long run, held
+      // 1-2 MiB of the peak (one 4 GiB file in 5 shards, alternating: verify
+      // 78.8-79.6 -> 77.6-78.1 MiB, digest 75.3-76.6 -> 74.2-74.6, no more
+      // CPU). More ranges keep it: their listing, hand-out and comparison
+      // are JS (200,000 files: 4.5 s instead of 3.0 without; one file in
+      // 65,536 shards: 1.05 s instead of 0.78).
+      if (args[0] !== 'sign' && fewRanges) flags.push('--no-maglev');
       deferV8Flags(
         flags,
         whenListingStarts().then(() => whenHashWorkersLoaded()),

@@ -57,7 +57,9 @@ describe('sign scan gate and verify --require-scan', () => {
       verdict: 'findings',
       overrideReason: 'SEC-42 red-team sample',
     });
-    expect(overridden.stderr).toMatch(/override recorded: SEC-42/);
+    expect(overridden.stderr).toMatch(
+      /warning: signed despite the scan \(1 finding\(s\)\); override recorded: SEC-42/,
+    );
     const { readFileSync } = await import('node:fs');
     expect(JSON.parse(readFileSync(log, 'utf8')).event.reason).toMatch(
       /SEC-42/,

@@ -202,6 +202,10 @@ describe('--limit NAME=VALUE', () => {
     expect(overridden.stdout).toMatch(
       /scan: findings \(overridden\), 2 files, .*1 not fully scanned/,
     );
+    // The warning names what was overridden.
+    expect(overridden.stderr).toMatch(
+      /warning: signed despite the scan \(.*1 file\(s\) not fully scanned\); override recorded: limit lowered for the test/,
+    );
 
     const verify = await runCli([
       'verify',

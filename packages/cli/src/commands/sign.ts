@@ -55,7 +55,7 @@ common options:
 
 scan gate (the files are scanned before signing):
   --fail-on SEVERITY               refuse to sign when a finding reaches critical|high|medium|low|info (default high)
-  --allow-unsafe REASON            sign despite findings; REASON is recorded in the scan attestation and audit log
+  --allow-unsafe REASON            sign despite findings; REASON is recorded in the scan attestation and audit log (not needed, nor recorded, when the scan is clean)
   --scan-policy FILE               scanner policy file (docs/scan-policy.md)
 ${limitHelp(35)}
                                    A file not fully scanned refuses like a high finding.
@@ -467,8 +467,18 @@ export async function signCommand(
   for (const warning of result.warnings)
     io.err(`modelseal: warning: ${safeText(warning.message)}`);
   if (result.scan?.overrideReason !== undefined) {
+    // What was overridden: findings, files not fully scanned, unreadable files.
+    const s = result.scan.report.summary;
+    const what = [
+      s.findings > 0 ? `${s.findings} finding(s)` : '',
+      // An unreadable file is also incomplete: counted once, as unreadable.
+      s.incomplete > s.errors
+        ? `${s.incomplete - s.errors} file(s) not fully scanned`
+        : '',
+      s.errors > 0 ? `${s.errors} file(s) unreadable` : '',
+    ].filter((part) => part !== '');
     io.err(
-      `modelseal: warning: signed despite scan findings (${result.scan.report.summary.findings}); override recorded: ${safeText(result.scan.overrideReason)}`,
+      `modelseal: warning: signed despite the scan (${what.join(', ')}); override recorded: ${safeText(result.scan.overrideReason)}`,
     );
   }
   const { manifest } = result;

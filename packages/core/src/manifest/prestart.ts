@@ -49,6 +49,13 @@ export interface PrestartResult {
   manyFiles: boolean;
   /** Workers started. */
   workers: number;
+  /**
+   * At most 64 ranges to hash, as far as the look can tell: files, or, in
+   * shards of a known size, the shards they make (counted generously).
+   * False when the look cannot tell (many files, a tree too wide, shards of
+   * an unknown size, a path it could not read).
+   */
+  fewRanges: boolean;
 }
 
 /**
@@ -76,10 +83,31 @@ export function prestartHashWorkers(
   const threads = options.concurrency ?? availableParallelism();
   const many = Number.isSafeInteger(threads) && threads >= 2;
   const count = many ? workersToStart(look, large, threads, options) : 0;
+  const fewRanges = rangesAtMost(look, options, INLINE_FILES);
   if (count === 0 || (manyFiles && options.fewFilesOnly === true))
-    return { large, manyFiles, workers: 0 };
+    return { large, manyFiles, workers: 0, fewRanges };
   prestartWorkers(count);
-  return { large, manyFiles, workers: count };
+  return { large, manyFiles, workers: count, fewRanges };
+}
+
+/**
+ * Whether what the look saw makes at most `most` ranges: its files, or in
+ * shards of a known size the shards of one file, or for a folder at most
+ * its files plus the shards its bytes fill (each file's last shard counted
+ * again).
+ */
+function rangesAtMost(
+  look: Look,
+  options: PrestartOptions,
+  most: number,
+): boolean {
+  if (look === NOTHING || look.cut) return false;
+  if (options.shards !== true) return look.files <= most;
+  const shard = options.shardSize;
+  if (shard === undefined || !Number.isSafeInteger(shard) || shard <= 0)
+    return false;
+  const shards = Math.ceil(look.bytes / shard);
+  return (look.oneFile ? Math.max(1, shards) : look.files + shards) <= most;
 }
 
 /**

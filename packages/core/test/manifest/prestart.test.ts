@@ -60,20 +60,22 @@ describe('prestartHashWorkers', () => {
       large: false,
       manyFiles: false,
       workers: 0,
+      fewRanges: true,
     });
     expect(
       prestartHashWorkers(join(small, 'missing'), { concurrency: 2 }),
-    ).toEqual({ large: false, manyFiles: false, workers: 0 });
+    ).toEqual({ large: false, manyFiles: false, workers: 0, fewRanges: false });
     const many = manyFiles(100);
     expect(prestartHashWorkers(many, { concurrency: 1 })).toEqual({
       large: true,
       manyFiles: true,
       workers: 0,
+      fewRanges: false,
     });
     // Verification of many files starts none ahead (the statement is decoded first).
     expect(
       prestartHashWorkers(many, { concurrency: 2, fewFilesOnly: true }),
-    ).toEqual({ large: true, manyFiles: true, workers: 0 });
+    ).toEqual({ large: true, manyFiles: true, workers: 0, fewRanges: false });
     expect(prestartedWorkers()).toBe(0);
   });
 
@@ -84,7 +86,7 @@ describe('prestartHashWorkers', () => {
     sparse(join(dir, 'b.bin'), 256 * 1024 * 1024);
     expect(
       prestartHashWorkers(dir, { concurrency: 2, fewFilesOnly: true }),
-    ).toEqual({ large: true, manyFiles: false, workers: 1 });
+    ).toEqual({ large: true, manyFiles: false, workers: 1, fewRanges: true });
     // Two files of 9 MiB: a worker would take longer to start than the
     // hashing it saves.
     const few = join(tempDir(), 'few9');
@@ -93,7 +95,30 @@ describe('prestartHashWorkers', () => {
     sparse(join(few, 'b.bin'), 9 * 1024 * 1024);
     expect(
       prestartHashWorkers(few, { concurrency: 2, fewFilesOnly: true }),
-    ).toEqual({ large: true, manyFiles: false, workers: 0 });
+    ).toEqual({ large: true, manyFiles: false, workers: 0, fewRanges: true });
+  });
+
+  it('counts ranges, not files: shards of a known size count (fewRanges)', () => {
+    // What the CLI needs to leave Maglev off: at most 64 ranges.
+    const dir = join(tempDir(), 'ranges');
+    mkdirSync(dir);
+    const file = sparse(join(dir, 'one.bin'), 64 * 1024 * 1024);
+    const one = (shardSize?: number): boolean =>
+      prestartHashWorkers(file, { concurrency: 1, shards: true, shardSize })
+        .fewRanges;
+    expect(one(16 * 1024 * 1024)).toBe(true); // 4 shards
+    expect(one(1024 * 1024)).toBe(true); // 64
+    expect(one(1024 * 1024 - 1)).toBe(false); // 65
+    expect(one(65536)).toBe(false); // 1,024
+    expect(one(undefined)).toBe(false); // shards of an unknown size
+    // A folder: its files plus the shards its bytes fill.
+    sparse(join(dir, 'two.bin'), 64 * 1024 * 1024);
+    const folder = (shardSize: number): boolean =>
+      prestartHashWorkers(dir, { concurrency: 1, shards: true, shardSize })
+        .fewRanges;
+    expect(folder(4 * 1024 * 1024)).toBe(true); // 2 + 32
+    expect(folder(2 * 1024 * 1024)).toBe(false); // 2 + 64
+    expect(prestartHashWorkers(dir, { concurrency: 1 }).fewRanges).toBe(true);
   });
 
   it('one large file needs workers only in shards', () => {
@@ -135,6 +160,7 @@ describe('prestartHashWorkers', () => {
       large: true,
       manyFiles: false,
       workers: 2,
+      fewRanges: true,
     });
     expect(prestartedWorkers()).toBe(2);
     const ahead = await hashModel(model, { concurrency: 3 });
@@ -152,6 +178,7 @@ describe('prestartHashWorkers', () => {
       large: true,
       manyFiles: true,
       workers: 0,
+      fewRanges: false,
     });
     expect(prestartHashWorkers(model, { concurrency: 3 }).workers).toBe(0);
     expect(prestartedWorkers()).toBe(0);
