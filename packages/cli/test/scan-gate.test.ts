@@ -22,36 +22,27 @@ describe('sign scan gate and verify --require-scan', () => {
       Buffer.from("cos\nsystem\n(S'id'\ntR.", 'latin1'),
     );
     const sig = join(work, 'model.sig');
-    const refused = await runCli([
-      'sign',
-      'key',
-      model,
-      '--private-key',
-      key,
-      '--signature',
-      sig,
-    ]);
+    const signing = ['--private-key', key, '--signature', sig];
+    const checking = ['--public-key', pub, '--signature', sig];
+    const sign = (...more: string[]): ReturnType<typeof runCli> =>
+      runCli(['sign', 'key', model, ...signing, ...more]);
+    const verify = (...more: string[]): ReturnType<typeof runCli> =>
+      runCli(['verify', 'key', model, ...checking, ...more]);
+    const refused = await sign();
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       /\[UNSAFE_CONTENT\]: refusing to sign .*PICKLE_DANGEROUS_GLOBAL in pytorch_model\.bin/,
     );
 
     const log = join(work, 'audit.jsonl');
-    const overridden = await runCli([
-      'sign',
-      'key',
-      model,
-      '--private-key',
-      key,
-      '--signature',
-      sig,
+    const overridden = await sign(
       '--allow-unsafe',
       'SEC-42 red-team sample',
       '--attest-scan',
       '--audit-log',
       log,
       '--json',
-    ]);
+    );
     expect(overridden.code).toBe(0);
     expect(JSON.parse(overridden.stdout).scan).toMatchObject({
       verdict: 'findings',
@@ -65,90 +56,30 @@ describe('sign scan gate and verify --require-scan', () => {
       /SEC-42/,
     );
 
-    expect(
-      (
-        await runCli([
-          'verify',
-          'key',
-          model,
-          '--public-key',
-          pub,
-          '--signature',
-          sig,
-        ])
-      ).code,
-    ).toBe(0);
-    const required = await runCli([
-      'verify',
-      'key',
-      model,
-      '--public-key',
-      pub,
-      '--signature',
-      sig,
-      '--require-scan',
-    ]);
+    expect((await verify()).code).toBe(0);
+    const required = await verify('--require-scan');
     expect(required.code).toBe(1);
     expect(required.stderr).toMatch(/\[SCAN_REQUIRED\]/);
 
     rmSync(join(model, 'pytorch_model.bin'));
-    expect(
-      (
-        await runCli([
-          'sign',
-          'key',
-          model,
-          '--private-key',
-          key,
-          '--signature',
-          sig,
-          '--attest-scan',
-          '--force',
-        ])
-      ).code,
-    ).toBe(0);
-    const clean = await runCli([
-      'verify',
-      'key',
-      model,
-      '--public-key',
-      pub,
-      '--signature',
-      sig,
-      '--require-scan',
-    ]);
+    expect((await sign('--attest-scan', '--force')).code).toBe(0);
+    const clean = await verify('--require-scan');
     expect(clean.code).toBe(0);
     expect(clean.stdout).toMatch(/scanned clean: modelseal/);
 
     // --allow-unsafe on a clean model (a pipeline that always passes it)
     // overrides nothing: no warning, no "(overridden)", no override in the
     // attestation, so --require-scan still passes.
-    const needless = await runCli([
-      'sign',
-      'key',
-      model,
-      '--private-key',
-      key,
-      '--signature',
-      sig,
+    const needless = await sign(
       '--attest-scan',
       '--allow-unsafe',
       'always passed in CI',
       '--force',
-    ]);
+    );
     expect(needless.code, needless.stderr).toBe(0);
     expect(needless.stderr).not.toMatch(/despite|override/);
     expect(needless.stdout).toMatch(/ {2}scan: clean, /);
-    const stillClean = await runCli([
-      'verify',
-      'key',
-      model,
-      '--public-key',
-      pub,
-      '--signature',
-      sig,
-      '--require-scan',
-    ]);
+    const stillClean = await verify('--require-scan');
     expect(stillClean.code, stillClean.stderr).toBe(0);
     expect(stillClean.stdout).toMatch(/scanned clean: modelseal/);
   });

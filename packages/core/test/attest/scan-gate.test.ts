@@ -25,6 +25,39 @@ function paths(): { sig: string; att: string } {
   return { sig: join(dir, 'model.sig'), att: join(dir, 'model.scan.sig') };
 }
 
+/** Signs a tree of `files` with the key, the scan attested into fresh paths. */
+async function signTree(
+  files: Record<string, string | Buffer>,
+  overrideReason?: string,
+): Promise<{
+  root: string;
+  sig: string;
+  att: string;
+  signed: Awaited<ReturnType<typeof signModel>>;
+}> {
+  const root = makeTree(files);
+  const { sig, att } = paths();
+  const signed = await signModel({
+    method: 'key',
+    modelPath: root,
+    signaturePath: sig,
+    privateKey,
+    scan: {
+      attestationPath: att,
+      ...(overrideReason === undefined ? {} : { overrideReason }),
+    },
+  });
+  return { root, sig, att, signed };
+}
+
+/** The scan statement of the attestation bundle at `att`. */
+function attested(att: string): ReturnType<typeof decodeScanStatement> {
+  const bundle = JSON.parse(readFileSync(att, 'utf8'));
+  return decodeScanStatement(
+    Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
+  );
+}
+
 describe('scan gate', () => {
   it('refuses to sign a model containing a malicious pickle', async () => {
     const root = makeTree({
@@ -47,14 +80,9 @@ describe('scan gate', () => {
   });
 
   it('signs a clean model and attests the scan; verify requireScan passes', async () => {
-    const root = makeTree({ 'config.json': '{}', 'w.txt': 'weights' });
-    const { sig, att } = paths();
-    const signed = await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: sig,
-      privateKey,
-      scan: { attestationPath: att },
+    const { root, sig, att, signed } = await signTree({
+      'config.json': '{}',
+      'w.txt': 'weights',
     });
     expect(signed.scan).toMatchObject({
       verdict: 'clean',
@@ -75,22 +103,13 @@ describe('scan gate', () => {
   });
 
   it('an override of a clean scan overrides nothing: none recorded, requireScan passes', async () => {
-    const root = makeTree({ 'config.json': '{}', 'w.txt': 'weights' });
-    const { sig, att } = paths();
-    const signed = await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: sig,
-      privateKey,
-      scan: { attestationPath: att, overrideReason: 'always passed in CI' },
-    });
+    const { root, sig, att, signed } = await signTree(
+      { 'config.json': '{}', 'w.txt': 'weights' },
+      'always passed in CI',
+    );
     expect(signed.scan!.verdict).toBe('clean');
     expect(signed.scan!.overrideReason).toBeUndefined();
-    const bundle = JSON.parse(readFileSync(att, 'utf8'));
-    const statement = decodeScanStatement(
-      Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
-    );
-    expect(statement.predicate.override).toBeUndefined();
+    expect(attested(att).predicate.override).toBeUndefined();
     const model = await verifyModel({
       method: 'key',
       modelPath: root,
@@ -102,23 +121,15 @@ describe('scan gate', () => {
   });
 
   it('an override signs, is recorded in the attestation, and fails requireScan', async () => {
-    const root = makeTree({ 'pytorch_model.bin': MALICIOUS_PICKLE });
-    const { sig, att } = paths();
-    const signed = await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: sig,
-      privateKey,
-      scan: { attestationPath: att, overrideReason: 'red-team fixture SEC-1' },
-    });
+    const { root, sig, att, signed } = await signTree(
+      { 'pytorch_model.bin': MALICIOUS_PICKLE },
+      'red-team fixture SEC-1',
+    );
     expect(signed.scan).toMatchObject({
       verdict: 'findings',
       overrideReason: 'red-team fixture SEC-1',
     });
-    const bundle = JSON.parse(readFileSync(att, 'utf8'));
-    const statement = decodeScanStatement(
-      Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
-    );
+    const statement = attested(att);
     expect(statement.predicate.override).toEqual({
       reason: 'red-team fixture SEC-1',
     });
