@@ -4,20 +4,22 @@
 // it by default; requireScan refuses an incomplete attestation and one that
 // records no completeness at all (written before the field existed).
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   decodeScanStatement,
   encodeScanStatement,
   scanModel,
   scanVerdict,
-  signModel,
   verifyModel,
-  type ScanStatement,
 } from '../../src/index.js';
 import { resignStatement } from '../helpers/forge.js';
-import { makeTree, tempDir } from '../helpers/tree.js';
+import {
+  attestationStatement,
+  signScanned,
+  signingPaths,
+} from '../helpers/scan-signing.js';
+import { makeTree } from '../helpers/tree.js';
 
 // (1, 2) as a protocol 4 pickle: PROTO, BININT1, BININT1, TUPLE2, STOP. Benign.
 const BENIGN_PICKLE = Buffer.from([
@@ -29,20 +31,6 @@ const TIGHT = { maxPickleOpcodes: 2 };
 const { privateKey, publicKey } = generateKeyPairSync('ec', {
   namedCurve: 'P-256',
 });
-
-function paths(): { sig: string; att: string } {
-  const dir = tempDir();
-  return { sig: join(dir, 'model.sig'), att: join(dir, 'model.scan.sig') };
-}
-
-function attestation(path: string): ScanStatement {
-  const bundle = JSON.parse(readFileSync(path, 'utf8')) as {
-    dsseEnvelope: { payload: string };
-  };
-  return decodeScanStatement(
-    Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
-  );
-}
 
 describe('scan completeness', () => {
   it('scanVerdict is never clean when a file was not fully scanned, whatever the threshold', async () => {
@@ -94,14 +82,13 @@ describe('scan completeness', () => {
   it('sign refuses an incomplete scan by default, even when no finding reaches --fail-on', async () => {
     const root = makeTree({ 'weights.pkl': BENIGN_PICKLE });
     for (const failOn of ['high', 'critical'] as const) {
-      const { sig, att } = paths();
-      const error = await signModel({
-        method: 'key',
-        modelPath: root,
-        signaturePath: sig,
+      const { sig, att } = signingPaths();
+      const error = await signScanned(
+        root,
         privateKey,
-        scan: { attestationPath: att, limits: TIGHT, failOn },
-      }).catch((e: unknown) => e);
+        { sig, att },
+        { limits: TIGHT, failOn },
+      ).catch((e: unknown) => e);
       expect(error).toHaveCode('UNSAFE_CONTENT');
       expect(String(error)).toMatch(/weights\.pkl/);
       expect(
@@ -115,19 +102,14 @@ describe('scan completeness', () => {
 
   it('an override signs an incomplete scan; requireScan refuses it with SCAN_INCOMPLETE', async () => {
     const root = makeTree({ 'weights.pkl': BENIGN_PICKLE });
-    const { sig, att } = paths();
-    await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: sig,
+    const { sig, att } = signingPaths();
+    await signScanned(
+      root,
       privateKey,
-      scan: {
-        attestationPath: att,
-        limits: TIGHT,
-        overrideReason: 'limit lowered on purpose (test)',
-      },
-    });
-    expect(attestation(att).predicate.result).toMatchObject({
+      { sig, att },
+      { limits: TIGHT, overrideReason: 'limit lowered on purpose (test)' },
+    );
+    expect(attestationStatement(att).predicate.result).toMatchObject({
       complete: false,
       incompleteFiles: ['weights.pkl'],
     });
@@ -147,14 +129,8 @@ describe('scan completeness', () => {
 
   it('requireScan refuses an attestation that records no completeness (fail closed), and one whose fields disagree', async () => {
     const root = makeTree({ 'weights.pkl': BENIGN_PICKLE });
-    const { sig, att } = paths();
-    await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: sig,
-      privateKey,
-      scan: { attestationPath: att },
-    });
+    const { sig, att } = signingPaths();
+    await signScanned(root, privateKey, { sig, att });
     // Clean and complete: accepted, and says so.
     const ok = await verifyModel({
       method: 'key',

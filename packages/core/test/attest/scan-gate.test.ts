@@ -6,12 +6,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { signModel, verifyModel } from '../../src/index.js';
 import {
-  decodeScanStatement,
-  signModel,
-  verifyModel,
-} from '../../src/index.js';
-import { makeTree, tempDir } from '../helpers/tree.js';
+  attestationStatement,
+  signScanned,
+  signingPaths,
+} from '../helpers/scan-signing.js';
+import { makeTree } from '../helpers/tree.js';
 
 // os.system('id') in protocol 0: what loading this "checkpoint" would run.
 const MALICIOUS_PICKLE = Buffer.from("cos\nsystem\n(S'id'\ntR.", 'latin1');
@@ -19,11 +20,6 @@ const { privateKey, publicKey } = generateKeyPairSync('ec', {
   namedCurve: 'P-256',
 });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-function paths(): { sig: string; att: string } {
-  const dir = tempDir();
-  return { sig: join(dir, 'model.sig'), att: join(dir, 'model.scan.sig') };
-}
 
 /** Signs a tree of `files` with the key, the scan attested into fresh paths. */
 async function signTree(
@@ -33,29 +29,17 @@ async function signTree(
   root: string;
   sig: string;
   att: string;
-  signed: Awaited<ReturnType<typeof signModel>>;
+  signed: Awaited<ReturnType<typeof signScanned>>;
 }> {
   const root = makeTree(files);
-  const { sig, att } = paths();
-  const signed = await signModel({
-    method: 'key',
-    modelPath: root,
-    signaturePath: sig,
+  const paths = signingPaths();
+  const signed = await signScanned(
+    root,
     privateKey,
-    scan: {
-      attestationPath: att,
-      ...(overrideReason === undefined ? {} : { overrideReason }),
-    },
-  });
-  return { root, sig, att, signed };
-}
-
-/** The scan statement of the attestation bundle at `att`. */
-function attested(att: string): ReturnType<typeof decodeScanStatement> {
-  const bundle = JSON.parse(readFileSync(att, 'utf8'));
-  return decodeScanStatement(
-    Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
+    paths,
+    overrideReason === undefined ? {} : { overrideReason },
   );
+  return { root, ...paths, signed };
 }
 
 describe('scan gate', () => {
@@ -64,7 +48,7 @@ describe('scan gate', () => {
       'config.json': '{}',
       'pytorch_model.bin': MALICIOUS_PICKLE,
     });
-    const { sig } = paths();
+    const { sig } = signingPaths();
     const error = await signModel({
       method: 'key',
       modelPath: root,
@@ -109,7 +93,7 @@ describe('scan gate', () => {
     );
     expect(signed.scan!.verdict).toBe('clean');
     expect(signed.scan!.overrideReason).toBeUndefined();
-    expect(attested(att).predicate.override).toBeUndefined();
+    expect(attestationStatement(att).predicate.override).toBeUndefined();
     const model = await verifyModel({
       method: 'key',
       modelPath: root,
@@ -129,7 +113,7 @@ describe('scan gate', () => {
       verdict: 'findings',
       overrideReason: 'red-team fixture SEC-1',
     });
-    const statement = attested(att);
+    const statement = attestationStatement(att);
     expect(statement.predicate.override).toEqual({
       reason: 'red-team fixture SEC-1',
     });
@@ -155,7 +139,7 @@ describe('scan gate', () => {
 
   it('requireScan fails without an attestation, for another model, or from another signer', async () => {
     const root = makeTree({ w: 'w' });
-    const { sig, att } = paths();
+    const { sig, att } = signingPaths();
     await signModel({
       method: 'key',
       modelPath: root,
@@ -175,14 +159,8 @@ describe('scan gate', () => {
 
     // A clean attestation of another model does not vouch for this one.
     const otherModel = makeTree({ x: 'x' });
-    const otherPaths = paths();
-    await signModel({
-      method: 'key',
-      modelPath: otherModel,
-      signaturePath: otherPaths.sig,
-      privateKey,
-      scan: { attestationPath: otherPaths.att },
-    });
+    const otherPaths = signingPaths();
+    await signScanned(otherModel, privateKey, otherPaths);
     await expect(
       verifyModel({
         method: 'key',
@@ -202,14 +180,8 @@ describe('scan gate', () => {
       privateKey,
       scan: {},
     });
-    const forged = paths();
-    await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: forged.sig,
-      privateKey: other.privateKey,
-      scan: { attestationPath: att },
-    });
+    const forged = signingPaths();
+    await signScanned(root, other.privateKey, { sig: forged.sig, att });
     const error = await verifyModel({
       method: 'key',
       modelPath: root,
@@ -226,13 +198,7 @@ describe('scan gate', () => {
     const root = makeTree({ w: 'w' });
     const sig = join(root, 'model.sig');
     const att = join(root, 'model.scan.sig');
-    const signed = await signModel({
-      method: 'key',
-      modelPath: root,
-      signaturePath: sig,
-      privateKey,
-      scan: { attestationPath: att },
-    });
+    const signed = await signScanned(root, privateKey, { sig, att });
     expect(signed.manifest.resources.map((r) => r.name)).toEqual(['w']);
     expect(signed.manifest.serialization.ignorePaths).toEqual(
       expect.arrayContaining(['model.sig', 'model.scan.sig']),
