@@ -211,7 +211,7 @@ if (
       await import('@modelseal/core/prestart');
     const threads =
       text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
-    const { large, fewRanges } = prestartHashWorkers(last, {
+    const { large, fewRanges, largeRanges } = prestartHashWorkers(last, {
       concurrency: threads,
       shards,
       shardSize,
@@ -224,7 +224,8 @@ if (
       // module: a flag set earlier costs every later compile its code cache
       // (v8-flags.ts). From the listing on, not the hashing: the 4 KiB-1 MiB
       // mix peaked 5-6 MiB lower (digest 81-83 against 87-90 MiB).
-      const { deferV8Flags } = await import('../dist/process/v8-flags.js');
+      const { addStatementFlags, deferV8Flags } =
+        await import('../dist/process/v8-flags.js');
       const flags = [];
       // A large model is held in typed arrays, but V8 would still grow its
       // young generation (up to 128 MiB on Node 24) while it is listed and
@@ -242,14 +243,26 @@ if (
       // native hashing, and Maglev's compiles of it, late in a long run, held
       // 1-2 MiB of the peak (one 4 GiB file in 5 shards, alternating: verify
       // 78.8-79.6 -> 77.6-78.1 MiB, digest 75.3-76.6 -> 74.2-74.6, no more
-      // CPU). More ranges keep it: their listing, hand-out and comparison
-      // are JS (200,000 files: 4.5 s instead of 3.0 without; one file in
-      // 65,536 shards: 1.05 s instead of 0.78).
-      if (args[0] !== 'sign' && fewRanges) flags.push('--no-maglev');
+      // CPU). Nor for ranges of 64 KiB or more on average, however many:
+      // each takes far longer to hash than its JS, and Maglev's compile
+      // memory stays in its threads' malloc arenas (5,000 files of 4 KiB-1
+      // MiB: digest 83 -> 78 MiB, and a little faster). Many smaller ranges
+      // keep it: their listing, hand-out and comparison are JS (200,000
+      // files of 4 KiB: 4.5 s instead of 3.0 without; 20,000 of 16 KiB: 0.70
+      // instead of 0.55; one file in 65,536 shards: 1.05 s instead of 0.78).
+      const lightJs = fewRanges || largeRanges;
+      if (args[0] !== 'sign' && lightJs) flags.push('--no-maglev');
       deferV8Flags(
         flags,
         whenListingStarts().then(() => whenHashWorkersLoaded()),
       );
+      // verify decodes a large statement first, with Maglev (its decode is
+      // hot JS): for large ranges without Maglev's inlining, whose compile
+      // memory was 3 MiB of the peak (the 5,000-file mix: 86 -> 83 MiB, the
+      // same time); for small ones it stays (200,000 files of 4 KiB: 5 %
+      // more CPU without).
+      if (args[0] === 'verify' && lightJs)
+        addStatementFlags(['--no-maglev-inlining']);
     }
   }
 }

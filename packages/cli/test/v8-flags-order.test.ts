@@ -143,4 +143,52 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     afterReady(verified);
     expect(verified.loadsAfter).toEqual([]);
   });
+
+  it('verify of many files: the statement flags first, without Maglev inlining only for large files', () => {
+    // 400 files: a bundle over 64 KiB, so verify sets its flags before it
+    // decodes the statement; then, as the hashing starts, the rest.
+    const flagsOf = (model: string): string[] => {
+      const bundle = join(dir, `${model.split('/').pop()}.sig`);
+      const signed = spawnSync(
+        process.execPath,
+        [
+          BIN,
+          'sign',
+          'key',
+          model,
+          '--private-key',
+          key,
+          '--signature',
+          bundle,
+          '--allow-unsafe',
+          'test files',
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(signed.status, signed.stderr).toBe(0);
+      const t = run([
+        'verify',
+        'key',
+        model,
+        '--public-key',
+        pub,
+        '--signature',
+        bundle,
+      ]);
+      return t.flags.map((f) => f.flag);
+    };
+    // 128 KiB each: the JS around a file is little against its hashing.
+    expect(flagsOf(sparseModel(dir, 'large400', 400, 128 * 1024))).toEqual([
+      '--semi-space-growth-factor=1',
+      '--no-turbofan',
+      '--no-maglev-inlining',
+      '--no-maglev',
+    ]);
+    // 1 KiB each: Maglev and its inlining stay for the listing and the
+    // comparison.
+    expect(flagsOf(sparseModel(dir, 'small400', 400, 1024))).toEqual([
+      '--semi-space-growth-factor=1',
+      '--no-turbofan',
+    ]);
+  });
 });

@@ -92,7 +92,7 @@ describe('V8 settings for a large model', () => {
     expectTurbofan(['digest', big, '--threads', '2'], false);
   });
 
-  it('turns Maglev off too for a large model of few ranges, not for one of many', () => {
+  it('turns Maglev off too for a large model of few ranges or large ones, not for many small', () => {
     // A few large files: the only hot JS is the loop around the native
     // hashing, so Maglev goes too (bin/modelseal.js); many files keep it for
     // their listing and comparison.
@@ -102,8 +102,8 @@ describe('V8 settings for a large model', () => {
     const manyRun = traced(['digest', wide, '--threads', '3']);
     expect(manyRun.targets, manyRun.said).toContain('MAGLEV');
     expect(manyRun.compiled, manyRun.said).toBe(false);
-    // Ranges, not files: one file in 4 shards loses Maglev, in 1,024 keeps
-    // it (their hand-out and the manifest are JS).
+    // Ranges, not files: one file in 4 shards loses Maglev, in 2,048 of 32
+    // KiB keeps it (their hand-out and the manifest are JS).
     const one = join(
       sparseModel(dir, 'one-file', 1, 64 * 1024 * 1024),
       'w0.bin',
@@ -123,10 +123,16 @@ describe('V8 settings for a large model', () => {
       '--threads',
       '2',
       '--shard-size',
-      '65536',
+      '32768',
     ]);
     expect(shardsRun.targets, shardsRun.said).toContain('MAGLEV');
     expect(shardsRun.compiled, shardsRun.said).toBe(false);
+    // Many files, 64 KiB or more on average: their JS is little against
+    // their hashing, so Maglev goes (prestart's largeRanges); many smaller
+    // ones keep it (`wide` above).
+    const largeMany = sparseModel(dir, 'large-many', 100, 1024 * 1024);
+    const largeManyRun = traced(['digest', largeMany, '--threads', '2']);
+    expect(largeManyRun.targets, largeManyRun.said).toEqual([]);
     // A small model (no settings): Maglev, then TurboFan.
     const smallRun = traced(['digest', small]);
     expect(smallRun.targets, smallRun.said).toContain('MAGLEV');

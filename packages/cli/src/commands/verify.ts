@@ -462,8 +462,8 @@ export async function verifyCommand(
   if (fileSize(options.bundlePath) >= TUNED_BUNDLE_BYTES) {
     // The young generation kept at its first size (V8 doubles it as objects
     // survive: 4-5 MiB of the peak at 200,000 files), and no TurboFan.
-    const { setV8Flags } = await import('../process/v8-flags.js');
-    setV8Flags(['--semi-space-growth-factor=1', '--no-turbofan']);
+    const { setStatementFlags } = await import('../process/v8-flags.js');
+    setStatementFlags();
   }
   let result: VerifyModelSignatureResult;
   try {

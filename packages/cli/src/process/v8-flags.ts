@@ -44,3 +44,22 @@ export function setV8Flags(flags: readonly string[]): void {
     done.add(flag);
   }
 }
+
+/**
+ * What `verify` sets before it decodes a large statement (64 KiB of bundle
+ * or more: a few hundred files), once its modules are loaded: the young
+ * generation kept at its first size and no TurboFan, and whatever the CLI's
+ * start added for the model it looked at ({@link addStatementFlags}).
+ */
+const statementFlags = ['--semi-space-growth-factor=1', '--no-turbofan'];
+
+/** Adds `flags` to those {@link setStatementFlags} sets. */
+export function addStatementFlags(flags: readonly string[]): void {
+  for (const flag of flags)
+    if (!statementFlags.includes(flag)) statementFlags.push(flag);
+}
+
+/** Sets the flags for decoding a large statement (see {@link statementFlags}). */
+export function setStatementFlags(): void {
+  setV8Flags(statementFlags);
+}

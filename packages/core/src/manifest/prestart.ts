@@ -56,7 +56,23 @@ export interface PrestartResult {
    * an unknown size, a path it could not read).
    */
   fewRanges: boolean;
+  /**
+   * The ranges the look saw average at least 64 KiB ({@link LARGE_RANGE_BYTES}):
+   * files, or, in shards of a known size, the shards they make (counted
+   * generously). A sample when the look was cut short (its first 65 files),
+   * so a hint for tuning, never for a check. False when the look saw no
+   * file, or shards of an unknown size.
+   */
+  largeRanges: boolean;
 }
+
+/**
+ * A range this large, on average, takes far longer to hash than the JS
+ * around it (listing, hand-out, comparison): on the 2-core machine, a
+ * `digest` of 64 KiB files ran as fast without Maglev as with it, and of
+ * 16-32 KiB files 10-25 % slower (docs/performance.md).
+ */
+export const LARGE_RANGE_BYTES: number = 64 * 1024;
 
 /**
  * Looks at a few hundred entries of `modelPath` at most (no read of any
@@ -84,10 +100,33 @@ export function prestartHashWorkers(
   const many = Number.isSafeInteger(threads) && threads >= 2;
   const count = many ? workersToStart(look, large, threads, options) : 0;
   const fewRanges = rangesAtMost(look, options, INLINE_FILES);
+  const largeRanges = rangesAverageAtLeast(look, options, LARGE_RANGE_BYTES);
   if (count === 0 || (manyFiles && options.fewFilesOnly === true))
-    return { large, manyFiles, workers: 0, fewRanges };
+    return { large, manyFiles, workers: 0, fewRanges, largeRanges };
   prestartWorkers(count);
-  return { large, manyFiles, workers: count, fewRanges };
+  return { large, manyFiles, workers: count, fewRanges, largeRanges };
+}
+
+/**
+ * Whether the files the look saw, or in shards of a known size the shards
+ * they make (each file's last shard counted again), average at least
+ * `bytes` bytes.
+ */
+function rangesAverageAtLeast(
+  look: Look,
+  options: PrestartOptions,
+  bytes: number,
+): boolean {
+  if (look === NOTHING || look.files === 0) return false;
+  let ranges = look.files;
+  if (options.shards === true) {
+    const shard = options.shardSize;
+    if (shard === undefined || !Number.isSafeInteger(shard) || shard <= 0)
+      return false;
+    const shards = Math.ceil(look.bytes / shard);
+    ranges = look.oneFile ? Math.max(1, shards) : look.files + shards;
+  }
+  return look.bytes >= ranges * bytes;
 }
 
 /**

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashModel } from '../../src/manifest/index.js';
 import { WorkerReserve } from '../../src/manifest/hash-pool.js';
 import {
+  LARGE_RANGE_BYTES,
   prestartHashWorkers,
   whenHashWorkersLoaded,
   whenListingStarts,
@@ -61,21 +62,35 @@ describe('prestartHashWorkers', () => {
       manyFiles: false,
       workers: 0,
       fewRanges: true,
+      largeRanges: false,
     });
     expect(
       prestartHashWorkers(join(small, 'missing'), { concurrency: 2 }),
-    ).toEqual({ large: false, manyFiles: false, workers: 0, fewRanges: false });
+    ).toEqual({
+      large: false,
+      manyFiles: false,
+      workers: 0,
+      fewRanges: false,
+      largeRanges: false,
+    });
     const many = manyFiles(100);
     expect(prestartHashWorkers(many, { concurrency: 1 })).toEqual({
       large: true,
       manyFiles: true,
       workers: 0,
       fewRanges: false,
+      largeRanges: false,
     });
     // Verification of many files starts none ahead (the statement is decoded first).
     expect(
       prestartHashWorkers(many, { concurrency: 2, fewFilesOnly: true }),
-    ).toEqual({ large: true, manyFiles: true, workers: 0, fewRanges: false });
+    ).toEqual({
+      large: true,
+      manyFiles: true,
+      workers: 0,
+      fewRanges: false,
+      largeRanges: false,
+    });
     expect(prestartedWorkers()).toBe(0);
   });
 
@@ -86,7 +101,13 @@ describe('prestartHashWorkers', () => {
     sparse(join(dir, 'b.bin'), 256 * 1024 * 1024);
     expect(
       prestartHashWorkers(dir, { concurrency: 2, fewFilesOnly: true }),
-    ).toEqual({ large: true, manyFiles: false, workers: 1, fewRanges: true });
+    ).toEqual({
+      large: true,
+      manyFiles: false,
+      workers: 1,
+      fewRanges: true,
+      largeRanges: true,
+    });
     // Two files of 9 MiB: a worker would take longer to start than the
     // hashing it saves.
     const few = join(tempDir(), 'few9');
@@ -95,7 +116,13 @@ describe('prestartHashWorkers', () => {
     sparse(join(few, 'b.bin'), 9 * 1024 * 1024);
     expect(
       prestartHashWorkers(few, { concurrency: 2, fewFilesOnly: true }),
-    ).toEqual({ large: true, manyFiles: false, workers: 0, fewRanges: true });
+    ).toEqual({
+      large: true,
+      manyFiles: false,
+      workers: 0,
+      fewRanges: true,
+      largeRanges: true,
+    });
   });
 
   it('counts ranges, not files: shards of a known size count (fewRanges)', () => {
@@ -119,6 +146,50 @@ describe('prestartHashWorkers', () => {
     expect(folder(4 * 1024 * 1024)).toBe(true); // 2 + 32
     expect(folder(2 * 1024 * 1024)).toBe(false); // 2 + 64
     expect(prestartHashWorkers(dir, { concurrency: 1 }).fewRanges).toBe(true);
+  });
+
+  it('tells whether the ranges average 64 KiB or more (largeRanges), from the files the look saw', () => {
+    // What the CLI needs to leave Maglev off for many files: JS per range
+    // small against the hashing of it.
+    const tree = (count: number, size: number): string => {
+      const dir = join(tempDir(), `t${count}x${size}`);
+      mkdirSync(dir);
+      for (let i = 0; i < count; i++) sparse(join(dir, `f${i}.bin`), size);
+      return dir;
+    };
+    const large = (path: string, options = {}): boolean =>
+      prestartHashWorkers(path, { concurrency: 1, ...options }).largeRanges;
+    // 100 files: the look stops at 65, judged by those.
+    expect(large(tree(100, LARGE_RANGE_BYTES))).toBe(true);
+    expect(large(tree(100, LARGE_RANGE_BYTES - 1))).toBe(false);
+    expect(large(tree(3, 1 << 20))).toBe(true);
+    // An empty file among few large ones: judged by the average.
+    const mixed = tree(3, 1 << 20);
+    writeFileSync(join(mixed, 'empty'), '');
+    expect(large(mixed)).toBe(true);
+    // In shards of a known size: the shards count, each file's last again.
+    const one = sparse(join(tempDir(), 'one.bin'), 64 * 1024 * 1024);
+    expect(large(one, { shards: true, shardSize: LARGE_RANGE_BYTES })).toBe(
+      true,
+    );
+    expect(large(one, { shards: true, shardSize: LARGE_RANGE_BYTES - 1 })).toBe(
+      false,
+    );
+    expect(large(one, { shards: true })).toBe(false); // size unknown
+    const folder = tree(4, 2 * LARGE_RANGE_BYTES);
+    // 4 files + 4 shards of 2 x 64 KiB: 8 ranges of 64 KiB on average.
+    expect(
+      large(folder, { shards: true, shardSize: 2 * LARGE_RANGE_BYTES }),
+    ).toBe(true);
+    // 4 files + 8 shards: 12 ranges, under 64 KiB.
+    expect(large(folder, { shards: true, shardSize: LARGE_RANGE_BYTES })).toBe(
+      false,
+    );
+    // Nothing seen: no file, or no path.
+    expect(large(join(tempDir(), 'missing'))).toBe(false);
+    const empty = join(tempDir(), 'empty');
+    mkdirSync(empty);
+    expect(large(empty)).toBe(false);
   });
 
   it('one large file needs workers only in shards', () => {
@@ -161,6 +232,7 @@ describe('prestartHashWorkers', () => {
       manyFiles: false,
       workers: 2,
       fewRanges: true,
+      largeRanges: true,
     });
     expect(prestartedWorkers()).toBe(2);
     const ahead = await hashModel(model, { concurrency: 3 });
@@ -179,6 +251,7 @@ describe('prestartHashWorkers', () => {
       manyFiles: true,
       workers: 0,
       fewRanges: false,
+      largeRanges: false,
     });
     expect(prestartHashWorkers(model, { concurrency: 3 }).workers).toBe(0);
     expect(prestartedWorkers()).toBe(0);
