@@ -27,6 +27,13 @@ for t in "$core_tgz" "$cli_tgz"; do
   for f in package/README.md package/LICENSE package/package.json; do
     grep -qx "$f" <<<"$list" || { say "FAIL: $(basename "$t") lacks $f"; exit 1; }
   done
+  # The JS ships without comments (scripts/build/emit-js.mjs: `pnpm build`),
+  # the declarations with their documentation.
+  commented=$(tar xzf "$t" -O --wildcards 'package/dist/*.js' | grep -E '^\s*(//|/\*)' | grep -vc '^//# sourceMappingURL=' || true)
+  if [ "$commented" != 0 ]; then say "FAIL: $(basename "$t") ships $commented comment lines in its JS (built without scripts/build/emit-js.mjs?)"; exit 1; fi
+  documented=$(tar xzf "$t" -O --wildcards 'package/dist/*.d.ts' | grep -c '^\s*/\*\*' || true)
+  if [ "$documented" = 0 ]; then say "FAIL: $(basename "$t") ships declarations without documentation"; exit 1; fi
+  echo "  JS without comments; $documented documentation comments in the declarations"
 done
 manifest=$(tar xzf "$cli_tgz" -O package/package.json)
 if grep -q 'workspace:' <<<"$manifest"; then
