@@ -246,10 +246,11 @@ if (
       // CPU). Nor for ranges of 64 KiB or more on average, however many:
       // each takes far longer to hash than its JS, and Maglev's compile
       // memory stays in its threads' malloc arenas (5,000 files of 4 KiB-1
-      // MiB: digest 83 -> 78 MiB, and a little faster). Many smaller ranges
-      // keep it: their listing, hand-out and comparison are JS (200,000
-      // files of 4 KiB: 4.5 s instead of 3.0 without; 20,000 of 16 KiB: 0.70
-      // instead of 0.55; one file in 65,536 shards: 1.05 s instead of 0.78).
+      // MiB: digest 81.1-81.7 -> 76.5-76.7 MiB, and a little faster). Many
+      // smaller ranges keep it: their listing, hand-out and comparison are
+      // JS (200,000 files of 4 KiB: 4.5 s instead of 3.0 without; 20,000 of
+      // 16 KiB: 0.70 instead of 0.55; one file in 65,536 shards: 1.05 s
+      // instead of 0.78).
       const lightJs = fewRanges || largeRanges;
       if (args[0] !== 'sign' && lightJs) flags.push('--no-maglev');
       deferV8Flags(
@@ -258,9 +259,9 @@ if (
       );
       // verify decodes a large statement first, with Maglev (its decode is
       // hot JS): for large ranges without Maglev's inlining, whose compile
-      // memory was 3 MiB of the peak (the 5,000-file mix: 86 -> 83 MiB, the
-      // same time); for small ones it stays (200,000 files of 4 KiB: 5 %
-      // more CPU without).
+      // memory was 3 MiB of the peak (the 5,000-file mix: 83.9-84.4 ->
+      // 80.4-81.3 MiB, the same time); for small ones it stays (200,000
+      // files of 4 KiB: 5 % more CPU without).
       if (args[0] === 'verify' && lightJs)
         addStatementFlags(['--no-maglev-inlining']);
     }
