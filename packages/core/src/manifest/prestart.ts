@@ -13,6 +13,7 @@ import { sep } from 'node:path';
 import {
   INLINE_BYTES,
   INLINE_FILES,
+  SMALL_AVERAGE,
   prestartWorkers,
   workersFor,
   workersForRanges,
@@ -57,11 +58,14 @@ export interface PrestartResult {
    */
   fewRanges: boolean;
   /**
-   * The ranges the look saw average at least 64 KiB ({@link LARGE_RANGE_BYTES}):
-   * files, or, in shards of a known size, the shards they make (counted
-   * generously). A sample when the look was cut short (its first 65 files),
-   * so a hint for tuning, never for a check. False when the look saw no
-   * file, or shards of an unknown size.
+   * The ranges the look saw average at least {@link LARGE_RANGE_BYTES}
+   * (64 KiB; in shards, four times that): files, or, in shards of a known
+   * size, the shards they make (counted generously: each file's last shard
+   * again). A sample when the look was cut short (its first 65 files): then
+   * at least 16 files seen, averaged without the largest, so that one large
+   * file does not speak for a tree of small ones. A hint for tuning, never
+   * for a check. False when the look saw no file, or shards of an unknown
+   * size.
    */
   largeRanges: boolean;
 }
@@ -69,10 +73,18 @@ export interface PrestartResult {
 /**
  * A range this large, on average, takes far longer to hash than the JS
  * around it (listing, hand-out, comparison): on the 2-core machine, a
- * `digest` of 64 KiB files ran as fast without Maglev as with it, and of
- * 16-32 KiB files 10-25 % slower (docs/performance.md).
+ * `digest` of 64 KiB files ran as fast without Maglev as with it, of 32 KiB
+ * files 7-15 % slower and of 16 KiB files 25-31 % slower
+ * (docs/performance.md). The same line as the pool's small files
+ * ({@link SMALL_AVERAGE}): on two threads, ranges under it get no worker.
+ * A shard costs more JS than a file (its hand-out and its manifest entry):
+ * in shards the line is four times higher (one 2 GiB file: in 64 KiB
+ * shards 3 % more CPU without Maglev, in 128 KiB 2-4 %, in 256 KiB none).
  */
-export const LARGE_RANGE_BYTES: number = 64 * 1024;
+export const LARGE_RANGE_BYTES: number = SMALL_AVERAGE;
+
+/** Files a cut look must have seen for {@link PrestartResult.largeRanges}. */
+const SAMPLE_FILES = 16;
 
 /**
  * Looks at a few hundred entries of `modelPath` at most (no read of any
@@ -108,45 +120,48 @@ export function prestartHashWorkers(
 }
 
 /**
- * Whether the files the look saw, or in shards of a known size the shards
- * they make (each file's last shard counted again), average at least
- * `bytes` bytes.
+ * The ranges the look saw: its files, or in shards of a known size the
+ * shards of one file, or for a folder its files plus the shards its bytes
+ * fill (each file's last shard counted again). Undefined when nothing was
+ * seen, or in shards of an unknown size.
+ */
+function rangesSeen(look: Look, options: PrestartOptions): number | undefined {
+  if (look === NOTHING) return undefined;
+  if (options.shards !== true) return look.files;
+  const shard = options.shardSize;
+  if (shard === undefined || !Number.isSafeInteger(shard) || shard <= 0)
+    return undefined;
+  const shards = Math.ceil(look.bytes / shard);
+  return look.oneFile ? Math.max(1, shards) : look.files + shards;
+}
+
+/**
+ * Whether the ranges the look saw average at least `bytes` bytes (four
+ * times that in shards); for a cut look, at least {@link SAMPLE_FILES} files
+ * seen and the largest left out of the average.
  */
 function rangesAverageAtLeast(
   look: Look,
   options: PrestartOptions,
   bytes: number,
 ): boolean {
-  if (look === NOTHING || look.files === 0) return false;
-  let ranges = look.files;
-  if (options.shards === true) {
-    const shard = options.shardSize;
-    if (shard === undefined || !Number.isSafeInteger(shard) || shard <= 0)
-      return false;
-    const shards = Math.ceil(look.bytes / shard);
-    ranges = look.oneFile ? Math.max(1, shards) : look.files + shards;
-  }
-  return look.bytes >= ranges * bytes;
+  const ranges = rangesSeen(look, options);
+  if (ranges === undefined || look.files === 0) return false;
+  const line = options.shards === true ? 4 * bytes : bytes;
+  if (!look.cut) return look.bytes >= ranges * line;
+  if (look.files < SAMPLE_FILES) return false;
+  return look.bytes - look.largest >= (ranges - 1) * line;
 }
 
-/**
- * Whether what the look saw makes at most `most` ranges: its files, or in
- * shards of a known size the shards of one file, or for a folder at most
- * its files plus the shards its bytes fill (each file's last shard counted
- * again).
- */
+/** Whether the look saw it all, and at most `most` ranges ({@link rangesSeen}). */
 function rangesAtMost(
   look: Look,
   options: PrestartOptions,
   most: number,
 ): boolean {
-  if (look === NOTHING || look.cut) return false;
-  if (options.shards !== true) return look.files <= most;
-  const shard = options.shardSize;
-  if (shard === undefined || !Number.isSafeInteger(shard) || shard <= 0)
-    return false;
-  const shards = Math.ceil(look.bytes / shard);
-  return (look.oneFile ? Math.max(1, shards) : look.files + shards) <= most;
+  if (look.cut) return false;
+  const ranges = rangesSeen(look, options);
+  return ranges !== undefined && ranges <= most;
 }
 
 /**

@@ -151,40 +151,56 @@ describe('prestartHashWorkers', () => {
   it('tells whether the ranges average 64 KiB or more (largeRanges), from the files the look saw', () => {
     // What the CLI needs to leave Maglev off for many files: JS per range
     // small against the hashing of it.
-    const tree = (count: number, size: number): string => {
-      const dir = join(tempDir(), `t${count}x${size}`);
-      mkdirSync(dir);
+    const tree = (count: number, size: number, name?: string): string => {
+      const dir = join(tempDir(), name ?? `t${count}x${size}`);
+      mkdirSync(dir, { recursive: true });
       for (let i = 0; i < count; i++) sparse(join(dir, `f${i}.bin`), size);
       return dir;
     };
     const large = (path: string, options = {}): boolean =>
       prestartHashWorkers(path, { concurrency: 1, ...options }).largeRanges;
+    expect(LARGE_RANGE_BYTES).toBe(64 * 1024);
     // 100 files: the look stops at 65, judged by those.
     expect(large(tree(100, LARGE_RANGE_BYTES))).toBe(true);
     expect(large(tree(100, LARGE_RANGE_BYTES - 1))).toBe(false);
     expect(large(tree(3, 1 << 20))).toBe(true);
-    // An empty file among few large ones: judged by the average.
-    const mixed = tree(3, 1 << 20);
-    writeFileSync(join(mixed, 'empty'), '');
-    expect(large(mixed)).toBe(true);
-    // In shards of a known size: the shards count, each file's last again.
+    // An empty file is a range too (listed, handed out, compared): three of
+    // 64 KiB and one empty average 48 KiB.
+    const withEmpty = tree(3, LARGE_RANGE_BYTES);
+    expect(large(withEmpty)).toBe(true);
+    writeFileSync(join(withEmpty, 'empty'), '');
+    expect(large(withEmpty)).toBe(false);
+    // A cut look: one large file does not speak for the small ones after it
+    // (the root's file is seen first, then 64 of data/'s 100).
+    const outlier = tree(100, 4096, 'outlier/data');
+    sparse(join(outlier, '..', 'model.bin'), 64 * 1024 * 1024);
+    expect(large(join(outlier, '..'))).toBe(false);
+    // Nor one file seen in a look cut by its folders.
+    const wide = join(tempDir(), 'wide-one');
+    for (let i = 0; i < 300; i++)
+      mkdirSync(join(wide, `d${i}`), { recursive: true });
+    sparse(join(wide, 'model.bin'), 64 * 1024 * 1024);
+    expect(prestartHashWorkers(wide, { concurrency: 1 }).manyFiles).toBe(true);
+    expect(large(wide)).toBe(false);
+    // In shards of a known size the shards count, and the line is four
+    // times higher: one file of 64 MiB in 256 shards of 256 KiB.
     const one = sparse(join(tempDir(), 'one.bin'), 64 * 1024 * 1024);
+    const shardLine = 4 * LARGE_RANGE_BYTES;
+    expect(large(one, { shards: true, shardSize: shardLine })).toBe(true);
+    expect(large(one, { shards: true, shardSize: shardLine - 1 })).toBe(false);
     expect(large(one, { shards: true, shardSize: LARGE_RANGE_BYTES })).toBe(
-      true,
-    );
-    expect(large(one, { shards: true, shardSize: LARGE_RANGE_BYTES - 1 })).toBe(
       false,
     );
     expect(large(one, { shards: true })).toBe(false); // size unknown
-    const folder = tree(4, 2 * LARGE_RANGE_BYTES);
-    // 4 files + 4 shards of 2 x 64 KiB: 8 ranges of 64 KiB on average.
-    expect(
-      large(folder, { shards: true, shardSize: 2 * LARGE_RANGE_BYTES }),
-    ).toBe(true);
-    // 4 files + 8 shards: 12 ranges, under 64 KiB.
-    expect(large(folder, { shards: true, shardSize: LARGE_RANGE_BYTES })).toBe(
-      false,
+    // A folder: its files plus the shards its bytes fill, each file's last
+    // counted again (generously: 4 files of 512 KiB in 512 KiB shards are 4
+    // ranges, counted as 8, and 256 KiB on average is still on the line).
+    const folder = tree(4, 2 * shardLine);
+    expect(large(folder, { shards: true, shardSize: 2 * shardLine })).toBe(
+      true,
     );
+    // 4 files + 8 shards counted (8 ranges of 256 KiB in truth): under it.
+    expect(large(folder, { shards: true, shardSize: shardLine })).toBe(false);
     // Nothing seen: no file, or no path.
     expect(large(join(tempDir(), 'missing'))).toBe(false);
     const empty = join(tempDir(), 'empty');
