@@ -60,35 +60,42 @@ function flagValue(name) {
 }
 
 /**
- * Whether the bundle at `path` says its model was hashed in shards, and of
- * what size (0 when it does not say): a peek at a bundle of at most
- * `limit` bytes, before anything is verified, only to start workers ahead. A
- * bundle that lies costs workers started for nothing or late, never a
- * check: the command verifies it all. Undefined when not in shards.
+ * What the bundle at `path` says of its model's serialization, from its
+ * first `limit` bytes: `{ shards: false }` for files, `{ shards: true,
+ * shardSize }` for shards (0 when it does not say), undefined when the
+ * peek cannot tell (no payload in those bytes, or no method in the part of
+ * the statement they hold: the reference sometimes writes the resources
+ * first). A peek before anything is verified, only to start workers ahead
+ * and choose V8 settings: a bundle that lies costs workers started for
+ * nothing or late, or a slower run, never a check (the command verifies it
+ * all).
  */
-function bundleShards(path, limit) {
+function bundleSerialization(path, limit) {
   let fd;
   try {
     // Non-blocking: a FIFO must not wait for a writer (no effect on files).
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const stat = fstatSync(fd);
-    if (!stat.isFile() || stat.size > limit) return undefined;
+    if (!stat.isFile()) return undefined;
     // At most `limit` bytes, whatever the file does meanwhile.
-    const bytes = Buffer.alloc(limit + 1);
+    const bytes = Buffer.alloc(Math.min(limit, stat.size));
     let length = 0;
     for (let n; length < bytes.length; length += n) {
       n = readSync(fd, bytes, length, bytes.length - length, length);
       if (n === 0) break;
     }
-    if (length > limit) return undefined;
-    const payload = /"payload"\s*:\s*"([A-Za-z0-9+/=]{1,1400000})"/.exec(
+    const payload = /"payload"\s*:\s*"([A-Za-z0-9+/=]*)/.exec(
       bytes.toString('latin1', 0, length),
     );
     if (payload === null) return undefined;
-    const statement = Buffer.from(payload[1], 'base64').toString('latin1');
-    if (!/"method"\s*:\s*"shards"/.test(statement)) return undefined;
+    // The whole groups of four that the peek holds.
+    const text = payload[1].slice(0, payload[1].length & ~3);
+    const statement = Buffer.from(text, 'base64').toString('latin1');
+    const method = /"method"\s*:\s*"(files|shards)"/.exec(statement);
+    if (method === null) return undefined;
+    if (method[1] === 'files') return { shards: false };
     const size = /"shard_size"\s*:\s*([1-9][0-9]{0,14})[,}\s]/.exec(statement);
-    return size === null ? 0 : Number(size[1]);
+    return { shards: true, shardSize: size === null ? 0 : Number(size[1]) };
   } catch {
     return undefined;
   } finally {
@@ -174,20 +181,23 @@ if (
   // shards keep busy.
   let shards;
   let shardSize;
+  // Whether the serialization is known: always for digest and sign (their
+  // flags choose it), for verify when the bundle's first bytes say it.
+  let method = true;
   if (args[0] === 'verify') {
-    // A folder too: in shards, its few large files are more ranges (a
-    // bundle of a few files is a few KiB; one of many files starts no
-    // worker ahead anyway, so it is not read).
+    // A folder too: in shards, its files are more ranges than they seem.
+    // The first 64 KiB of the bundle hold its statement's method and shard
+    // size wherever this library wrote them, whatever the model's size.
     const bundle =
       flagValue('--signature') ?? flagValue('--bundle') ?? 'model.sig';
-    const size =
-      stat?.isFile() === true && stat.size >= 16 * 1024 * 1024
-        ? bundleShards(bundle, 1024 * 1024)
-        : stat?.isDirectory() === true
-          ? bundleShards(bundle, 256 * 1024)
-          : undefined;
-    shards = size !== undefined;
-    if (size) shardSize = size;
+    const said =
+      (stat?.isFile() === true && stat.size >= 16 * 1024 * 1024) ||
+      stat?.isDirectory() === true
+        ? bundleSerialization(bundle, 64 * 1024)
+        : undefined;
+    method = said !== undefined;
+    shards = said?.shards === true;
+    if (said?.shardSize) shardSize = said.shardSize;
   } else {
     shards = args.some((a) => /^--shard[-_]size(=|$)/.test(a));
     const text = flagValue('--shard-size') ?? flagValue('--shard_size');
@@ -251,7 +261,10 @@ if (
       // JS (200,000 files of 4 KiB: 4.5 s instead of 3.0 without; 20,000 of
       // 16 KiB: 0.70 instead of 0.55; one file in 65,536 shards: 1.05 s
       // instead of 0.78).
-      const lightJs = fewRanges || largeRanges;
+      // Only when the ranges are known to be files or shards: a verify
+      // whose bundle does not say keeps Maglev (many small shards would
+      // run up to 31 % slower without it).
+      const lightJs = method && (fewRanges || largeRanges);
       if (args[0] !== 'sign' && lightJs) flags.push('--no-maglev');
       deferV8Flags(
         flags,
@@ -262,7 +275,7 @@ if (
       // memory was 3 MiB of the peak (the 5,000-file mix: 83.9-84.4 ->
       // 80.4-81.3 MiB, the same time); for small ones it stays (200,000
       // files of 4 KiB: 5 % more CPU without).
-      if (args[0] === 'verify' && lightJs)
+      if (args[0] === 'verify' && method && largeRanges)
         addStatementFlags(['--no-maglev-inlining']);
     }
   }

@@ -7,7 +7,7 @@
 // each flag set, each module the main thread loads after a flag, and the
 // worker's `ready` message (the worker posts it once its module is loaded).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,5 +190,76 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
       '--semi-space-growth-factor=1',
       '--no-turbofan',
     ]);
+  });
+
+  it('verify of a folder signed in shards counts the shards, from the first bytes of a large bundle', () => {
+    // 100 files of 256 KiB in shards of 16 KiB: 1,600 ranges of 16 KiB, a
+    // bundle of more than 256 KiB. The files alone would average 256 KiB;
+    // the bin reads the method and the shard size from the bundle's first
+    // 64 KiB, and Maglev stays.
+    const model = sparseModel(dir, 'sharded100', 100, 256 * 1024);
+    const bundle = join(dir, 'sharded100.sig');
+    const signed = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'sign',
+        'key',
+        model,
+        '--private-key',
+        key,
+        '--signature',
+        bundle,
+        '--shard-size',
+        '16384',
+        '--allow-unsafe',
+        'test files',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(statSync(bundle).size).toBeGreaterThan(256 * 1024);
+    const t = run([
+      'verify',
+      'key',
+      model,
+      '--public-key',
+      pub,
+      '--signature',
+      bundle,
+    ]);
+    expect(t.flags.map((f) => f.flag)).toEqual([
+      '--semi-space-growth-factor=1',
+      '--no-turbofan',
+    ]);
+    // The same files signed whole: files of 256 KiB, Maglev goes.
+    const whole = join(dir, 'whole100.sig');
+    const signedWhole = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'sign',
+        'key',
+        model,
+        '--private-key',
+        key,
+        '--signature',
+        whole,
+        '--allow-unsafe',
+        'test files',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(signedWhole.status, signedWhole.stderr).toBe(0);
+    const w = run([
+      'verify',
+      'key',
+      model,
+      '--public-key',
+      pub,
+      '--signature',
+      whole,
+    ]);
+    expect(w.flags.map((f) => f.flag)).toContain('--no-maglev');
   });
 });

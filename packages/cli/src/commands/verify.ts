@@ -461,7 +461,9 @@ export async function verifyCommand(
   // 93.0 -> 88.0 MiB, 1.78 -> 1.72 s of CPU).
   if (fileSize(options.bundlePath) >= TUNED_BUNDLE_BYTES) {
     // The young generation kept at its first size (V8 doubles it as objects
-    // survive: 4-5 MiB of the peak at 200,000 files), and no TurboFan.
+    // survive: 4-5 MiB of the peak at 200,000 files), and no TurboFan; no
+    // Maglev inlining either when the CLI's start saw large ranges
+    // (bin/modelseal.js, addStatementFlags).
     const { setStatementFlags } = await import('../process/v8-flags.js');
     setStatementFlags();
   }
