@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/** `ArrayBuffer.prototype.transfer` (ES2024), absent from the ES lib this project compiles against. */
+/** `ArrayBuffer.prototype.transfer` and `transferToFixedLength` (ES2024), absent from the ES lib this project compiles against. */
 interface Transferable {
   transfer?: (length: number) => ArrayBuffer;
+  transferToFixedLength?: (length: number) => ArrayBuffer;
   detached?: boolean;
 }
 
@@ -23,8 +24,13 @@ export function releaseBuffer(view: Uint8Array): void {
     (buffer.byteLength >= 1 << 20 || buffer.resizable === true) &&
     buffer.detached !== true &&
     typeof buffer.transfer === 'function'
-  )
-    buffer.transfer(0);
+  ) {
+    // A resizable buffer's `transfer` gives a resizable one again, with
+    // the same maximum reserved until it is collected: not what is meant.
+    if (typeof buffer.transferToFixedLength === 'function')
+      buffer.transferToFixedLength(0);
+    else buffer.transfer(0);
+  }
 }
 
 /** `ArrayBuffer` with the ES2024 resizable form (not in this project's ES lib). */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBundle, readBundle } from '../../src/bundle/read.js';
 import { isModelSealError } from '../../src/errors.js';
+import { releaseBuffer, shrinkableBuffer } from '../../src/internal/release.js';
 import { tempDir } from '../helpers/tree.js';
 import { vectorPath } from '../helpers/vectors.js';
 
@@ -128,6 +129,11 @@ describe('readBundle accepts', () => {
     expect(read.byteOffset).toBe(0);
     expect(read.buffer.byteLength).toBe(payload.length);
     expect(parsed.envelope.signature.sig.toString()).toBe('sig');
+    // Ours, and resizable: what lets verify free it before the hashing,
+    // though under 1 MiB (releaseBuffer leaves plain small buffers alone).
+    expect(shrinkableBuffer(read)).toBeDefined();
+    releaseBuffer(read);
+    expect(read.byteLength).toBe(0);
     // From bytes the caller holds, the caller's buffer is left alone.
     const bytes = Buffer.from(
       JSON.stringify(envelopeWith({ payload: payload.toString('base64') })),
