@@ -15,8 +15,12 @@
  * editors show them.
  *
  * The same emit as tsc's: every file compiles on its own
- * (`verbatimModuleSyntax`, `isolatedDeclarations`). A file is written only
- * when its text changes. Usage: node scripts/build/emit-js.mjs [PACKAGE_DIR...]
+ * (`verbatimModuleSyntax`, `isolatedDeclarations`); `--check` proves it,
+ * comparing each file's text with the whole program's emit (what `tsc
+ * --removeComments` writes) and writing nothing. A file is written only when
+ * its text changes.
+ *
+ * Usage: node scripts/build/emit-js.mjs [--check] [PACKAGE_DIR...]
  * (default: packages/core packages/cli).
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -53,6 +57,10 @@ function emitPackage(dir) {
       fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')),
   });
   if (parsed === undefined) fail(`cannot read ${configPath}`);
+  if (parsed.errors.length > 0)
+    fail(
+      `${relative(ROOT, configPath)}: ${ts.flattenDiagnosticMessageText(parsed.errors[0].messageText, ' ')}`,
+    );
   const { options, fileNames } = parsed;
   if (!options.outDir || !options.rootDir)
     fail(`${configPath}: outDir and rootDir are required`);
@@ -77,14 +85,19 @@ function emitPackage(dir) {
     incremental: false,
     tsBuildInfoFile: undefined,
   };
-  let written = 0;
-  let count = 0;
-  for (const file of fileNames) {
-    if (file.endsWith('.d.ts') || !file.endsWith('.ts')) continue;
-    const out = join(
+  const sources = fileNames.filter(
+    (file) => file.endsWith('.ts') && !file.endsWith('.d.ts'),
+  );
+  const outOf = (file) =>
+    join(
       options.outDir,
       relative(options.rootDir, file).replace(/\.ts$/, '.js'),
     );
+  if (check) return checkPackage(options, sources, compilerOptions, outOf);
+  let written = 0;
+  let count = 0;
+  for (const file of sources) {
+    const out = outOf(file);
     const result = ts.transpileModule(readFileSync(file, 'utf8'), {
       compilerOptions,
       fileName: file,
@@ -109,10 +122,58 @@ function emitPackage(dir) {
   return { count, written };
 }
 
-const dirs = process.argv.slice(2);
+/** Without its source-map line (the whole-program check writes no map). */
+function code(text) {
+  return text.replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, '\n');
+}
+
+/**
+ * `--check`: each file's single-file emit against the whole program's, the
+ * package's own options with `removeComments` (tsc's output, comments
+ * aside). Writes nothing; the files that differ are named.
+ */
+function checkPackage(options, sources, compilerOptions, outOf) {
+  const program = ts.createProgram(sources, {
+    ...options,
+    removeComments: true,
+    sourceMap: false,
+    declaration: false,
+    declarationMap: false,
+    composite: false,
+    isolatedDeclarations: false,
+    incremental: false,
+    tsBuildInfoFile: undefined,
+    noEmit: false,
+  });
+  const whole = new Map();
+  program.emit(undefined, (name, text) => {
+    if (name.endsWith('.js')) whole.set(resolve(name), text);
+  });
+  const differ = [];
+  for (const file of sources) {
+    const single = ts.transpileModule(readFileSync(file, 'utf8'), {
+      compilerOptions,
+      fileName: file,
+    }).outputText;
+    const expected = whole.get(resolve(outOf(file)));
+    if (expected === undefined || code(expected) !== code(single))
+      differ.push(relative(ROOT, file));
+  }
+  if (differ.length > 0)
+    fail(
+      `the single-file emit differs from the program's for ${differ.length} file(s): ${differ.slice(0, 10).join(', ')}`,
+    );
+  return { count: sources.length, written: 0 };
+}
+
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const dirs = args.filter((a) => a !== '--check');
 for (const dir of dirs.length > 0 ? dirs : ['packages/core', 'packages/cli']) {
   const { count, written } = emitPackage(resolve(ROOT, dir));
   process.stdout.write(
-    `emit-js: ${relative(ROOT, resolve(ROOT, dir))}: ${count} files, ${written} written without comments\n`,
+    check
+      ? `emit-js: ${relative(ROOT, resolve(ROOT, dir))}: ${count} files, each the compiler's own emit without comments\n`
+      : `emit-js: ${relative(ROOT, resolve(ROOT, dir))}: ${count} files, ${written} written without comments\n`,
   );
 }

@@ -29,11 +29,15 @@ for t in "$core_tgz" "$cli_tgz"; do
   done
   # The JS ships without comments (scripts/build/emit-js.mjs: `pnpm build`),
   # the declarations with their documentation.
-  commented=$(tar xzf "$t" -O --wildcards 'package/dist/*.js' | grep -E '^\s*(//|/\*)' | grep -vc '^//# sourceMappingURL=' || true)
+  # (tar's own failure stops the script: only grep's "no line" is allowed.)
+  js=$(tar xzf "$t" -O --wildcards 'package/dist/*.js')
+  dts=$(tar xzf "$t" -O --wildcards 'package/dist/*.d.ts')
+  if [ -z "$js" ] || [ -z "$dts" ]; then say "FAIL: $(basename "$t") has no dist JS or declarations"; exit 1; fi
+  commented=$(grep -E '^\s*(//|/\*)' <<<"$js" | grep -vc '^//# sourceMappingURL=' || true)
   if [ "$commented" != 0 ]; then say "FAIL: $(basename "$t") ships $commented comment lines in its JS (built without scripts/build/emit-js.mjs?)"; exit 1; fi
-  documented=$(tar xzf "$t" -O --wildcards 'package/dist/*.d.ts' | grep -c '^\s*/\*\*' || true)
+  documented=$(grep -c '^\s*/\*\*' <<<"$dts" || true)
   if [ "$documented" = 0 ]; then say "FAIL: $(basename "$t") ships declarations without documentation"; exit 1; fi
-  echo "  JS without comments; $documented documentation comments in the declarations"
+  echo "  JS without comments ($(grep -c . <<<"$js") lines); $documented documentation comments in the declarations"
 done
 manifest=$(tar xzf "$cli_tgz" -O package/package.json)
 if grep -q 'workspace:' <<<"$manifest"; then
