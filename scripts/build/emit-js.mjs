@@ -35,6 +35,17 @@ function fail(message) {
   process.exit(1);
 }
 
+/** The package's options for JS alone, without comments (no declarations, no build info). */
+const JS_ONLY = {
+  removeComments: true,
+  declaration: false,
+  declarationMap: false,
+  composite: false,
+  isolatedDeclarations: false,
+  incremental: false,
+  tsBuildInfoFile: undefined,
+};
+
 /** Writes `text` to `path` unless it already holds it; true when written. */
 function writeIfChanged(path, text) {
   let old;
@@ -74,16 +85,10 @@ function emitPackage(dir) {
     fail(`${dir}: only packages of "type": "module" are emitted`);
   const compilerOptions = {
     ...options,
+    ...JS_ONLY,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
-    removeComments: true,
     sourceMap: true,
-    declaration: false,
-    declarationMap: false,
-    composite: false,
-    isolatedDeclarations: false,
-    incremental: false,
-    tsBuildInfoFile: undefined,
   };
   const sources = fileNames.filter(
     (file) => file.endsWith('.ts') && !file.endsWith('.d.ts'),
@@ -135,14 +140,8 @@ function code(text) {
 function checkPackage(options, sources, compilerOptions, outOf) {
   const program = ts.createProgram(sources, {
     ...options,
-    removeComments: true,
+    ...JS_ONLY,
     sourceMap: false,
-    declaration: false,
-    declarationMap: false,
-    composite: false,
-    isolatedDeclarations: false,
-    incremental: false,
-    tsBuildInfoFile: undefined,
     noEmit: false,
   });
   const whole = new Map();

@@ -16,7 +16,7 @@ import {
   type Token,
 } from '../../core/test/sign/pkcs11-token.js';
 import { makeTree, tempDir } from '../../core/test/helpers/tree.js';
-import { keyPairFiles } from './helpers/fixtures.js';
+import { keyPairFiles, keySignArgs } from './helpers/fixtures.js';
 import { CLI, runCli } from './helpers/run-cli.js';
 
 const HOOK = fileURLToPath(
@@ -42,15 +42,7 @@ describe('the PKCS#11 binding loads only for --pkcs11-uri', () => {
     const model = makeTree({ 'a.bin': 'a' });
     const { key, pub } = keyPairFiles(dir);
     const sig = join(dir, 'model.sig');
-    const signed = packages([
-      'sign',
-      'key',
-      model,
-      '--private-key',
-      key,
-      '--signature',
-      sig,
-    ]);
+    const signed = packages(keySignArgs(model, key, sig));
     expect(signed).not.toContain('pkcs11js');
     expect(signed.length).toBeGreaterThan(0);
     expect(

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { keyPairFiles } from './helpers/fixtures.js';
+import { keyPairFiles, keySignArgs } from './helpers/fixtures.js';
 import type { Io } from '../src/io.js';
 import { main } from '../src/main.js';
 import { runCli } from './helpers/run-cli.js';
@@ -153,15 +153,7 @@ describe('safe text output', () => {
     writeFileSync(join(model, signedName), 'weights');
     writeFileSync(join(model, 'config.json'), '{}');
     const sig = join(work, 'model.sig');
-    const signed = await runCli([
-      'sign',
-      'key',
-      model,
-      '--private-key',
-      key,
-      '--signature',
-      sig,
-    ]);
+    const signed = await runCli(keySignArgs(model, key, sig));
     expect(signed.code).toBe(0);
     expectNoRawControls(signed.stdout);
     expectNoRawControls(signed.stderr);
@@ -232,20 +224,9 @@ describe('safe text output', () => {
     mkdirSync(model);
     writeFileSync(join(model, 'w.bin'), 'w');
     const sig = join(work, 'hinted.sig');
-    expect(
-      (
-        await runCli([
-          'sign',
-          'key',
-          model,
-          '--private-key',
-          key,
-          '--signature',
-          sig,
-          '-q',
-        ])
-      ).code,
-    ).toBe(0);
+    expect((await runCli([...keySignArgs(model, key, sig, ['-q'])])).code).toBe(
+      0,
+    );
     const bundle = JSON.parse(readFileSync(sig, 'utf8')) as {
       verificationMaterial: { publicKey: { hint: string } };
     };

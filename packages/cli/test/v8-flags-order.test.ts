@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { keyPairFiles, sparseModel } from './helpers/fixtures.js';
+import {
+  keyPairFiles,
+  keySignArgs,
+  keyVerifyArgs,
+  sparseModel,
+} from './helpers/fixtures.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
@@ -144,41 +149,42 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     expect(verified.loadsAfter).toEqual([]);
   });
 
+  /**
+   * Signs `model` into a bundle of its name (`extra`: sign options), checks
+   * the bundle's size against `bundleAtLeast`, and returns the flags its
+   * verify sets, in order.
+   */
+  const verifyFlags = (
+    model: string,
+    name: string,
+    extra: string[] = [],
+    bundleAtLeast = 0,
+  ): string[] => {
+    const bundle = join(dir, `${name}.sig`);
+    const signed = spawnSync(
+      process.execPath,
+      // The scan gate overridden: sparse files of zeros.
+      [
+        BIN,
+        ...keySignArgs(model, key, bundle, [
+          '--allow-unsafe',
+          'test',
+          ...extra,
+        ]),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(statSync(bundle).size).toBeGreaterThanOrEqual(bundleAtLeast);
+    return run(keyVerifyArgs(model, pub, bundle)).flags.map((f) => f.flag);
+  };
+
   it('verify of many files: the statement flags first, without Maglev inlining only for large files', () => {
     // 400 files: a bundle over 64 KiB, so verify sets its flags before it
     // decodes the statement; then, as the hashing starts, the rest.
-    const flagsOf = (model: string): string[] => {
-      const bundle = join(dir, `${model.split('/').pop()}.sig`);
-      const signed = spawnSync(
-        process.execPath,
-        [
-          BIN,
-          'sign',
-          'key',
-          model,
-          '--private-key',
-          key,
-          '--signature',
-          bundle,
-          '--allow-unsafe',
-          'test files',
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(signed.status, signed.stderr).toBe(0);
-      const t = run([
-        'verify',
-        'key',
-        model,
-        '--public-key',
-        pub,
-        '--signature',
-        bundle,
-      ]);
-      return t.flags.map((f) => f.flag);
-    };
     // 128 KiB each: the JS around a file is little against its hashing.
-    expect(flagsOf(sparseModel(dir, 'large400', 400, 128 * 1024))).toEqual([
+    const large = sparseModel(dir, 'large400', 400, 128 * 1024);
+    expect(verifyFlags(large, 'large400', [], 64 * 1024)).toEqual([
       '--semi-space-growth-factor=1',
       '--no-turbofan',
       '--no-maglev-inlining',
@@ -186,7 +192,8 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     ]);
     // 1 KiB each: Maglev and its inlining stay for the listing and the
     // comparison.
-    expect(flagsOf(sparseModel(dir, 'small400', 400, 1024))).toEqual([
+    const small = sparseModel(dir, 'small400', 400, 1024);
+    expect(verifyFlags(small, 'small400', [], 64 * 1024)).toEqual([
       '--semi-space-growth-factor=1',
       '--no-turbofan',
     ]);
@@ -198,68 +205,10 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     // the bin reads the method and the shard size from the bundle's first
     // 64 KiB, and Maglev stays.
     const model = sparseModel(dir, 'sharded100', 100, 256 * 1024);
-    const bundle = join(dir, 'sharded100.sig');
-    const signed = spawnSync(
-      process.execPath,
-      [
-        BIN,
-        'sign',
-        'key',
-        model,
-        '--private-key',
-        key,
-        '--signature',
-        bundle,
-        '--shard-size',
-        '16384',
-        '--allow-unsafe',
-        'test files',
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(signed.status, signed.stderr).toBe(0);
-    expect(statSync(bundle).size).toBeGreaterThan(256 * 1024);
-    const t = run([
-      'verify',
-      'key',
-      model,
-      '--public-key',
-      pub,
-      '--signature',
-      bundle,
-    ]);
-    expect(t.flags.map((f) => f.flag)).toEqual([
-      '--semi-space-growth-factor=1',
-      '--no-turbofan',
-    ]);
+    expect(
+      verifyFlags(model, 'sharded100', ['--shard-size', '16384'], 256 * 1024),
+    ).toEqual(['--semi-space-growth-factor=1', '--no-turbofan']);
     // The same files signed whole: files of 256 KiB, Maglev goes.
-    const whole = join(dir, 'whole100.sig');
-    const signedWhole = spawnSync(
-      process.execPath,
-      [
-        BIN,
-        'sign',
-        'key',
-        model,
-        '--private-key',
-        key,
-        '--signature',
-        whole,
-        '--allow-unsafe',
-        'test files',
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(signedWhole.status, signedWhole.stderr).toBe(0);
-    const w = run([
-      'verify',
-      'key',
-      model,
-      '--public-key',
-      pub,
-      '--signature',
-      whole,
-    ]);
-    expect(w.flags.map((f) => f.flag)).toContain('--no-maglev');
+    expect(verifyFlags(model, 'whole100')).toContain('--no-maglev');
   });
 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { keyPairFiles, sparseModel } from './helpers/fixtures.js';
+import { keyPairFiles, keySignArgs, sparseModel } from './helpers/fixtures.js';
 import { CLI, runCli } from './helpers/run-cli.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -149,16 +149,7 @@ describe('V8 settings for a large model', () => {
     // nothing ran long enough to need it.
     const model = sparseModel(dir, 'verified', 2, 64 * 1024 * 1024);
     const goodSig = join(dir, 'verified.sig');
-    const signed = await runCli([
-      'sign',
-      'key',
-      model,
-      '--private-key',
-      key,
-      '--signature',
-      goodSig,
-      '-q',
-    ]);
+    const signed = await runCli(keySignArgs(model, key, goodSig, ['-q']));
     expect(signed.code, signed.stderr).toBe(0);
     const smallSig = join(dir, 'small.sig');
     writeFileSync(smallSig, '{}');

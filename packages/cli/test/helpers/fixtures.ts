@@ -33,3 +33,31 @@ export function sparseModel(
   }
   return model;
 }
+
+/** The arguments of `sign key MODEL` with the key `key` into `bundle`, then `extra`. */
+export function keySignArgs(
+  model: string,
+  key: string,
+  bundle: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'sign',
+    'key',
+    model,
+    '--private-key',
+    key,
+    '--signature',
+    bundle,
+    ...extra,
+  ];
+}
+
+/** The arguments of `verify key MODEL` with the public key `pub` and `bundle`. */
+export function keyVerifyArgs(
+  model: string,
+  pub: string,
+  bundle: string,
+): string[] {
+  return ['verify', 'key', model, '--public-key', pub, '--signature', bundle];
+}
