@@ -15,16 +15,27 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import {
+  keyPairFiles,
+  keySignArgs,
+  keyVerifyArgs,
+  sparseModel,
+} from './helpers/fixtures.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'packages/cli/bin/modelseal.js');
 
-function run(cacheHome: string, model: string, home?: string): string {
+function run(
+  cacheHome: string,
+  model: string,
+  home?: string,
+  args: string[] = ['digest', model],
+): string {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
   if (home !== undefined) env.HOME = home;
   delete env.NODE_COMPILE_CACHE;
   delete env.NODE_DISABLE_COMPILE_CACHE;
-  return execFileSync(process.execPath, [BIN, 'digest', model], {
+  return execFileSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
     env,
   });
@@ -44,6 +55,30 @@ describe.skipIf(process.platform === 'win32')('compile cache', () => {
     const versions = readdirSync(cache);
     expect(versions.length).toBe(1);
     expect(readdirSync(join(cache, versions[0]!)).length).toBeGreaterThan(5);
+  });
+
+  it('keeps apart the code of a run with other V8 settings (verify of a large tree)', () => {
+    // A verify of more than 64 files keeps V8's young generation at its
+    // first size before its modules load (bin/modelseal.js): V8 would
+    // reject code cached under the usual settings, and a run with those
+    // would reject this one's, so each has its own folder.
+    const home = join(dir, 'apart');
+    const tree = sparseModel(dir, 'tree', 70, 1024);
+    const { key, pub } = keyPairFiles(dir);
+    const bundle = join(dir, 'tree.sig');
+    run(home, tree, undefined, keySignArgs(tree, key, bundle, ['-q']));
+    expect(
+      run(home, tree, undefined, keyVerifyArgs(tree, pub, bundle)),
+    ).toMatch(/^verified /);
+    const young = join(home, 'modelseal', 'node-compile-cache-young');
+    expect(statSync(young).mode & 0o777).toBe(0o700);
+    const versions = readdirSync(young);
+    expect(versions.length).toBe(1);
+    expect(readdirSync(join(young, versions[0]!)).length).toBeGreaterThan(5);
+    // sign uses the usual folder.
+    expect(
+      readdirSync(join(home, 'modelseal', 'node-compile-cache')),
+    ).toHaveLength(1);
   });
 
   it('is not used in a directory others can write', () => {

@@ -152,7 +152,8 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
   /**
    * Signs `model` into a bundle of its name (`extra`: sign options), checks
    * the bundle's size against `bundleAtLeast`, and returns the flags its
-   * verify sets, in order.
+   * verify sets, in order. A tree of more than 64 files: the first flag
+   * comes before the command's modules load (bin/modelseal.js).
    */
   const verifyFlags = (
     model: string,
@@ -176,7 +177,11 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     );
     expect(signed.status, signed.stderr).toBe(0);
     expect(statSync(bundle).size).toBeGreaterThanOrEqual(bundleAtLeast);
-    return run(keyVerifyArgs(model, pub, bundle)).flags.map((f) => f.flag);
+    const t = run(keyVerifyArgs(model, pub, bundle));
+    expect(t.loadsAfter.some((url) => url.endsWith('/dist/main.js'))).toBe(
+      true,
+    );
+    return t.flags.map((f) => f.flag);
   };
 
   it('verify of many files: the statement flags first, without Maglev inlining only for large files', () => {
