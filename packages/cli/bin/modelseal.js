@@ -241,14 +241,24 @@ if (prestarting) {
         // tree of many files would only be held through that phase.
         fewFilesOnly: args[0] === 'verify',
       });
-    // verify of a large tree of many files (no worker started ahead: the
-    // statement is decoded first) keeps V8's young generation at its first
-    // size from now on, before the command's modules load, which grew it
-    // (2 -> 4 MiB a semi-space at 5,000 files of 4 KiB-1 MiB: 80.3 -> 78.6
-    // MiB). Node's own modules loaded after this compile without their
-    // code cache (10-16 ms more CPU there); ours use a cache of their own.
-    // With a worker started ahead the setting waits (v8-flags.ts).
-    if (args[0] === 'verify' && large && workers === 0 && manyFiles) {
+    // verify of a large tree of many files of 64 KiB or more on average (no
+    // worker started ahead: the statement is decoded first) keeps V8's
+    // young generation at its first size from now on, before the command's
+    // modules load, which grew it (1 -> 2 MiB a semi-space; 5,000 files of
+    // 4 KiB-1 MiB: 80.3 -> 78.6 MiB, 2.5 % longer). Node's own modules
+    // loaded after this compile without their code cache (about 10 ms more
+    // CPU); ours use a cache of their own. Not for smaller files, whose
+    // decode and comparison make more garbage per byte (200,000 files of 4
+    // KiB: 14 % longer, 1.2 MiB lower), nor with a worker started ahead
+    // (the setting then waits for it: v8-flags.ts).
+    if (
+      args[0] === 'verify' &&
+      large &&
+      workers === 0 &&
+      manyFiles &&
+      method &&
+      largeRanges
+    ) {
       const { setV8Flags } = await import('../dist/process/v8-flags.js');
       setV8Flags(['--semi-space-growth-factor=1']);
       compileCache = 'node-compile-cache-young';

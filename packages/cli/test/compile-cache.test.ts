@@ -58,12 +58,13 @@ describe.skipIf(process.platform === 'win32')('compile cache', () => {
   });
 
   it('keeps apart the code of a run with other V8 settings (verify of a large tree)', () => {
-    // A verify of more than 64 files keeps V8's young generation at its
-    // first size before its modules load (bin/modelseal.js): V8 would
-    // reject code cached under the usual settings, and a run with those
-    // would reject this one's, so each has its own folder.
+    // A verify of more than 64 files of 64 KiB or more keeps V8's young
+    // generation at its first size before its modules load
+    // (bin/modelseal.js): V8 would reject code cached under the usual
+    // settings, and a run with those would reject this one's, so each has
+    // its own folder.
     const home = join(dir, 'apart');
-    const tree = sparseModel(dir, 'tree', 70, 1024);
+    const tree = sparseModel(dir, 'tree', 70, 128 * 1024);
     const { key, pub } = keyPairFiles(dir);
     const bundle = join(dir, 'tree.sig');
     run(home, tree, undefined, keySignArgs(tree, key, bundle, ['-q']));

@@ -152,15 +152,16 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
   /**
    * Signs `model` into a bundle of its name (`extra`: sign options), checks
    * the bundle's size against `bundleAtLeast`, and returns the flags its
-   * verify sets, in order. A tree of more than 64 files: the first flag
-   * comes before the command's modules load (bin/modelseal.js).
+   * verify sets, in order, and whether the first came before the command's
+   * modules loaded (bin/modelseal.js: a tree of more than 64 files of 64
+   * KiB or more).
    */
   const verifyFlags = (
     model: string,
     name: string,
     extra: string[] = [],
     bundleAtLeast = 0,
-  ): string[] => {
+  ): { flags: string[]; early: boolean } => {
     const bundle = join(dir, `${name}.sig`);
     const signed = spawnSync(
       process.execPath,
@@ -178,10 +179,10 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     expect(signed.status, signed.stderr).toBe(0);
     expect(statSync(bundle).size).toBeGreaterThanOrEqual(bundleAtLeast);
     const t = run(keyVerifyArgs(model, pub, bundle));
-    expect(t.loadsAfter.some((url) => url.endsWith('/dist/main.js'))).toBe(
-      true,
-    );
-    return t.flags.map((f) => f.flag);
+    return {
+      flags: t.flags.map((f) => f.flag),
+      early: t.loadsAfter.some((url) => url.endsWith('/dist/main.js')),
+    };
   };
 
   it('verify of many files: the statement flags first, without Maglev inlining only for large files', () => {
@@ -189,19 +190,22 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     // decodes the statement; then, as the hashing starts, the rest.
     // 128 KiB each: the JS around a file is little against its hashing.
     const large = sparseModel(dir, 'large400', 400, 128 * 1024);
-    expect(verifyFlags(large, 'large400', [], 64 * 1024)).toEqual([
-      '--semi-space-growth-factor=1',
-      '--no-turbofan',
-      '--no-maglev-inlining',
-      '--no-maglev',
-    ]);
+    expect(verifyFlags(large, 'large400', [], 64 * 1024)).toEqual({
+      flags: [
+        '--semi-space-growth-factor=1',
+        '--no-turbofan',
+        '--no-maglev-inlining',
+        '--no-maglev',
+      ],
+      early: true,
+    });
     // 1 KiB each: Maglev and its inlining stay for the listing and the
     // comparison.
     const small = sparseModel(dir, 'small400', 400, 1024);
-    expect(verifyFlags(small, 'small400', [], 64 * 1024)).toEqual([
-      '--semi-space-growth-factor=1',
-      '--no-turbofan',
-    ]);
+    expect(verifyFlags(small, 'small400', [], 64 * 1024)).toEqual({
+      flags: ['--semi-space-growth-factor=1', '--no-turbofan'],
+      early: false,
+    });
   });
 
   it('verify of a folder signed in shards counts the shards, from the first bytes of a large bundle', () => {
@@ -212,8 +216,13 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     const model = sparseModel(dir, 'sharded100', 100, 256 * 1024);
     expect(
       verifyFlags(model, 'sharded100', ['--shard-size', '16384'], 256 * 1024),
-    ).toEqual(['--semi-space-growth-factor=1', '--no-turbofan']);
+    ).toEqual({
+      flags: ['--semi-space-growth-factor=1', '--no-turbofan'],
+      early: false,
+    });
     // The same files signed whole: files of 256 KiB, Maglev goes.
-    expect(verifyFlags(model, 'whole100')).toContain('--no-maglev');
+    const whole = verifyFlags(model, 'whole100');
+    expect(whole.flags).toContain('--no-maglev');
+    expect(whole.early).toBe(true);
   });
 });
