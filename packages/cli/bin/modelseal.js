@@ -16,12 +16,12 @@ import { isAbsolute, join } from 'node:path';
 
 /**
  * Where Node may keep the compiled code of modelseal and its dependencies
- * between runs (about 8 % of a short command's CPU): the directory `name` of
- * this user's own, never the shared temporary directory that is Node's
- * default, where another local user could plant compiled code. Undefined (no
- * cache) when that directory cannot be made private.
+ * between runs (about 8 % of a short command's CPU): a directory of this
+ * user's own, never the shared temporary directory that is Node's default,
+ * where another local user could plant compiled code. Undefined (no cache)
+ * when that directory cannot be made private.
  */
-function privateCompileCache(name) {
+function privateCompileCache() {
   try {
     const xdg = process.env.XDG_CACHE_HOME;
     const base =
@@ -34,7 +34,7 @@ function privateCompileCache(name) {
             ? xdg
             : join(homedir(), '.cache');
     const own = join(base, 'modelseal');
-    const dir = join(own, name);
+    const dir = join(own, 'node-compile-cache');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Ours and closed to others, the folder and the one it is in (whoever
     // can write there could swap the folder).
@@ -113,18 +113,20 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 }
 
 // Start-up: NODE_COMPILE_CACHE (Node's own setting) wins;
-// NODE_DISABLE_COMPILE_CACHE=1 turns the cache off. Code compiled under other
-// V8 settings is kept apart (V8 rejects a cache made under other flags, and
-// the next run would write it back): a run that sets them before it loads
-// the command (verify of a large tree, below) uses a cache of its own.
-let compileCache = 'node-compile-cache';
+// NODE_DISABLE_COMPILE_CACHE=1 turns the cache off. Node files compiled code
+// under a tag of the V8 flags in force when the cache is enabled, and V8
+// rejects code cached under other flags: a run that sets flags before it
+// loads the command (verify of a large tree, below) enables the cache after
+// them, so that its code is kept beside the usual runs', not written over
+// theirs. (With NODE_COMPILE_CACHE, Node enables it before this file runs,
+// and such runs share it.)
 let cacheEnabled = false;
 function enableCache() {
   if (cacheEnabled) return;
   cacheEnabled = true;
   if (process.env.NODE_COMPILE_CACHE) enableCompileCache?.();
   else if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
-    const dir = privateCompileCache(compileCache);
+    const dir = privateCompileCache();
     if (dir !== undefined) enableCompileCache?.(dir);
   }
 }
@@ -245,12 +247,14 @@ if (prestarting) {
     // worker started ahead: the statement is decoded first) keeps V8's
     // young generation at its first size from now on, before the command's
     // modules load, which grew it (1 -> 2 MiB a semi-space; 5,000 files of
-    // 4 KiB-1 MiB: 80.3 -> 78.6 MiB, 2.5 % longer). Node's own modules
-    // loaded after this compile without their code cache (about 10 ms more
-    // CPU); ours use a cache of their own. Not for smaller files, whose
-    // decode and comparison make more garbage per byte (200,000 files of 4
-    // KiB: 14 % longer, 1.2 MiB lower), nor with a worker started ahead
-    // (the setting then waits for it: v8-flags.ts).
+    // 4 KiB-1 MiB, 16 alternating runs: 80.3 -> 78.8 MiB, 573 -> 582 ms).
+    // Node's own modules loaded after this compile without their code
+    // cache (about 10 ms more CPU); ours are cached apart (above). The look
+    // and this module load before the cache is enabled, for every verify.
+    // Not for smaller files, whose decode and comparison make more garbage
+    // per byte (200,000 files of 4 KiB: 14 % longer, 1.2 MiB lower), nor
+    // with a worker started ahead (the setting then waits for it:
+    // v8-flags.ts).
     if (
       args[0] === 'verify' &&
       large &&
@@ -261,7 +265,6 @@ if (prestarting) {
     ) {
       const { setV8Flags } = await import('../dist/process/v8-flags.js');
       setV8Flags(['--semi-space-growth-factor=1']);
-      compileCache = 'node-compile-cache-young';
     }
     if (large) {
       // Set once the model is listed and every hash worker has loaded its

@@ -224,5 +224,13 @@ describe('V8 flags come after the code caches are taken (bin/modelseal.js)', () 
     const whole = verifyFlags(model, 'whole100');
     expect(whole.flags).toContain('--no-maglev');
     expect(whole.early).toBe(true);
+    // The shard size read, not only the method: 4 files of 64 MiB in 16
+    // MiB shards are at most 20 ranges (Maglev goes); shards of a size the
+    // peek did not find would keep it.
+    const four = sparseModel(dir, 'four-sharded', 4, 64 * 1024 * 1024);
+    expect(
+      verifyFlags(four, 'four-sharded', ['--shard-size', String(16 << 20)])
+        .flags,
+    ).toContain('--no-maglev');
   });
 });

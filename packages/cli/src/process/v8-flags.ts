@@ -2,7 +2,10 @@
 /**
  * V8 settings of the CLI's own, never the library's, for a run that hashes a
  * large model (issue 11 item 4), set once the model is listed and every
- * hash worker has loaded its module.
+ * hash worker has loaded its module; `verify` sets some before it decodes a
+ * large statement (setStatementFlags), and for a tree of many large files
+ * the bin sets the young generation's before the command loads, when no
+ * worker is starting (bin/modelseal.js).
  *
  * Why not at once: a flag set at run time changes the flag hash that V8
  * checks before it takes a code cache, so every script compiled after it is
