@@ -140,7 +140,7 @@ describe('V8 settings for a large model', () => {
     expect(smallRun.compiled, smallRun.said).toBe(true);
   });
 
-  it('turns it off for the verify of a large model once it hashes, or at once for a large bundle', async () => {
+  it('turns it off for the verify of a large model before it loads, or at once for a large bundle', async () => {
     const { key, pub } = keyPairFiles(dir);
     // Two files of 64 MiB: a worker is started ahead, and the flag is set
     // before the hashing can end (the worker's `ready` comes before any of
@@ -176,11 +176,22 @@ describe('V8 settings for a large model', () => {
       );
     // Verified and hashed: off.
     verify(goodSig, false);
-    // A bundle of 64 KiB or more: off before its statement is decoded.
+    // A large model: off from before the command's modules load
+    // (bin/modelseal.js), even when its bundle is refused before any
+    // hashing.
     verify(largeSig, false);
-    // Refused before any hashing: nothing was set (nor needed).
-    verify(belowSig, true);
-    verify(smallSig, true);
+    verify(belowSig, false);
+    verify(smallSig, false);
+    // A model that is not large, with a bundle of 64 KiB or more: off
+    // before its statement is decoded (verify.ts); just under it, on.
+    const few = sparseModel(dir, 'few-small', 2, 1024);
+    const fewVerify = (sig: string, expected: boolean): void =>
+      expectTurbofan(
+        ['verify', 'key', few, '--public-key', pub, '--signature', sig],
+        expected,
+      );
+    fewVerify(largeSig, false);
+    fewVerify(belowSig, true);
     // A small model's verify keeps it.
     expectTurbofan(
       [
