@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
-const BIN = join(REPO, 'packages/cli/bin/modelseal.js');
+const REPO_BIN = join(REPO, 'packages/cli/bin/modelseal.js');
 const DIST = join(REPO, 'packages/core/dist');
 const HOOK = join(REPO, 'packages/core/test/packaging/load-hook.mjs');
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
@@ -44,8 +44,11 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '15' },
     'import-runs': { type: 'string', default: '5' },
     json: { type: 'string' },
+    // The CLI to start (default: the repository's): whole.mjs --cli.
+    cli: { type: 'string' },
   },
 });
+const BIN = values.cli === undefined ? REPO_BIN : resolve(values.cli);
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be ≥ 1');
 const importRuns = Number(values['import-runs']);

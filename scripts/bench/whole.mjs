@@ -58,7 +58,8 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
-const BIN = join(REPO, 'packages/cli/bin/modelseal.js');
+/** The CLI run: the repository's, or `--cli FILE` (an installed one). */
+let BIN = join(REPO, 'packages/cli/bin/modelseal.js');
 const CLI_DIST = join(REPO, 'packages/cli/dist/main.js');
 const CORE_DIST = join(REPO, 'packages/core/dist/index.js');
 const C_SOURCE = join(HERE, 'sha256-ranges.c');
@@ -157,6 +158,10 @@ const FLAGS = {
   only: {
     type: 'string',
     help: 'comma-separated case ids or substrings (node -e 0 and the fixed-cost case always run)',
+  },
+  cli: {
+    type: 'string',
+    help: "the modelseal CLI to run (default: the repository's packages/cli/bin/modelseal.js), e.g. an installed node_modules/@modelseal/cli/bin/modelseal.js: module paths there are longer",
   },
   skip: {
     type: 'string',
@@ -1085,6 +1090,10 @@ async function main() {
       throw new Error(
         `--skip: unknown part ${s} (model, large, tiny, mix, startup, pickle)`,
       );
+  if (raw.cli !== undefined) {
+    BIN = resolve(raw.cli);
+    if (!existsSync(BIN)) throw new Error(`--cli: ${raw.cli} does not exist`);
+  }
   if (!existsSync(CLI_DIST) || !existsSync(CORE_DIST))
     throw new Error(
       'packages/cli/dist or packages/core/dist is missing: run `pnpm build` first',
@@ -1204,6 +1213,7 @@ async function main() {
           '; ',
         )}; shard size ${ctx.shardSize} (${fmtBytes(ctx.shardSize)}); ${opts.runs} round(s), per-core yardsticks ${procs} processes${opts.quick ? '; --quick: smoke-test sizes, not the issue targets' : ''}`,
     );
+    console.log(`CLI: ${BIN}`);
     for (const n of notes) console.log(n);
 
     const avail = memAvailable();
@@ -1332,6 +1342,8 @@ async function main() {
           String(opts.importRuns),
           '--json',
           file,
+          '--cli',
+          BIN,
         ],
         { encoding: 'utf8' },
       );
