@@ -243,64 +243,61 @@ if (prestarting) {
         // tree of many files would only be held through that phase.
         fewFilesOnly: args[0] === 'verify',
       });
-    // Set now, before the command's modules load (the look and this module
-    // load before the compile cache is enabled, for verify, so that the
-    // cache is filed under the flags in force: see above). Node's own
-    // modules loaded after this compile without their code cache, and so
-    // does a worker just started (together 2-3 % of a 2 GiB model's
-    // verify).
-    const early = [];
-    // verify of a large model never needs V8's optimising compiler (its
-    // time is in native hashing, below), and loading its 67 modules could
-    // already call it in: Node's ESM loader normalises each module's path
-    // twice, and from an install under node_modules that was hot enough for
-    // TurboFan (5 MiB of the `node` binary paged in: a 2 GiB model, 8
-    // alternating runs, 82.1-83.0 -> 77.4-77.6 MiB, 2-3 % longer). In the
-    // repository the paths are shorter and it did not happen. digest loads
-    // fewer modules and reached TurboFan only from a deeper install (81
-    // characters): there the worker it starts ahead would pay the setting,
-    // 6-7 % longer, and it keeps the setting for later (below).
-    if (large && args[0] === 'verify') early.push('--no-turbofan');
-    // verify of a large tree of many files of 64 KiB or more on average (no
-    // worker started ahead: the statement is decoded first) also keeps V8's
-    // young generation at its first size, which loading its modules grew (1
-    // -> 2 MiB a semi-space; 5,000 files of 4 KiB-1 MiB, 16 alternating
-    // runs: 80.3 -> 78.8 MiB, 573 -> 582 ms). Not for smaller files, whose
-    // decode and comparison make more garbage per byte (200,000 files of 4
-    // KiB: 14 % longer, 1.2 MiB lower), nor with a worker started ahead
-    // (the setting then waits for it: v8-flags.ts).
-    if (
-      args[0] === 'verify' &&
-      large &&
-      workers === 0 &&
-      manyFiles &&
-      method &&
-      largeRanges
-    )
-      early.push('--semi-space-growth-factor=1');
-    if (early.length > 0) {
-      const { setV8Flags } = await import('../dist/process/v8-flags.js');
-      setV8Flags(early);
-    }
     if (large) {
-      // Set once the model is listed and every hash worker has loaded its
-      // module: a flag set earlier costs every later compile its code cache
-      // (v8-flags.ts). From the listing on, not the hashing: the 4 KiB-1 MiB
-      // mix peaked 5-6 MiB lower (digest 81-83 against 87-90 MiB).
-      const { addStatementFlags, deferV8Flags } =
+      const { addStatementFlags, deferV8Flags, setV8Flags } =
         await import('../dist/process/v8-flags.js');
+      // Set now, before the command's modules load (the look and this
+      // module load before the compile cache is enabled, for verify, so
+      // that the cache is filed under the flags in force: see above).
+      // Node's own modules loaded after this compile without their code
+      // cache, and so does a worker just started (together 2-3 % of a 2 GiB
+      // model's verify).
+      const early = [];
+      // verify of a large model never needs V8's optimising compiler (its
+      // time is in native hashing, below), and loading its 67 modules could
+      // already call it in: Node's ESM loader normalises each module's path
+      // twice, and from an install under node_modules that was hot enough
+      // for TurboFan (5 MiB of the `node` binary paged in: a 2 GiB model, 8
+      // alternating runs, 82.1-83.0 -> 77.4-77.6 MiB, 2-3 % longer). In the
+      // repository the paths are shorter and it did not happen. digest
+      // loads fewer modules and reached TurboFan only from a deeper install
+      // (81 characters): there the worker it starts ahead would pay the
+      // setting, 6-7 % longer, and it keeps the setting for later (below).
+      if (args[0] === 'verify') early.push('--no-turbofan');
+      // verify of a large tree of many files of 64 KiB or more on average
+      // (no worker started ahead: the statement is decoded first) also
+      // keeps V8's young generation at its first size, which loading its
+      // modules grew (1 -> 2 MiB a semi-space; 5,000 files of 4 KiB-1 MiB,
+      // 16 alternating runs: 80.3 -> 78.8 MiB, 573 -> 582 ms). Not for
+      // smaller files, whose decode and comparison make more garbage per
+      // byte (200,000 files of 4 KiB: 14 % longer, 1.2 MiB lower), nor with
+      // a worker started ahead (the setting then waits for it:
+      // v8-flags.ts).
+      if (
+        args[0] === 'verify' &&
+        workers === 0 &&
+        manyFiles &&
+        method &&
+        largeRanges
+      )
+        early.push('--semi-space-growth-factor=1');
+      setV8Flags(early);
+      // The rest once the model is listed and every hash worker has loaded
+      // its module: a flag set earlier costs every later compile its code
+      // cache (v8-flags.ts). From the listing on, not the hashing: the 4
+      // KiB-1 MiB mix peaked 5-6 MiB lower (digest 81-83 against 87-90 MiB).
       const flags = [];
       // A large model is held in typed arrays, but V8 would still grow its
       // young generation (up to 128 MiB on Node 24) while it is listed and
       // hashed: at 200,000 files that was 40 MiB of the peak (issue 11 item
       // 4). verify sets it itself for a large statement, before decoding it.
       if (args[0] !== 'verify') flags.push('--semi-space-growth-factor=1');
-      // Nor does digest or verify need V8's optimising compiler: their time
-      // is spent in native hashing, and the compiler's code (5.4 MiB of the
-      // `node` binary) and memory page in once a loop runs long. An 8 GiB
-      // model: 82.8 -> 77.2 MiB for the same CPU time. Maglev still
-      // compiles hot code. (verify has it set already, above.)
-      if (args[0] !== 'sign') flags.push('--no-turbofan');
+      // Nor does digest need V8's optimising compiler (verify has it off
+      // already, above): its time is spent in native hashing, and the
+      // compiler's code (5.4 MiB of the `node` binary) and memory page in
+      // once a loop runs long. An 8 GiB model: 82.8 -> 77.2 MiB for the
+      // same CPU time. Maglev still compiles hot code.
+      if (args[0] === 'digest') flags.push('--no-turbofan');
       // Nor Maglev, for a model of at most 64 ranges to hash (files, or
       // their shards): the only JS that runs hot is then the loop around the
       // native hashing, and Maglev's compiles of it, late in a long run, held

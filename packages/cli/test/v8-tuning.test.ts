@@ -142,11 +142,8 @@ describe('V8 settings for a large model', () => {
 
   it('turns it off for the verify of a large model before it loads, or at once for a large bundle', async () => {
     const { key, pub } = keyPairFiles(dir);
-    // Two files of 64 MiB: a worker is started ahead, and the flag is set
-    // before the hashing can end (the worker's `ready` comes before any of
-    // its answers). A model of tiny files may be hashed before a worker the
-    // pool started has loaded: the flag then comes late or not at all, and
-    // nothing ran long enough to need it.
+    // Two files of 64 MiB: a large model, whose verify sets the flag right
+    // after the bin's look at it, before the command's modules load.
     const model = sparseModel(dir, 'verified', 2, 64 * 1024 * 1024);
     const goodSig = join(dir, 'verified.sig');
     const signed = await runCli(keySignArgs(model, key, goodSig, ['-q']));
@@ -159,12 +156,12 @@ describe('V8 settings for a large model', () => {
     writeFileSync(largeSig, Buffer.alloc(64 * 1024, 0x20));
     const belowSig = join(dir, 'below.sig');
     writeFileSync(belowSig, Buffer.alloc(64 * 1024 - 1, 0x20));
-    const verify = (sig: string, expected: boolean): void =>
+    const verify = (path: string, sig: string, expected: boolean): void =>
       expectTurbofan(
         [
           'verify',
           'key',
-          model,
+          path,
           '--threads',
           '2',
           '--public-key',
@@ -175,23 +172,18 @@ describe('V8 settings for a large model', () => {
         expected,
       );
     // Verified and hashed: off.
-    verify(goodSig, false);
+    verify(model, goodSig, false);
     // A large model: off from before the command's modules load
     // (bin/modelseal.js), even when its bundle is refused before any
     // hashing.
-    verify(largeSig, false);
-    verify(belowSig, false);
-    verify(smallSig, false);
+    verify(model, largeSig, false);
+    verify(model, belowSig, false);
+    verify(model, smallSig, false);
     // A model that is not large, with a bundle of 64 KiB or more: off
     // before its statement is decoded (verify.ts); just under it, on.
     const few = sparseModel(dir, 'few-small', 2, 1024);
-    const fewVerify = (sig: string, expected: boolean): void =>
-      expectTurbofan(
-        ['verify', 'key', few, '--public-key', pub, '--signature', sig],
-        expected,
-      );
-    fewVerify(largeSig, false);
-    fewVerify(belowSig, true);
+    verify(few, largeSig, false);
+    verify(few, belowSig, true);
     // A small model's verify keeps it.
     expectTurbofan(
       [
