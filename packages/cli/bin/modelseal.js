@@ -120,16 +120,21 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
  * resolver would also find the file's real path and make a URL of it again,
  * normalising the path twice a module: over the 33-67 modules a command
  * loads, from an install whose paths are long (a project path of about 60
- * characters with npm, any with pnpm's `.pnpm` folder), that made Node's
+ * characters with npm, fewer with pnpm's `.pnpm` folder), that made Node's
  * `normalizeString` hot enough for V8's optimising compiler while the
- * command loaded, and 5-6 MiB of the `node` binary paged in for it (BLAKE3
- * `digest` of a 2 GiB model 82.3-82.7 -> 76.0-76.5 MiB, the same time).
- * Nothing else is changed: bare names (`@modelseal/core/...`, npm
- * packages), `node:` modules, JSON and anything outside those folders go
- * to Node's resolver, which also tells where `@modelseal/core` is. There
- * are no links inside those folders, and their parents' URLs are already
- * real paths (Node's), so the URLs are the same as Node's. A Node without
- * `registerHooks` (22 before 22.15) resolves as before.
+ * command loaded, 5-6 MiB of the `node` binary paged in for it. BLAKE3
+ * `digest` of a 2 GiB model, alternating runs: from an 81-character
+ * project path with npm 82.3-83.0 -> 76.1-76.6 MiB, with pnpm from a
+ * 51-character one 82.7-83.6 -> 76.4-77.1, the same time; `verify key` of
+ * one file 65.3-66.5 -> 57.0-57.4 MiB and 83 -> 74 ms. From about 140
+ * characters (npm) Node's own URL-to-path conversion of each module still
+ * gets that hot. Nothing else is changed: bare names
+ * (`@modelseal/core/...`, npm packages), `node:` modules, JSON and anything
+ * outside those folders go to Node's resolver, which also tells where
+ * `@modelseal/core` is. There are no links inside those folders, and Node
+ * gives their parents' URLs as real paths, so the URLs are the ones Node's
+ * resolver would give. A Node without `registerHooks` (22 before 22.15)
+ * resolves as before.
  */
 function resolveOwnModules() {
   if (typeof registerHooks !== 'function') return;
@@ -311,14 +316,15 @@ if (prestarting) {
       const early = [];
       // verify of a large model never needs V8's optimising compiler (its
       // time is in native hashing, below), and loading its 67 modules could
-      // already call it in: Node's ESM loader normalises each module's path
-      // twice, and from an install under node_modules that was hot enough
+      // already call it in: Node's ESM loader turns each module's URL into
+      // a path, and from an install under a long path that was hot enough
       // for TurboFan (5 MiB of the `node` binary paged in: a 2 GiB model, 8
-      // alternating runs, 82.1-83.0 -> 77.4-77.6 MiB, 2-3 % longer). In the
-      // repository the paths are shorter and it did not happen. digest
-      // loads fewer modules and reached TurboFan only from a deeper install
-      // (81 characters): there the worker it starts ahead would pay the
-      // setting, 6-7 % longer, and it keeps the setting for later (below).
+      // alternating runs, 82.1-83.0 -> 77.4-77.6 MiB, 2-3 % longer). Our
+      // own resolution (resolveOwnModules, above) made that rarer, not
+      // impossible: from about 140 characters of project path. digest
+      // loads half as many modules, and the worker it starts ahead would
+      // pay the setting (6-7 % longer): it keeps the setting for later
+      // (below).
       if (args[0] === 'verify') early.push('--no-turbofan');
       // verify of a large tree of many files of 64 KiB or more on average
       // (no worker started ahead: the statement is decoded first) also
