@@ -10,7 +10,7 @@ import {
   readSync,
   statSync,
 } from 'node:fs';
-import { createRequire, enableCompileCache, registerHooks } from 'node:module';
+import nodeModule, { createRequire, enableCompileCache } from 'node:module';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 
@@ -114,36 +114,46 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 
 /**
  * Our own modules' relative imports resolved without Node's resolver: each
- * `./x.js` or `../x.js` that a module of this package's `bin/` or `dist/`,
- * or of `@modelseal/core`'s `dist/`, imports from the same folders is the
- * URL it names, an ES module (both packages are `"type": "module"`). Node's
- * resolver would also find the file's real path and make a URL of it again,
- * normalising the path twice a module: over the 33-67 modules a command
- * loads, from an install whose paths are long (a project path of about 60
- * characters with npm, fewer with pnpm's `.pnpm` folder), that made Node's
+ * `./x.js` or `../x.js` that a module of the CLI's `dist/` or of
+ * `@modelseal/core`'s `dist/` imports from those folders is the URL it
+ * names, an ES module (both packages are `"type": "module"`, and neither
+ * `dist/` holds a `package.json` or a link). Node's resolver would also
+ * find the file's real path and make a URL of it again, normalising the
+ * whole path twice a module: over the 33-94 modules a command loads, from
+ * an install whose paths are long (with npm, a project path of about 60
+ * characters; fewer with pnpm's `.pnpm` folder), that made Node 24's
  * `normalizeString` hot enough for V8's optimising compiler while the
  * command loaded, 5-6 MiB of the `node` binary paged in for it. BLAKE3
  * `digest` of a 2 GiB model, alternating runs: from an 81-character
  * project path with npm 82.3-83.0 -> 76.1-76.6 MiB, with pnpm from a
  * 51-character one 82.7-83.6 -> 76.4-77.1, the same time; `verify key` of
- * one file 65.3-66.5 -> 57.0-57.4 MiB and 83 -> 74 ms. From about 140
- * characters (npm) Node's own URL-to-path conversion of each module still
- * gets that hot. Nothing else is changed: bare names
- * (`@modelseal/core/...`, npm packages), `node:` modules, JSON and anything
- * outside those folders go to Node's resolver, which also tells where
- * `@modelseal/core` is. There are no links inside those folders, and Node
- * gives their parents' URLs as real paths, so the URLs are the ones Node's
- * resolver would give. A Node without `registerHooks` (22 before 22.15)
- * resolves as before.
+ * one file 65.3-66.5 -> 57.0-57.4 MiB and 83 -> 74 ms. Node's own
+ * URL-to-path conversion of each module still gets that hot from deeper
+ * (that `digest`: about 140 characters; `verify key`: about 100). Node 22
+ * compiles its path code with TurboFan from short paths with or without
+ * this.
+ *
+ * Both folders are learned from Node's answers, never from this file's
+ * URL (which `--preserve-symlinks-main` leaves a link's): the CLI's from
+ * the first `../dist/...` this file imports, the library's from the first
+ * `@modelseal/core/...`. Everything else goes to Node's resolver: this
+ * file's imports, bare names (npm packages), `node:` modules, JSON,
+ * anything outside those folders or from a parent with a query or hash
+ * (another hook's). A resolve hook of the user's (`--import`) does not see
+ * our relative imports; a missing file of ours is reported as ENOENT, not
+ * ERR_MODULE_NOT_FOUND. On a Node without `registerHooks` (before 22.15,
+ * outside `engines`) Node resolves them all.
  */
 function resolveOwnModules() {
+  const { registerHooks } = nodeModule;
   if (typeof registerHooks !== 'function') return;
-  const own = [
-    new URL('./', import.meta.url).href,
-    new URL('../dist/', import.meta.url).href,
-  ];
+  const own = [];
+  const plain = (url) =>
+    url.startsWith('file:') && !url.includes('?') && !url.includes('#');
   const ours = (url) => own.some((root) => url.startsWith(root));
+  const CLI_DIST = '../dist/';
   const CORE = '@modelseal/core/';
+  const CORE_DIST = '/core/dist/';
   try {
     registerHooks({
       resolve(specifier, context, next) {
@@ -152,6 +162,7 @@ function resolveOwnModules() {
           parent !== undefined &&
           (specifier.startsWith('./') || specifier.startsWith('../')) &&
           specifier.endsWith('.js') &&
+          plain(parent) &&
           ours(parent)
         ) {
           const url = new URL(specifier, parent);
@@ -159,10 +170,17 @@ function resolveOwnModules() {
             return { url: url.href, format: 'module', shortCircuit: true };
         }
         const resolved = next(specifier, context);
-        if (specifier.startsWith(CORE) && own.length === 2) {
-          const at = resolved.url.lastIndexOf('/dist/');
-          if (resolved.url.startsWith('file:') && at !== -1)
-            own.push(resolved.url.slice(0, at + 6));
+        if (own.length < 2 && plain(resolved.url)) {
+          let root;
+          if (parent === import.meta.url && specifier.startsWith(CLI_DIST)) {
+            const tail = specifier.slice(CLI_DIST.length);
+            if (resolved.url.endsWith(`/dist/${tail}`))
+              root = resolved.url.slice(0, -tail.length);
+          } else if (specifier.startsWith(CORE)) {
+            const at = resolved.url.lastIndexOf(CORE_DIST);
+            if (at !== -1) root = resolved.url.slice(0, at + CORE_DIST.length);
+          }
+          if (root !== undefined && !own.includes(root)) own.push(root);
         }
         return resolved;
       },
@@ -292,7 +310,7 @@ if (prestarting) {
     (text === undefined || /^[1-9][0-9]*$/.test(text));
   if (threadsUsable && stat !== undefined && (stat.isDirectory() || shards)) {
     const { prestartHashWorkers, whenHashWorkersLoaded, whenListingStarts } =
-      await import('@modelseal/core/prestart');
+      await import('../dist/process/prestart.js');
     const threads =
       text === undefined ? undefined : Number(text) <= 256 ? Number(text) : 1;
     const { large, manyFiles, workers, fewRanges, largeRanges } =
@@ -321,10 +339,10 @@ if (prestarting) {
       // for TurboFan (5 MiB of the `node` binary paged in: a 2 GiB model, 8
       // alternating runs, 82.1-83.0 -> 77.4-77.6 MiB, 2-3 % longer). Our
       // own resolution (resolveOwnModules, above) made that rarer, not
-      // impossible: from about 140 characters of project path. digest
-      // loads half as many modules, and the worker it starts ahead would
-      // pay the setting (6-7 % longer): it keeps the setting for later
-      // (below).
+      // impossible: for verify from a project path of about 100
+      // characters (npm), and on Node 22 from short ones. digest loads
+      // fewer modules, and the worker it starts ahead would pay the
+      // setting (6-7 % longer): it keeps the setting for later (below).
       if (args[0] === 'verify') early.push('--no-turbofan');
       // verify of a large tree of many files of 64 KiB or more on average
       // (no worker started ahead: the statement is decoded first) also
