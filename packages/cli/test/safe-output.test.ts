@@ -224,9 +224,7 @@ describe('safe text output', () => {
     mkdirSync(model);
     writeFileSync(join(model, 'w.bin'), 'w');
     const sig = join(work, 'hinted.sig');
-    expect((await runCli([...keySignArgs(model, key, sig, ['-q'])])).code).toBe(
-      0,
-    );
+    expect((await runCli(keySignArgs(model, key, sig, ['-q']))).code).toBe(0);
     const bundle = JSON.parse(readFileSync(sig, 'utf8')) as {
       verificationMaterial: { publicKey: { hint: string } };
     };
