@@ -25,6 +25,8 @@ import {
 import { openFileSource, sliceOrigin } from './source.js';
 import { hdf5AfterUserBlock } from './keras/hdf5-signature.js';
 import { numberFieldMayParse } from './archive/tar-number.js';
+import { pickleOpcodeName } from './pickle/opcode-names.js';
+import { WRAPPER_KINDS } from './compression/kinds.js';
 import {
   archiveView,
   findEmbeddedZip,
@@ -266,6 +268,21 @@ async function dispatch(
     (await isTarHead(head))
   )
     await scanAlsoAsTar(source, head, ctx, state);
+  if (
+    claimed !== undefined &&
+    !PICKLE_READER_IDS.has(claimed.id) &&
+    mayStartPickle(head)
+  )
+    await scanAlsoAsPickle(source, head, ctx, state);
+  // A protobuf model whose first field's tag reads as a two-byte magic (field
+  // 16 as `80 01`, a pickle PROTO; field 15 as `78 9c`, a zlib header): a
+  // protobuf parser takes fields in any order, so the file is also read as
+  // ONNX or SavedModel when it parses as one to its end (stop 29 review).
+  if (claimed !== undefined && WEAK_MAGIC_IDS.has(claimed.id)) {
+    const model = await firstAccepting(PROTOBUF_MODEL_IDS, head, source, state);
+    if (model !== undefined)
+      await scanAlso(model, `<read as ${model.id}>`, source, ctx, state);
+  }
   // HDF5 behind a user block that another format's bytes fill (a pickle):
   // h5py, so keras.models.load_model, finds it there.
   if (
@@ -331,6 +348,85 @@ async function firstAccepting(
     }
   }
   return undefined;
+}
+
+/** Scanners that claim a file by two bytes or so, which a protobuf tag can be. */
+const WEAK_MAGIC_IDS: ReadonlySet<string> = new Set([
+  'pickle',
+  ...WRAPPER_KINDS,
+  'compression-unsupported',
+]);
+
+/** Protobuf model formats, detected from a parse of the whole file's fields. */
+const PROTOBUF_MODEL_IDS: ReadonlySet<string> = new Set([
+  'onnx',
+  'tf-savedmodel',
+]);
+
+/** Scanners that read the whole file as a pickle stream (stacked pickles included). */
+const PICKLE_READER_IDS: ReadonlySet<string> = new Set([
+  'pickle',
+  'pickle-text',
+  'pytorch-legacy',
+  'nemo-config',
+]);
+
+/**
+ * Whether a pickle a loader runs could begin at byte 0, without loading the
+ * pickle VM: an opcode, and after `PROTO` a protocol a loader accepts and an
+ * opcode. Not `PERSID`/`BINPERSID`: `pickle.load`, `numpy.load`, `joblib.load`
+ * and `torch.load`'s first (magic number) load have no `persistent_load` and
+ * stop there, and every zip begins with one (`PK`).
+ */
+function mayStartPickle(head: Buffer): boolean {
+  const first = head[0];
+  if (
+    head.length < 2 ||
+    first === undefined ||
+    first === 0x50 ||
+    first === 0x51 ||
+    pickleOpcodeName(first) === undefined
+  )
+    return false;
+  if (first !== 0x80) return true;
+  return (
+    head[1]! <= 5 && head.length > 2 && pickleOpcodeName(head[2]!) !== undefined
+  );
+}
+
+/**
+ * A file another scanner claimed whose bytes also read as a pickle
+ * (`detectPickleReading`): a SafeTensors file whose header length begins
+ * with `V`, whose UNICODE line swallows the header, or a tar whose first
+ * header sits inside such a line. `pickle.load`, `torch.load`'s legacy path
+ * (weights_only off), `numpy.load` and `joblib.load` run them as a pickle,
+ * so they are scanned as one too (stop 29 red team), under the member
+ * `<read as a pickle>`, with a medium PICKLE_POLYGLOT.
+ */
+async function scanAlsoAsPickle(
+  source: ByteSource,
+  head: Buffer,
+  ctx: ScanContext,
+  state: FileState,
+): Promise<void> {
+  const pickle = state.fallback.find((s) => s.id === 'pickle-text');
+  if (pickle === undefined) return;
+  const { detectPickleReading } = await import('./pickle/scanner.js');
+  let reads: boolean;
+  try {
+    reads = await detectPickleReading(head, source);
+  } catch {
+    // In doubt, read them as one: the scan reports what it cannot read.
+    reads = true;
+  }
+  if (!reads) return;
+  ctx.report({
+    ruleId: 'PICKLE_POLYGLOT',
+    severity: 'medium',
+    message:
+      'the file reads as another format and also as a pickle (pickle.load, numpy.load, joblib.load, torch.load with weights_only off): it was scanned as both',
+  });
+  await scanAlso(pickle, '<read as a pickle>', source, ctx, state);
 }
 
 /** Scanners that read a file as a tar archive. */

@@ -325,6 +325,13 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'Find out why the file carries a second format; re-create it with the tool that wrote the model.',
   ),
   rule(
+    'PICKLE_POLYGLOT',
+    'medium',
+    'file is also a pickle',
+    "The file was read as another format (SafeTensors, a tar archive, ...), but its bytes also run as a pickle from byte 0: a SafeTensors header length whose first byte is `V` opens a UNICODE line that swallows the header, and the pickle goes on after it. `pickle.load`, `numpy.load`, `joblib.load` and `torch.load`'s legacy path (weights_only off) run such a file as a pickle. It is scanned as one as well, and those findings are reported under the member `<read as a pickle>`.",
+    'Find out why the file carries a second format; re-create it with the tool that wrote the model.',
+  ),
+  rule(
     'ZIP_EMBEDDED',
     'medium',
     'zip archive inside another format',

@@ -22,11 +22,11 @@ async function detectKeras(head: Buffer, source: ByteSource): Promise<boolean> {
   // Shared with the other zip detectors; its entry limit (100,000) is MAX_ARCHIVE_ENTRIES.
   const directory = await zipDirectoryOf(source);
   if (directory === undefined) return false;
-  const names = new Set(directory.entries.map((e) => e.name));
-  return (
-    names.has('config.json') &&
-    (names.has('metadata.json') || names.has('model.weights.h5'))
-  );
+  // Keras's loader reads config.json and builds the model from it before it
+  // looks for weights (`.h5` or `.npz`) and never reads metadata.json at
+  // load: a zip with config.json alone runs a Lambda layer (stop 29 red
+  // team). Any zip with a config.json at its root is read as a `.keras`.
+  return directory.entries.some((e) => e.name === 'config.json');
 }
 
 /** Scanner for `.keras` zips (`threats.md` §5); register it before the generic zip scanner. */

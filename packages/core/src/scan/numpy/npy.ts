@@ -63,6 +63,15 @@ function countOf(shape: PyLiteral | undefined): number | undefined {
 }
 
 /**
+ * Type codes of plain data (no Python object), as a dtype string's first
+ * letter: kinds (`b i u f c m M S a U V`) and the single-character codes
+ * of `np.sctypeDict`.
+ */
+const PLAIN_KINDS: ReadonlySet<string> = new Set(
+  '?bBhHiIlLqQpPefdgFDGSaUVmMuc'.split(''),
+);
+
+/**
  * Follows `descr` the way numpy's `descr_to_dtype` does: a string is a dtype
  * spec; a tuple is (base, shape); anything else is iterated as fields, each
  * (name, descr) or (name, descr, shape). Returns undefined when numpy refuses
@@ -75,11 +84,16 @@ export function describeDtype(
   if (depth > 32) return { hasObject: 'unknown' };
   if (typeof descr === 'string') {
     // The type code `O` (alone, sized, in a comma list or a subarray) or the
-    // name `object` is the only way a dtype string holds Python objects.
-    if (/O|object/.test(descr)) return { hasObject: true };
+    // name `object` holds Python objects; so does NumPy 2's variable-width
+    // string `T` (StringDType: `hasobject` is true, and `np.load` unpickles
+    // the body, stop 29 red team).
+    if (/O|object|T/.test(descr)) return { hasObject: true };
     const m = /^[|<>=]?([a-zA-Z?])(\d*)(\[[a-zA-Z0-9]+\])?$/.exec(descr);
-    if (m === null) return { hasObject: false };
+    // Any other form (a type name, a comma list, a code not listed below)
+    // is not followed here: its body is scanned as a pickle (fail closed).
+    if (m === null) return { hasObject: 'unknown' };
     const kind = m[1]!;
+    if (!PLAIN_KINDS.has(kind)) return { hasObject: 'unknown' };
     const n =
       m[2] === ''
         ? kind === '?' || kind === 'b'

@@ -13,7 +13,10 @@ import type {
   ScanContext,
   Severity,
 } from '../types.js';
-import { joblibBuildHook } from '../joblib/array-wrapper.js';
+import {
+  joblibBuildHook,
+  type JoblibUnreadable,
+} from '../joblib/array-wrapper.js';
 import {
   defaultScanPolicy,
   judgeGlobal,
@@ -392,10 +395,19 @@ export async function scanPickleSource(
 ): Promise<PickleAnalysis> {
   const policy = policyOf(ctx);
   let joblib = false;
+  // joblib arrays whose inline size cannot be known: the VM reads on, and
+  // the stream is reported not fully scanned (high), its other findings kept.
+  const unmeasured: JoblibUnreadable[] = [];
   const vmOptions: PickleAnalysisOptions = {
-    onBuild: joblibBuildHook(() => {
-      joblib = true;
-    }),
+    onBuild: joblibBuildHook(
+      () => {
+        joblib = true;
+      },
+      (info) => {
+        joblib = true;
+        unmeasured.push(info);
+      },
+    ),
     ...PICKLE_BYTES_HOOKS,
     limits: {
       maxOpcodes: ctx.limits.maxPickleOpcodes,
@@ -421,6 +433,14 @@ export async function scanPickleSource(
     f: FindingInput & { evidence: Record<string, unknown> },
   ): void => sink.add(key, withMember(f));
 
+  for (const info of unmeasured.slice(0, 1)) {
+    const f = incompleteFinding({
+      limit: 'joblib-array-size',
+      message: info.message,
+      evidence: { ...info.evidence, count: unmeasured.length },
+    });
+    add('inc:joblib-array-size', { ...f, evidence: f.evidence ?? {} });
+  }
   for (const a of analysis.anomalies) {
     if (a.ruleId === PICKLE_INCOMPLETE_RULE) {
       // A limit stopped the VM: "not fully scanned", naming the limit.
@@ -893,16 +913,36 @@ const TEXT_DETECT_BYTES = 64 * 1024 * 1024;
  * the head), the VM runs on over the source (up to 64 MiB, long operands
  * skipped): four valid opcodes that reach past the head are a pickle.
  */
-export async function detectTextPickle(
+export function detectTextPickle(
   head: Buffer,
   source?: ByteSource,
 ): Promise<boolean> {
-  if (
-    head.length < 2 ||
-    pickleOpcodeName(head[0]!) === undefined ||
-    head[0] === 0x80
-  )
-    return false;
+  if (head[0] === 0x80) return Promise.resolve(false);
+  return readsAsPickle(head, source);
+}
+
+/**
+ * Whether bytes another format's scanner claimed also read as a pickle to
+ * a loader that is handed them (`pickle.load`, `torch.load`'s legacy path,
+ * `numpy.load` and `joblib.load` without their magic): a SafeTensors header
+ * length whose first byte is `V` (a UNICODE line over the header), a tar
+ * header inside such a line, a PROTO header. The test of
+ * {@link detectTextPickle}, a PROTO start included: the VM must run sound
+ * over several opcodes to a STOP or a global, or import and call before it
+ * breaks, or reach a reading limit while sound (fail closed).
+ */
+export function detectPickleReading(
+  head: Buffer,
+  source?: ByteSource,
+): Promise<boolean> {
+  return readsAsPickle(head, source);
+}
+
+async function readsAsPickle(
+  head: Buffer,
+  source?: ByteSource,
+): Promise<boolean> {
+  if (head.length < 2 || pickleOpcodeName(head[0]!) === undefined) return false;
   const run = (src: ByteSource): Promise<PickleAnalysis> =>
     analysePickleSource(src, {
       streamLimit: 1,

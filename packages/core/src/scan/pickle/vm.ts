@@ -17,6 +17,10 @@
  * behaviour is matched opcode by opcode.
  */
 import type { ByteSource, Severity } from '../types.js';
+import { PICKLE_OPCODE_NAMES, pickleOpcodeName } from './opcode-names.js';
+import { pickleLineInt } from './python-int.js';
+
+export { pickleOpcodeName };
 
 /** A value on the symbolic stack. */
 export type PickleValue =
@@ -237,82 +241,6 @@ export interface PickleAnalysis {
   opcodes: number;
   /** True when `options.signal` stopped the analysis before the end. */
   aborted: boolean;
-}
-
-const NAMES: Record<number, string> = {
-  0x28: 'MARK',
-  0x2e: 'STOP',
-  0x30: 'POP',
-  0x31: 'POP_MARK',
-  0x32: 'DUP',
-  0x46: 'FLOAT',
-  0x49: 'INT',
-  0x4a: 'BININT',
-  0x4b: 'BININT1',
-  0x4c: 'LONG',
-  0x4d: 'BININT2',
-  0x4e: 'NONE',
-  0x50: 'PERSID',
-  0x51: 'BINPERSID',
-  0x52: 'REDUCE',
-  0x53: 'STRING',
-  0x54: 'BINSTRING',
-  0x55: 'SHORT_BINSTRING',
-  0x56: 'UNICODE',
-  0x58: 'BINUNICODE',
-  0x61: 'APPEND',
-  0x62: 'BUILD',
-  0x63: 'GLOBAL',
-  0x64: 'DICT',
-  0x7d: 'EMPTY_DICT',
-  0x65: 'APPENDS',
-  0x67: 'GET',
-  0x68: 'BINGET',
-  0x69: 'INST',
-  0x6a: 'LONG_BINGET',
-  0x6c: 'LIST',
-  0x5d: 'EMPTY_LIST',
-  0x6f: 'OBJ',
-  0x70: 'PUT',
-  0x71: 'BINPUT',
-  0x72: 'LONG_BINPUT',
-  0x73: 'SETITEM',
-  0x74: 'TUPLE',
-  0x29: 'EMPTY_TUPLE',
-  0x75: 'SETITEMS',
-  0x47: 'BINFLOAT',
-  0x80: 'PROTO',
-  0x81: 'NEWOBJ',
-  0x82: 'EXT1',
-  0x83: 'EXT2',
-  0x84: 'EXT4',
-  0x85: 'TUPLE1',
-  0x86: 'TUPLE2',
-  0x87: 'TUPLE3',
-  0x88: 'NEWTRUE',
-  0x89: 'NEWFALSE',
-  0x8a: 'LONG1',
-  0x8b: 'LONG4',
-  0x42: 'BINBYTES',
-  0x43: 'SHORT_BINBYTES',
-  0x8c: 'SHORT_BINUNICODE',
-  0x8d: 'BINUNICODE8',
-  0x8e: 'BINBYTES8',
-  0x8f: 'EMPTY_SET',
-  0x90: 'ADDITEMS',
-  0x91: 'FROZENSET',
-  0x92: 'NEWOBJ_EX',
-  0x93: 'STACK_GLOBAL',
-  0x94: 'MEMOIZE',
-  0x95: 'FRAME',
-  0x96: 'BYTEARRAY8',
-  0x97: 'NEXT_BUFFER',
-  0x98: 'READONLY_BUFFER',
-};
-
-/** Name of a pickle opcode byte, or `undefined` when it is not one. */
-export function pickleOpcodeName(byte: number): string | undefined {
-  return NAMES[byte];
 }
 
 /**
@@ -1457,17 +1385,16 @@ class PickleMachine {
     }
   }
 
+  /** A protocol 0 integer line as CPython reads it for `op` ({@link pickleLineInt}). */
   private lineInt(line: Buffer, op: string): bigint {
-    let s = line.toString('latin1').trim();
-    if (op === 'LONG' && s.endsWith('L')) s = s.slice(0, -1);
-    if (!/^[+-]?\d+$/.test(s))
+    const value = pickleLineInt(line.toString('latin1'), op);
+    if (value === undefined)
       throw new StreamError(
         'PICKLE_MALFORMED',
         `invalid integer literal at ${op}`,
         { opcode: op },
       );
-    if (s.length > 4300) return 0n; // CPython's own int-digits limit; value irrelevant
-    return BigInt(s);
+    return value;
   }
 
   /** Starts a stream at `pos`. */
@@ -1619,7 +1546,7 @@ class PickleMachine {
     this.opStart = start;
     this.ensure(start, 1);
     const code = this.w.buf[start - this.w.base]!;
-    const op = NAMES[code];
+    const op = PICKLE_OPCODE_NAMES[code];
     this.cur = start + 1;
     if (op === undefined) {
       throw new StreamError(
@@ -2105,8 +2032,13 @@ class PickleMachine {
         const peekTarget = reachable
           ? this.stack[this.stack.length - 2]
           : undefined;
+        // Not inside a nested inline pickle: joblib reads that one with a
+        // plain `pickle.load`, which reads no inline array after a BUILD
+        // (stop 29 review); the hook would skip bytes the loader runs.
         const hook =
-          peekState !== undefined && peekTarget !== undefined
+          peekState !== undefined &&
+          peekTarget !== undefined &&
+          this.saved.length === 0
             ? this.onBuild?.(peekTarget, peekState)
             : undefined;
         let padding = 0;
