@@ -27,6 +27,8 @@ import {
   type ProtoReader,
   type ProtoSchema,
 } from './proto-walk.js';
+import { WireWindow, walkFields } from './proto-detect.js';
+import { SavedModelScanner } from '../savedmodel/savedmodel-scanner.js';
 
 /** Message nesting cap (a subgraph costs three levels: node, attribute, graph). */
 const MAX_MESSAGE_DEPTH = 192;
@@ -194,7 +196,8 @@ export function normaliseExternalLocation(
   return parts.length === 0 ? undefined : parts.join('/');
 }
 
-function detectOnnx(head: Buffer): boolean {
+/** Whether the writer's usual start is there: ir_version (field 1), then a ModelProto field. */
+function writerOrderStart(head: Buffer): boolean {
   // ModelProto serialises ir_version (field 1, varint) first; IR versions run
   // from 3 upwards (SavedModel also starts with `08 01`, so 1 is left to it).
   if (head.length < 4 || head[0] !== 0x08) return false;
@@ -209,7 +212,76 @@ function detectOnnx(head: Buffer): boolean {
   );
 }
 
+/** GraphProto fields read to check a graph payload is wire format. */
+const GRAPH_FIELDS_CHECKED = 64;
+
+/** Whether the first fields of `[start, end)` are valid wire format. */
+async function looksLikeMessage(
+  win: WireWindow,
+  start: number,
+  end: number,
+): Promise<boolean> {
+  let seen = 0;
+  const result = await walkFields(win, start, end, () =>
+    ++seen >= GRAPH_FIELDS_CHECKED ? 'stop' : 'continue',
+  );
+  return result !== 'invalid';
+}
+
+/**
+ * Order-independent detection: the top-level fields of the whole file must be
+ * valid wire format up to its end, with a graph (field 7, a message) and
+ * ir_version (field 1, varint) or an opset_import (field 8) among them.
+ * Parsers accept fields in any order, unknown fields, and known fields of
+ * another wire type (kept as unknown), so none of these rejects a file.
+ */
+async function modelProtoFields(
+  head: Buffer,
+  source: ByteSource,
+): Promise<boolean> {
+  if (head.length < 2) return false;
+  const win = new WireWindow(head, source);
+  let graph: { start: number; length: number } | undefined;
+  let version = false;
+  let savedModelShaped = true;
+  const result = await walkFields(win, 0, source.size, (f) => {
+    if (f.field === 7 && f.wireType === 2)
+      graph ??= { start: f.start as number, length: f.length as number };
+    else if (
+      (f.field === 1 && f.wireType === 0) ||
+      (f.field === 8 && f.wireType === 2)
+    )
+      version = true;
+    // SavedModel: saved_model_schema_version (1, varint), meta_graphs (2).
+    if (
+      !(f.field === 1 && f.wireType === 0) &&
+      !(f.field === 2 && f.wireType === 2)
+    )
+      savedModelShaped = false;
+    return 'continue';
+  });
+  // A million valid fields is protobuf beyond doubt: claimed rather than let
+  // through, unless it is shaped like a SavedModel (the next scanner's).
+  if (result === 'budget') return !savedModelShaped;
+  if (result !== 'end' || graph === undefined || !version) return false;
+  return looksLikeMessage(win, graph.start, graph.start + graph.length);
+}
+
+async function detectOnnx(head: Buffer, source: ByteSource): Promise<boolean> {
+  if (writerOrderStart(head)) return true;
+  return modelProtoFields(head, source);
+}
+
 async function scanOnnx(source: ByteSource, ctx: ScanContext): Promise<void> {
+  await scanModel(source, ctx);
+  // A file both parsers read (a SavedModel whose schema version looks like an
+  // IR version, or a polyglot): what TensorFlow would run is scanned too.
+  const head = await source.read(0, Math.min(4096, source.size));
+  if (await SavedModelScanner.detect(head, source))
+    await SavedModelScanner.scan(source, ctx);
+}
+
+async function scanModel(source: ByteSource, ctx: ScanContext): Promise<void> {
   ctx.recognise('onnx');
   const limit = Math.min(ctx.limits.maxMemberBytes, PROTOBUF_LIMIT);
   if (source.size <= limit) {

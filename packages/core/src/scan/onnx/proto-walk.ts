@@ -117,8 +117,19 @@ export function readBytes(reader: ProtoReader): Buffer {
   return Buffer.from(reader.buf.buffer, reader.buf.byteOffset + start, length);
 }
 
-/** Skips a field of the given wire type without recursing (groups are rejected). */
-export function skipField(reader: ProtoReader, wireType: number): void {
+/** Group nesting skipped at most (protobuf's own recursion limit is 100). */
+const MAX_GROUP_DEPTH = 100;
+
+/**
+ * Skips a field of the given wire type without recursing. A group (wire type
+ * 3, long deprecated but still skipped by protobuf parsers as an unknown
+ * field) is skipped up to its matching end tag; `field` is its number.
+ */
+export function skipField(
+  reader: ProtoReader,
+  wireType: number,
+  field?: number,
+): void {
   switch (wireType) {
     case 0:
       reader.skip();
@@ -132,10 +143,35 @@ export function skipField(reader: ProtoReader, wireType: number): void {
     case 5:
       reader.skip(4);
       return;
+    case 3:
+      if (field !== undefined) {
+        skipGroup(reader, field);
+        return;
+      }
+      throw new RangeError('group without a field number');
     default:
-      // Groups (3, 4) are long deprecated and unused by ONNX and TensorFlow;
-      // skipping them would need recursion, so they end the walk.
+      // An end-group tag without its start ends the walk, as it ends parsing.
       throw new RangeError(`unsupported wire type ${wireType}`);
+  }
+}
+
+/** Skips the rest of group `field`, nested groups included, with an explicit stack. */
+function skipGroup(reader: ProtoReader, field: number): void {
+  const open: number[] = [field];
+  while (open.length > 0) {
+    if (reader.pos >= reader.len)
+      throw new RangeError('group runs past its message');
+    const tag = reader.uint32();
+    const inner = tag >>> 3;
+    const wireType = tag & 7;
+    if (inner === 0) throw new RangeError('field number 0');
+    if (wireType === 4) {
+      if (open.pop() !== inner) throw new RangeError('mismatched end group');
+    } else if (wireType === 3) {
+      if (open.length >= MAX_GROUP_DEPTH)
+        throw new RangeError('groups nested too deep');
+      open.push(inner);
+    } else skipField(reader, wireType);
   }
 }
 
@@ -206,7 +242,7 @@ export function walkProto(
         continue;
       }
       if (!(visitor.field?.(frame, field, wireType, reader) ?? false))
-        skipField(reader, wireType);
+        skipField(reader, wireType, field);
     }
     return {};
   } catch (error) {

@@ -12,6 +12,11 @@ import type {
 } from '../types.js';
 import { readWholeSource } from '../read-whole-source.js';
 import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
+import {
+  WireWindow,
+  walkFields,
+  type WireField,
+} from '../onnx/proto-detect.js';
 
 const SCHEMA: ProtoSchema = {
   SavedModel: { 2: 'MetaGraph' },
@@ -23,6 +28,20 @@ const SCHEMA: ProtoSchema = {
   Node: {},
 };
 const PROTOBUF_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
+
+/**
+ * Ops that reach a tf.data service over the network. Reported with the file
+ * ops (the TFLite Flex check treats `file` as critical); only the message
+ * differs.
+ */
+const NETWORK_OPS: ReadonlySet<string> = new Set([
+  'DataServiceDataset',
+  'DataServiceDatasetV2',
+  'DataServiceDatasetV3',
+  'DataServiceDatasetV4',
+  'RegisterDataset',
+  'RegisterDatasetV2',
+]);
 
 /** Side-effect ops by rule (`threats.md` §6). */
 const FILE_OPS: ReadonlySet<string> = new Set([
@@ -60,6 +79,26 @@ const FILE_OPS: ReadonlySet<string> = new Set([
   'CSVDataset',
   'CSVDatasetV2',
   'ExperimentalCSVDataset',
+  'ExperimentalDatasetToTFRecord',
+  'SqlDataset',
+  'ExperimentalSqlDataset',
+  'LMDBDataset',
+  'ExperimentalLMDBDataset',
+  'MatchingFilesDataset',
+  'ExperimentalMatchingFilesDataset',
+  'RecordInput',
+  'DistributedSave',
+  'SnapshotDatasetReader',
+  'SnapshotNestedDatasetReader',
+  'SnapshotChunkDataset',
+  // descriptor_source may name a file of FileDescriptorSet.
+  'DecodeProtoV2',
+  'EncodeProto',
+  'FileSystemSetConfiguration',
+  'GcsConfigureCredentials',
+  'GcsConfigureBlockCache',
+  'BigQueryReader',
+  ...NETWORK_OPS,
 ]);
 const PYTHON_OPS: ReadonlySet<string> = new Set([
   'PyFunc',
@@ -147,9 +186,8 @@ function readVarintAt(
   return undefined;
 }
 
-function detectSavedModel(head: Buffer, source: ByteSource): boolean {
-  // saved_model_schema_version = 1, then meta_graphs (field 2) whose first
-  // field is meta_info_def (1) or graph_def (2).
+/** The writer's start: version 1, then meta_graphs whose first field is meta_info_def (1) or graph_def (2). */
+function writerOrderStart(head: Buffer, source: ByteSource): boolean {
   let at = 0;
   if (head[0] === 0x08 && head[1] === 0x01) at = 2;
   if (head[at] !== 0x12) return false;
@@ -164,6 +202,95 @@ function detectSavedModel(head: Buffer, source: ByteSource): boolean {
     return false;
   const first = head[length.next];
   return first === 0x0a || first === 0x12;
+}
+
+/** GraphDef fields read to check a graph_def payload is wire format. */
+const GRAPH_FIELDS_CHECKED = 64;
+
+/**
+ * What the MetaGraphDef in `[start, end)` is: `graph` when it is valid wire
+ * format holding a graph_def (field 2, itself starting as wire format).
+ * Its fields (meta_info_def 1 … object_graph_def 7) may come in any order,
+ * among unknown ones, as TensorFlow's parser accepts them.
+ */
+async function metaGraphShape(
+  win: WireWindow,
+  start: number,
+  end: number,
+): Promise<'graph' | 'other' | 'invalid' | 'budget'> {
+  let graph = false;
+  let graphInvalid = false;
+  const graphDef = async (
+    f: WireField,
+  ): Promise<'stop' | 'reject' | 'continue'> => {
+    const graphStart = f.start as number;
+    let seen = 0;
+    const inner = await walkFields(
+      win,
+      graphStart,
+      graphStart + (f.length as number),
+      () => (++seen >= GRAPH_FIELDS_CHECKED ? 'stop' : 'continue'),
+    );
+    if (inner === 'invalid') {
+      graphInvalid = true;
+      return 'reject';
+    }
+    graph = true;
+    return inner === 'budget' ? 'stop' : 'continue';
+  };
+  const result = await walkFields(win, start, end, (f) =>
+    f.field === 2 && f.wireType === 2 ? graphDef(f) : 'continue',
+  );
+  if (result === 'invalid' || graphInvalid) return 'invalid';
+  if (result === 'budget') return 'budget';
+  return graph ? 'graph' : 'other';
+}
+
+/**
+ * Order-independent detection: the top-level fields of the whole file are
+ * valid wire format (saved_model_schema_version 1 and meta_graphs 2 in any
+ * order, unknown fields allowed) and a meta_graphs entry is a MetaGraphDef
+ * with a graph_def.
+ */
+async function savedModelFields(
+  head: Buffer,
+  source: ByteSource,
+): Promise<boolean> {
+  if (head.length < 2) return false;
+  const win = new WireWindow(head, source);
+  let graph = false;
+  const metaGraph = async (
+    f: WireField,
+  ): Promise<'stop' | 'reject' | 'continue'> => {
+    const start = f.start as number;
+    const shape = await metaGraphShape(
+      win,
+      start,
+      start + (f.length as number),
+    );
+    if (shape === 'invalid') return 'reject';
+    if (shape === 'graph') graph = true;
+    return shape === 'budget' ? 'stop' : 'continue';
+  };
+  // Synchronous for the other fields: a padded file has a million of them.
+  const result = await walkFields(win, 0, source.size, (f) =>
+    f.field === 2 && f.wireType === 2 ? metaGraph(f) : 'continue',
+  );
+  if (result === 'end') return graph;
+  // A million valid fields is protobuf beyond doubt, padded to outlast the
+  // detection: claimed (the scan walks all of it) rather than let through.
+  // ONNX, consulted first, leaves such a file here only when it is shaped
+  // like a SavedModel, and scans it as one too otherwise.
+  return result === 'budget' || result === 'stopped';
+}
+
+/** Detects `saved_model.pb` by content. */
+export async function detectSavedModel(
+  head: Buffer,
+  source: ByteSource,
+): Promise<boolean> {
+  if (writerOrderStart(head, source)) return true;
+  return savedModelFields(head, source);
 }
 
 async function scanSavedModel(
@@ -248,7 +375,10 @@ async function scanSavedModel(
   for (const { kind, nodes: list, count } of grouped.values()) {
     const node = list[0] as NodeInfo;
     const where = node.fn === undefined ? 'the graph' : `function ${node.fn}`;
-    const { ruleId, severity, effect } = OP_FINDINGS[kind];
+    const { ruleId, severity } = OP_FINDINGS[kind];
+    const effect = NETWORK_OPS.has(node.op)
+      ? ' connects to a tf.data service over the network'
+      : OP_FINDINGS[kind].effect;
     ctx.report({
       ruleId,
       severity,
