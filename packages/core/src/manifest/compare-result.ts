@@ -15,6 +15,26 @@ export function changedResource(
   };
 }
 
+/**
+ * A shard on disk that the signature does not list, of a file that has
+ * signed shards (the file grew, or was cut short of a shard boundary): the
+ * signed file changed, never an unsigned file that `ignoreUnsignedFiles`
+ * could tolerate. A file grown from a shard boundary keeps every signed
+ * shard as signed: this entry is then all that tells the change. Named as
+ * found (`path:start:end`); there is no signed digest (`expected.digest`
+ * empty).
+ */
+export function unsignedShard(
+  signedAlgorithm: string,
+  found: Resource,
+): ChangedResource {
+  return {
+    name: found.name,
+    expected: { algorithm: signedAlgorithm, digest: '' },
+    actual: { algorithm: found.algorithm, digest: found.digest },
+  };
+}
+
 /** The result: ok when nothing is missing or changed, and extras are tolerated or absent. */
 export function compareResult(
   missing: Resource[],

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 import { algorithmName } from './algorithms.js';
-import { changedResource, compareResult } from './compare-result.js';
+import {
+  changedResource,
+  compareResult,
+  unsignedShard,
+} from './compare-result.js';
+import { parseShardName } from './names.js';
 import { comparePaths } from './order.js';
 import { compareTables, tableOf } from './table.js';
 import type {
@@ -31,6 +36,10 @@ const byName = (a: Resource, b: Resource): number =>
  * Compares a signed manifest with one computed from disk, as maps from
  * resource name to (algorithm, digest) (oms-format.md §13.1 step 10). Order,
  * model name and serialization are not compared. Every difference is listed.
+ * In shards, a range on disk that is not signed is extra only when its file
+ * has no signed range (a new file); of a signed file it is changed (the
+ * file grew: {@link unsignedShard}), so `ignoreUnsignedFiles` never
+ * tolerates it.
  */
 export function compareManifests(
   signed: Manifest,
@@ -66,8 +75,30 @@ export function compareManifests(
       changed.push(changedResource(expected, found));
     }
   }
-  const extra = [...onDisk.values()];
+  let extra = [...onDisk.values()];
   onDisk.clear();
+  // Shards: a range not signed of a file that has signed ranges is a changed
+  // file (it grew), not an unsigned one. Only files with no signed shard
+  // are extra.
+  if (
+    extra.length > 0 &&
+    signed.serialization.method === 'shards' &&
+    actual.serialization.method === 'shards'
+  ) {
+    const signedFiles = new Set<string>();
+    for (const r of signed.resources) {
+      const path = parseShardName(r.name)?.path;
+      if (path !== undefined) signedFiles.add(path);
+    }
+    const unsigned: Resource[] = [];
+    for (const found of extra) {
+      const path = parseShardName(found.name)?.path;
+      if (path !== undefined && signedFiles.has(path))
+        changed.push(unsignedShard(algorithmName(signed.serialization), found));
+      else unsigned.push(found);
+    }
+    extra = unsigned;
+  }
   const extraTolerated = options.ignoreUnsignedFiles === true;
   missing.sort(byName);
   extra.sort(byName);

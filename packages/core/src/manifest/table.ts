@@ -13,7 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import { algorithmName, digestHexLength } from './algorithms.js';
-import { changedResource, compareResult } from './compare-result.js';
+import {
+  changedResource,
+  compareResult,
+  unsignedShard,
+} from './compare-result.js';
 import { shardName } from './names.js';
 import type {
   ChangedResource,
@@ -490,15 +494,33 @@ export function resourceCount(manifest: Manifest): number {
 /**
  * One pass over both tables in the reference order: `pair` gets each signed
  * row with the row of `actual` of the same name, either one `undefined` when
- * the other table has no such name.
+ * the other table has no such name. A row of `actual` alone comes with
+ * `ofSignedFile`: both tables are shards and its file has a signed shard
+ * (compare.ts: then a changed file, not an unsigned one).
  */
 function joinTables(
   signed: ResourceTable,
   actual: ResourceTable,
-  pair: (s: number | undefined, a: number | undefined) => void,
+  pair: (
+    s: number | undefined,
+    a: number | undefined,
+    ofSignedFile: boolean,
+  ) => void,
 ): void {
   const so = signed.inOrder();
   const ao = actual.inOrder();
+  const shards = signed.start !== undefined && actual.start !== undefined;
+  // The rows of one path are together in the reference order (path first,
+  // then the range): a signed shard of an unsigned row's file is the signed
+  // row just before it or just after it. Only rows alone look.
+  const samePath = (s: number | undefined, a: number): boolean =>
+    s !== undefined &&
+    signed.paths.compare(
+      signed.pathIndex(s),
+      actual.paths,
+      actual.pathIndex(a),
+    ) === 0;
+  let last: number | undefined;
   let i = 0;
   let j = 0;
   while (i < signed.count || j < actual.count) {
@@ -507,13 +529,15 @@ function joinTables(
     const c =
       s === undefined ? 1 : a === undefined ? -1 : signed.compare(s, actual, a);
     if (c < 0) {
-      pair(s, undefined);
+      pair(s, undefined, false);
+      last = s;
       i++;
     } else if (c > 0) {
-      pair(undefined, a);
+      pair(undefined, a, shards && (samePath(last, a!) || samePath(s, a!)));
       j++;
     } else {
-      pair(s, a);
+      pair(s, a, false);
+      last = s;
       i++;
       j++;
     }
@@ -534,10 +558,13 @@ export function compareTables(
   const extra: Resource[] = [];
   const changed: ChangedResource[] = [];
   const sameAlgorithm = signed.algorithm === actual.algorithm;
-  joinTables(signed, actual, (s, a) => {
+  joinTables(signed, actual, (s, a, ofSignedFile) => {
     if (a === undefined) missing.push(signed.resource(s!));
-    else if (s === undefined) extra.push(actual.resource(a));
-    else if (!sameAlgorithm || !signed.sameDigest(s, actual, a))
+    else if (s === undefined) {
+      if (ofSignedFile)
+        changed.push(unsignedShard(signed.algorithm, actual.resource(a)));
+      else extra.push(actual.resource(a));
+    } else if (!sameAlgorithm || !signed.sameDigest(s, actual, a))
       changed.push(changedResource(signed.resource(s), actual.resource(a)));
   });
   return compareResult(missing, extra, changed, ignoreUnsignedFiles);
@@ -550,7 +577,10 @@ export function compareTables(
  * before any is hashed; every digest must then go through {@link keep}.
  */
 export class ArrivalComparison {
-  /** Row of `actual` → row of `signed` with the same name, or -1. */
+  /**
+   * Row of `actual` → row of `signed` with the same name; -1 when none,
+   * -2 when none but its file has signed shards (a changed file).
+   */
   private readonly match: Int32Array;
   /** Rows of `actual` whose digest is not the signed one. */
   private readonly changed: Uint8Array;
@@ -563,9 +593,10 @@ export class ArrivalComparison {
   ) {
     this.match = new Int32Array(actual.count).fill(-1);
     this.changed = new Uint8Array(actual.count);
-    joinTables(signed, actual, (s, a) => {
+    joinTables(signed, actual, (s, a, ofSignedFile) => {
       if (a === undefined) this.missing.push(s!);
       else if (s !== undefined) this.match[a] = s;
+      else if (ofSignedFile) this.match[a] = -2;
     });
   }
 
@@ -588,7 +619,9 @@ export class ArrivalComparison {
     for (let j = 0; j < actual.count; j++) {
       const a = ao(j);
       const s = this.match[a]!;
-      if (s < 0) extra.push(actual.resource(a));
+      if (s === -2)
+        changed.push(unsignedShard(signed.algorithm, actual.resource(a)));
+      else if (s < 0) extra.push(actual.resource(a));
       else if (this.changed[a] === 1)
         changed.push(changedResource(signed.resource(s), actual.resource(a)));
     }
