@@ -11,6 +11,7 @@ import { listingStarted } from './worker-spawn.js';
 import { fileState } from './hash-worker.js';
 import { detectHfCacheSnapshot, type HfCacheSnapshot } from './hf-cache.js';
 import { compareManifests } from './compare.js';
+import { compareResult } from './compare-result.js';
 import { ignoreEntries } from './hash-model.js';
 import { IgnoreSet, isUsableRecordedIgnore } from './ignore.js';
 import { parseShardName, shardName } from './names.js';
@@ -23,6 +24,7 @@ import {
   type ResourceTable,
 } from './table.js';
 import { enumerateModel } from './walk.js';
+import { comparePaths } from './order.js';
 import type {
   CompareResult,
   HashProgress,
@@ -285,22 +287,58 @@ async function check(
     ...(hfCache === undefined ? {} : { hfCache }),
   };
   if (arrival !== undefined)
-    return { compare: arrival.result(ignoreUnsigned), ...rest };
+    return {
+      compare: withDirectoryLinks(
+        arrival.result(ignoreUnsigned),
+        walk.directoryLinks,
+        algorithm,
+      ),
+      ...rest,
+    };
   const actual = manifestFromTable(
     signed.modelName,
     { ...s, ignorePaths: [...entries] },
     table,
   );
   return {
-    compare:
+    compare: withDirectoryLinks(
       signedTable !== undefined
         ? compareTables(signedTable, table, ignoreUnsigned)
         : compareManifests(signed, actual, {
             ignoreUnsignedFiles: ignoreUnsigned,
           }),
+      walk.directoryLinks,
+      algorithm,
+    ),
     actual,
     ...rest,
   };
+}
+
+/**
+ * `compare` with each link to a directory (skipped by the walk, as the
+ * reference skips it) as an unsigned entry named `path/`: a loader reads
+ * what is under it and nothing there is signed (stop 29 red team). With
+ * `ignoreUnsignedFiles` it is tolerated like any unsigned file; an ignore
+ * path leaves it out.
+ */
+function withDirectoryLinks(
+  compare: CompareResult,
+  links: readonly string[],
+  algorithm: string,
+): CompareResult {
+  if (links.length === 0) return compare;
+  const extra = [
+    ...compare.extra,
+    ...links.map((path) => ({ name: `${path}/`, algorithm, digest: '' })),
+  ];
+  extra.sort((a, b) => comparePaths(a.name, b.name));
+  return compareResult(
+    compare.missing,
+    extra,
+    compare.changed,
+    compare.extraTolerated,
+  );
 }
 
 type Ranges = Pick<Serialization, 'method' | 'shardSize'>;

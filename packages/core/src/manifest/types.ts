@@ -86,9 +86,13 @@ export interface HashModelOptions {
   onProgress?: (event: HashProgress) => void;
 }
 
-/** A warning that did not stop hashing (e.g. a symlink leaving the model root). */
+/**
+ * A warning that did not stop hashing: a symlink leaving the model root, or
+ * a link to a directory, skipped (nothing under it is signed; verification
+ * reports it as an unsigned entry).
+ */
 export interface ManifestWarning {
-  code: 'SYMLINK_OUTSIDE_ROOT';
+  code: 'SYMLINK_OUTSIDE_ROOT' | 'SYMLINK_TO_DIRECTORY';
   path: string;
   message: string;
 }
@@ -116,7 +120,11 @@ export interface CompareResult {
   missing: Resource[];
   /** On disk but not signed (and not ignored). */
   extra: Resource[];
-  /** In both with a different digest or algorithm. */
+  /**
+   * In both with a different digest or algorithm; in shards, also a range
+   * not signed of a file that has signed ranges (it grew: `expected.digest`
+   * is empty).
+   */
   changed: ChangedResource[];
   /** Whether extra files were tolerated (`ignoreUnsignedFiles`). */
   extraTolerated: boolean;

@@ -58,6 +58,12 @@ export interface WalkResult {
   warnings: ManifestWarning[];
   /** The model path is a file: one resource named `.`. */
   singleFile: boolean;
+  /**
+   * Links to directories met (symlinks allowed), skipped as the reference
+   * skips them: nothing under them is hashed. Verification reports each as
+   * an unsigned entry (check-model.ts). Relative paths, in the order met.
+   */
+  directoryLinks: string[];
 }
 
 /** Entries between two returns to the event loop (a walk of 200,000 files takes about a second). */
@@ -181,7 +187,7 @@ export async function enumerateModel(
     );
     const files = new FileTable(root, true);
     files.add('.', stats.size, false, blob);
-    return { files, warnings: [], singleFile: true };
+    return { files, warnings: [], singleFile: true, directoryLinks: [] };
   }
   if (rootStat.isSymbolicLink()) {
     if (!options.allowSymlinks) {
@@ -203,7 +209,7 @@ export async function enumerateModel(
   if (rootStat.isFile()) {
     const files = new FileTable(root, true);
     files.add('.', rootStat.size, false);
-    return { files, warnings: [], singleFile: true };
+    return { files, warnings: [], singleFile: true, directoryLinks: [] };
   }
   if (!rootStat.isDirectory()) {
     throw modelSealError(
@@ -217,6 +223,7 @@ export async function enumerateModel(
   // costs a few microseconds, a promise round trip about 18 (issue 11 item 3).
   const files = new FileTable(root, false, options.expect);
   const warnings: ManifestWarning[] = [];
+  const directoryLinks: string[] = [];
   let rootReal: string | undefined;
   const rootBytes = Buffer.byteLength(root);
   // Each directory's entries are visited in byte order of their names, and a
@@ -345,8 +352,18 @@ export async function enumerateModel(
           details: { path: rel },
         });
       }
-      // A link to a directory is neither traversed nor listed: no cycles.
-      if (target.isDirectory()) continue;
+      // A link to a directory is neither traversed nor listed (no cycles),
+      // as the reference does; but a loader reads what is under it, so it
+      // is reported: a warning here, an unsigned entry when verifying.
+      if (target.isDirectory()) {
+        directoryLinks.push(rel);
+        warnings.push({
+          code: 'SYMLINK_TO_DIRECTORY',
+          path: rel,
+          message: `${rel}: link to a directory, skipped: nothing under it is signed (verify reports it as unsigned; leave it out with an ignore path)`,
+        });
+        continue;
+      }
       if (!target.isFile()) {
         throw modelSealError(
           'UNSUPPORTED_FILE_TYPE',
@@ -381,5 +398,6 @@ export async function enumerateModel(
     files: files.inOrder() ? files : files.sorted(),
     warnings,
     singleFile: false,
+    directoryLinks,
   };
 }
