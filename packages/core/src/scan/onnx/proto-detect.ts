@@ -12,7 +12,7 @@
 import type { ByteSource } from '../types.js';
 
 /** Fields (groups' contents included) one detection reads at most. */
-export const MAX_DETECT_FIELDS = 1 << 20;
+export const MAX_DETECT_FIELDS: number = 1 << 20;
 /** Group nesting accepted while skipping (protobuf's own recursion limit is 100). */
 const MAX_GROUP_DEPTH = 100;
 /** Bytes read from the source at a time. */
