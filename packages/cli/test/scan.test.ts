@@ -46,6 +46,35 @@ describe('modelseal scan', () => {
     ).toBe(2);
   });
 
+  it('JSON `ok` answers as the exit code does (it was always true)', async () => {
+    const bad = await runCli([
+      'scan',
+      join(pickles, 'malicious'),
+      '--format',
+      'json',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, failOn: 'high' });
+    const waved = await runCli([
+      'scan',
+      join(pickles, 'malicious'),
+      '--format',
+      'json',
+      '--fail-on',
+      'none',
+    ]);
+    expect(waved.code).toBe(0);
+    expect(JSON.parse(waved.stdout).ok).toBe(true);
+    const good = await runCli([
+      'scan',
+      join(pickles, 'benign'),
+      '--format',
+      'json',
+    ]);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout).ok).toBe(true);
+  });
+
   it('SARIF 2.1.0: rules with security-severity, levels, relative URIs with !/ for members, fingerprints', async () => {
     const result = await runCli([
       'scan',

@@ -185,9 +185,18 @@ export async function scanCommand(
   const report = await scanPaths(paths, options);
   if (io.audit) io.audit.findings = { ...report.summary.bySeverity };
 
+  const gate =
+    failOn !== 'none' && reportReaches(report, failOn)
+      ? EXIT.FAILED
+      : report.summary.errors > 0
+        ? EXIT.OPERATIONAL
+        : EXIT.OK;
+  // `ok` answers as the exit code does: false when a finding reaches
+  // --fail-on or a file could not be read (a JSON consumer that gates on it
+  // must not pass what the exit code fails).
   const body =
     format === 'json'
-      ? safeJSONStringify({ ...report, ok: true, failOn }, 2)
+      ? safeJSONStringify({ ...report, ok: gate === EXIT.OK, failOn }, 2)
       : format === 'sarif'
         ? safeJSONStringify(
             toSarif(report, { toolVersion: MODELSEAL_VERSION }),
@@ -205,7 +214,5 @@ export async function scanCommand(
   } else {
     io.out(body);
   }
-  if (failOn !== 'none' && reportReaches(report, failOn)) return EXIT.FAILED;
-  if (report.summary.errors > 0) return EXIT.OPERATIONAL;
-  return EXIT.OK;
+  return gate;
 }

@@ -85,6 +85,21 @@ describe('protocol 0 integers as CPython reads them', () => {
   });
 });
 
+describe('anomalies the loader reads past do not end a detection', () => {
+  it('a PROTO after the first opcode, then a call past the first 4 KiB (stop 29 review)', async () => {
+    // CPython accepts PROTO anywhere; the detector took the misplaced PROTO
+    // for a stop and never looked past its 4 KiB head.
+    const file = Buffer.concat([
+      Buffer.from('N0\x80\x02V', 'latin1'),
+      Buffer.alloc(5000, 'A'),
+      Buffer.from('\n0', 'latin1'),
+      CALL,
+    ]);
+    const r = await scan(file, 'a.pkl');
+    expect(highs(r)).toContain('PICKLE_DANGEROUS_GLOBAL');
+  });
+});
+
 describe('bytes another format claims that also read as a pickle', () => {
   it('a SafeTensors file whose header length begins with V', async () => {
     const payload = Buffer.concat([Buffer.from('0'), CALL]);

@@ -903,6 +903,16 @@ export function detectBinaryPickle(head: Buffer): boolean {
   );
 }
 
+/**
+ * Anomalies at which CPython's unpickler stops (an invalid opcode or
+ * literal, a stack or mark underflow, a memo key never written): a detector
+ * run that met one has seen all the loader would run.
+ */
+const LOADER_STOPS: ReadonlySet<string> = new Set([
+  'PICKLE_MALFORMED',
+  'PICKLE_MEMO_MISSING',
+]);
+
 /** Bytes of a source the protocol 0/1 detector may run over when the head ends inside an operand. */
 const TEXT_DETECT_BYTES = 64 * 1024 * 1024;
 
@@ -950,13 +960,13 @@ async function readsAsPickle(
       limits: { maxOpcodes: 4096 },
     });
   // Running out of head, of bytes or of the opcode budget is not an error.
+  // Sound: nothing the loader stops at. CPython's unpickler reads on past
+  // what the VM only notes as odd (a PROTO after the first opcode, an
+  // opcode across a frame's end, an extension code or out-of-band buffer a
+  // caller may have registered): a PROTO at byte 2 and the call after the
+  // head passed as "not a pickle" before (stop 29 review).
   const sound = (a: PickleAnalysis): boolean =>
-    !a.anomalies.some(
-      (x) =>
-        x.ruleId !== 'PICKLE_TRUNCATED' &&
-        x.ruleId !== 'PICKLE_TRAILING_DATA' &&
-        x.ruleId !== PICKLE_INCOMPLETE_RULE,
-    );
+    !a.anomalies.some((x) => LOADER_STOPS.has(x.ruleId));
   // A text pickle that imports and calls before it breaks has already run
   // the call when the loader fails (nullifAI): it is a pickle all the same.
   const calls = (a: PickleAnalysis): boolean =>
