@@ -411,7 +411,7 @@ async function scanAlsoAsPickle(
 ): Promise<void> {
   const pickle = state.fallback.find((s) => s.id === 'pickle-text');
   if (pickle === undefined) return;
-  const { detectPickleReading } = await import('./pickle/scanner.js');
+  const { detectPickleReading } = await import('./pickle/detect.js');
   let reads: boolean;
   try {
     reads = await detectPickleReading(head, source);
