@@ -11,13 +11,13 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_DIR_BASE } from '../../core/test/helpers/tree.js';
 import { keyPairFiles } from './helpers/fixtures.js';
 import { runCli } from './helpers/run-cli.js';
 
-const work = mkdtempSync(join(tmpdir(), 'modelseal-cli-hf-'));
+const work = mkdtempSync(join(TEST_DIR_BASE, 'modelseal-cli-hf-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const { key: keyFile, pub: pubFile } = keyPairFiles(work);

@@ -14,10 +14,12 @@ import { createHash, hash as hashOnce } from 'node:crypto';
 import {
   constants,
   closeSync,
+  fdatasyncSync,
   fstatSync,
   openSync,
   readSync,
   readvSync,
+  statfsSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as WorkerThreads from 'node:worker_threads';
@@ -223,6 +225,39 @@ function checkStat(
   }
 }
 
+/**
+ * File systems whose pages are never written back (tmpfs, ramfs,
+ * hugetlbfs): a page written through a shared mapping stays writable, and
+ * later writes through it change neither mtime nor ctime.
+ */
+const NO_WRITEBACK: ReadonlySet<number> = new Set([
+  0x01021994, 0x858458f6, 0x958458f6,
+]);
+
+/**
+ * The state to bind a digest to (`bindStat`, the verify cache), taken after
+ * the file's pages are written back: Linux updates mtime and ctime on the
+ * first write to a clean page of a shared mapping only, so a page dirtied
+ * before the state was taken could be changed again, through the same
+ * mapping, with no trace in the state (stop 29 red team). Written back, the
+ * pages are write-protected again and the next write through any mapping
+ * moves ctime. None (nothing bound, nothing cached) where that cannot be
+ * done: a failed sync, or a file system that never writes back.
+ */
+function writtenBackState(fd: number): string | undefined {
+  try {
+    fdatasyncSync(fd);
+    if (
+      process.platform === 'linux' &&
+      NO_WRITEBACK.has(Number(statfsSync(`/proc/self/fd/${fd}`).type))
+    )
+      return undefined;
+  } catch {
+    return undefined;
+  }
+  return fileState(fstatSync(fd, { bigint: true }));
+}
+
 /** A reusable hashing context with its own page-aligned buffer. */
 export class RangeHasher {
   // One byte more than a chunk: a last read asks for one byte past the end.
@@ -285,9 +320,7 @@ export class RangeHasher {
     }
     try {
       checkStat(task, fstatSync(fd));
-      const before = task.bindStat
-        ? fileState(fstatSync(fd, { bigint: true }))
-        : undefined;
+      const before = task.bindStat ? writtenBackState(fd) : undefined;
       return {
         task,
         fd,

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Builds model trees for tests in a temporary directory.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -10,9 +17,35 @@ afterAll(() => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Where test folders go: the system's temporary folder, unless its file
+ * system never writes pages back (tmpfs, ramfs), where the verify cache
+ * records nothing (hash-worker.ts, `writtenBackState`): then `.tmp/` in the
+ * repository, so that the cache's tests run the same on such a machine.
+ */
+export const TEST_DIR_BASE: string = ((): string => {
+  const base = tmpdir();
+  try {
+    const type = Number(statfsSync(base).type);
+    if (
+      process.platform === 'linux' &&
+      [0x01021994, 0x858458f6].includes(type)
+    ) {
+      const inRepo = fileURLToPath(
+        new URL('../../../../.tmp/test-dirs', import.meta.url),
+      );
+      mkdirSync(inRepo, { recursive: true });
+      return inRepo;
+    }
+  } catch {
+    // The system's folder, as before.
+  }
+  return base;
+})();
+
 /** A fresh temporary directory, removed after the test file. */
 export function tempDir(prefix = 'modelseal-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(TEST_DIR_BASE, prefix));
   made.push(dir);
   return dir;
 }
