@@ -83,7 +83,7 @@ describe('verify cache and writes through a shared mapping', () => {
         await racy();
         const first = await verify();
         expect(first.verifyCache).toMatchObject({ recorded: 1 });
-        holder.stdin!.write('\n');
+        holder.stdin.write('\n');
         expect(await lineFrom(holder)).toBe('written');
         const error = await verify().then(
           () => undefined,
