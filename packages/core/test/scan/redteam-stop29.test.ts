@@ -100,6 +100,18 @@ describe('anomalies the loader reads past do not end a detection', () => {
   });
 });
 
+describe('anomalies the loader stops at still end a detection', () => {
+  it('random bytes that begin EXT2, STOP are no pickle (the registry is empty)', async () => {
+    const file = Buffer.concat([
+      Buffer.from([0x83, 0x56, 0x18, 0x2e]),
+      Buffer.alloc(4096, 0xa5),
+    ]);
+    const r = await scan(file, 'f.bin');
+    expect(r.formats).not.toContain('pickle');
+    expect(highs(r)).toEqual([]);
+  });
+});
+
 describe('bytes another format claims that also read as a pickle', () => {
   it('a SafeTensors file whose header length begins with V', async () => {
     const payload = Buffer.concat([Buffer.from('0'), CALL]);

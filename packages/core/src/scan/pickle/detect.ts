@@ -30,12 +30,18 @@ export function detectBinaryPickle(head: Buffer): boolean {
 
 /**
  * Anomalies at which CPython's unpickler stops (an invalid opcode or
- * literal, a stack or mark underflow, a memo key never written): a detector
- * run that met one has seen all the loader would run.
+ * literal, a stack or mark underflow, a memo key never written; an
+ * extension code, whose registry is empty unless a library fills it; an
+ * out-of-band buffer, which `pickle.load`, `torch.load` and `numpy.load`
+ * never pass): a detector run that met one has seen all the loader would
+ * run. Not a PROTO after the first opcode or an opcode across a frame's
+ * end: the C unpickler reads on past both.
  */
 const LOADER_STOPS: ReadonlySet<string> = new Set([
   'PICKLE_MALFORMED',
   'PICKLE_MEMO_MISSING',
+  'PICKLE_EXTENSION_CODE',
+  'PICKLE_OUT_OF_BAND_BUFFER',
 ]);
 
 /** Bytes of a source the protocol 0/1 detector may run over when the head ends inside an operand. */
@@ -85,11 +91,9 @@ async function readsAsPickle(
       limits: { maxOpcodes: 4096 },
     });
   // Running out of head, of bytes or of the opcode budget is not an error.
-  // Sound: nothing the loader stops at. CPython's unpickler reads on past
-  // what the VM only notes as odd (a PROTO after the first opcode, an
-  // opcode across a frame's end, an extension code or out-of-band buffer a
-  // caller may have registered): a PROTO at byte 2 and the call after the
-  // head passed as "not a pickle" before (stop 29 review).
+  // Sound: nothing the loader stops at ({@link LOADER_STOPS}). A PROTO at
+  // byte 2 and the call after the head passed as "not a pickle" when every
+  // anomaly counted as a stop (stop 29 review).
   const sound = (a: PickleAnalysis): boolean =>
     !a.anomalies.some((x) => LOADER_STOPS.has(x.ruleId));
   // A text pickle that imports and calls before it breaks has already run
