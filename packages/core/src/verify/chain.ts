@@ -22,6 +22,7 @@ const MAX_ISSUER_CHECKS = 2000;
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_EXT_KEY_USAGE = '2.5.29.37';
 const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+const OID_NAME_CONSTRAINTS = '2.5.29.30';
 /** Extensions this verifier processes (or that carry no constraint on the path). */
 const UNDERSTOOD_CRITICAL = new Set([
   '2.5.29.14', // subjectKeyIdentifier
@@ -111,6 +112,11 @@ function checkValidity(cert: CertInfo, time: Date): void {
     );
   }
   const oid = criticalUnknown(cert);
+  if (oid === OID_NAME_CONSTRAINTS) {
+    throw invalid(
+      `certificate ${describe(cert)} has a critical name constraints extension (${oid}): name constraints are not checked by modelseal`,
+    );
+  }
   if (oid !== undefined) {
     throw invalid(
       `certificate ${describe(cert)} has an unsupported critical extension ${oid}`,
@@ -174,11 +180,34 @@ export function leafSigningProblem(cert: X509Certificate): string | undefined {
   }
 }
 
+function nameConstraintsProblem(cert: CertInfo): string {
+  return `certificate ${describe(cert)} carries name constraints: name constraints are not checked by modelseal, so a CA certificate with them (critical or not) cannot issue certificates on a path`;
+}
+
 function isCA(cert: CertInfo): boolean {
   try {
     return cert.parsed.extBasicConstraints?.isCA === true;
   } catch {
     return false;
+  }
+}
+
+/** keyUsage, when present, must allow keyCertSign (RFC 5280 §4.2.1.3). */
+function mayCertify(cert: CertInfo): boolean {
+  try {
+    const keyUsage = cert.parsed.extKeyUsage;
+    return keyUsage === undefined || keyUsage.keyCertSign;
+  } catch {
+    return false;
+  }
+}
+
+function hasNameConstraints(cert: CertInfo): boolean {
+  try {
+    return cert.parsed.extension(OID_NAME_CONSTRAINTS) !== undefined;
+  } catch {
+    // Unreadable extensions: assume the worst.
+    return true;
   }
 }
 
@@ -190,6 +219,31 @@ function pathLenAllows(cert: CertInfo, belowCount: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Why `issuer` (an intermediate or a trust anchor alike) may not have issued
+ * `subject` on this path, or `undefined` when it may: it must be a CA
+ * (basicConstraints CA:TRUE), allowed keyCertSign when it has a keyUsage,
+ * within its pathLenConstraint for the `below` CA certificates under it, and
+ * without name constraints, which this verifier does not enforce (fail closed).
+ */
+function issuerProblem(
+  issuer: CertInfo,
+  subject: CertInfo,
+  below: number,
+): string | undefined {
+  if (!isCA(issuer)) {
+    return `certificate ${describe(issuer)} issued ${describe(subject)} but is not a CA (basicConstraints CA:TRUE)`;
+  }
+  if (!mayCertify(issuer)) {
+    return `certificate ${describe(issuer)} issued ${describe(subject)} but its key usage does not allow keyCertSign`;
+  }
+  if (!pathLenAllows(issuer, below)) {
+    return `certificate ${describe(issuer)} forbids a path this long (pathLenConstraint exceeded)`;
+  }
+  if (hasNameConstraints(issuer)) return nameConstraintsProblem(issuer);
+  return undefined;
 }
 
 function issues(issuer: CertInfo, subject: CertInfo): boolean {
@@ -215,9 +269,11 @@ export interface CertificatePath {
 /**
  * Build and check a path from `leaf` to one of `anchors`, extending it only by
  * certificates whose key verifies the current certificate's signature.
- * Every certificate on the path must be valid at `time`; intermediates must
- * be CA certificates (within their path length); the leaf must be allowed to
- * sign (keyUsage digitalSignature or extKeyUsage codeSigning). A leaf
+ * Every certificate on the path must be valid at `time`; every issuer on it,
+ * intermediate or anchor, must be a CA certificate (basicConstraints CA:TRUE,
+ * keyCertSign when it has a keyUsage) within its path length, and carry no
+ * name constraints (not enforced here, so refused); the leaf must be allowed
+ * to sign (keyUsage digitalSignature or extKeyUsage codeSigning). A leaf
  * byte-identical to an anchor is accepted directly.
  *
  * @param intermediates - untrusted candidates (the bundle's `certificates[1:]`)
@@ -278,15 +334,14 @@ export function buildCertificatePath(
         lastProblem = (error as Error).message;
         continue;
       }
+      // Trust anchors too: trusting a certificate does not lift its own
+      // constraints (a CA:FALSE or pathlen-limited anchor, as OpenSSL).
+      const problem = issuerProblem(next, current, path.length - 1);
+      if (problem !== undefined) {
+        lastProblem = problem;
+        continue;
+      }
       if (isAnchor(next)) return [...path, next];
-      if (!isCA(next)) {
-        lastProblem = `certificate ${describe(next)} issued ${describe(current)} but is not a CA`;
-        continue;
-      }
-      if (!pathLenAllows(next, path.length - 1)) {
-        lastProblem = `certificate ${describe(next)} forbids a path this long`;
-        continue;
-      }
       const found = extend([...path, next]);
       if (found !== undefined) return found;
     }
