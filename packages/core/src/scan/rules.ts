@@ -314,7 +314,7 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'ZIP_AMBIGUOUS',
     'high',
     'zip reads differently in other readers',
-    "The archive's records admit another reading that a loader takes: an end record past the one whose comment fits (miniz and Python's zipfile take the last), bytes before the archive by which zipfile shifts every offset, offsets recorded past the records (zipfile shifts them back, miniz refuses), a central directory longer than its entry count (zipfile reads by size), or a ZIP64 end record other than the one the locator names. A loader may load members the scan did not list: the scan is incomplete.",
+    "The archive's records admit another reading that a loader takes: an end record past the one whose comment fits (miniz and Python's zipfile take the last), bytes before the archive by which zipfile shifts every offset, offsets recorded past the records (zipfile shifts them back, miniz refuses), a central directory longer than its entry count (zipfile reads by size), a ZIP64 end record other than the one the locator names, a locator that names a record other than the one just before it (Python 3.11 reads that one, or the plain end record when there is none), or an entry with more than one ZIP64 extra field (the first one's values stand for miniz and zipfile). A loader may load members the scan did not list: the scan is incomplete.",
     'Do not load the file; re-create the archive with a standard tool.',
   ),
   rule(

@@ -131,30 +131,51 @@ export async function readZipDirectory(
   let cdOffset = tail.readUInt32LE(eocd + 16);
   let zip64 = false;
   if (eocd >= 20 && tail.readUInt32LE(eocd - 20) === ZIP64_LOCATOR) {
+    const locatorAt = tailStart + eocd - 20;
     const z64Offset = u64(tail, eocd - 20 + 8);
     const rec = await source.read(z64Offset, 56);
+    // zipfile before the CVE-2025-8291 fix (3.11 and older, early 3.12 and
+    // 3.13) reads the ZIP64 record in the 56 bytes just before the locator,
+    // whatever the locator says, and keeps the plain end record's values
+    // when no record is there; the fixed zipfile reads the record the
+    // locator names only when it ends at the locator (its size counting any
+    // extensible data) and refuses the archive otherwise. miniz, and this
+    // reader, follow the locator.
+    const before = locatorAt - 56;
+    const other =
+      before >= 0 && before !== z64Offset
+        ? await source.read(before, 56)
+        : undefined;
+    const otherIsRecord =
+      other !== undefined &&
+      other.length === 56 &&
+      other.readUInt32LE(0) === ZIP64_EOCD;
     if (rec.length === 56 && rec.readUInt32LE(0) === ZIP64_EOCD) {
       zip64 = true;
       count = u64(rec, 32);
       cdSize = u64(rec, 40);
       cdOffset = u64(rec, 48);
-      // zipfile reads the ZIP64 record just before the locator, whatever
-      // the locator says: two records that disagree are two archives.
-      const before = tailStart + eocd - 20 - 56;
-      if (before >= 0 && before !== z64Offset) {
-        const other = await source.read(before, 56);
-        if (
-          other.length === 56 &&
-          other.readUInt32LE(0) === ZIP64_EOCD &&
-          !other.subarray(24, 56).equals(rec.subarray(24, 56))
-        )
-          anomalies.push({
-            ruleId: 'ZIP_AMBIGUOUS',
-            severity: 'high',
-            message:
-              'the zip64 end record before the locator is not the one the locator names',
-            offset: before,
-          });
+      if (before !== z64Offset) {
+        // Two records that disagree are two archives; no record before the
+        // locator is the plain end record's archive for the older zipfile
+        // (and the record named elsewhere one the fixed zipfile refuses
+        // or reads with extensible data the older one does not skip).
+        const recordEnd = z64Offset + 12 + u64(rec, 4);
+        const disagree =
+          otherIsRecord && !other.subarray(24, 56).equals(rec.subarray(24, 56));
+        anomalies.push({
+          ruleId: 'ZIP_AMBIGUOUS',
+          severity: 'high',
+          message: disagree
+            ? 'the zip64 end record before the locator is not the one the locator names'
+            : otherIsRecord
+              ? 'the zip64 locator names a zip64 end record other than the one before it'
+              : recordEnd === locatorAt
+                ? "the zip64 end record has extensible data: Python's zipfile before the CVE-2025-8291 fix reads no zip64 record before the locator and takes the plain end record's directory"
+                : "the zip64 end record the locator names does not end at the locator: Python's zipfile before the CVE-2025-8291 fix reads the plain end record's directory instead, the fixed one refuses the archive",
+          offset: otherIsRecord ? before : z64Offset,
+          evidence: { locator: locatorAt, zip64Record: z64Offset, recordEnd },
+        });
       }
     } else {
       anomalies.push({
@@ -163,6 +184,18 @@ export async function readZipDirectory(
         message: 'zip64 locator points at no zip64 end record',
         offset: z64Offset,
       });
+      // zipfile then reads the record before the locator (the older one
+      // always, the fixed one when the locator's offset holds no record);
+      // miniz, and this reader, the plain end record.
+      if (otherIsRecord)
+        anomalies.push({
+          ruleId: 'ZIP_AMBIGUOUS',
+          severity: 'high',
+          message:
+            "the zip64 locator names no zip64 end record but one lies before the locator: Python's zipfile reads its directory, PyTorch's miniz the plain end record's",
+          offset: before,
+          evidence: { locator: locatorAt, zip64Record: z64Offset },
+        });
     }
   }
   const eocdAbs = tailStart + eocd;
@@ -252,15 +285,28 @@ export async function readZipDirectory(
     }
     const nameBytes = cd.subarray(p + 46, p + 46 + nameLen);
     const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
-    const wide = zip64Sizes(extra, { usize, csize, lho });
-    if (wide !== undefined) {
-      ({ usize, csize, lho } = wide);
-      zip64 = true;
-    }
     const name =
       (flags & 0x800) !== 0
         ? nameBytes.toString('utf8')
         : nameBytes.toString('latin1');
+    const wide = zip64Sizes(extra, { usize, csize, lho });
+    if (wide !== undefined) {
+      ({ usize, csize, lho } = wide);
+      zip64 = true;
+      // Read from the first field, as miniz and zipfile read it; a second
+      // one is there for a reader that takes the last, or (a first field
+      // holding 0xffffffff) for zipfile, which then reads on where miniz
+      // stops.
+      if (wide.fields > 1)
+        anomalies.push({
+          ruleId: 'ZIP_AMBIGUOUS',
+          severity: 'high',
+          message: `${JSON.stringify(name)} has ${wide.fields} ZIP64 extra fields: readers that take another than the first read other sizes or another local header`,
+          entry: name,
+          offset: cdOffset + p,
+          evidence: { zip64Fields: wide.fields },
+        });
+    }
     entries.push({
       index: i,
       name,

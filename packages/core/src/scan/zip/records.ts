@@ -24,21 +24,34 @@ export interface EntrySizes {
   lho: number;
 }
 
+/** {@link zip64Sizes}'s result: the entry's fields and how many ZIP64 fields gave them. */
+export interface Zip64Sizes extends EntrySizes {
+  /** How many ZIP64 extended-information fields (header id 1) `extra` holds. */
+  fields: number;
+}
+
 /**
  * The entry's fields with the saturated (0xffffffff) ones taken from its
  * ZIP64 extended information in `extra`, in the order the format gives
  * them; `undefined` when `extra` has no ZIP64 field.
+ *
+ * With more than one ZIP64 field, the values come from the first, as both
+ * loaders read them: miniz (`mz_zip_file_stat_internal`) stops at the first
+ * field, and Python's `zipfile` (`ZipInfo._decodeExtra`) reads every field
+ * but only for values still saturated, so a later field counts only where
+ * the first left 0xffffffff (then the two readers differ: the caller
+ * reports an entry with several fields).
  */
 export function zip64Sizes(
   extra: Buffer,
   fields: EntrySizes,
-): EntrySizes | undefined {
-  let out: EntrySizes | undefined;
+): Zip64Sizes | undefined {
+  const out: Zip64Sizes = { ...fields, fields: 0 };
   for (let e = 0; e + 4 <= extra.length;) {
     const id = extra.readUInt16LE(e);
     const len = extra.readUInt16LE(e + 2);
     if (id === 0x0001) {
-      out = { ...fields };
+      out.fields++;
       let q = e + 4;
       const end = Math.min(extra.length, e + 4 + len);
       if (out.usize === 0xffffffff && q + 8 <= end) {
@@ -53,5 +66,5 @@ export function zip64Sizes(
     }
     e += 4 + len;
   }
-  return out;
+  return out.fields > 0 ? out : undefined;
 }
