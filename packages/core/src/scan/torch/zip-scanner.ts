@@ -47,12 +47,15 @@ export function torchArchivePrefix(dir: ZipDirectory): string {
   return slash < 0 ? '' : first.slice(0, slash);
 }
 
+// torch finds its records through miniz's mz_zip_reader_locate_file with
+// flags 0, which compares names without regard to case: the layout is
+// recognised the same way.
 function isTorchLayout(dir: ZipDirectory): boolean {
   return dir.entries.some(
     (e) =>
-      /^([^/]+\/)?(data|constants)\.pkl$/.test(e.name) ||
-      /^[^/]+\/(\.data\/)?version$/.test(e.name) ||
-      /^[^/]+\/byteorder$/.test(e.name),
+      /^([^/]+\/)?(data|constants)\.pkl$/i.test(e.name) ||
+      /^[^/]+\/(\.data\/)?version$/i.test(e.name) ||
+      /^[^/]+\/byteorder$/i.test(e.name),
   );
 }
 
@@ -217,10 +220,14 @@ export const TORCH_ZIP_SCANNER: FormatScanner = {
     reportZipAnomalies(ctx, dir.anomalies);
     const prefix = torchArchivePrefix(dir);
     const base = prefix === '' ? '' : `${prefix}/`;
-    const torchScript = dir.entries.some(
-      (e) =>
-        e.name === `${base}constants.pkl` || e.name.startsWith(`${base}code/`),
-    );
+    // torch.jit.load finds `constants.pkl` and `code/` as miniz does, without
+    // regard to case (`ARCHIVE/CODE/` is TorchScript code).
+    const constantsPkl = `${base}constants.pkl`.toLowerCase();
+    const codeDir = `${base}code/`.toLowerCase();
+    const torchScript = dir.entries.some((e) => {
+      const n = e.name.toLowerCase();
+      return n === constantsPkl || n.startsWith(codeDir);
+    });
     if (torchScript) {
       ctx.recognise('torchscript');
       ctx.report({
