@@ -27,10 +27,13 @@
  */
 import { Readable, pipeline, type Duplex } from 'node:stream';
 import {
-  createGunzip,
+  crc32,
   createInflate,
+  createInflateRaw,
   createZstdDecompress,
   constants as zc,
+  type Inflate,
+  type InflateRaw,
 } from 'node:zlib';
 
 // The decoder libraries load on first use: importing the scanner costs nothing.
@@ -47,12 +50,31 @@ export class DecodeError extends Error {
   readonly reason: DecodeFailure;
   /** For `memory`: the decoder memory limit that was hit, in bytes. */
   readonly limit: number | undefined;
-  constructor(message: string, reason: DecodeFailure, limit?: number) {
+  /**
+   * False when the break is in a stream or member after the first one: what
+   * the loaders decode there is not what a probe of the file's first bytes
+   * shows, so "nothing decodes" cannot be proved from them.
+   */
+  readonly firstStream: boolean;
+  constructor(
+    message: string,
+    reason: DecodeFailure,
+    limit?: number,
+    firstStream = true,
+  ) {
     super(message);
     this.name = 'DecodeError';
     this.reason = reason;
     this.limit = limit;
+    this.firstStream = firstStream;
   }
+}
+
+/** `e` again, marked as a break after the first stream when `later`. */
+function inStream(e: unknown, later: boolean): unknown {
+  return later && e instanceof DecodeError && e.firstStream
+    ? new DecodeError(e.message, e.reason, e.limit, false)
+    : e;
 }
 
 /** Options of a {@link Decoder}. */
@@ -102,16 +124,6 @@ function nodeStreamDecoder(name: string, make: () => Duplex): Decoder {
     }
   };
 }
-
-/** gzip members (several members are read one after the other, as Python's gzip does). */
-export const gunzipDecoder: Decoder = nodeStreamDecoder('gzip', () =>
-  createGunzip({ chunkSize: ZLIB_CHUNK }),
-);
-
-/** A zlib stream (RFC 1950). */
-export const inflateDecoder: Decoder = nodeStreamDecoder('zlib', () =>
-  createInflate({ chunkSize: ZLIB_CHUNK }),
-);
 
 /** One zstd frame at a time (Node's decoder stops after the first frame). */
 const zstdFrameDecoder: Decoder = nodeStreamDecoder('zstd', () =>
@@ -171,6 +183,209 @@ class ChunkReader {
     await this.it.return?.();
   }
 }
+
+// ---------------------------------------------------------------------------
+// gzip and zlib: members and streams split here, each decoded by node:zlib.
+// Node's own gunzip stops at NUL padding after a member and its inflate after
+// the first zlib stream, where Python's readers go on.
+
+/**
+ * One raw deflate or zlib stream from `reader`, decoded by `z`; the bytes
+ * after its end stay in `reader`. Input is written one buffered piece at a
+ * time, and `z.bytesWritten` (the input zlib consumed) tells where the
+ * stream ended within the last piece.
+ */
+async function* inflateOne(
+  reader: ChunkReader,
+  name: string,
+  z: Inflate | InflateRaw,
+): AsyncGenerator<Buffer, void, undefined> {
+  let stopped = false;
+  const write = (piece: Buffer): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        z.off('close', done);
+        resolve();
+      };
+      z.once('close', done);
+      z.write(piece, done);
+    });
+  const feed = async (): Promise<void> => {
+    for (;;) {
+      if (stopped || z.destroyed) return;
+      if (reader.buffered.length === 0 && (await reader.atEnd())) {
+        if (!stopped && !z.destroyed) z.end();
+        return;
+      }
+      if (stopped || z.destroyed) return;
+      const piece = reader.buffered;
+      const before = z.bytesWritten;
+      await write(piece);
+      const used = z.bytesWritten - before;
+      reader.consume(used);
+      // Input left over with output room: the stream ended inside the piece.
+      if (used < piece.length || z.destroyed) return;
+    }
+  };
+  const feeding = feed().catch((e: unknown) => {
+    z.destroy(e as Error);
+  });
+  try {
+    for await (const chunk of z as AsyncIterable<Buffer>) yield chunk;
+  } catch (e) {
+    if (isIoError(e) || e instanceof DecodeError) throw e;
+    const msg = errorText(e);
+    throw new DecodeError(
+      `${name}: ${msg}`,
+      /unexpected end/i.test(msg) ? 'truncated' : 'corrupt',
+    );
+  } finally {
+    stopped = true;
+    z.destroy();
+    await feeding;
+  }
+}
+
+const notGzip = (): DecodeError =>
+  new DecodeError(
+    'gzip: not a gzipped file (bytes after a member start no member)',
+    'corrupt',
+  );
+
+/** Skips a NUL-terminated header field, or to the end of the input (as Python does). */
+async function skipCString(reader: ChunkReader): Promise<void> {
+  while ((await reader.fill(1)) > 0) {
+    const b = reader.buffered;
+    const end = b.indexOf(0);
+    if (end >= 0) {
+      reader.consume(end + 1);
+      return;
+    }
+    reader.consume(b.length);
+  }
+}
+
+/**
+ * A gzip member header, read as CPython's `gzip._read_gzip_header` reads it:
+ * false at the end of the input; the magic and method 8 are required;
+ * reserved flag bits and the header CRC (FHCRC) are not checked.
+ */
+async function readGzipHeader(reader: ChunkReader): Promise<boolean> {
+  const have = await reader.fill(2);
+  if (have === 0) return false;
+  const b = reader.buffered;
+  if (have < 2 || b[0] !== 0x1f || b[1] !== 0x8b) throw notGzip();
+  reader.consume(2);
+  const h = await reader.read(8, 'gzip header');
+  if (h[0] !== 8)
+    throw new DecodeError('gzip: unknown compression method', 'corrupt');
+  const flags = h[1]!;
+  if ((flags & 4) !== 0) {
+    const len = (await reader.read(2, 'gzip header')).readUInt16LE(0);
+    await reader.read(len, 'gzip header');
+  }
+  if ((flags & 8) !== 0) await skipCString(reader);
+  if ((flags & 16) !== 0) await skipCString(reader);
+  if ((flags & 2) !== 0) await reader.read(2, 'gzip header');
+  return true;
+}
+
+/**
+ * gzip members, read as CPython's `gzip._GzipReader` reads them: after each
+ * member's trailer (CRC and length checked, as Python does once it has handed
+ * out the member's bytes), a run of NUL bytes is skipped; then the input ends
+ * or the next member starts. Any other byte is `BadGzipFile` in Python, after
+ * the bytes decoded so far: here a corrupt stream, after those bytes.
+ */
+export const gunzipDecoder: Decoder = async function* decode(input, options) {
+  const reader = new ChunkReader(input);
+  try {
+    for (let member = 0; ; member++) {
+      const later = member > 0;
+      try {
+        if (later) {
+          // _read_eof: "Gzip files can be padded with zeroes".
+          for (;;) {
+            if (options.signal?.aborted === true) return;
+            if ((await reader.fill(1)) === 0) return;
+            const b = reader.buffered;
+            let i = 0;
+            while (i < b.length && b[i] === 0) i++;
+            reader.consume(i);
+            if (i < b.length) break;
+          }
+        }
+        if (!(await readGzipHeader(reader))) return;
+        let crc = 0;
+        let size = 0;
+        const z = createInflateRaw({ chunkSize: ZLIB_CHUNK });
+        for await (const chunk of inflateOne(reader, 'gzip', z)) {
+          crc = crc32(chunk, crc);
+          size = (size + chunk.length) % 0x100000000;
+          yield chunk;
+        }
+        const trailer = await reader.read(8, 'gzip member trailer');
+        if (trailer.readUInt32LE(0) !== crc)
+          throw new DecodeError('gzip: CRC check failed', 'corrupt');
+        if (trailer.readUInt32LE(4) !== size)
+          throw new DecodeError(
+            'gzip: incorrect length of data produced',
+            'corrupt',
+          );
+      } catch (e) {
+        throw inStream(e, later);
+      }
+    }
+  } finally {
+    await reader.close();
+  }
+};
+
+/**
+ * Whether `b` starts with a zlib header that `zlib.decompressobj()` (window
+ * bits 15, no preset dictionary) accepts.
+ */
+function isZlibStreamHead(b: Buffer): boolean {
+  if (b.length < 2) return false;
+  const cmf = b[0]!;
+  const flg = b[1]!;
+  return (
+    (cmf & 15) === 8 &&
+    cmf >> 4 <= 7 &&
+    (flg & 0x20) === 0 &&
+    (cmf * 256 + flg) % 31 === 0
+  );
+}
+
+/**
+ * zlib streams (RFC 1950), one after another: joblib's `BinaryZlibFile`
+ * starts a new decompressor on the bytes left after a stream, so
+ * concatenated streams are one file to `joblib.load`. Bytes after a stream
+ * that cannot start one decode to nothing in any reader (joblib raises on
+ * them, `zlib.decompress` ignores them) and are ignored; bytes that start a
+ * stream are decoded, and a break in them is a corrupt stream.
+ */
+export const inflateDecoder: Decoder = async function* decode(input, options) {
+  const reader = new ChunkReader(input);
+  try {
+    for (let stream = 0; ; stream++) {
+      const later = stream > 0;
+      if (later) {
+        if (options.signal?.aborted === true) return;
+        if ((await reader.fill(2)) === 0) return;
+        if (!isZlibStreamHead(reader.buffered)) return;
+      }
+      try {
+        const z = createInflate({ chunkSize: ZLIB_CHUNK });
+        yield* inflateOne(reader, 'zlib', z);
+      } catch (e) {
+        throw inStream(e, later);
+      }
+    }
+  } finally {
+    await reader.close();
+  }
+};
 
 // ---------------------------------------------------------------------------
 // xz and LZMA "alone": liblzma (WebAssembly)

@@ -333,9 +333,11 @@ async function decodeAndScan(
       });
     } else if (failure !== undefined) {
       const how = failure.reason === 'truncated' ? 'truncated' : 'corrupt';
-      // Nothing decodes with the loaders' own library: nothing can be loaded.
+      // Nothing decodes with the loaders' own library: nothing can be loaded
+      // (provable only for a break in the first stream, which the probe sees).
       const inert =
         n === 0 &&
+        failure.firstStream &&
         spec.inert !== undefined &&
         (failure.reason === 'truncated' ||
           spec.inert(await source.read(start, PROBE_BYTES)));
