@@ -17,6 +17,7 @@ import {
   fdatasyncSync,
   fstatSync,
   openSync,
+  readFileSync,
   readSync,
   readvSync,
   statfsSync,
@@ -234,24 +235,55 @@ const NO_WRITEBACK: ReadonlySet<number> = new Set([
   0x01021994, 0x858458f6, 0x958458f6,
 ]);
 
+let settledNs: bigint | undefined;
+
 /**
- * The state to bind a digest to (`bindStat`, the verify cache), taken after
- * the file's pages are written back: Linux updates mtime and ctime on the
- * first write to a clean page of a shared mapping only, so a page dirtied
- * before the state was taken could be changed again, through the same
- * mapping, with no trace in the state (stop 29 red team). Written back, the
- * pages are write-protected again and the next write through any mapping
- * moves ctime. None (nothing bound, nothing cached) where that cannot be
- * done: a failed sync, or a file system that never writes back.
+ * How long after its last change a file's pages are written back for sure:
+ * four times the kernel's dirty expiry plus its flusher interval
+ * (`/proc/sys/vm`, 30 s and 5 s by default), at least 10 minutes. A page
+ * dirtied at time T moved ctime to T, and the flusher writes it back about
+ * expiry + interval later; only a stalled system keeps it dirty longer.
+ */
+function settledAfterNs(): bigint {
+  if (settledNs !== undefined) return settledNs;
+  let ms = 0;
+  try {
+    const cs = (name: string): number =>
+      Number(readFileSync(`/proc/sys/vm/${name}`, 'latin1').trim());
+    const sum = cs('dirty_expire_centisecs') + cs('dirty_writeback_centisecs');
+    if (Number.isFinite(sum) && sum > 0) ms = 4 * sum * 10;
+  } catch {
+    // Not Linux, or /proc unreadable: the floor.
+  }
+  settledNs = BigInt(Math.max(600_000, ms)) * 1_000_000n;
+  return settledNs;
+}
+
+/**
+ * The state to bind a digest to (`bindStat`, the verify cache), taken when
+ * no page of the file can still be dirty: Linux updates mtime and ctime on
+ * the first write to a clean page of a shared mapping only, so a page
+ * dirtied before the state was taken could be changed again, through the
+ * same mapping, with no trace in the state (stop 29 red team). A file whose
+ * ctime is older than {@link settledAfterNs} has had its pages written back
+ * since (write-protected again: the next write through any mapping moves
+ * ctime); a younger one is written back now (`fdatasync`, about 80 µs a
+ * file even when clean, so only for those). None (nothing bound, nothing
+ * cached) where that cannot be done: a failed sync, or a file system that
+ * never writes back.
  */
 function writtenBackState(fd: number): string | undefined {
   try {
-    fdatasyncSync(fd);
     if (
       process.platform === 'linux' &&
       NO_WRITEBACK.has(Number(statfsSync(`/proc/self/fd/${fd}`).type))
     )
       return undefined;
+    const st = fstatSync(fd, { bigint: true });
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+    if (now - newest > settledAfterNs()) return fileState(st);
+    fdatasyncSync(fd);
   } catch {
     return undefined;
   }
