@@ -227,12 +227,24 @@ function checkStat(
 }
 
 /**
- * File systems whose pages are never written back (tmpfs, ramfs,
- * hugetlbfs): a page written through a shared mapping stays writable, and
- * later writes through it change neither mtime nor ctime.
+ * File systems on which a write through a shared mapping may leave no
+ * trace in mtime or ctime, so nothing is bound to a state there: tmpfs,
+ * ramfs and hugetlbfs never write pages back (the page stays writable);
+ * overlayfs reports its own type whatever its upper layer is, and a file
+ * written there lives on that layer, tmpfs in many containers (stop 29
+ * review); NFS, FUSE, SMB/CIFS and 9p keep times the server or daemon
+ * chooses.
  */
 const NO_WRITEBACK: ReadonlySet<number> = new Set([
-  0x01021994, 0x858458f6, 0x958458f6,
+  0x01021994, // tmpfs
+  0x858458f6, // ramfs
+  0x958458f6, // hugetlbfs
+  0x794c7630, // overlayfs
+  0x6969, // NFS
+  0x65735546, // FUSE
+  0xff534d42, // CIFS
+  0xfe534d42, // SMB2
+  0x01021997, // 9p (v9fs)
 ]);
 
 let settledNs: bigint | undefined;

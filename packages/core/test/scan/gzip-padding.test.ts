@@ -5,8 +5,9 @@
 // trailer and reads the next member (`BadGzipFile` when the next bytes are
 // not one, after the bytes decoded so far); Node's gunzip stopped at the
 // padding, so the scanner saw a truncated pickle (medium) while
-// `pickle.load(gzip.open(f))` ran the call. joblib's `BinaryZlibFile` reads
-// concatenated zlib streams, where Node's inflate stopped after the first.
+// `pickle.load(gzip.open(f))` ran the call. Concatenated zlib streams are
+// all read too: more than joblib's `BinaryZlibFile` reads (it fails after
+// the first), so nothing there is trusted to stay unread.
 import { crc32, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { scanSource } from '../../src/scan/engine.js';
@@ -187,8 +188,17 @@ describe('gzip members as CPython gzip reads them', () => {
   });
 });
 
-describe('zlib streams as joblib reads them', () => {
-  it('reads a second zlib stream after the first (joblib BinaryZlibFile)', async () => {
+describe('zlib streams one after another, and the member limit', () => {
+  it('more than 100,000 gzip members: the rest is not decoded, a high finding', async () => {
+    const empty = gzipSync(Buffer.alloc(0));
+    const file = Buffer.concat(new Array<Buffer>(100_001).fill(empty));
+    const r = await scanSource(bufferSource(file), 'many.gz');
+    const inc = r.findings.find((f) => f.ruleId === 'SCAN_INCOMPLETE');
+    expect(inc?.severity).toBe('high');
+    expect(JSON.stringify(inc)).toMatch(/100,000 gzip members/);
+  }, 60_000);
+
+  it('reads a second zlib stream after the first (more than joblib, which fails there: scanned, not trusted to stay unread)', async () => {
     const data = Buffer.concat([
       deflateSync(evil.subarray(0, 4)),
       deflateSync(evil.subarray(4)),

@@ -246,6 +246,22 @@ async function* inflateOne(
   }
 }
 
+/**
+ * gzip members or zlib streams read from one file at most: each costs a
+ * decoder object and a round of promises (a million empty members took 36 s
+ * where CPython takes 4), and no writer makes so many. Past it, the rest is
+ * not scanned: a high `compression-error`.
+ */
+const MAX_MEMBERS = 100_000;
+
+const tooManyMembers = (what: string): DecodeError =>
+  new DecodeError(
+    `more than ${MAX_MEMBERS.toLocaleString('en-US')} ${what}: the rest was not decoded`,
+    'corrupt',
+    undefined,
+    false,
+  );
+
 const notGzip = (): DecodeError =>
   new DecodeError(
     'gzip: not a gzipped file (bytes after a member start no member)',
@@ -301,6 +317,7 @@ export const gunzipDecoder: Decoder = async function* decode(input, options) {
   const reader = new ChunkReader(input);
   try {
     for (let member = 0; ; member++) {
+      if (member === MAX_MEMBERS) throw tooManyMembers('gzip members');
       const later = member > 0;
       try {
         if (later) {
@@ -358,17 +375,20 @@ function isZlibStreamHead(b: Buffer): boolean {
 }
 
 /**
- * zlib streams (RFC 1950), one after another: joblib's `BinaryZlibFile`
- * starts a new decompressor on the bytes left after a stream, so
- * concatenated streams are one file to `joblib.load`. Bytes after a stream
- * that cannot start one decode to nothing in any reader (joblib raises on
- * them, `zlib.decompress` ignores them) and are ignored; bytes that start a
- * stream are decoded, and a break in them is a corrupt stream.
+ * zlib streams (RFC 1950), one after another. No loader reads past the
+ * first (joblib 1.6's `BinaryZlibFile` feeds the rest back to its finished
+ * decompressor and fails with MemoryError on the next read; `zlib.decompress`
+ * ignores it), so this reads more than they do: a later stream is scanned
+ * rather than trusted to stay unread (stop 29 review). Bytes after a stream
+ * that cannot start one decode to nothing in any reader and are ignored;
+ * bytes that start a stream are decoded, and a break in them is a corrupt
+ * stream.
  */
 export const inflateDecoder: Decoder = async function* decode(input, options) {
   const reader = new ChunkReader(input);
   try {
     for (let stream = 0; ; stream++) {
+      if (stream === MAX_MEMBERS) throw tooManyMembers('zlib streams');
       const later = stream > 0;
       if (later) {
         if (options.signal?.aborted === true) return;
