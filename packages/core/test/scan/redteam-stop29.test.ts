@@ -300,3 +300,22 @@ describe('joblib: a nested object-array pickle is read by plain pickle.load', ()
     expect(highs(r)).toContain('PICKLE_DANGEROUS_GLOBAL');
   });
 });
+
+describe('legacy Keras .h5: a config found through escapes past the JSON limits', () => {
+  it('is reported incomplete (high), never dropped (stop 29 red team)', async () => {
+    // Every key spelled `"\u0063lass_name"` (Python's json decodes it) and a
+    // pad of 600 nested lists: the object could not be parsed within the
+    // limits, was not taken for a config, and the Lambda passed unread.
+    const config = JSON.stringify({ ...LAMBDA_CONFIG, pad: 'PAD' })
+      .replaceAll('"class_name"', '"\\u0063lass_name"')
+      .replace('"PAD"', '['.repeat(600) + ']'.repeat(600));
+    const file = Buffer.concat([
+      Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.alloc(64),
+      Buffer.from(config),
+      Buffer.alloc(64),
+    ]);
+    const r = await scan(file, 'model.h5');
+    expect(highs(r)).toContain('SCAN_INCOMPLETE');
+  });
+});

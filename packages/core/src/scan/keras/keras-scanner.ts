@@ -97,7 +97,10 @@ function hasClassName(bytes: Buffer, ctx: ScanContext): boolean {
   const parsed = parseBoundedJson(bytes, jsonBudget(ctx.limits), {
     python: true,
   });
-  if (!parsed.ok) return false;
+  // Past the JSON limits it cannot be told apart: kept, so that its walk
+  // reports the limit (high) instead of the object passing unread (stop 29
+  // red team: escaped keys and 600 nested lists hid a Lambda).
+  if (!parsed.ok) return parsed.kind === 'limit';
   const stack: unknown[] = [parsed.value];
   while (stack.length > 0) {
     const v = stack.pop();
