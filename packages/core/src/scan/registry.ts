@@ -149,6 +149,12 @@ export const SCANNERS: FormatScanner[] = [
     'tar',
     async () => (await import('./archive/index.js')).TarArchiveScanner,
   ),
+  // JSON configs with an `auto_map` (transformers' remote code), before the
+  // YAML reader: JSON is YAML too.
+  lazyScanner(
+    'hf-remote-code',
+    async () => (await import('./hf/index.js')).HfRemoteCodeScanner,
+  ),
   // Text only (YAML with Hydra `_target_` keys); it also scans the bytes as a
   // protocol 0 pickle when they read as one.
   lazyScanner(

@@ -13,6 +13,7 @@ import { SAFETENSORS_RULES } from './safetensors/rules.js';
 import { TF_RULES } from './savedmodel/rules.js';
 import { TFLITE_RULES } from './tflite/rules.js';
 import { NEMO_RULES } from './nemo/rules.js';
+import { HF_RULES } from './hf/rules.js';
 import { SKOPS_RULES } from './skops/rules.js';
 
 function rule(
@@ -410,6 +411,7 @@ export const SCAN_RULES: RuleInfo[] = [
   ...TFLITE_RULES,
   ...ARCHIVE_RULES,
   ...NEMO_RULES,
+  ...HF_RULES,
   ...SKOPS_RULES,
 ];
 

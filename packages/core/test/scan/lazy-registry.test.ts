@@ -41,6 +41,7 @@ describe('lazy scanner registry', () => {
       'keras',
       'zip',
       'tar',
+      'hf-remote-code',
       'nemo-config',
     ]);
     expect(FALLBACK_SCANNERS.map((s) => s.id)).toEqual([

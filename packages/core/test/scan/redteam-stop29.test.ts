@@ -319,3 +319,44 @@ describe('legacy Keras .h5: a config found through escapes past the JSON limits'
     expect(highs(r)).toContain('SCAN_INCOMPLETE');
   });
 });
+
+describe('Hugging Face configs that run repository code', () => {
+  const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o, null, 2));
+
+  it('an auto_map is HF_REMOTE_CODE (high), naming the modules', async () => {
+    const r = await scan(
+      json({
+        architectures: ['EvilModel'],
+        auto_map: {
+          AutoConfig: 'configuration_evil.EvilConfig',
+          AutoModel: 'org/repo--modeling_evil.EvilModel',
+          AutoTokenizer: ['tokenization_evil.EvilTokenizer', null],
+        },
+      }),
+      'config.json',
+    );
+    expect(highs(r)).toEqual(['HF_REMOTE_CODE']);
+    expect(r.findings[0]?.evidence).toEqual({
+      modules: ['configuration_evil', 'modeling_evil', 'tokenization_evil'],
+    });
+  });
+
+  it('the key spelled with escapes is the key to Python json', async () => {
+    const text = '{"\\u0061uto_map": {"AutoModel": "modeling_x.M"}}';
+    const r = await scan(Buffer.from(text), 'config.json');
+    expect(highs(r)).toEqual(['HF_REMOTE_CODE']);
+  });
+
+  it('configs without one, or with the words only in a value, stay clean', async () => {
+    for (const cfg of [
+      { architectures: ['BertModel'], model_type: 'bert' },
+      {
+        note: 'no "auto_map" here',
+        nested: { auto_map: { AutoModel: 'x.Y' } },
+      },
+    ]) {
+      const r = await scan(json(cfg), 'config.json');
+      expect(r.findings).toEqual([]);
+    }
+  });
+});
