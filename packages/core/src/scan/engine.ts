@@ -361,6 +361,7 @@ const WEAK_MAGIC_IDS: ReadonlySet<string> = new Set([
 const PROTOBUF_MODEL_IDS: ReadonlySet<string> = new Set([
   'onnx',
   'tf-savedmodel',
+  'keras-metadata',
 ]);
 
 /** Scanners that read the whole file as a pickle stream (stacked pickles included). */

@@ -13,6 +13,11 @@ import {
   walkProto,
   type ProtoSchema,
 } from '../onnx/proto-walk.js';
+import {
+  WireWindow,
+  walkFields,
+  type WireField,
+} from '../onnx/proto-detect.js';
 import { reportKerasConfig } from './report-keras-config.js';
 
 const SCHEMA: ProtoSchema = {
@@ -26,12 +31,74 @@ interface SavedObjectState {
   offset: number;
 }
 
-function detectKerasMetadata(head: Buffer): boolean {
-  // nodes (field 1) first, and the tf.keras object identifiers early on.
+/** Identifiers of the tf.keras objects (`_tf_keras_layer`, `_tf_keras_model`, …). */
+const KERAS_IDENTIFIER = Buffer.from('_tf_keras_', 'latin1');
+
+/** Whether `[start, start + length)` of the source begins with {@link KERAS_IDENTIFIER}. */
+async function isKerasIdentifier(
+  head: Buffer,
+  source: ByteSource,
+  start: number,
+  length: number,
+): Promise<boolean> {
+  const n = KERAS_IDENTIFIER.length;
+  if (length < n) return false;
+  const bytes =
+    start + n <= head.length
+      ? head.subarray(start, start + n)
+      : await source.read(start, n);
+  return bytes.equals(KERAS_IDENTIFIER);
+}
+
+/**
+ * Order-independent detection, as tf.keras parses the file
+ * (`ParseFromString`: fields in any order, unknown fields and groups skipped):
+ * the whole file is valid wire format, and a `nodes` entry (field 1, a
+ * message) holds an identifier (field 4) starting with `_tf_keras_`, wherever
+ * it lies in the node and in the file (read through the source, not only
+ * the head). A million valid fields with such an identifier among them is
+ * claimed too (the scan walks the rest).
+ */
+async function detectKerasMetadata(
+  head: Buffer,
+  source: ByteSource,
+): Promise<boolean> {
+  if (head.length < 2) return false;
+  const win = new WireWindow(head, source);
+  let keras = false;
+  let nodeInvalid = false;
+  const identifier = async (g: WireField): Promise<'continue'> => {
+    const start = g.start as number;
+    if (await isKerasIdentifier(head, source, start, g.length as number))
+      keras = true;
+    return 'continue';
+  };
+  const node = async (
+    f: WireField,
+  ): Promise<'stop' | 'reject' | 'continue'> => {
+    const start = f.start as number;
+    // Synchronous for the other fields: a node may hold a million of them.
+    const inner = await walkFields(
+      win,
+      start,
+      start + (f.length as number),
+      (g) =>
+        !keras && g.field === 4 && g.wireType === 2
+          ? identifier(g)
+          : 'continue',
+    );
+    if (inner === 'invalid') {
+      nodeInvalid = true;
+      return 'reject';
+    }
+    return inner === 'budget' ? 'stop' : 'continue';
+  };
+  const result = await walkFields(win, 0, source.size, (f) =>
+    f.field === 1 && f.wireType === 2 ? node(f) : 'continue',
+  );
+  if (nodeInvalid || result === 'invalid') return false;
   return (
-    head.length > 16 &&
-    head[0] === 0x0a &&
-    head.includes('_tf_keras_', 0, 'latin1')
+    keras && (result === 'end' || result === 'budget' || result === 'stopped')
   );
 }
 

@@ -2,7 +2,8 @@
 /**
  * TensorFlow SavedModel (`threats.md` §6): walks `saved_model.pb`
  * (SavedModel → meta_graphs → graph_def → node, library.function[].node_def)
- * with the bounded protobuf walker and reports ops with side effects.
+ * with the bounded protobuf walker and reports ops with side effects, and
+ * the tf.keras metadata of its object graph (`keras-objects.ts`).
  */
 import type {
   ByteSource,
@@ -12,6 +13,7 @@ import type {
 } from '../types.js';
 import { readWholeSource } from '../read-whole-source.js';
 import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
+import { kerasObjectVisitor } from './keras-objects.js';
 import {
   WireWindow,
   walkFields,
@@ -20,7 +22,10 @@ import {
 
 const SCHEMA: ProtoSchema = {
   SavedModel: { 2: 'MetaGraph' },
-  MetaGraph: { 2: 'Graph' },
+  MetaGraph: { 2: 'Graph', 7: 'ObjectGraph' },
+  ObjectGraph: { 1: 'SavedObject' },
+  SavedObject: { 4: 'UserObject' },
+  UserObject: {},
   Graph: { 1: 'Node', 2: 'Library' },
   Library: { 1: 'Function' },
   Function: { 1: 'OpDef', 3: 'Node' },
@@ -309,12 +314,15 @@ async function scanSavedModel(
     string,
     { kind: TensorFlowOpKind; nodes: NodeInfo[]; count: number }
   >();
+  // tf.keras metadata of the object graph (`keras-objects.ts`).
+  const keras = kerasObjectVisitor(ctx);
   const result = walkProto(
     bytes,
     'SavedModel',
     SCHEMA,
     {
       enter(frame) {
+        keras.enter(frame);
         if (frame.type === 'Node')
           frame.state = {
             name: '',
@@ -326,6 +334,7 @@ async function scanSavedModel(
         if (frame.type === 'OpDef') frame.state = frame.parent?.state;
       },
       field(frame, field, wireType, reader) {
+        if (keras.field(frame, field, wireType, reader)) return true;
         if (wireType !== 2) return false;
         if (frame.type === 'Node' && (field === 1 || field === 2)) {
           const node = frame.state as NodeInfo;
@@ -340,6 +349,7 @@ async function scanSavedModel(
         return false;
       },
       exit(frame) {
+        keras.exit(frame);
         if (frame.type !== 'Node') return;
         const node = frame.state as NodeInfo;
         // Grouped as they come, ten kept per group: a graph may hold
@@ -372,6 +382,7 @@ async function scanSavedModel(
       evidence: { reason: result.error.reason },
     });
   }
+  keras.flush();
   for (const { kind, nodes: list, count } of grouped.values()) {
     const node = list[0] as NodeInfo;
     const where = node.fn === undefined ? 'the graph' : `function ${node.fn}`;
