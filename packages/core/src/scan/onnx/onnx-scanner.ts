@@ -20,6 +20,7 @@ import { cappedReporter } from '../capped-report.js';
 import { reportIncomplete } from '../incomplete.js';
 import {
   readInt64,
+  readBytes,
   readLength,
   readString,
   walkProto,
@@ -34,6 +35,8 @@ import { SavedModelScanner } from '../savedmodel/savedmodel-scanner.js';
 const MAX_MESSAGE_DEPTH = 192;
 /** Subgraph nesting cap (`threats.md` §9: depth cap 64). */
 const MAX_GRAPH_DEPTH = 64;
+/** Bytes of an external_data value kept; a longer `location` is reported, not checked. */
+const MAX_ENTRY_VALUE = 4096;
 /** Protobuf's own limit on a serialized message. */
 const PROTOBUF_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
 const ABSURD_TENSOR_BYTES = 1n << 40n;
@@ -129,6 +132,8 @@ interface TensorState {
   dataType: number;
   rawLength: number | undefined;
   external: Map<string, string>;
+  /** Byte length of the `location` entry when it was too long to keep whole. */
+  locationOverLong: number | undefined;
   dataLocation: number;
   offset: number;
   path: string;
@@ -136,6 +141,8 @@ interface TensorState {
 interface EntryState {
   key: string;
   value: string;
+  /** Full byte length of a value longer than {@link MAX_ENTRY_VALUE} (kept truncated). */
+  overLong: number | undefined;
 }
 interface FunctionState {
   name: string;
@@ -144,6 +151,7 @@ interface FunctionState {
 interface ExternalRef {
   tensor: string;
   location: string;
+  locationOverLong: number | undefined;
   offset: bigint;
   length: bigint | undefined;
   declaredBytes: bigint | undefined;
@@ -551,13 +559,18 @@ async function analyseModel(
               dataType: 0,
               rawLength: undefined,
               external: new Map(),
+              locationOverLong: undefined,
               dataLocation: 0,
               offset: frame.start,
               path: containerPath(parent),
             } satisfies TensorState;
             return true;
           case 'Entry':
-            frame.state = { key: '', value: '' } satisfies EntryState;
+            frame.state = {
+              key: '',
+              value: '',
+              overLong: undefined,
+            } satisfies EntryState;
             return true;
           case 'Function':
             frame.state = { name: '', domain: '' } satisfies FunctionState;
@@ -634,8 +647,18 @@ async function analyseModel(
             const entry = frame.state as EntryState;
             if (wireType !== 2) return false;
             if (field === 1) entry.key = readString(reader, 256);
-            else if (field === 2) entry.value = readString(reader, 4096);
-            else return false;
+            else if (field === 2) {
+              // Read whole so a location too long to keep is seen, not cut
+              // down to a harmless-looking prefix.
+              const bytes = readBytes(reader);
+              entry.value = bytes.toString(
+                'utf8',
+                0,
+                Math.min(bytes.length, MAX_ENTRY_VALUE),
+              );
+              entry.overLong =
+                bytes.length > MAX_ENTRY_VALUE ? bytes.length : undefined;
+            } else return false;
             return true;
           }
           case 'Function': {
@@ -684,6 +707,8 @@ async function analyseModel(
             const entry = frame.state as EntryState;
             const tensor = frame.parent?.state as TensorState | undefined;
             tensor?.external.set(entry.key, entry.value);
+            if (tensor !== undefined && entry.key === 'location')
+              tensor.locationOverLong = entry.overLong;
             return;
           }
           case 'Function': {
@@ -832,6 +857,7 @@ function checkTensor(
     externals.push({
       tensor: label,
       location: location ?? '',
+      locationOverLong: tensor.locationOverLong,
       offset: parse(tensor.external.get('offset')) ?? 0n,
       length: parse(tensor.external.get('length')),
       declaredBytes: negative ? undefined : declaredBytes,
@@ -848,6 +874,11 @@ function isInside(child: string, parent: string): boolean {
   );
 }
 
+/** Whether a location has a `..` component (either separator). */
+function climbsWithDotDot(location: string): boolean {
+  return location.split(/[\\/]/).includes('..');
+}
+
 async function checkExternalData(
   externals: readonly ExternalRef[],
   ctx: ScanContext,
@@ -856,7 +887,7 @@ async function checkExternalData(
   // archive there is none, so only the lexical check applies.
   const onDisk = ctx.member.length === 0 && ctx.absolutePath !== '';
   const modelDir = onDisk ? dirname(ctx.absolutePath) : '';
-  let realDir: string | undefined;
+  const realDir: { value?: string } = {};
   for (const ref of externals) {
     const relative = normaliseExternalLocation(ref.location);
     const evidence = {
@@ -874,77 +905,149 @@ async function checkExternalData(
       });
       continue;
     }
-    if (!onDisk) continue;
-    const target = join(modelDir, ...relative.split('/'));
-    try {
-      await lstat(target);
-    } catch {
+    if (ref.locationOverLong !== undefined) {
+      // Only a prefix was kept: where the whole path leads is unknown.
       ctx.report({
-        ruleId: 'ONNX_EXTERNAL_DATA_MISSING',
-        severity: 'low',
+        ruleId: 'ONNX_EXTERNAL_DATA_ESCAPE',
+        severity: 'high',
         offset: ref.at,
-        message: `external data file ${relative} not found`,
-        evidence,
+        message: `tensor ${ref.tensor} has an external data location of ${ref.locationOverLong} bytes, too long to check`,
+        evidence: {
+          ...evidence,
+          location: `${ref.location}…`,
+          locationBytes: ref.locationOverLong,
+        },
       });
       continue;
     }
-    try {
-      realDir ??= await realpath(modelDir);
-      const realTarget = await realpath(target);
-      if (!isInside(realTarget, realDir)) {
-        ctx.report({
-          ruleId: 'ONNX_EXTERNAL_DATA_ESCAPE',
-          severity: 'critical',
-          offset: ref.at,
-          message: `external data ${relative} of tensor ${ref.tensor} resolves through a symlink outside the model directory`,
-          evidence: { ...evidence, resolved: realTarget },
-        });
-        continue;
-      }
-      const info = await stat(realTarget);
-      const size = BigInt(info.size);
-      const length = ref.length ?? ref.declaredBytes ?? size - ref.offset;
-      if (ref.offset + length > size) {
-        ctx.report({
-          ruleId: 'ONNX_EXTERNAL_DATA_OUT_OF_RANGE',
-          severity: 'high',
-          offset: ref.at,
-          message: `external data range of tensor ${ref.tensor} ends past the end of ${relative}`,
-          evidence: {
-            ...evidence,
-            offset: ref.offset.toString(),
-            length: length.toString(),
-            fileSize: info.size,
-          },
-        });
-      }
-      if (
-        ref.length !== undefined &&
-        ref.declaredBytes !== undefined &&
-        ref.length !== ref.declaredBytes
-      ) {
-        ctx.report({
-          ruleId: 'ONNX_TENSOR_SIZE_MISMATCH',
-          severity: 'high',
-          offset: ref.at,
-          message: `tensor ${ref.tensor} declares ${ref.declaredBytes} bytes but its external length is ${ref.length}`,
-          evidence: {
-            ...evidence,
-            declaredBytes: ref.declaredBytes.toString(),
-            length: ref.length.toString(),
-          },
-        });
-      }
-    } catch {
+    const escaped =
+      onDisk &&
+      (await checkExternalFile(
+        ref,
+        relative,
+        modelDir,
+        realDir,
+        evidence,
+        ctx,
+      ));
+    if (!escaped && climbsWithDotDot(ref.location)) {
+      // onnx >= 1.16 refuses `..`; older loaders and runtimes join and open
+      // the raw path, which the kernel resolves through any symlink on the way.
       ctx.report({
-        ruleId: 'ONNX_EXTERNAL_DATA_MISSING',
-        severity: 'low',
+        ruleId: 'ONNX_EXTERNAL_DATA_ESCAPE',
+        severity: 'high',
         offset: ref.at,
-        message: `external data file ${relative} cannot be resolved`,
+        message: `external data location ${JSON.stringify(ref.location)} of tensor ${ref.tensor} climbs with ..`,
         evidence,
       });
     }
   }
+}
+
+/** Checks one external data file on disk; true when an escape was reported. */
+async function checkExternalFile(
+  ref: ExternalRef,
+  relative: string,
+  modelDir: string,
+  realDir: { value?: string },
+  evidence: { tensor: string; location: string; path: string },
+  ctx: ScanContext,
+): Promise<boolean> {
+  const escape = (resolved: string, shown: string): true => {
+    ctx.report({
+      ruleId: 'ONNX_EXTERNAL_DATA_ESCAPE',
+      severity: 'critical',
+      offset: ref.at,
+      message: `external data ${shown} of tensor ${ref.tensor} resolves through a symlink outside the model directory`,
+      evidence: { ...evidence, resolved },
+    });
+    return true;
+  };
+  // Loaders join the raw location and let the kernel resolve it: `..` after
+  // a symlinked directory climbs from the link's target, not from the model
+  // directory, and `\` is an ordinary name character on POSIX. Both the raw
+  // join (not path.join, which normalises `..` as text) and the normalised
+  // path must stay inside.
+  const rawTarget = modelDir.endsWith(sep)
+    ? modelDir + ref.location
+    : modelDir + sep + ref.location;
+  let rawReal: string | undefined;
+  try {
+    rawReal = await realpath(rawTarget);
+  } catch {
+    rawReal = undefined;
+  }
+  if (rawReal !== undefined) {
+    try {
+      realDir.value ??= await realpath(modelDir);
+    } catch {
+      // Judged below, where an unresolvable directory is reported.
+    }
+    if (realDir.value !== undefined && !isInside(rawReal, realDir.value))
+      return escape(rawReal, JSON.stringify(ref.location));
+  }
+  const target = join(modelDir, ...relative.split('/'));
+  try {
+    await lstat(target);
+  } catch {
+    ctx.report({
+      ruleId: 'ONNX_EXTERNAL_DATA_MISSING',
+      severity: 'low',
+      offset: ref.at,
+      message: `external data file ${relative} not found`,
+      evidence,
+    });
+    return false;
+  }
+  try {
+    realDir.value ??= await realpath(modelDir);
+    const realTarget = await realpath(target);
+    if (!isInside(realTarget, realDir.value))
+      return escape(realTarget, relative);
+    const info = await stat(realTarget);
+    const size = BigInt(info.size);
+    const length = ref.length ?? ref.declaredBytes ?? size - ref.offset;
+    if (ref.offset + length > size) {
+      ctx.report({
+        ruleId: 'ONNX_EXTERNAL_DATA_OUT_OF_RANGE',
+        severity: 'high',
+        offset: ref.at,
+        message: `external data range of tensor ${ref.tensor} ends past the end of ${relative}`,
+        evidence: {
+          ...evidence,
+          offset: ref.offset.toString(),
+          length: length.toString(),
+          fileSize: info.size,
+        },
+      });
+    }
+    if (
+      ref.length !== undefined &&
+      ref.declaredBytes !== undefined &&
+      ref.length !== ref.declaredBytes
+    ) {
+      ctx.report({
+        ruleId: 'ONNX_TENSOR_SIZE_MISMATCH',
+        severity: 'high',
+        offset: ref.at,
+        message: `tensor ${ref.tensor} declares ${ref.declaredBytes} bytes but its external length is ${ref.length}`,
+        evidence: {
+          ...evidence,
+          declaredBytes: ref.declaredBytes.toString(),
+          length: ref.length.toString(),
+        },
+      });
+    }
+  } catch {
+    ctx.report({
+      ruleId: 'ONNX_EXTERNAL_DATA_MISSING',
+      severity: 'low',
+      offset: ref.at,
+      message: `external data file ${relative} cannot be resolved`,
+      evidence,
+    });
+  }
+  return false;
 }
 
 /** Scanner for ONNX models (`threats.md` §2). */

@@ -73,6 +73,227 @@ class FlatView {
   }
 }
 
+/** Subgraphs and operators walked to find the nodes behind `Flex*` codes. */
+const MAX_SUBGRAPHS = 100_000;
+const MAX_OPERATORS = 10_000_000;
+/** Distinct TensorFlow ops kept per `Flex*` code. */
+const MAX_FLEX_OPS = 64;
+
+/** What the nodes that use one `Flex*` custom code run. */
+interface FlexUse {
+  /** `op` of each node's NodeDef, the op the Flex delegate really runs. */
+  ops: Set<string>;
+  /** Nodes whose custom options hold no readable NodeDef. */
+  unreadable: number;
+}
+
+/**
+ * Reads the TensorFlow op of every node that uses a `Flex*` code. The Flex
+ * delegate runs the op named in the NodeDef serialised in the node's custom
+ * options, not the one after `Flex` in the custom code.
+ */
+function readFlexNodes(
+  view: FlatView,
+  buf: Buffer,
+  model: number,
+  flexCodes: ReadonlyMap<number, string>,
+  flex: Map<string, FlexUse>,
+): void {
+  const subgraphsAt = view.field(model, 2);
+  if (subgraphsAt === undefined) return;
+  for (const [, subgraph] of view.tables(subgraphsAt, MAX_SUBGRAPHS)) {
+    const operatorsAt = view.field(subgraph, 3);
+    if (operatorsAt === undefined) continue;
+    for (const [, operator] of view.tables(operatorsAt, MAX_OPERATORS)) {
+      const indexAt = view.field(operator, 0);
+      const name = flexCodes.get(indexAt === undefined ? 0 : view.u32(indexAt));
+      if (name === undefined) continue;
+      let use = flex.get(name);
+      if (use === undefined) {
+        use = { ops: new Set(), unreadable: 0 };
+        flex.set(name, use);
+      }
+      // InterpreterBuilder::ParseNodes: custom_options, else the large
+      // custom options stored past the flatbuffer.
+      let options: Buffer | undefined;
+      const optionsAt = view.field(operator, 5);
+      if (optionsAt !== undefined) {
+        const { length, start } = view.vector(optionsAt, 1, 0x7fffffff);
+        options = buf.subarray(start, start + length);
+      } else {
+        const offsetAt = view.field(operator, 9);
+        const sizeAt = view.field(operator, 10);
+        const offset = offsetAt === undefined ? 0n : view.u64(offsetAt);
+        const size = sizeAt === undefined ? 0n : view.u64(sizeAt);
+        if (offset > 1n && offset + size <= BigInt(buf.length))
+          options = buf.subarray(Number(offset), Number(offset + size));
+      }
+      const nodeDef = options === undefined ? undefined : flexNodeDef(options);
+      const op = nodeDef === undefined ? undefined : nodeDefOp(nodeDef);
+      if (op === undefined) use.unreadable++;
+      else if (use.ops.size < MAX_FLEX_OPS) use.ops.add(op);
+    }
+  }
+}
+
+/** An unsigned little-endian integer of `width` bytes, undefined when out of range. */
+function flexUInt(data: Buffer, at: number, width: number): number | undefined {
+  if (at < 0 || at + width > data.length) return undefined;
+  if (width === 8) {
+    const value = data.readBigUInt64LE(at);
+    return value > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(value);
+  }
+  return data.readUIntLE(at, width);
+}
+
+const FLEX_KEY = 4;
+const FLEX_STRING = 5;
+const FLEX_MAP = 9;
+const FLEX_VECTOR = 10;
+
+/**
+ * The serialised NodeDef of a Flex node: element 1 of the flexbuffer vector
+ * `[op name, NodeDef]` (flex/kernel.cc reads it with `AsVector()[1].AsString()`,
+ * which accept a vector or a map, and a string or a key). Anything else reads
+ * as empty there, and here as unreadable.
+ */
+function flexNodeDef(data: Buffer): Buffer | undefined {
+  const n = data.length;
+  if (n < 3) return undefined;
+  const rootWidth = data[n - 1] as number;
+  const rootType = data[n - 2] as number;
+  if (![1, 2, 4, 8].includes(rootWidth)) return undefined;
+  if (rootType >> 2 !== FLEX_VECTOR && rootType >> 2 !== FLEX_MAP)
+    return undefined;
+  const rootAt = n - 2 - rootWidth;
+  const rootOffset = flexUInt(data, rootAt, rootWidth);
+  if (rootOffset === undefined) return undefined;
+  const vector = rootAt - rootOffset;
+  const width = 1 << (rootType & 3);
+  const length = flexUInt(data, vector - width, width);
+  if (length === undefined || length < 2) return undefined;
+  const packed = data[vector + length * width + 1];
+  if (packed === undefined) return undefined;
+  const element = vector + width;
+  const stringOffset = flexUInt(data, element, width);
+  if (stringOffset === undefined) return undefined;
+  const string = element - stringOffset;
+  if (string < 0 || string >= n) return undefined;
+  if (packed >> 2 === FLEX_KEY) {
+    // A key reads as a string up to its NUL.
+    const end = data.indexOf(0, string);
+    return end < 0 ? undefined : data.subarray(string, end);
+  }
+  if (packed >> 2 !== FLEX_STRING) return undefined;
+  const stringWidth = 1 << (packed & 3);
+  const stringLength = flexUInt(data, string - stringWidth, stringWidth);
+  if (stringLength === undefined || string + stringLength > n) return undefined;
+  return data.subarray(string, string + stringLength);
+}
+
+/** A protobuf varint at `at`: its value (capped) and end, or undefined. */
+function varint(
+  data: Buffer,
+  at: number,
+): { value: number; end: number } | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    const byte = data[at + i];
+    if (byte === undefined) return undefined;
+    value += (byte & 0x7f) * scale;
+    scale *= 128;
+    if (byte < 0x80) return { value, end: at + i + 1 };
+  }
+  return undefined;
+}
+
+/** NodeDef.op (field 2; the last one wins), or undefined when the message does not parse. */
+function nodeDefOp(data: Buffer): string | undefined {
+  let op = '';
+  let at = 0;
+  while (at < data.length) {
+    const tag = varint(data, at);
+    if (tag === undefined || tag.value < 8) return undefined;
+    at = tag.end;
+    const wire = tag.value % 8;
+    if (wire === 0) {
+      const value = varint(data, at);
+      if (value === undefined) return undefined;
+      at = value.end;
+    } else if (wire === 1 || wire === 5) {
+      at += wire === 1 ? 8 : 4;
+      if (at > data.length) return undefined;
+    } else if (wire === 2) {
+      const length = varint(data, at);
+      if (length === undefined || length.end + length.value > data.length)
+        return undefined;
+      at = length.end + length.value;
+      if (tag.value === (2 << 3) + 2)
+        op = data.toString('utf8', length.end, at);
+    } else return undefined;
+  }
+  return op;
+}
+
+function reportFlex(
+  ctx: ScanContext,
+  name: string,
+  at: number,
+  use: FlexUse | undefined,
+): void {
+  const op = name.slice(4);
+  const nodeDefOps = [...(use?.ops ?? [])];
+  const evidence = {
+    customCode: name,
+    op,
+    ...(use === undefined ? {} : { nodeDefOps, unreadable: use.unreadable }),
+  };
+  const effect = (kind: string): string =>
+    kind === 'file' ? 'touches the file system' : 'calls host python';
+  const nameKind = classifyTensorFlowOp(op);
+  if (nameKind === 'file' || nameKind === 'python') {
+    ctx.report({
+      ruleId: 'TFLITE_FLEX_OP',
+      severity: 'critical',
+      offset: at,
+      message: `flex operator ${op} ${effect(nameKind)}`,
+      evidence,
+    });
+    return;
+  }
+  for (const real of nodeDefOps) {
+    const kind = classifyTensorFlowOp(real);
+    if (kind === 'file' || kind === 'python') {
+      ctx.report({
+        ruleId: 'TFLITE_FLEX_OP',
+        severity: 'critical',
+        offset: at,
+        message: `flex operator ${op} runs TensorFlow op ${real}, which ${effect(kind)}`,
+        evidence,
+      });
+      return;
+    }
+  }
+  if (use !== undefined && use.unreadable > 0) {
+    ctx.report({
+      ruleId: 'TFLITE_FLEX_OP',
+      severity: 'high',
+      offset: at,
+      message: `flex operator ${op}: the TensorFlow op of ${use.unreadable} node(s) cannot be read from their custom options`,
+      evidence,
+    });
+    return;
+  }
+  ctx.report({
+    ruleId: 'TFLITE_FLEX_OP',
+    severity: 'medium',
+    offset: at,
+    message: `flex operator ${op}`,
+    evidence,
+  });
+}
+
 function detectTflite(head: Buffer): boolean {
   return head.length >= 8 && head.toString('latin1', 4, 8) === 'TFL3';
 }
@@ -87,6 +308,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
   if (buf === undefined) return;
   const view = new FlatView(buf);
   const customs = new Map<string, number>();
+  const flex = new Map<string, FlexUse>();
   try {
     const model = view.deref(0);
     const versionAt = view.field(model, 0);
@@ -101,29 +323,27 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
       });
     }
     const codesAt = view.field(model, 1);
+    /** Operator code index → custom code, for `Flex*` codes. */
+    const flexCodes = new Map<number, string>();
     if (codesAt !== undefined) {
-      for (const [, code] of view.tables(codesAt, MAX_OPERATOR_CODES)) {
+      for (const [i, code] of view.tables(codesAt, MAX_OPERATOR_CODES)) {
         const builtinAt = view.field(code, 3);
         const deprecatedAt = view.field(code, 0);
-        const builtin =
-          builtinAt !== undefined
-            ? view.int(builtinAt, 4)
-            : deprecatedAt !== undefined
-              ? view.int(deprecatedAt, 1)
-              : 0;
-        const customAt = view.field(code, 1);
-        if (
-          builtin === BUILTIN_CUSTOM ||
-          (builtin === 0 &&
-            customAt !== undefined &&
-            deprecatedAt !== undefined &&
-            view.int(deprecatedAt, 1) === BUILTIN_CUSTOM)
-        ) {
+        // schema_utils.cc GetBuiltinCode: the larger of builtin_code (int32)
+        // and deprecated_builtin_code (int8), each 0 when absent.
+        const builtin = Math.max(
+          builtinAt === undefined ? 0 : view.int(builtinAt, 4),
+          deprecatedAt === undefined ? 0 : view.int(deprecatedAt, 1),
+        );
+        if (builtin === BUILTIN_CUSTOM) {
+          const customAt = view.field(code, 1);
           const name = customAt === undefined ? '' : view.string(customAt);
           customs.set(name, code);
+          if (name.startsWith('Flex')) flexCodes.set(i, name);
         }
       }
     }
+    if (flexCodes.size > 0) readFlexNodes(view, buf, model, flexCodes, flex);
     const buffersAt = view.field(model, 4);
     if (buffersAt !== undefined) {
       for (const [i, buffer] of view.tables(buffersAt, MAX_BUFFERS)) {
@@ -160,16 +380,7 @@ async function scanTflite(source: ByteSource, ctx: ScanContext): Promise<void> {
   }
   for (const [name, at] of customs) {
     if (name.startsWith('Flex')) {
-      const op = name.slice(4);
-      const kind = classifyTensorFlowOp(op);
-      const critical = kind === 'file' || kind === 'python';
-      ctx.report({
-        ruleId: 'TFLITE_FLEX_OP',
-        severity: critical ? 'critical' : 'medium',
-        offset: at,
-        message: `flex operator ${op}${critical ? ` ${kind === 'file' ? 'touches the file system' : 'calls host python'}` : ''}`,
-        evidence: { customCode: name, op },
-      });
+      reportFlex(ctx, name, at, flex.get(name));
     } else {
       ctx.report({
         ruleId: 'TFLITE_CUSTOM_OP',
