@@ -83,7 +83,12 @@ function decodeString(raw: string): string {
   );
 }
 
-/** Tokenises the code between `from` and the closing delimiter; returns the tokens and where the block ends. */
+/**
+ * Tokenises the code between `from` and the closing delimiter; returns where
+ * the block ends (the end of `src` when it never closes: the rest is then all
+ * tokenised). As in Jinja's lexer, the delimiter only closes the block while
+ * no `(`, `[` or `{` is open, so `{{ {'a':{'b':1}} ~ x }}` is one block.
+ */
 function tokenizeBlock(
   src: string,
   from: number,
@@ -91,12 +96,14 @@ function tokenizeBlock(
   tokens: Token[],
 ): number {
   let i = from;
+  // Closers expected for the brackets open at this point.
+  const stack: string[] = [];
   while (i < src.length) {
     const c = src[i] as string;
     if (
-      src.startsWith(close, i) ||
-      (src[i] === '-' && src.startsWith(close, i + 1)) ||
-      (src[i] === '+' && src.startsWith(close, i + 1))
+      stack.length === 0 &&
+      (src.startsWith(close, i) ||
+        ((c === '-' || c === '+') && src.startsWith(close, i + 1)))
     ) {
       return src.indexOf(close, i) + close.length;
     }
@@ -134,14 +141,38 @@ function tokenizeBlock(
       i += number[0].length;
       continue;
     }
+    if (c === '(') stack.push(')');
+    else if (c === '[') stack.push(']');
+    else if (c === '{') stack.push('}');
+    else if ((c === ')' || c === ']' || c === '}') && stack.at(-1) === c)
+      stack.pop();
     tokens.push({ kind: 'op', text: c, value: c, index: i });
     i++;
   }
   return src.length;
 }
 
-/** Splits a template into the tokens of its expression and statement blocks. */
-function tokenize(src: string): Token[][] {
+/** Tokens of a template's blocks; `truncated` when {@link MAX_TOKENS} stopped the split. */
+interface Tokenized {
+  blocks: Token[][];
+  truncated: number | undefined;
+}
+
+/**
+ * `{% raw %}` as Jinja's lexer opens it: `{%`, `-`, `+` or nothing, `raw`,
+ * then `-%}` or `%}` (`+%}` does not open a raw block).
+ */
+const RAW_BEGIN = /^\{%[-+]?\s*raw\s*-?%\}$/;
+/** `{% endraw %}` with the whitespace modifiers Jinja accepts on both sides. */
+const RAW_END = /\{%[-+]?\s*endraw\s*[-+]?%\}/;
+
+/**
+ * Splits a template into the tokens of its expression and statement blocks,
+ * as Jinja's lexer does. Nothing is dropped silently: a comment or raw block
+ * that never ends leaves the rest to be tokenised as code (Jinja rejects such
+ * a template, but the analysis fails closed).
+ */
+function tokenize(src: string): Tokenized {
   const blocks: Token[][] = [];
   let i = 0;
   let total = 0;
@@ -149,7 +180,8 @@ function tokenize(src: string): Token[][] {
   // macros, calls, filters): their literal text is examined like a string.
   let capture = 0;
   let dataFrom = 0;
-  while (i < src.length && total < MAX_TOKENS) {
+  while (i < src.length) {
+    if (total >= MAX_TOKENS) return { blocks, truncated: i };
     const open = src.indexOf('{', i);
     if (open < 0 || open + 1 >= src.length) break;
     const kind = src[open + 1];
@@ -165,14 +197,21 @@ function tokenize(src: string): Token[][] {
     }
     if (kind === '#') {
       const end = src.indexOf('#}', open + 2);
-      i = end < 0 ? src.length : end + 2;
-      dataFrom = i;
-      continue;
+      if (end >= 0) {
+        i = end + 2;
+        dataFrom = i;
+        continue;
+      }
     }
     const tokens: Token[] = [];
     const start =
       open + 2 + (src[open + 2] === '-' || src[open + 2] === '+' ? 1 : 0);
-    i = tokenizeBlock(src, start, kind === '{' ? '}}' : '%}', tokens);
+    i = tokenizeBlock(
+      src,
+      start,
+      kind === '{' ? '}}' : kind === '%' ? '%}' : '#}',
+      tokens,
+    );
     dataFrom = i;
     total += tokens.length;
     blocks.push(tokens);
@@ -194,13 +233,16 @@ function tokenize(src: string): Token[][] {
       )
         capture--;
     }
-    if (kind === '%' && tokens[0]?.value === 'raw') {
-      // Text up to endraw is literal output, not code.
-      const end = /\{%-?\s*endraw\s*-?%\}/.exec(src.slice(i));
-      i = end === null ? src.length : i + end.index + end[0].length;
+    if (kind === '%' && RAW_BEGIN.test(src.slice(open, i))) {
+      // Text up to endraw is literal output, not code; without an endraw
+      // Jinja fails to compile, and the rest is analysed as code.
+      const end = RAW_END.exec(src.slice(i));
+      if (end !== null) {
+        i += end.index + end[0].length;
+      }
     }
   }
-  return blocks;
+  return { blocks, truncated: undefined };
 }
 
 /** Jinja globals whose objects lead to Python internals when used other than by calling them. */
@@ -293,6 +335,352 @@ function isReversed(tokens: readonly Token[], k: number): boolean {
 }
 
 /**
+ * Names that, as a literal subscript or `|attr` key, only lead to Python
+ * internals: Jinja's getitem falls back to getattr for string keys, so
+ * `f['popen']` is `f.popen`. `eval`, `exec` and `system` count when called.
+ */
+const KEY_NAMES: ReadonlySet<string> = new Set([
+  'globals',
+  'builtins',
+  'import',
+  'subclasses',
+  'mro',
+  'getattribute',
+  'popen',
+  'subprocess',
+  'check_output',
+  'import_module',
+  'getattr',
+  'setattr',
+  'execfile',
+  'spawn',
+]);
+/** Key names that count only when the subscript is called. */
+const CALLED_KEY_NAMES: ReadonlySet<string> = new Set([
+  'eval',
+  'exec',
+  'system',
+]);
+/** Parts of dunder names that real templates never concatenate. */
+const CONCAT_WORDS: ReadonlySet<string> = new Set([
+  'globals',
+  'builtins',
+  'import',
+  'subclasses',
+  'mro',
+  'base',
+  'bases',
+  'class',
+  'init',
+  'getattribute',
+  'popen',
+  'subprocess',
+]);
+/** Filters whose result is not text assembled from the template's own literals. */
+const PLAIN_FILTERS: ReadonlySet<string> = new Set([
+  'length',
+  'count',
+  'int',
+  'float',
+  'abs',
+  'round',
+  'items',
+  'dictsort',
+  'list',
+  'sort',
+  'unique',
+  'reverse',
+  'first',
+  'last',
+  'select',
+  'reject',
+  'selectattr',
+  'rejectattr',
+  'map',
+  'batch',
+  'slice',
+  'groupby',
+  'default',
+  'd',
+  'trim',
+  'lower',
+  'upper',
+  'title',
+  'capitalize',
+  'e',
+  'escape',
+  'safe',
+]);
+/** Calls whose result cannot be a name (`namespace()` is a plain object). */
+const PLAIN_CALLS: ReadonlySet<string> = new Set(['namespace', 'range']);
+/** Jinja keywords after which `[` opens a list literal, not a subscript. */
+const KEYWORDS: ReadonlySet<string> = new Set([
+  'in',
+  'and',
+  'or',
+  'not',
+  'if',
+  'else',
+  'elif',
+  'is',
+  'for',
+  'set',
+  'print',
+  'do',
+  'with',
+  'return',
+  'recursive',
+]);
+
+const stripUnderscores = (s: string): string => s.replace(/^_+|_+$/g, '');
+
+/** True for a literal that can help spell a hidden name (underscores, format specs, escapes, internal names). */
+function suspiciousLiteral(t: Token): boolean {
+  const bare = stripUnderscores(t.value);
+  const reversed = [...bare].reverse().join('');
+  return (
+    /^_|_$|__|[%{}\\]/.test(t.value) ||
+    t.text.includes('\\') ||
+    CONCAT_WORDS.has(bare) ||
+    KEY_NAMES.has(bare) ||
+    CONCAT_WORDS.has(reversed) ||
+    KEY_NAMES.has(reversed)
+  );
+}
+
+/** Token visits allowed per template for the subscript and variable analysis. */
+const WORK_BUDGET = 4_000_000;
+/** Work left for one template; past it every check answers "computed" (fails closed). */
+interface Budget {
+  left: number;
+}
+
+/** Per block, the index of the token closing each bracket (`tokens.length` when unclosed). */
+const closerCache = new WeakMap<readonly Token[], Int32Array>();
+
+/** Index of the token closing the bracket opened at `k`, or `tokens.length`. */
+function matching(tokens: readonly Token[], k: number): number {
+  let closers = closerCache.get(tokens);
+  if (closers === undefined) {
+    closers = new Int32Array(tokens.length).fill(tokens.length);
+    const stack: number[] = [];
+    for (let j = 0; j < tokens.length; j++) {
+      const t = tokens[j]!.text;
+      if (t === '(' || t === '[' || t === '{') stack.push(j);
+      else if ((t === ')' || t === ']' || t === '}') && stack.length > 0)
+        closers[stack.pop()!] = j;
+    }
+    closerCache.set(tokens, closers);
+  }
+  return closers[k] ?? tokens.length;
+}
+
+/** The dotted path (`ns.key`) starting with the name at `k`. */
+function pathAt(tokens: readonly Token[], k: number): string {
+  let path = tokens[k]!.value;
+  for (
+    let j = k + 1;
+    tokens[j]?.text === '.' && tokens[j + 1]?.kind === 'name';
+    j += 2
+  )
+    path += `.${tokens[j + 1]!.value}`;
+  return path;
+}
+
+/**
+ * True when `tokens[from, to)` builds text out of the template's own pieces:
+ * `~`, `%` with a string, a suspicious literal, a call or filter that makes
+ * text, or a variable that holds such text (`tainted`).
+ */
+function buildsText(
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  tainted: ReadonlySet<string>,
+  budget: Budget,
+): boolean {
+  budget.left -= to - from;
+  if (budget.left < 0) return true;
+  const strings = tokens.slice(from, to).some((t) => t.kind === 'string');
+  for (let j = from; j < to; j++) {
+    const t = tokens[j]!;
+    const prev = tokens[j - 1];
+    const next = tokens[j + 1];
+    if (t.text === '~' || (t.text === '%' && strings)) return true;
+    if (t.kind === 'string' && suspiciousLiteral(t)) return true;
+    if (t.kind === 'data') return true;
+    if (t.kind !== 'name' || prev?.text === '.') continue;
+    if (prev?.text === '|') {
+      if (!PLAIN_FILTERS.has(t.value)) return true;
+      continue;
+    }
+    if (next?.text === '=' && tokens[j + 2]?.text !== '=') continue; // keyword argument
+    const path = pathAt(tokens, j);
+    for (
+      let p = path;
+      p !== '';
+      p = p.slice(0, Math.max(0, p.lastIndexOf('.')))
+    )
+      if (tainted.has(p)) return true;
+    // A call: the name (or the last name of a dotted path) before `(`.
+    let e = j;
+    while (tokens[e + 1]?.text === '.' && tokens[e + 2]?.kind === 'name')
+      e += 2;
+    if (tokens[e + 1]?.text === '(' && !PLAIN_CALLS.has(tokens[e]!.value))
+      return true;
+  }
+  return false;
+}
+
+/** Index of the assignment `=` in a statement (not `==`, `!=`, `<=`, `>=`), or -1. */
+function assignment(tokens: readonly Token[]): number {
+  return tokens.findIndex(
+    (t, j) =>
+      t.text === '=' &&
+      !['=', '!', '<', '>'].includes(tokens[j - 1]?.text ?? '') &&
+      tokens[j + 1]?.text !== '=',
+  );
+}
+
+/** Dotted paths listed in `tokens[from, to)` (assignment targets). */
+function targets(tokens: readonly Token[], from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let j = from; j < to; j++)
+    if (tokens[j]!.kind === 'name' && tokens[j - 1]?.text !== '.')
+      out.push(pathAt(tokens, j));
+  return out;
+}
+
+/**
+ * Variables that may hold text the template assembled: targets of `{% set %}`,
+ * `{% with %}` and `{% for %}` whose value {@link buildsText}, block sets,
+ * and parameters of macros called with such values.
+ */
+function taintedVariables(
+  blocks: readonly Token[][],
+  budget: Budget,
+): Set<string> {
+  const tainted = new Set<string>();
+  const macros = new Map<string, string[]>();
+  for (const tokens of blocks) {
+    if (tokens[0]?.value !== 'macro' || tokens[1]?.kind !== 'name') continue;
+    const params: string[] = [];
+    for (let j = 3; j < tokens.length; j++) {
+      const t = tokens[j]!;
+      const before = tokens[j - 1]?.text;
+      if (t.kind === 'name' && (before === '(' || before === ','))
+        params.push(t.value);
+    }
+    macros.set(tokens[1].value, params);
+  }
+  for (let pass = 0; pass < 16; pass++) {
+    const size = tainted.size;
+    for (const tokens of blocks) {
+      const head = tokens[0];
+      if (head?.kind === 'name' && head.value === 'set') {
+        const eq = assignment(tokens);
+        if (
+          eq < 0 ||
+          buildsText(tokens, eq + 1, tokens.length, tainted, budget)
+        )
+          for (const t of targets(tokens, 1, eq < 0 ? tokens.length : eq))
+            tainted.add(t);
+      } else if (head?.kind === 'name' && head.value === 'for') {
+        const at = tokens.findIndex(
+          (t) => t.value === 'in' && t.kind === 'name',
+        );
+        if (
+          at > 0 &&
+          buildsText(tokens, at + 1, tokens.length, tainted, budget)
+        )
+          for (const t of targets(tokens, 1, at)) tainted.add(t);
+      } else if (head?.kind === 'name' && head.value === 'with') {
+        if (buildsText(tokens, 1, tokens.length, tainted, budget))
+          for (let j = 1; j < tokens.length; j++)
+            if (tokens[j]!.kind === 'name' && tokens[j + 1]?.text === '=')
+              tainted.add(tokens[j]!.value);
+      }
+      for (let j = 0; j < tokens.length; j++) {
+        const params = macros.get(tokens[j]!.value);
+        if (
+          params === undefined ||
+          tokens[j]!.kind !== 'name' ||
+          tokens[j + 1]?.text !== '(' ||
+          tokens[j - 1]?.value === 'macro'
+        )
+          continue;
+        if (buildsText(tokens, j + 2, matching(tokens, j + 1), tainted, budget))
+          for (const p of params) tainted.add(p);
+      }
+    }
+    if (tainted.size === size) break;
+  }
+  return tainted;
+}
+
+/**
+ * Subscripts whose key leads to Python internals. A literal key naming an
+ * internal is an injection; a key the template computes (concatenation,
+ * formatting, a variable holding assembled text) is returned in `computed`,
+ * since Jinja's getitem falls back to getattr and such a key can spell a
+ * dunder that no literal shows.
+ */
+function checkSubscripts(
+  tokens: readonly Token[],
+  tainted: ReadonlySet<string>,
+  add: (kind: TemplateIssue['kind'], token: Token, detail: string) => void,
+  computed: Token[],
+  budget: Budget,
+): void {
+  for (let k = 1; k < tokens.length; k++) {
+    if (tokens[k]!.text !== '[') continue;
+    const prev = tokens[k - 1]!;
+    const subscript =
+      prev.kind === 'string' ||
+      (prev.kind === 'name' && !KEYWORDS.has(prev.value)) ||
+      prev.text === ')' ||
+      prev.text === ']' ||
+      prev.text === '}';
+    if (!subscript) continue;
+    const end = matching(tokens, k);
+    if (end - k < 2) continue;
+    budget.left -= end - k;
+    if (budget.left < 0) {
+      computed.push(tokens[k + 1]!);
+      continue;
+    }
+    let depth = 0;
+    let slice = false;
+    for (let j = k + 1; j < end; j++) {
+      const t = tokens[j]!.text;
+      if (t === '(' || t === '[' || t === '{') depth++;
+      else if (t === ')' || t === ']' || t === '}') depth--;
+      else if (t === ':' && depth === 0) slice = true;
+    }
+    if (slice) continue;
+    const key = tokens[k + 1]!;
+    if (end === k + 2 && key.kind === 'string') {
+      const bare = stripUnderscores(key.value);
+      if (
+        KEY_NAMES.has(bare) ||
+        (CALLED_KEY_NAMES.has(bare) && tokens[end + 1]?.text === '(')
+      )
+        add('injection', key, `subscript reaching ${key.value}`);
+      else if (key.value.startsWith('_') && !key.value.startsWith('__'))
+        add('injection', key, `subscript reaching private ${key.value}`);
+      continue;
+    }
+    if (end === k + 2 && key.kind === 'number') continue;
+    const joined = tokens
+      .slice(k + 1, end)
+      .some((t) => t.text === '+' || t.text === '*');
+    const strings = tokens.slice(k + 1, end).some((t) => t.kind === 'string');
+    if ((joined && strings) || buildsText(tokens, k + 1, end, tainted, budget))
+      computed.push(key);
+  }
+}
+
+/**
  * Finds constructs in a Jinja2 template that reach Python internals (template
  * injection, CVE-2024-34359) or spell such names indirectly.
  * @param template the template source
@@ -312,7 +700,21 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
       token: token.text.slice(0, 80),
     });
   };
-  for (const tokens of tokenize(template)) {
+  const { blocks, truncated } = tokenize(template);
+  if (truncated !== undefined)
+    issues.push({
+      kind: 'obfuscation',
+      index: truncated,
+      detail: `more than ${MAX_TOKENS} tokens; the rest was not analysed`,
+      token: '',
+    });
+  const budget: Budget = { left: WORK_BUDGET };
+  const tainted = taintedVariables(blocks, budget);
+  // Subscripts with computed keys: reported only when nothing else is, as
+  // the template is otherwise flagged already.
+  const computed: Token[] = [];
+  for (const tokens of blocks) {
+    checkSubscripts(tokens, tainted, add, computed, budget);
     const names = new Set(
       tokens.filter((x) => x.kind === 'name').map((x) => x.value),
     );
@@ -407,7 +809,12 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
           if (next?.text !== '(' || arg === undefined) continue;
           if (arg.kind !== 'string' || tokens[k + 3]?.text !== ')')
             add('obfuscation', t, 'attr filter with a computed name');
-          else if (arg.value.startsWith('_'))
+          else if (
+            arg.value.startsWith('_') ||
+            KEY_NAMES.has(stripUnderscores(arg.value)) ||
+            (CALLED_KEY_NAMES.has(stripUnderscores(arg.value)) &&
+              tokens[k + 4]?.text === '(')
+          )
             add('injection', arg, `attr filter reaching ${arg.value}`);
         }
       } else if (t.kind === 'string') {
@@ -457,9 +864,17 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
             DANGEROUS_NAMES.has(reversed))
         ) {
           add('obfuscation', t, `name spelled backwards (${reversed})`);
+        } else if (
+          CONCAT_WORDS.has(stripUnderscores(t.value)) &&
+          (joins(prev) || joins(next))
+        ) {
+          add('obfuscation', t, `${t.value} joined into a name`);
         }
       }
     }
   }
+  if (issues.length === 0)
+    for (const key of computed.slice(0, 100))
+      add('obfuscation', key, 'subscript with a computed key');
   return issues;
 }
