@@ -17,7 +17,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'high',
     title: 'chat template spells names indirectly',
     description:
-      "The template spells names indirectly: `|attr(` or an attribute filter on a computed value, `\\x5f`/octal escapes, `%c`/`{:c}` formatting, underscores repeated, joined, formatted or substituted in, names reversed, characters from an object's text, Jinja globals used as values, `{% set %}` text.",
+      "The template spells names indirectly: `|attr(` or an attribute filter on a computed value, `\\x5f`/octal escapes, `%c`/`{:c}` formatting, underscores repeated, joined, formatted or substituted in, names reversed, characters from an object's text, Jinja globals used as values, `{% set %}` text, a subscript key that is computed (concatenated, formatted, filtered or held in a variable so built). Blocks end where Jinja's lexer ends them (brackets balanced), and a block or raw section that does not close is analysed to the template's end.",
     remediation:
       'Review the template by hand; real chat templates do not need these constructs.',
   },

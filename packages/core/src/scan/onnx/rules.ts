@@ -17,7 +17,7 @@ export const ONNX_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'critical',
     title: 'external data outside the model directory',
     description:
-      "A tensor's external_data location is absolute, has a drive letter or UNC prefix, climbs out with `..`, or resolves through a symlink to a path outside the model directory; loading reads (and re-saving writes) arbitrary files (CVE-2022-25882, CVE-2024-27318, CVE-2025-51480).",
+      "A tensor's external_data location is absolute, has a drive letter or UNC prefix, climbs out with `..`, or resolves through a symlink to a path outside the model directory, checked on the raw location as the kernel resolves it (`link/../x` through a linked folder) as well as normalised; loading reads (and re-saving writes) arbitrary files (CVE-2022-25882, CVE-2024-27318, CVE-2025-51480). High when the location only holds a `..` component (onnx 1.16 refuses it) or is too long to check (over 4,096 bytes).",
     remediation:
       'Do not load the model; external data files must be plain files inside the model directory.',
   },

@@ -16,7 +16,7 @@ export const TFLITE_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'medium',
     title: 'TensorFlow (Flex) operator',
     description:
-      'A `Flex*` custom operator runs a full TensorFlow op through the Flex delegate; critical when that op reads or writes files or calls Python.',
+      'A `Flex*` custom operator runs a full TensorFlow op through the Flex delegate; critical when that op (the one named in the NodeDef of its custom options, not the name after `Flex`) reads or writes files or calls Python; high when that NodeDef cannot be read. An operator code is custom when TFLite reads it so: the larger of `builtin_code` and `deprecated_builtin_code`.',
     remediation:
       'Run without the Flex delegate, or review the TensorFlow ops it would run.',
   },
