@@ -5,32 +5,11 @@
 // that reach files or the network are critical.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { cat, fld, varint } from './helpers/protobuf.js';
 import { scanSource } from '../../src/scan/engine.js';
 import { bufferSource } from '../../src/scan/source.js';
 import type { FileScanResult } from '../../src/scan/types.js';
 import { classifyTensorFlowOp } from '../../src/scan/savedmodel/index.js';
-
-function varint(value: number | bigint): Buffer {
-  const out: number[] = [];
-  let n = BigInt(value);
-  do {
-    let byte = Number(n & 0x7fn);
-    n >>= 7n;
-    if (n !== 0n) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0n);
-  return Buffer.from(out);
-}
-
-/** One protobuf field: varint (wire 0) or length-delimited (wire 2). */
-function fld(field: number, wire: 0 | 2, payload: number | string | Buffer) {
-  const tag = varint((field << 3) | wire);
-  if (wire === 0) return Buffer.concat([tag, varint(payload as number)]);
-  const bytes =
-    typeof payload === 'string' ? Buffer.from(payload) : (payload as Buffer);
-  return Buffer.concat([tag, varint(bytes.length), bytes]);
-}
-const cat = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
 
 async function scan(bytes: Buffer, name: string): Promise<FileScanResult> {
   return scanSource(bufferSource(bytes), name);

@@ -105,6 +105,16 @@ function errorText(e: unknown): string {
 
 const ZLIB_CHUNK = 64 * 1024;
 
+/** A node:zlib stream's failure as a DecodeError (I/O errors and ours pass through). */
+function zlibFailure(name: string, e: unknown): unknown {
+  if (isIoError(e) || e instanceof DecodeError) return e;
+  const msg = errorText(e);
+  return new DecodeError(
+    `${name}: ${msg}`,
+    /unexpected end/i.test(msg) ? 'truncated' : 'corrupt',
+  );
+}
+
 function nodeStreamDecoder(name: string, make: () => Duplex): Decoder {
   return async function* decode(input) {
     const z = make();
@@ -113,12 +123,7 @@ function nodeStreamDecoder(name: string, make: () => Duplex): Decoder {
     try {
       for await (const chunk of z as AsyncIterable<Buffer>) yield chunk;
     } catch (e) {
-      if (isIoError(e) || e instanceof DecodeError) throw e;
-      const msg = errorText(e);
-      throw new DecodeError(
-        `${name}: ${msg}`,
-        /unexpected end/i.test(msg) ? 'truncated' : 'corrupt',
-      );
+      throw zlibFailure(name, e);
     } finally {
       z.destroy();
     }
@@ -233,12 +238,7 @@ async function* inflateOne(
   try {
     for await (const chunk of z as AsyncIterable<Buffer>) yield chunk;
   } catch (e) {
-    if (isIoError(e) || e instanceof DecodeError) throw e;
-    const msg = errorText(e);
-    throw new DecodeError(
-      `${name}: ${msg}`,
-      /unexpected end/i.test(msg) ? 'truncated' : 'corrupt',
-    );
+    throw zlibFailure(name, e);
   } finally {
     stopped = true;
     z.destroy();
