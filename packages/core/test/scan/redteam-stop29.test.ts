@@ -347,6 +347,23 @@ describe('Hugging Face configs that run repository code', () => {
     expect(highs(r)).toEqual(['HF_REMOTE_CODE']);
   });
 
+  it('any amount of leading whitespace (Python skips it; the head held only spaces)', async () => {
+    const text = ' '.repeat(5000) + '{"auto_map": {"AutoModel": "evil.M"}}';
+    const r = await scan(Buffer.from(text), 'config.json');
+    expect(highs(r)).toEqual(['HF_REMOTE_CODE']);
+  });
+
+  it('a null or empty auto_map names no code', async () => {
+    for (const text of [
+      '{"auto_map": null}',
+      '{"auto_map": {}}',
+      '{"auto_map": {"AutoModel": "x.M"}, "auto_map": null}',
+    ]) {
+      const r = await scan(Buffer.from(text), 'config.json');
+      expect(highs(r)).toEqual([]);
+    }
+  });
+
   it('configs without one, or with the words only in a value, stay clean', async () => {
     for (const cfg of [
       { architectures: ['BertModel'], model_type: 'bert' },
@@ -358,5 +375,27 @@ describe('Hugging Face configs that run repository code', () => {
       const r = await scan(json(cfg), 'config.json');
       expect(r.findings).toEqual([]);
     }
+  });
+});
+
+describe('GGUF chat templates: keys from the model file and subscripts on functions', () => {
+  it('raise_exception[eos_token] (eos_token from the vocabulary) is injection (stop 29 review)', async () => {
+    const { analyzeChatTemplate } =
+      await import('../../src/scan/gguf/chat-template.js');
+    const issues = analyzeChatTemplate(
+      "{% for m in messages %}{{ m['content'] }}{% endfor %}{{ raise_exception[eos_token]['os'][bos_token]('id').read() }}",
+    );
+    expect(issues.map((i) => i.kind)).toContain('injection');
+    for (const t of [
+      '{% set k = eos_token %}{{ loop[k] }}',
+      '{{ messages[eos_token|lower] }}',
+    ])
+      expect(analyzeChatTemplate(t).length).toBeGreaterThan(0);
+    for (const t of [
+      "{{ bos_token }}{% for message in messages %}{{ '<|' + message['role'] + '|>' + message['content'] + eos_token }}{% endfor %}",
+      '{% for k, v in tool.items() %}{{ tool[k] }}{% endfor %}',
+      '{% for name in tool.parameters.properties.keys() %}{{ tool.parameters.properties[name] }}{% endfor %}',
+    ])
+      expect(analyzeChatTemplate(t)).toEqual([]);
   });
 });

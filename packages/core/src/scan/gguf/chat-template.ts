@@ -412,7 +412,16 @@ const PLAIN_FILTERS: ReadonlySet<string> = new Set([
   'safe',
 ]);
 /** Calls whose result cannot be a name (`namespace()` is a plain object). */
-const PLAIN_CALLS: ReadonlySet<string> = new Set(['namespace', 'range']);
+const PLAIN_CALLS: ReadonlySet<string> = new Set([
+  'namespace',
+  'range',
+  // Dict views: they hand out what the dict holds, not assembled text (a
+  // dict literal with a dunder key is caught by its literal). Tool-calling
+  // templates loop `for k, v in tool.items()` and look `tool[k]` up.
+  'items',
+  'keys',
+  'values',
+]);
 /** Jinja keywords after which `[` opens a list literal, not a subscript. */
 const KEYWORDS: ReadonlySet<string> = new Set([
   'in',
@@ -487,6 +496,26 @@ function pathAt(tokens: readonly Token[], k: number): string {
   return path;
 }
 
+/** Render-context values the model file itself supplies (`bos_token`, `eos_token`, …). */
+const FILE_TEXT = /^[a-z]*_token(?:$|\.)/;
+
+/**
+ * Globals that renderers pass in as functions or helper objects: a
+ * subscript on one is never data access, and Jinja's getitem falls back to
+ * getattr on it (`raise_exception[k]` is `raise_exception.<k>`).
+ */
+const FUNCTION_GLOBALS: ReadonlySet<string> = new Set([
+  'raise_exception',
+  'strftime_now',
+  'cycler',
+  'joiner',
+  'namespace',
+  'lipsum',
+  'range',
+  'dict',
+  'self',
+]);
+
 /**
  * True when `tokens[from, to)` builds text out of the template's own pieces:
  * `~`, `%` with a string, a suspicious literal, a call or filter that makes
@@ -516,6 +545,10 @@ function buildsText(
     }
     if (next?.text === '=' && tokens[j + 2]?.text !== '=') continue; // keyword argument
     const path = pathAt(tokens, j);
+    // `bos_token`, `eos_token` and the other `*_token` values come from the
+    // model file's own vocabulary: text the attacker chose (stop 29 review:
+    // `raise_exception[eos_token]` with eos_token `__globals__`).
+    if (FILE_TEXT.test(path)) return true;
     for (
       let p = path;
       p !== '';
@@ -642,6 +675,14 @@ function checkSubscripts(
       prev.text === ']' ||
       prev.text === '}';
     if (!subscript) continue;
+    if (
+      prev.kind === 'name' &&
+      FUNCTION_GLOBALS.has(prev.value) &&
+      tokens[k - 2]?.text !== '.'
+    ) {
+      add('injection', prev, `subscript on the function ${prev.value}`);
+      continue;
+    }
     const end = matching(tokens, k);
     if (end - k < 2) continue;
     budget.left -= end - k;

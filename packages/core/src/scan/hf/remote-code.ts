@@ -22,20 +22,38 @@ const KEY = Buffer.from('"auto_map"', 'latin1');
 const ESCAPED_KEY =
   /"(?:a|\\u0061)(?:u|\\u0075)(?:t|\\u0074)(?:o|\\u006f)(?:_|\\u005f)(?:m|\\u006d)(?:a|\\u0061)(?:p|\\u0070)"/i;
 
+const isJsonSpace = (b: number | undefined): boolean =>
+  b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/** Bytes searched at a time in a file too large to read whole (each window overlaps the next). */
+const WINDOW = 1024 * 1024;
+
 async function detect(head: Buffer, source: ByteSource): Promise<boolean> {
   let i = 0;
-  // A UTF-8 BOM, then JSON whitespace, then an object.
+  // A UTF-8 BOM, then JSON whitespace (any amount: Python's json skips it),
+  // then an object.
   if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
-  while (
-    i < head.length &&
-    (head[i] === 0x20 ||
-      head[i] === 0x0a ||
-      head[i] === 0x0d ||
-      head[i] === 0x09)
-  )
-    i++;
-  if (head[i] !== 0x7b || source.size > MAX_CONFIG_BYTES) return false;
-  const bytes = await source.read(0, source.size);
+  while (i < head.length && isJsonSpace(head[i])) i++;
+  if (i < head.length && head[i] !== 0x7b) return false;
+  if (source.size <= MAX_CONFIG_BYTES) {
+    const bytes = await source.read(0, source.size);
+    while (i < bytes.length && isJsonSpace(bytes[i])) i++;
+    if (bytes[i] !== 0x7b) return false;
+    return hasKey(bytes);
+  }
+  // Larger than any config: claimed when the key appears anywhere (the scan
+  // then reports it too large to read, high), searched a window at a time.
+  for (let at = 0; at < source.size; at += WINDOW) {
+    const bytes = await source.read(
+      at,
+      Math.min(WINDOW + 64, source.size - at),
+    );
+    if (hasKey(bytes)) return true;
+  }
+  return false;
+}
+
+function hasKey(bytes: Buffer): boolean {
   return bytes.includes(KEY) || ESCAPED_KEY.test(bytes.toString('latin1'));
 }
 
@@ -71,15 +89,18 @@ async function scan(source: ByteSource, ctx: ScanContext): Promise<void> {
   const root = parsed.value;
   if (root === null || typeof root !== 'object' || Array.isArray(root)) return;
   const autoMap = (root as Record<string, unknown>).auto_map;
-  if (autoMap === undefined) return;
-  const modules = new Set<string>();
+  // transformers looks classes up in an object; null or an empty one
+  // names no code.
   if (
-    autoMap !== null &&
-    typeof autoMap === 'object' &&
-    !Array.isArray(autoMap)
+    autoMap === null ||
+    typeof autoMap !== 'object' ||
+    Array.isArray(autoMap) ||
+    Object.keys(autoMap).length === 0
   )
-    for (const v of Object.values(autoMap as Record<string, unknown>))
-      modulesOf(v, modules);
+    return;
+  const modules = new Set<string>();
+  for (const v of Object.values(autoMap as Record<string, unknown>))
+    modulesOf(v, modules);
   const names = [...modules].filter((m) => m !== '').sort();
   ctx.report({
     ruleId: 'HF_REMOTE_CODE',
