@@ -8,7 +8,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'critical',
     title: 'chat template reaches Python internals',
     description:
-      'A `tokenizer.chat_template*` value accesses dunder attributes, `__globals__`/`__builtins__`, the internals of Jinja globals (`lipsum`, `cycler`, `joiner`, `namespace`, `self`, `config`, `request`) or `popen`/`subprocess`; rendering it outside a sandbox runs code (CVE-2024-34359, CVE-2026-5760).',
+      'A `tokenizer.chat_template*` value accesses dunder attributes, `__globals__`/`__builtins__`, the internals of Jinja globals (`lipsum`, `cycler`, `joiner`, `namespace`, `self`, `config`, `request`) or `popen`/`subprocess`, or subscripts a function the renderer passes in (`raise_exception[…]`: Jinja's getitem falls back to getattr); rendering it outside a sandbox runs code (CVE-2024-34359, CVE-2026-5760).',
     remediation:
       'Do not render the template; render chat templates only in a sandboxed Jinja environment, and replace this one with the template the model family publishes.',
   },
@@ -17,7 +17,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'high',
     title: 'chat template spells names indirectly',
     description:
-      "The template spells names indirectly: `|attr(` or an attribute filter on a computed value, `\\x5f`/octal escapes, `%c`/`{:c}` formatting, underscores repeated, joined, formatted or substituted in, names reversed, characters from an object's text, Jinja globals used as values, `{% set %}` text, a subscript key that is computed (concatenated, formatted, filtered or held in a variable so built). Blocks end where Jinja's lexer ends them (brackets balanced), and a block or raw section that does not close is analysed to the template's end.",
+      "The template spells names indirectly: `|attr(` or an attribute filter on a computed value, `\\x5f`/octal escapes, `%c`/`{:c}` formatting, underscores repeated, joined, formatted or substituted in, names reversed, characters from an object's text, Jinja globals used as values, `{% set %}` text, a subscript key that is computed (concatenated, formatted, filtered, held in a variable so built, or a `*_token` value, which the model file's own vocabulary supplies). Blocks end where Jinja's lexer ends them (brackets balanced), and a block or raw section that does not close is analysed to the template's end.",
     remediation:
       'Review the template by hand; real chat templates do not need these constructs.',
   },
