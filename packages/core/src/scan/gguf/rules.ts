@@ -8,7 +8,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'critical',
     title: 'chat template reaches Python internals',
     description:
-      'A `tokenizer.chat_template*` value accesses dunder attributes, `__globals__`/`__builtins__`, the internals of Jinja globals (`lipsum`, `cycler`, `joiner`, `namespace`, `self`, `config`, `request`) or `popen`/`subprocess`, or subscripts a function the renderer passes in (`raise_exception[…]`: Jinja's getitem falls back to getattr); rendering it outside a sandbox runs code (CVE-2024-34359, CVE-2026-5760).',
+      'A `tokenizer.chat_template*` value accesses dunder attributes, `__globals__`/`__builtins__`, the internals of Jinja globals (`lipsum`, `cycler`, `joiner`, `namespace`, `self`, `config`, `request`) or `popen`/`subprocess`, or subscripts a function the renderer passes in (`raise_exception[…]`: Jinja getitem falls back to getattr); rendering it outside a sandbox runs code (CVE-2024-34359, CVE-2026-5760).',
     remediation:
       'Do not render the template; render chat templates only in a sandboxed Jinja environment, and replace this one with the template the model family publishes.',
   },
