@@ -500,20 +500,19 @@ function pathAt(tokens: readonly Token[], k: number): string {
 const FILE_TEXT = /^[a-z]*_token(?:$|\.)/;
 
 /**
- * Globals that renderers pass in as functions or helper objects: a
- * subscript on one is never data access, and Jinja's getitem falls back to
- * getattr on it (`raise_exception[k]` is `raise_exception.<k>`).
+ * Globals that are functions or helper objects: Jinja's own
+ * ({@link CALLABLE_GLOBALS}, `range`, `dict`, `self`) and those renderers
+ * pass in. A subscript on one is never data access, and Jinja's getitem
+ * falls back to getattr on it (`raise_exception[k]` is
+ * `raise_exception.<k>`).
  */
 const FUNCTION_GLOBALS: ReadonlySet<string> = new Set([
-  'raise_exception',
-  'strftime_now',
-  'cycler',
-  'joiner',
-  'namespace',
-  'lipsum',
+  ...CALLABLE_GLOBALS,
   'range',
   'dict',
   'self',
+  'raise_exception',
+  'strftime_now',
 ]);
 
 /**

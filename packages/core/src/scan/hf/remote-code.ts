@@ -74,7 +74,8 @@ async function scan(source: ByteSource, ctx: ScanContext): Promise<void> {
   ctx.recognise('hf-config');
   const bytes = await readWholeSource(source, ctx, {
     limit: MAX_CONFIG_BYTES,
-    limitName: 'maxMemberBytes',
+    // A fixed bound of this reader (as `h5-config-bytes`), not a --limit.
+    limitName: 'hf-config-bytes',
     message: 'config larger than the scan limit',
   });
   if (bytes === undefined) return;

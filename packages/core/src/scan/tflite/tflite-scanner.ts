@@ -7,6 +7,7 @@
 import type { ByteSource, FormatScanner, ScanContext } from '../types.js';
 import { readWholeSource } from '../read-whole-source.js';
 import { classifyTensorFlowOp } from '../savedmodel/savedmodel-scanner.js';
+import { readString, walkProto, type ProtoSchema } from '../onnx/proto-walk.js';
 
 const BUILTIN_CUSTOM = 32;
 const MAX_OPERATOR_CODES = 100_000;
@@ -191,49 +192,33 @@ function flexNodeDef(data: Buffer): Buffer | undefined {
   return data.subarray(string, string + stringLength);
 }
 
-/** A protobuf varint at `at`: its value (capped) and end, or undefined. */
-function varint(
-  data: Buffer,
-  at: number,
-): { value: number; end: number } | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    const byte = data[at + i];
-    if (byte === undefined) return undefined;
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if (byte < 0x80) return { value, end: at + i + 1 };
-  }
-  return undefined;
-}
+/** NodeDef's fields that are sub-messages: none walked (only `op` is read). */
+const NODE_DEF_SCHEMA: ProtoSchema = { NodeDef: {} };
 
-/** NodeDef.op (field 2; the last one wins), or undefined when the message does not parse. */
+/**
+ * NodeDef.op (field 2; the last one wins, as protobuf merges), or undefined
+ * when the message does not parse or holds a group (not followed here: the
+ * node is then reported unreadable, high). Read with the walker the
+ * SavedModel scanner uses (protobufjs underneath).
+ */
 function nodeDefOp(data: Buffer): string | undefined {
   let op = '';
-  let at = 0;
-  while (at < data.length) {
-    const tag = varint(data, at);
-    if (tag === undefined || tag.value < 8) return undefined;
-    at = tag.end;
-    const wire = tag.value % 8;
-    if (wire === 0) {
-      const value = varint(data, at);
-      if (value === undefined) return undefined;
-      at = value.end;
-    } else if (wire === 1 || wire === 5) {
-      at += wire === 1 ? 8 : 4;
-      if (at > data.length) return undefined;
-    } else if (wire === 2) {
-      const length = varint(data, at);
-      if (length === undefined || length.end + length.value > data.length)
-        return undefined;
-      at = length.end + length.value;
-      if (tag.value === (2 << 3) + 2)
-        op = data.toString('utf8', length.end, at);
-    } else return undefined;
-  }
-  return op;
+  let group = false;
+  const result = walkProto(
+    data,
+    'NodeDef',
+    NODE_DEF_SCHEMA,
+    {
+      field(_frame, field, wireType, reader) {
+        if (wireType === 3) group = true;
+        if (field !== 2 || wireType !== 2) return false;
+        op = readString(reader);
+        return true;
+      },
+    },
+    1,
+  );
+  return result.error === undefined && !group ? op : undefined;
 }
 
 function reportFlex(
