@@ -38,12 +38,8 @@ export const DOCKER_MANIFEST =
   'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_LIST =
   'application/vnd.docker.distribution.manifest.list.v2+json';
-const MANIFEST_ACCEPT = [
-  OCI_MANIFEST,
-  OCI_INDEX,
-  DOCKER_MANIFEST,
-  DOCKER_LIST,
-].join(', ');
+const MANIFEST_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+const MANIFEST_ACCEPT = MANIFEST_TYPES.join(', ');
 
 /** A manifest as fetched: its exact bytes and their digest. */
 export interface FetchedManifest {
@@ -68,6 +64,42 @@ function registryError(
     details,
     ...(cause === undefined ? {} : { cause }),
   });
+}
+
+/** Registry content that is not what it claims to be (`DIGEST_MISMATCH`). */
+export function malformed(message: string): ModelSealError {
+  return new ModelSealError({ code: 'DIGEST_MISMATCH', message });
+}
+
+/** Parses registry JSON that must be an object. */
+function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new ModelSealError({
+      code: 'DIGEST_MISMATCH',
+      message: `${what} is not JSON`,
+      cause: error,
+    });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw malformed(`${what} is not a JSON object`);
+  return json as Record<string, unknown>;
+}
+
+/** The descriptors of an index's `manifests` (absent: none). */
+export function indexEntries(
+  json: Record<string, unknown>,
+  what: string,
+): Descriptor[] {
+  const list = json['manifests'] ?? [];
+  if (
+    !Array.isArray(list) ||
+    list.some((d) => typeof d !== 'object' || d === null || Array.isArray(d))
+  )
+    throw malformed(`${what}: manifests is not a list of descriptors`);
+  return list as Descriptor[];
 }
 
 export function digestMismatch(
@@ -287,22 +319,24 @@ export class RegistryClient {
     const digest = sha256Digest(bytes);
     if (reference.startsWith('sha256:') && digest !== reference)
       throw digestMismatch(`manifest ${reference}`, reference, digest);
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new ModelSealError({
-        code: 'DIGEST_MISMATCH',
-        message: `manifest ${reference} is not JSON`,
-        cause: error,
-      });
-    }
-    const mediaType =
-      typeof json['mediaType'] === 'string'
-        ? json['mediaType']
-        : (res.headers.get('content-type') ?? OCI_MANIFEST)
-            .split(';')[0]!
-            .trim();
+    const json = parseObject(bytes, `manifest ${reference}`);
+    const header = (res.headers.get('content-type') ?? '')
+      .split(';')[0]!
+      .trim();
+    const field = json['mediaType'];
+    if (field !== undefined && typeof field !== 'string')
+      throw malformed(`manifest ${reference}: mediaType is not a string`);
+    // One document, one type: a client that goes by the header must not see
+    // an index where the verifier saw an image manifest (CVE-2021-41190).
+    if (
+      field !== undefined &&
+      MANIFEST_TYPES.includes(header) &&
+      header !== field
+    )
+      throw malformed(
+        `manifest ${reference}: the registry serves it as ${header} but its mediaType is ${field}`,
+      );
+    const mediaType = field ?? (header === '' ? OCI_MANIFEST : header);
     return { bytes, digest, mediaType, json };
   }
 
@@ -421,11 +455,9 @@ export class RegistryClient {
         this.maxManifestBytes,
         'referrers index',
       );
-      const index = JSON.parse(bytes.toString('utf8')) as {
-        manifests?: Descriptor[];
-      };
+      const index = parseObject(bytes, `referrers of ${digest}`);
       return {
-        descriptors: (index.manifests ?? []).filter(
+        descriptors: indexEntries(index, `referrers of ${digest}`).filter(
           (d) => d.artifactType === artifactType,
         ),
         via: 'api',
@@ -433,9 +465,10 @@ export class RegistryClient {
     }
     // 404 (no API, distribution 2.x) or another content type: the tag schema.
     await res.body?.cancel();
-    const index = await this.getManifest(referrersTag(digest));
+    const tag = referrersTag(digest);
+    const index = await this.getManifest(tag);
     const manifests =
-      (index?.json['manifests'] as Descriptor[] | undefined) ?? [];
+      index === undefined ? [] : indexEntries(index.json, `index ${tag}`);
     return {
       descriptors: manifests.filter((d) => d.artifactType === artifactType),
       via: 'tag',

@@ -8,7 +8,7 @@
  * verifies against the same bundle. For an archive layer (tar, tar+gzip,
  * tar+zstd, or any other type) it is the digest of the blob as stored.
  */
-import { ModelSealError } from '../errors.js';
+import { isModelSealError, ModelSealError } from '../errors.js';
 import { comparePaths } from '../manifest/order.js';
 import { computeRootDigest } from '../manifest/root-digest.js';
 import { invalidPathReason } from '../manifest/names.js';
@@ -21,6 +21,8 @@ export const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';
 export const MODELPACK_WEIGHT_RAW = 'application/vnd.cncf.model.weight.v1.raw';
 export const FILEPATH_ANNOTATION = 'org.cncf.model.filepath';
 export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
+/** The file path annotation of ModelPack before the CNCF rename (modctl still reads it). */
+export const LEGACY_FILEPATH_ANNOTATION = 'org.cnai.model.filepath';
 
 /** How a layer was mapped to a resource. */
 export interface OciLayerResource {
@@ -56,12 +58,41 @@ export function imageLayers(
       details: { mediaType },
     });
   }
+  const malformed = (why: string): ModelSealError =>
+    new ModelSealError({
+      code: 'DIGEST_MISMATCH',
+      message: `the image manifest ${why}`,
+    });
+  if (json['schemaVersion'] !== 2)
+    throw malformed(
+      `has schemaVersion ${JSON.stringify(json['schemaVersion'])}, not 2`,
+    );
+  // An index's field in an image manifest: a client may read it as an index
+  // and pull what the signature never covered (CVE-2021-41190).
+  if ('manifests' in json)
+    throw malformed('also has "manifests" (an index\'s field): ambiguous');
   const layers = json['layers'];
   if (!Array.isArray(layers) || layers.length === 0)
     throw new ModelSealError({
       code: 'EMPTY_MODEL',
       message: 'the image manifest has no layers',
     });
+  layers.forEach((d: unknown, i) => {
+    if (typeof d !== 'object' || d === null || Array.isArray(d))
+      throw malformed(`layer ${i} is not a descriptor`);
+    const { size, annotations } = d as Record<string, unknown>;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw malformed(
+        `layer ${i} has size ${JSON.stringify(size)}, not a byte count`,
+      );
+    if (
+      annotations !== undefined &&
+      (typeof annotations !== 'object' ||
+        annotations === null ||
+        Array.isArray(annotations))
+    )
+      throw malformed(`layer ${i} has annotations that are not an object`);
+  });
   return layers as Descriptor[];
 }
 
@@ -88,6 +119,17 @@ export function manifestFromImage(
         `layer ${i} (${d.digest}) has no ${FILEPATH_ANNOTATION} annotation`,
         { layer: i },
       );
+    // Pullers differ in which annotation names the file (modctl: the
+    // ModelPack path, ORAS and CRI-O: the title): all present must agree, or
+    // a verified image is written under names the signature never gave.
+    for (const key of [TITLE_ANNOTATION, LEGACY_FILEPATH_ANNOTATION]) {
+      const other = annotations[key];
+      if (other !== undefined && other !== name)
+        throw inconsistent(
+          `layer ${i} (${d.digest}): ${key} ${JSON.stringify(other)} differs from the file path ${JSON.stringify(name)}`,
+          { layer: i, name, annotation: key, value: other },
+        );
+    }
     const why = name === '.' ? 'not a file path' : invalidPathReason(name);
     if (why !== undefined)
       throw inconsistent(
@@ -151,4 +193,26 @@ export function manifestFromImage(
     },
     layers,
   };
+}
+
+/**
+ * {@link manifestFromImage} of a fetched manifest, its errors prefixed with
+ * the image reference they are about.
+ */
+export function manifestOfImage(
+  json: Record<string, unknown>,
+  mediaType: string,
+  modelName: string,
+  reference: string,
+): { manifest: Manifest; layers: OciLayerResource[] } {
+  try {
+    return manifestFromImage(json, mediaType, modelName);
+  } catch (error) {
+    if (!isModelSealError(error)) throw error;
+    throw new ModelSealError({
+      code: error.code,
+      message: `${reference}: ${error.message}`,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    });
+  }
 }

@@ -14,6 +14,7 @@ import {
 } from '../sign/sign-model.js';
 import type { SignedBy, SignWarning } from '../sign/types.js';
 import {
+  indexEntries,
   OCI_INDEX,
   OCI_MANIFEST,
   RegistryClient,
@@ -22,7 +23,7 @@ import {
   type Descriptor,
   type RegistryOptions,
 } from './client.js';
-import { manifestFromImage, type OciLayerResource } from './modelpack.js';
+import { manifestOfImage, type OciLayerResource } from './modelpack.js';
 import {
   formatImageReference,
   parseImageReference,
@@ -138,7 +139,7 @@ export async function attachBundle(
     const tag = referrersTag(subject.digest);
     const existing = await client.getManifest(tag);
     const manifests = (
-      (existing?.json['manifests'] as Descriptor[] | undefined) ?? []
+      existing === undefined ? [] : indexEntries(existing.json, `index ${tag}`)
     ).filter((d) => d.digest !== digest);
     manifests.push({
       mediaType: OCI_MANIFEST,
@@ -184,10 +185,11 @@ export async function signOciImage(
       details: { status: 404 },
     });
   const modelName = options.modelName ?? ref.repository.split('/').pop()!;
-  const { manifest, layers } = manifestFromImage(
+  const { manifest, layers } = manifestOfImage(
     fetched.json,
     fetched.mediaType,
     modelName,
+    formatImageReference(ref),
   );
   const statement = encodeStatement(manifest);
   const bundle = await prepared.stamp(await prepared.signer.sign(statement));

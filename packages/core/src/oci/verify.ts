@@ -8,17 +8,27 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import {
+  chmod,
   copyFile,
   mkdir,
   mkdtemp,
+  readdir,
   readFile,
+  rename,
   rm,
   writeFile,
 } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import {
+  basename,
+  dirname,
+  isAbsolute,
+  join,
+  relative,
+  resolve,
+} from 'node:path';
 import { DEFAULT_BUNDLE_LIMITS } from '../bundle/read.js';
 import { ModelSealError, isModelSealError } from '../errors.js';
 import { assertWritable, writeFileAtomic } from '../internal/atomic-write.js';
@@ -40,7 +50,7 @@ import {
   type Descriptor,
   type RegistryOptions,
 } from './client.js';
-import { manifestFromImage, type OciLayerResource } from './modelpack.js';
+import { manifestOfImage, type OciLayerResource } from './modelpack.js';
 import {
   formatImageReference,
   parseImageReference,
@@ -191,10 +201,11 @@ export async function verifyOciImage(
       message: `${refText}: no such manifest`,
       details: { status: 404 },
     });
-  const { manifest: image, layers } = manifestFromImage(
+  const { manifest: image, layers } = manifestOfImage(
     fetched.json,
     fetched.mediaType,
     ref.repository.split('/').pop()!,
+    refText,
   );
   const result = (
     v: Awaited<ReturnType<typeof verifyBundleFile>>,
@@ -321,17 +332,36 @@ export async function verifyOciImage(
 /** Options of {@link pullOciModel}. */
 export interface PullOciModelOptions {
   reference: string;
-  /** Directory to write the files to (created). */
+  /** Directory to write the files to: created, and it must not exist (or be an empty directory). */
   directory: string;
   registry?: RegistryOptions;
 }
 
+function pullError(
+  code: 'DIGEST_MISMATCH' | 'FILE_EXISTS' | 'IO_ERROR',
+  message: string,
+  cause?: unknown,
+): ModelSealError {
+  return new ModelSealError({
+    code,
+    message,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
 /**
  * Writes each layer of an image to `directory/<file path>`, checking each
- * blob against its digest as it streams. A convenience for tests and
- * tooling; archive layers are written as stored, not unpacked.
+ * blob against its digest and size as it streams. A convenience for tests
+ * and tooling; archive layers are written as stored, not unpacked.
  *
- * @throws ModelSealError `DIGEST_MISMATCH`, `REGISTRY_ERROR`, `INVALID_PATH`
+ * The files are written into a new private folder beside `directory` (never
+ * through a link: each is created, not opened) and that folder is renamed to
+ * `directory` only once every layer matched, so `directory` holds the whole
+ * image or nothing: bytes that failed their digest are never left there, and
+ * links planted in a shared folder are never written through.
+ *
+ * @throws ModelSealError `DIGEST_MISMATCH`, `REGISTRY_ERROR`, `INVALID_PATH`,
+ *   `FILE_EXISTS` (a `directory` that exists and is not empty), `IO_ERROR`
  */
 export async function pullOciModel(options: PullOciModelOptions): Promise<{
   digest: string;
@@ -346,27 +376,87 @@ export async function pullOciModel(options: PullOciModelOptions): Promise<{
       code: 'REGISTRY_ERROR',
       message: `${formatImageReference(ref)}: no such manifest`,
     });
-  const { layers } = manifestFromImage(fetched.json, fetched.mediaType, 'pull');
-  for (const layer of layers) {
-    const target = join(options.directory, ...layer.name.split('/'));
-    await mkdir(dirname(target), { recursive: true });
-    const hash = createHash('sha256');
-    await pipeline(
-      Readable.from(await client.blobStream(layer.digest)),
-      new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      }),
-      createWriteStream(target),
+  const { layers } = manifestOfImage(
+    fetched.json,
+    fetched.mediaType,
+    'pull',
+    formatImageReference(ref),
+  );
+  const directory = resolve(options.directory);
+  const taken = await readdir(directory).then(
+    (entries) => entries.length > 0,
+    (error: { code?: string }) => error.code !== 'ENOENT',
+  );
+  if (taken)
+    throw pullError(
+      'FILE_EXISTS',
+      `${options.directory}: exists and is not an empty directory; pull writes a new directory`,
     );
-    const actual = `sha256:${hash.digest('hex')}`;
-    if (actual !== layer.digest)
-      throw new ModelSealError({
-        code: 'DIGEST_MISMATCH',
-        message: `layer ${layer.name}: ${actual}, not ${layer.digest}`,
+  await mkdir(dirname(directory), { recursive: true });
+  const staging = await mkdtemp(
+    join(dirname(directory), `.${basename(directory)}.pull-`),
+  );
+  try {
+    for (const layer of layers) {
+      const target = join(staging, ...layer.name.split('/'));
+      const rel = relative(staging, target);
+      if (rel.startsWith('..') || isAbsolute(rel))
+        throw new ModelSealError({
+          code: 'INVALID_PATH',
+          message: `layer ${JSON.stringify(layer.name)}: the file path leaves the directory`,
+          details: { name: layer.name },
+        });
+      await mkdir(dirname(target), { recursive: true });
+      const hash = createHash('sha256');
+      let received = 0;
+      await pipeline(
+        Readable.from(await client.blobStream(layer.digest)),
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            received += chunk.length;
+            if (received > layer.size) {
+              cb(
+                pullError(
+                  'DIGEST_MISMATCH',
+                  `layer ${layer.name}: the registry sent more than the ${layer.size} bytes its descriptor declares`,
+                ),
+              );
+              return;
+            }
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        }),
+        // Created, never opened: an existing name (a case or Unicode
+        // collision on this file system) fails instead of being overwritten.
+        createWriteStream(target, { flags: 'wx' }),
+      ).catch((error: unknown) => {
+        if (isModelSealError(error)) throw error;
+        throw pullError(
+          'IO_ERROR',
+          `layer ${layer.name}: cannot write ${target}: ${(error as Error).message}`,
+          error,
+        );
       });
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== layer.digest || received !== layer.size)
+        throw pullError(
+          'DIGEST_MISMATCH',
+          `layer ${layer.name}: ${actual} (${received} bytes), not ${layer.digest} (${layer.size} bytes)`,
+        );
+    }
+    await chmod(staging, 0o755);
+    // Onto a missing or empty directory only (rename(2) refuses a full one).
+    await rename(staging, directory).catch((error: unknown) => {
+      throw pullError(
+        'FILE_EXISTS',
+        `${options.directory}: cannot be replaced by the pulled files: ${(error as Error).message}`,
+        error,
+      );
+    });
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
   }
   return { digest: fetched.digest, layers, bytesFetched: client.bytesReceived };
 }
