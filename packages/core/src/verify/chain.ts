@@ -11,6 +11,18 @@ import type { X509Certificate } from 'node:crypto';
 import type { X509Certificate as SigstoreX509 } from '@sigstore/core';
 import { sigstoreCore } from '../internal/lazy.js';
 import { ModelSealError } from '../errors.js';
+import {
+  certificateNames,
+  isSelfIssued,
+  MAX_NAME_CONSTRAINT_CHECKS,
+  NameCheckLimitError,
+  nameConstraintsViolation,
+  nameProblem,
+  readNameConstraints,
+  tbsFields,
+  type CertificateName,
+  type NameConstraints,
+} from './name-constraints.js';
 
 /** Longest path we build (leaf, intermediates, anchor). */
 export const MAX_PATH_LENGTH = 10;
@@ -22,22 +34,37 @@ const MAX_ISSUER_CHECKS = 2000;
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_EXT_KEY_USAGE = '2.5.29.37';
 const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
-const OID_NAME_CONSTRAINTS = '2.5.29.30';
 /** Extensions this verifier processes (or that carry no constraint on the path). */
 const UNDERSTOOD_CRITICAL = new Set([
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.15', // keyUsage
   '2.5.29.17', // subjectAltName
   '2.5.29.19', // basicConstraints
+  '2.5.29.30', // nameConstraints
   '2.5.29.35', // authorityKeyIdentifier
   '2.5.29.37', // extKeyUsage
 ]);
+
+/** A value read once, or why it could not be read. */
+type Read<T> = { value: T } | { problem: string };
 
 /** Parsed view of one certificate, with what path building needs. */
 interface CertInfo {
   node: X509Certificate;
   der: Buffer;
   parsed: SigstoreX509;
+  /** Its name constraints, read on first use. */
+  constraints?: Read<NameConstraints | undefined>;
+  /** Its names, read on first use (as the leaf or as a CA). */
+  names?: Read<CertificateName[]>;
+}
+
+function read<T>(get: () => T): Read<T> {
+  try {
+    return { value: get() };
+  } catch (error) {
+    return { problem: nameProblem(error) };
+  }
 }
 
 function invalid(
@@ -112,11 +139,6 @@ function checkValidity(cert: CertInfo, time: Date): void {
     );
   }
   const oid = criticalUnknown(cert);
-  if (oid === OID_NAME_CONSTRAINTS) {
-    throw invalid(
-      `certificate ${describe(cert)} has a critical name constraints extension (${oid}): name constraints are not checked by modelseal`,
-    );
-  }
   if (oid !== undefined) {
     throw invalid(
       `certificate ${describe(cert)} has an unsupported critical extension ${oid}`,
@@ -180,13 +202,27 @@ export function leafSigningProblem(cert: X509Certificate): string | undefined {
   }
 }
 
-function nameConstraintsProblem(cert: CertInfo): string {
-  return `certificate ${describe(cert)} carries name constraints: name constraints are not checked by modelseal, so a CA certificate with them (critical or not) cannot issue certificates on a path`;
-}
-
 function isCA(cert: CertInfo): boolean {
   try {
     return cert.parsed.extBasicConstraints?.isCA === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An X.509 v1 certificate whose own key verifies its signature, subject and
+ * issuer the same bytes. Trusted as an anchor, it may issue certificates, as
+ * OpenSSL (without -x509_strict) and Go accept: a v1 certificate has no
+ * basicConstraints to say otherwise. Never accepted as an intermediate.
+ */
+function isV1SelfSigned(cert: CertInfo): boolean {
+  try {
+    return (
+      tbsFields(cert.parsed).version === 0 &&
+      isSelfIssued(cert.parsed) &&
+      cert.node.verify(cert.node.publicKey)
+    );
   } catch {
     return false;
   }
@@ -199,15 +235,6 @@ function mayCertify(cert: CertInfo): boolean {
     return keyUsage === undefined || keyUsage.keyCertSign;
   } catch {
     return false;
-  }
-}
-
-function hasNameConstraints(cert: CertInfo): boolean {
-  try {
-    return cert.parsed.extension(OID_NAME_CONSTRAINTS) !== undefined;
-  } catch {
-    // Unreadable extensions: assume the worst.
-    return true;
   }
 }
 
@@ -224,16 +251,17 @@ function pathLenAllows(cert: CertInfo, belowCount: number): boolean {
 /**
  * Why `issuer` (an intermediate or a trust anchor alike) may not have issued
  * `subject` on this path, or `undefined` when it may: it must be a CA
- * (basicConstraints CA:TRUE), allowed keyCertSign when it has a keyUsage,
- * within its pathLenConstraint for the `below` CA certificates under it, and
- * without name constraints, which this verifier does not enforce (fail closed).
+ * (basicConstraints CA:TRUE, or a self-signed v1 trust anchor), allowed
+ * keyCertSign when it has a keyUsage, and within its pathLenConstraint for the
+ * `below` CA certificates under it.
  */
 function issuerProblem(
   issuer: CertInfo,
   subject: CertInfo,
   below: number,
+  anchor: boolean,
 ): string | undefined {
-  if (!isCA(issuer)) {
+  if (!isCA(issuer) && !(anchor && isV1SelfSigned(issuer))) {
     return `certificate ${describe(issuer)} issued ${describe(subject)} but is not a CA (basicConstraints CA:TRUE)`;
   }
   if (!mayCertify(issuer)) {
@@ -242,7 +270,51 @@ function issuerProblem(
   if (!pathLenAllows(issuer, below)) {
     return `certificate ${describe(issuer)} forbids a path this long (pathLenConstraint exceeded)`;
   }
-  if (hasNameConstraints(issuer)) return nameConstraintsProblem(issuer);
+  return undefined;
+}
+
+function selfIssued(cert: CertInfo): boolean {
+  try {
+    return isSelfIssued(cert.parsed);
+  } catch {
+    return false; // unreadable: check its names (they fail to read too)
+  }
+}
+
+/**
+ * Why the name constraints of `ca` refuse the certificates `below` it on the
+ * path (leaf first), or `undefined` when they allow them (RFC 5280 §6.1.3
+ * (b), (c)). Self-issued certificates other than the leaf are skipped, as
+ * RFC 5280 and OpenSSL do.
+ *
+ * @throws NameCheckLimitError when `budget` runs out
+ */
+function nameConstraintsProblem(
+  ca: CertInfo,
+  below: readonly CertInfo[],
+  budget: { left: number },
+): string | undefined {
+  ca.constraints ??= read(() => readNameConstraints(ca.parsed));
+  if ('problem' in ca.constraints) {
+    return `certificate ${describe(ca)} has name constraints that modelseal cannot check: ${ca.constraints.problem}`;
+  }
+  const constraints = ca.constraints.value;
+  if (constraints === undefined) return undefined;
+  for (const [i, cert] of below.entries()) {
+    if (i > 0 && selfIssued(cert)) continue;
+    cert.names ??= read(() => certificateNames(cert.parsed, i === 0));
+    if ('problem' in cert.names) {
+      return `certificate ${describe(cert)} has a name that cannot be checked against the name constraints of ${describe(ca)}: ${cert.names.problem}`;
+    }
+    const violation = nameConstraintsViolation(
+      constraints,
+      cert.names.value,
+      budget,
+    );
+    if (violation !== undefined) {
+      return `the name constraints of certificate ${describe(ca)} do not allow certificate ${describe(cert)}: ${violation}`;
+    }
+  }
   return undefined;
 }
 
@@ -271,10 +343,11 @@ export interface CertificatePath {
  * certificates whose key verifies the current certificate's signature.
  * Every certificate on the path must be valid at `time`; every issuer on it,
  * intermediate or anchor, must be a CA certificate (basicConstraints CA:TRUE,
- * keyCertSign when it has a keyUsage) within its path length, and carry no
- * name constraints (not enforced here, so refused); the leaf must be allowed
- * to sign (keyUsage digitalSignature or extKeyUsage codeSigning). A leaf
- * byte-identical to an anchor is accepted directly.
+ * keyCertSign when it has a keyUsage; or a self-signed X.509 v1 anchor)
+ * within its path length, and the names of every certificate below it must
+ * satisfy its name constraints (./name-constraints.ts); the leaf must be
+ * allowed to sign (keyUsage digitalSignature or extKeyUsage codeSigning). A
+ * leaf byte-identical to an anchor is accepted directly.
  *
  * @param intermediates - untrusted candidates (the bundle's `certificates[1:]`)
  * @param anchors - the caller's trust anchors; each is trusted as is
@@ -313,6 +386,7 @@ export function buildCertificatePath(
 
   let lastProblem: string | undefined;
   let checks = 0;
+  const budget = { left: MAX_NAME_CONSTRAINT_CHECKS };
   const extend = (path: CertInfo[]): CertInfo[] | undefined => {
     if (path.length >= MAX_PATH_LENGTH) {
       lastProblem = `path longer than ${MAX_PATH_LENGTH} certificates`;
@@ -335,13 +409,23 @@ export function buildCertificatePath(
         continue;
       }
       // Trust anchors too: trusting a certificate does not lift its own
-      // constraints (a CA:FALSE or pathlen-limited anchor, as OpenSSL).
-      const problem = issuerProblem(next, current, path.length - 1);
+      // constraints (a CA:FALSE, pathlen-limited or name-constrained anchor,
+      // as OpenSSL).
+      const anchor = isAnchor(next);
+      let problem = issuerProblem(next, current, path.length - 1, anchor);
+      try {
+        problem ??= nameConstraintsProblem(next, path, budget);
+      } catch (error) {
+        if (!(error instanceof NameCheckLimitError)) throw error;
+        throw invalid(
+          `certificate path search for ${describe(leafInfo)} gave up after ${MAX_NAME_CONSTRAINT_CHECKS} name constraint comparisons`,
+        );
+      }
       if (problem !== undefined) {
         lastProblem = problem;
         continue;
       }
-      if (isAnchor(next)) return [...path, next];
+      if (anchor) return [...path, next];
       const found = extend([...path, next]);
       if (found !== undefined) return found;
     }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Constraints of the CA certificates on a path, trust anchors included, where
-// OpenSSL refuses: name constraints (not enforced here, so refused, critical or
-// not), the anchor's own pathLenConstraint, and an anchor that is no CA.
+// OpenSSL refuses: name constraints (enforced, critical or not; the cases
+// compared with OpenSSL one by one are in name-constraints.test.ts), the
+// anchor's own pathLenConstraint, and an anchor that is no CA.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,13 @@ const RELEASE_LEAF: readonly string[] = [
   ...LEAF_EXTENSIONS,
   'subjectAltName=email:release@acme.example',
 ];
+const TEAM_A_LEAF: readonly string[] = [
+  ...LEAF_EXTENSIONS,
+  'subjectAltName=email:release@team-a.example',
+];
+/** What a refusal by the permitted subtree email:team-a.example says. */
+const OUTSIDE_TEAM_A =
+  'email address "release@acme.example" is not in any permitted rfc822Name subtree ("team-a.example")';
 /** CA extensions with another basicConstraints line. */
 const ca = (basicConstraints: string): string[] => [
   basicConstraints,
@@ -94,7 +102,7 @@ describe('controls: ordinary paths still verify', () => {
   });
 });
 
-describe('name constraints are refused, critical or not', () => {
+describe('name constraints are enforced, critical or not', () => {
   const ncInter = (name: string, critical: boolean): TestCert =>
     issue(pki.dir, {
       name,
@@ -113,10 +121,10 @@ describe('name constraints are refused, critical or not', () => {
       extensions: RELEASE_LEAF,
     });
     const error = refusal(() => build(leaf, [inter], [pki.root]));
-    expect(error.message).toContain('CN=nc-inter');
     expect(error.message).toContain(
-      'name constraints are not checked by modelseal',
+      'the name constraints of certificate CN=nc-inter',
     );
+    expect(error.message).toContain(OUTSIDE_TEAM_A);
 
     // The red-team case end to end: a signed bundle with an identity policy.
     const { signer } = await createCertificateSigner({
@@ -130,10 +138,30 @@ describe('name constraints are refused, critical or not', () => {
         identityPolicy: [{ field: 'email', value: 'release@acme.example' }],
       }),
     );
-    expect(e2e.message).toContain('name constraints');
+    expect(e2e.message).toContain(OUTSIDE_TEAM_A);
+
+    // A leaf inside the subtree verifies, with the identity policy.
+    const inside = issue(pki.dir, {
+      name: 'nc-leaf-inside',
+      issuer: inter,
+      extensions: TEAM_A_LEAF,
+    });
+    const { signer: insideSigner } = await createCertificateSigner({
+      privateKey: inside.keyPath,
+      signingCertificate: inside.certPath,
+      certificateChain: [inter.certPath],
+    });
+    const ok = verifyCertificateBundleSignature(
+      parseBundle(await insideSigner.sign(Buffer.from('{}'))),
+      [x509(pki.root)],
+      {
+        identityPolicy: [{ field: 'email', value: 'release@team-a.example' }],
+      },
+    );
+    expect(ok.signer.pathLength).toBe(3);
   });
 
-  it('the same intermediate given as the trust anchor is refused as well', () => {
+  it('the same intermediate given as the trust anchor constrains as well', () => {
     const inter = ncInter('nc-inter-anchor', false);
     const leaf = issue(pki.dir, {
       name: 'nc-leaf-anchor',
@@ -141,13 +169,19 @@ describe('name constraints are refused, critical or not', () => {
       extensions: RELEASE_LEAF,
     });
     const error = refusal(() => build(leaf, [], [inter]));
-    expect(error.message).toContain('CN=nc-inter-anchor');
     expect(error.message).toContain(
-      'name constraints are not checked by modelseal',
+      'the name constraints of certificate CN=nc-inter-anchor',
     );
+    expect(error.message).toContain(OUTSIDE_TEAM_A);
+    const inside = issue(pki.dir, {
+      name: 'nc-leaf-anchor-inside',
+      issuer: inter,
+      extensions: TEAM_A_LEAF,
+    });
+    expect(build(inside, [], [inter]).path).toHaveLength(2);
   });
 
-  it('a root carrying name constraints that issued a path certificate is refused', () => {
+  it('a root carrying name constraints constrains the certificates under it', () => {
     const root = issue(pki.dir, {
       name: 'nc-root',
       days: 3650,
@@ -162,13 +196,19 @@ describe('name constraints are refused, critical or not', () => {
       extensions: RELEASE_LEAF,
     });
     const error = refusal(() => build(leaf, [], [root]));
-    expect(error.message).toContain('CN=nc-root');
     expect(error.message).toContain(
-      'name constraints are not checked by modelseal',
+      'the name constraints of certificate CN=nc-root',
     );
+    expect(error.message).toContain(OUTSIDE_TEAM_A);
+    const inside = issue(pki.dir, {
+      name: 'nc-root-leaf-inside',
+      issuer: root,
+      extensions: TEAM_A_LEAF,
+    });
+    expect(build(inside, [], [root]).path).toHaveLength(2);
   });
 
-  it('a critical nameConstraints intermediate is refused with the same reason', () => {
+  it('a critical nameConstraints intermediate is enforced the same way', () => {
     const inter = ncInter('nc-inter-critical', true);
     const leaf = issue(pki.dir, {
       name: 'nc-leaf-critical',
@@ -176,9 +216,36 @@ describe('name constraints are refused, critical or not', () => {
       extensions: RELEASE_LEAF,
     });
     const error = refusal(() => build(leaf, [inter], [pki.root]));
-    expect(error.message).toContain('CN=nc-inter-critical');
     expect(error.message).toContain(
-      'name constraints are not checked by modelseal',
+      'the name constraints of certificate CN=nc-inter-critical',
+    );
+    expect(error.message).toContain(OUTSIDE_TEAM_A);
+    const inside = issue(pki.dir, {
+      name: 'nc-leaf-critical-inside',
+      issuer: inter,
+      extensions: TEAM_A_LEAF,
+    });
+    expect(build(inside, [inter], [pki.root]).path).toHaveLength(3);
+  });
+
+  it('a constraint modelseal cannot check refuses the CA (registeredID)', () => {
+    const inter = issue(pki.dir, {
+      name: 'nc-inter-rid',
+      issuer: pki.root,
+      extensions: [
+        ...CA_EXTENSIONS,
+        'nameConstraints=critical,permitted;RID:1.2.3.4',
+      ],
+    });
+    const leaf = issue(pki.dir, {
+      name: 'nc-leaf-rid',
+      issuer: inter,
+      extensions: TEAM_A_LEAF,
+    });
+    const error = refusal(() => build(leaf, [inter], [pki.root]));
+    expect(error.message).toContain('certificate CN=nc-inter-rid (serial');
+    expect(error.message).toContain(
+      'has name constraints that modelseal cannot check: a permitted registeredID constraint',
     );
   });
 });
