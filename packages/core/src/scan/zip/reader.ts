@@ -98,34 +98,79 @@ export async function readZipDirectory(
   const tailLen = Math.min(size, 22 + 65535 + 20);
   const tailStart = size - tailLen;
   const tail = await source.read(tailStart, tailLen);
-  // miniz and zipfile both search backwards for the last end record whose comment fits.
+  // miniz and zipfile both take the last end-record signature with 22 bytes
+  // after it, whatever its comment length says (CPython's _EndRecData:
+  // `rfind`; miniz's mz_zip_reader_locate_header_sig). Read that one.
   let eocd = -1;
   for (let i = tail.length - 22; i >= 0; i--) {
     if (tail.readUInt32LE(i) === EOCD) {
-      const commentLen = tail.readUInt16LE(i + 20);
-      if (i + 22 + commentLen <= tail.length) {
-        eocd = i;
-        break;
-      }
-    }
-  }
-  if (eocd < 0) return undefined;
-  const anomalies: ZipAnomaly[] = [];
-  // An end record past this one whose comment does not fit: miniz and
-  // zipfile take the last signature with 22 bytes after it, whatever its
-  // comment says (stop 21 red team: a second archive hidden in the comment).
-  for (let i = tail.length - 22; i > eocd; i--) {
-    if (tail.readUInt32LE(i) === EOCD) {
-      anomalies.push({
-        ruleId: 'ZIP_AMBIGUOUS',
-        severity: 'high',
-        message:
-          'a second end-of-central-directory record follows the one read (other readers take the last)',
-        offset: tailStart + i,
-      });
+      eocd = i;
       break;
     }
   }
+  if (eocd < 0) return undefined;
+  const fits = (i: number): boolean =>
+    i + 22 + tail.readUInt16LE(i + 20) <= tail.length;
+  const at = (i: number, anomalies: ZipAnomaly[]): Promise<ZipDirectory> =>
+    directoryAt(source, tail, tailStart, i, maxEntries, anomalies);
+  if (fits(eocd)) return at(eocd, []);
+  // A reader that checks the comment length takes an earlier record whose
+  // comment fits (Go's archive/zip, among others).
+  let earlier = -1;
+  for (let i = eocd - 1; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === EOCD && fits(i)) {
+      earlier = i;
+      break;
+    }
+  }
+  if (earlier < 0)
+    // The comment merely runs past the end of the file, which neither
+    // miniz nor zipfile minds (stop 30).
+    return at(eocd, [
+      {
+        ruleId: 'ZIP_MALFORMED',
+        severity: 'medium',
+        message:
+          'the end record declares a comment longer than the bytes after it',
+        offset: tailStart + eocd,
+      },
+    ]);
+  const last = await at(eocd, [
+    {
+      ruleId: 'ZIP_AMBIGUOUS',
+      severity: 'high',
+      message:
+        "two end-of-central-directory records: miniz and Python's zipfile read the last, whose comment runs past the end of the file; readers that check the comment read the earlier one",
+      offset: tailStart + earlier,
+      evidence: { read: tailStart + eocd, other: tailStart + earlier },
+    },
+  ]);
+  // A second archive hidden in the comment of the first (stop 21 red team)
+  // is what miniz and zipfile read. A signature that lists nothing (the
+  // bytes "PK\x05\x06" in a comment) leaves them nothing to load: the
+  // earlier record's archive is what any reader loads.
+  if (last.entries.length > 0) return last;
+  return at(earlier, [
+    {
+      ruleId: 'ZIP_MALFORMED',
+      severity: 'medium',
+      message:
+        "the end record's comment holds an end-record signature that lists no entries (miniz and Python's zipfile read that one and load nothing)",
+      offset: tailStart + eocd,
+    },
+  ]);
+}
+
+/** Lists the archive whose end record is at `eocd` in `tail`. */
+async function directoryAt(
+  source: ByteSource,
+  tail: Buffer,
+  tailStart: number,
+  eocd: number,
+  maxEntries: number,
+  anomalies: ZipAnomaly[],
+): Promise<ZipDirectory> {
+  const size = source.size;
   let count = tail.readUInt16LE(eocd + 10);
   let cdSize = tail.readUInt32LE(eocd + 12);
   let cdOffset = tail.readUInt32LE(eocd + 16);
@@ -274,17 +319,25 @@ export async function readZipDirectory(
     const commentLen = cd.readUInt16LE(p + 32);
     const ext = cd.readUInt32LE(p + 38);
     let lho = cd.readUInt32LE(p + 42);
-    if (p + 46 + nameLen + extraLen + commentLen > cd.length) {
+    // An entry whose name, extra field or comment runs past the directory:
+    // miniz refuses the archive, zipfile reads what is there (short reads
+    // from the directory's bytes) and stops after the entry (stop 30).
+    const pastDirectory = p + 46 + nameLen + extraLen + commentLen > cd.length;
+    if (pastDirectory)
       anomalies.push({
         ruleId: 'ZIP_MALFORMED',
         severity: 'medium',
         message: 'central directory entry runs past the directory',
         offset: cdOffset + p,
       });
-      break;
-    }
-    const nameBytes = cd.subarray(p + 46, p + 46 + nameLen);
-    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
+    const nameBytes = cd.subarray(
+      p + 46,
+      Math.min(cd.length, p + 46 + nameLen),
+    );
+    const extra = cd.subarray(
+      Math.min(cd.length, p + 46 + nameLen),
+      Math.min(cd.length, p + 46 + nameLen + extraLen),
+    );
     const name =
       (flags & 0x800) !== 0
         ? nameBytes.toString('utf8')
@@ -319,6 +372,7 @@ export async function readZipDirectory(
       externalAttributes: ext,
     });
     p += 46 + nameLen + extraLen + commentLen;
+    if (pastDirectory) break;
   }
 
   // Local headers: data offsets, name agreement, bounds.
@@ -357,6 +411,10 @@ export async function readZipDirectory(
       });
     }
     const dataOffset = e.localHeaderOffset + 30 + nameLen + extraLen;
+    // Data past the end of the file: miniz refuses the member, zipfile
+    // reads what is there (a stored member's bytes up to its size, a DEFLATE
+    // stream until it breaks off), and a pickle runs as far as it is read.
+    // So it is read to the end of the file and scanned (stop 30).
     if (dataOffset + e.compressedSize > size) {
       anomalies.push({
         ruleId: 'ZIP_ENTRY_OUT_OF_BOUNDS',
@@ -369,7 +427,7 @@ export async function readZipDirectory(
           available: size - dataOffset,
         },
       });
-      continue;
+      if (dataOffset >= size) continue;
     }
     e.dataOffset = dataOffset;
     if ((e.flags & 0x61) !== 0) {
