@@ -4,8 +4,11 @@
 #
 #   install=checkout  the action's own checkout (GITHUB_ACTION_PATH): its built
 #                     CLI, building it first (pnpm) when dist/ is missing
-#   install=npm       npx --yes @modelseal/cli@VERSION, VERSION pinned to the
-#                     action's packages/cli/package.json (or the `version` input)
+#   install=npm       npx --yes --package=@modelseal/cli@VERSION modelseal,
+#                     VERSION pinned to the action's packages/cli/package.json
+#                     (or the `version` input); the package has two bins
+#                     (modelseal, modelseal-oms-adapter), neither named after
+#                     it, so npx is told which to run
 #   install=auto      checkout when the action is the workspace's own repository
 #                     (`uses: ./`), npm otherwise (`uses: modelseal/modelseal@v…`)
 #
@@ -46,7 +49,7 @@ case $install in
       echo "modelseal action: version must be an exact version such as 0.1.0, got '$version'" >&2
       exit 2
     fi
-    printf '%s\n' npx --yes "@modelseal/cli@$version"
+    printf '%s\n' npx --yes "--package=@modelseal/cli@$version" modelseal
     ;;
   *)
     echo "modelseal action: install must be auto, checkout or npm, got '$install'" >&2

@@ -37,12 +37,17 @@ if [[ -n ${args_input//[[:space:]]/} ]]; then
   rm -f "$split"
 fi
 
-mapfile -t cli < <("$here/cli.sh")
-[[ ${#cli[@]} -gt 0 ]] || die "cannot find or install modelseal"
-
 signature=${INPUT_SIGNATURE:-}
 [[ -n $signature ]] || signature="${model%/}.sig"
 fail_on=${INPUT_FAIL_ON:-high}
+# sign refuses --fail-on none (signing past findings takes --allow-unsafe REASON,
+# which is recorded): said here, before modelseal is installed.
+if [[ $mode == sign && $fail_on == none ]]; then
+  die "fail-on none applies to mode scan only; to sign despite findings, give --allow-unsafe REASON in args (the reason is recorded)"
+fi
+
+mapfile -t cli < <("$here/cli.sh")
+[[ ${#cli[@]} -gt 0 ]] || die "cannot find or install modelseal"
 
 args=()
 case $mode in

@@ -4,8 +4,11 @@
  * The JavaScript that ships, without comments: after `tsc -b` (which type
  * checks and writes the declarations with their documentation), each
  * package's `dist/**.js` is written again from its source by TypeScript's
- * own single-file emit with `removeComments`, with its source map (to the
- * `.ts` file, comments and all).
+ * own single-file emit with `removeComments`, without a source map: the
+ * maps would point at `src/*.ts`, which the packages do not ship (nor the
+ * maps). tsc's own `.map` files are removed and the `//# sourceMappingURL`
+ * line of each declaration file too, so that no shipped file names a file
+ * the tarball lacks (scripts/ci/consumer-test.sh checks the packed tarballs).
  *
  * Why: a module's source text is a string the process keeps for as long as
  * it runs, and the comments were 29 % of what `verify` loads (343 of 1,275
@@ -23,8 +26,14 @@
  * Usage: node scripts/build/emit-js.mjs [--check] [PACKAGE_DIR...]
  * (default: packages/core packages/cli).
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -88,7 +97,7 @@ function emitPackage(dir) {
     ...JS_ONLY,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
-    sourceMap: true,
+    sourceMap: false,
   };
   const sources = fileNames.filter(
     (file) => file.endsWith('.ts') && !file.endsWith('.d.ts'),
@@ -115,21 +124,40 @@ function emitPackage(dir) {
       fail(
         `${relative(ROOT, file)}: ${ts.flattenDiagnosticMessageText(errors[0].messageText, ' ')}`,
       );
-    // tsc's map names the source relative to the output, as this one does.
-    const map = JSON.parse(result.sourceMapText);
-    map.file = basename(out);
-    map.sourceRoot = '';
-    map.sources = [relative(dirname(out), file).split('\\').join('/')];
     count += 1;
     if (writeIfChanged(out, result.outputText)) written += 1;
-    writeIfChanged(`${out}.map`, JSON.stringify(map));
   }
+  withoutSourceMaps(options.outDir);
   return { count, written };
 }
 
-/** Without its source-map line (the whole-program check writes no map). */
+const SOURCE_MAP_LINE = /\n\/\/# sourceMappingURL=[^\n]*\n?$/;
+
+/**
+ * Under `dir`: every `.map` removed (tsc writes them: `sourceMap` and
+ * `declarationMap` of tsconfig.base.json) and the `//# sourceMappingURL`
+ * line of every `.js` and `.d.ts` that still has one. `tsc -b` decides what
+ * to rebuild from its build info, not from these files.
+ */
+function withoutSourceMaps(dir) {
+  for (const entry of readdirSync(dir, {
+    recursive: true,
+    withFileTypes: true,
+  })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if (entry.name.endsWith('.map')) rmSync(path, { force: true });
+    else if (entry.name.endsWith('.js') || entry.name.endsWith('.d.ts')) {
+      const text = readFileSync(path, 'utf8');
+      if (SOURCE_MAP_LINE.test(text))
+        writeFileSync(path, text.replace(SOURCE_MAP_LINE, '\n'));
+    }
+  }
+}
+
+/** Without a source-map line (neither emit here writes one; kept as a guard). */
 function code(text) {
-  return text.replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, '\n');
+  return text.replace(SOURCE_MAP_LINE, '\n');
 }
 
 /**

@@ -5,7 +5,8 @@
 # workspace), then (a) import every subpath from ESM and sign/verify a model,
 # (b) type-check a consumer with moduleResolution NodeNext and skipLibCheck
 # false, (c) run `npx modelseal digest|scan|sign|verify` on the sample model,
-# (d) install with --omit=optional and hash with sha256.
+# (d) install with --omit=optional and hash with sha256, (e) run the GitHub
+# Action's npx command against the tarballs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -24,6 +25,22 @@ for t in "$core_tgz" "$cli_tgz"; do
   grep -v '\.js$\|\.d\.ts$' <<<"$list" | sed 's/^/  /'
   echo "  $(grep -c '\.js$' <<<"$list") .js, $(grep -c '\.d\.ts$' <<<"$list") .d.ts"
   if grep -q '\.map$\|tsbuildinfo' <<<"$list"; then say "FAIL: $(basename "$t") ships maps or build info"; exit 1; fi
+  # No file names a source map the tarball lacks (scripts/build/emit-js.mjs
+  # removes the maps and their //# sourceMappingURL lines).
+  unpacked="$work/unpacked-$(basename "$t" .tgz)"
+  mkdir -p "$unpacked"
+  tar xzf "$t" -C "$unpacked"
+  dangling=0
+  while IFS= read -r -d '' f; do
+    url=$(sed -n 's|^//# sourceMappingURL=||p' "$f" | tail -n 1)
+    [ -n "$url" ] || continue
+    case $url in data:*) continue ;; esac
+    if [ ! -f "$(dirname "$f")/$url" ]; then
+      [ "$dangling" -lt 5 ] && say "  ${f#"$unpacked"/} names $url, which the tarball lacks"
+      dangling=$((dangling + 1))
+    fi
+  done < <(grep -rlZ --include='*.js' --include='*.d.ts' --include='*.mjs' --include='*.cjs' '^//# sourceMappingURL=' "$unpacked" || true)
+  if [ "$dangling" != 0 ]; then say "FAIL: $(basename "$t"): $dangling file(s) name a source map the tarball lacks"; exit 1; fi
   for f in package/README.md package/LICENSE package/package.json; do
     grep -qx "$f" <<<"$list" || { say "FAIL: $(basename "$t") lacks $f"; exit 1; }
   done
@@ -33,7 +50,7 @@ for t in "$core_tgz" "$cli_tgz"; do
   js=$(tar xzf "$t" -O --wildcards 'package/dist/*.js')
   dts=$(tar xzf "$t" -O --wildcards 'package/dist/*.d.ts')
   if [ -z "$js" ] || [ -z "$dts" ]; then say "FAIL: $(basename "$t") has no dist JS or declarations"; exit 1; fi
-  commented=$(grep -E '^\s*(//|/\*)' <<<"$js" | grep -vc '^//# sourceMappingURL=' || true)
+  commented=$(grep -Ec '^\s*(//|/\*)' <<<"$js" || true)
   if [ "$commented" != 0 ]; then say "FAIL: $(basename "$t") ships $commented comment lines in its JS (built without scripts/build/emit-js.mjs?)"; exit 1; fi
   documented=$(grep -c '^\s*/\*\*' <<<"$dts" || true)
   if [ "$documented" = 0 ]; then say "FAIL: $(basename "$t") ships declarations without documentation"; exit 1; fi
@@ -127,4 +144,27 @@ console.log('  sha256 without optional dependencies: ' + r.manifest.resources.le
 try { await hashModel('$work/model', { hashAlgorithm: 'blake3' }); console.log('  blake3: available'); }
 catch (e) { console.log('  blake3: ' + e.code + ': ' + e.message); }
 "
-say "all four checks passed"
+
+# (e) the GitHub Action's npm mode: the command scripts/action/cli.sh prints,
+# run by npx in an empty folder, the registry package replaced by the packed
+# tarball (and @modelseal/core's beside it: the same version, maybe not
+# published yet). `npx @modelseal/cli` alone cannot tell which of the two bins
+# to run; the action names modelseal.
+say "(e) the action's npx command (scripts/action/cli.sh install=npm)"
+mapfile -t action_cli < <(GITHUB_ACTION_PATH="$repo" INPUT_INSTALL=npm bash "$repo/scripts/action/cli.sh")
+version=$(node -p "require('$repo/packages/cli/package.json').version")
+npx_words=()
+for w in "${action_cli[@]}"; do
+  case $w in
+    --package=@modelseal/cli@"$version") npx_words+=("--package=file:$core_tgz" "--package=file:$cli_tgz") ;;
+    *@modelseal/cli@*) say "FAIL: unexpected package word in the action's command: $w"; exit 1 ;;
+    *) npx_words+=("$w") ;;
+  esac
+done
+[ "${#npx_words[@]}" -gt "${#action_cli[@]}" ] || { say "FAIL: the action's command (${action_cli[*]}) has no --package=@modelseal/cli@$version"; exit 1; }
+mkdir -p "$work/action-npx"
+(cd "$work/action-npx" && "${npx_words[@]}" --version) | grep -qx "$version" ||
+  { say "FAIL: ${action_cli[*]} --version did not print $version"; exit 1; }
+say "  ${action_cli[*]} --version: $version"
+
+say "all five checks passed"

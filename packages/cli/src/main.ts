@@ -19,7 +19,7 @@ import {
   type ExitCode,
 } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
-import { errorJSON, errorLine } from './output/errors.js';
+import { cliWording, errorJSON, errorLine } from './output/errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -181,10 +181,11 @@ export async function main(
     code = await (await command.load()).run(args, io);
   } catch (caught) {
     // Ctrl-C: whatever stopped (hashing, scanning, a service call) is one line, exit 130.
+    // Library wording (option names) in the command line's words (flags).
     const error =
       caught instanceof InterruptedError || io.signal?.aborted === true
         ? new InterruptedError()
-        : caught;
+        : cliWording(caught);
     failure = error;
     if (wantsJSON) io.out(safeJSONStringify(errorJSON(error), 2));
     io.err(errorLine(error));

@@ -137,17 +137,57 @@ describe('scripts/action/cli.sh: which modelseal runs', () => {
       join(REPO, 'packages/cli/bin/modelseal.js'),
     ]);
     const npm = await step('cli.sh', { INPUT_INSTALL: 'npm' });
+    // The package has two bins, neither named `cli`: npx is told which one runs.
     expect(lines(npm.stdout)).toEqual([
       'npx',
       '--yes',
-      `@modelseal/cli@${CLI_VERSION}`,
+      `--package=@modelseal/cli@${CLI_VERSION}`,
+      'modelseal',
     ]);
     const pinned = await step('cli.sh', {
       INPUT_INSTALL: 'npm',
       INPUT_VERSION: '1.2.3',
     });
-    expect(lines(pinned.stdout).at(-1)).toBe('@modelseal/cli@1.2.3');
+    expect(lines(pinned.stdout)).toContain('--package=@modelseal/cli@1.2.3');
   });
+
+  it('npm: the printed command runs modelseal through real npx (the package from this checkout, offline)', async () => {
+    // The words cli.sh prints, with the registry package replaced by this
+    // checkout's packages/cli (a directory: npx links it, so nothing is
+    // fetched; its bins are the published package's). A fresh npm cache,
+    // offline: the run proves which bin npx picks, not what the registry has.
+    const npm = await step('cli.sh', { INPUT_INSTALL: 'npm' });
+    const spec = `@modelseal/cli@${CLI_VERSION}`;
+    const words = lines(npm.stdout).map((w) =>
+      w.replace(spec, `file:${join(REPO, 'packages/cli')}`),
+    );
+    expect(words.join(' ')).toContain('file:');
+    const empty = join(work, 'npx-project');
+    mkdirSync(empty, { recursive: true });
+    const run = await new Promise<{ code: number | null; out: string }>(
+      (resolve, reject) => {
+        const child = spawn(words[0]!, [...words.slice(1), '--version'], {
+          cwd: empty,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: empty,
+            npm_config_cache: join(work, 'npx-cache'),
+            npm_config_offline: 'true',
+            npm_config_update_notifier: 'false',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, out }));
+      },
+    );
+    expect(run.out).not.toMatch(/could not determine executable/);
+    expect(run.out.trim()).toBe(CLI_VERSION);
+    expect(run.code).toBe(0);
+  }, 60_000);
 
   it('auto: the checkout when the action is the workspace (uses: ./), npm otherwise', async () => {
     const own = await step('cli.sh', { INPUT_INSTALL: 'auto' }, REPO);
@@ -259,6 +299,21 @@ describe('scripts/action/run.sh: sign and verify keyless with the workflow ident
     expect(none.stderr).toMatch(
       /::error title=modelseal::verify needs the identity/,
     );
+  });
+
+  it('sign refuses fail-on none itself, before modelseal runs (sign has --allow-unsafe instead)', async () => {
+    const r = await step('run.sh', {
+      INPUT_MODE: 'sign',
+      INPUT_MODEL: model,
+      INPUT_FAIL_ON: 'none',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /::error title=modelseal::fail-on none applies to mode scan only; to sign despite findings, give --allow-unsafe REASON in args/,
+    );
+    // Refused by the script itself: modelseal never ran.
+    expect(r.stderr).not.toMatch(/modelseal action: |--fail-on must be/);
+    expect(r.outputs['exit-code']).toBeUndefined();
   });
 
   it('refuses an unknown mode or method and unbalanced quotes in args', async () => {

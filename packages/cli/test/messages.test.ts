@@ -369,7 +369,7 @@ describe('verify: mismatches show expected and actual', () => {
 });
 
 describe('sign: a certificate for another key', () => {
-  it('KEY_MISMATCH shows the key the certificate certifies and the private key given', async () => {
+  it('KEY_INVALID (bad input, exit 2) shows the key the certificate certifies and the private key given', async () => {
     const pki = createPki({ leafKeyType: 'P-256' });
     try {
       const r = await runCli([
@@ -383,9 +383,9 @@ describe('sign: a certificate for another key', () => {
         '--signature',
         join(work, 'cert-mismatch.sig'),
       ]);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       const m =
-        /\[KEY_MISMATCH\]: .*certifies the key sha256:([0-9a-f]{64}), the private key is sha256:([0-9a-f]{64})/.exec(
+        /\[KEY_INVALID\]: .*certifies the key sha256:([0-9a-f]{64}), the private key is sha256:([0-9a-f]{64})/.exec(
           r.stderr,
         );
       expect(m).not.toBeNull();

@@ -182,6 +182,49 @@ describe.skipIf('skip' in hsm)('modelseal sign key --pkcs11-uri', () => {
     expect(() => readFileSync(sig)).toThrow();
   });
 
+  it('no PIN and no terminal: one hint in the CLI words (--pin-env), not "the pin option"', async () => {
+    const r = await runCli(
+      [
+        'sign',
+        'key',
+        model,
+        '--pkcs11-uri',
+        token.uri('model-key'),
+        '--signature',
+        join(tempDir(), 'model.sig'),
+      ],
+      { env },
+    );
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toEqual([
+      'modelseal: error [PASSWORD_REQUIRED]: the PKCS#11 token "cli-token" needs a PIN (pin-value or pin-source in the URI, --pin-env VAR, or run on a terminal to be asked for it)',
+    ]);
+  });
+
+  it('--rsa-padding pss with the token EC key: usage error naming the key type', async () => {
+    const r = await runCli(
+      [
+        'sign',
+        'key',
+        model,
+        '--pkcs11-uri',
+        token.uri('model-key', `pin-value=${USER_PIN}`),
+        '--rsa-padding',
+        'pss',
+        '--signature',
+        join(tempDir(), 'model.sig'),
+      ],
+      { env },
+    );
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^modelseal: error \[INVALID_OPTIONS\]: --rsa-padding pss applies to RSA keys only: the PKCS#11 key .* is ecdsa-p256$/,
+    );
+  });
+
   it('a missing module is one line on stderr naming it', async () => {
     const missing = join(tempDir(), 'libmissing.so');
     const r = await runCli(

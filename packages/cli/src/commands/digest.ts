@@ -29,7 +29,8 @@ options:
   --no-ignore-git-paths          sign .git, .gitattributes, .github, .gitignore too
   --allow-symlinks               follow symlinks to files (hashes the target under the link's name)
   --signature FILE               the signature file to leave out (default model.sig)
-  --json                         print {modelName, rootDigest, serialization, resources} as they would be signed
+  --json                         print {schemaVersion, ok, modelName, rootDigest, serialization, resources},
+                                 the last four as they would be signed
   --progress auto|plain|none     progress on stderr (auto: a bar when stderr is a terminal)
   -q, --quiet                    no progress`;
 

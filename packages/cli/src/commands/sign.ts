@@ -195,6 +195,41 @@ function passwordFrom(
   return value;
 }
 
+/** Three base64url segments (the library checks the token itself). */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * `--identity-token TOKEN|FILE`: a JWT as given, else the content of the file
+ * of that name. Neither: a usage error that names the value when it is a
+ * path (it holds a `/`, which no JWT does); other values may be a mangled
+ * secret and are not printed.
+ */
+function identityTokenFrom(value: string): string {
+  if (JWT_SHAPE.test(value.trim())) return value;
+  let content: string;
+  try {
+    content = readFileSync(value, 'utf8').trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'a directory'
+          : (code ?? (error as Error).message);
+    throw new UsageError(
+      value.includes('/') || existsSync(value)
+        ? `--identity-token ${value}: neither a JWT nor a readable file (${reason})`
+        : '--identity-token: neither a JWT nor a readable file (the value is not printed: it may be a secret)',
+    );
+  }
+  if (!JWT_SHAPE.test(content))
+    throw new UsageError(
+      `--identity-token ${value}: the file does not hold a JWT (three base64url segments)`,
+    );
+  return content;
+}
+
 export function methodOptions(
   method: CliMethod,
   parsed: Parsed,
@@ -228,13 +263,7 @@ export function methodOptions(
   }
   const options: Record<string, unknown> = { method };
   const token = str(parsed, 'identity-token');
-  if (token !== undefined) {
-    // A token or a file holding one (JWTs never contain a slash).
-    options.identityToken =
-      token.includes('/') && existsSync(token)
-        ? readFileSync(token, 'utf8').trim()
-        : token;
-  }
+  if (token !== undefined) options.identityToken = identityTokenFrom(token);
   options.useAmbientCredentials =
     parsed.values['use-ambient-credentials'] !== false;
   if (flag(parsed, 'use-staging')) options.staging = true;

@@ -115,6 +115,87 @@ function namesPath(message: string, path: string): boolean {
   return false;
 }
 
+/** The same error with another message (code, cause and details kept). */
+function reworded(error: ModelSealError, message: string): ModelSealError {
+  return new ModelSealError({
+    code: error.code,
+    message,
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    ...(error.details === undefined ? {} : { details: error.details }),
+  });
+}
+
+/**
+ * A library message in the command line's words: the library names its
+ * options (`force: true`, `identityToken`, the `pin` option, `rsaPadding`),
+ * the CLI user needs the flags. Keyed by the code and `details.option`, which
+ * the library sets on each such error; the message is rebuilt from `details`
+ * where it can be. A message that already names a flag (`--`) is left as it
+ * is, so the mapping can run twice.
+ */
+export function cliWording(error: unknown): unknown {
+  if (!isModelSealError(error) || error.message.includes('--')) return error;
+  const details = error.details ?? {};
+  const option = details.option;
+  const text = (value: unknown): string | undefined =>
+    typeof value === 'string' ? value : undefined;
+  switch (error.code) {
+    case 'FILE_EXISTS': {
+      const path = text(details.path);
+      if (option === 'force' && path !== undefined)
+        return reworded(
+          error,
+          `${path} already exists: pass --force to overwrite it`,
+        );
+      break;
+    }
+    case 'PASSWORD_REQUIRED': {
+      const token = text(details.token);
+      if (option === 'pin' && token !== undefined)
+        return reworded(
+          error,
+          `the PKCS#11 token "${token}" needs a PIN (pin-value or pin-source in the URI, --pin-env VAR, or run on a terminal to be asked for it)`,
+        );
+      break;
+    }
+    case 'OIDC_TOKEN_UNAVAILABLE':
+      if (option === 'identityToken' && details.source === 'ambient')
+        return reworded(
+          error,
+          'no ambient oidc token: on github actions grant `permissions: id-token: write`; elsewhere set SIGSTORE_ID_TOKEN, pass --identity-token TOKEN|FILE, or sign in with --oidc-flow browser|device',
+        );
+      if (option === 'identityToken' && details.source === 'none')
+        return reworded(
+          error,
+          'no oidc identity token: pass --identity-token TOKEN|FILE, sign in with --oidc-flow browser|device, or leave out --no-use-ambient-credentials (in CI)',
+        );
+      break;
+    case 'INVALID_OPTIONS':
+      if (option === 'rsaPadding' && error.message.startsWith('rsaPadding '))
+        return reworded(
+          error,
+          `--rsa-padding ${error.message.slice('rsaPadding '.length)}`,
+        );
+      break;
+    case 'SYMLINK_NOT_ALLOWED':
+      if (
+        option === 'allowSymlinks' &&
+        error.message.includes('(allowSymlinks: true to follow')
+      )
+        return reworded(
+          error,
+          error.message.replace(
+            '(allowSymlinks: true to follow',
+            '(--allow-symlinks to follow',
+          ),
+        );
+      break;
+    default:
+      break;
+  }
+  return error;
+}
+
 /**
  * The flag that names a file, added to a library error about that file
  * (`details.path`) whose message names no flag: "cannot write
@@ -125,6 +206,7 @@ export function withFlagHint(
   flags: ReadonlyMap<string, string>,
   byCode: Readonly<Record<string, string>> = {},
 ): unknown {
+  error = cliWording(error);
   if (!isModelSealError(error) || error.message.includes('--')) return error;
   const path = (error.details as { path?: unknown } | undefined)?.path;
   // Without details.path: the longest of the files that the message names,

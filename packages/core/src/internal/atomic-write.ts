@@ -39,9 +39,10 @@ function ioError(file: string, error: unknown): ModelSealError {
 function exists(file: string, cause?: unknown): ModelSealError {
   return new ModelSealError({
     code: 'FILE_EXISTS',
-    message: `${file} already exists: pass --force (force: true) to overwrite it`,
+    // The option that overwrites it, in `details.option`: the CLI names its flag instead.
+    message: `${file} already exists: set force: true to overwrite it`,
     ...(cause === undefined ? {} : { cause }),
-    details: { path: file },
+    details: { path: file, option: 'force' },
   });
 }
 

@@ -62,9 +62,61 @@ function isPem(data: Buffer): boolean {
   return data.toString('latin1').includes('-----BEGIN ');
 }
 
+/** Node's error codes for an encrypted key: no password, or a wrong one. */
+function passwordProblem(error: unknown): 'missing' | 'wrong' | undefined {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (
+    code === 'ERR_MISSING_PASSPHRASE' ||
+    code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED'
+  )
+    return 'missing';
+  return code.endsWith('BAD_DECRYPT') ? 'wrong' : undefined;
+}
+
+/**
+ * The encodings a DER private key is tried as, in order: PKCS#8 (`openssl
+ * genpkey`, `openssl pkcs8 -topk8`; encrypted too), SEC1 (`openssl ec` and
+ * `openssl pkey -outform DER` of an EC key), PKCS#1 (`openssl rsa
+ * -traditional`).
+ */
+const DER_PRIVATE_TYPES = ['pkcs8', 'sec1', 'pkcs1'] as const;
+
+/** The encodings a DER public key is tried as: SPKI, then PKCS#1 (`openssl rsa -RSAPublicKey_out`). */
+const DER_PUBLIC_TYPES = ['spki', 'pkcs1'] as const;
+
+function privateKeyFrom(data: Buffer, passphrase?: Buffer): KeyObject {
+  const secret = passphrase === undefined ? {} : { passphrase };
+  if (isPem(data))
+    return createPrivateKey({ key: data, format: 'pem', ...secret });
+  let first: unknown;
+  for (const type of DER_PRIVATE_TYPES) {
+    try {
+      return createPrivateKey({ key: data, format: 'der', type, ...secret });
+    } catch (error) {
+      // Encrypted PKCS#8: its password error is the answer, not SEC1's failure.
+      if (type === 'pkcs8' && passwordProblem(error) !== undefined) throw error;
+      first ??= error;
+    }
+  }
+  throw first;
+}
+
+function publicKeyFrom(data: Buffer): KeyObject {
+  if (isPem(data)) return createPublicKey({ key: data, format: 'pem' });
+  let first: unknown;
+  for (const type of DER_PUBLIC_TYPES) {
+    try {
+      return createPublicKey({ key: data, format: 'der', type });
+    } catch (error) {
+      first ??= error;
+    }
+  }
+  throw first;
+}
+
 /**
  * Load a private key (PEM or DER: PKCS#8, SEC1, PKCS#1), optionally
- * encrypted.
+ * encrypted (PEM, or PKCS#8 PEM or DER).
  *
  * @throws ModelSealError `PASSWORD_REQUIRED` (encrypted, no password),
  *   `KEY_INVALID` (wrong password, not a key), `IO_ERROR`
@@ -95,24 +147,17 @@ export async function loadPrivateKey(
       details: { path: label },
     });
   }
-  const passphrase = password === undefined ? undefined : Buffer.from(password);
+  const passphrase =
+    password === undefined || password.length === 0
+      ? undefined
+      : Buffer.from(password);
   try {
-    return createPrivateKey(
-      isPem(data)
-        ? { key: data, format: 'pem', ...(passphrase ? { passphrase } : {}) }
-        : {
-            key: data,
-            format: 'der',
-            type: 'pkcs8',
-            ...(passphrase ? { passphrase } : {}),
-          },
-    );
+    return privateKeyFrom(data, passphrase);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const problem = passwordProblem(error);
     if (
       (password === undefined || password.length === 0) &&
-      (code === 'ERR_MISSING_PASSPHRASE' ||
-        code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED')
+      problem === 'missing'
     ) {
       throw new ModelSealError({
         code: 'PASSWORD_REQUIRED',
@@ -123,9 +168,10 @@ export async function loadPrivateKey(
     }
     throw new ModelSealError({
       code: 'KEY_INVALID',
-      message: encrypted
-        ? `cannot decrypt private key ${label}: wrong password or damaged key`
-        : `cannot read private key ${label}: not a supported private key`,
+      message:
+        encrypted || problem === 'wrong'
+          ? `cannot decrypt private key ${label}: wrong password or damaged key`
+          : `cannot read private key ${label}: not a supported private key`,
       cause: error,
       details: { path: label },
     });
@@ -133,8 +179,9 @@ export async function loadPrivateKey(
 }
 
 /**
- * Load a public key (SPKI PEM or DER; text before `-----BEGIN` is skipped).
- * A certificate or a private key is accepted too, its public half is used.
+ * Load a public key (PEM, or DER: SPKI, PKCS#1; text before `-----BEGIN` is
+ * skipped). A PEM certificate or private key is accepted too, its public half
+ * is used.
  *
  * @throws ModelSealError `KEY_INVALID`, `IO_ERROR`
  */
@@ -148,9 +195,7 @@ export async function loadPublicKey(input: KeyInput): Promise<KeyObject> {
       ? await readKeyFile(input, 'public key')
       : Buffer.from(input);
   try {
-    return isPem(data)
-      ? createPublicKey({ key: data, format: 'pem' })
-      : createPublicKey({ key: data, format: 'der', type: 'spki' });
+    return publicKeyFrom(data);
   } catch (error) {
     throw new ModelSealError({
       code: 'KEY_INVALID',
@@ -212,17 +257,51 @@ export function keyDescription(key: KeyObject): string {
 }
 
 /**
+ * Which key a message is about: `what` (e.g. `private key`) and, for a key
+ * read from a file, its path: "unsupported private key ./k.pem: …".
+ */
+export interface KeySource {
+  what: string;
+  path?: string;
+}
+
+/** The {@link KeySource} of a key given as {@link KeyInput}. */
+export function keySource(input: KeyInput, what: string): KeySource {
+  return typeof input === 'string' ? { what, path: input } : { what };
+}
+
+function unsupportedKey(
+  source: KeySource | undefined,
+  problem: string,
+): ModelSealError {
+  const name =
+    source === undefined
+      ? 'key'
+      : source.path === undefined
+        ? source.what
+        : `${source.what} ${source.path}`;
+  return new ModelSealError({
+    code: 'UNSUPPORTED_KEY',
+    message: `unsupported ${name}: ${problem}`,
+    ...(source?.path === undefined ? {} : { details: { path: source.path } }),
+  });
+}
+
+/**
  * The signature schemes a key may produce or verify with, preferred first.
  * EC keys use the curve's own hash; RSA uses SHA-256 with PKCS#1 v1.5 or PSS;
  * Ed25519 is pure.
  *
  * @param rsaPadding - for signing: which RSA padding; for verifying leave it
  *   unset to accept both
+ * @param source - which key, for the message (and `details.path`) of
+ *   `UNSUPPORTED_KEY`
  * @throws ModelSealError `UNSUPPORTED_KEY`
  */
 export function schemesFor(
   key: KeyObject,
   rsaPadding?: RsaPadding,
+  source?: KeySource,
 ): SignatureScheme[] {
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
@@ -230,10 +309,10 @@ export function schemesFor(
     const curve = details.namedCurve ?? '';
     const digest = CURVE_DIGEST[curve];
     if (digest === undefined) {
-      throw new ModelSealError({
-        code: 'UNSUPPORTED_KEY',
-        message: `unsupported key: elliptic curve ${curve || 'unknown'} (P-256, P-384 and P-521 are supported)`,
-      });
+      throw unsupportedKey(
+        source,
+        `elliptic curve ${curve || 'unknown'} (P-256, P-384 and P-521 are supported)`,
+      );
     }
     return [{ name: `${keyDescription(key)}-${digest}`, digest }];
   }
@@ -241,10 +320,10 @@ export function schemesFor(
   if (type === 'rsa' || type === 'rsa-pss') {
     const bits = details.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) {
-      throw new ModelSealError({
-        code: 'UNSUPPORTED_KEY',
-        message: `unsupported key: RSA keys need at least ${MIN_RSA_BITS} bits, this one has ${bits}`,
-      });
+      throw unsupportedKey(
+        source,
+        `RSA keys need at least ${MIN_RSA_BITS} bits, this one has ${bits}`,
+      );
     }
     const pkcs1: SignatureScheme = {
       name: 'rsa-pkcs1v15-sha256',
@@ -261,10 +340,10 @@ export function schemesFor(
     if (rsaPadding === 'pkcs1v15') return [pkcs1];
     return [pkcs1, { ...pss, saltLength: constants.RSA_PSS_SALTLEN_AUTO }];
   }
-  throw new ModelSealError({
-    code: 'UNSUPPORTED_KEY',
-    message: `unsupported key type ${type ?? 'unknown'} (EC P-256/P-384/P-521, Ed25519 and RSA are supported)`,
-  });
+  throw unsupportedKey(
+    source,
+    `key type ${type ?? 'unknown'} (EC P-256/P-384/P-521, Ed25519 and RSA are supported)`,
+  );
 }
 
 /** Sign `data` with one scheme. */

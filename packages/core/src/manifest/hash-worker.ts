@@ -55,7 +55,7 @@ export function blake3Unavailable(): string | undefined {
     blake3Class = mod.Blake3Hasher;
     return undefined;
   } catch {
-    blake3Problem = `blake3 needs the optional native package ${BLAKE3_PACKAGE} for this platform (${process.platform}-${process.arch}); install it (npm install ${BLAKE3_PACKAGE}) or use sha256`;
+    blake3Problem = `blake3 needs ${BLAKE3_PACKAGE}'s native package for this platform (${process.platform}-${process.arch}), which npm leaves out with --omit=optional or when the platform has none; reinstall with optional dependencies, or use sha256`;
     return blake3Problem;
   }
 }

@@ -193,8 +193,8 @@ export async function enumerateModel(
     if (!options.allowSymlinks) {
       throw modelSealError(
         'SYMLINK_NOT_ALLOWED',
-        `${modelPath}: model path is a symlink (allow symlinks to follow it)`,
-        { details: { path: modelPath } },
+        `${modelPath}: model path is a symlink (allowSymlinks: true to follow it)`,
+        { details: { path: modelPath, option: 'allowSymlinks' } },
       );
     }
     try {
@@ -339,8 +339,8 @@ export async function enumerateModel(
       if (!options.allowSymlinks) {
         throw modelSealError(
           'SYMLINK_NOT_ALLOWED',
-          `${rel}: is a symlink (allow symlinks to follow links to files)`,
-          { details: { path: rel } },
+          `${rel}: is a symlink (allowSymlinks: true to follow links to files)`,
+          { details: { path: rel, option: 'allowSymlinks' } },
         );
       }
       let target: Stats;

@@ -5,13 +5,18 @@
 import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { buildCertificateBundle } from '../bundle/write.js';
-import { ModelSealError } from '../errors.js';
+import { isModelSealError, ModelSealError } from '../errors.js';
 import { keyFingerprint } from '../internal/key-fingerprint.js';
-import { keyDescription, loadPrivateKey, spkiDer } from '../internal/keys.js';
+import {
+  keyDescription,
+  keySource,
+  loadPrivateKey,
+  spkiDer,
+} from '../internal/keys.js';
 import { parseCertificates } from '../internal/pem.js';
 import { distinguishedName, leafSigningProblem } from '../verify/chain.js';
 import { certificateInfo } from '../verify/certificate.js';
-import { signingScheme, signStatement } from './key.js';
+import { assertRsaPadding, signingScheme, signStatement } from './key.js';
 import type {
   CertificateSignerOptions,
   SignedBy,
@@ -52,6 +57,31 @@ export async function loadCertificates(
   return out;
 }
 
+/**
+ * The signer's certificates, read at signing time: a file that holds no
+ * certificate (or one that does not parse) is the caller's mistake,
+ * `KEY_INVALID` like an unreadable private key, not the verdict
+ * `CERTIFICATE_INVALID` it is when verifying.
+ */
+async function signerCertificates(
+  inputs: readonly (string | Uint8Array)[],
+  what: string,
+): Promise<X509Certificate[]> {
+  try {
+    return await loadCertificates(inputs, what);
+  } catch (error) {
+    if (!isModelSealError(error) || error.code !== 'CERTIFICATE_INVALID')
+      throw error;
+    // The same message, details and underlying cause (a parse error), another code.
+    throw new ModelSealError({
+      code: 'KEY_INVALID',
+      message: error.message,
+      ...(error.cause === undefined ? {} : { cause: error.cause }),
+      ...(error.details === undefined ? {} : { details: error.details }),
+    });
+  }
+}
+
 /** A {@link StatementSigner} plus what was noticed while preparing it. */
 export interface PreparedSigner {
   signer: StatementSigner;
@@ -61,18 +91,25 @@ export interface PreparedSigner {
 /**
  * A signer that writes certificate bundles: the leaf, then the chain in the
  * order given, v0.3 media type. Checks now that the leaf certifies the
- * private key (`KEY_MISMATCH` otherwise); a leaf that is not valid at this
- * moment or may not sign only produces warnings (verification will fail).
+ * private key; a leaf that is not valid at this moment or may not sign only
+ * produces warnings (verification will fail).
  *
- * @throws ModelSealError `KEY_MISMATCH`, `CERTIFICATE_INVALID`,
- *   `PASSWORD_REQUIRED`, `KEY_INVALID`, `UNSUPPORTED_KEY`, `IO_ERROR`
+ * Mistakes in the signer's own material are `KEY_INVALID` (a usage error,
+ * CLI exit 2): a leaf that certifies another key (`details.expected` and
+ * `details.actual`, the two SPKI fingerprints), and a certificate file that
+ * holds no certificate or one that does not parse (`details.path`).
+ *
+ * @throws ModelSealError `KEY_INVALID`, `PASSWORD_REQUIRED`,
+ *   `UNSUPPORTED_KEY`, `INVALID_OPTIONS`, `IO_ERROR`
  */
 export async function createCertificateSigner(
   options: CertificateSignerOptions,
 ): Promise<PreparedSigner> {
   const key = await loadPrivateKey(options.privateKey, options.password);
-  const scheme = signingScheme(key, options.rsaPadding);
-  const [leaf, ...bundled] = await loadCertificates(
+  const source = keySource(options.privateKey, 'private key');
+  assertRsaPadding(key, options.rsaPadding, source);
+  const scheme = signingScheme(key, options.rsaPadding, source);
+  const [leaf, ...bundled] = await signerCertificates(
     [options.signingCertificate],
     'signing certificate',
   );
@@ -85,7 +122,7 @@ export async function createCertificateSigner(
   }
   const chain = [
     ...bundled,
-    ...(await loadCertificates(
+    ...(await signerCertificates(
       options.certificateChain ?? [],
       'chain certificate',
     )),
@@ -98,9 +135,15 @@ export async function createCertificateSigner(
     const certified = `sha256:${keyFingerprint(leaf.publicKey)}`;
     const given = `sha256:${keyFingerprint(key)}`;
     throw new ModelSealError({
-      code: 'KEY_MISMATCH',
+      code: 'KEY_INVALID',
       message: `${name} (${distinguishedName(leaf.subject)}) does not certify the private key: it certifies the key ${certified}, the private key is ${given}`,
-      details: { expected: certified, actual: given },
+      details: {
+        expected: certified,
+        actual: given,
+        ...(typeof options.signingCertificate === 'string'
+          ? { path: options.signingCertificate }
+          : {}),
+      },
     });
   }
   const warnings: SignWarning[] = [];

@@ -85,11 +85,13 @@ export function ambientToken(): IdentityProvider {
       try {
         token = await ci.getToken();
       } catch (cause) {
+        // `details.option`: the CLI names its own flags instead of the options.
         throw new ModelSealError({
           code: 'OIDC_TOKEN_UNAVAILABLE',
           message:
-            'no ambient oidc token: on github actions grant `permissions: id-token: write`; elsewhere set SIGSTORE_ID_TOKEN or pass an identity token',
+            'no ambient oidc token: on github actions grant `permissions: id-token: write`; elsewhere set SIGSTORE_ID_TOKEN, pass identityToken, or allow an interactive sign-in (interactive)',
           cause,
+          details: { option: 'identityToken', source: 'ambient' },
         });
       }
       if (typeof token !== 'string' || token.trim() === '') {
@@ -146,7 +148,8 @@ export function resolveIdentityProvider(
   throw new ModelSealError({
     code: 'OIDC_TOKEN_UNAVAILABLE',
     message:
-      'no oidc identity token: pass an identity token, enable ambient credentials, or allow an interactive sign-in',
+      'no oidc identity token: pass identityToken, set useAmbientCredentials, or allow an interactive sign-in (interactive)',
+    details: { option: 'identityToken', source: 'none' },
   });
 }
 

@@ -10,18 +10,19 @@ import { ModelSealError } from '../errors.js';
 import {
   keyDescription,
   keyHint,
+  keySource,
   loadPrivateKey,
   publicOf,
   schemesFor,
   signWith,
   spkiDer,
   verifyWith,
+  type KeySource,
   type RsaPadding,
   type SignatureScheme,
 } from '../internal/keys.js';
 import type { KeySignerOptions, SignedBy, StatementSigner } from './types.js';
 
-/** The scheme a private key signs with (curve hash, RSA padding). */
 /** What a key bundle says about its signer: hint, SPKI fingerprint, key type and scheme. */
 export function keySignedBy(
   key: KeyObject,
@@ -36,11 +37,19 @@ export function keySignedBy(
   };
 }
 
+/**
+ * The scheme a key signs with: the curve's hash, Ed25519, or RSA with
+ * `rsaPadding` (default PKCS#1 v1.5).
+ *
+ * @param source - which key, named by `UNSUPPORTED_KEY`
+ * @throws ModelSealError `UNSUPPORTED_KEY`
+ */
 export function signingScheme(
   key: KeyObject,
   rsaPadding: RsaPadding = 'pkcs1v15',
+  source?: KeySource,
 ): SignatureScheme {
-  const [scheme] = schemesFor(key, rsaPadding);
+  const [scheme] = schemesFor(key, rsaPadding, source);
   /* v8 ignore next 3 -- schemesFor returns at least one scheme or throws */
   if (scheme === undefined) {
     throw new ModelSealError({
@@ -49,6 +58,36 @@ export function signingScheme(
     });
   }
   return scheme;
+}
+
+/**
+ * Refuses `rsaPadding: 'pss'` for a key that is not RSA: PSS cannot be
+ * honoured, and signing with the key's own scheme instead would ignore what
+ * the caller asked for. (`pkcs1v15`, the default, is accepted for any key.)
+ *
+ * @throws ModelSealError `INVALID_OPTIONS` with `details.option` `rsaPadding`
+ *   and `details.keyType`
+ */
+export function assertRsaPadding(
+  key: KeyObject,
+  rsaPadding: RsaPadding | undefined,
+  source: KeySource,
+): void {
+  const type = key.asymmetricKeyType;
+  if (rsaPadding !== 'pss' || type === 'rsa' || type === 'rsa-pss') return;
+  const keyType = keyDescription(key);
+  const name =
+    source.path === undefined ? source.what : `${source.what} ${source.path}`;
+  throw new ModelSealError({
+    code: 'INVALID_OPTIONS',
+    message: `rsaPadding pss applies to RSA keys only: ${name} is ${keyType}`,
+    details: {
+      option: 'rsaPadding',
+      value: rsaPadding,
+      keyType,
+      ...(source.path === undefined ? {} : { path: source.path }),
+    },
+  });
 }
 
 /**
@@ -79,13 +118,16 @@ export function signStatement(
  * PSS with SHA-256. Loads and checks the key now, so that a wrong password
  * fails before a model is hashed.
  *
- * @throws ModelSealError `PASSWORD_REQUIRED`, `KEY_INVALID`, `UNSUPPORTED_KEY`, `IO_ERROR`
+ * @throws ModelSealError `PASSWORD_REQUIRED`, `KEY_INVALID`, `UNSUPPORTED_KEY`,
+ *   `INVALID_OPTIONS` (`rsaPadding: 'pss'` with a key that is not RSA), `IO_ERROR`
  */
 export async function createKeySigner(
   options: KeySignerOptions,
 ): Promise<StatementSigner> {
   const key = await loadPrivateKey(options.privateKey, options.password);
-  const scheme = signingScheme(key, options.rsaPadding);
+  const source = keySource(options.privateKey, 'private key');
+  assertRsaPadding(key, options.rsaPadding, source);
+  const scheme = signingScheme(key, options.rsaPadding, source);
   const signedBy = keySignedBy(key, scheme);
   const { hint } = signedBy;
   return {

@@ -7,7 +7,7 @@ import { lstat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SigningMethod } from '../bundle/types.js';
 import { writeBundle } from '../bundle/write.js';
-import { ModelSealError } from '../errors.js';
+import { isModelSealError, ModelSealError } from '../errors.js';
 import { assertWritable } from '../internal/atomic-write.js';
 import { decodeBase64Strict } from '../internal/base64.js';
 // The scanners load only when signing scans (options.scan).
@@ -51,7 +51,7 @@ async function assertModelPath(modelPath: string): Promise<void> {
       code: 'IO_ERROR',
       message:
         code === 'ENOENT'
-          ? `${modelPath}: no such file or directory (the model path)`
+          ? `${modelPath}: no such file or directory`
           : `${modelPath}: cannot read the model path: ${(error as Error).message}`,
       cause: error,
       details: { path: modelPath },
@@ -156,7 +156,18 @@ async function scanGate(
   if (scan.limits !== undefined) scanOptions.limits = scan.limits;
   if (scan.onProgress !== undefined) scanOptions.onProgress = scan.onProgress;
   const { scanModel } = await import('../attest/scan-model.js');
-  const report = await scanModel(options.modelPath, scanOptions);
+  const report = await scanModel(options.modelPath, scanOptions).catch(
+    (error: unknown) => {
+      // The scan lists the files first: "no file to scan" would be the wrong verb here.
+      if (isModelSealError(error) && error.code === 'EMPTY_MODEL')
+        throw new ModelSealError({
+          code: 'EMPTY_MODEL',
+          message: `${options.modelPath}: no file to sign after ignores`,
+          ...(error.details === undefined ? {} : { details: error.details }),
+        });
+      throw error;
+    },
+  );
   const verdict = scanVerdict(report, failOn);
   // An override is recorded only when it overrode something: a clean scan
   // (nothing at or above fail-on, every file read to its end) records none,
@@ -229,7 +240,8 @@ export interface PreparedStatementSigner {
  * used to sign manifests built elsewhere (OCI images).
  *
  * @throws ModelSealError `INVALID_OPTIONS`, `PASSWORD_REQUIRED`,
- *   `KEY_INVALID`, `KEY_MISMATCH`, `UNSUPPORTED_KEY`, `CERTIFICATE_INVALID`
+ *   `KEY_INVALID` (also a signing certificate for another key, a certificate
+ *   file without a certificate), `UNSUPPORTED_KEY`
  */
 export async function prepareStatementSigner(
   options: StatementSignerOptions,
@@ -284,8 +296,8 @@ export async function prepareStatementSigner(
  * with `serialization`, `hashAlgorithm` and `shardSize`.
  *
  * @throws ModelSealError `EMPTY_MODEL`, `FILE_EXISTS`, `INVALID_OPTIONS`,
- *   `PASSWORD_REQUIRED`, `KEY_INVALID`, `KEY_MISMATCH`, `UNSUPPORTED_KEY`,
- *   `CERTIFICATE_INVALID`, `OIDC_TOKEN_UNAVAILABLE`, `SIGSTORE_SERVICE_ERROR`,
+ *   `PASSWORD_REQUIRED`, `KEY_INVALID`, `UNSUPPORTED_KEY`,
+ *   `OIDC_TOKEN_UNAVAILABLE`, `SIGSTORE_SERVICE_ERROR`,
  *   the hashing errors of `hashModel`, `IO_ERROR`, `ABORTED`
  */
 export async function signModel(

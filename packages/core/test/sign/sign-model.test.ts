@@ -233,7 +233,7 @@ describe('signModel', () => {
     expect(ok.signedBy.method).toBe('key');
   });
 
-  it('certificate signing refuses a certificate for another key (KEY_MISMATCH)', async () => {
+  it('certificate signing refuses a certificate for another key (KEY_INVALID: bad signer input, not a verdict)', async () => {
     const model = makeTree({ 'w.bin': 'x' });
     await expect(
       signModel({
@@ -243,7 +243,7 @@ describe('signModel', () => {
         privateKey: pki.intermediate.keyPath,
         signingCertificate: pki.leaf.certPath,
       }),
-    ).rejects.toHaveCode('KEY_MISMATCH');
+    ).rejects.toHaveCode('KEY_INVALID');
   });
 
   it('ignore paths are left out and recorded', async () => {

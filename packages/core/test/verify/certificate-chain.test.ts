@@ -328,13 +328,13 @@ describe('leaf usage', () => {
 });
 
 describe('createCertificateSigner', () => {
-  it('KEY_MISMATCH when the certificate does not certify the private key', async () => {
+  it('KEY_INVALID (bad input at sign time) when the certificate does not certify the private key', async () => {
     await expect(
       createCertificateSigner({
         privateKey: pki.intermediate.keyPath,
         signingCertificate: pki.leaf.certPath,
       }),
-    ).rejects.toHaveCode('KEY_MISMATCH');
+    ).rejects.toHaveCode('KEY_INVALID');
   });
 
   it('warns when the leaf is not valid now or may not sign (verification would fail)', async () => {
@@ -358,13 +358,13 @@ describe('createCertificateSigner', () => {
     expect(ok.warnings).toEqual([]);
   });
 
-  it('CERTIFICATE_INVALID for a file without certificates', async () => {
+  it('KEY_INVALID (bad input at sign time) for a file without certificates', async () => {
     await expect(
       createCertificateSigner({
         privateKey: pki.leaf.keyPath,
         signingCertificate: pki.leaf.keyPath,
       }),
-    ).rejects.toHaveCode('CERTIFICATE_INVALID');
+    ).rejects.toHaveCode('KEY_INVALID');
   });
 
   it('certificates following the leaf in its PEM file join the chain', async () => {

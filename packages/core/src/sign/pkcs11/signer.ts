@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type * as Pkcs11Js from 'pkcs11js';
 import { ModelSealError } from '../../errors.js';
 import { keyDescription, type RsaPadding } from '../../internal/keys.js';
+import { assertRsaPadding } from '../key.js';
 import type { Signer } from '../types.js';
 import { describePkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from './uri.js';
 
@@ -52,11 +53,13 @@ function fail(
     | 'UNSUPPORTED_KEY',
   message: string,
   cause?: unknown,
+  details?: Record<string, unknown>,
 ): ModelSealError {
   return new ModelSealError({
     code,
     message,
     ...(cause === undefined ? {} : { cause }),
+    ...(details === undefined ? {} : { details }),
   });
 }
 
@@ -204,9 +207,12 @@ async function openSession(
       (selected.flags & binding.CKF_PROTECTED_AUTHENTICATION_PATH) !== 0;
     if (loginRequired || pin !== undefined) {
       if (pin === undefined && !protectedPath)
+        // `details.option`: the CLI names its own ways to give the PIN instead.
         throw fail(
           'PASSWORD_REQUIRED',
           `the PKCS#11 token "${selected.label}" needs a PIN (pin-value or pin-source in the URI, or the pin option)`,
+          undefined,
+          { token: selected.label, option: 'pin' },
         );
       try {
         module.C_Login(session, binding.CKU_USER, pin);
@@ -466,6 +472,10 @@ export async function createPkcs11Signer(
   }
   const { publicKey, keyType, hash, size } = selected;
   const tokenLabel = first.tokenLabel;
+  if (options.rsaPadding !== undefined)
+    assertRsaPadding(publicKey, options.rsaPadding, {
+      what: `the PKCS#11 key ${description}`,
+    });
   return {
     publicKey,
     rsaPadding,
