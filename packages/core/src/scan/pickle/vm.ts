@@ -1737,6 +1737,20 @@ class PickleMachine {
       }
       case 0x2e: {
         // STOP
+        // A stream that stops before the end of its frame: pickle's own
+        // writer never makes one. The next load from the same file starts
+        // at the byte after STOP for the C unpickler on a buffered file,
+        // and at the end of the frame for the Python unpickler and for the
+        // C one on an in-memory file (torch.load(io.BytesIO(...)) of a
+        // legacy file): two readings of what follows (stop 30).
+        if (this.frameEnd !== undefined && end < this.frameEnd)
+          this.anomaly({
+            ruleId: 'PICKLE_FRAME_VIOLATION',
+            severity: 'high',
+            message: `the stream stops ${this.frameEnd - end} bytes before the end of its frame: loaders disagree on where the next pickle in the file starts`,
+            offset: start,
+            evidence: { frameEnd: this.frameEnd },
+          });
         const v = this.pop(op);
         if (this.out.results.length < 1000) this.out.results.push(v);
         this.inStream = false;
