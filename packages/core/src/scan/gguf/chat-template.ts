@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Static analysis of Jinja2 chat templates (`threats.md` §4). The template is
- * tokenised, never rendered: only the code inside `{{ … }}` and `{% … %}` is
- * examined, so prose that mentions commands does not count, and the constructs
- * real templates use (`namespace()`, `tojson`, `raise_exception`, `{% set %}`,
- * slicing, string methods) are not flagged.
+ * tokenised and its expressions parsed as Jinja parses them, never rendered:
+ * only the code inside `{{ … }}` and `{% … %}` is examined, so prose that
+ * mentions commands does not count, and the constructs real templates use
+ * (`namespace()`, `tojson`, `raise_exception`, `{% set %}`, slicing, string
+ * methods, `"call_" + id`, `name|replace("-", "_")`) are not flagged.
  */
 
 /** One suspicious construct found in a template. */
@@ -64,10 +65,13 @@ const UNDERSCORE_ESCAPE = /\\(x5[fF]|u005[fF]|U0000005[fF]|137|N\{LOW LINE\})/;
 const MAX_TOKENS = 1_000_000;
 
 function decodeString(raw: string): string {
-  // Enough of Python's escapes to see what a literal spells.
+  // Enough of Python's escapes to see what a literal spells. A backslash
+  // before a line break continues the line (`'\\⏎__class__'` is
+  // `__class__`).
   return raw.replace(
-    /\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)/g,
+    /\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|\r\n|[\s\S])/g,
     (_m, esc: string) => {
+      if (esc === '\r\n' || esc === '\n' || esc === '\r') return '';
       if (/^[xuU]./.test(esc)) {
         // Only escapes that carry their hex digits (the regex's first
         // branches); code points past U+10FFFF read as U+FFFD.
@@ -130,7 +134,11 @@ function tokenizeBlock(
       i += name[0].length;
       continue;
     }
-    const number = /^[0-9][0-9_.]*/.exec(src.slice(i, i + 64));
+    // Jinja's integer and float literals (`1_000`, `1.5`, `1e-3`); a dot
+    // with no digit after it is an attribute (`content.0.type`).
+    const number = /^\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d[\d_]*)?/.exec(
+      src.slice(i, i + 64),
+    );
     if (number !== null) {
       tokens.push({
         kind: 'number',
@@ -152,9 +160,16 @@ function tokenizeBlock(
   return src.length;
 }
 
+/** One block: its tokens and whether it is a statement (`{% %}`), an expression (`{{ }}`) or captured text. */
+interface RawBlock {
+  tokens: Token[];
+  /** `true` for `{% %}`, `false` for `{{ }}` (and an unclosed comment), undefined for captured text. */
+  statement: boolean | undefined;
+}
+
 /** Tokens of a template's blocks; `truncated` when {@link MAX_TOKENS} stopped the split. */
 interface Tokenized {
-  blocks: Token[][];
+  blocks: RawBlock[];
   truncated: number | undefined;
 }
 
@@ -173,7 +188,7 @@ const RAW_END = /\{%[-+]?\s*endraw\s*[-+]?%\}/;
  * a template, but the analysis fails closed).
  */
 function tokenize(src: string): Tokenized {
-  const blocks: Token[][] = [];
+  const blocks: RawBlock[] = [];
   let i = 0;
   let total = 0;
   // Open blocks whose body is captured as a value (`{% set x %}…{% endset %}`,
@@ -191,9 +206,10 @@ function tokenize(src: string): Tokenized {
     }
     if (capture > 0 && open > dataFrom) {
       const text = src.slice(dataFrom, open);
-      blocks.push([
-        { kind: 'data', text, value: text.trim(), index: dataFrom },
-      ]);
+      blocks.push({
+        tokens: [{ kind: 'data', text, value: text.trim(), index: dataFrom }],
+        statement: undefined,
+      });
     }
     if (kind === '#') {
       const end = src.indexOf('#}', open + 2);
@@ -214,7 +230,7 @@ function tokenize(src: string): Tokenized {
     );
     dataFrom = i;
     total += tokens.length;
-    blocks.push(tokens);
+    blocks.push({ tokens, statement: kind === '%' });
     if (kind === '%') {
       const head = tokens[0]?.value;
       if (
@@ -254,6 +270,19 @@ const CALLABLE_GLOBALS: ReadonlySet<string> = new Set([
   'url_for',
   'get_flashed_messages',
 ]);
+/**
+ * Functions renderers pass in, and Jinja's `range`, `dict` and `self`: a
+ * template calls them or tests them (`strftime_now is defined`); any other
+ * use hands the object on, and its text (`<function raise_exception …>`)
+ * holds underscores to pick out.
+ */
+const PASSED_FUNCTIONS: ReadonlySet<string> = new Set([
+  'raise_exception',
+  'strftime_now',
+  'range',
+  'dict',
+  'self',
+]);
 /** Words an obfuscated template spells backwards or piece by piece. */
 const SENSITIVE_WORDS: ReadonlySet<string> = new Set([
   'class',
@@ -276,54 +305,20 @@ const SENSITIVE_WORDS: ReadonlySet<string> = new Set([
   'getattr',
   'subprocess',
 ]);
-/** Filters that take an attribute name (`attribute=` or first positional). */
-const ATTRIBUTE_FILTERS: ReadonlySet<string> = new Set([
-  'selectattr',
-  'rejectattr',
-  'groupby',
-  'sort',
-  'unique',
-  'sum',
-  'min',
-  'max',
+
+/** Positional index of the attribute argument of Jinja's filters that look attributes up (`make_attrgetter`). */
+const ATTRIBUTE_ARGUMENT: ReadonlyMap<string, number> = new Map([
+  ['selectattr', 0],
+  ['rejectattr', 0],
+  ['groupby', 0],
+  ['sum', 0],
+  ['unique', 1],
+  ['min', 1],
+  ['max', 1],
+  ['join', 1],
+  ['sort', 2],
+  ['map', -1],
 ]);
-
-/**
- * The call or bracket that encloses `tokens[k]`: the name before an unmatched
- * `(` (empty for a bare parenthesis), or `[` for a list literal or subscript.
- */
-function enclosing(tokens: readonly Token[], k: number): string | undefined {
-  let depth = 0;
-  for (let j = k - 1; j >= 0 && k - j < 4096; j--) {
-    const t = tokens[j]!.text;
-    if (t === ')' || t === ']') depth++;
-    else if (t === '(' || t === '[') {
-      if (depth === 0)
-        return t === '['
-          ? '['
-          : tokens[j - 1]?.kind === 'name'
-            ? tokens[j - 1]!.value
-            : '';
-      depth--;
-    }
-  }
-  return undefined;
-}
-
-/** Positional index of `tokens[k]` in its enclosing call (0 for the first argument). */
-function argumentIndex(tokens: readonly Token[], k: number): number {
-  let depth = 0;
-  let commas = 0;
-  for (let j = k - 1; j >= 0 && k - j < 4096; j--) {
-    const t = tokens[j]!.text;
-    if (t === ')' || t === ']' || t === '}') depth++;
-    else if (t === '(' || t === '[' || t === '{') {
-      if (depth === 0) return commas;
-      depth--;
-    } else if (t === ',' && depth === 0) commas++;
-  }
-  return commas;
-}
 
 /** True when the string at `k` is reversed (`|reverse` or `[::-1]`). */
 function isReversed(tokens: readonly Token[], k: number): boolean {
@@ -332,6 +327,28 @@ function isReversed(tokens: readonly Token[], k: number): boolean {
     (n(1) === '|' && n(2) === 'reverse') ||
     (n(1) === '[' && n(2) === ':' && n(3) === ':' && n(4) === '-')
   );
+}
+
+/** The call enclosing `tokens[k]`: the name before an unmatched `(` (empty for a bare parenthesis). */
+function enclosingCall(
+  tokens: readonly Token[],
+  k: number,
+): string | undefined {
+  let depth = 0;
+  for (let j = k - 1; j >= 0 && k - j < 4096; j--) {
+    const t = tokens[j]!.text;
+    if (t === ')' || t === ']' || t === '}') depth++;
+    else if (t === '(' || t === '[' || t === '{') {
+      if (depth === 0)
+        return t !== '('
+          ? undefined
+          : tokens[j - 1]?.kind === 'name'
+            ? tokens[j - 1]!.value
+            : '';
+      depth--;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -376,22 +393,582 @@ const CONCAT_WORDS: ReadonlySet<string> = new Set([
   'popen',
   'subprocess',
 ]);
-/** Filters whose result is not text assembled from the template's own literals. */
-const PLAIN_FILTERS: ReadonlySet<string> = new Set([
+
+const stripUnderscores = (s: string): string => s.replace(/^_+|_+$/g, '');
+
+/** Token visits allowed per template for the expression analysis. */
+const WORK_BUDGET = 4_000_000;
+/** Work left for one template; past it every value is U (fails closed). */
+interface Budget {
+  left: number;
+}
+
+/** Nesting of brackets and operators the expression parser follows. */
+const MAX_EXPRESSION_DEPTH = 200;
+
+// ---------------------------------------------------------------------------
+// Expressions. Each block is parsed as Jinja's parser does (the grammar of
+// jinja2/parser.py: conditional, or, and, not, comparisons, `+ -`, `~`,
+// `* / // %`, `**`, unary, primary with postfix `.`/`[]`/`()`, filters and
+// tests), so that what a subscript key is made of is known, not guessed
+// from neighbouring tokens.
+// ---------------------------------------------------------------------------
+
+type ExprBody =
+  | { k: 'str'; tok: Token; value: string; raw: string }
+  | { k: 'num'; tok: Token }
+  | { k: 'const'; tok: Token }
+  | { k: 'name'; tok: Token; name: string }
+  | { k: 'attr'; tok: Token; obj: Expr; name: string }
+  | { k: 'item'; tok: Token; obj: Expr; key: Expr }
+  | { k: 'slice'; tok: Token; items: Expr[] }
+  | {
+      k: 'call';
+      tok: Token;
+      fn: Expr;
+      args: Expr[];
+      kwargs: [string, Expr][];
+      star: boolean;
+    }
+  | {
+      k: 'filter';
+      tok: Token;
+      value: Expr;
+      name: string;
+      args: Expr[];
+      kwargs: [string, Expr][];
+      star: boolean;
+    }
+  | { k: 'test'; tok: Token; value: Expr; args: Expr[] }
+  | { k: 'bin'; tok: Token; op: string; a: Expr; b: Expr }
+  | { k: 'unary'; tok: Token; op: string; a: Expr }
+  | { k: 'cond'; tok: Token; then: Expr; test: Expr; else: Expr | undefined }
+  | { k: 'seq'; tok: Token; items: Expr[] }
+  | { k: 'dict'; tok: Token; items: Expr[] };
+/** A parsed expression; `d` is the depth of its tree (bounded, so the recursive passes are). */
+type Expr = ExprBody & { d: number };
+
+/** Depth of expression trees the analysis follows; deeper blocks count as unparsable. */
+const MAX_TREE_DEPTH = 400;
+
+class ParseError extends Error {}
+
+/** Names that are operators or end an expression, never variables. */
+const RESERVED: ReadonlySet<string> = new Set([
+  'and',
+  'or',
+  'not',
+  'in',
+  'is',
+  'if',
+  'else',
+]);
+
+/**
+ * Recursive-descent parser over one block's tokens. Multi-character
+ * operators (`==`, `//`, `**`, …) are adjacent single-character tokens.
+ */
+class Parser {
+  pos: number;
+  private depth = 0;
+  constructor(
+    private readonly tokens: readonly Token[],
+    from: number,
+    private readonly end: number,
+    private readonly budget: Budget,
+  ) {
+    this.pos = from;
+  }
+
+  /** Builds a node, with the depth of its tree. */
+  private mk(n: ExprBody): Expr {
+    let d = 0;
+    for (const v of Object.values(n) as unknown[]) {
+      const kids = Array.isArray(v) ? (v as unknown[]) : [v];
+      for (const kid of kids) {
+        const x = Array.isArray(kid) ? (kid as unknown[])[1] : kid;
+        if (x !== null && typeof x === 'object' && 'd' in x)
+          d = Math.max(d, (x as Expr).d);
+      }
+    }
+    if (d + 1 > MAX_TREE_DEPTH) throw new ParseError('too deep');
+    return { ...n, d: d + 1 };
+  }
+
+  private peek(d = 0): Token | undefined {
+    return this.pos + d < this.end ? this.tokens[this.pos + d] : undefined;
+  }
+  atEnd(): boolean {
+    return this.pos >= this.end;
+  }
+  private next(): Token {
+    const t = this.peek();
+    if (t === undefined) throw new ParseError('unexpected end');
+    this.pos++;
+    if (--this.budget.left < 0) throw new ParseError('work budget');
+    return t;
+  }
+  private isOp(text: string, d = 0): boolean {
+    const t = this.peek(d);
+    return t !== undefined && t.kind === 'op' && t.text === text;
+  }
+  /** `a` and `b` are one operator (`==`, `**`) when the second follows the first directly. */
+  private isOp2(a: string, b: string): boolean {
+    const t = this.peek();
+    const u = this.peek(1);
+    return (
+      t?.kind === 'op' &&
+      t.text === a &&
+      u?.kind === 'op' &&
+      u.text === b &&
+      u.index === t.index + 1
+    );
+  }
+  isName(value: string, d = 0): boolean {
+    const t = this.peek(d);
+    return t !== undefined && t.kind === 'name' && t.value === value;
+  }
+  expect(text: string): Token {
+    const t = this.next();
+    if (t.text !== text) throw new ParseError(`expected ${text}`);
+    return t;
+  }
+  private enter(): void {
+    if (++this.depth > MAX_EXPRESSION_DEPTH) throw new ParseError('too deep');
+  }
+
+  /** An expression, or a tuple `a, b` where one is allowed (`{{ a, b }}`, `for` iterables). */
+  tuple(condexpr = true): Expr {
+    const first = this.expression(condexpr);
+    if (!this.isOp(',')) return first;
+    const items = [first];
+    while (this.isOp(',')) {
+      this.next();
+      if (this.atEnd() || this.isOp(')') || this.isName('if')) break;
+      items.push(this.expression(condexpr));
+    }
+    return this.mk({ k: 'seq', tok: first.tok, items });
+  }
+
+  expression(condexpr = true): Expr {
+    this.enter();
+    let e = this.or();
+    while (condexpr && this.isName('if')) {
+      const tok = this.next();
+      const test = this.or();
+      let otherwise: Expr | undefined;
+      if (this.isName('else')) {
+        this.next();
+        otherwise = this.expression();
+      }
+      e = this.mk({ k: 'cond', tok, then: e, test, else: otherwise });
+    }
+    this.depth--;
+    return e;
+  }
+
+  private or(): Expr {
+    let a = this.and();
+    while (this.isName('or')) {
+      const tok = this.next();
+      a = this.mk({ k: 'bin', tok, op: 'or', a, b: this.and() });
+    }
+    return a;
+  }
+  private and(): Expr {
+    let a = this.not();
+    while (this.isName('and')) {
+      const tok = this.next();
+      a = this.mk({ k: 'bin', tok, op: 'and', a, b: this.not() });
+    }
+    return a;
+  }
+  private not(): Expr {
+    if (this.isName('not')) {
+      const tok = this.next();
+      this.enter();
+      const a = this.not();
+      this.depth--;
+      return this.mk({ k: 'unary', tok, op: 'not', a });
+    }
+    return this.compare();
+  }
+  private compare(): Expr {
+    let a = this.math1();
+    for (;;) {
+      let op: string | undefined;
+      if (this.isOp2('=', '=') || this.isOp2('!', '=')) op = '==';
+      else if (this.isOp2('<', '=') || this.isOp2('>', '=')) op = '<=';
+      if (op !== undefined) {
+        this.next();
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op, a, b: this.math1() });
+      } else if (this.isOp('<') || this.isOp('>')) {
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op: '<', a, b: this.math1() });
+      } else if (this.isName('in')) {
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op: 'in', a, b: this.math1() });
+      } else if (this.isName('not') && this.isName('in', 1)) {
+        this.next();
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op: 'in', a, b: this.math1() });
+      } else return a;
+    }
+  }
+  private math1(): Expr {
+    let a = this.concat();
+    while (this.isOp('+') || this.isOp('-')) {
+      const tok = this.next();
+      a = this.mk({ k: 'bin', tok, op: tok.text, a, b: this.concat() });
+    }
+    return a;
+  }
+  private concat(): Expr {
+    let a = this.math2();
+    while (this.isOp('~')) {
+      const tok = this.next();
+      a = this.mk({ k: 'bin', tok, op: '~', a, b: this.math2() });
+    }
+    return a;
+  }
+  private math2(): Expr {
+    let a = this.pow();
+    for (;;) {
+      if (this.isOp2('/', '/')) {
+        this.next();
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op: '//', a, b: this.pow() });
+      } else if (this.isOp('*') && !this.isOp2('*', '*')) {
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op: '*', a, b: this.pow() });
+      } else if (this.isOp('/') || this.isOp('%')) {
+        const tok = this.next();
+        a = this.mk({ k: 'bin', tok, op: tok.text, a, b: this.pow() });
+      } else return a;
+    }
+  }
+  private pow(): Expr {
+    let a = this.unary();
+    while (this.isOp2('*', '*')) {
+      this.next();
+      const tok = this.next();
+      a = this.mk({ k: 'bin', tok, op: '**', a, b: this.unary() });
+    }
+    return a;
+  }
+  private unary(withFilter = true): Expr {
+    this.enter();
+    let e: Expr;
+    if (this.isOp('-') || this.isOp('+')) {
+      const tok = this.next();
+      e = this.mk({ k: 'unary', tok, op: tok.text, a: this.unary(false) });
+    } else {
+      e = this.primary();
+    }
+    e = this.postfix(e);
+    if (withFilter) e = this.filters(e);
+    this.depth--;
+    return e;
+  }
+  private primary(): Expr {
+    const t = this.next();
+    if (t.kind === 'name') {
+      if (RESERVED.has(t.value)) throw new ParseError(`unexpected ${t.value}`);
+      if (/^(true|false|none|True|False|None)$/.test(t.value))
+        return this.mk({ k: 'const', tok: t });
+      return this.mk({ k: 'name', tok: t, name: t.value });
+    }
+    if (t.kind === 'string') {
+      // Adjacent literals are one string, as in Python.
+      let value = t.value;
+      let raw = t.text;
+      while (this.peek()?.kind === 'string') {
+        const u = this.next();
+        value += u.value;
+        raw += u.text;
+      }
+      return this.mk({ k: 'str', tok: t, value, raw });
+    }
+    if (t.kind === 'number') {
+      return this.mk({ k: 'num', tok: t });
+    }
+    if (t.text === '(') {
+      if (this.isOp(')')) {
+        this.next();
+        return this.mk({ k: 'seq', tok: t, items: [] });
+      }
+      const e = this.tuple();
+      this.expect(')');
+      return e;
+    }
+    if (t.text === '[') {
+      const items: Expr[] = [];
+      while (!this.isOp(']')) {
+        items.push(this.expression());
+        if (!this.isOp(',')) break;
+        this.next();
+      }
+      this.expect(']');
+      return this.mk({ k: 'seq', tok: t, items });
+    }
+    if (t.text === '{') {
+      const items: Expr[] = [];
+      while (!this.isOp('}')) {
+        items.push(this.expression());
+        this.expect(':');
+        items.push(this.expression());
+        if (!this.isOp(',')) break;
+        this.next();
+      }
+      this.expect('}');
+      return this.mk({ k: 'dict', tok: t, items });
+    }
+    throw new ParseError(`unexpected ${t.text}`);
+  }
+  private postfix(e: Expr): Expr {
+    for (;;) {
+      if (this.isOp('.')) {
+        const tok = this.next();
+        const n = this.next();
+        if (n.kind === 'name')
+          e = this.mk({ k: 'attr', tok: n, obj: e, name: n.value });
+        else if (n.kind === 'number')
+          e = this.mk({
+            k: 'item',
+            tok,
+            obj: e,
+            key: this.mk({ k: 'num', tok: n }),
+          });
+        else throw new ParseError('bad attribute');
+      } else if (this.isOp('[')) {
+        const tok = this.next();
+        e = this.mk({ k: 'item', tok, obj: e, key: this.subscript() });
+        this.expect(']');
+      } else if (this.isOp('(')) {
+        e = this.call(e);
+      } else return e;
+    }
+  }
+  /** The key of `x[…]`; a `slice` node for `x[a:b]` (a slice never reaches an attribute, but its bounds are checked). */
+  private subscript(): Expr {
+    const keys: Expr[] = [];
+    let slice = false;
+    for (;;) {
+      if (this.isOp(':')) {
+        slice = true;
+        this.next();
+        continue;
+      }
+      if (this.isOp(']')) break;
+      if (this.isOp(',')) {
+        this.next();
+        continue;
+      }
+      keys.push(this.expression());
+    }
+    if (slice) return this.mk({ k: 'slice', tok: this.peek()!, items: keys });
+    if (keys.length === 0) throw new ParseError('empty subscript');
+    return keys.length === 1
+      ? keys[0]!
+      : this.mk({ k: 'seq', tok: keys[0]!.tok, items: keys });
+  }
+  private args(): { args: Expr[]; kwargs: [string, Expr][]; star: boolean } {
+    this.expect('(');
+    const args: Expr[] = [];
+    const kwargs: [string, Expr][] = [];
+    let star = false;
+    while (!this.isOp(')')) {
+      if (this.isOp('*')) {
+        this.next();
+        if (this.isOp('*')) this.next();
+        star = true;
+        args.push(this.expression());
+      } else if (this.keyword()) {
+        const name = this.next().value;
+        this.next();
+        kwargs.push([name, this.expression()]);
+      } else {
+        args.push(this.expression());
+      }
+      if (!this.isOp(',')) break;
+      this.next();
+    }
+    this.expect(')');
+    return { args, kwargs, star };
+  }
+  /** At `name=` (a keyword argument), not `name ==`. */
+  private keyword(): boolean {
+    const eq = this.peek(1);
+    const after = this.peek(2);
+    return (
+      this.peek()?.kind === 'name' &&
+      eq?.text === '=' &&
+      !(after?.text === '=' && after.index === eq.index + 1)
+    );
+  }
+  private call(fn: Expr): Expr {
+    const tok = this.peek()!;
+    return this.mk({ k: 'call', tok, fn, ...this.args() });
+  }
+  /** Filters, tests and calls after a value (`parse_filter_expr`). */
+  filters(e: Expr): Expr {
+    for (;;) {
+      if (this.isOp('|')) {
+        this.next();
+        e = this.filter(e);
+      } else if (this.isName('is')) {
+        const tok = this.next();
+        if (this.isName('not')) this.next();
+        this.dottedName();
+        const args: Expr[] = [];
+        if (this.isOp('(')) {
+          const a = this.args();
+          args.push(...a.args, ...a.kwargs.map(([, v]) => v));
+        } else {
+          const t = this.peek();
+          if (
+            t !== undefined &&
+            (t.kind === 'string' ||
+              t.kind === 'number' ||
+              (t.kind === 'name' && !RESERVED.has(t.value)) ||
+              t.text === '(' ||
+              t.text === '[' ||
+              t.text === '{')
+          )
+            args.push(this.postfix(this.primary()));
+        }
+        e = this.mk({ k: 'test', tok, value: e, args });
+      } else if (this.isOp('(')) {
+        e = this.call(e);
+      } else return e;
+    }
+  }
+  /** One filter: a dotted name and its arguments. */
+  filter(value: Expr): Expr {
+    const tok = this.peek()!;
+    const name = this.dottedName();
+    const a = this.isOp('(')
+      ? this.args()
+      : { args: [], kwargs: [] as [string, Expr][], star: false };
+    return this.mk({ k: 'filter', tok, value, name, ...a });
+  }
+  private dottedName(): string {
+    const t = this.next();
+    if (t.kind !== 'name') throw new ParseError('expected a name');
+    let name = t.value;
+    while (this.isOp('.') && this.peek(1)?.kind === 'name') {
+      this.next();
+      name += `.${this.next().value}`;
+    }
+    return name;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// What a value can spell. A subscript key, an `attr` argument or an attribute
+// filter's name reaches Python internals only when it names an attribute that
+// starts with `_` (every escape from Jinja's data types goes through one:
+// `__class__`, `__globals__`, `__init__`, `_TemplateReference__context`, …;
+// names such as `popen` matter only on objects reached that way). So each
+// value gets a level saying whether the template can steer it to such a name:
+//   N  a number or boolean;
+//   V  the conversation's own data (messages, tools, add_generation_prompt),
+//      a piece of it, or a literal with no `_`, `%`, `{`, `}` or `\N`
+//      escape: one value the template selects but does not assemble;
+//   P  text that starts with a non-empty literal whose first character is not
+//      `_` (`"tool_" ~ name`): whatever follows, the name starts there;
+//   K  P read from a variable (it may be undefined, so empty, there), a list
+//      of P and V values, or either of P and V: a key as it stands, but any
+//      operation on it gives U and it cannot lead a concatenation;
+//   U  anything else: text assembled from pieces (`u ~ u ~ 'class'`, `join`,
+//      `replace`, `format`, `%`), `*_token` values (the model file's own
+//      vocabulary), block or macro output, objects' text (`|string` of a
+//      function or macro), and values derived from U.
+// A piece of V may be a single `_` the template picked out of the
+// conversation (`tool_calls` is in most tool-calling message lists), which
+// is harmless alone; that is why joining V values gives U.
+// The conversation is not the attacker's: the threat is a model file whose
+// template and metadata are hostile, rendered for a user's own messages.
+// ---------------------------------------------------------------------------
+
+type Level = 'N' | 'V' | 'P' | 'K' | 'U';
+/** Not assigned yet (fixpoint start). */
+type Lattice = Level | 'T';
+
+function meet(a: Lattice, b: Lattice): Lattice {
+  if (a === 'T') return b;
+  if (b === 'T' || a === b) return a;
+  if (a === 'U' || b === 'U') return 'U';
+  const s = a + b;
+  if (s === 'NV' || s === 'VN') return 'V';
+  if (s === 'NP' || s === 'PN') return 'P';
+  return 'K';
+}
+
+/**
+ * `\\N{…}`: Jinja decodes literals with Python's `unicode-escape`, which
+ * names characters (`\\N{LOW LINE}` is `_`); {@link decodeString} does not.
+ */
+const NAMED_ESCAPE = /\\N\{/;
+const LEADING_NAMED_ESCAPE = /^['"]\\N\{/;
+
+/** A literal's decoded text can hold `_`, a format spec or an unhandled escape. */
+function uncleanLiteral(value: string, raw: string): boolean {
+  return /[_%{}]/.test(value) || NAMED_ESCAPE.test(raw);
+}
+/** A literal whose first character may be `_` (decoded, or through `\N{…}`). */
+function leadsWithUnderscore(value: string, raw: string): boolean {
+  return value.startsWith('_') || LEADING_NAMED_ESCAPE.test(raw);
+}
+
+/** The constant a literal-only concatenation spells (`'tool_' + 'calls'`), if the node is one. */
+function constantText(e: Expr): { value: string; raw: string } | undefined {
+  if (e.k === 'str') return { value: e.value, raw: e.raw };
+  if (e.k === 'bin' && (e.op === '~' || e.op === '+')) {
+    const a = constantText(e.a);
+    const b = a && constantText(e.b);
+    if (a !== undefined && b !== undefined)
+      return { value: a.value + b.value, raw: a.raw + b.raw };
+  }
+  return undefined;
+}
+
+/** Filters whose result is a number or boolean whatever they are given. */
+const NUMBER_FILTERS: ReadonlySet<string> = new Set([
   'length',
   'count',
   'int',
   'float',
   'abs',
   'round',
-  'items',
-  'dictsort',
+  'wordcount',
+]);
+/**
+ * Filters that return their input, part of it, or its text with case or
+ * escaping changed: given V data and V arguments they give V data. Filters
+ * that add text (`join`, `replace`, `format`, `center`, `indent`,
+ * `truncate`, `wordwrap`, `urlize`, `xmlattr`) are not here.
+ */
+const PIECE_FILTERS: ReadonlySet<string> = new Set([
+  'first',
+  'last',
   'list',
   'sort',
   'unique',
   'reverse',
-  'first',
-  'last',
+  'lower',
+  'upper',
+  'title',
+  'capitalize',
+  'trim',
+  'string',
+  'e',
+  'escape',
+  'forceescape',
+  'safe',
+  'items',
+  'dictsort',
   'select',
   'reject',
   'selectattr',
@@ -400,323 +977,1220 @@ const PLAIN_FILTERS: ReadonlySet<string> = new Set([
   'batch',
   'slice',
   'groupby',
+  'min',
+  'max',
   'default',
   'd',
-  'trim',
+  'tojson',
+  'pprint',
+  'random',
+]);
+/** `str` and `dict` methods that return their receiver, part of it, or a number (V arguments only). */
+const PIECE_METHODS: ReadonlySet<string> = new Set([
+  'split',
+  'rsplit',
+  'splitlines',
+  'partition',
+  'rpartition',
+  'strip',
+  'lstrip',
+  'rstrip',
   'lower',
   'upper',
   'title',
   'capitalize',
-  'e',
-  'escape',
-  'safe',
-]);
-/** Calls whose result cannot be a name (`namespace()` is a plain object). */
-const PLAIN_CALLS: ReadonlySet<string> = new Set([
-  'namespace',
-  'range',
-  // Dict views: they hand out what the dict holds, not assembled text (a
-  // dict literal with a dunder key is caught by its literal). Tool-calling
-  // templates loop `for k, v in tool.items()` and look `tool[k]` up.
+  'casefold',
+  'startswith',
+  'endswith',
+  'count',
+  'find',
+  'rfind',
+  'index',
+  'rindex',
+  'isdigit',
+  'isalpha',
+  'isalnum',
+  'isspace',
+  'islower',
+  'isupper',
+  'get',
   'items',
   'keys',
   'values',
 ]);
-/** Jinja keywords after which `[` opens a list literal, not a subscript. */
-const KEYWORDS: ReadonlySet<string> = new Set([
-  'in',
-  'and',
-  'or',
-  'not',
-  'if',
-  'else',
-  'elif',
-  'is',
-  'for',
-  'set',
-  'print',
-  'do',
-  'with',
-  'return',
-  'recursive',
+/** `loop` attributes that are numbers or booleans. */
+const LOOP_NUMBERS: ReadonlySet<string> = new Set([
+  'index',
+  'index0',
+  'revindex',
+  'revindex0',
+  'first',
+  'last',
+  'length',
+  'depth',
+  'depth0',
 ]);
-
-const stripUnderscores = (s: string): string => s.replace(/^_+|_+$/g, '');
-
-/** True for a literal that can help spell a hidden name (underscores, format specs, escapes, internal names). */
-function suspiciousLiteral(t: Token): boolean {
-  const bare = stripUnderscores(t.value);
-  const reversed = [...bare].reverse().join('');
-  return (
-    /^_|_$|__|[%{}\\]/.test(t.value) ||
-    t.text.includes('\\') ||
-    CONCAT_WORDS.has(bare) ||
-    KEY_NAMES.has(bare) ||
-    CONCAT_WORDS.has(reversed) ||
-    KEY_NAMES.has(reversed)
-  );
-}
-
-/** Token visits allowed per template for the subscript and variable analysis. */
-const WORK_BUDGET = 4_000_000;
-/** Work left for one template; past it every check answers "computed" (fails closed). */
-interface Budget {
-  left: number;
-}
-
-/** Per block, the index of the token closing each bracket (`tokens.length` when unclosed). */
-const closerCache = new WeakMap<readonly Token[], Int32Array>();
-
-/** Index of the token closing the bracket opened at `k`, or `tokens.length`. */
-function matching(tokens: readonly Token[], k: number): number {
-  let closers = closerCache.get(tokens);
-  if (closers === undefined) {
-    closers = new Int32Array(tokens.length).fill(tokens.length);
-    const stack: number[] = [];
-    for (let j = 0; j < tokens.length; j++) {
-      const t = tokens[j]!.text;
-      if (t === '(' || t === '[' || t === '{') stack.push(j);
-      else if ((t === ')' || t === ']' || t === '}') && stack.length > 0)
-        closers[stack.pop()!] = j;
-    }
-    closerCache.set(tokens, closers);
-  }
-  return closers[k] ?? tokens.length;
-}
-
-/** The dotted path (`ns.key`) starting with the name at `k`. */
-function pathAt(tokens: readonly Token[], k: number): string {
-  let path = tokens[k]!.value;
-  for (
-    let j = k + 1;
-    tokens[j]?.text === '.' && tokens[j + 1]?.kind === 'name';
-    j += 2
-  )
-    path += `.${tokens[j + 1]!.value}`;
-  return path;
-}
 
 /** Render-context values the model file itself supplies (`bos_token`, `eos_token`, …). */
-const FILE_TEXT = /^[a-z]*_token(?:$|\.)/;
+const FILE_TEXT = /^[a-z]*_token$/;
+
+/** Dotted path of a name or attribute chain (`ns.key`), if the node is one. */
+function pathOf(e: Expr): string | undefined {
+  if (e.k === 'name') return e.name;
+  if (e.k === 'attr') {
+    const p = pathOf(e.obj);
+    return p === undefined ? undefined : `${p}.${e.name}`;
+  }
+  return undefined;
+}
+
+/** What the assignments and macro calls of a template give each variable. */
+interface Variables {
+  /** Meet of every value assigned to a name or `ns.attr` path. */
+  levels: Map<string, Lattice>;
+  /** Names assigned `namespace(…)`: the object itself is U, its attributes are tracked by path. */
+  namespaces: Set<string>;
+  /** Macro names (their output and their text are U). */
+  macros: Set<string>;
+  /** Names the template binds (assignments, loop targets, parameters): `range` or `loop` so bound are not Jinja's. */
+  bound: Set<string>;
+  budget: Budget;
+}
+
+/** The level of a variable as read: P becomes K, as it may be undefined (empty) there; unassigned names are the conversation's (V). */
+function readLevel(l: Lattice | undefined): Level {
+  if (l === undefined || l === 'T') return 'V';
+  return l === 'P' ? 'K' : l;
+}
+
+/** The level of a value (see {@link Level}). */
+function levelOf(e: Expr, vars: Variables): Level {
+  if (--vars.budget.left < 0) return 'U';
+  switch (e.k) {
+    case 'num':
+    case 'const':
+      return 'N';
+    case 'str':
+      if (!uncleanLiteral(e.value, e.raw)) return 'V';
+      return leadsWithUnderscore(e.value, e.raw) || e.value === '' ? 'U' : 'P';
+    case 'name': {
+      const n = e.name;
+      if (FILE_TEXT.test(n)) return 'U';
+      if (
+        PASSED_FUNCTIONS.has(n) ||
+        CALLABLE_GLOBALS.has(n) ||
+        SENSITIVE_GLOBALS.has(n) ||
+        vars.macros.has(n) ||
+        vars.namespaces.has(n) ||
+        n === 'caller' ||
+        n === 'varargs' ||
+        n === 'kwargs'
+      )
+        return 'U';
+      if (n === 'loop' && !vars.bound.has('loop'))
+        return meet('V', readLevel(vars.levels.get('loop'))) as Level;
+      return readLevel(vars.levels.get(n));
+    }
+    case 'attr': {
+      if (e.name.startsWith('_')) return 'U';
+      if (
+        e.obj.k === 'name' &&
+        e.obj.name === 'loop' &&
+        !vars.bound.has('loop')
+      )
+        return LOOP_NUMBERS.has(e.name) ? 'N' : 'U';
+      const path = pathOf(e);
+      const assigned = path === undefined ? undefined : vars.levels.get(path);
+      const root = e.obj.k === 'name' ? e.obj.name : undefined;
+      // An attribute of a namespace is what was assigned to it; the
+      // namespace object itself (its text shows its keys) is U.
+      const obj =
+        root !== undefined &&
+        vars.namespaces.has(root) &&
+        !vars.levels.has(root)
+          ? 'V'
+          : levelOf(e.obj, vars);
+      if (obj !== 'V' && obj !== 'N') return 'U';
+      return meet('V', readLevel(assigned)) as Level;
+    }
+    case 'item': {
+      const obj = levelOf(e.obj, vars);
+      if (obj !== 'V' && obj !== 'N') return 'U';
+      if (e.key.k === 'slice') return 'V';
+      const c = constantText(e.key);
+      if (c !== undefined)
+        return leadsWithUnderscore(c.value, c.raw) ? 'U' : 'V';
+      const key = levelOf(e.key, vars);
+      return key === 'U' ? 'U' : 'V';
+    }
+    case 'call': {
+      const fn = e.fn;
+      // Jinja's `range` (unless the template rebinds the name).
+      if (fn.k === 'name' && fn.name === 'range' && !vars.bound.has('range'))
+        return 'N';
+      if (fn.k === 'attr' && PIECE_METHODS.has(fn.name)) {
+        const recv = levelOf(fn.obj, vars);
+        if (recv !== 'V' && recv !== 'N') return 'U';
+        if (e.star) return 'U';
+        for (const a of [...e.args, ...e.kwargs.map(([, v]) => v)]) {
+          const l = levelOf(a, vars);
+          if (l !== 'V' && l !== 'N') return 'U';
+        }
+        return 'V';
+      }
+      return 'U';
+    }
+    case 'filter': {
+      if (NUMBER_FILTERS.has(e.name)) return 'N';
+      if (!PIECE_FILTERS.has(e.name) || e.star) return 'U';
+      // `map('replace', …)` runs the named filter: it must be a piece filter
+      // too, and not `map` again (`map('map', 'replace', …)`).
+      if (e.name === 'map' && e.args[0] !== undefined) {
+        const f = e.args[0];
+        if (
+          f.k !== 'str' ||
+          f.value === 'map' ||
+          !(PIECE_FILTERS.has(f.value) || NUMBER_FILTERS.has(f.value))
+        )
+          return 'U';
+      }
+      const v = levelOf(e.value, vars);
+      if (v !== 'V' && v !== 'N') return 'U';
+      for (const a of [...e.args, ...e.kwargs.map(([, x]) => x)]) {
+        const l = levelOf(a, vars);
+        if (l !== 'V' && l !== 'N') return 'U';
+      }
+      return 'V';
+    }
+    case 'test':
+    case 'unary':
+      return 'N';
+    case 'bin':
+      return binaryLevel(e, vars);
+    case 'cond': {
+      const a = levelOf(e.then, vars);
+      const b = e.else === undefined ? 'V' : levelOf(e.else, vars);
+      return meet(a, b) as Level;
+    }
+    case 'slice':
+      return 'U';
+    case 'seq':
+    case 'dict': {
+      // As a key a list, tuple or dict is not a string (no getattr); as a
+      // value its level is that of its items, P read as K.
+      let l: Lattice = 'T';
+      for (const item of e.items) l = meet(l, levelOf(item, vars));
+      return readLevel(l);
+    }
+  }
+}
+
+/** Numbers stay numbers; `~` and string `+` are {@link concatLevel}. */
+function binaryLevel(e: Extract<Expr, { k: 'bin' }>, vars: Variables): Level {
+  switch (e.op) {
+    case 'and':
+    case 'or':
+      return meet(levelOf(e.a, vars), levelOf(e.b, vars)) as Level;
+    case '==':
+    case '<=':
+    case '<':
+    case 'in':
+    case '-':
+    case '/':
+    case '//':
+    case '**':
+      return 'N';
+    case '*':
+    case '%':
+      // `'_' * 2`, `'%c' % 95`, `fmt % args`: text unless the left is a number.
+      return levelOf(e.a, vars) === 'N' &&
+        (e.op === '%' || levelOf(e.b, vars) === 'N')
+        ? 'N'
+        : 'U';
+    case '+':
+      if (numericSum(e, vars)) return 'N';
+      return concatLevel(e, vars);
+    default:
+      return concatLevel(e, vars);
+  }
+}
+
+/** `a + b` adds numbers: one side is a number and neither is U. */
+function numericSum(e: Extract<Expr, { k: 'bin' }>, vars: Variables): boolean {
+  const a = levelOf(e.a, vars);
+  const b = levelOf(e.b, vars);
+  return a !== 'U' && b !== 'U' && (a === 'N' || b === 'N');
+}
+
+/** True for a literal that adds nothing to a concatenation. */
+function emptyLiteral(e: Expr): boolean {
+  return e.k === 'str' && e.value === '' && !NAMED_ESCAPE.test(e.raw);
+}
 
 /**
- * Globals that are functions or helper objects: Jinja's own
- * ({@link CALLABLE_GLOBALS}, `range`, `dict`, `self`) and those renderers
- * pass in. A subscript on one is never data access, and Jinja's getitem
- * falls back to getattr on it (`raise_exception[k]` is
- * `raise_exception.<k>`).
+ * Level of `a ~ b ~ …` (and string `+`). The operands are taken left to
+ * right; empty literals drop out. All literals: the constant's level. A
+ * non-empty literal (not starting with `_`) or a number literal first, or a
+ * P expression first: P, whatever follows. Anything else first is U: a
+ * variable may be undefined (empty) and a piece of the conversation may be a
+ * `_` the template picked out, so what follows could lead.
  */
-const FUNCTION_GLOBALS: ReadonlySet<string> = new Set([
-  ...CALLABLE_GLOBALS,
-  'range',
-  'dict',
-  'self',
-  'raise_exception',
-  'strftime_now',
-]);
+function concatLevel(e: Expr, vars: Variables): Level {
+  const operands: Expr[] = [];
+  const stack: Expr[] = [e];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (
+      x.k === 'bin' &&
+      (x.op === '~' || (x.op === '+' && !numericSum(x, vars)))
+    ) {
+      stack.push(x.b, x.a);
+    } else if (!emptyLiteral(x)) operands.push(x);
+  }
+  if (operands.length === 0) return 'V';
+  if (operands.length === 1) return levelOf(operands[0]!, vars);
+  if (operands.every((x) => x.k === 'str')) {
+    const value = operands.map((x) => (x as { value: string }).value).join('');
+    const raw = operands.map((x) => (x as { raw: string }).raw).join('');
+    return levelOf({ k: 'str', tok: operands[0]!.tok, value, raw, d: 1 }, vars);
+  }
+  const first = operands[0]!;
+  if (first.k === 'num') return 'P';
+  if (first.k === 'str')
+    return leadsWithUnderscore(first.value, first.raw) ? 'U' : 'P';
+  return levelOf(first, vars) === 'P' ? 'P' : 'U';
+}
 
-/**
- * True when `tokens[from, to)` builds text out of the template's own pieces:
- * `~`, `%` with a string, a suspicious literal, a call or filter that makes
- * text, or a variable that holds such text (`tainted`).
- */
-function buildsText(
+// ---------------------------------------------------------------------------
+// Statements: what each block assigns and which expressions it holds.
+// ---------------------------------------------------------------------------
+
+interface Assignment {
+  /** Names or `ns.attr` paths assigned. */
+  targets: string[];
+  /** The value; undefined for `{% set x %}…{% endset %}` (rendered text, U). */
+  value: Expr | undefined;
+  /** `for` targets take the elements of the value. */
+  iterate: boolean;
+}
+
+interface Block {
+  tokens: readonly Token[];
+  /** Expressions whose nodes are checked (sinks) and whose calls feed macro parameters. */
+  exprs: Expr[];
+  assigns: Assignment[];
+  /** `{% macro name(params) %}`: parameter names and defaults. */
+  macro?: { name: string; params: [string, Expr | undefined][] };
+  /** Parameters of `{% call(params) … %}` (U: `caller()` passes them). */
+  callParams?: string[];
+  /** Set when the block could not be parsed as Jinja parses it. */
+  error?: Token;
+}
+
+/** Assignment targets: names, `ns.attr` paths, tuples of them. */
+function parseTargets(
   tokens: readonly Token[],
   from: number,
   to: number,
-  tainted: ReadonlySet<string>,
-  budget: Budget,
-): boolean {
-  budget.left -= to - from;
-  if (budget.left < 0) return true;
-  const strings = tokens.slice(from, to).some((t) => t.kind === 'string');
+): string[] {
+  const out: string[] = [];
   for (let j = from; j < to; j++) {
     const t = tokens[j]!;
-    const prev = tokens[j - 1];
-    const next = tokens[j + 1];
-    if (t.text === '~' || (t.text === '%' && strings)) return true;
-    if (t.kind === 'string' && suspiciousLiteral(t)) return true;
-    if (t.kind === 'data') return true;
-    if (t.kind !== 'name' || prev?.text === '.') continue;
-    if (prev?.text === '|') {
-      if (!PLAIN_FILTERS.has(t.value)) return true;
-      continue;
+    if (t.kind === 'name' && tokens[j - 1]?.text !== '.') {
+      let path = t.value;
+      while (
+        tokens[j + 1]?.text === '.' &&
+        tokens[j + 2]?.kind === 'name' &&
+        j + 2 < to
+      ) {
+        path += `.${tokens[j + 2]!.value}`;
+        j += 2;
+      }
+      out.push(path);
+    } else if (t.kind !== 'op' || !['(', ')', ','].includes(t.text)) {
+      throw new ParseError('bad assignment target');
     }
-    if (next?.text === '=' && tokens[j + 2]?.text !== '=') continue; // keyword argument
-    const path = pathAt(tokens, j);
-    // `bos_token`, `eos_token` and the other `*_token` values come from the
-    // model file's own vocabulary: text the attacker chose (stop 29 review:
-    // `raise_exception[eos_token]` with eos_token `__globals__`).
-    if (FILE_TEXT.test(path)) return true;
-    for (
-      let p = path;
-      p !== '';
-      p = p.slice(0, Math.max(0, p.lastIndexOf('.')))
-    )
-      if (tainted.has(p)) return true;
-    // A call: the name (or the last name of a dotted path) before `(`.
-    let e = j;
-    while (tokens[e + 1]?.text === '.' && tokens[e + 2]?.kind === 'name')
-      e += 2;
-    if (tokens[e + 1]?.text === '(' && !PLAIN_CALLS.has(tokens[e]!.value))
-      return true;
   }
-  return false;
+  return out;
 }
 
-/** Index of the assignment `=` in a statement (not `==`, `!=`, `<=`, `>=`), or -1. */
-function assignment(tokens: readonly Token[]): number {
-  return tokens.findIndex(
-    (t, j) =>
+/** Index of the top-level name `value` in `tokens[from, to)`, or -1. */
+function topLevelName(
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  values: readonly string[],
+): number {
+  let depth = 0;
+  for (let j = from; j < to; j++) {
+    const t = tokens[j]!;
+    if (t.text === '(' || t.text === '[' || t.text === '{') depth++;
+    else if (t.text === ')' || t.text === ']' || t.text === '}') depth--;
+    else if (depth === 0 && t.kind === 'name' && values.includes(t.value))
+      return j;
+  }
+  return -1;
+}
+
+/** Index of the top-level assignment `=` (not `==`, `!=`, `<=`, `>=`), or -1. */
+function assignmentAt(
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+): number {
+  let depth = 0;
+  for (let j = from; j < to; j++) {
+    const t = tokens[j]!;
+    if (t.text === '(' || t.text === '[' || t.text === '{') depth++;
+    else if (t.text === ')' || t.text === ']' || t.text === '}') depth--;
+    else if (
+      depth === 0 &&
       t.text === '=' &&
       !['=', '!', '<', '>'].includes(tokens[j - 1]?.text ?? '') &&
-      tokens[j + 1]?.text !== '=',
+      tokens[j + 1]?.text !== '='
+    )
+      return j;
+  }
+  return -1;
+}
+
+function parseWhole(
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  budget: Budget,
+  tuple = true,
+): Expr {
+  const p = new Parser(tokens, from, to, budget);
+  const e = tuple ? p.tuple() : p.expression();
+  if (!p.atEnd()) throw new ParseError('trailing tokens');
+  return e;
+}
+
+/** Parses one `{{ }}` or `{% %}` block. */
+function parseBlock(
+  tokens: readonly Token[],
+  statement: boolean,
+  budget: Budget,
+): Block {
+  const block: Block = { tokens, exprs: [], assigns: [] };
+  const n = tokens.length;
+  try {
+    if (!statement) {
+      if (n > 0) block.exprs.push(parseWhole(tokens, 0, n, budget));
+      return block;
+    }
+    const head = tokens[0];
+    if (head?.kind !== 'name') {
+      if (head !== undefined) throw new ParseError('no tag');
+      return block;
+    }
+    switch (head.value) {
+      case 'set': {
+        const eq = assignmentAt(tokens, 1, n);
+        if (eq < 0) {
+          // `{% set x %}…{% endset %}`, optionally `{% set x | filter %}`.
+          const bar = tokens.findIndex((t) => t.text === '|');
+          const end = bar < 0 ? n : bar;
+          block.assigns.push({
+            targets: parseTargets(tokens, 1, end),
+            value: undefined,
+            iterate: false,
+          });
+          if (bar >= 0) {
+            const p = new Parser(tokens, bar, n, budget);
+            block.exprs.push(
+              p.filters({ k: 'str', tok: head, value: '', raw: "''", d: 1 }),
+            );
+          }
+        } else {
+          const value = parseWhole(tokens, eq + 1, n, budget);
+          block.exprs.push(value);
+          block.assigns.push({
+            targets: parseTargets(tokens, 1, eq),
+            value,
+            iterate: false,
+          });
+        }
+        return block;
+      }
+      case 'for': {
+        const at = topLevelName(tokens, 1, n, ['in']);
+        if (at < 0) throw new ParseError('for without in');
+        const stop = topLevelName(tokens, at + 1, n, ['if', 'recursive']);
+        const end = stop < 0 ? n : stop;
+        const p = new Parser(tokens, at + 1, end, budget);
+        const value = p.tuple(false);
+        if (!p.atEnd()) throw new ParseError('trailing tokens');
+        block.exprs.push(value);
+        block.assigns.push({
+          targets: parseTargets(tokens, 1, at),
+          value,
+          iterate: true,
+        });
+        if (stop >= 0 && tokens[stop]!.value === 'if') {
+          const rec = topLevelName(tokens, stop + 1, n, ['recursive']);
+          block.exprs.push(
+            parseWhole(tokens, stop + 1, rec < 0 ? n : rec, budget, false),
+          );
+        }
+        return block;
+      }
+      case 'with': {
+        let j = 1;
+        while (j < n) {
+          const name = tokens[j]!;
+          if (name.kind !== 'name' || tokens[j + 1]?.text !== '=')
+            throw new ParseError('bad with');
+          const p = new Parser(tokens, j + 2, n, budget);
+          const value = p.expression();
+          block.exprs.push(value);
+          block.assigns.push({
+            targets: [name.value],
+            value,
+            iterate: false,
+          });
+          j = p.pos;
+          if (tokens[j]?.text === ',') j++;
+          else if (j < n) throw new ParseError('bad with');
+        }
+        return block;
+      }
+      case 'macro': {
+        const name = tokens[1];
+        if (name?.kind !== 'name' || tokens[2]?.text !== '(')
+          throw new ParseError('bad macro');
+        const params: [string, Expr | undefined][] = [];
+        let j = 3;
+        while (j < n && tokens[j]!.text !== ')') {
+          const pn = tokens[j]!;
+          if (pn.kind !== 'name') throw new ParseError('bad parameter');
+          let def: Expr | undefined;
+          j++;
+          if (tokens[j]?.text === '=') {
+            const p = new Parser(tokens, j + 1, n, budget);
+            def = p.expression();
+            block.exprs.push(def);
+            j = p.pos;
+          }
+          params.push([pn.value, def]);
+          if (tokens[j]?.text === ',') j++;
+        }
+        if (tokens[j]?.text !== ')' || j !== n - 1)
+          throw new ParseError('bad macro');
+        block.macro = { name: name.value, params };
+        return block;
+      }
+      case 'call': {
+        let j = 1;
+        if (tokens[1]?.text === '(') {
+          // `{% call(a, b=default) m() %}`: parameters as a macro's.
+          block.callParams = [];
+          j = 2;
+          while (j < n && tokens[j]!.text !== ')') {
+            const pn = tokens[j]!;
+            if (pn.kind !== 'name') throw new ParseError('bad parameter');
+            block.callParams.push(pn.value);
+            j++;
+            if (tokens[j]?.text === '=') {
+              const p = new Parser(tokens, j + 1, n, budget);
+              block.exprs.push(p.expression());
+              j = p.pos;
+            }
+            if (tokens[j]?.text === ',') j++;
+          }
+          if (tokens[j]?.text !== ')') throw new ParseError('bad call');
+          j++;
+        }
+        block.exprs.push(parseWhole(tokens, j, n, budget, false));
+        return block;
+      }
+      case 'filter': {
+        // `{% filter f(args)|g %}`: filters applied to the section's text.
+        const p = new Parser(tokens, 1, n, budget);
+        let e = p.filter({ k: 'str', tok: head, value: '', raw: "''", d: 1 });
+        e = p.filters(e);
+        if (!p.atEnd()) throw new ParseError('trailing tokens');
+        block.exprs.push(e);
+        return block;
+      }
+      case 'if':
+      case 'elif':
+      case 'print':
+      case 'do':
+      case 'autoescape':
+        block.exprs.push(parseWhole(tokens, 1, n, budget));
+        return block;
+      case 'include':
+      case 'import':
+      case 'from':
+      case 'extends': {
+        const p = new Parser(tokens, 1, n, budget);
+        block.exprs.push(p.expression());
+        return block;
+      }
+      case 'else':
+      case 'raw':
+      case 'endraw':
+      case 'break':
+      case 'continue':
+      case 'block':
+      case 'endblock':
+        return block;
+      default:
+        // `endX`, and tags of extensions (`{% generation %}` in
+        // transformers): any arguments are checked as expressions.
+        if (n > 1 && !/^end/.test(head.value))
+          block.exprs.push(parseWhole(tokens, 1, n, budget));
+        return block;
+    }
+  } catch (error) {
+    if (!(error instanceof ParseError)) throw error;
+    block.error = tokens[0] ?? { kind: 'op', text: '', value: '', index: 0 };
+    return block;
+  }
+}
+
+/** Calls every node of `e` (pre-order) with its parent. */
+function walk(
+  e: Expr,
+  visit: (node: Expr, parent: Expr | undefined) => void,
+  parent?: Expr,
+): void {
+  const stack: [Expr, Expr | undefined][] = [[e, parent]];
+  while (stack.length > 0) {
+    const [node, up] = stack.pop()!;
+    visit(node, up);
+    const kids: (Expr | undefined)[] = [];
+    switch (node.k) {
+      case 'attr':
+        kids.push(node.obj);
+        break;
+      case 'item':
+        kids.push(node.obj, node.key);
+        break;
+      case 'call':
+        kids.push(node.fn, ...node.args, ...node.kwargs.map(([, v]) => v));
+        break;
+      case 'filter':
+        kids.push(node.value, ...node.args, ...node.kwargs.map(([, v]) => v));
+        break;
+      case 'test':
+        kids.push(node.value, ...node.args);
+        break;
+      case 'bin':
+        kids.push(node.a, node.b);
+        break;
+      case 'unary':
+        kids.push(node.a);
+        break;
+      case 'cond':
+        kids.push(node.then, node.test, node.else);
+        break;
+      case 'seq':
+      case 'dict':
+      case 'slice':
+        kids.push(...node.items);
+        break;
+      default:
+        break;
+    }
+    for (const kid of kids) if (kid !== undefined) stack.push([kid, node]);
+  }
+}
+
+/** `{% set ns = namespace(…) %}`. */
+function namespaceCall(a: Assignment): boolean {
+  const v = a.value;
+  return (
+    !a.iterate &&
+    a.targets.length === 1 &&
+    v?.k === 'call' &&
+    v.fn.k === 'name' &&
+    v.fn.name === 'namespace'
   );
 }
 
-/** Dotted paths listed in `tokens[from, to)` (assignment targets). */
-function targets(tokens: readonly Token[], from: number, to: number): string[] {
+/** Level of the elements a `for` loop takes from `e`. */
+function elementLevel(e: Expr, vars: Variables): Level {
+  // A K value is a list of key-safe literals or a key-safe string: its
+  // elements are key-safe as they stand (a single character is harmless),
+  // and K already rules out every operation on them.
+  const l = levelOf(e, vars);
+  return l === 'P' ? 'U' : l;
+}
+
+/** Methods that change their receiver: what they are given becomes part of it. */
+const MUTATORS: ReadonlySet<string> = new Set([
+  'append',
+  'extend',
+  'insert',
+  'update',
+  'setdefault',
+  'add',
+]);
+/** Calls that change no object the template already holds. */
+const PURE_CALLS: ReadonlySet<string> = new Set([
+  'range',
+  'namespace',
+  'dict',
+  'lipsum',
+  'cycler',
+  'joiner',
+  'raise_exception',
+  'strftime_now',
+  'caller',
+  'loop',
+]);
+/** Methods that only read their receiver (or return a new value). */
+const PURE_METHODS: ReadonlySet<string> = new Set([
+  ...PIECE_METHODS,
+  'format',
+  'format_map',
+  'join',
+  'replace',
+  'encode',
+  'decode',
+  'center',
+  'ljust',
+  'rjust',
+  'zfill',
+  'copy',
+  'pop',
+  'remove',
+  'clear',
+  'sort',
+  'reverse',
+  'next',
+  'reset',
+  'cycle',
+  'changed',
+]);
+
+/** Names (roots of paths) a node mentions, other than functions it calls by name. */
+function namesIn(e: Expr | undefined): string[] {
   const out: string[] = [];
-  for (let j = from; j < to; j++)
-    if (tokens[j]!.kind === 'name' && tokens[j - 1]?.text !== '.')
-      out.push(pathAt(tokens, j));
+  if (e !== undefined)
+    walk(e, (node, up) => {
+      if (node.k === 'name' && !(up?.k === 'call' && up.fn === node))
+        out.push(node.name);
+    });
   return out;
 }
 
 /**
- * Variables that may hold text the template assembled: targets of `{% set %}`,
- * `{% with %}` and `{% for %}` whose value {@link buildsText}, block sets,
- * and parameters of macros called with such values.
+ * What a value may share with the variables it is made from: `part` names
+ * whose objects it may be (or be inside: `n`, `n.x`, `n[0]`, `n|first`,
+ * `n.get(k)`), `holds` names whose objects it may contain (`[n]`,
+ * `namespace(k=n)`, `n|list`). Strings and numbers share nothing.
  */
-function taintedVariables(
-  blocks: readonly Token[][],
-  budget: Budget,
-): Set<string> {
-  const tainted = new Set<string>();
-  const macros = new Map<string, string[]>();
-  for (const tokens of blocks) {
-    if (tokens[0]?.value !== 'macro' || tokens[1]?.kind !== 'name') continue;
-    const params: string[] = [];
-    for (let j = 3; j < tokens.length; j++) {
-      const t = tokens[j]!;
-      const before = tokens[j - 1]?.text;
-      if (t.kind === 'name' && (before === '(' || before === ','))
-        params.push(t.value);
+interface Sharing {
+  part: string[];
+  holds: string[];
+}
+/** Filters that return new text or a number. */
+const TEXT_FILTERS: ReadonlySet<string> = new Set([
+  ...NUMBER_FILTERS,
+  'string',
+  'lower',
+  'upper',
+  'title',
+  'capitalize',
+  'trim',
+  'e',
+  'escape',
+  'forceescape',
+  'safe',
+  'tojson',
+  'pprint',
+  'join',
+  'replace',
+  'format',
+  'center',
+  'indent',
+  'wordwrap',
+  'truncate',
+  'urlencode',
+  'urlize',
+  'striptags',
+  'xmlattr',
+  'filesizeformat',
+]);
+/** Filters that return a new list of the parts of their input. */
+const COLLECTION_FILTERS: ReadonlySet<string> = new Set([
+  'list',
+  'sort',
+  'unique',
+  'reverse',
+  'select',
+  'reject',
+  'selectattr',
+  'rejectattr',
+  'map',
+  'batch',
+  'slice',
+  'groupby',
+  'items',
+  'dictsort',
+]);
+
+function sharing(e: Expr | undefined): Sharing {
+  const out: Sharing = { part: [], holds: [] };
+  if (e === undefined) return out;
+  const all = (x: Expr): string[] => namesIn(x);
+  switch (e.k) {
+    case 'name':
+      out.part.push(e.name);
+      break;
+    case 'attr':
+    case 'item': {
+      const s = sharing(e.obj);
+      out.part.push(...s.part, ...s.holds);
+      break;
     }
-    macros.set(tokens[1].value, params);
-  }
-  for (let pass = 0; pass < 16; pass++) {
-    const size = tainted.size;
-    for (const tokens of blocks) {
-      const head = tokens[0];
-      if (head?.kind === 'name' && head.value === 'set') {
-        const eq = assignment(tokens);
-        if (
-          eq < 0 ||
-          buildsText(tokens, eq + 1, tokens.length, tainted, budget)
-        )
-          for (const t of targets(tokens, 1, eq < 0 ? tokens.length : eq))
-            tainted.add(t);
-      } else if (head?.kind === 'name' && head.value === 'for') {
-        const at = tokens.findIndex(
-          (t) => t.value === 'in' && t.kind === 'name',
-        );
-        if (
-          at > 0 &&
-          buildsText(tokens, at + 1, tokens.length, tainted, budget)
-        )
-          for (const t of targets(tokens, 1, at)) tainted.add(t);
-      } else if (head?.kind === 'name' && head.value === 'with') {
-        if (buildsText(tokens, 1, tokens.length, tainted, budget))
-          for (let j = 1; j < tokens.length; j++)
-            if (tokens[j]!.kind === 'name' && tokens[j + 1]?.text === '=')
-              tainted.add(tokens[j]!.value);
+    case 'cond':
+      for (const x of [e.then, e.else]) {
+        const s = sharing(x);
+        out.part.push(...s.part);
+        out.holds.push(...s.holds);
       }
-      for (let j = 0; j < tokens.length; j++) {
-        const params = macros.get(tokens[j]!.value);
-        if (
-          params === undefined ||
-          tokens[j]!.kind !== 'name' ||
-          tokens[j + 1]?.text !== '(' ||
-          tokens[j - 1]?.value === 'macro'
-        )
-          continue;
-        if (buildsText(tokens, j + 2, matching(tokens, j + 1), tainted, budget))
-          for (const p of params) tainted.add(p);
+      break;
+    case 'bin':
+      if (e.op === 'and' || e.op === 'or') {
+        for (const x of [e.a, e.b]) {
+          const s = sharing(x);
+          out.part.push(...s.part);
+          out.holds.push(...s.holds);
+        }
+      } else if (e.op === '+' || e.op === '*') {
+        // List concatenation or repetition holds the parts of both sides.
+        out.holds.push(...all(e.a), ...all(e.b));
       }
+      break;
+    case 'seq':
+    case 'dict':
+      for (const x of e.items) out.holds.push(...all(x));
+      break;
+    case 'filter':
+      if (TEXT_FILTERS.has(e.name)) break;
+      if (COLLECTION_FILTERS.has(e.name)) out.holds.push(...all(e));
+      else out.part.push(...all(e));
+      break;
+    case 'call': {
+      const fn = e.fn;
+      if (fn.k === 'name' && PURE_CALLS.has(fn.name)) {
+        if (['namespace', 'dict', 'cycler', 'joiner'].includes(fn.name))
+          out.holds.push(...all(e));
+      } else if (fn.k !== 'name') {
+        // Methods may return their receiver, a part of it or an argument.
+        out.part.push(...all(e));
+      }
+      break;
     }
-    if (tainted.size === size) break;
+    default:
+      break;
   }
-  return tainted;
+  return out;
 }
 
 /**
- * Subscripts whose key leads to Python internals. A literal key naming an
- * internal is an injection; a key the template computes (concatenation,
- * formatting, a variable holding assembled text) is returned in `computed`,
- * since Jinja's getitem falls back to getattr and such a key can spell a
- * dunder that no literal shows.
+ * Which variables may contain which: an edge a → b when a's object may hold
+ * b's (a container and its element, or two names for one object).
  */
-function checkSubscripts(
-  tokens: readonly Token[],
-  tainted: ReadonlySet<string>,
+class Containment {
+  private readonly down = new Map<string, Set<string>>();
+  private readonly up = new Map<string, Set<string>>();
+  /** {@link affected}, per name (the graph is complete before it is asked). */
+  private readonly cache = new Map<string, Set<string>>();
+  edge(from: string, to: string): void {
+    if (from === to) return;
+    if (!this.down.has(from)) this.down.set(from, new Set());
+    if (!this.up.has(to)) this.up.set(to, new Set());
+    this.down.get(from)!.add(to);
+    this.up.get(to)!.add(from);
+  }
+  /** `t = e`: t is a part of what e selects from and holds what e holds. */
+  assign(target: string, e: Expr | undefined): void {
+    const s = sharing(e);
+    for (const n of s.part) this.edge(n, target);
+    for (const n of s.holds) this.edge(target, n);
+  }
+  /**
+   * Variables that see a change to `x`'s object: those that may contain it
+   * (transitively), and everything those may hold or have handed out.
+   */
+  affected(x: string, budget: Budget): Set<string> {
+    const cached = this.cache.get(x);
+    if (cached !== undefined) return cached;
+    const above = new Set([x]);
+    for (const queue = [x]; queue.length > 0 && budget.left >= 0;) {
+      budget.left--;
+      for (const p of this.up.get(queue.pop()!) ?? [])
+        if (!above.has(p)) {
+          above.add(p);
+          queue.push(p);
+        }
+    }
+    const seen = new Set(above);
+    for (const queue = [...above]; queue.length > 0 && budget.left >= 0;) {
+      budget.left--;
+      for (const c of this.down.get(queue.pop()!) ?? [])
+        if (!seen.has(c)) {
+          seen.add(c);
+          queue.push(c);
+        }
+    }
+    this.cache.set(x, seen);
+    return seen;
+  }
+}
+
+/**
+ * Levels of every variable: assignments, loop targets and macro parameters,
+ * iterated to a fixpoint (levels only go down, so this ends). Objects are
+ * shared: a list or namespace that is appended to, updated or has an
+ * attribute set (`l.append(k)`, `{% set a.x = k %}`, a bound method or any
+ * call the analysis does not know, given k) takes k's level, and so does
+ * every variable that may refer to it (assigned from it, a loop over it, a
+ * macro parameter given it). Past the work budget every variable is U.
+ */
+function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
+  const vars: Variables = {
+    levels: new Map(),
+    namespaces: new Set(),
+    macros: new Set(),
+    bound: new Set(),
+    budget,
+  };
+  // Each definition of a macro name (a template may define one twice; a
+  // call takes the arguments of whichever is defined when it runs).
+  const params = new Map<string, [string, Expr | undefined][][]>();
+  for (const b of blocks) {
+    if (b.macro !== undefined) {
+      vars.macros.add(b.macro.name);
+      params.set(b.macro.name, [
+        ...(params.get(b.macro.name) ?? []),
+        b.macro.params,
+      ]);
+    }
+  }
+  // Macro call sites, and macros used other than by calling them.
+  const calls: { params: [string, Expr | undefined][][]; call: Expr }[] = [];
+  const escaped = new Set<string>();
+  for (const b of blocks)
+    for (const e of b.exprs)
+      walk(e, (node, up) => {
+        if (node.k !== 'name' || !params.has(node.name)) return;
+        if (up?.k === 'call' && up.fn === node)
+          calls.push({ params: params.get(node.name)!, call: up });
+        else escaped.add(node.name);
+      });
+  // What may contain what, and the calls that may change a shared object.
+  const graph = new Containment();
+  const mutations: { roots: string[]; args: Expr[]; applied?: Lattice }[] = [];
+  const root = (path: string): string => path.split('.')[0]!;
+  const objects = (x: Expr | undefined): string[] => {
+    const s = sharing(x);
+    return [...s.part, ...s.holds];
+  };
+  for (const b of blocks) {
+    for (const a of b.assigns)
+      for (const t of a.targets) {
+        if (t.includes('.')) {
+          // `{% set a.x = v %}`: a now holds v.
+          for (const n of objects(a.value)) graph.edge(root(t), n);
+        } else if (a.iterate) {
+          for (const n of objects(a.value)) graph.edge(n, t);
+        } else graph.assign(t, a.value);
+      }
+    for (const e of b.exprs)
+      walk(e, (node) => {
+        if (node.k !== 'call') return;
+        const fn = node.fn;
+        const args = [...node.args, ...node.kwargs.map(([, v]) => v)];
+        let roots: string[];
+        if (fn.k === 'attr' && MUTATORS.has(fn.name)) roots = objects(fn.obj);
+        else if (fn.k === 'attr' && PURE_METHODS.has(fn.name)) return;
+        else if (fn.k === 'name' && params.has(fn.name)) {
+          // Macro parameters take what they are given.
+          for (const ps of params.get(fn.name)!) {
+            node.args.forEach((x, i) => {
+              const p = ps[i];
+              if (p !== undefined) graph.assign(p[0], x);
+            });
+            for (const [k, x] of node.kwargs) graph.assign(k, x);
+            if (node.star)
+              for (const [p] of ps) for (const x of args) graph.assign(p, x);
+          }
+          return;
+        } else if (fn.k === 'name' && PURE_CALLS.has(fn.name)) return;
+        else {
+          roots = objects(fn);
+          // A call the analysis cannot resolve may be a macro handed on as
+          // a value: its arguments may reach any parameter of those.
+          for (const name of escaped)
+            for (const ps of params.get(name) ?? [])
+              for (const [p] of ps) for (const x of args) graph.assign(p, x);
+        }
+        if (args.length === 0 || roots.length === 0) return;
+        for (const r of roots)
+          for (const x of args) for (const n of objects(x)) graph.edge(r, n);
+        mutations.push({ roots, args });
+      });
+  }
+  // Dotted paths (`ns.key`) by their root, for changes to the root's object.
+  const paths = new Map<string, Set<string>>();
+  const set = (path: string, l: Lattice): boolean => {
+    const dot = path.indexOf('.');
+    if (dot > 0 && !vars.levels.has(path)) {
+      const r = path.slice(0, dot);
+      if (!paths.has(r)) paths.set(r, new Set());
+      paths.get(r)!.add(path);
+    }
+    const old = vars.levels.get(path) ?? 'T';
+    const now = meet(old, l);
+    if (now === old && vars.levels.has(path)) return false;
+    vars.levels.set(path, now);
+    return now !== old;
+  };
+  for (const b of blocks) {
+    for (const a of b.assigns)
+      for (const t of a.targets) vars.bound.add(root(t));
+    for (const p of b.callParams ?? []) vars.bound.add(p);
+  }
+  for (const defs of params.values())
+    for (const ps of defs) for (const [p] of ps) vars.bound.add(p);
+  for (const b of blocks) {
+    for (const p of b.callParams ?? []) set(p, 'U');
+    for (const a of b.assigns)
+      if (!namespaceCall(a))
+        for (const t of a.targets) if (!vars.levels.has(t)) set(t, 'T');
+  }
+  for (const [name, defs] of params)
+    for (const ps of defs)
+      for (const [p] of ps) set(p, escaped.has(name) ? 'U' : 'T');
+  let changed = true;
+  while (changed) {
+    changed = false;
+    if (budget.left < 0) break;
+    for (const b of blocks)
+      for (const a of b.assigns) {
+        if (a.value === undefined) {
+          for (const t of a.targets) changed = set(t, 'U') || changed;
+          continue;
+        }
+        const v = a.value;
+        // `{% set ns = namespace(k=…) %}`: the attributes carry the values.
+        if (namespaceCall(a) && v.k === 'call') {
+          const ns = a.targets[0]!;
+          if (!vars.namespaces.has(ns)) {
+            vars.namespaces.add(ns);
+            changed = true;
+          }
+          for (const [k, x] of v.kwargs)
+            changed = set(`${ns}.${k}`, levelOf(x, vars)) || changed;
+          if (v.args.length > 0 || v.star) changed = set(ns, 'U') || changed;
+          continue;
+        }
+        let l: Lattice = a.iterate ? elementLevel(v, vars) : levelOf(v, vars);
+        if (a.targets.length > 1) l = l === 'N' || l === 'V' ? l : 'U';
+        for (const t of a.targets) {
+          changed = set(t, l) || changed;
+          // `{% set a.x = … %}` sets `x` on the namespace `a` refers to,
+          // which other names may hold too.
+          const dot = t.indexOf('.');
+          if (dot > 0)
+            for (const m of graph.affected(t.slice(0, dot), budget)) {
+              budget.left--;
+              changed = set(m + t.slice(dot), l) || changed;
+            }
+        }
+      }
+    for (const mutation of mutations) {
+      let l: Lattice = 'T';
+      for (const x of mutation.args) l = meet(l, levelOf(x, vars));
+      // Each mutation is applied once per level it reaches (at most four times).
+      if (l === 'T' || l === 'N' || l === 'V' || l === mutation.applied)
+        continue;
+      mutation.applied = l;
+      for (const r of mutation.roots)
+        for (const m of graph.affected(r, budget)) {
+          if (--budget.left < 0) break;
+          changed = set(m, l) || changed;
+          for (const path of paths.get(m) ?? []) {
+            budget.left--;
+            changed = set(path, l) || changed;
+          }
+        }
+    }
+    for (const { params: defs, call } of calls) {
+      if (call.k !== 'call') continue;
+      for (const ps of defs) {
+        if (call.star) for (const [p] of ps) changed = set(p, 'U') || changed;
+        call.args.forEach((x, i) => {
+          const p = ps[i];
+          if (p !== undefined) changed = set(p[0], levelOf(x, vars)) || changed;
+        });
+        for (const [k, x] of call.kwargs)
+          if (ps.some(([p]) => p === k))
+            changed = set(k, levelOf(x, vars)) || changed;
+      }
+    }
+    for (const defs of params.values())
+      for (const ps of defs)
+        for (const [p, def] of ps)
+          if (def !== undefined)
+            changed = set(p, levelOf(def, vars)) || changed;
+  }
+  if (budget.left < 0)
+    for (const k of vars.levels.keys()) vars.levels.set(k, 'U');
+  return vars;
+}
+
+/** Format fields that read an attribute starting with `_` (`'{0.__class__}'`). */
+const FORMAT_PRIVATE_FIELD = /\{[^{}!:]*\.\s*_/;
+
+/** True for a literal attribute name that reaches Python internals. */
+function internalName(name: string, called: boolean): boolean {
+  const bare = stripUnderscores(name);
+  return (
+    name.startsWith('_') ||
+    KEY_NAMES.has(bare) ||
+    (called && CALLED_KEY_NAMES.has(bare))
+  );
+}
+
+/**
+ * The sinks: subscripts, `attr`, the attribute argument of attribute filters
+ * (and `map`), and `str.format` receivers. A literal that names internals is
+ * an injection; a value of level U is reported as computed.
+ */
+function checkExpressions(
+  blocks: readonly Block[],
+  vars: Variables,
   add: (kind: TemplateIssue['kind'], token: Token, detail: string) => void,
   computed: Token[],
-  budget: Budget,
 ): void {
-  for (let k = 1; k < tokens.length; k++) {
-    if (tokens[k]!.text !== '[') continue;
-    const prev = tokens[k - 1]!;
-    const subscript =
-      prev.kind === 'string' ||
-      (prev.kind === 'name' && !KEYWORDS.has(prev.value)) ||
-      prev.text === ')' ||
-      prev.text === ']' ||
-      prev.text === '}';
-    if (!subscript) continue;
-    if (
-      prev.kind === 'name' &&
-      FUNCTION_GLOBALS.has(prev.value) &&
-      tokens[k - 2]?.text !== '.'
+  const attributeArg = (
+    arg: Expr | undefined,
+    filter: string,
+    tok: Token,
+    called: boolean,
+  ): void => {
+    if (arg === undefined) return;
+    const c = constantText(arg);
+    // `attr` takes one name; the attribute filters take a dotted path
+    // (`'next.__func__.__globals__'`), each part looked up in turn.
+    const parts =
+      filter === 'attr' ? [c?.value ?? ''] : (c?.value ?? '').split('.');
+    if (c === undefined) {
+      add('obfuscation', tok, `${filter} filter with a computed attribute`);
+    } else if (
+      parts.some((part) => internalName(part, called && filter === 'attr')) ||
+      NAMED_ESCAPE.test(c.raw)
     ) {
-      add('injection', prev, `subscript on the function ${prev.value}`);
+      add('injection', arg.tok, `${filter} filter reaching ${c.value}`);
+    }
+  };
+  for (const b of blocks) {
+    if (b.error !== undefined) {
+      add('obfuscation', b.error, 'block the analysis could not parse');
       continue;
     }
-    const end = matching(tokens, k);
-    if (end - k < 2) continue;
-    budget.left -= end - k;
-    if (budget.left < 0) {
-      computed.push(tokens[k + 1]!);
-      continue;
-    }
-    let depth = 0;
-    let slice = false;
-    for (let j = k + 1; j < end; j++) {
-      const t = tokens[j]!.text;
-      if (t === '(' || t === '[' || t === '{') depth++;
-      else if (t === ')' || t === ']' || t === '}') depth--;
-      else if (t === ':' && depth === 0) slice = true;
-    }
-    if (slice) continue;
-    const key = tokens[k + 1]!;
-    if (end === k + 2 && key.kind === 'string') {
-      const bare = stripUnderscores(key.value);
-      if (
-        KEY_NAMES.has(bare) ||
-        (CALLED_KEY_NAMES.has(bare) && tokens[end + 1]?.text === '(')
-      )
-        add('injection', key, `subscript reaching ${key.value}`);
-      else if (key.value.startsWith('_') && !key.value.startsWith('__'))
-        add('injection', key, `subscript reaching private ${key.value}`);
-      continue;
-    }
-    if (end === k + 2 && key.kind === 'number') continue;
-    const joined = tokens
-      .slice(k + 1, end)
-      .some((t) => t.text === '+' || t.text === '*');
-    const strings = tokens.slice(k + 1, end).some((t) => t.kind === 'string');
-    if ((joined && strings) || buildsText(tokens, k + 1, end, tainted, budget))
-      computed.push(key);
+    for (const e of b.exprs)
+      walk(e, (node, up) => {
+        const called = up?.k === 'call' && up.fn === node;
+        if (node.k === 'item' && node.key.k !== 'slice') {
+          const obj = node.obj;
+          if (
+            obj.k === 'name' &&
+            (PASSED_FUNCTIONS.has(obj.name) ||
+              CALLABLE_GLOBALS.has(obj.name) ||
+              vars.macros.has(obj.name) ||
+              obj.name === 'caller')
+          ) {
+            add('injection', obj.tok, `subscript on the function ${obj.name}`);
+            return;
+          }
+          const key = node.key;
+          if (key.k === 'seq' || key.k === 'dict' || key.k === 'num') return;
+          const c = constantText(key);
+          if (c !== undefined) {
+            if (
+              internalName(c.value, called) ||
+              LEADING_NAMED_ESCAPE.test(c.raw)
+            )
+              add(
+                'injection',
+                key.tok,
+                c.value.startsWith('_') && !c.value.startsWith('__')
+                  ? `subscript reaching private ${c.value}`
+                  : `subscript reaching ${c.value}`,
+              );
+            return;
+          }
+          if (levelOf(key, vars) === 'U') computed.push(key.tok);
+        } else if (node.k === 'filter') {
+          const pos = ATTRIBUTE_ARGUMENT.get(node.name);
+          if (node.name === 'attr') {
+            attributeArg(
+              node.args[0] ?? node.kwargs[0]?.[1],
+              'attr',
+              node.tok,
+              called,
+            );
+          } else if (node.name === 'map') {
+            const f = node.args[0];
+            if (f !== undefined) {
+              const c = constantText(f);
+              if (c === undefined)
+                add(
+                  'obfuscation',
+                  node.tok,
+                  'map filter with a computed filter name',
+                );
+              else if (c.value === 'attr' || ATTRIBUTE_ARGUMENT.has(c.value))
+                // `map('attr', k)`, `map('groupby', k)`, `map('map', 'attr',
+                // k)`: every further argument may name an attribute.
+                for (const a of node.args.slice(1))
+                  attributeArg(a, c.value, node.tok, false);
+            }
+          } else if (pos !== undefined && pos >= 0) {
+            attributeArg(node.args[pos], node.name, node.tok, false);
+          }
+          for (const [k, v] of node.kwargs)
+            if (k === 'attribute') attributeArg(v, node.name, node.tok, false);
+          if (node.star && pos !== undefined)
+            add(
+              'obfuscation',
+              node.tok,
+              `${node.name} filter with unpacked arguments`,
+            );
+        } else if (
+          node.k === 'call' &&
+          node.fn.k === 'attr' &&
+          (node.fn.name === 'format' || node.fn.name === 'format_map')
+        ) {
+          const recv = node.fn.obj;
+          const c = constantText(recv);
+          if (c !== undefined) {
+            if (FORMAT_PRIVATE_FIELD.test(c.value))
+              add(
+                'injection',
+                recv.tok,
+                'format field reaching a private attribute',
+              );
+          } else {
+            const l = levelOf(recv, vars);
+            if (l !== 'V' && l !== 'N')
+              add(
+                'obfuscation',
+                node.fn.tok,
+                'format string the template assembles',
+              );
+          }
+        }
+      });
   }
 }
 
@@ -740,7 +2214,7 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
       token: token.text.slice(0, 80),
     });
   };
-  const { blocks, truncated } = tokenize(template);
+  const { blocks: raw, truncated } = tokenize(template);
   if (truncated !== undefined)
     issues.push({
       kind: 'obfuscation',
@@ -749,27 +2223,37 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
       token: '',
     });
   const budget: Budget = { left: WORK_BUDGET };
-  const tainted = taintedVariables(blocks, budget);
+  const parsed = raw
+    .filter((b) => b.statement !== undefined)
+    .map((b) => parseBlock(b.tokens, b.statement!, budget));
+  const vars = variableLevels(parsed, budget);
   // Subscripts with computed keys: reported only when nothing else is, as
   // the template is otherwise flagged already.
   const computed: Token[] = [];
-  for (const tokens of blocks) {
-    checkSubscripts(tokens, tainted, add, computed, budget);
-    const names = new Set(
-      tokens.filter((x) => x.kind === 'name').map((x) => x.value),
-    );
+  checkExpressions(parsed, vars, add, computed);
+  if (budget.left < 0)
+    issues.push({
+      kind: 'obfuscation',
+      index: 0,
+      detail: 'template too complex to analyse within the work budget',
+      token: '',
+    });
+  for (const { tokens } of raw) {
     const hasPercent = tokens.some((x) => x.text === '%');
     for (let k = 0; k < tokens.length; k++) {
       const t = tokens[k] as Token;
       const prev = tokens[k - 1];
       const next = tokens[k + 1];
       if (t.kind === 'data') {
-        if (/__\w+__/.test(t.value))
+        // Captured text is U wherever it goes (a key made of it is
+        // computed); a dunder word or a one- or two-underscore piece in it is
+        // flagged besides. A longer run of underscores is a separator line.
+        if (/__[A-Za-z0-9]\w*__/.test(t.value))
           add('injection', t, 'dunder name in captured block text');
         else if (
-          /^_+$/.test(t.value) ||
-          t.value.startsWith('__') ||
-          t.value.endsWith('__')
+          /^_{1,2}$/.test(t.value) ||
+          /^__[A-Za-z0-9]/.test(t.value) ||
+          /[A-Za-z0-9]__$/.test(t.value)
         )
           add('obfuscation', t, 'underscores in captured block text');
         continue;
@@ -812,6 +2296,14 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
         ) {
           add('obfuscation', t, `jinja global ${t.value} used as a value`);
         } else if (
+          PASSED_FUNCTIONS.has(t.value) &&
+          prev?.text !== '.' &&
+          next?.text !== '(' &&
+          next?.text !== '=' &&
+          next?.value !== 'is'
+        ) {
+          add('obfuscation', t, `function ${t.value} used as a value`);
+        } else if (
           (t.value === 'string' ||
             t.value === 'tojson' ||
             t.value === 'pprint') &&
@@ -827,40 +2319,13 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
             add('obfuscation', t, 'attribute filter with a computed name');
           else if (arg?.value.startsWith('_'))
             add('injection', arg, `attribute filter reaching ${arg.value}`);
-        } else if (
-          ATTRIBUTE_FILTERS.has(t.value) &&
-          prev?.text === '|' &&
-          next?.text === '(' &&
-          tokens[k + 2] !== undefined &&
-          tokens[k + 2]!.text !== ')' &&
-          tokens[k + 3]?.text !== '='
-        ) {
-          const arg = tokens[k + 2]!;
-          if (arg.kind !== 'string' && arg.kind !== 'number')
-            add(
-              'obfuscation',
-              t,
-              `${t.value} filter with a computed attribute`,
-            );
-          else if (arg.kind === 'string' && arg.value.startsWith('_'))
-            add('injection', arg, `${t.value} filter reaching ${arg.value}`);
-        } else if (t.value === 'attr' && prev?.text === '|') {
-          const arg = tokens[k + 2];
-          if (next?.text !== '(' || arg === undefined) continue;
-          if (arg.kind !== 'string' || tokens[k + 3]?.text !== ')')
-            add('obfuscation', t, 'attr filter with a computed name');
-          else if (
-            arg.value.startsWith('_') ||
-            KEY_NAMES.has(stripUnderscores(arg.value)) ||
-            (CALLED_KEY_NAMES.has(stripUnderscores(arg.value)) &&
-              tokens[k + 4]?.text === '(')
-          )
-            add('injection', arg, `attr filter reaching ${arg.value}`);
         }
       } else if (t.kind === 'string') {
         const joins = (x: Token | undefined): boolean =>
           x?.text === '~' || x?.text === '+' || x?.text === '*';
-        const call = /^_+$/.test(t.value) ? enclosing(tokens, k) : undefined;
+        const call = /^_+$/.test(t.value)
+          ? enclosingCall(tokens, k)
+          : undefined;
         const reversed = [...t.value].reverse().join('');
         if (/^__\w+__$/.test(t.value)) {
           add('injection', t, `dunder name ${t.value} as a string`);
@@ -868,10 +2333,7 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
           add('obfuscation', t, 'string spelling an underscore with an escape');
         } else if (t.value.startsWith('__') || t.value.endsWith('__')) {
           add('obfuscation', t, 'part of a dunder name');
-        } else if (
-          (t.value.startsWith('_') || t.value.endsWith('_')) &&
-          (joins(prev) || joins(next))
-        ) {
+        } else if (t.value.startsWith('_') && (joins(prev) || joins(next))) {
           add(
             'obfuscation',
             t,
@@ -879,11 +2341,7 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
           );
         } else if (
           call !== undefined &&
-          (call === 'format' ||
-            call === 'join' ||
-            (call === 'replace' && argumentIndex(tokens, k) === 1) ||
-            (call === '[' && names.has('join')) ||
-            (call === '' && hasPercent))
+          (call === 'format' || (call === '' && hasPercent))
         ) {
           add('obfuscation', t, `underscores assembled with ${call || '%'}`);
         } else if (
@@ -916,5 +2374,6 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
   if (issues.length === 0)
     for (const key of computed.slice(0, 100))
       add('obfuscation', key, 'subscript with a computed key');
+  issues.sort((a, b) => a.index - b.index);
   return issues;
 }

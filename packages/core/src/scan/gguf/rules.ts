@@ -8,7 +8,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'critical',
     title: 'chat template reaches Python internals',
     description:
-      'A `tokenizer.chat_template*` value accesses dunder attributes, `__globals__`/`__builtins__`, the internals of Jinja globals (`lipsum`, `cycler`, `joiner`, `namespace`, `self`, `config`, `request`) or `popen`/`subprocess`, or subscripts a function the renderer passes in (`raise_exception[…]`: Jinja getitem falls back to getattr); rendering it outside a sandbox runs code (CVE-2024-34359, CVE-2026-5760).',
+      'A `tokenizer.chat_template*` value accesses dunder or private attributes (`__globals__`, `_TemplateReference__context`), the internals of Jinja globals (`lipsum`, `cycler`, `joiner`, `namespace`, `self`, `config`, `request`) or `popen`/`subprocess`; subscripts a function the renderer passes in or a macro (`raise_exception[…]`: Jinja getitem falls back to getattr); names such an attribute with a literal however it is spelled (escapes Jinja decodes, `\\N{…}`, a backslash-newline, adjacent literals, a dotted attribute-filter path such as `next.__func__.__globals__`); or reads one through a `str.format` field. Rendering it outside a sandbox runs code (CVE-2024-34359, CVE-2026-5760).',
     remediation:
       'Do not render the template; render chat templates only in a sandboxed Jinja environment, and replace this one with the template the model family publishes.',
   },
@@ -17,7 +17,7 @@ export const GGUF_RULES: readonly RuleInfo[] = Object.freeze([
     severity: 'high',
     title: 'chat template spells names indirectly',
     description:
-      "The template spells names indirectly: `|attr(` or an attribute filter on a computed value, `\\x5f`/octal escapes, `%c`/`{:c}` formatting, underscores repeated, joined, formatted or substituted in, names reversed, characters from an object's text, Jinja globals used as values, `{% set %}` text, a subscript key that is computed (concatenated, formatted, filtered, held in a variable so built, or a `*_token` value, which the model file's own vocabulary supplies). Blocks end where Jinja's lexer ends them (brackets balanced), and a block or raw section that does not close is analysed to the template's end.",
+      "A subscript key that could start with `_` because the template builds it: text assembled from pieces (`~`, `+`, `join`, `replace`, `format`, `%`, `*`, string methods other than those that return part of their input), a `*_token` value (the model file's own vocabulary), macro, block or `caller` output, the text of a function, macro or namespace, or a variable, macro parameter, loop variable, list or namespace that may hold such text (through aliases and `append`/`update`/attribute sets too); a key that starts with a non-empty literal (`\"tool_\" ~ name`), a number, a loop index or the conversation's own data is not. An `attr` name, attribute-filter path (positional or `attribute=`) or `map` filter name that is not a literal. `\\x5f`/octal escapes, `%c`/`{:c}` formatting, leading underscores joined, names reversed, characters picked from an object's text, Jinja globals or passed-in functions used as values. A block the analysis cannot parse, or a template past its work budget. Expressions are parsed as Jinja parses them; blocks end where Jinja's lexer ends them, and a block or raw section that does not close is analysed to the template's end.",
     remediation:
       'Review the template by hand; real chat templates do not need these constructs.',
   },
