@@ -2462,6 +2462,12 @@ async function runMachine(
     vm.out.end = vm.pos;
     if (vm.pos >= total) break;
     if (vm.out.streams >= streamLimit) continue;
+    // A caller that counts the streams (legacy torch files: five) has a
+    // loader that calls pickle.load that many times: the next one starts
+    // here whatever its first byte (CPython needs no PROTO), so it is read
+    // here. A protocol 0 main pickle after the system info passed unscanned
+    // (stop 30).
+    if (ok && !resync && callerStreams !== Infinity) continue;
     // Find the next stream: immediately following, or after bounded junk.
     const next = await peek(vm.pos, 2);
     if (
