@@ -326,6 +326,13 @@ export const PICKLE_FAMILY_RULES: readonly RuleInfo[] = Object.freeze([
     'Find out why the file carries a second format; re-create it with the tool that wrote the model.',
   ),
   rule(
+    'JOBLIB_COMPANION_FILE',
+    'high',
+    'joblib unpickles another file',
+    "The pickle BUILDs joblib 0.9's `NDArrayWrapper`, and `joblib.load` (current versions too) replaces it with `numpy.load(os.path.join(folder, filename), allow_pickle=True)`, which unpickles a file that is neither `.npy` nor `.npz`. High when the name leaves the model's folder (absolute, `..`, a link out) and the file was not scanned; a companion in the same folder is scanned with the pickle (member `<companion NAME>`, info), a missing one is low (joblib fails before it unpickles anything), and one whose name the scanner cannot read is a high `SCAN_INCOMPLETE` (limit `joblib-companion`).",
+    'Do not load the file; re-save the model with a current joblib, which writes arrays inline.',
+  ),
+  rule(
     'PICKLE_POLYGLOT',
     'medium',
     'file is also a pickle',

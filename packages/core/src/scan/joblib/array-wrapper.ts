@@ -17,6 +17,22 @@ const WRAPPERS = new Set([
   'sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper',
 ]);
 
+/**
+ * joblib 0.9's array placeholder, which current joblib still honours:
+ * `NumpyUnpickler.load_build` replaces a BUILT instance by
+ * `numpy.load(os.path.join(dirname, self.filename), allow_pickle=True)`, so
+ * the pickle names another file that the load unpickles (stop 30).
+ */
+const COMPANION_WRAPPERS = new Set([
+  'joblib.numpy_pickle.NDArrayWrapper',
+  'joblib.numpy_pickle_compat.NDArrayWrapper',
+  'sklearn.externals.joblib.numpy_pickle.NDArrayWrapper',
+  'sklearn.externals.joblib.numpy_pickle_compat.NDArrayWrapper',
+]);
+
+/** A companion file a joblib pickle makes its loader read, or why its name is unknown. */
+export type JoblibCompanion = { filename: string } | { unsure: string };
+
 /** Callables that make an instance of their first argument without `__init__`. */
 const NEW_WITHOUT_INIT = new Set([
   'copyreg.__newobj__',
@@ -151,6 +167,48 @@ function truthy(v: PickleValue): boolean | undefined {
 type Unsure = { unsure: string };
 
 /**
+ * The file a BUILD of an `NDArrayWrapper` makes joblib read, undefined when
+ * the target is none; {@link Unsure} when the name cannot be known.
+ * `NDArrayWrapper(filename, subclass, allow_mmap=True)`; the state, a dict
+ * applied to `__dict__`, may set `filename` again.
+ */
+function companionOf(
+  target: PickleValue,
+  state: PickleValue,
+): JoblibCompanion | undefined {
+  const isCompanionClass = (v: PickleValue | undefined): boolean =>
+    isGlobal(v, COMPANION_WRAPPERS);
+  let filename: PickleValue | undefined;
+  if (target.k === 'global') {
+    if (!isCompanionClass(target)) return undefined;
+    return { unsure: 'state applied to the NDArrayWrapper class' };
+  }
+  if (target.k !== 'call') return undefined;
+  const args = target.args.k === 'tuple' ? target.args.items : undefined;
+  if (isCompanionClass(target.fn)) {
+    const bare =
+      target.kind === 'NEWOBJ' ||
+      target.kind === 'NEWOBJ_EX' ||
+      ((target.kind === 'OBJ' || target.kind === 'INST') && args?.length === 0);
+    if (!bare) {
+      if (args === undefined || args.length < 2 || args.length > 3)
+        return { unsure: 'NDArrayWrapper called with unknown arguments' };
+      filename = args[0];
+    }
+  } else if (mentionsClass(target, isCompanionClass, 0))
+    return { unsure: 'object made from the NDArrayWrapper class' };
+  else return undefined;
+  const attrs = new Map<string, Attr>();
+  const unsure = applyState(attrs, state);
+  if (unsure !== undefined) return unsure;
+  const set = attrs.get('filename');
+  if (set !== undefined && set !== VERSION_DEPENDENT) filename = set;
+  if (filename?.k !== 'str')
+    return { unsure: 'NDArrayWrapper file name is not a literal string' };
+  return { filename: filename.v };
+}
+
+/**
  * The instance attributes of a BUILD target that is a `NumpyArrayWrapper`,
  * before the state is applied; undefined when the target is no wrapper;
  * {@link Unsure} when it may be one but the scanner cannot tell what it holds.
@@ -219,17 +277,26 @@ function wrapperOrigin(
  * of the class: wrapper instances) are not looked into.
  */
 function mentionsWrapperClass(v: PickleValue, depth: number): boolean {
+  return mentionsClass(v, isWrapperClass, depth);
+}
+
+/** {@link mentionsWrapperClass} for any class test. */
+function mentionsClass(
+  v: PickleValue,
+  isClass: (x: PickleValue | undefined) => boolean,
+  depth: number,
+): boolean {
   if (v.k !== 'call' || depth > 8) return false;
-  if (isWrapperClass(v.fn)) return true;
+  if (isClass(v.fn)) return true;
   const direct = (x: PickleValue): boolean =>
-    isWrapperClass(x) ||
-    ((x.k === 'tuple' || x.k === 'list') && x.items.some(isWrapperClass)) ||
-    (x.k === 'dict' && x.entries.some(([, y]) => isWrapperClass(y)));
+    isClass(x) ||
+    ((x.k === 'tuple' || x.k === 'list') && x.items.some(isClass)) ||
+    (x.k === 'dict' && x.entries.some(([, y]) => isClass(y)));
   if (v.args.k === 'tuple' || v.args.k === 'list') {
     if (v.args.items.some(direct)) return true;
   } else if (direct(v.args)) return true;
   if (v.kwargs !== undefined && direct(v.kwargs)) return true;
-  return mentionsWrapperClass(v.fn, depth + 1);
+  return mentionsClass(v.fn, isClass, depth + 1);
 }
 
 /** Applies a BUILD state as pickle's `load_build` does (no `__setstate__`). */
@@ -348,6 +415,7 @@ export class JoblibUnreadableError extends Error {
 export function joblibBuildHook(
   onWrapper?: () => void,
   onUnreadable?: (info: JoblibUnreadable) => void,
+  onCompanion?: (companion: JoblibCompanion) => void,
 ): PickleBuildHook {
   /** Wrappers built so far, with the state of their BUILD and its answer. */
   const built = new WeakMap<
@@ -355,6 +423,12 @@ export function joblibBuildHook(
     { state: PickleValue; result: HookResult }
   >();
   return (target, state) => {
+    const companion = companionOf(target, state);
+    if (companion !== undefined) {
+      onWrapper?.();
+      onCompanion?.(companion);
+      return undefined;
+    }
     const origin = wrapperOrigin(target);
     if (origin === undefined) return undefined;
     onWrapper?.();

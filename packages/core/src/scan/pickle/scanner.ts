@@ -15,8 +15,10 @@ import type {
 } from '../types.js';
 import {
   joblibBuildHook,
+  type JoblibCompanion,
   type JoblibUnreadable,
 } from '../joblib/array-wrapper.js';
+import { scanJoblibCompanions } from '../joblib/companions.js';
 import {
   defaultScanPolicy,
   judgeGlobal,
@@ -405,6 +407,8 @@ export async function scanPickleSource(
   // joblib arrays whose inline size cannot be known: the VM reads on, and
   // the stream is reported not fully scanned (high), its other findings kept.
   const unmeasured: JoblibUnreadable[] = [];
+  // Files joblib's loader unpickles because the pickle names them.
+  const companions: JoblibCompanion[] = [];
   const vmOptions: PickleAnalysisOptions = {
     onBuild: joblibBuildHook(
       () => {
@@ -414,6 +418,7 @@ export async function scanPickleSource(
         joblib = true;
         unmeasured.push(info);
       },
+      (companion) => companions.push(companion),
     ),
     ...PICKLE_BYTES_HOOKS,
     limits: {
@@ -894,6 +899,7 @@ export async function scanPickleSource(
       member === undefined ? job.name : [...member, job.name].join('/');
     await ctx.scanNested(sliceSource(source, job.offset, job.length), name);
   }
+  await scanJoblibCompanions(companions, ctx, member, source);
   return analysis;
 }
 
