@@ -96,19 +96,37 @@ function info(node: X509Certificate): CertInfo {
   }
 }
 
-/** `CN=a, O=b` from Node's multi-line distinguished name text. */
-export function distinguishedName(text: string): string {
-  return text.split('\n').filter(Boolean).join(', ');
+/**
+ * `CN=a, O=b` from Node's multi-line distinguished name text; '' for an empty
+ * name, for which Node gives `undefined` whatever its type says.
+ */
+export function distinguishedName(text: string | undefined): string {
+  return (text ?? '').split('\n').filter(Boolean).join(', ');
 }
 
 function describe(cert: CertInfo): string {
-  return `${distinguishedName(cert.node.subject)} (serial ${cert.node.serialNumber})`;
+  const name = distinguishedName(cert.node.subject);
+  return `${name === '' ? 'with an empty subject' : name} (serial ${cert.node.serialNumber})`;
 }
 
+/**
+ * The OID of a critical extension this verifier does not process, if any.
+ *
+ * @throws ModelSealError when an extension is malformed, its value included:
+ *   it must be a primitive OCTET STRING, as DER requires, since OpenSSL reads
+ *   a constructed one as the primitive contents inside it joined (another
+ *   subjectAltName, say, than the one `@sigstore/core` reads)
+ */
 function criticalUnknown(cert: CertInfo): string | undefined {
+  let badValue: string | undefined;
   try {
     for (const ext of cert.parsed.extensions) {
       const oid = ext.subs[0]?.toOID();
+      const value = ext.subs[ext.subs.length - 1];
+      if (value?.tag.isOctetString() !== true || value.tag.constructed) {
+        badValue = oid ?? 'without an OID';
+        break;
+      }
       const critical =
         ext.subs.length === 3 && ext.subs[1]?.toBoolean() === true;
       if (critical && oid !== undefined && !UNDERSTOOD_CRITICAL.has(oid))
@@ -119,6 +137,11 @@ function criticalUnknown(cert: CertInfo): string | undefined {
       `certificate ${describe(cert)} has malformed extensions`,
       undefined,
       error,
+    );
+  }
+  if (badValue !== undefined) {
+    throw invalid(
+      `certificate ${describe(cert)} has a malformed extension ${badValue}: its value is not a primitive OCTET STRING`,
     );
   }
   return undefined;
@@ -284,8 +307,9 @@ function selfIssued(cert: CertInfo): boolean {
 /**
  * Why the name constraints of `ca` refuse the certificates `below` it on the
  * path (leaf first), or `undefined` when they allow them (RFC 5280 §6.1.3
- * (b), (c)). Self-issued certificates other than the leaf are skipped, as
- * RFC 5280 and OpenSSL do.
+ * (b), (c)). Of a self-issued certificate other than the leaf only the
+ * subjectAltName is checked: RFC 5280 and OpenSSL skip it, Go checks its
+ * subjectAltName.
  *
  * @throws NameCheckLimitError when `budget` runs out
  */
@@ -301,8 +325,9 @@ function nameConstraintsProblem(
   const constraints = ca.constraints.value;
   if (constraints === undefined) return undefined;
   for (const [i, cert] of below.entries()) {
-    if (i > 0 && selfIssued(cert)) continue;
-    cert.names ??= read(() => certificateNames(cert.parsed, i === 0));
+    // A certificate other than the leaf has the same role on every path.
+    const role = i === 0 ? 'leaf' : selfIssued(cert) ? 'self-issued ca' : 'ca';
+    cert.names ??= read(() => certificateNames(cert.parsed, role));
     if ('problem' in cert.names) {
       return `certificate ${describe(cert)} has a name that cannot be checked against the name constraints of ${describe(ca)}: ${cert.names.problem}`;
     }

@@ -5,10 +5,10 @@
  *
  * Where OpenSSL and Go's crypto/x509 read a constraint differently, a name
  * is within a permitted subtree only when both would say so, and within an
- * excluded subtree when either would: modelseal accepts a path only where
- * both would (docs/threat-model.md). What this module cannot check is
- * refused: constraints of other name types, a minimum or maximum, a malformed
- * extension, a name that does not parse.
+ * excluded subtree when either would (docs/threat-model.md). What this module
+ * cannot check is refused: constraints of other name types, a minimum or
+ * maximum, a malformed extension, a name that does not parse, and a name
+ * attribute whose encoding OpenSSL rewrites before it compares names.
  */
 import { isIP } from 'node:net';
 import type { ASN1Obj, X509Certificate as SigstoreX509 } from '@sigstore/core';
@@ -295,6 +295,36 @@ function attributeText(attribute: Attribute): string {
   return `${name}=${value}`;
 }
 
+/**
+ * Refuses an attribute value that OpenSSL rewrites when it reads a name, so
+ * that OpenSSL would compare other bytes than modelseal: a constructed (BER)
+ * encoding of a string, which OpenSSL joins into the primitive string (an
+ * excluded `O=Evil` would not match `O=Ev` + `il` otherwise), and a BIT
+ * STRING with unused bits set or counted on no bits, which OpenSSL clears.
+ * A SEQUENCE OpenSSL keeps as it is, as modelseal does.
+ */
+function checkAttributeEncoding(value: ASN1Obj, what: string): void {
+  if (value.tag.constructed && !isUniversal(value, 16)) {
+    fail(
+      `${what} has an attribute value in a constructed encoding (tag 0x${value.tag.toDER().toString(16)}), which OpenSSL reads as another value`,
+    );
+  }
+  if (isUniversal(value, 3)) {
+    const bytes = value.value;
+    const unused = bytes[0];
+    const last = bytes[bytes.length - 1] as number;
+    if (
+      unused === undefined ||
+      unused > 7 ||
+      (bytes.length === 1 ? unused !== 0 : (last & ((1 << unused) - 1)) !== 0)
+    ) {
+      fail(
+        `${what} has a BIT STRING attribute value that is not DER (unused bits set), which OpenSSL reads as another value`,
+      );
+    }
+  }
+}
+
 /** A Name (SEQUENCE OF RDN), with OpenSSL-equivalent comparison keys. */
 function readName(obj: ASN1Obj, what: string): DirectoryName {
   if (!isUniversal(obj, 16) || !obj.tag.constructed) {
@@ -325,6 +355,7 @@ function readName(obj: ASN1Obj, what: string): DirectoryName {
         fail(`${what} has a malformed attribute`);
       }
       const oid = type.toOID();
+      checkAttributeEncoding(value, what);
       const tagByte = value.tag.toDER();
       const bytes = CANONICAL_TYPES.has(value.tag.number)
         ? stringUtf8(value)
@@ -569,13 +600,18 @@ function extensionsOf(cert: SigstoreX509, oid: string): ASN1Obj[] {
   return cert.extensions.filter((ext) => ext.subs[0]?.toOID() === oid);
 }
 
-/** The single OCTET STRING-wrapped value of an extension. */
+/**
+ * The single OCTET STRING-wrapped value of an extension. A constructed (BER)
+ * OCTET STRING is refused: OpenSSL joins the primitive contents inside it
+ * into another value than the one it wraps.
+ */
 function extensionValue(ext: ASN1Obj, what: string): ASN1Obj {
   const octets = ext.subs[ext.subs.length - 1];
   const value = octets?.subs[0];
   if (
     octets === undefined ||
     !octets.tag.isOctetString() ||
+    octets.tag.constructed ||
     octets.subs.length !== 1 ||
     value === undefined
   ) {
@@ -649,19 +685,31 @@ function hostnameFromCommonName(bytes: Buffer): string | undefined {
 }
 
 /**
+ * Where a certificate sits below a constrained CA: the leaf, another CA, or a
+ * self-issued CA other than the leaf (subject and issuer the same bytes).
+ */
+export type CertificateRole = 'leaf' | 'ca' | 'self-issued ca';
+
+/**
  * Every name of `cert` that name constraints apply to: the subject (when not
  * empty) as a directoryName, its emailAddress attributes as rfc822Names, each
  * subjectAltName entry and, for the leaf without a dNSName entry, each common
- * name that looks like a host name, as OpenSSL does.
+ * name that looks like a host name, as OpenSSL does. Of a self-issued CA only
+ * the subjectAltName entries Go checks (dNSName, rfc822Name, URI, iPAddress):
+ * RFC 5280 §6.1.3 and OpenSSL skip such a certificate, Go 1.21 and later
+ * check those all the same.
  *
  * @throws Error naming a name that cannot be read
  */
 export function certificateNames(
   cert: SigstoreX509,
-  isLeaf: boolean,
+  role: CertificateRole,
 ): CertificateName[] {
   const names: CertificateName[] = [];
-  const subject = readName(tbsFields(cert).subject, 'the subject');
+  const subject: DirectoryName =
+    role === 'self-issued ca'
+      ? { rdns: [], attributes: [], text: '' }
+      : readName(tbsFields(cert).subject, 'the subject');
   if (subject.rdns.length > 0) {
     names.push({
       type: 'directoryName',
@@ -745,6 +793,8 @@ export function certificateNames(
           break;
         }
         case 'directoryName': {
+          // Go checks no directoryName, OpenSSL no self-issued certificate.
+          if (role === 'self-issued ca') break;
           const inner = gn.subs[0];
           if (gn.subs.length !== 1 || inner === undefined) {
             fail('a malformed directoryName');
@@ -763,7 +813,10 @@ export function certificateNames(
           if (oid === undefined || !oid.tag.isOID()) {
             fail('a malformed otherName');
           }
-          if (oid.toOID() === OID_SMTP_UTF8_MAILBOX) {
+          if (
+            oid.toOID() === OID_SMTP_UTF8_MAILBOX &&
+            role !== 'self-issued ca'
+          ) {
             names.push({
               type: 'smtpUTF8Mailbox',
               label: 'SmtpUTF8Mailbox',
@@ -780,7 +833,7 @@ export function certificateNames(
       }
     }
   }
-  if (isLeaf && !hasDns) {
+  if (role === 'leaf' && !hasDns) {
     for (const { oid, value } of subject.attributes) {
       if (oid !== OID_COMMON_NAME) continue;
       let bytes = stringUtf8(value);
@@ -815,16 +868,53 @@ function inDomain(domain: string, tree: DomainTree): boolean {
 }
 
 /**
+ * Whether a wildcard name (first character `*`) is in an excluded domain tree
+ * as Go's crypto/x509 reads it since Go 1.24.11 and 1.25.5 (CVE-2025-61727):
+ * with as many labels as the tree's domain or more (more for `.domain`), the
+ * leftmost label of both is dropped and the rest compared. So excluded
+ * `bar.example.com` excludes `*.example.com` (which stands for
+ * `bar.example.com`); OpenSSL 3.0 excludes neither.
+ */
+function wildcardInExcludedTree(domain: string, tree: DomainTree): boolean {
+  if (!domain.startsWith('*')) return false;
+  const labels = domain.split('.');
+  const treeLabels = tree.domain.split('.');
+  if (
+    labels.length < 2 ||
+    labels.length < treeLabels.length ||
+    (tree.subdomainsOnly && labels.length === treeLabels.length)
+  ) {
+    return false;
+  }
+  const parent = treeLabels.slice(1).join('.');
+  const rest = labels.slice(1).join('.');
+  return parent === '' || rest === parent || rest.endsWith(`.${parent}`);
+}
+
+/** {@link inDomain}, and for an excluded tree {@link wildcardInExcludedTree}. */
+function inDomainTree(
+  domain: string,
+  tree: DomainTree,
+  excluded: boolean,
+): boolean {
+  return (
+    inDomain(domain, tree) || (excluded && wildcardInExcludedTree(domain, tree))
+  );
+}
+
+/**
  * `host` constraints of rfc822Name and URI: the host itself for OpenSSL and
  * RFC 5280, the host and its subdomains for Go. Permitted takes the narrower
- * reading, excluded the wider.
+ * reading, excluded the wider (and a wildcard host as Go reads it).
  */
 function inHostTree(
   domain: string,
   tree: DomainTree,
   excluded: boolean,
 ): boolean {
-  if (tree.subdomainsOnly || excluded) return inDomain(domain, tree);
+  if (tree.subdomainsOnly || excluded) {
+    return inDomainTree(domain, tree, excluded);
+  }
   return domain === tree.domain;
 }
 
@@ -843,7 +933,7 @@ function within(
 ): boolean | string {
   switch (name.type) {
     case 'dNSName':
-      return c.type === 'dNSName' && inDomain(name.domain, c);
+      return c.type === 'dNSName' && inDomainTree(name.domain, c, excluded);
     case 'rfc822Name':
       if (c.type !== 'rfc822Name') return false;
       if (c.local !== undefined) {

@@ -4,6 +4,8 @@
 // verified by modelseal, and the same chain goes to `openssl verify
 // -x509_strict`. modelseal accepts exactly where OpenSSL does, except in the
 // rows with `differs`, each a deliberate difference with its reason.
+import { sign, X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signModel } from '../../src/sign/sign-model.js';
@@ -173,6 +175,116 @@ const DIR_ACME = nc(['permitted;dirName:nc_acme'], {
 const DIR_NOT_EVIL = nc(['excluded;dirName:nc_evil'], {
   sections: ['[nc_evil]', 'O=Evil'],
 });
+/**
+ * One DER element, for encodings openssl's config cannot write (it re-encodes
+ * what `ASN1:` describes); `DER:<hex>` in an extension line takes them as they
+ * are. Contents under 128 bytes.
+ */
+function tlv(tag: number, ...contents: Buffer[]): Buffer {
+  const body = Buffer.concat(contents);
+  if (body.length >= 128) throw new Error('tlv: contents too long');
+  return Buffer.concat([Buffer.from([tag, body.length]), body]);
+}
+/** A Name of one RDN holding one attribute: OID (DER contents) and value (DER). */
+const oneAttributeName = (oid: Buffer, value: Buffer): Buffer =>
+  tlv(0x30, tlv(0x31, tlv(0x30, tlv(0x06, oid), value)));
+const OID_O = Buffer.from([0x55, 0x04, 0x0a]);
+const OID_X500_UNIQUE_IDENTIFIER = Buffer.from([0x55, 0x04, 0x2d]);
+/** `O=Evil` as a constructed (BER) PrintableString of two parts, `Ev` and `il`. */
+const BER_O_EVIL = oneAttributeName(
+  OID_O,
+  tlv(0x33, tlv(0x04, Buffer.from('Ev')), tlv(0x04, Buffer.from('il'))),
+);
+/** A subjectAltName of one directoryName. */
+const dirNameSan = (name: Buffer): string =>
+  `DER:${tlv(0x30, tlv(0xa4, name)).toString('hex')}`;
+/** x500UniqueIdentifier (a BIT STRING) of one byte with 7 unused bits. */
+const uniqueIdName = (lastByte: number): Buffer =>
+  oneAttributeName(
+    OID_X500_UNIQUE_IDENTIFIER,
+    tlv(0x03, Buffer.from([7, lastByte])),
+  );
+/** Excluded directoryName x500UniqueIdentifier=BIT STRING 1 (unused bits clear). */
+const DIR_NOT_UNIQUE_ID = nc([
+  `DER:${tlv(0x30, tlv(0xa1, tlv(0x30, tlv(0xa4, uniqueIdName(0x80))))).toString('hex')}`,
+]);
+
+/** A DER length. */
+function derLength(n: number): Buffer {
+  if (n < 128) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+/** Where the DER element at `at` ends. */
+function elementEnd(der: Buffer, at: number): number {
+  const first = der[at + 1] as number;
+  if (first < 0x80) return at + 2 + first;
+  let length = 0;
+  for (let i = 0; i < (first & 0x7f); i++) {
+    length = length * 256 + (der[at + 2 + i] as number);
+  }
+  return at + 2 + (first & 0x7f) + length;
+}
+/** Where the contents of the DER element at `at` start. */
+const contentsStart = (der: Buffer, at: number): number =>
+  at +
+  2 +
+  ((der[at + 1] as number) < 0x80 ? 0 : (der[at + 1] as number) & 0x7f);
+
+/**
+ * `cert` with the OCTET STRING around its (non-critical) subjectAltName made
+ * constructed (tag 0x04 becomes 0x24; same length, the SEQUENCE inside its one
+ * part), re-signed by `issuer`: openssl's config cannot write it.
+ */
+function withConstructedSan(cert: TestCert, issuer: TestCert): TestCert {
+  const der = new X509Certificate(cert.certPem).raw;
+  const tbsAt = contentsStart(der, 0);
+  const tbsEnd = elementEnd(der, tbsAt);
+  const tbs = Buffer.from(der.subarray(tbsAt, tbsEnd));
+  const san = tbs.indexOf(Buffer.from('0603551d1104', 'hex'));
+  if (san < 0) throw new Error('no non-critical subjectAltName');
+  tbs[san + 5] = 0x24;
+  const algorithm = der.subarray(tbsEnd, elementEnd(der, tbsEnd));
+  const signature = sign('sha256', tbs, issuer.privateKey);
+  const bits = Buffer.concat([
+    Buffer.from([0x03]),
+    derLength(signature.length + 1),
+    Buffer.from([0]),
+    signature,
+  ]);
+  const body = Buffer.concat([tbs, algorithm, bits]);
+  const out = Buffer.concat([
+    Buffer.from([0x30]),
+    derLength(body.length),
+    body,
+  ]);
+  const certPem = new X509Certificate(out).toString();
+  const certPath = join(dir, `${cert.name}-constructed-san.pem`);
+  writeFileSync(certPath, certPem);
+  return { ...cert, certPath, certPem };
+}
+/**
+ * A subjectAltName that reads as a registeredID and DNS:build.example.com,
+ * while the primitive contents inside it joined (what OpenSSL reads in a
+ * constructed OCTET STRING) are DNS:other.com, DNS:build.example.com.
+ */
+const SAN_HIDING_OTHER_COM = ((): string => {
+  const hidden = Buffer.from('other.com');
+  const shown = Buffer.from('build.example.com');
+  const prefix = Buffer.concat([
+    Buffer.from([
+      0x30,
+      2 + hidden.length + 2 + shown.length,
+      0x82,
+      hidden.length,
+    ]),
+    hidden,
+    Buffer.from([0x82, shown.length]),
+  ]);
+  return `DER:${tlv(0x30, tlv(0x88, prefix), tlv(0x82, shown)).toString('hex')}`;
+})();
+
 /** A permitted dNSName subtree with minimum 1 (OpenSSL's config syntax cannot say it). */
 const DNS_MINIMUM = nc(['ASN1:SEQUENCE:nc_seq'], {
   sections: [
@@ -248,6 +360,30 @@ const rows: Row[] = [
       }),
     openssl: true,
     modelseal: true,
+  },
+  {
+    name: 'excluded dNSName bar.example.com and a wildcard *.example.com (it stands for bar.example.com)',
+    chain: () =>
+      under(nc(['permitted;DNS:example.com', 'excluded;DNS:bar.example.com']), {
+        san: ['DNS:*.example.com'],
+      }),
+    openssl: true,
+    modelseal: false,
+    reason:
+      'DNS name "*.example.com" is in the excluded dNSName subtree "bar.example.com"',
+    differs:
+      'Go 1.24.11 and 1.25.5 and later exclude it (CVE-2025-61727); OpenSSL 3.0 compares the wildcard as a literal name',
+  },
+  {
+    name: 'excluded URI bar.example.com and https://*.example.com/x',
+    chain: () =>
+      under(nc(['excluded;URI:bar.example.com']), {
+        san: ['URI:https://*.example.com/x'],
+      }),
+    openssl: true,
+    modelseal: false,
+    reason: 'in the excluded uniformResourceIdentifier subtree',
+    differs: 'as for the wildcard dNSName: Go excludes it',
   },
   // rfc822Name
   {
@@ -548,6 +684,29 @@ const rows: Row[] = [
     openssl: true,
     modelseal: true,
   },
+  {
+    name: 'excluded directoryName O=Evil and a directoryName O=Evil written as a constructed (BER) string',
+    chain: () => under(DIR_NOT_EVIL, { san: [dirNameSan(BER_O_EVIL)] }),
+    openssl: false,
+    modelseal: false,
+    reason:
+      'a directoryName has an attribute value in a constructed encoding (tag 0x33)',
+  },
+  {
+    name: 'excluded directoryName x500UniqueIdentifier=#0780 and a BIT STRING #07FF (unused bits set)',
+    chain: () =>
+      under(DIR_NOT_UNIQUE_ID, { san: [dirNameSan(uniqueIdName(0xff))] }),
+    openssl: false,
+    modelseal: false,
+    reason: 'a directoryName has a BIT STRING attribute value that is not DER',
+  },
+  {
+    name: 'excluded directoryName x500UniqueIdentifier=#0780 allows #0700',
+    chain: () =>
+      under(DIR_NOT_UNIQUE_ID, { san: [dirNameSan(uniqueIdName(0x00))] }),
+    openssl: true,
+    modelseal: true,
+  },
   // where the constraint sits
   {
     name: 'on the root: dNSName example.com permits build.example.com',
@@ -767,7 +926,22 @@ const rows: Row[] = [
     reason: 'DNS name "ca.other.com"',
   },
   {
-    name: 'on the root: a self-issued intermediate (key rollover) is not checked, RFC 5280 §6.1.3',
+    name: 'a self-issued certificate (key rollover) of the CA with directoryName O=Acme: its subject CN=rollover-ca is not checked, RFC 5280 §6.1.3',
+    chain: () => {
+      const inter = ca(DIR_ACME, root, '/CN=rollover-ca');
+      // Self-issued: subject = issuer = CN=rollover-ca, a new key.
+      const rolled = ca([], inter, '/CN=rollover-ca');
+      return {
+        leaf: leaf(rolled, { subject: '/O=Acme/CN=leaf' }),
+        intermediates: [rolled, inter],
+        anchor: root,
+      };
+    },
+    openssl: true,
+    modelseal: true,
+  },
+  {
+    name: 'on the root: the dNSName of a self-issued intermediate is checked, as Go does',
     chain: () => {
       const r = rootWith(DNS);
       const inter = ca([], r, '/CN=rollover-ca');
@@ -783,7 +957,39 @@ const rows: Row[] = [
       };
     },
     openssl: true,
-    modelseal: true,
+    modelseal: false,
+    reason: 'DNS name "ca.other.com" is not in any permitted dNSName subtree',
+    differs:
+      'RFC 5280 §6.1.3 and OpenSSL skip a self-issued certificate; Go 1.21 and later check the subjectAltName of every certificate below the constrained one',
+  },
+  {
+    name: 'dNSName example.com and a subjectAltName in a constructed OCTET STRING that OpenSSL reads as DNS:other.com',
+    chain: () => {
+      const inter = ca(DNS);
+      return {
+        leaf: withConstructedSan(
+          leaf(inter, { san: [SAN_HIDING_OTHER_COM] }),
+          inter,
+        ),
+        intermediates: [inter],
+        anchor: root,
+      };
+    },
+    openssl: false,
+    modelseal: false,
+    reason:
+      'has a malformed extension 2.5.29.17: its value is not a primitive OCTET STRING',
+  },
+  {
+    name: 'a leaf with an empty subject outside the subtree is refused with its serial number',
+    chain: () =>
+      under(DNS, {
+        subject: '/',
+        san: ['critical', 'DNS:build.other.com'],
+      }),
+    openssl: false,
+    modelseal: false,
+    reason: 'certificate with an empty subject (serial',
   },
   // malformed or unreadable
   {
