@@ -888,8 +888,10 @@ class Parser {
 // A piece of V may be a single `_` the template picked out of the
 // conversation (`tool_calls` is in most tool-calling message lists), which
 // is harmless alone; that is why joining V values gives U.
-// The conversation is not the attacker's: the threat is a model file whose
-// template and metadata are hostile, rendered for a user's own messages.
+// Levels judge what the template itself can spell. The conversation's own
+// text is V: whoever publishes the model file may also send the messages,
+// but a key taken from them is judged by what it is applied to (see
+// `reachOf`, further down).
 // ---------------------------------------------------------------------------
 
 type Level = 'N' | 'V' | 'P' | 'K' | 'U';
@@ -1054,6 +1056,22 @@ interface Variables {
   macros: Set<string>;
   /** Names the template binds (assignments, loop targets, parameters): `range` or `loop` so bound are not Jinja's. */
   bound: Set<string>;
+  /**
+   * Union of the Reach bits (see {@link CONV}) of every value assigned to a
+   * name or path; shifted left by 3, those from sources other than
+   * `{% set %}`, `for` and `with` (parameters, mutations, namespace paths).
+   */
+  reach: Map<string, number>;
+  /** Index of the block whose expressions are being evaluated (for {@link KeyLoop}s). */
+  at: number;
+  /** The innermost loop around each block. */
+  loops: readonly (KeyLoop | undefined)[];
+  /** Names some `for` loop binds. */
+  loopTargets: ReadonlySet<string>;
+  /** Reach of the nodes of the checked expressions, once the variables are final. */
+  cache: Map<Expr, number> | undefined;
+  /** The reach of a name without what one assignment to it gave it. */
+  without: (a: Assignment, t: string) => number;
   budget: Budget;
 }
 
@@ -1262,6 +1280,280 @@ function concatLevel(e: Expr, vars: Variables): Level {
 }
 
 // ---------------------------------------------------------------------------
+// Keys the conversation chooses. Whoever sends a chat message to a server that
+// renders the template also chooses text the template reads (message content
+// and roles, tool names and schemas, argument keys) and, where the server
+// passes request fields on as template variables, any variable the template
+// reads before or instead of setting it. Such text as a subscript key reaches
+// one attribute of the subscripted object when it is not one of its keys
+// (getitem falls back to getattr): on the conversation's own data or a
+// literal that is a type, a method or a doc string, and running code takes
+// more than one step (`__class__`, `__base__`, `__subclasses__()`, …). So a
+// conversation key is judged by what it is applied to and what becomes of
+// the result: each value carries Reach bits, and a subscript with a
+// conversation key is reported when its object may itself be such a result
+// (a chain), or a Jinja object (`loop`, a namespace, a macro, a global), or
+// when that result is called. A key taken from the object's own keys inside
+// the loop over them (`for k, v in d.items()`, then `d[k]`) finds an item.
+// ---------------------------------------------------------------------------
+
+/** Reach: text or data the conversation (or a variable it may set) chooses. */
+const CONV = 1;
+/** Reach: an attribute a conversation key may have named (the result of a getattr fallback), or anything derived from one. */
+const STEERED = 2;
+/** Reach: a Jinja or renderer object that is not data (`loop`, namespaces, macros, globals, passed-in functions). */
+const OBJECT = 4;
+const ALL_REACH = CONV | STEERED | OBJECT;
+
+/**
+ * A `for` loop, for the own-key exemption: `key` iterates the keys of the
+ * mapping at `path` (`.items()`, `.keys()`, `|items`, `|dictsort`), and
+ * `own` stays true while nothing in the body can rebind the key or the
+ * mapping's root, or remove keys (assignments, calls other than read-only
+ * methods, macro calls).
+ */
+interface KeyLoop {
+  targets: ReadonlySet<string>;
+  key: string | undefined;
+  path: string | undefined;
+  own: boolean;
+  /** Its body calls something (then so do the bodies of the loops around it). */
+  calls: boolean;
+  parent: KeyLoop | undefined;
+}
+/** Findings of the conversation-key rule listed per template. */
+const MAX_CONVERSATION_FINDINGS = 100;
+/**
+ * Enclosing loops looked at (for the exemption and for loop targets): Jinja
+ * compiles a loop to a Python `for`, and CPython rejects more than 20 nested
+ * blocks, so a template with deeper loops does not render.
+ */
+const MAX_LOOP_LOOKUP = 24;
+
+/** Source text of a name, attribute or literal-key path (`tool_call["function"].arguments`). */
+function pathKey(e: Expr): string | undefined {
+  if (e.k === 'name') return e.name;
+  if (e.k === 'attr') {
+    const p = pathKey(e.obj);
+    return p === undefined ? undefined : `${p}.${e.name}`;
+  }
+  if (e.k === 'item' && e.key.k === 'str') {
+    const p = pathKey(e.obj);
+    return p === undefined ? undefined : `${p}[${JSON.stringify(e.key.value)}]`;
+  }
+  return undefined;
+}
+
+/** `d[k]` inside the loop over d's own keys, where d is still the mapping iterated. */
+function ownKey(e: Extract<Expr, { k: 'item' }>, vars: Variables): boolean {
+  if (e.key.k !== 'name') return false;
+  const name = e.key.name;
+  let loop = vars.loops[vars.at];
+  for (let n = 0; loop !== undefined && n < MAX_LOOP_LOOKUP; n++) {
+    if (loop.targets.has(name))
+      return loop.own && loop.key === name && loop.path === pathKey(e.obj);
+    loop = loop.parent;
+  }
+  return false;
+}
+
+/**
+ * A key the conversation may choose, as text that need not start with a
+ * literal: not a literal, number, tuple or slice, of level V or K (U keys
+ * are reported as computed already; P ones start with a literal), and made
+ * of a variable or piece of one.
+ */
+function conversationKey(key: Expr, vars: Variables): boolean {
+  if (key.k === 'seq' || key.k === 'dict' || key.k === 'num') return false;
+  if (key.k === 'slice' || key.k === 'const') return false;
+  if (constantText(key) !== undefined) return false;
+  const l = levelOf(key, vars);
+  return (
+    (l === 'V' || l === 'K') && (reachOf(key, vars) & (CONV | STEERED)) !== 0
+  );
+}
+
+/** A subscript whose key the conversation chooses and that may miss the object's items (see {@link ownKey}). */
+function steeredSubscript(
+  e: Extract<Expr, { k: 'item' }>,
+  vars: Variables,
+): boolean {
+  return conversationKey(e.key, vars) && !ownKey(e, vars);
+}
+
+/** Names whose value, unless the template sets them, is a Jinja or renderer object rather than data. */
+const JINJA_OBJECTS: ReadonlySet<string> = new Set([
+  ...PASSED_FUNCTIONS,
+  ...CALLABLE_GLOBALS,
+  ...SENSITIVE_GLOBALS,
+  'caller',
+  'loop',
+]);
+/** Flag in a `vars.reach` entry: the name is a Jinja object, a macro or a namespace. */
+const OBJECT_NAME = 1 << 12;
+/** The first `vars.reach` entry of a name. */
+function objectName(n: string, vars: Variables): number {
+  return JINJA_OBJECTS.has(n) || vars.macros.has(n) || vars.namespaces.has(n)
+    ? OBJECT_NAME
+    : 0;
+}
+
+/** The Reach bits of a value (see {@link CONV}). */
+function reachOf(e: Expr, vars: Variables): number {
+  if (e.d === 1) return reachOfNode(e, vars);
+  const cached = vars.cache?.get(e);
+  if (cached !== undefined) return cached;
+  const r = reachOfNode(e, vars);
+  vars.cache?.set(e, r);
+  return r;
+}
+
+/**
+ * `a ~ b` (or `+`) whose leftmost operand is a number or a non-empty literal
+ * not starting with `_`, or a P value: text that starts with the template's
+ * own characters ({@link concatLevel}), or a sum of numbers.
+ */
+function literalFirst(e: Expr, vars: Variables): boolean {
+  let x = e;
+  while (x.k === 'bin' && (x.op === '~' || x.op === '+')) x = x.a;
+  if (x.k === 'num') return true;
+  if (x.k === 'str')
+    return x.value !== '' && !leadsWithUnderscore(x.value, x.raw);
+  return x.k !== 'name' && levelOf(x, vars) === 'P';
+}
+
+/** Union of the Reach of some values and of the values of keyword arguments. */
+function reachAll(
+  vars: Variables,
+  xs: readonly (Expr | undefined)[],
+  kwargs: readonly [string, Expr][] = [],
+): number {
+  let r = 0;
+  for (const x of xs) if (x !== undefined) r |= reachOf(x, vars);
+  for (const [, x] of kwargs) r |= reachOf(x, vars);
+  return r;
+}
+
+/** The Reach of a variable as read in the block being evaluated. */
+function nameReach(n: string, vars: Variables): number {
+  if (n === 'varargs' || n === 'kwargs') return CONV | STEERED;
+  // A name the template sets may still be read before the set, or in a
+  // branch that did not set it: the render variable of that name. A loop's
+  // target is bound throughout its body.
+  const v = vars.reach.get(n) ?? objectName(n, vars);
+  if ((v & OBJECT_NAME) !== 0) return (v & ALL_REACH) | OBJECT;
+  return (v & ALL_REACH) | (loopTarget(n, vars) ? 0 : CONV);
+}
+
+/** `n` is a target of a loop around the block being evaluated. */
+function loopTarget(n: string, vars: Variables): boolean {
+  if (!vars.loopTargets.has(n)) return false;
+  let loop = vars.loops[vars.at];
+  for (let i = 0; loop !== undefined && i < MAX_LOOP_LOOKUP; i++) {
+    if (loop.key !== undefined && loop.targets.has(n)) return true;
+    loop = loop.parent;
+  }
+  return false;
+}
+
+/** `loop.previtem`, `loop.nextitem`: an element of the innermost loop, as its targets are. */
+function loopItemReach(vars: Variables): number {
+  const loop = vars.loops[vars.at];
+  if (loop === undefined || loop.key === undefined) return CONV | STEERED;
+  let r = 0;
+  for (const t of loop.targets) r |= nameReach(t, vars);
+  return r;
+}
+
+function reachOfNode(e: Expr, vars: Variables): number {
+  if (--vars.budget.left < 0) return ALL_REACH;
+  switch (e.k) {
+    case 'num':
+    case 'const':
+    case 'str':
+      return 0;
+    case 'name':
+      return nameReach(e.name, vars);
+    case 'attr': {
+      if (e.name.startsWith('_')) return ALL_REACH;
+      if (
+        e.obj.k === 'name' &&
+        e.obj.name === 'loop' &&
+        !vars.bound.has('loop')
+      )
+        return LOOP_NUMBERS.has(e.name)
+          ? 0
+          : e.name === 'previtem' || e.name === 'nextitem'
+            ? loopItemReach(vars)
+            : OBJECT;
+      const path = pathOf(e);
+      const assigned =
+        path === undefined ? 0 : (vars.reach.get(path) ?? 0) & ALL_REACH;
+      const root = e.obj.k === 'name' ? e.obj.name : undefined;
+      // A namespace's attribute is what was assigned to it.
+      if (
+        root !== undefined &&
+        vars.namespaces.has(root) &&
+        !vars.levels.has(root)
+      )
+        return assigned;
+      return reachOf(e.obj, vars) | assigned;
+    }
+    case 'item': {
+      const obj = reachOf(e.obj, vars);
+      if (e.key.k !== 'slice' && steeredSubscript(e, vars))
+        return STEERED | (obj & CONV);
+      return obj;
+    }
+    case 'call': {
+      const fn = e.fn;
+      const args = reachAll(vars, e.args, e.kwargs);
+      if (fn.k === 'name' && !vars.bound.has(fn.name)) {
+        if (fn.name === 'range' || PASSED_FUNCTIONS.has(fn.name)) {
+          return fn.name === 'dict' ? args : 0;
+        }
+        // `namespace`, `cycler`, `joiner`: an object that hands back what
+        // it was given (`cycler(x).next()`, `joiner(x)()`).
+        if (CALLABLE_GLOBALS.has(fn.name)) return OBJECT | args;
+      }
+      // Macro and `caller` output is text.
+      if (fn.k === 'name' && (vars.macros.has(fn.name) || fn.name === 'caller'))
+        return CONV;
+      return reachOf(fn, vars) | args;
+    }
+    case 'filter':
+      if (NUMBER_FILTERS.has(e.name)) return 0;
+      return reachOf(e.value, vars) | reachAll(vars, e.args, e.kwargs);
+    case 'test':
+    case 'unary':
+      return 0;
+    case 'bin':
+      switch (e.op) {
+        case 'and':
+        case 'or':
+          return reachOf(e.a, vars) | reachOf(e.b, vars);
+        case '~':
+        case '+':
+          // Text that starts with a literal of the template is no key the
+          // conversation chooses, and as an object it is a string.
+          if (literalFirst(e, vars)) return 0;
+          return reachOf(e.a, vars) | reachOf(e.b, vars);
+        case '*':
+        case '%':
+          return reachOf(e.a, vars) | reachOf(e.b, vars);
+        default:
+          return 0;
+      }
+    case 'cond':
+      return reachAll(vars, [e.then, e.else]);
+    case 'seq':
+    case 'dict':
+    case 'slice':
+      return reachAll(vars, e.items);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Statements: what each block assigns and which expressions it holds.
 // ---------------------------------------------------------------------------
 
@@ -1272,6 +1564,10 @@ interface Assignment {
   value: Expr | undefined;
   /** `for` targets take the elements of the value. */
   iterate: boolean;
+  /** The value reads one of the targets (set on first use). */
+  readsItself: boolean | undefined;
+  /** The Reach bits this assignment has given its targets. */
+  reached: number;
 }
 
 interface Block {
@@ -1285,6 +1581,10 @@ interface Block {
   callParams?: string[];
   /** Set when the block could not be parsed as Jinja parses it. */
   error?: Token;
+  /** The tag of a statement (`for`, `endfor`, `if`, `else`, …). */
+  tag: string | undefined;
+  /** `{% for … recursive %}`. */
+  recursive: boolean;
 }
 
 /** Assignment targets: names, `ns.attr` paths, tuples of them. */
@@ -1373,7 +1673,13 @@ function parseBlock(
   statement: boolean,
   budget: Budget,
 ): Block {
-  const block: Block = { tokens, exprs: [], assigns: [] };
+  const block: Block = {
+    tokens,
+    exprs: [],
+    assigns: [],
+    tag: undefined,
+    recursive: false,
+  };
   const n = tokens.length;
   try {
     if (!statement) {
@@ -1385,6 +1691,7 @@ function parseBlock(
       if (head !== undefined) throw new ParseError('no tag');
       return block;
     }
+    block.tag = head.value;
     switch (head.value) {
       case 'set': {
         const eq = assignmentAt(tokens, 1, n);
@@ -1396,6 +1703,8 @@ function parseBlock(
             targets: parseTargets(tokens, 1, end),
             value: undefined,
             iterate: false,
+            readsItself: undefined,
+            reached: 0,
           });
           if (bar >= 0) {
             const p = new Parser(tokens, bar, n, budget);
@@ -1410,6 +1719,8 @@ function parseBlock(
             targets: parseTargets(tokens, 1, eq),
             value,
             iterate: false,
+            readsItself: undefined,
+            reached: 0,
           });
         }
         return block;
@@ -1427,7 +1738,10 @@ function parseBlock(
           targets: parseTargets(tokens, 1, at),
           value,
           iterate: true,
+          readsItself: undefined,
+          reached: 0,
         });
+        block.recursive = topLevelName(tokens, at + 1, n, ['recursive']) >= 0;
         if (stop >= 0 && tokens[stop]!.value === 'if') {
           const rec = topLevelName(tokens, stop + 1, n, ['recursive']);
           block.exprs.push(
@@ -1449,6 +1763,8 @@ function parseBlock(
             targets: [name.value],
             value,
             iterate: false,
+            readsItself: undefined,
+            reached: 0,
           });
           j = p.pos;
           if (tokens[j]?.text === ',') j++;
@@ -1845,6 +2161,258 @@ class Containment {
   }
 }
 
+/** Methods that only read their receiver: a loop over a mapping's keys may call them in its body. */
+const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
+  ...PIECE_METHODS,
+  'format',
+  'format_map',
+  'join',
+  'replace',
+  'encode',
+  'decode',
+  'center',
+  'ljust',
+  'rjust',
+  'zfill',
+  'copy',
+]);
+
+/** `e` calls something other than a read-only method or a pure function. */
+function callsSomething(e: Expr): boolean {
+  switch (e.k) {
+    case 'call': {
+      const fn = e.fn;
+      const pure =
+        (fn.k === 'attr' && READ_ONLY_METHODS.has(fn.name)) ||
+        (fn.k === 'name' && PURE_CALLS.has(fn.name) && fn.name !== 'caller');
+      return (
+        !pure ||
+        callsSomething(fn) ||
+        e.args.some(callsSomething) ||
+        e.kwargs.some(([, v]) => callsSomething(v))
+      );
+    }
+    case 'attr':
+      return callsSomething(e.obj);
+    case 'item':
+      return callsSomething(e.obj) || callsSomething(e.key);
+    case 'filter':
+      return (
+        callsSomething(e.value) ||
+        e.args.some(callsSomething) ||
+        e.kwargs.some(([, v]) => callsSomething(v))
+      );
+    case 'test':
+      return callsSomething(e.value) || e.args.some(callsSomething);
+    case 'bin':
+      return callsSomething(e.a) || callsSomething(e.b);
+    case 'unary':
+      return callsSomething(e.a);
+    case 'cond':
+      return (
+        callsSomething(e.then) ||
+        callsSomething(e.test) ||
+        (e.else !== undefined && callsSomething(e.else))
+      );
+    case 'seq':
+    case 'dict':
+    case 'slice':
+      return e.items.some(callsSomething);
+    default:
+      return false;
+  }
+}
+
+/** The mapping whose keys a `for` iterable yields first (`d.items()`, `d.keys()`, `d|items`, `d|dictsort`). */
+function keysOf(v: Expr): string | undefined {
+  if (
+    v.k === 'call' &&
+    v.fn.k === 'attr' &&
+    (v.fn.name === 'items' || v.fn.name === 'keys') &&
+    v.args.length === 0 &&
+    v.kwargs.length === 0 &&
+    !v.star
+  )
+    return pathKey(v.fn.obj);
+  if (v.k === 'filter' && (v.name === 'items' || v.name === 'dictsort'))
+    return pathKey(v.value);
+  return undefined;
+}
+
+/**
+ * The innermost `for` loop around each block, for {@link ownKey}. A loop's
+ * `else` section and its own header are outside it. A loop over a mapping's
+ * keys loses the exemption when its body assigns the key or the mapping's
+ * root name (sets, loops, macro or call parameters), calls anything but a
+ * read-only method or a pure function (a macro or `pop` could remove a key,
+ * and a missing key falls back to getattr), or the loop is recursive.
+ */
+function keyLoops(blocks: readonly Block[]): (KeyLoop | undefined)[] {
+  const out: (KeyLoop | undefined)[] = [];
+  // Open `for` and `if` statements; `else` belongs to the innermost.
+  const open: {
+    tag: string;
+    loop?: KeyLoop;
+    outer?: KeyLoop | undefined;
+  }[] = [];
+  // Open loops by the names that end their exemption.
+  const watch = new Map<string, Set<KeyLoop>>();
+  let current: KeyLoop | undefined;
+  let watching = 0;
+  const unwatch = (l: KeyLoop): void => {
+    watching--;
+    for (const n of [l.key!, l.path!.split(/[.[]/)[0]!])
+      watch.get(n)?.delete(l);
+  };
+  // A loop loses its exemption once: it is then no longer watched.
+  const drop = (l: KeyLoop): void => {
+    if (!l.own) return;
+    l.own = false;
+    unwatch(l);
+  };
+  const rebound = (n: string): void => {
+    for (const l of watch.get(n) ?? []) drop(l);
+  };
+  for (const b of blocks) {
+    const names: string[] = [];
+    if (watching > 0) {
+      for (const a of b.assigns)
+        for (const t of a.targets) names.push(t.split('.')[0]!);
+      for (const [p] of b.macro?.params ?? []) names.push(p);
+      names.push(...(b.callParams ?? []));
+    }
+    if (b.tag !== 'for') for (const n of names) rebound(n);
+    const calls =
+      watching > 0 &&
+      current !== undefined &&
+      !current.calls &&
+      b.exprs.some(callsSomething);
+    if (calls || b.macro !== undefined || b.error !== undefined)
+      // Loops already marked have had their outer loops marked too.
+      for (let l = current; l !== undefined && !l.calls; l = l.parent) {
+        l.calls = true;
+        drop(l);
+      }
+    out.push(current);
+    if (b.tag === 'for') {
+      const a = b.assigns[0];
+      const targets = a?.targets ?? [];
+      const bound = new Set(targets);
+      const path = a?.value === undefined ? undefined : keysOf(a.value);
+      const loop: KeyLoop = {
+        targets: bound,
+        key: targets[0],
+        path,
+        own: path !== undefined && !b.recursive,
+        calls: false,
+        parent: current,
+      };
+      // Nested loops that rebind these names end the outer exemptions.
+      for (const n of names) rebound(n);
+      if (loop.own) {
+        watching++;
+        for (const n of [loop.key!, path!.split(/[.[]/)[0]!]) {
+          if (!watch.has(n)) watch.set(n, new Set());
+          watch.get(n)!.add(loop);
+        }
+      }
+      open.push({ tag: 'for', loop, outer: current });
+      current = loop;
+    } else if (b.tag === 'if') {
+      open.push({ tag: 'if' });
+    } else if (b.tag === 'else' && open.at(-1)?.tag === 'for') {
+      // The loop's else section runs when it did not iterate: its
+      // targets there are the render variables of those names.
+      const top = open.at(-1)!;
+      current = {
+        targets: top.loop!.targets,
+        key: undefined,
+        path: undefined,
+        own: false,
+        calls: false,
+        parent: top.outer,
+      };
+    } else if (b.tag === 'endfor' || b.tag === 'endif') {
+      const want = b.tag === 'endfor' ? 'for' : 'if';
+      while (open.length > 0) {
+        const top = open.pop()!;
+        if (top.tag === 'for') {
+          current = top.outer;
+          if (top.loop!.own) unwatch(top.loop!);
+        }
+        if (top.tag === want) break;
+      }
+    }
+  }
+  return out;
+}
+
+/** True when `e` reads a name of `names`. */
+function mentions(e: Expr, names: ReadonlySet<string>): boolean {
+  const any = (xs: readonly (Expr | undefined)[]): boolean =>
+    xs.some((x) => x !== undefined && mentions(x, names));
+  switch (e.k) {
+    case 'name':
+      return names.has(e.name);
+    case 'attr':
+      return mentions(e.obj, names);
+    case 'item':
+      return any([e.obj, e.key]);
+    case 'call':
+      return any([e.fn, ...e.args, ...e.kwargs.map(([, v]) => v)]);
+    case 'filter':
+      return any([e.value, ...e.args, ...e.kwargs.map(([, v]) => v)]);
+    case 'test':
+      return any([e.value, ...e.args]);
+    case 'bin':
+      return any([e.a, e.b]);
+    case 'unary':
+      return mentions(e.a, names);
+    case 'cond':
+      return any([e.then, e.test, e.else]);
+    case 'seq':
+    case 'dict':
+    case 'slice':
+      return any(e.items);
+    default:
+      return false;
+  }
+}
+
+/**
+ * Before `a`'s value is evaluated: the names it assigns reach only what
+ * other sources give them (see `reachWithout` in {@link variableLevels}).
+ * Returns the entries {@link restoreReach} puts back, if any changed.
+ */
+function withoutOwn(
+  vars: Variables,
+  a: Assignment,
+): [string, number][] | undefined {
+  if (a.reached === 0 || a.value === undefined || a.readsItself === false)
+    return undefined;
+  let saved: [string, number][] | undefined;
+  for (const t of a.targets) {
+    if (t.includes('.')) continue;
+    const cur = vars.reach.get(t) ?? 0;
+    const w = vars.without(a, t);
+    if (w === (cur & ALL_REACH)) continue;
+    // Only a value that reads one of the names it is assigned to differs.
+    a.readsItself ??= mentions(a.value, new Set(a.targets));
+    if (!a.readsItself) return undefined;
+    (saved ??= []).push([t, cur]);
+    vars.reach.set(t, (cur & ~ALL_REACH) | w);
+  }
+  return saved;
+}
+function restoreReach(
+  vars: Variables,
+  saved: [string, number][] | undefined,
+): void {
+  if (saved !== undefined)
+    for (let i = saved.length - 1; i >= 0; i--)
+      vars.reach.set(saved[i]![0], saved[i]![1]);
+}
+
 /**
  * Levels of every variable: assignments, loop targets and macro parameters,
  * iterated to a fixpoint (levels only go down, so this ends). Objects are
@@ -1854,20 +2422,38 @@ class Containment {
  * every variable that may refer to it (assigned from it, a loop over it, a
  * macro parameter given it). Past the work budget every variable is U.
  */
-function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
+function variableLevels(
+  blocks: readonly Block[],
+  loops: readonly (KeyLoop | undefined)[],
+  budget: Budget,
+): Variables {
   const vars: Variables = {
     levels: new Map(),
     namespaces: new Set(),
     macros: new Set(),
     bound: new Set(),
+    reach: new Map(),
+    at: 0,
+    loops,
+    loopTargets: new Set(
+      blocks.flatMap((b) =>
+        b.tag === 'for' ? (b.assigns[0]?.targets ?? []) : [],
+      ),
+    ),
+    cache: undefined,
+    without: () => 0,
     budget,
   };
   // Each definition of a macro name (a template may define one twice; a
   // call takes the arguments of whichever is defined when it runs).
   const params = new Map<string, [string, Expr | undefined][][]>();
-  for (const b of blocks) {
+  // Where each macro is defined (its defaults are evaluated there).
+  const macroAt = new Map<string, number>();
+  for (const [at, b] of blocks.entries()) {
     if (b.macro !== undefined) {
+      macroAt.set(b.macro.name, at);
       vars.macros.add(b.macro.name);
+      vars.reach.set(b.macro.name, OBJECT_NAME);
       params.set(b.macro.name, [
         ...(params.get(b.macro.name) ?? []),
         b.macro.params,
@@ -1875,25 +2461,37 @@ function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
     }
   }
   // Macro call sites, and macros used other than by calling them.
-  const calls: { params: [string, Expr | undefined][][]; call: Expr }[] = [];
+  const calls: {
+    params: [string, Expr | undefined][][];
+    call: Expr;
+    at: number;
+  }[] = [];
   const escaped = new Set<string>();
-  for (const b of blocks)
+  blocks.forEach((b, at) => {
     for (const e of b.exprs)
       walk(e, (node, up) => {
         if (node.k !== 'name' || !params.has(node.name)) return;
         if (up?.k === 'call' && up.fn === node)
-          calls.push({ params: params.get(node.name)!, call: up });
+          calls.push({ params: params.get(node.name)!, call: up, at });
         else escaped.add(node.name);
       });
+  });
   // What may contain what, and the calls that may change a shared object.
   const graph = new Containment();
-  const mutations: { roots: string[]; args: Expr[]; applied?: Lattice }[] = [];
+  const handedOn: { args: Expr[]; at: number }[] = [];
+  const mutations: {
+    roots: string[];
+    args: Expr[];
+    at: number;
+    applied?: Lattice;
+    reached: number;
+  }[] = [];
   const root = (path: string): string => path.split('.')[0]!;
   const objects = (x: Expr | undefined): string[] => {
     const s = sharing(x);
     return [...s.part, ...s.holds];
   };
-  for (const b of blocks) {
+  blocks.forEach((b, at) => {
     for (const a of b.assigns)
       for (const t of a.targets) {
         if (t.includes('.')) {
@@ -1908,6 +2506,10 @@ function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
         if (node.k !== 'call') return;
         const fn = node.fn;
         const args = [...node.args, ...node.kwargs.map(([, v]) => v)];
+        // Any call but one of a macro by name may call a macro handed on as
+        // a value (`m = l[0]`, `ns.f = m`).
+        if (escaped.size > 0 && !(fn.k === 'name' && params.has(fn.name)))
+          handedOn.push({ args, at });
         let roots: string[];
         if (fn.k === 'attr' && MUTATORS.has(fn.name)) roots = objects(fn.obj);
         else if (fn.k === 'attr' && PURE_METHODS.has(fn.name)) return;
@@ -1935,12 +2537,41 @@ function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
         if (args.length === 0 || roots.length === 0) return;
         for (const r of roots)
           for (const x of args) for (const n of objects(x)) graph.edge(r, n);
-        mutations.push({ roots, args });
+        mutations.push({ roots, args, at, reached: 0 });
       });
-  }
+  });
   // Dotted paths (`ns.key`) by their root, for changes to the root's object.
   const paths = new Map<string, Set<string>>();
-  const set = (path: string, l: Lattice): boolean => {
+  // Reach from assignments is also counted per assignment, so that an
+  // assignment's value is judged without its own earlier results: Jinja
+  // keeps no `{% set %}` across loop iterations or macro calls, so
+  // `{% set p = p[k] %}` reads the p from before it (a namespace attribute,
+  // which does persist, is a path and is not counted this way).
+  // For each Reach bit, how many assignments gave it to a name (0, 1 or
+  // more), kept in bits 6 to 11 of the name's `vars.reach` entry.
+  // The bits an assignment gives that it had not given before.
+  const gain = (a: Assignment, r: number): number => {
+    const gained = r & ~a.reached;
+    a.reached |= r;
+    return gained;
+  };
+  /** The reach of `t` without what assignment `a` gave it. */
+  const reachWithout = (a: Assignment, t: string): number => {
+    const v = vars.reach.get(t) ?? 0;
+    let r = (v >> 3) & ALL_REACH;
+    const own = a.reached;
+    for (let bit = 0; bit < 3; bit++)
+      if (((v >> (6 + 2 * bit)) & 3) > ((own >> bit) & 1)) r |= 1 << bit;
+    return r;
+  };
+  vars.without = reachWithout;
+  /** Assigns level `l` and Reach `r` to a name or path; `gained` for an assignment's new bits (undefined for other sources). */
+  const set = (
+    path: string,
+    l: Lattice,
+    r: number,
+    gained?: number,
+  ): boolean => {
     const dot = path.indexOf('.');
     if (dot > 0 && !vars.levels.has(path)) {
       const r = path.slice(0, dot);
@@ -1949,9 +2580,25 @@ function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
     }
     const old = vars.levels.get(path) ?? 'T';
     const now = meet(old, l);
-    if (now === old && vars.levels.has(path)) return false;
+    let grew = false;
+    if (r !== 0) {
+      const got = vars.reach.get(path);
+      const was = got ?? objectName(path, vars);
+      let is = was | r;
+      if (gained === undefined || dot > 0) is |= r << 3;
+      else
+        for (let bit = 0; bit < 3; bit++) {
+          const shift = 6 + 2 * bit;
+          if ((gained & (1 << bit)) !== 0 && ((is >> shift) & 3) < 2)
+            is += 1 << shift;
+        }
+      if (is !== got) vars.reach.set(path, is);
+      // Counts matter too: they change what an assignment reads of itself.
+      grew = is !== was;
+    }
+    if (now === old && vars.levels.has(path)) return grew;
     vars.levels.set(path, now);
-    return now !== old;
+    return now !== old || grew;
   };
   for (const b of blocks) {
     for (const a of b.assigns)
@@ -1961,22 +2608,25 @@ function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
   for (const defs of params.values())
     for (const ps of defs) for (const [p] of ps) vars.bound.add(p);
   for (const b of blocks) {
-    for (const p of b.callParams ?? []) set(p, 'U');
+    for (const p of b.callParams ?? []) set(p, 'U', CONV | STEERED);
     for (const a of b.assigns)
       if (!namespaceCall(a))
-        for (const t of a.targets) if (!vars.levels.has(t)) set(t, 'T');
+        for (const t of a.targets) if (!vars.levels.has(t)) set(t, 'T', 0);
   }
   for (const [name, defs] of params)
     for (const ps of defs)
-      for (const [p] of ps) set(p, escaped.has(name) ? 'U' : 'T');
+      for (const [p] of ps) set(p, escaped.has(name) ? 'U' : 'T', 0);
   let changed = true;
   while (changed) {
     changed = false;
     if (budget.left < 0) break;
-    for (const b of blocks)
-      for (const a of b.assigns) {
+    for (let at = 0; at < blocks.length; at++)
+      for (const a of blocks[at]!.assigns) {
+        vars.at = at;
         if (a.value === undefined) {
-          for (const t of a.targets) changed = set(t, 'U') || changed;
+          const gained = gain(a, CONV);
+          for (const t of a.targets)
+            changed = set(t, 'U', CONV, gained) || changed;
           continue;
         }
         const v = a.value;
@@ -1985,65 +2635,99 @@ function variableLevels(blocks: readonly Block[], budget: Budget): Variables {
           const ns = a.targets[0]!;
           if (!vars.namespaces.has(ns)) {
             vars.namespaces.add(ns);
+            vars.reach.set(ns, (vars.reach.get(ns) ?? 0) | OBJECT_NAME);
             changed = true;
           }
           for (const [k, x] of v.kwargs)
-            changed = set(`${ns}.${k}`, levelOf(x, vars)) || changed;
-          if (v.args.length > 0 || v.star) changed = set(ns, 'U') || changed;
+            changed =
+              set(`${ns}.${k}`, levelOf(x, vars), reachOf(x, vars)) || changed;
+          if (v.args.length > 0 || v.star)
+            changed = set(ns, 'U', CONV | STEERED) || changed;
           continue;
         }
         let l: Lattice = a.iterate ? elementLevel(v, vars) : levelOf(v, vars);
+        // A loop's elements reach what the iterable reaches.
+        const saved = withoutOwn(vars, a);
+        const r = reachOf(v, vars);
+        restoreReach(vars, saved);
+        const gained = gain(a, r);
         if (a.targets.length > 1) l = l === 'N' || l === 'V' ? l : 'U';
         for (const t of a.targets) {
-          changed = set(t, l) || changed;
+          changed = set(t, l, r, gained) || changed;
           // `{% set a.x = … %}` sets `x` on the namespace `a` refers to,
           // which other names may hold too.
           const dot = t.indexOf('.');
           if (dot > 0)
             for (const m of graph.affected(t.slice(0, dot), budget)) {
               budget.left--;
-              changed = set(m + t.slice(dot), l) || changed;
+              changed = set(m + t.slice(dot), l, r) || changed;
             }
         }
       }
     for (const mutation of mutations) {
       let l: Lattice = 'T';
-      for (const x of mutation.args) l = meet(l, levelOf(x, vars));
-      // Each mutation is applied once per level it reaches (at most four times).
+      let r = 0;
+      vars.at = mutation.at;
+      for (const x of mutation.args) {
+        l = meet(l, levelOf(x, vars));
+        r |= reachOf(x, vars);
+      }
+      // Each mutation is applied once per level and once per new Reach bit
+      // (at most seven times).
       if (l === 'T' || l === 'N' || l === 'V' || l === mutation.applied)
-        continue;
-      mutation.applied = l;
-      for (const r of mutation.roots)
-        for (const m of graph.affected(r, budget)) {
+        l = 'T';
+      if (l === 'T' && (r & ~mutation.reached) === 0) continue;
+      if (l !== 'T') mutation.applied = l;
+      mutation.reached |= r;
+      for (const root of mutation.roots)
+        for (const m of graph.affected(root, budget)) {
           if (--budget.left < 0) break;
-          changed = set(m, l) || changed;
+          changed = set(m, l, r) || changed;
           for (const path of paths.get(m) ?? []) {
             budget.left--;
-            changed = set(path, l) || changed;
+            changed = set(path, l, r) || changed;
           }
         }
     }
-    for (const { params: defs, call } of calls) {
+    let handed = 0;
+    for (const { args, at } of handedOn) {
+      vars.at = at;
+      for (const x of args) handed |= reachOf(x, vars);
+    }
+    if (handed !== 0)
+      for (const name of escaped)
+        for (const ps of params.get(name) ?? [])
+          for (const [p] of ps) changed = set(p, 'T', handed) || changed;
+    for (const { params: defs, call, at } of calls) {
       if (call.k !== 'call') continue;
+      vars.at = at;
       for (const ps of defs) {
-        if (call.star) for (const [p] of ps) changed = set(p, 'U') || changed;
+        if (call.star)
+          for (const [p] of ps)
+            changed = set(p, 'U', CONV | STEERED) || changed;
         call.args.forEach((x, i) => {
           const p = ps[i];
-          if (p !== undefined) changed = set(p[0], levelOf(x, vars)) || changed;
+          if (p !== undefined)
+            changed = set(p[0], levelOf(x, vars), reachOf(x, vars)) || changed;
         });
         for (const [k, x] of call.kwargs)
           if (ps.some(([p]) => p === k))
-            changed = set(k, levelOf(x, vars)) || changed;
+            changed = set(k, levelOf(x, vars), reachOf(x, vars)) || changed;
       }
     }
-    for (const defs of params.values())
+    for (const [name, defs] of params) {
+      vars.at = macroAt.get(name) ?? 0;
       for (const ps of defs)
         for (const [p, def] of ps)
           if (def !== undefined)
-            changed = set(p, levelOf(def, vars)) || changed;
+            changed = set(p, levelOf(def, vars), reachOf(def, vars)) || changed;
+    }
   }
   if (budget.left < 0)
-    for (const k of vars.levels.keys()) vars.levels.set(k, 'U');
+    for (const k of vars.levels.keys()) {
+      vars.levels.set(k, 'U');
+      vars.reach.set(k, ALL_REACH | (ALL_REACH << 3) | OBJECT_NAME);
+    }
   return vars;
 }
 
@@ -2058,6 +2742,93 @@ function internalName(name: string, called: boolean): boolean {
     KEY_NAMES.has(bare) ||
     (called && CALLED_KEY_NAMES.has(bare))
   );
+}
+
+/**
+ * The conversation-key rule (see {@link CONV}): a subscript whose key the
+ * conversation chooses, on an attribute such a key may have named (a chain)
+ * or on a Jinja object; a call of such an attribute (a call of a value that
+ * may be one, other than of a method named by a literal: `d[k].items()`);
+ * and a `str.format` string the conversation chooses (its fields name
+ * attributes of the arguments).
+ */
+/** The first token of an expression (`ks` in `ks[1]`). */
+function firstToken(e: Expr): Token {
+  for (;;)
+    switch (e.k) {
+      case 'attr':
+      case 'item':
+        e = e.obj;
+        break;
+      case 'call':
+        e = e.fn;
+        break;
+      case 'filter':
+      case 'test':
+        e = e.value;
+        break;
+      case 'bin':
+        e = e.a;
+        break;
+      case 'cond':
+        e = e.then;
+        break;
+      default:
+        return e.tok;
+    }
+}
+
+function conversationChecks(
+  node: Expr,
+  vars: Variables,
+  add: (kind: TemplateIssue['kind'], token: Token, detail: string) => void,
+): void {
+  if (node.k === 'item' && node.key.k !== 'slice') {
+    if (!steeredSubscript(node, vars)) return;
+    const obj = reachOf(node.obj, vars);
+    if ((obj & STEERED) !== 0)
+      add(
+        'obfuscation',
+        firstToken(node.key),
+        'subscript with a key from the conversation on an attribute a conversation key may name',
+      );
+    else if ((obj & OBJECT) !== 0)
+      add(
+        'obfuscation',
+        firstToken(node.key),
+        'subscript with a key from the conversation on a jinja object',
+      );
+  } else if (node.k === 'call') {
+    const fn = node.fn;
+    if (
+      fn.k === 'attr' &&
+      (fn.name === 'format' || fn.name === 'format_map') &&
+      constantText(fn.obj) === undefined
+    ) {
+      // `str.format` fields read attributes of the arguments.
+      const l = levelOf(fn.obj, vars);
+      if (
+        (l === 'V' || l === 'N') &&
+        (reachOf(fn.obj, vars) & (CONV | STEERED)) !== 0
+      )
+        add('obfuscation', fn.tok, 'format string the conversation may choose');
+      return;
+    }
+    // A method named by a literal on such an attribute (`d[k].items()`)
+    // is no choice of the conversation's; what it returns stays steered.
+    if (
+      (fn.k === 'attr' ||
+        (fn.k === 'item' && constantText(fn.key) !== undefined)) &&
+      (reachOf(fn.obj, vars) & STEERED) !== 0
+    )
+      return;
+    if ((reachOf(fn, vars) & STEERED) !== 0)
+      add(
+        'obfuscation',
+        firstToken(fn.k === 'item' ? fn.key : fn),
+        'call of an attribute a conversation key may name',
+      );
+  }
 }
 
 /**
@@ -2092,105 +2863,121 @@ function checkExpressions(
       add('injection', arg.tok, `${filter} filter reaching ${c.value}`);
     }
   };
-  for (const b of blocks) {
+  let conversationFindings = 0;
+  const addConversation: typeof add = (kind, token, detail) => {
+    conversationFindings++;
+    add(kind, token, detail);
+  };
+  const check = (e: Expr): void => {
+    walk(e, (node, up) => {
+      const called = up?.k === 'call' && up.fn === node;
+      if (conversationFindings < MAX_CONVERSATION_FINDINGS)
+        conversationChecks(node, vars, addConversation);
+      if (node.k === 'item' && node.key.k !== 'slice') {
+        const obj = node.obj;
+        if (
+          obj.k === 'name' &&
+          (PASSED_FUNCTIONS.has(obj.name) ||
+            CALLABLE_GLOBALS.has(obj.name) ||
+            vars.macros.has(obj.name) ||
+            obj.name === 'caller')
+        ) {
+          add('injection', obj.tok, `subscript on the function ${obj.name}`);
+          return;
+        }
+        const key = node.key;
+        if (key.k === 'seq' || key.k === 'dict' || key.k === 'num') return;
+        const c = constantText(key);
+        if (c !== undefined) {
+          if (internalName(c.value, called) || LEADING_NAMED_ESCAPE.test(c.raw))
+            add(
+              'injection',
+              key.tok,
+              c.value.startsWith('_') && !c.value.startsWith('__')
+                ? `subscript reaching private ${c.value}`
+                : `subscript reaching ${c.value}`,
+            );
+          return;
+        }
+        if (levelOf(key, vars) === 'U') computed.push(key.tok);
+      } else if (node.k === 'filter') {
+        const pos = ATTRIBUTE_ARGUMENT.get(node.name);
+        if (node.name === 'attr') {
+          attributeArg(
+            node.args[0] ?? node.kwargs[0]?.[1],
+            'attr',
+            node.tok,
+            called,
+          );
+        } else if (node.name === 'map') {
+          const f = node.args[0];
+          if (f !== undefined) {
+            const c = constantText(f);
+            if (c === undefined)
+              add(
+                'obfuscation',
+                node.tok,
+                'map filter with a computed filter name',
+              );
+            else if (c.value === 'attr' || ATTRIBUTE_ARGUMENT.has(c.value))
+              // `map('attr', k)`, `map('groupby', k)`, `map('map', 'attr',
+              // k)`: every further argument may name an attribute.
+              for (const a of node.args.slice(1))
+                attributeArg(a, c.value, node.tok, false);
+          }
+        } else if (pos !== undefined && pos >= 0) {
+          attributeArg(node.args[pos], node.name, node.tok, false);
+        }
+        for (const [k, v] of node.kwargs)
+          if (k === 'attribute') attributeArg(v, node.name, node.tok, false);
+        if (node.star && pos !== undefined)
+          add(
+            'obfuscation',
+            node.tok,
+            `${node.name} filter with unpacked arguments`,
+          );
+      } else if (
+        node.k === 'call' &&
+        node.fn.k === 'attr' &&
+        (node.fn.name === 'format' || node.fn.name === 'format_map')
+      ) {
+        const recv = node.fn.obj;
+        const c = constantText(recv);
+        if (c !== undefined) {
+          if (FORMAT_PRIVATE_FIELD.test(c.value))
+            add(
+              'injection',
+              recv.tok,
+              'format field reaching a private attribute',
+            );
+        } else {
+          const l = levelOf(recv, vars);
+          if (l !== 'V' && l !== 'N')
+            add(
+              'obfuscation',
+              node.fn.tok,
+              'format string the template assembles',
+            );
+        }
+      }
+    });
+  };
+  // The variables are final: each node's Reach is computed once.
+  vars.cache = new Map();
+  for (const [at, b] of blocks.entries()) {
     if (b.error !== undefined) {
       add('obfuscation', b.error, 'block the analysis could not parse');
       continue;
     }
-    for (const e of b.exprs)
-      walk(e, (node, up) => {
-        const called = up?.k === 'call' && up.fn === node;
-        if (node.k === 'item' && node.key.k !== 'slice') {
-          const obj = node.obj;
-          if (
-            obj.k === 'name' &&
-            (PASSED_FUNCTIONS.has(obj.name) ||
-              CALLABLE_GLOBALS.has(obj.name) ||
-              vars.macros.has(obj.name) ||
-              obj.name === 'caller')
-          ) {
-            add('injection', obj.tok, `subscript on the function ${obj.name}`);
-            return;
-          }
-          const key = node.key;
-          if (key.k === 'seq' || key.k === 'dict' || key.k === 'num') return;
-          const c = constantText(key);
-          if (c !== undefined) {
-            if (
-              internalName(c.value, called) ||
-              LEADING_NAMED_ESCAPE.test(c.raw)
-            )
-              add(
-                'injection',
-                key.tok,
-                c.value.startsWith('_') && !c.value.startsWith('__')
-                  ? `subscript reaching private ${c.value}`
-                  : `subscript reaching ${c.value}`,
-              );
-            return;
-          }
-          if (levelOf(key, vars) === 'U') computed.push(key.tok);
-        } else if (node.k === 'filter') {
-          const pos = ATTRIBUTE_ARGUMENT.get(node.name);
-          if (node.name === 'attr') {
-            attributeArg(
-              node.args[0] ?? node.kwargs[0]?.[1],
-              'attr',
-              node.tok,
-              called,
-            );
-          } else if (node.name === 'map') {
-            const f = node.args[0];
-            if (f !== undefined) {
-              const c = constantText(f);
-              if (c === undefined)
-                add(
-                  'obfuscation',
-                  node.tok,
-                  'map filter with a computed filter name',
-                );
-              else if (c.value === 'attr' || ATTRIBUTE_ARGUMENT.has(c.value))
-                // `map('attr', k)`, `map('groupby', k)`, `map('map', 'attr',
-                // k)`: every further argument may name an attribute.
-                for (const a of node.args.slice(1))
-                  attributeArg(a, c.value, node.tok, false);
-            }
-          } else if (pos !== undefined && pos >= 0) {
-            attributeArg(node.args[pos], node.name, node.tok, false);
-          }
-          for (const [k, v] of node.kwargs)
-            if (k === 'attribute') attributeArg(v, node.name, node.tok, false);
-          if (node.star && pos !== undefined)
-            add(
-              'obfuscation',
-              node.tok,
-              `${node.name} filter with unpacked arguments`,
-            );
-        } else if (
-          node.k === 'call' &&
-          node.fn.k === 'attr' &&
-          (node.fn.name === 'format' || node.fn.name === 'format_map')
-        ) {
-          const recv = node.fn.obj;
-          const c = constantText(recv);
-          if (c !== undefined) {
-            if (FORMAT_PRIVATE_FIELD.test(c.value))
-              add(
-                'injection',
-                recv.tok,
-                'format field reaching a private attribute',
-              );
-          } else {
-            const l = levelOf(recv, vars);
-            if (l !== 'V' && l !== 'N')
-              add(
-                'obfuscation',
-                node.fn.tok,
-                'format string the template assembles',
-              );
-          }
-        }
-      });
+    vars.at = at;
+    for (const e of b.exprs) {
+      // The value of an assignment is judged as Jinja evaluates it, before
+      // the assignment (see `withoutOwn`).
+      const own = b.assigns.find((a) => a.value === e);
+      const saved = own === undefined ? undefined : withoutOwn(vars, own);
+      check(e);
+      restoreReach(vars, saved);
+    }
   }
 }
 
@@ -2226,7 +3013,7 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
   const parsed = raw
     .filter((b) => b.statement !== undefined)
     .map((b) => parseBlock(b.tokens, b.statement!, budget));
-  const vars = variableLevels(parsed, budget);
+  const vars = variableLevels(parsed, keyLoops(parsed), budget);
   // Subscripts with computed keys: reported only when nothing else is, as
   // the template is otherwise flagged already.
   const computed: Token[] = [];
