@@ -12,27 +12,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeChatTemplate } from '../../src/scan/gguf/index.js';
 import { REPO_ROOT, scanBytes } from './archive/format-harness.js';
-import { u32, u64 } from '../helpers/bytes.js';
+import { ggufWithTemplate } from './helpers/gguf-template.js';
 
 const templates = (await import(
   join(REPO_ROOT, 'scripts/fixtures/chat-templates.mjs')
 )) as Record<string, unknown>;
 
-const str = (s: string): Buffer =>
-  Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s)]);
-
-/** A GGUF with no tensors whose only key is `tokenizer.chat_template`. */
-function gguf(template: string): Buffer {
-  return Buffer.concat([
-    Buffer.from('GGUF'),
-    u32(3),
-    u64(0),
-    u64(1),
-    str('tokenizer.chat_template'),
-    u32(8),
-    str(template),
-  ]);
-}
+const gguf = ggufWithTemplate;
 
 const POPEN = "cycler.__init__.__globals__.os.popen('id').read()";
 

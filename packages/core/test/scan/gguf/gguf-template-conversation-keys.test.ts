@@ -20,23 +20,9 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeChatTemplate } from '../../../src/scan/gguf/index.js';
 import { scanBytes } from '../archive/format-harness.js';
-import { u32, u64 } from '../../helpers/bytes.js';
+import { ggufWithTemplate } from '../helpers/gguf-template.js';
 
-const str = (s: string): Buffer =>
-  Buffer.concat([u64(Buffer.byteLength(s)), Buffer.from(s)]);
-
-/** A GGUF with no tensors whose only key is `tokenizer.chat_template`. */
-function gguf(template: string): Buffer {
-  return Buffer.concat([
-    Buffer.from('GGUF'),
-    u32(3),
-    u64(0),
-    u64(1),
-    str('tokenizer.chat_template'),
-    u32(8),
-    str(template),
-  ]);
-}
+const gguf = ggufWithTemplate;
 
 /** The finding details of this rule. */
 const CONVERSATION =
