@@ -61,8 +61,12 @@ const DANGEROUS_NAMES: ReadonlySet<string> = new Set([
 /** Escapes that spell `_` without writing it. */
 const UNDERSCORE_ESCAPE = /\\(x5[fF]|u005[fF]|U0000005[fF]|137|N\{LOW LINE\})/;
 
-/** Cap on tokens examined per template; templates of real models have a few thousand. */
-const MAX_TOKENS = 1_000_000;
+/**
+ * Cap on tokens examined per template; templates of real models have a few
+ * thousand (the largest of 152 vendor templates, 40 KB, about 5,000). The
+ * analysis holds about 500 bytes a token: 1,000,000 tokens took 600 MiB.
+ */
+const MAX_TOKENS = 250_000;
 
 function decodeString(raw: string): string {
   // Enough of Python's escapes to see what a literal spells. A backslash
@@ -90,7 +94,8 @@ function decodeString(raw: string): string {
 /**
  * Tokenises the code between `from` and the closing delimiter; returns where
  * the block ends (the end of `src` when it never closes: the rest is then all
- * tokenised). As in Jinja's lexer, the delimiter only closes the block while
+ * tokenised), or where it stopped once `tokens` held `limit` tokens (one
+ * block of 4 MiB was 2,000,000 tokens and 1.2 GiB). As in Jinja's lexer, the delimiter only closes the block while
  * no `(`, `[` or `{` is open, so `{{ {'a':{'b':1}} ~ x }}` is one block.
  */
 function tokenizeBlock(
@@ -98,11 +103,12 @@ function tokenizeBlock(
   from: number,
   close: string,
   tokens: Token[],
+  limit: number,
 ): number {
   let i = from;
   // Closers expected for the brackets open at this point.
   const stack: string[] = [];
-  while (i < src.length) {
+  while (i < src.length && tokens.length < limit) {
     const c = src[i] as string;
     if (
       stack.length === 0 &&
@@ -157,7 +163,7 @@ function tokenizeBlock(
     tokens.push({ kind: 'op', text: c, value: c, index: i });
     i++;
   }
-  return src.length;
+  return Math.min(i, src.length);
 }
 
 /** One block: its tokens and whether it is a statement (`{% %}`), an expression (`{{ }}`) or captured text. */
@@ -179,7 +185,7 @@ interface Tokenized {
  */
 const RAW_BEGIN = /^\{%[-+]?\s*raw\s*-?%\}$/;
 /** `{% endraw %}` with the whitespace modifiers Jinja accepts on both sides. */
-const RAW_END = /\{%[-+]?\s*endraw\s*[-+]?%\}/;
+const RAW_END = /\{%[-+]?\s*endraw\s*[-+]?%\}/g;
 
 /**
  * Splits a template into the tokens of its expression and statement blocks,
@@ -195,6 +201,9 @@ function tokenize(src: string): Tokenized {
   // macros, calls, filters): their literal text is examined like a string.
   let capture = 0;
   let dataFrom = 0;
+  // Set once a search for endraw found none: later raw blocks have none
+  // either (searching again for each of 400,000 `{% raw %}` was quadratic).
+  let noEndRaw = false;
   while (i < src.length) {
     if (total >= MAX_TOKENS) return { blocks, truncated: i };
     const open = src.indexOf('{', i);
@@ -227,6 +236,7 @@ function tokenize(src: string): Tokenized {
       start,
       kind === '{' ? '}}' : kind === '%' ? '%}' : '#}',
       tokens,
+      MAX_TOKENS - total,
     );
     dataFrom = i;
     total += tokens.length;
@@ -249,13 +259,13 @@ function tokenize(src: string): Tokenized {
       )
         capture--;
     }
-    if (kind === '%' && RAW_BEGIN.test(src.slice(open, i))) {
+    if (!noEndRaw && kind === '%' && RAW_BEGIN.test(src.slice(open, i))) {
       // Text up to endraw is literal output, not code; without an endraw
       // Jinja fails to compile, and the rest is analysed as code.
-      const end = RAW_END.exec(src.slice(i));
-      if (end !== null) {
-        i += end.index + end[0].length;
-      }
+      RAW_END.lastIndex = i;
+      const end = RAW_END.exec(src);
+      if (end !== null) i = end.index + end[0].length;
+      else noEndRaw = true;
     }
   }
   return { blocks, truncated: undefined };
@@ -329,26 +339,22 @@ function isReversed(tokens: readonly Token[], k: number): boolean {
   );
 }
 
-/** The call enclosing `tokens[k]`: the name before an unmatched `(` (empty for a bare parenthesis). */
+/**
+ * The call enclosing `tokens[k]`: the name before an unmatched `(` (empty for
+ * a bare parenthesis). `open` holds the brackets still open before `k`, kept
+ * by the caller in one pass (scanning back from each string was 4,096 steps a
+ * string: 400,000 strings took 15 s); one opened 4,096 tokens back or more is
+ * not followed.
+ */
 function enclosingCall(
   tokens: readonly Token[],
   k: number,
+  open: readonly number[],
 ): string | undefined {
-  let depth = 0;
-  for (let j = k - 1; j >= 0 && k - j < 4096; j--) {
-    const t = tokens[j]!.text;
-    if (t === ')' || t === ']' || t === '}') depth++;
-    else if (t === '(' || t === '[' || t === '{') {
-      if (depth === 0)
-        return t !== '('
-          ? undefined
-          : tokens[j - 1]?.kind === 'name'
-            ? tokens[j - 1]!.value
-            : '';
-      depth--;
-    }
-  }
-  return undefined;
+  const j = open.at(-1);
+  if (j === undefined || k - j >= 4096 || tokens[j]!.text !== '(')
+    return undefined;
+  return tokens[j - 1]?.kind === 'name' ? tokens[j - 1]!.value : '';
 }
 
 /**
@@ -401,6 +407,15 @@ const WORK_BUDGET = 4_000_000;
 /** Work left for one template; past it every value is U (fails closed). */
 interface Budget {
   left: number;
+}
+
+/**
+ * Appends the elements of `from` to `to`. `push(...list)` passes each element
+ * as an argument and overflows the stack past about 120,000 (a 200,000-item
+ * list literal threw RangeError).
+ */
+function pushAll<T>(to: T[], ...from: readonly (readonly T[])[]): void {
+  for (const list of from) for (const x of list) to.push(x);
 }
 
 /** Nesting of brackets and operators the expression parser follows. */
@@ -824,7 +839,11 @@ class Parser {
         const args: Expr[] = [];
         if (this.isOp('(')) {
           const a = this.args();
-          args.push(...a.args, ...a.kwargs.map(([, v]) => v));
+          pushAll(
+            args,
+            a.args,
+            a.kwargs.map(([, v]) => v),
+          );
         } else {
           const t = this.peek();
           if (
@@ -1896,13 +1915,23 @@ function walk(
         kids.push(node.obj, node.key);
         break;
       case 'call':
-        kids.push(node.fn, ...node.args, ...node.kwargs.map(([, v]) => v));
+        pushAll(
+          kids,
+          [node.fn],
+          node.args,
+          node.kwargs.map(([, v]) => v),
+        );
         break;
       case 'filter':
-        kids.push(node.value, ...node.args, ...node.kwargs.map(([, v]) => v));
+        pushAll(
+          kids,
+          [node.value],
+          node.args,
+          node.kwargs.map(([, v]) => v),
+        );
         break;
       case 'test':
-        kids.push(node.value, ...node.args);
+        pushAll(kids, [node.value], node.args);
         break;
       case 'bin':
         kids.push(node.a, node.b);
@@ -1916,7 +1945,7 @@ function walk(
       case 'seq':
       case 'dict':
       case 'slice':
-        kids.push(...node.items);
+        pushAll(kids, node.items);
         break;
       default:
         break;
@@ -2071,45 +2100,45 @@ function sharing(e: Expr | undefined): Sharing {
     case 'attr':
     case 'item': {
       const s = sharing(e.obj);
-      out.part.push(...s.part, ...s.holds);
+      pushAll(out.part, s.part, s.holds);
       break;
     }
     case 'cond':
       for (const x of [e.then, e.else]) {
         const s = sharing(x);
-        out.part.push(...s.part);
-        out.holds.push(...s.holds);
+        pushAll(out.part, s.part);
+        pushAll(out.holds, s.holds);
       }
       break;
     case 'bin':
       if (e.op === 'and' || e.op === 'or') {
         for (const x of [e.a, e.b]) {
           const s = sharing(x);
-          out.part.push(...s.part);
-          out.holds.push(...s.holds);
+          pushAll(out.part, s.part);
+          pushAll(out.holds, s.holds);
         }
       } else if (e.op === '+' || e.op === '*') {
         // List concatenation or repetition holds the parts of both sides.
-        out.holds.push(...all(e.a), ...all(e.b));
+        pushAll(out.holds, all(e.a), all(e.b));
       }
       break;
     case 'seq':
     case 'dict':
-      for (const x of e.items) out.holds.push(...all(x));
+      for (const x of e.items) pushAll(out.holds, all(x));
       break;
     case 'filter':
       if (TEXT_FILTERS.has(e.name)) break;
-      if (COLLECTION_FILTERS.has(e.name)) out.holds.push(...all(e));
-      else out.part.push(...all(e));
+      if (COLLECTION_FILTERS.has(e.name)) pushAll(out.holds, all(e));
+      else pushAll(out.part, all(e));
       break;
     case 'call': {
       const fn = e.fn;
       if (fn.k === 'name' && PURE_CALLS.has(fn.name)) {
         if (['namespace', 'dict', 'cycler', 'joiner'].includes(fn.name))
-          out.holds.push(...all(e));
+          pushAll(out.holds, all(e));
       } else if (fn.k !== 'name') {
         // Methods may return their receiver, a part of it or an argument.
-        out.part.push(...all(e));
+        pushAll(out.part, all(e));
       }
       break;
     }
@@ -2118,6 +2147,8 @@ function sharing(e: Expr | undefined): Sharing {
   }
   return out;
 }
+
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 /**
  * Which variables may contain which: an edge a → b when a's object may hold
@@ -2143,15 +2174,19 @@ class Containment {
   }
   /**
    * Variables that see a change to `x`'s object: those that may contain it
-   * (transitively), and everything those may hold or have handed out.
+   * (transitively), and everything those may hold or have handed out. Each
+   * edge followed is charged to the work budget: 600 names each holding all
+   * 600 are 360,000 edges walked for each name asked (1.7 MB took 5.5 s,
+   * growing with the cube of the names).
    */
   affected(x: string, budget: Budget): Set<string> {
     const cached = this.cache.get(x);
     if (cached !== undefined) return cached;
     const above = new Set([x]);
     for (const queue = [x]; queue.length > 0 && budget.left >= 0;) {
-      budget.left--;
-      for (const p of this.up.get(queue.pop()!) ?? [])
+      const ups = this.up.get(queue.pop()!) ?? NO_NAMES;
+      budget.left -= 1 + ups.size;
+      for (const p of ups)
         if (!above.has(p)) {
           above.add(p);
           queue.push(p);
@@ -2159,8 +2194,9 @@ class Containment {
     }
     const seen = new Set(above);
     for (const queue = [...above]; queue.length > 0 && budget.left >= 0;) {
-      budget.left--;
-      for (const c of this.down.get(queue.pop()!) ?? [])
+      const downs = this.down.get(queue.pop()!) ?? NO_NAMES;
+      budget.left -= 1 + downs.size;
+      for (const c of downs)
         if (!seen.has(c)) {
           seen.add(c);
           queue.push(c);
@@ -2289,7 +2325,7 @@ function keyLoops(blocks: readonly Block[]): (KeyLoop | undefined)[] {
       for (const a of b.assigns)
         for (const t of a.targets) names.push(t.split('.')[0]!);
       for (const [p] of b.macro?.params ?? []) names.push(p);
-      names.push(...(b.callParams ?? []));
+      pushAll(names, b.callParams ?? []);
     }
     if (b.tag !== 'for') for (const n of names) rebound(n);
     const calls =
@@ -2464,10 +2500,11 @@ function variableLevels(
       macroAt.set(b.macro.name, at);
       vars.macros.add(b.macro.name);
       vars.reach.set(b.macro.name, OBJECT_NAME);
-      params.set(b.macro.name, [
-        ...(params.get(b.macro.name) ?? []),
-        b.macro.params,
-      ]);
+      // Appended in place (copying the list for each definition was
+      // quadratic in the number of definitions).
+      const defs = params.get(b.macro.name);
+      if (defs === undefined) params.set(b.macro.name, [b.macro.params]);
+      else defs.push(b.macro.params);
     }
   }
   // Macro call sites, and macros used other than by calling them.
@@ -2524,8 +2561,18 @@ function variableLevels(
         if (fn.k === 'attr' && MUTATORS.has(fn.name)) roots = objects(fn.obj);
         else if (fn.k === 'attr' && PURE_METHODS.has(fn.name)) return;
         else if (fn.k === 'name' && params.has(fn.name)) {
-          // Macro parameters take what they are given.
+          // Macro parameters take what they are given. Charged to the work
+          // budget: a name defined as a macro many times has each definition
+          // take each call's arguments (20,000 definitions and 20,000 calls
+          // took 35 s), and `*args` gives every argument to every parameter
+          // (5,000 of each took 20 s and 2.6 GiB).
           for (const ps of params.get(fn.name)!) {
+            budget.left -=
+              1 +
+              node.args.length +
+              node.kwargs.length +
+              (node.star ? ps.length * args.length : 0);
+            if (budget.left < 0) break;
             node.args.forEach((x, i) => {
               const p = ps[i];
               if (p !== undefined) graph.assign(p[0], x);
@@ -2725,6 +2772,11 @@ function variableLevels(
       if (call.k !== 'call') continue;
       vars.at = at;
       for (const ps of defs) {
+        // Charged: definitions times calls, keyword arguments times
+        // parameters (see the graph above).
+        budget.left -=
+          1 + (call.star ? ps.length : 0) + call.kwargs.length * ps.length;
+        if (budget.left < 0) break;
         if (call.star)
           for (const [p] of ps)
             changed = set(p, 'U', CONV | STEERED) || changed;
@@ -3050,7 +3102,12 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
     });
   for (const { tokens } of raw) {
     const hasPercent = tokens.some((x) => x.text === '%');
+    // Brackets open before token k (see `enclosingCall`).
+    const open: number[] = [];
     for (let k = 0; k < tokens.length; k++) {
+      const before = tokens[k - 1]?.text;
+      if (before === '(' || before === '[' || before === '{') open.push(k - 1);
+      else if (before === ')' || before === ']' || before === '}') open.pop();
       const t = tokens[k] as Token;
       const prev = tokens[k - 1];
       const next = tokens[k + 1];
@@ -3134,7 +3191,7 @@ export function analyzeChatTemplate(template: string): TemplateIssue[] {
         const joins = (x: Token | undefined): boolean =>
           x?.text === '~' || x?.text === '+' || x?.text === '*';
         const call = /^_+$/.test(t.value)
-          ? enclosingCall(tokens, k)
+          ? enclosingCall(tokens, k, open)
           : undefined;
         const reversed = [...t.value].reverse().join('');
         if (/^__\w+__$/.test(t.value)) {
