@@ -167,6 +167,55 @@ function truthy(v: PickleValue): boolean | undefined {
 type Unsure = { unsure: string };
 
 /**
+ * How a BUILD target was made from a class `isClass` accepts: `init` with
+ * the arguments its `__init__` took, `new` without `__init__`
+ * (`cls.__new__(cls, ...)`: NEWOBJ, OBJ/INST without arguments,
+ * `copyreg.__newobj__`, `copyreg._reconstructor(cls, object, None)`);
+ * undefined when the target is no instance of it; {@link Unsure} when it
+ * may be one but the scanner cannot tell how it was made.
+ */
+function instanceMaking(
+  target: PickleValue,
+  isClass: (v: PickleValue | undefined) => boolean,
+  what: string,
+): { init: readonly PickleValue[] } | { new: true } | Unsure | undefined {
+  if (target.k === 'global')
+    // BUILD on the class itself: `setattr` on the class (slot state) changes
+    // what every later instance reads.
+    return isClass(target)
+      ? { unsure: `state applied to the ${what} class` }
+      : undefined;
+  if (target.k !== 'call') return undefined;
+  const args = target.args.k === 'tuple' ? target.args.items : undefined;
+  if (isClass(target.fn)) {
+    if (target.kind === 'NEWOBJ' || target.kind === 'NEWOBJ_EX')
+      return { new: true }; // cls.__new__(cls, ...): no __init__
+    if (args === undefined)
+      return { unsure: `${what} called with unknown arguments` };
+    if ((target.kind === 'OBJ' || target.kind === 'INST') && args.length === 0)
+      return { new: true }; // pickle's _instantiate: klass.__new__(klass)
+    return { init: args };
+  }
+  const fnNames = globalNames(target.fn);
+  if (args !== undefined && isClass(args[0])) {
+    if (fnNames.some((n) => NEW_WITHOUT_INIT.has(n))) return { new: true };
+    if (fnNames.includes(RECONSTRUCTOR)) {
+      // copyreg._reconstructor(cls, object, None) is object.__new__(cls).
+      if (args.length === 3 && isGlobal(args[1], new Set([OBJECT])))
+        return { new: true };
+      return {
+        unsure: `${what} made by copyreg._reconstructor with an unmodelled base`,
+      };
+    }
+  }
+  if (mentionsClass(target, isClass, 0))
+    return {
+      unsure: `object made from the ${what} class in an unmodelled way`,
+    };
+  return undefined;
+}
+
+/**
  * The file a BUILD of an `NDArrayWrapper` makes joblib read, undefined when
  * the target is none; {@link Unsure} when the name cannot be known.
  * `NDArrayWrapper(filename, subclass, allow_mmap=True)`; the state, a dict
@@ -176,28 +225,18 @@ function companionOf(
   target: PickleValue,
   state: PickleValue,
 ): JoblibCompanion | undefined {
-  const isCompanionClass = (v: PickleValue | undefined): boolean =>
-    isGlobal(v, COMPANION_WRAPPERS);
+  const made = instanceMaking(
+    target,
+    (v) => isGlobal(v, COMPANION_WRAPPERS),
+    'NDArrayWrapper',
+  );
+  if (made === undefined || 'unsure' in made) return made;
   let filename: PickleValue | undefined;
-  if (target.k === 'global') {
-    if (!isCompanionClass(target)) return undefined;
-    return { unsure: 'state applied to the NDArrayWrapper class' };
+  if ('init' in made) {
+    if (made.init.length < 2 || made.init.length > 3)
+      return { unsure: 'NDArrayWrapper called with unknown arguments' };
+    filename = made.init[0];
   }
-  if (target.k !== 'call') return undefined;
-  const args = target.args.k === 'tuple' ? target.args.items : undefined;
-  if (isCompanionClass(target.fn)) {
-    const bare =
-      target.kind === 'NEWOBJ' ||
-      target.kind === 'NEWOBJ_EX' ||
-      ((target.kind === 'OBJ' || target.kind === 'INST') && args?.length === 0);
-    if (!bare) {
-      if (args === undefined || args.length < 2 || args.length > 3)
-        return { unsure: 'NDArrayWrapper called with unknown arguments' };
-      filename = args[0];
-    }
-  } else if (mentionsClass(target, isCompanionClass, 0))
-    return { unsure: 'object made from the NDArrayWrapper class' };
-  else return undefined;
   const attrs = new Map<string, Attr>();
   const unsure = applyState(attrs, state);
   if (unsure !== undefined) return unsure;
@@ -216,71 +255,35 @@ function companionOf(
 function wrapperOrigin(
   target: PickleValue,
 ): Map<string, Attr> | Unsure | undefined {
-  if (target.k === 'global')
-    // BUILD on the class itself: `setattr` on the class (slot state) changes
-    // what every later wrapper reads.
-    return isWrapperClass(target)
-      ? { unsure: 'state applied to the NumpyArrayWrapper class' }
-      : undefined;
-  if (target.k !== 'call') return undefined;
-  const args = target.args.k === 'tuple' ? target.args.items : undefined;
-  if (isWrapperClass(target.fn)) {
-    if (target.kind === 'NEWOBJ' || target.kind === 'NEWOBJ_EX')
-      return new Map(); // cls.__new__(cls, ...): no __init__
-    if (args === undefined)
-      return { unsure: 'NumpyArrayWrapper called with unknown arguments' };
-    if ((target.kind === 'OBJ' || target.kind === 'INST') && args.length === 0)
-      return new Map(); // pickle's _instantiate: klass.__new__(klass)
-    // NumpyArrayWrapper(subclass, shape, order, dtype, allow_mmap=False,
-    // numpy_array_alignment_bytes=16 (joblib >= 1.2; absent before)).
-    if (args.length < 4 || args.length > 6)
-      return { unsure: 'NumpyArrayWrapper called with unknown arguments' };
-    const names = [
-      'subclass',
-      'shape',
-      'order',
-      'dtype',
-      'allow_mmap',
-      'numpy_array_alignment_bytes',
-    ];
-    const attrs = new Map<string, Attr>([
-      ['allow_mmap', { k: 'bool', v: false }],
-      ['numpy_array_alignment_bytes', VERSION_DEPENDENT],
-    ]);
-    args.forEach((a, i) => attrs.set(names[i]!, a));
-    return attrs;
-  }
-  const fnNames = globalNames(target.fn);
-  if (args !== undefined && isWrapperClass(args[0])) {
-    if (fnNames.some((n) => NEW_WITHOUT_INIT.has(n))) return new Map();
-    if (fnNames.includes(RECONSTRUCTOR)) {
-      // copyreg._reconstructor(cls, object, None) is object.__new__(cls).
-      if (args.length === 3 && isGlobal(args[1], new Set([OBJECT])))
-        return new Map();
-      return {
-        unsure:
-          'NumpyArrayWrapper made by copyreg._reconstructor with an unmodelled base',
-      };
-    }
-  }
-  if (mentionsWrapperClass(target, 0))
-    return {
-      unsure:
-        'object made from the NumpyArrayWrapper class in an unmodelled way',
-    };
-  return undefined;
+  const made = instanceMaking(target, isWrapperClass, 'NumpyArrayWrapper');
+  if (made === undefined || 'unsure' in made) return made;
+  if ('new' in made) return new Map();
+  const args = made.init;
+  // NumpyArrayWrapper(subclass, shape, order, dtype, allow_mmap=False,
+  // numpy_array_alignment_bytes=16 (joblib >= 1.2; absent before)).
+  if (args.length < 4 || args.length > 6)
+    return { unsure: 'NumpyArrayWrapper called with unknown arguments' };
+  const names = [
+    'subclass',
+    'shape',
+    'order',
+    'dtype',
+    'allow_mmap',
+    'numpy_array_alignment_bytes',
+  ];
+  const attrs = new Map<string, Attr>([
+    ['allow_mmap', { k: 'bool', v: false }],
+    ['numpy_array_alignment_bytes', VERSION_DEPENDENT],
+  ]);
+  args.forEach((a, i) => attrs.set(names[i]!, a));
+  return attrs;
 }
 
 /**
- * Whether the wrapper class is the callable or a direct argument of `v` (or
- * of the call that made its callable). Array values in the arguments (calls
- * of the class: wrapper instances) are not looked into.
+ * Whether a class `isClass` accepts is the callable or a direct argument of
+ * `v` (or of the call that made its callable). Array values in the arguments
+ * (calls of the class: instances) are not looked into.
  */
-function mentionsWrapperClass(v: PickleValue, depth: number): boolean {
-  return mentionsClass(v, isWrapperClass, depth);
-}
-
-/** {@link mentionsWrapperClass} for any class test. */
 function mentionsClass(
   v: PickleValue,
   isClass: (x: PickleValue | undefined) => boolean,

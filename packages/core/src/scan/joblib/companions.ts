@@ -11,6 +11,7 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
+import { isAbsoluteEntryName, splitEntryName } from '../archive/entry-paths.js';
 import { reportIncomplete } from '../incomplete.js';
 import { openFileSource } from '../source.js';
 import type { ByteSource, ScanContext } from '../types.js';
@@ -24,10 +25,8 @@ function leavesFolder(name: string): boolean {
   return (
     name === '' ||
     name.includes('\0') ||
-    name.startsWith('/') ||
-    name.startsWith('\\') ||
-    /^[A-Za-z]:/.test(name) ||
-    name.split(/[\\/]/).includes('..')
+    isAbsoluteEntryName(name) ||
+    splitEntryName(name).includes('..')
   );
 }
 
